@@ -1,0 +1,120 @@
+/**
+ * Command-line options shared by the chat's programs: each program declares one table of options,
+ * and that table drives both the parsing (flag, then environment variable, then default) and the
+ * `--help` text, so the two can never disagree.
+ */
+import { parseArgs } from "node:util";
+import { basename } from "node:path";
+
+/** One command-line option. */
+export interface OptionSpec {
+  /** Long flag without its dashes, e.g. `"port"` for `--port`. */
+  readonly flag: string;
+  /** One-letter alias, e.g. `"p"` for `-p`. */
+  readonly short?: string;
+  /** Placeholder shown in `--help` for an option that takes a value; a switch has none. */
+  readonly value?: string;
+  /** Environment variable read when the flag is not given. */
+  readonly env?: string;
+  /** Used when neither the flag nor the environment variable is given. */
+  readonly default?: string;
+  /** One line for `--help`. */
+  readonly help: string;
+}
+
+/** The values of a table's options: a string (or undefined) for valued options, a boolean for switches. */
+export type OptionValues<T extends readonly OptionSpec[]> = {
+  [O in T[number] as O["flag"]]: O extends { value: string }
+    ? O extends { default: string } ? string : string | undefined
+    : boolean;
+};
+
+/** A mistake on the command line: reported in one line, exit code 2, no stack trace. */
+export class UsageError extends Error {}
+
+/** True in an executable made by `bun build --compile`, whose modules live under Bun's `/$bunfs/`. */
+export function isCompiled(): boolean {
+  return Bun.main.includes("$bunfs");
+}
+
+/** How the user started this program, for messages: `bun server.ts`, or `chat-server` when compiled. */
+export function commandName(script: string): string {
+  return isCompiled() ? basename(process.execPath) : `bun ${script}`;
+}
+
+/** Parses `argv` against `options`; throws UsageError for unknown flags or missing values. */
+export function parseCommandLine<const T extends readonly OptionSpec[]>(
+  options: T,
+  argv: string[],
+  { positionals = 0 }: { positionals?: number } = {},
+): { values: OptionValues<T>; positionals: string[] } {
+  const config: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  for (const option of options) {
+    config[option.flag] = { type: option.value ? "string" : "boolean", ...(option.short && { short: option.short }) };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: config, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError(describeParseError(error));
+  }
+  if (parsed.positionals.length > positionals) {
+    throw new UsageError(`Unexpected argument '${parsed.positionals[positionals]}'.`);
+  }
+  const values: Record<string, string | boolean | undefined> = {};
+  for (const option of options) {
+    const given = parsed.values[option.flag];
+    if (!option.value) values[option.flag] = given === true;
+    else values[option.flag] = (given as string | undefined) ?? envValue(option.env) ?? option.default;
+  }
+  return { values: values as OptionValues<T>, positionals: parsed.positionals };
+}
+
+function envValue(name: string | undefined): string | undefined {
+  const value = name ? process.env[name] : undefined;
+  return value === "" ? undefined : value;
+}
+
+/** node:util's parse errors are long and name internals; say what was wrong in the user's terms. */
+function describeParseError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  const flag = /'(-[^' ]+)/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag) return `Unknown option '${flag}'.`;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag) {
+    return message.includes("argument missing") ? `Option '${flag}' needs a value.` : `Option '${flag}' takes no value.`;
+  }
+  return message.split("\n")[0] ?? message;
+}
+
+/** The `--help` text: usage lines, a description, then one line per option from the same table. */
+export function formatHelp(usage: string[], description: string, options: readonly OptionSpec[]): string {
+  const left = options.map((o) => `${o.short ? `-${o.short}, ` : "    "}--${o.flag}${o.value ? ` ${o.value}` : ""}`);
+  const width = Math.max(...left.map((l) => l.length)) + 2;
+  const rows = options.map((o, i) => {
+    const notes = [o.env && `env ${o.env}`, o.default !== undefined && `default ${o.default}`].filter(Boolean);
+    return `  ${left[i]!.padEnd(width)}${o.help}${notes.length ? ` (${notes.join(", ")})` : ""}`;
+  });
+  return [...usage.map((u, i) => `${i === 0 ? "Usage: " : "       "}${u}`), "", description, "", "Options:", ...rows, ""].join("\n");
+}
+
+/** Parses a TCP port; `what` names where it came from, for the error. */
+export function parsePort(text: string, what: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`${what} must be a number from 0 to 65535, not '${text}'.`);
+  return port;
+}
+
+/**
+ * Runs a program's main function, turning a UsageError into one line on stderr and exit code 2.
+ * Any other error is a bug of ours and keeps its stack trace.
+ */
+export async function runMain(script: string, main: () => Promise<void> | void): Promise<void> {
+  try {
+    await main();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${commandName(script)}: ${error.message} Run '${commandName(script)} --help' for usage.\n`);
+    process.exit(2);
+  }
+}

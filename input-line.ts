@@ -1,0 +1,157 @@
+/**
+ * The line the user types into, at the bottom of the terminal client. Messages that arrive while
+ * the user is typing are printed above it; the half-typed text and the cursor stay where they were.
+ *
+ * It is @clack/core's TextPrompt (the prompt behind @clack/prompts' `text()`), kept open for the
+ * whole session: Enter hands the line over and clears it instead of ending the prompt. Printing
+ * above works like wscat's `print()`: move to the top of the prompt's frame, erase it, write the
+ * message, and draw the same frame again, so clack's own idea of the screen stays true.
+ */
+import { settings, TextPrompt } from "@clack/core";
+import { styleText } from "node:util";
+
+export interface InputLineOptions {
+  /** Shown on the prompt's first line. */
+  title: string;
+  /** Shown dimmed under the input. */
+  hint: string;
+  /** Receives each line the user enters with Enter; blank lines are not passed on. */
+  onLine: (line: string) => void;
+}
+
+// clack cancels a prompt on Escape. In a chat a stray Escape (or the start of an arrow key's
+// sequence on a slow link) must not throw the user out; Ctrl-C, Ctrl-D and /quit leave.
+settings.aliases.delete("escape");
+
+const ERASE_TO_END_OF_SCREEN = "\x1b[J";
+const cursorUp = (lines: number) => (lines > 0 ? `\x1b[${lines}A` : "");
+/** After clack draws a frame the cursor rests on the line below it (at some column). */
+const frameHeight = (frame: string) => frame.split("\n").length - 1;
+
+export class InputLine extends TextPrompt {
+  readonly #stop: AbortController;
+  readonly #output: NodeJS.WriteStream;
+  readonly #title: string;
+  readonly #hint: string;
+
+  constructor({ title, hint, onLine }: InputLineOptions, output: NodeJS.WriteStream = process.stdout) {
+    const stop = new AbortController();
+    super({
+      output,
+      signal: stop.signal,
+      render(this: InputLine) {
+        return this.frame();
+      },
+    });
+    this.#stop = stop;
+    this.#output = output;
+    this.#title = title;
+    this.#hint = hint;
+
+    this.on("key", (_char, key) => {
+      if (key.name === "return") {
+        // readline has already taken the line and cleared its own copy; clear ours to match.
+        const line = this.userInput;
+        this._setUserInput("");
+        this._cursor = 0;
+        // Hand the line over once clack has drawn the cleared input, so that whatever onLine
+        // does to the screen (even ending the prompt) comes after that drawing, not under it.
+        if (line.trim() !== "") queueMicrotask(() => onLine(line));
+      } else if (key.ctrl && key.name === "d" && this.userInput === "") {
+        this.state = "cancel"; // Ctrl-D on an empty line ends input, as in a shell.
+      }
+    });
+    // clack ends a prompt with a newline; take it back so what follows starts where the frame was.
+    this.on("cancel", () => this.#output.write(`${cursorUp(1)}${ERASE_TO_END_OF_SCREEN}`));
+  }
+
+  /** Enter sends a message; the prompt itself never "submits". */
+  protected override _shouldSubmit(): boolean {
+    return false;
+  }
+
+  /** Waits until the user leaves (Ctrl-C, Ctrl-D) or `end()` is called; the frame is gone then. */
+  async run(): Promise<void> {
+    await this.prompt();
+  }
+
+  /** Ends the prompt from outside, e.g. on /quit or when the connection is lost. */
+  end(): void {
+    // clack does not redraw a prompt it is told to abort, so erase the frame here.
+    if (this.#isOnScreen()) this.#output.write(`\r${cursorUp(frameHeight(this.frame()))}${ERASE_TO_END_OF_SCREEN}`);
+    this.#stop.abort();
+  }
+
+  #isOnScreen(): boolean {
+    return this.state === "active" || this.state === "error";
+  }
+
+  /** Prints `text` (which may span lines) above the input line, keeping what the user typed. */
+  print(text: string): void {
+    const lines = text.split("\n").map((line) => `${styleText("gray", "│")}  ${line}`).join("\n") + "\n";
+    if (!this.#isOnScreen()) {
+      this.#output.write(lines);
+      return;
+    }
+    const frame = this.frame();
+    this.#output.write(`\r${cursorUp(frameHeight(frame))}${ERASE_TO_END_OF_SCREEN}${lines}${frame}`);
+  }
+
+  /**
+   * The prompt's frame. Every line fits the terminal's width (long input scrolls sideways), so the
+   * frame's height on screen is its number of lines, which `print` relies on.
+   */
+  private frame(): string {
+    if (this.state === "cancel" || this.state === "submit") return "";
+    const columns = this.#output.columns || 80;
+    const input = inputWindow(this.userInput, this.cursor, Math.max(columns - 4, 8));
+    return [
+      `${styleText("cyan", "◆")}  ${this.#title}`,
+      `${styleText("cyan", "│")}  ${input}`,
+      `${styleText("cyan", "└")}  ${styleText("dim", fitWidth(this.#hint, columns - 4))}`,
+      "",
+    ].join("\n");
+  }
+}
+
+/**
+ * The part of `text` to show in `width` columns with the cursor at `cursor` (a UTF-16 index, as
+ * readline counts): all of it if it fits, otherwise a window around the cursor with `…` where text
+ * is cut. The cursor is drawn as an inverse character, or a block at the end, as clack does.
+ */
+export function inputWindow(text: string, cursor: number, width: number): string {
+  const atEnd = cursor >= text.length;
+  const at = atEnd ? "" : String.fromCodePoint(text.codePointAt(cursor)!);
+  let before = text.slice(0, cursor);
+  let after = text.slice(cursor + at.length);
+  const cursorWidth = Math.max(1, Bun.stringWidth(at));
+  if (Bun.stringWidth(before) + cursorWidth + Bun.stringWidth(after) > width) {
+    // Keep some text after the cursor in view, and as much as fits before it.
+    const keepAfter = Math.min(Bun.stringWidth(after), Math.floor(width / 4));
+    const roomBefore = width - cursorWidth - keepAfter;
+    if (Bun.stringWidth(before) > roomBefore) before = "…" + dropFromStart(before, roomBefore - 1);
+    const roomAfter = width - cursorWidth - Bun.stringWidth(before);
+    if (Bun.stringWidth(after) > roomAfter) after = fitWidth(after, roomAfter);
+  }
+  const cursorGlyph = atEnd ? "█" : styleText("inverse", at);
+  return `${before}${cursorGlyph}${after}`;
+}
+
+/** The end of `text` that fits in `width` columns. */
+function dropFromStart(text: string, width: number): string {
+  const chars = Array.from(text);
+  let shown = 0;
+  let start = chars.length;
+  while (start > 0 && shown + Bun.stringWidth(chars[start - 1]!) <= width) shown += Bun.stringWidth(chars[--start]!);
+  return chars.slice(start).join("");
+}
+
+/** The start of `text` that fits in `width` columns, with `…` if cut. */
+export function fitWidth(text: string, width: number): string {
+  if (Bun.stringWidth(text) <= width) return text;
+  const chars = Array.from(text);
+  let shown = 0;
+  let end = 0;
+  while (end < chars.length && shown + Bun.stringWidth(chars[end]!) <= width - 1) shown += Bun.stringWidth(chars[end++]!);
+  return chars.slice(0, end).join("") + "…";
+}
