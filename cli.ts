@@ -42,6 +42,11 @@ export function commandName(script: string): string {
   return isCompiled() ? basename(process.execPath) : `bun ${script}`;
 }
 
+/** How to start the other program of the pair, in the same form as this one was started. */
+export function otherProgram(role: "server" | "client"): string {
+  return isCompiled() ? `chat-${role}` : `bun ${role}.ts`;
+}
+
 /** Parses `argv` against `options`; throws UsageError for unknown flags or missing values. */
 export function parseCommandLine<const T extends readonly OptionSpec[]>(
   options: T,

@@ -6,7 +6,7 @@
 import { intro, log, outro, spinner } from "@clack/prompts";
 import { createInterface } from "node:readline";
 import { styleText } from "node:util";
-import { commandName, formatHelp, parseCommandLine, parsePort, runMain, UsageError } from "./cli";
+import { commandName, formatHelp, otherProgram, parseCommandLine, parsePort, runMain, UsageError } from "./cli";
 import { InputLine } from "./input-line";
 import pkg from "./package.json";
 
@@ -107,7 +107,7 @@ function describeConnectFailure(url: string, event: Event): string {
   switch (code) {
     case "ECONNREFUSED":
       return local
-        ? `connection refused. Is the server running? Start one with: bun server.ts --port ${port || 80}`
+        ? `connection refused. Is the server running? Start one with: ${otherProgram("server")} --port ${port || 80}`
         : "connection refused. Is the server running, and is the port right?";
     case "ENOTFOUND":
     case "EAI_NONAME":
@@ -119,9 +119,13 @@ function describeConnectFailure(url: string, event: Event): string {
     case "EHOSTUNREACH":
     case "ENETUNREACH":
       return "the host cannot be reached from here.";
-    default:
-      return `${(event as ErrorEvent).message || "the WebSocket handshake failed"}${code ? ` (${code})` : ""}. Is it a chat server?`;
   }
+  // Bun words a refused handshake "WebSocket connection to '<url>' failed: Expected 101 status code: 404".
+  const message = (event as ErrorEvent).message ?? "";
+  const status = /Expected 101 status code: (\d+)/.exec(message)?.[1];
+  if (status) return `the server answered with HTTP status ${status} instead of a WebSocket. Is it a chat server, and is the path right?`;
+  const detail = message.replace(/^WebSocket connection to '[^']*' failed: /, "") || "the WebSocket handshake failed";
+  return `${detail}${code ? ` (${code})` : ""}. Is it a chat server?`;
 }
 
 /** "code 1006 (connection lost)": what a close code means, per RFC 6455 §7.4.1. */

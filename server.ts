@@ -7,7 +7,7 @@
  * client (wscat, a browser's `new WebSocket`, Python `websockets`) can take part.
  */
 import type { Server, SocketAddress } from "bun";
-import { commandName, formatHelp, isCompiled, parseCommandLine, parsePort, runMain, UsageError } from "./cli";
+import { commandName, formatHelp, otherProgram, parseCommandLine, parsePort, runMain, UsageError } from "./cli";
 import pkg from "./package.json";
 
 const OPTIONS = [
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const server = listen(host, port, options.quiet);
   const url = `ws://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
   log(`Listening on ${url}`);
-  log(`Connect a client with: ${isCompiled() ? "chat-client" : "bun client.ts"} ${url}`);
+  log(`Connect a client with: ${otherProgram("client")} ${url}`);
 
   // 3. Stop cleanly on Ctrl-C or a service manager's SIGTERM.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -80,7 +80,7 @@ function listen(host: string, port: number, quiet: boolean): Server<Connection> 
         }
         // RFC 7231 §6.5.15: 426 tells an HTTP client which protocol this endpoint speaks.
         return new Response(
-          `This is a WebSocket chat server.\nConnect with a WebSocket client, for example:\n  bun client.ts ws://${request.headers.get("host") ?? `${host}:${port}`}\n`,
+          `This is a WebSocket chat server.\nConnect with a WebSocket client, for example:\n  ${otherProgram("client")} ws://${request.headers.get("host") ?? `${host}:${port}`}\n`,
           { status: 426, headers: { Upgrade: "websocket", "Content-Type": "text/plain; charset=utf-8" } },
         );
       },

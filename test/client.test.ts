@@ -1,0 +1,131 @@
+/** The client in pipe mode (stdin not a terminal): real client processes against a real server. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import pkg from "../package.json";
+import { BUN, ROOT, run, startServer, TestSocket, unusedPort, waitFor, type RunningServer } from "./helpers";
+
+const CLIENT = [BUN, join(ROOT, "client.ts")];
+
+describe("pipe mode", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(() => server.stop());
+
+  test("each stdin line is one message; each message received is printed as 'From server: <message>'", async () => {
+    const result = await run([...CLIENT, server.url], { input: "hi\nsecond line\n" });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^From server: (127\.0\.0\.1:\d+): hi\nFrom server: \1: second line\n$/);
+    // It left with a normal close frame (RFC 6455 §7.4.1: 1000).
+    const tag = /: (127\.0\.0\.1:\d+): hi/.exec(result.stdout)![1]!;
+    await server.waitForLog(new RegExp(`Connection from ${tag.replaceAll(".", "\\.")} closed \\(1000 bye\\)`));
+  });
+
+  test("blank lines are not sent; Windows line endings are understood", async () => {
+    const result = await run([...CLIENT, server.url], { input: "\n  \none\r\n\r\ntwo" });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout.split("\n").map((line) => line.replace(/127\.0\.0\.1:\d+/, "ADDR"))).toEqual([
+      "From server: ADDR: one",
+      "From server: ADDR: two",
+      "",
+    ]);
+  });
+
+  test("messages from others are printed as they arrive", async () => {
+    const connections = () => server.log().match(/New connection from/g)?.length ?? 0;
+    const before = connections();
+    const client = Bun.spawn([...CLIENT, server.url], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    try {
+      let stdout = "";
+      const reading = (async () => {
+        for await (const chunk of client.stdout) stdout += new TextDecoder().decode(chunk);
+      })();
+      // Talk only once the server has logged the client's connection: it would miss earlier messages.
+      await waitFor("the client to connect", () => (connections() > before ? true : undefined));
+      const other = await TestSocket.open(server.url);
+      other.send("hello from elsewhere");
+      await waitFor("the other's message in the client's output", () => (stdout.includes(": hello from elsewhere\n") ? true : undefined));
+      client.stdin.write("and back\n");
+      client.stdin.end();
+      expect(await client.exited).toBe(0);
+      await reading;
+      expect(stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: hello from elsewhere\nFrom server: 127\.0\.0\.1:\d+: and back\n$/);
+      expect(other.messages.at(-1)).toMatch(/: and back$/);
+      other.close();
+    } finally {
+      client.kill("SIGKILL");
+    }
+  });
+
+  test.each([
+    ["a URL", (port: number) => [`ws://127.0.0.1:${port}`]],
+    ["host:port without a scheme", (port: number) => [`127.0.0.1:${port}`]],
+    ["--host and --port", (port: number) => ["--host", "127.0.0.1", "--port", String(port)]],
+    ["--port alone", (port: number) => ["-p", String(port)]],
+  ])("the server can be given as %s", async (_, args) => {
+    const result = await run([...CLIENT, ...args(server.port)], { input: "hello\n" });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: hello\n$/);
+  });
+
+  test("when the server goes away the client says so and exits non-zero", async () => {
+    const doomed = await startServer();
+    const client = Bun.spawn([...CLIENT, doomed.url], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    try {
+      await doomed.waitForLog(/New connection from/); // a server of its own: the only connection.
+      await doomed.stop();
+      expect(await client.exited).toBe(1);
+      expect(await new Response(client.stderr).text()).toBe(
+        `Lost the connection to ${doomed.url} (code 1006, connection lost without a close frame).\n`,
+      );
+    } finally {
+      client.kill("SIGKILL");
+    }
+  });
+});
+
+describe("errors", () => {
+  test("nothing listening: one line naming the URL and the cause, exit code 1", async () => {
+    const port = unusedPort();
+    expect(await run([...CLIENT, "--port", String(port)], { input: "hi\n" })).toEqual({
+      exitCode: 1,
+      stdout: "",
+      stderr: `Could not connect to ws://127.0.0.1:${port}: connection refused. Is the server running? Start one with: bun server.ts --port ${port}\n`,
+    });
+  });
+
+  test("a server that is not a WebSocket server is named as such", async () => {
+    using web = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("a web page") });
+    const result = await run([...CLIENT, `127.0.0.1:${web.port}`], { input: "hi\n" });
+    expect(result).toEqual({
+      exitCode: 1,
+      stdout: "",
+      stderr: `Could not connect to ws://127.0.0.1:${web.port}: the server answered with HTTP status 200 instead of a WebSocket. Is it a chat server, and is the path right?\n`,
+    });
+  });
+
+  test.each([
+    [["ftp://example.test"], "'ftp://example.test' is not a WebSocket URL; use ws:// or wss://, e.g. ws://127.0.0.1:2000."],
+    [["ws://[oops"], "'ws://[oops' is not a valid URL; expected something like ws://127.0.0.1:2000."],
+    [["127.0.0.1:2000", "--port", "2001"], "Give either a URL or --host/--port, not both."],
+    [["--port", "http"], "The port must be a number from 0 to 65535, not 'http'."],
+    [["a", "b"], "Unexpected argument 'b'."],
+    [["--nick", "x"], "Unknown option '--nick'."],
+  ])("bad arguments %p: one line and exit code 2", async (args, message) => {
+    expect(await run([...CLIENT, ...args])).toEqual({
+      exitCode: 2,
+      stdout: "",
+      stderr: `bun client.ts: ${message} Run 'bun client.ts --help' for usage.\n`,
+    });
+  });
+
+  test("--help and --version", async () => {
+    const help = await run([...CLIENT, "--help"]);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toStartWith("Usage: bun client.ts [options] [URL]\n       bun client.ts [options] < messages.txt\n");
+    expect(help.stdout).toContain("  -p, --port PORT  server port, instead of a URL (default 2000)\n");
+    expect(await run([...CLIENT, "-v"])).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * The standalone executables from `bun build --compile`: built into an empty folder and run from
+ * another one, so nothing of the source tree is beside them or under their working directory.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pkg from "../package.json";
+import { BUN, ROOT, run, startServer, Terminal, unusedPort, type RunningServer } from "./helpers";
+
+describe("compiled executables", () => {
+  const binDir = mkdtempSync(join(tmpdir(), "chat-bin-"));
+  const workDir = mkdtempSync(join(tmpdir(), "chat-cwd-"));
+  const chatServer = join(binDir, "chat-server");
+  const chatClient = join(binDir, "chat-client");
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    for (const [source, output] of [["server.ts", chatServer], ["client.ts", chatClient]] as const) {
+      const build = await run([BUN, "build", "--compile", join(ROOT, source), "--outfile", output], { timeoutMs: 60_000 });
+      if (build.exitCode !== 0) throw new Error(`bun build --compile ${source} failed:\n${build.stderr}`);
+    }
+    expect(readdirSync(binDir).sort()).toEqual(["chat-client", "chat-server"]);
+    server = await startServer([], { command: [chatServer], cwd: workDir });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(binDir, { recursive: true, force: true });
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test("the server names itself and points to the compiled client", () => {
+    expect(server.log()).toBe(`Listening on ${server.url}\nConnect a client with: chat-client ${server.url}\n`);
+  });
+
+  test("the client in pipe mode talks to the server", async () => {
+    const result = await run([chatClient, server.url], { input: "from a binary\n", cwd: workDir });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: from a binary\n$/);
+  });
+
+  test("--help and --version, with the executables' own names", async () => {
+    const help = await run([chatServer, "--help"], { cwd: workDir });
+    expect(help.stdout).toStartWith("Usage: chat-server [options]\n");
+    expect(await run([chatClient, "--version"], { cwd: workDir })).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
+    expect(await run([chatClient, "--bogus"], { cwd: workDir })).toEqual({
+      exitCode: 2,
+      stdout: "",
+      stderr: "chat-client: Unknown option '--bogus'. Run 'chat-client --help' for usage.\n",
+    });
+  });
+
+  test("errors read the same: connection refused", async () => {
+    const port = unusedPort();
+    const result = await run([chatClient, `127.0.0.1:${port}`], { cwd: workDir });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(
+      `Could not connect to ws://127.0.0.1:${port}: connection refused. Is the server running? Start one with: chat-server --port ${port}\n`,
+    );
+  });
+
+  test("the interactive client works in a terminal", async () => {
+    const terminal = new Terminal();
+    try {
+      await terminal.start([chatClient, server.url], { cwd: workDir, columns: 100, rows: 20 });
+      await terminal.waitForScreen("the input line", (screen) => screen.includes("◆  Message"));
+      await terminal.type("typed into the binary");
+      await terminal.press("Enter");
+      await terminal.waitForScreen("the echo", (screen) => /│ {2}127\.0\.0\.1:\d+: typed into the binary/.test(screen));
+      await terminal.press("C-c");
+      expect(await terminal.waitForExit()).toBe(0);
+    } finally {
+      terminal.stop();
+    }
+  });
+});

@@ -1,0 +1,230 @@
+/**
+ * What the tests share: the real server and client started as processes on free ports, test
+ * WebSocket clients over real sockets, and a real terminal (tmux) to drive the interactive client.
+ * Every wait is bounded in time; every process started here is stopped by its pid.
+ */
+import type { Subprocess } from "bun";
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const ROOT = join(import.meta.dir, "..");
+/** The Bun running the tests runs the programs too. */
+export const BUN = process.execPath;
+
+/** Waits until `check` returns a value other than undefined, polling; fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+/** Reads a process's stream into a growing string, so tests can look at it while it runs. */
+function collect(stream: ReadableStream<Uint8Array>): { text: string; done: Promise<void> } {
+  const sink = { text: "", done: Promise.resolve() };
+  const decoder = new TextDecoder();
+  sink.done = (async () => {
+    for await (const chunk of stream) sink.text += decoder.decode(chunk, { stream: true });
+  })();
+  return sink;
+}
+
+export interface RunningServer {
+  process: Subprocess<"ignore", "pipe", "pipe">;
+  port: number;
+  url: string;
+  /** Everything the server has printed on stdout so far. */
+  log(): string;
+  stderr(): string;
+  /** Waits for a line matching `pattern` in the log; returns its match. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `bun server.ts --port 0 ...args` (or another command) and waits for its URL. With PORT in
+ * `env`, the port comes from there instead of the flag.
+ */
+export async function startServer(
+  args: string[] = [],
+  { command = [BUN, join(ROOT, "server.ts")], env = {}, cwd = ROOT }: { command?: string[]; env?: Record<string, string>; cwd?: string } = {},
+): Promise<RunningServer> {
+  const portArgs = "PORT" in env ? [] : ["--port", "0"];
+  const proc = Bun.spawn([...command, ...portArgs, ...args], { cwd, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const stdout = collect(proc.stdout);
+  const stderr = collect(proc.stderr);
+  const server: RunningServer = {
+    process: proc,
+    port: 0,
+    url: "",
+    log: () => stdout.text,
+    stderr: () => stderr.text,
+    waitForLog: (pattern, timeoutMs) =>
+      waitFor(`server log line ${pattern}`, () => stdout.text.match(pattern) ?? undefined, timeoutMs),
+    async stop() {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    },
+  };
+  try {
+    const [, url, port] = await waitFor(
+      "the server to listen",
+      () => {
+        if (proc.exitCode !== null) throw new Error(`server exited ${proc.exitCode}: ${stderr.text}`);
+        return stdout.text.match(/Listening on (ws:\/\/\S+:(\d+))\n/) ?? undefined;
+      },
+      10_000,
+    );
+    server.url = url!;
+    server.port = Number(port);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+/** A WebSocket client for tests that records every message it receives. */
+export class TestSocket {
+  readonly messages: string[] = [];
+  closed: CloseEvent | undefined;
+  private constructor(readonly socket: WebSocket) {
+    socket.addEventListener("message", ({ data }) => this.messages.push(String(data)));
+    socket.addEventListener("close", (event) => (this.closed = event));
+  }
+
+  static open(url: string, timeoutMs = 5_000): Promise<TestSocket> {
+    const socket = new WebSocket(url);
+    const client = new TestSocket(socket);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`could not open ${url} in ${timeoutMs} ms`)), timeoutMs);
+      socket.addEventListener("open", () => (clearTimeout(timer), resolve(client)), { once: true });
+      socket.addEventListener("error", (e) => (clearTimeout(timer), reject(new Error(`could not open ${url}: ${(e as ErrorEvent).message}`))), { once: true });
+    });
+  }
+
+  send(text: string | Uint8Array): void {
+    this.socket.send(text);
+  }
+
+  /** Waits until at least `count` messages have arrived; returns all of them. */
+  waitForMessages(count: number, timeoutMs = 5_000): Promise<string[]> {
+    return waitFor(`${count} messages (have ${this.messages.length})`, () => (this.messages.length >= count ? this.messages : undefined), timeoutMs);
+  }
+
+  waitForClose(timeoutMs = 5_000): Promise<CloseEvent> {
+    return waitFor("the socket to close", () => this.closed, timeoutMs);
+  }
+
+  close(): void {
+    this.socket.close(1000);
+  }
+}
+
+export interface Finished {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion with `input` on stdin; kills it if it outlives `timeoutMs`. */
+export async function run(command: string[], { input = "", cwd = ROOT, timeoutMs = 15_000, env }: { input?: string; cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Finished> {
+  const proc = Bun.spawn(command, { cwd, stdin: new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { exitCode, stdout, stderr };
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+export function unusedPort(): number {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
+}
+
+/**
+ * A real terminal: a tmux server of its own (its own socket), one window running `command`.
+ * The command runs under `sh`, which writes its exit status to a file: tmux's own record of it
+ * (#{pane_dead_status}) proved unreliable here, leaving the finished program a zombie now and then.
+ */
+export class Terminal {
+  private readonly socketName = `chat-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  private readonly statusFile = join(tmpdir(), `${this.socketName}.status`);
+  private pids: number[] = [];
+
+  async start(command: string[], { columns = 80, rows = 24, cwd = ROOT } = {}): Promise<void> {
+    const quote = (part: string) => `'${part.replaceAll("'", "'\\''")}'`;
+    const shellCommand = `${command.map(quote).join(" ")}; echo $? > ${quote(this.statusFile)}`;
+    await this.tmux("new-session", "-d", "-x", String(columns), "-y", String(rows), "-c", cwd, shellCommand, ";", "set-option", "remain-on-exit", "on");
+    const [serverPid, shellPid] = (await this.tmux("display-message", "-p", "#{pid} #{pane_pid}")).trim().split(" ");
+    // The shell leads the window's process group, which holds the program too: -pid stops both.
+    this.pids = [-Number(shellPid), Number(serverPid)];
+  }
+
+  /** Types text literally, as a person would. */
+  type(text: string): Promise<string> {
+    return this.tmux("send-keys", "-l", text);
+  }
+
+  /** Presses keys by tmux name: Enter, Left, C-c, ... */
+  press(...keys: string[]): Promise<string> {
+    return this.tmux("send-keys", ...keys);
+  }
+
+  /** The visible screen as plain text, trailing blank lines removed. */
+  async screen(): Promise<string> {
+    // tmux notes a finished program on the last line ("Pane is dead ..."); that is not the program's.
+    return (await this.tmux("capture-pane", "-p")).replace(/\nPane is dead \(.*\)\s*$/, "").trimEnd();
+  }
+
+  /** Waits until the screen satisfies `check`; returns the screen. */
+  async waitForScreen(what: string, check: (screen: string) => boolean, timeoutMs = 8_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = await this.screen();
+      if (check(screen)) return screen;
+      if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; the screen shows:\n${screen}`);
+      await Bun.sleep(50);
+    }
+  }
+
+  /** Waits for the command in the window to exit; returns its exit status. */
+  async waitForExit(timeoutMs = 8_000): Promise<number> {
+    const status = await waitFor("the program to exit", () => {
+      try {
+        const text = readFileSync(this.statusFile, "utf8");
+        return text.endsWith("\n") ? Number(text) : undefined;
+      } catch {
+        return undefined;
+      }
+    }, timeoutMs).catch(async (error: Error) => {
+      throw new Error(`${error.message}; the screen shows:\n${await this.screen()}`);
+    });
+    return status;
+  }
+
+  /** Stops the program and the tmux server by their pids. */
+  stop(): void {
+    rmSync(this.statusFile, { force: true });
+    for (const pid of this.pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    this.pids = [];
+  }
+
+  private async tmux(...args: string[]): Promise<string> {
+    const result = await run(["tmux", "-L", this.socketName, "-f", "/dev/null", ...args], { timeoutMs: 5_000 });
+    if (result.exitCode !== 0) throw new Error(`tmux ${args[0]} failed: ${result.stderr.trim()}`);
+    return result.stdout;
+  }
+}

@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import pkg from "../package.json";
+import { BUN, ROOT, run, startServer, TestSocket, waitFor, type RunningServer } from "./helpers";
+
+const SERVER = [BUN, join(ROOT, "server.ts")];
+
+describe("broadcast", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(() => server.stop());
+
+  test("every message reaches all clients, the sender included, tagged with the sender's ip:port, in each sender's order", async () => {
+    // Open the clients one at a time and learn each one's address from the server's log.
+    const clients: TestSocket[] = [];
+    const tags: string[] = [];
+    const connectionsBefore = server.log().match(/New connection from/g)?.length ?? 0;
+    for (let i = 0; i < 4; i++) {
+      clients.push(await TestSocket.open(server.url));
+      const lines = await waitFor(`connection ${i} in the log`, () => {
+        const all = [...server.log().matchAll(/New connection from (\S+)/g)];
+        return all.length >= connectionsBefore + i + 1 ? all : undefined;
+      });
+      tags.push(lines[connectionsBefore + i]![1]!);
+    }
+    for (const tag of tags) expect(tag).toMatch(/^127\.0\.0\.1:\d+$/);
+
+    const perSender = 25;
+    clients.forEach((client, sender) => {
+      for (let n = 1; n <= perSender; n++) client.send(`message ${n} from client ${sender}`);
+    });
+
+    const expected = clients.length * perSender;
+    for (const client of clients) {
+      const received = await client.waitForMessages(expected);
+      expect(received).toHaveLength(expected);
+      clients.forEach((_, sender) => {
+        const fromSender = received.filter((m) => m.startsWith(`${tags[sender]}: `));
+        expect(fromSender).toEqual(Array.from({ length: perSender }, (_, n) => `${tags[sender]}: message ${n + 1} from client ${sender}`));
+      });
+    }
+    for (const client of clients) client.close();
+  });
+
+  test("text goes out exactly as written: no quoting, and a multi-line message stays one frame", async () => {
+    const alice = await TestSocket.open(server.url);
+    const bob = await TestSocket.open(server.url);
+    alice.send('she said "hi"\nand left  ');
+    const [message] = await bob.waitForMessages(1);
+    expect(message).toMatch(/^127\.0\.0\.1:\d+: she said "hi"\nand left {2}$/);
+    expect(await alice.waitForMessages(1)).toEqual([message!]);
+    alice.close();
+    bob.close();
+  });
+
+  test("a binary frame is refused with close code 1003 and nothing is broadcast", async () => {
+    const sender = await TestSocket.open(server.url);
+    const watcher = await TestSocket.open(server.url);
+    sender.send(new Uint8Array([1, 2, 3]));
+    const closed = await sender.waitForClose();
+    expect(closed.code).toBe(1003);
+    expect(closed.reason).toBe("binary frames are not chat: send text");
+    watcher.send("still here");
+    const [first] = await watcher.waitForMessages(1);
+    expect(first).toEndWith(": still here");
+    watcher.close();
+  });
+
+  test("a plain HTTP request gets 426 and a short explanation", async () => {
+    const response = await fetch(`http://127.0.0.1:${server.port}/`);
+    expect(response.status).toBe(426);
+    expect(response.headers.get("upgrade")).toBe("websocket");
+    expect(await response.text()).toBe(
+      `This is a WebSocket chat server.\nConnect with a WebSocket client, for example:\n  bun client.ts ws://127.0.0.1:${server.port}\n`,
+    );
+  });
+
+  test("the console logs connections, messages and disconnections with their close code", async () => {
+    const client = await TestSocket.open(server.url);
+    client.send("log me");
+    const [echo] = await client.waitForMessages(1);
+    const tag = echo!.slice(0, echo!.indexOf(": "));
+    client.close();
+    await server.waitForLog(new RegExp(`Connection from ${tag.replaceAll(".", "\\.")} closed \\(1000\\)`));
+    expect(server.log()).toContain(`New connection from ${tag}\n`);
+    expect(server.log()).toContain(`Message from ${tag}: log me\n`);
+  });
+
+  test("control characters in a message are escaped in the console log", async () => {
+    const client = await TestSocket.open(server.url);
+    client.send("\x1b]0;owned\x07two\nlines");
+    const [echo] = await client.waitForMessages(1);
+    const tag = echo!.slice(0, echo!.indexOf(": "));
+    const [line] = await server.waitForLog(new RegExp(`Message from ${tag.replaceAll(".", "\\.")}: .*`));
+    expect(line).toBe(`Message from ${tag}: \\x1b]0;owned\\x07two\\nlines`);
+    client.close();
+  });
+});
+
+describe("options", () => {
+  test("--quiet leaves out the per-message lines but keeps connections", async () => {
+    const server = await startServer(["--quiet"]);
+    try {
+      const client = await TestSocket.open(server.url);
+      client.send("quietly");
+      await client.waitForMessages(1);
+      client.close();
+      await server.waitForLog(/closed \(1000\)/);
+      expect(server.log()).toContain("New connection from 127.0.0.1:");
+      expect(server.log()).not.toContain("quietly");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("HOST and PORT come from the environment; IPv6 senders are tagged [addr]:port", async () => {
+    const server = await startServer([], { env: { HOST: "::1", PORT: "0" } });
+    try {
+      expect(server.url).toBe(`ws://[::1]:${server.port}`);
+      const client = await TestSocket.open(server.url);
+      client.send("over v6");
+      const [message] = await client.waitForMessages(1);
+      expect(message).toMatch(/^\[::1\]:\d+: over v6$/);
+      client.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("--help and --version", async () => {
+    const help = await run([...SERVER, "--help"]);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toStartWith("Usage: bun server.ts [options]\n");
+    expect(help.stdout).toContain("  -p, --port PORT  port to listen on; 0 picks a free one (env PORT, default 2000)\n");
+    const version = await run([...SERVER, "--version"]);
+    expect(version).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
+  });
+
+  test("a bad option or port is one line on stderr and exit code 2", async () => {
+    expect(await run([...SERVER, "--colour"])).toEqual({
+      exitCode: 2,
+      stdout: "",
+      stderr: "bun server.ts: Unknown option '--colour'. Run 'bun server.ts --help' for usage.\n",
+    });
+    expect(await run([...SERVER, "--port", "99999"])).toEqual({
+      exitCode: 2,
+      stdout: "",
+      stderr: "bun server.ts: The port must be a number from 0 to 65535, not '99999'. Run 'bun server.ts --help' for usage.\n",
+    });
+  });
+
+  test("a port already in use is one clear line and exit code 1", async () => {
+    const first = await startServer();
+    try {
+      const second = await run([...SERVER, "--port", String(first.port)]);
+      expect(second).toEqual({
+        exitCode: 1,
+        stdout: "",
+        stderr: `bun server.ts: Could not listen on 127.0.0.1:${first.port}: the port is already in use. Stop the other server or pick another port with --port.\n`,
+      });
+    } finally {
+      await first.stop();
+    }
+  });
+
+  test("an address this machine does not have is one clear line and exit code 1", async () => {
+    const result = await run([...SERVER, "--host", "::2", "--port", "0"]);
+    expect(result).toEqual({
+      exitCode: 1,
+      stdout: "",
+      stderr: "bun server.ts: Could not listen on [::2]:0: this machine has no such address. Use one of its own addresses, e.g. --host 127.0.0.1.\n",
+    });
+  });
+
+  test("SIGTERM stops the server with exit code 0, closing clients with 1001 (going away)", async () => {
+    const server = await startServer();
+    const client = await TestSocket.open(server.url);
+    server.process.kill("SIGTERM");
+    expect(await server.process.exited).toBe(0);
+    expect((await client.waitForClose()).code).toBe(1001);
+    expect(server.log()).toContain("Shutting down (SIGTERM)\n");
+  });
+});
