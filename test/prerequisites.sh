@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the tests drive that npm cannot provide: programs from Debian's packages.
+# Runs before `npm test`; quiet when everything is there already.
+set -euo pipefail
+
+# command the tests run -> Debian package that provides it
+declare -A package_for=(
+  [tmux]=tmux # the interactive client is tested in a real pseudo-terminal
+)
+
+missing=()
+for command in "${!package_for[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${package_for[$command]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "The tests need ${missing[*]}; install it with your package manager and run the tests again." >&2
+  exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "The tests need ${missing[*]}: run 'apt-get install ${missing[*]}' as root, then run the tests again." >&2
+    exit 1
+  fi
+  sudo=sudo
+fi
+echo "Installing ${missing[*]} for the tests (apt-get)..." >&2
+$sudo apt-get update -qq >&2
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
