@@ -185,11 +185,13 @@ function forTerminal(text: string): string {
   return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, "\uFFFD");
 }
 
-/** Exits once what we wrote to stdout has been handed to the OS, so no output is cut off. */
-function exitAfterOutput(code: number): never {
+/**
+ * Exits once what we wrote to stdout has been handed to the OS, so no output is cut off. Returns
+ * at once; the exit follows within CLOSE_WAIT_MS.
+ */
+function exitAfterOutput(code: number): void {
   process.stdout.write("", () => process.exit(code));
   setTimeout(() => process.exit(code), CLOSE_WAIT_MS).unref();
-  return undefined as never;
 }
 
 /** Sends a close frame (1000, RFC 6455 §7.4.1) and waits, briefly, for the server's reply. */
@@ -260,9 +262,9 @@ function formatForTerminal(message: string, isOwn: boolean): string {
 
 /** The non-interactive client: stdin lines out, `From server: …` lines in, diagnostics on stderr. */
 async function chatThroughPipes(url: string): Promise<void> {
-  const fail = (message: string): never => {
+  const fail = (message: string): void => {
     process.stderr.write(`${message}\n`);
-    return exitAfterOutput(1);
+    exitAfterOutput(1);
   };
 
   // 1. Connect.

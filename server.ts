@@ -51,7 +51,7 @@ async function main(): Promise<void> {
 
   // 2. Listen, or say in one line why we cannot.
   const server = listen(host, port, options.quiet);
-  const url = `ws://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
+  const url = `ws://${hostInUrl(host)}:${server.port}`;
   log(`Listening on ${url}`);
   log(`Connect a client with: ${otherProgram("client")} ${url}`);
 
@@ -108,7 +108,7 @@ function listen(host: string, port: number, quiet: boolean): Server<Connection> 
     });
     return server;
   } catch (error) {
-    const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    const where = `${hostInUrl(host)}:${port}`;
     process.stderr.write(`${commandName("server.ts")}: ${describeListenError(error, where)}\n`);
     process.exit(1);
   }
@@ -129,10 +129,15 @@ function describeListenError(error: unknown, where: string): string {
   }
 }
 
+/** An IPv6 address goes in brackets wherever a port follows it (RFC 3986 §3.2.2). */
+function hostInUrl(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
 /** `127.0.0.1:54321`, `[::1]:54321`; an IPv4-mapped IPv6 address shows as the IPv4 it is. */
 function formatAddress({ address, port }: SocketAddress): string {
   const ip = address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
-  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+  return `${hostInUrl(ip)}:${port}`;
 }
 
 /** Control characters would let a client drive the operator's terminal; show them escaped. */
