@@ -9,7 +9,8 @@ const CLIENT = [BUN, join(ROOT, "client.ts")];
 describe("pipe mode", () => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startServer();
+    // History off: each test sees only what happens while its client is connected.
+    server = await startServer(["--history", "0"]);
   });
   afterAll(() => server.stop());
 
@@ -51,8 +52,10 @@ describe("pipe mode", () => {
       client.stdin.end();
       expect(await client.exited).toBe(0);
       await reading;
-      expect(stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: hello from elsewhere\nFrom server: 127\.0\.0\.1:\d+: and back\n$/);
-      expect(other.messages.at(-1)).toMatch(/: and back$/);
+      expect(stdout).toMatch(
+        /^From server: \*\*\* (127\.0\.0\.1:\d+) joined chat\nFrom server: \1: hello from elsewhere\nFrom server: 127\.0\.0\.1:\d+: and back\n$/,
+      );
+      expect(other.chat.at(-1)).toMatch(/: and back$/);
       other.close();
     } finally {
       client.kill("SIGKILL");

@@ -111,6 +111,16 @@ export class TestSocket {
     this.socket.send(text);
   }
 
+  /** What the server said itself in plain text (notices, replies, errors) starts with `*** `. */
+  get chat(): string[] {
+    return this.messages.filter((m) => !m.startsWith("*** "));
+  }
+
+  /** Waits until at least `count` chat lines (not notices) have arrived; returns them. */
+  waitForChat(count: number, timeoutMs = 5_000): Promise<string[]> {
+    return waitFor(`${count} chat lines (have ${this.chat.length})`, () => (this.chat.length >= count ? this.chat : undefined), timeoutMs);
+  }
+
   /** Waits until at least `count` messages have arrived; returns all of them. */
   waitForMessages(count: number, timeoutMs = 5_000): Promise<string[]> {
     return waitFor(`${count} messages (have ${this.messages.length})`, () => (this.messages.length >= count ? this.messages : undefined), timeoutMs);

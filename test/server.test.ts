@@ -8,7 +8,8 @@ const SERVER = [BUN, join(ROOT, "server.ts")];
 describe("broadcast", () => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startServer();
+    // History off: these tests look at live delivery only, each with clients of its own.
+    server = await startServer(["--history", "0"]);
   });
   afterAll(() => server.stop());
 
@@ -34,7 +35,7 @@ describe("broadcast", () => {
 
     const expected = clients.length * perSender;
     for (const client of clients) {
-      const received = await client.waitForMessages(expected);
+      const received = await client.waitForChat(expected);
       expect(received).toHaveLength(expected);
       clients.forEach((_, sender) => {
         const fromSender = received.filter((m) => m.startsWith(`${tags[sender]}: `));
@@ -48,9 +49,9 @@ describe("broadcast", () => {
     const alice = await TestSocket.open(server.url);
     const bob = await TestSocket.open(server.url);
     alice.send('she said "hi"\nand left  ');
-    const [message] = await bob.waitForMessages(1);
+    const [message] = await bob.waitForChat(1);
     expect(message).toMatch(/^127\.0\.0\.1:\d+: she said "hi"\nand left {2}$/);
-    expect(await alice.waitForMessages(1)).toEqual([message!]);
+    expect(await alice.waitForChat(1)).toEqual([message!]);
     alice.close();
     bob.close();
   });
@@ -63,7 +64,7 @@ describe("broadcast", () => {
     expect(closed.code).toBe(1003);
     expect(closed.reason).toBe("binary frames are not chat: send text");
     watcher.send("still here");
-    const [first] = await watcher.waitForMessages(1);
+    const [first] = await watcher.waitForChat(1);
     expect(first).toEndWith(": still here");
     watcher.close();
   });
@@ -80,21 +81,21 @@ describe("broadcast", () => {
   test("the console logs connections, messages and disconnections with their close code", async () => {
     const client = await TestSocket.open(server.url);
     client.send("log me");
-    const [echo] = await client.waitForMessages(1);
+    const [echo] = await client.waitForChat(1);
     const tag = echo!.slice(0, echo!.indexOf(": "));
     client.close();
     await server.waitForLog(new RegExp(`Connection from ${tag.replaceAll(".", "\\.")} closed \\(1000\\)`));
     expect(server.log()).toContain(`New connection from ${tag}\n`);
-    expect(server.log()).toContain(`Message from ${tag}: log me\n`);
+    expect(server.log()).toContain(`Message from ${tag} in chat: log me\n`);
   });
 
   test("control characters in a message are escaped in the console log", async () => {
     const client = await TestSocket.open(server.url);
     client.send("\x1b]0;owned\x07two\nlines");
-    const [echo] = await client.waitForMessages(1);
+    const [echo] = await client.waitForChat(1);
     const tag = echo!.slice(0, echo!.indexOf(": "));
-    const [line] = await server.waitForLog(new RegExp(`Message from ${tag.replaceAll(".", "\\.")}: .*`));
-    expect(line).toBe(`Message from ${tag}: \\x1b]0;owned\\x07two\\nlines`);
+    const [line] = await server.waitForLog(new RegExp(`Message from ${tag.replaceAll(".", "\\.")} in chat: .*`));
+    expect(line).toBe(`Message from ${tag} in chat: \\x1b]0;owned\\x07two\\nlines`);
     client.close();
   });
 });
@@ -105,7 +106,7 @@ describe("options", () => {
     try {
       const client = await TestSocket.open(server.url);
       client.send("quietly");
-      await client.waitForMessages(1);
+      await client.waitForChat(1);
       client.close();
       await server.waitForLog(/closed \(1000\)/);
       expect(server.log()).toContain("New connection from 127.0.0.1:");
@@ -121,7 +122,7 @@ describe("options", () => {
       expect(server.url).toBe(`ws://[::1]:${server.port}`);
       const client = await TestSocket.open(server.url);
       client.send("over v6");
-      const [message] = await client.waitForMessages(1);
+      const [message] = await client.waitForChat(1);
       expect(message).toMatch(/^\[::1\]:\d+: over v6$/);
       client.close();
     } finally {
@@ -133,7 +134,7 @@ describe("options", () => {
     const help = await run([...SERVER, "--help"]);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toStartWith("Usage: bun server.ts [options]\n");
-    expect(help.stdout).toContain("  -p, --port PORT  port to listen on; 0 picks a free one (env PORT, default 2000)\n");
+    expect(help.stdout).toContain("  -p, --port PORT   port to listen on; 0 picks a free one (env PORT, default 2000)\n");
     const version = await run([...SERVER, "--version"]);
     expect(version).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });

@@ -1,0 +1,108 @@
+/**
+ * What was said in each room: its sequence numbers and its last messages, replayed to whoever
+ * enters. Kept in memory; with a file, also in SQLite (WAL mode), so that history and sequence
+ * numbers survive a restart.
+ *
+ * Writes to SQLite are batched: events are queued and written in one transaction per FLUSH_DELAY_MS
+ * (or as soon as FLUSH_BATCH are waiting), so a broadcast never waits for the disk.
+ */
+import { Database } from "bun:sqlite";
+import type { SaidEvent } from "./protocol";
+
+const FLUSH_DELAY_MS = 50;
+const FLUSH_BATCH = 1000;
+
+interface Room {
+  /** The last sequence number used in the room (0: none yet). */
+  seq: number;
+  /** Recent events, oldest first; trimmed to `limit` now and then rather than on every add. */
+  events: SaidEvent[];
+}
+
+export class History {
+  readonly #rooms = new Map<string, Room>();
+  readonly #limit: number;
+  readonly #db: Database | undefined;
+  #pending: SaidEvent[] = [];
+  #flushTimer: Timer | undefined;
+
+  /**
+   * @param limit how many events per room to keep for replay (0: none)
+   * @param file the SQLite file to keep them in across restarts; memory only without one
+   */
+  constructor(limit: number, file?: string) {
+    this.#limit = limit;
+    if (file !== undefined) {
+      this.#db = new Database(file, { create: true, strict: true });
+      this.#db.run("PRAGMA journal_mode = WAL");
+      this.#db.run("PRAGMA synchronous = NORMAL");
+      this.#db.run(`CREATE TABLE IF NOT EXISTS events (
+        room TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL, type TEXT NOT NULL,
+        name TEXT, address TEXT NOT NULL, text TEXT NOT NULL,
+        PRIMARY KEY (room, seq)) WITHOUT ROWID`);
+    }
+  }
+
+  /** Numbers `event` (its `seq` is set here) and records it. */
+  add(event: Omit<SaidEvent, "seq">): SaidEvent {
+    const room = this.#room(event.room);
+    const numbered: SaidEvent = { ...event, seq: ++room.seq };
+    if (this.#limit > 0) {
+      room.events.push(numbered);
+      if (room.events.length >= 2 * this.#limit) room.events = room.events.slice(-this.#limit);
+    }
+    if (this.#db) {
+      this.#pending.push(numbered);
+      if (this.#pending.length >= FLUSH_BATCH) this.flush();
+      else this.#flushTimer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS);
+    }
+    return numbered;
+  }
+
+  /** The room's last events, oldest first, marked as history. */
+  recent(roomName: string): SaidEvent[] {
+    if (this.#limit === 0) return [];
+    return this.#room(roomName).events.slice(-this.#limit).map((event) => ({ ...event, history: true }));
+  }
+
+  /** Writes what is queued to the store, in one transaction. */
+  flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (!this.#db || this.#pending.length === 0) return;
+    const rows = this.#pending;
+    this.#pending = [];
+    const insert = this.#db.prepare(
+      "INSERT OR REPLACE INTO events (room, seq, time, type, name, address, text) VALUES ($room, $seq, $time, $type, $name, $address, $text)",
+    );
+    this.#db.transaction(() => {
+      for (const e of rows) insert.run({ room: e.room, seq: e.seq, time: e.time, type: e.type, name: e.from.name, address: e.from.address, text: e.text });
+    })();
+  }
+
+  close(): void {
+    this.flush();
+    this.#db?.close();
+  }
+
+  /** A room's state, loaded from the store the first time the room is used. */
+  #room(name: string): Room {
+    let room = this.#rooms.get(name);
+    if (room) return room;
+    room = { seq: 0, events: [] };
+    if (this.#db) {
+      const last = this.#db.query<{ seq: number | null }, [string]>("SELECT max(seq) AS seq FROM events WHERE room = ?").get(name);
+      room.seq = last?.seq ?? 0;
+      if (this.#limit > 0) {
+        const rows = this.#db
+          .query<{ seq: number; time: string; type: "message" | "action"; name: string | null; address: string; text: string }, [string, number]>(
+            "SELECT seq, time, type, name, address, text FROM events WHERE room = ? ORDER BY seq DESC LIMIT ?",
+          )
+          .all(name, this.#limit);
+        room.events = rows.reverse().map((r) => ({ type: r.type, room: name, seq: r.seq, time: r.time, from: { name: r.name, address: r.address }, text: r.text }));
+      }
+    }
+    this.#rooms.set(name, room);
+    return room;
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * The chat's protocol, shared by the server and the clients.
+ *
+ * Two kinds of client share the same rooms:
+ * - Plain-text clients (no WebSocket subprotocol): one line of text per frame. They type commands
+ *   as `/nick alice`; they receive each event as one line (`alice (127.0.0.1:54321): hello`).
+ * - Rich clients ask for the subprotocol `chat.v1.json` and exchange JSON: commands one way
+ *   (`{"type":"say","text":"hello"}`), events the other.
+ */
+
+export const SUBPROTOCOL = "chat.v1.json";
+/** Everyone starts here; it is also the pub/sub topic the plain-text clients of this room share. */
+export const DEFAULT_ROOM = "chat";
+
+// ---------------------------------------------------------------------------------------------
+// Events: server to client.
+
+/** Someone in the chat: the name they chose, if any, and the address the server saw. */
+export interface User {
+  name: string | null;
+  /** `ip:port` as the server saw it; set by the server, never by the client. */
+  address: string;
+}
+
+/** Something said in a room. Numbered per room (`seq`) and kept in the room's history. */
+export interface SaidEvent {
+  type: "message" | "action";
+  room: string;
+  seq: number;
+  /** Server time, ISO 8601. */
+  time: string;
+  from: User;
+  text: string;
+  /** Present on events replayed from history when a client enters a room. */
+  history?: true;
+}
+
+/** Someone joined, left or renamed: announced to the room, not kept in history. */
+export interface NoticeEvent {
+  type: "notice";
+  room: string;
+  time: string;
+  event: "join" | "leave" | "rename";
+  user: User;
+  /** For a rename: the name before it (null: there was none). */
+  previousName?: string | null;
+  /** The notice worded for people, e.g. `alice (127.0.0.1:54321) joined chat`. */
+  text: string;
+}
+
+/** First event on a connection: who the server takes you for. */
+export interface WelcomeEvent {
+  type: "welcome";
+  you: User;
+  version: string;
+}
+
+/** You entered a room: who is there; `history` events of the room's history follow. */
+export interface JoinedEvent {
+  type: "joined";
+  room: string;
+  members: User[];
+  history: number;
+}
+
+/** Reply to `who`. */
+export interface MembersEvent {
+  type: "members";
+  room: string;
+  members: User[];
+}
+
+/** Reply to `rooms`: rooms with people in them (and always the default room). */
+export interface RoomsEvent {
+  type: "rooms";
+  rooms: { name: string; members: number }[];
+}
+
+/** Reply to `help`. */
+export interface HelpEvent {
+  type: "help";
+  commands: { usage: string; help: string }[];
+}
+
+/** A command was refused; only its sender is told. The connection stays open. */
+export interface ErrorEvent {
+  type: "error";
+  message: string;
+}
+
+export type ChatEvent = SaidEvent | NoticeEvent | WelcomeEvent | JoinedEvent | MembersEvent | RoomsEvent | HelpEvent | ErrorEvent;
+
+// ---------------------------------------------------------------------------------------------
+// Commands: client to server.
+
+export type Command =
+  | { type: "say"; text: string }
+  | { type: "me"; text: string }
+  | { type: "nick"; name: string }
+  | { type: "join"; room: string }
+  | { type: "who" }
+  | { type: "rooms" }
+  | { type: "help" }
+  | { type: "quit" };
+
+/** The slash commands, as typed by people; drives parsing and `/help`. */
+export const SLASH_COMMANDS = [
+  { name: "nick", argument: "NAME", help: "set your name (letters, digits, _ - .; up to 32)" },
+  { name: "join", argument: "ROOM", help: "move to another room (same rules as names)" },
+  { name: "rooms", help: "list the rooms and how many people are in each" },
+  { name: "who", help: "list who is in your room" },
+  { name: "me", argument: "ACTION", help: "say what you are doing, e.g. /me waves" },
+  { name: "help", help: "list the commands" },
+  { name: "quit", help: "leave the chat" },
+] as const;
+
+export const HELP: HelpEvent["commands"] = [
+  ...SLASH_COMMANDS.map((c) => ({ usage: `/${c.name}${"argument" in c ? ` ${c.argument}` : ""}`, help: c.help })),
+  { usage: "//TEXT", help: "send a message that starts with /" },
+];
+
+/** A refused command, worded for the person who typed it. */
+export class CommandError extends Error {}
+
+/**
+ * Reads a line typed by a person: `/nick alice` is a command, `//x` is the message `/x`, anything
+ * else is a message. Throws CommandError for an unknown command or a missing argument.
+ */
+export function parseTyped(line: string): Command {
+  if (!line.startsWith("/")) return { type: "say", text: line };
+  if (line.startsWith("//")) return { type: "say", text: line.slice(1) };
+  const [, name = "", rest = ""] = /^\/(\S*)\s*([\s\S]*)$/.exec(line) ?? [];
+  const argument = rest.trim();
+  const needs = (what: string) => {
+    if (argument === "") throw new CommandError(`/${name} needs ${what}, e.g. /${name} ${what === "a name" ? "alice" : what === "a room" ? "dev" : "waves"}.`);
+    return argument;
+  };
+  switch (name.toLowerCase()) {
+    case "nick":
+      return { type: "nick", name: needs("a name") };
+    case "join":
+      return { type: "join", room: needs("a room") };
+    case "me":
+      return { type: "me", text: needs("an action") };
+    case "rooms":
+    case "who":
+    case "help":
+    case "quit":
+      return { type: name.toLowerCase() as "rooms" | "who" | "help" | "quit" };
+    default:
+      throw new CommandError(`There is no command /${name}; /help lists the commands (start with // to send a message beginning with /).`);
+  }
+}
+
+/** Reads a JSON command from a rich client. Throws CommandError saying what is wrong with it. */
+export function decodeCommand(frame: string): Command {
+  let value: unknown;
+  try {
+    value = JSON.parse(frame);
+  } catch {
+    throw new CommandError(`Not JSON: expected a command such as {"type":"say","text":"hello"}.`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new CommandError(`A command is a JSON object such as {"type":"say","text":"hello"}.`);
+  }
+  const command = value as Record<string, unknown>;
+  const text = (field: string): string => {
+    const v = command[field];
+    if (typeof v !== "string" || v.trim() === "") throw new CommandError(`The command "${String(command.type)}" needs a non-empty string "${field}".`);
+    return v;
+  };
+  switch (command.type) {
+    case "say":
+    case "me":
+      return { type: command.type, text: text("text") };
+    case "nick":
+      return { type: "nick", name: text("name") };
+    case "join":
+      return { type: "join", room: text("room") };
+    case "who":
+    case "rooms":
+    case "help":
+    case "quit":
+      return { type: command.type };
+    default:
+      throw new CommandError(
+        `Unknown command type ${JSON.stringify(command.type)}; known: say, me, nick, join, who, rooms, help, quit.`,
+      );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names and rooms.
+
+const NAME_PATTERN = /^[\p{L}\p{Nd}_.\-]{1,32}$/u;
+
+/** Names and rooms are compared in NFC, so that é typed two ways is one name. */
+export function normalizeName(name: string): string {
+  return name.trim().normalize("NFC");
+}
+
+/** Why `name` cannot be a name (or room, per `what`), or undefined if it can. */
+export function nameProblem(name: string, what: "name" | "room" = "name"): string | undefined {
+  if (NAME_PATTERN.test(name)) return undefined;
+  const length = Array.from(name).length;
+  if (length === 0) return `A ${what} cannot be empty.`;
+  if (length > 32) return `A ${what} can be at most 32 characters; '${name.slice(0, 40)}' has ${length}.`;
+  return `A ${what} can only have letters, digits, '_', '-' and '.'; '${name}' has other characters.`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plain-text rendering, for clients that asked for no subprotocol.
+
+/** `alice (127.0.0.1:54321)`, or just the address for someone without a name. */
+export function describeUser(user: User): string {
+  return user.name ? `${user.name} (${user.address})` : user.address;
+}
+
+/**
+ * One event as one text frame. Messages keep the core's form (`<sender>: <text>`); everything the
+ * server says itself starts with `*** `, which no message can, since a message starts with its
+ * sender. History is marked `[history] `.
+ */
+export function toText(event: ChatEvent): string {
+  switch (event.type) {
+    case "message":
+    case "action": {
+      const line = event.type === "message" ? `${describeUser(event.from)}: ${event.text}` : `* ${describeUser(event.from)} ${event.text}`;
+      return event.history ? `[history] ${line}` : line;
+    }
+    case "notice":
+      return `*** ${event.text}`;
+    case "welcome":
+      return `*** Welcome, ${describeUser(event.you)}. /help lists the commands.`;
+    case "joined":
+      return `*** You are in ${event.room} with ${event.members.length - 1} other${event.members.length === 2 ? "" : "s"}.`;
+    case "members":
+      return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeUser).join(", ")}`;
+    case "rooms":
+      return `*** Rooms: ${event.rooms.map((r) => `${r.name} (${r.members})`).join(", ")}`;
+    case "help":
+      return ["*** Commands:", ...event.commands.map((c) => `${c.usage.padEnd(12)} ${c.help}`)].join("\n");
+    case "error":
+      return `*** Error: ${event.message}`;
+  }
+}
