@@ -75,7 +75,9 @@ function serverUrl(given: string | undefined, host: string | undefined, port: st
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {
     throw new UsageError(`'${given}' is not a WebSocket URL; use ws:// or wss://, e.g. ${DEFAULT_URL}.`);
   }
-  return url.pathname === "/" && !given.endsWith("/") ? url.href.slice(0, -1) : url.href;
+  // new URL() adds a "/" path; leave it off when the user did, so messages show the URL as typed.
+  const bare = url.pathname === "/" && url.search === "" && url.hash === "" && !given.endsWith("/");
+  return bare ? url.href.slice(0, -1) : url.href;
 }
 
 /** A failure to connect, already worded for the user. */

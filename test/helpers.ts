@@ -97,8 +97,9 @@ export class TestSocket {
     socket.addEventListener("close", (event) => (this.closed = event));
   }
 
-  static open(url: string, timeoutMs = 5_000): Promise<TestSocket> {
-    const socket = new WebSocket(url);
+  /** Opens `url`, asking for `protocol` (e.g. chat.v1.json) if given. */
+  static open(url: string, protocol?: string, timeoutMs = 5_000): Promise<TestSocket> {
+    const socket = protocol ? new WebSocket(url, protocol) : new WebSocket(url);
     const client = new TestSocket(socket);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`could not open ${url} in ${timeoutMs} ms`)), timeoutMs);
@@ -119,6 +120,21 @@ export class TestSocket {
   /** Waits until at least `count` chat lines (not notices) have arrived; returns them. */
   waitForChat(count: number, timeoutMs = 5_000): Promise<string[]> {
     return waitFor(`${count} chat lines (have ${this.chat.length})`, () => (this.chat.length >= count ? this.chat : undefined), timeoutMs);
+  }
+
+  /** The messages parsed as JSON, for a client of chat.v1.json. */
+  get events(): Record<string, any>[] {
+    return this.messages.map((m) => JSON.parse(m));
+  }
+
+  /** Waits until a message satisfies `check`; returns it. */
+  waitForMessage(what: string, check: (message: string) => boolean, timeoutMs = 5_000): Promise<string> {
+    return waitFor(what, () => this.messages.find(check), timeoutMs);
+  }
+
+  /** Waits until an event (JSON) satisfies `check`; returns it. */
+  waitForEvent(what: string, check: (event: Record<string, any>) => boolean, timeoutMs = 5_000): Promise<Record<string, any>> {
+    return waitFor(what, () => this.events.find(check), timeoutMs);
   }
 
   /** Waits until at least `count` messages have arrived; returns all of them. */

@@ -1,0 +1,319 @@
+/**
+ * Names, rooms, presence, history and the JSON protocol, over real sockets to the real server.
+ * Plain-text clients see the server's own lines start with "*** "; JSON clients get events.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SUBPROTOCOL } from "../protocol";
+import { BUN, ROOT, startServer, TestSocket, type RunningServer } from "./helpers";
+
+/** Sends a marker and waits for it: whatever the server sent `to` before the marker has arrived. */
+async function settle(from: TestSocket, ...to: TestSocket[]): Promise<void> {
+  const marker = `marker ${Math.random()}`;
+  from.send(from.socket.protocol === SUBPROTOCOL ? JSON.stringify({ type: "say", text: marker }) : marker);
+  for (const socket of [from, ...to]) await socket.waitForMessage(`the marker at ${socket === from ? "the sender" : "a watcher"}`, (m) => m.includes(marker));
+}
+
+/** A JSON client and the address the server gave it. */
+async function jsonClient(server: RunningServer, query = ""): Promise<{ socket: TestSocket; address: string }> {
+  const socket = await TestSocket.open(`${server.url}/${query}`, SUBPROTOCOL);
+  const welcome = await socket.waitForEvent("the welcome", (e) => e.type === "welcome");
+  return { socket, address: welcome.you.address };
+}
+
+describe("names, rooms and presence", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(["--history", "0"]);
+  });
+  afterAll(() => server.stop());
+
+  test("/nick sets a name; messages then carry the name and the server-given address", async () => {
+    const { socket: alice, address } = await jsonClient(server);
+    const bob = await TestSocket.open(server.url);
+    await settle(alice, bob);
+    alice.send(JSON.stringify({ type: "nick", name: "alice" }));
+    expect(await bob.waitForMessage("the rename notice", (m) => m.includes("is now"))).toBe(`*** ${address} is now alice`);
+    alice.send(JSON.stringify({ type: "say", text: "hello" }));
+    expect(await bob.waitForMessage("alice's message", (m) => m.endsWith(": hello"))).toBe(`alice (${address}): hello`);
+    alice.close();
+    bob.close();
+  });
+
+  test("a refused name gets a clear error to that user alone", async () => {
+    const alice = await TestSocket.open(`${server.url}/?name=Alice`);
+    const bob = await TestSocket.open(server.url);
+    const carol = await TestSocket.open(server.url);
+    await settle(carol, alice, bob);
+    const cases: [string, string][] = [
+      ["/nick alice", "*** Error: The name 'alice' is taken; choose another."],
+      ["/nick ALICE", "*** Error: The name 'ALICE' is taken; choose another."],
+      ["/nick a b", "*** Error: A name can only have letters, digits, '_', '-' and '.'; 'a b' has other characters."],
+      ["/nick <script>", "*** Error: A name can only have letters, digits, '_', '-' and '.'; '<script>' has other characters."],
+      [`/nick ${"x".repeat(33)}`, `*** Error: A name can be at most 32 characters; '${"x".repeat(33)}' has 33.`],
+      ["/nick", "*** Error: /nick needs a name, e.g. /nick alice."],
+    ];
+    for (const [command, error] of cases) {
+      bob.send(command);
+      expect(await bob.waitForMessage(`the error for ${command}`, (m) => m === error)).toBe(error);
+    }
+    await settle(carol, alice, bob);
+    expect(carol.messages.filter((m) => m.startsWith("*** ") && !m.includes("joined"))).toEqual([]);
+    for (const s of [alice, bob, carol]) s.close();
+  });
+
+  test("names may use letters of any script; a name is free again once its holder leaves", async () => {
+    const first = await TestSocket.open(server.url);
+    first.send("/nick Zoë_名前-1.0");
+    await first.waitForMessage("the rename", (m) => m.endsWith("is now Zoë_名前-1.0"));
+    first.close();
+    await first.waitForClose();
+    await server.waitForLog(/Connection from Zoë_名前-1\.0 \(\S+\) closed/);
+    const second = await TestSocket.open(`${server.url}/?name=zoë_名前-1.0`);
+    await settle(second);
+    expect(second.messages.filter((m) => m.startsWith("*** Error"))).toEqual([]);
+    second.close();
+  });
+
+  test("messages never cross rooms; /join and leaving are announced in both rooms", async () => {
+    const inChat = await TestSocket.open(`${server.url}/?name=stay`);
+    const mover = await TestSocket.open(`${server.url}/?name=mover`);
+    const inDev = await TestSocket.open(`${server.url}/?name=dev1&room=dev`);
+    await settle(inChat, mover);
+    await settle(inDev);
+
+    mover.send("/join dev");
+    const youAreIn = await mover.waitForMessage("the join confirmation", (m) => m.startsWith("*** You are in"));
+    expect(youAreIn).toBe("*** You are in dev with 1 other.");
+    expect(await inChat.waitForMessage("the leave notice", (m) => m.includes("left"))).toMatch(/^\*\*\* mover \(127\.0\.0\.1:\d+\) left chat$/);
+    expect(await inDev.waitForMessage("the join notice", (m) => m.includes("mover") && m.includes("joined"))).toMatch(/^\*\*\* mover \(127\.0\.0\.1:\d+\) joined dev$/);
+
+    inDev.send("only for dev");
+    inChat.send("only for chat");
+    await mover.waitForMessage("the dev message", (m) => m.endsWith(": only for dev"));
+    await settle(inChat);
+    await settle(inDev, mover);
+    expect(inChat.chat.filter((m) => m.includes("only for"))).toEqual([expect.stringMatching(/^stay \(.*\): only for chat$/)]);
+    expect(mover.chat.filter((m) => m.includes("only for"))).toEqual([expect.stringMatching(/^dev1 \(.*\): only for dev$/)]);
+
+    mover.send("/rooms");
+    expect(await mover.waitForMessage("the room list", (m) => m.startsWith("*** Rooms"))).toMatch(/^\*\*\* Rooms: chat \(\d+\), dev \(2\)$/);
+    mover.send("/join dev");
+    expect(await mover.waitForMessage("the error", (m) => m.startsWith("*** Error"))).toBe("*** Error: You are already in dev.");
+    for (const s of [inChat, mover, inDev]) s.close();
+  });
+
+  test("a dropped connection is announced as leaving", async () => {
+    const watcher = await TestSocket.open(`${server.url}/?room=drops`);
+    await settle(watcher);
+    const client = Bun.spawn([BUN, join(ROOT, "client.ts"), `${server.url}/?name=dropper&room=drops`], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    try {
+      await watcher.waitForMessage("the join", (m) => m.includes("dropper") && m.endsWith("joined drops"));
+      client.kill("SIGKILL");
+      expect(await watcher.waitForMessage("the leave", (m) => m.includes("dropper") && m.includes("left"))).toMatch(/^\*\*\* dropper \(127\.0\.0\.1:\d+\) left drops$/);
+    } finally {
+      client.kill("SIGKILL");
+      watcher.close();
+    }
+  });
+
+  test("/who, /me, /help, // and unknown commands", async () => {
+    const { socket: alice, address } = await jsonClient(server, "?name=whoalice&room=who");
+    const bob = await TestSocket.open(`${server.url}/?room=who`);
+    await settle(alice, bob);
+    bob.send("/who");
+    const who = await bob.waitForMessage("the member list", (m) => m.startsWith("*** In who"));
+    expect(who).toMatch(new RegExp(`^\\*\\*\\* In who \\(2\\): whoalice \\(${address.replaceAll(".", "\\.")}\\), 127\\.0\\.0\\.1:\\d+$`));
+
+    alice.send(JSON.stringify({ type: "me", text: "waves" }));
+    expect(await bob.waitForMessage("the action", (m) => m.startsWith("* "))).toBe(`* whoalice (${address}) waves`);
+
+    bob.send("//slashes are fine");
+    expect(await bob.waitForMessage("the message", (m) => m.endsWith("/slashes are fine"))).toMatch(/^127\.0\.0\.1:\d+: \/slashes are fine$/);
+
+    bob.send("/help");
+    const help = await bob.waitForMessage("the help", (m) => m.startsWith("*** Commands:"));
+    expect(help.split("\n")).toContain("/nick NAME   set your name (letters, digits, _ - .; up to 32)");
+    bob.send("/frobnicate now");
+    expect(await bob.waitForMessage("the error", (m) => m.startsWith("*** Error"))).toBe(
+      "*** Error: There is no command /frobnicate; /help lists the commands (start with // to send a message beginning with /).",
+    );
+    await settle(bob, alice);
+    // Alice heard the action, the // message and the markers, and nothing of bob's /who, /help or error.
+    expect(alice.events.filter((e) => e.type === "members" || e.type === "help" || e.type === "error")).toEqual([]);
+    alice.close();
+    bob.close();
+  });
+});
+
+describe("history", () => {
+  test("who enters a room first gets its last N messages, oldest first, marked as history", async () => {
+    const server = await startServer(["--history", "3"]);
+    try {
+      const talker = await TestSocket.open(server.url);
+      for (let n = 1; n <= 5; n++) talker.send(`message ${n}`);
+      await talker.waitForChat(5);
+      talker.send("/join elsewhere");
+      talker.send("not in chat");
+      await talker.waitForMessage("the elsewhere echo", (m) => m.endsWith(": not in chat"));
+
+      const late = await TestSocket.open(server.url);
+      late.send("live");
+      const lines = await late.waitForChat(4);
+      expect(lines.map((l) => l.replace(/127\.0\.0\.1:\d+/, "ADDR"))).toEqual([
+        "[history] ADDR: message 3",
+        "[history] ADDR: message 4",
+        "[history] ADDR: message 5",
+        "ADDR: live",
+      ]);
+      talker.close();
+      late.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("--history 0 replays nothing", async () => {
+    const server = await startServer(["--history", "0"]);
+    try {
+      const talker = await TestSocket.open(server.url);
+      talker.send("said before");
+      await talker.waitForChat(1);
+      const late = await TestSocket.open(server.url);
+      await settle(late);
+      expect(late.chat.filter((m) => m.includes("said before"))).toEqual([]);
+      talker.close();
+      late.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("with --store, history and sequence numbers survive a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chat-store-"));
+    const store = join(dir, "history.sqlite");
+    try {
+      const first = await startServer(["--store", store]);
+      const { socket: before } = await jsonClient(first);
+      for (const text of ["one", "two", "three"]) before.send(JSON.stringify({ type: "say", text }));
+      const third = await before.waitForEvent("the third message", (e) => e.type === "message" && e.text === "three");
+      expect(third.seq).toBe(3);
+      first.process.kill("SIGTERM");
+      expect(await first.process.exited).toBe(0);
+
+      const second = await startServer(["--store", store]);
+      try {
+        const { socket: after } = await jsonClient(second);
+        const joined = await after.waitForEvent("joined", (e) => e.type === "joined");
+        expect(joined.history).toBe(3);
+        const replayed = await after.waitForEvent("the replay", (e) => e.text === "three");
+        expect(after.events.filter((e) => e.history === true).map((e) => [e.seq, e.text])).toEqual([[1, "one"], [2, "two"], [3, "three"]]);
+        expect(replayed.history).toBe(true);
+        after.send(JSON.stringify({ type: "say", text: "four" }));
+        expect((await after.waitForEvent("the new message", (e) => e.text === "four")).seq).toBe(4);
+        after.close();
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a store that cannot be opened is one clear line and exit code 1", async () => {
+    const result = Bun.spawnSync([BUN, join(ROOT, "server.ts"), "--port", "0", "--store", "/nonexistent/dir/h.sqlite"]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.toString()).toStartWith("bun server.ts: Could not open the history store '/nonexistent/dir/h.sqlite': ");
+    expect(result.stderr.toString()).toEndWith("Check the path, or leave out --store to keep history in memory.\n");
+  });
+});
+
+describe("the JSON protocol (chat.v1.json)", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(["--history", "0"]);
+  });
+  afterAll(() => server.stop());
+
+  test("the subprotocol is negotiated; a client is welcomed and told its room and its members", async () => {
+    const { socket, address } = await jsonClient(server, "?name=jay&room=json1");
+    expect(socket.socket.protocol).toBe(SUBPROTOCOL);
+    expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
+    const [welcome, joined] = socket.events;
+    expect(welcome).toEqual({ type: "welcome", you: { name: "jay", address }, version: expect.any(String) });
+    expect(joined).toEqual({ type: "joined", room: "json1", members: [{ name: "jay", address }], history: 0 });
+    socket.close();
+  });
+
+  test("JSON and text clients share a room and see each other's messages, each in its own format", async () => {
+    const { socket: json, address } = await jsonClient(server, "?room=mixed");
+    const text = await TestSocket.open(`${server.url}/?room=mixed&name=tex`);
+    await json.waitForEvent("tex joining", (e) => e.type === "notice" && e.event === "join");
+    json.send(JSON.stringify({ type: "say", text: "from json" }));
+    expect(await text.waitForMessage("the JSON client's message", (m) => m.endsWith("from json"))).toBe(`${address}: from json`);
+    text.send("from text");
+    const event = await json.waitForEvent("the text client's message", (e) => e.text === "from text");
+    expect(event).toEqual({
+      type: "message",
+      room: "mixed",
+      seq: 2,
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      from: { name: "tex", address: expect.stringMatching(/^127\.0\.0\.1:\d+$/) },
+      text: "from text",
+    });
+    json.close();
+    text.close();
+  });
+
+  test("sequence numbers count per room", async () => {
+    const { socket: a } = await jsonClient(server, "?room=seqA");
+    a.send(JSON.stringify({ type: "say", text: "a1" }));
+    a.send(JSON.stringify({ type: "say", text: "a2" }));
+    a.send(JSON.stringify({ type: "join", room: "seqB" }));
+    a.send(JSON.stringify({ type: "say", text: "b1" }));
+    const b1 = await a.waitForEvent("b1", (e) => e.text === "b1");
+    const a2 = a.events.find((e) => e.text === "a2")!;
+    expect([a2.room, a2.seq, b1.room, b1.seq]).toEqual(["seqA", 2, "seqB", 1]);
+    a.close();
+  });
+
+  test("malformed or unknown input gets an error event and the connection stays open", async () => {
+    const { socket } = await jsonClient(server, "?room=bad");
+    const cases: [string, string][] = [
+      ["not json", 'Not JSON: expected a command such as {"type":"say","text":"hello"}.'],
+      ["[1,2]", 'A command is a JSON object such as {"type":"say","text":"hello"}.'],
+      ['{"type":"dance"}', 'Unknown command type "dance"; known: say, me, nick, join, who, rooms, help, quit.'],
+      ['{"type":"say"}', 'The command "say" needs a non-empty string "text".'],
+      ['{"type":"say","text":42}', 'The command "say" needs a non-empty string "text".'],
+      ['{"type":"join","room":"no spaces"}', "A room can only have letters, digits, '_', '-' and '.'; 'no spaces' has other characters."],
+    ];
+    for (const [frame, message] of cases) {
+      const before = socket.messages.length;
+      socket.send(frame);
+      await socket.waitForMessages(before + 1);
+      expect(JSON.parse(socket.messages[before]!)).toEqual({ type: "error", message });
+    }
+    socket.send(JSON.stringify({ type: "say", text: "still here" }));
+    expect((await socket.waitForEvent("the message", (e) => e.text === "still here")).type).toBe("message");
+    expect(socket.closed).toBeUndefined();
+    socket.close();
+  });
+
+  test("who, rooms and help answer with events", async () => {
+    const { socket, address } = await jsonClient(server, "?name=asker&room=asking");
+    for (const type of ["who", "rooms", "help"]) socket.send(JSON.stringify({ type }));
+    expect(await socket.waitForEvent("members", (e) => e.type === "members")).toEqual({
+      type: "members",
+      room: "asking",
+      members: [{ name: "asker", address }],
+    });
+    const rooms = await socket.waitForEvent("rooms", (e) => e.type === "rooms");
+    expect(rooms.rooms).toContainEqual({ name: "asking", members: 1 });
+    expect(rooms.rooms[0].name).toBe("chat");
+    const help = await socket.waitForEvent("help", (e) => e.type === "help");
+    expect(help.commands).toContainEqual({ usage: "/join ROOM", help: "move to another room (same rules as names)" });
+    socket.close();
+  });
+});
