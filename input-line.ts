@@ -31,7 +31,7 @@ const frameHeight = (frame: string) => frame.split("\n").length - 1;
 export class InputLine extends TextPrompt {
   readonly #stop: AbortController;
   readonly #output: NodeJS.WriteStream;
-  readonly #title: string;
+  #title: string;
   readonly #hint: string;
 
   constructor({ title, hint, onLine }: InputLineOptions, output: NodeJS.WriteStream = process.stdout) {
@@ -86,15 +86,33 @@ export class InputLine extends TextPrompt {
     return this.state === "active" || this.state === "error";
   }
 
-  /** Prints `text` (which may span lines) above the input line, keeping what the user typed. */
-  print(text: string): void {
-    const lines = text.split("\n").map((line) => `${styleText("gray", "│")}  ${line}`).join("\n") + "\n";
+  /**
+   * Prints `text` (which may span lines) above the input line, keeping what the user typed. Each
+   * line starts with `gutter`, clack's grey bar unless told otherwise.
+   */
+  print(text: string, gutter = styleText("gray", "│")): void {
+    this.#redraw(text.split("\n").map((line) => `${gutter}  ${line}\n`).join(""));
+  }
+
+  /** Changes the prompt's first line, e.g. when the user's name or room changes. */
+  retitle(title: string): void {
+    if (title === this.#title) return;
+    this.#title = title;
+    this.#redraw("");
+  }
+
+  /**
+   * Erases the frame, writes `above` where it was, and draws the frame again below. The frame's
+   * height never changes (its lines never wrap), so the new frame's height is the old one's. If
+   * only the title changed, clack's next draw rewrites that line with the same text: harmless.
+   */
+  #redraw(above: string): void {
     if (!this.#isOnScreen()) {
-      this.#output.write(lines);
+      this.#output.write(above);
       return;
     }
     const frame = this.frame();
-    this.#output.write(`\r${cursorUp(frameHeight(frame))}${ERASE_TO_END_OF_SCREEN}${lines}${frame}`);
+    this.#output.write(`\r${cursorUp(frameHeight(frame))}${ERASE_TO_END_OF_SCREEN}${above}${frame}`);
   }
 
   /**

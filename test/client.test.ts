@@ -73,6 +73,28 @@ describe("pipe mode", () => {
     expect(result.stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: hello\n$/);
   });
 
+  test("--name and --room apply in pipe mode; commands typed as lines work; /quit ends the input", async () => {
+    const result = await run([...CLIENT, "--name", "piper", "--room", "pipes", server.url], { input: "hi\n/who\n/me nods\n/quit\nnever sent\n" });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout.replace(/127\.0\.0\.1:\d+/g, "ADDR")).toBe(
+      ["From server: piper (ADDR): hi", "From server: *** In pipes (1): piper (ADDR)", "From server: * piper (ADDR) nods", ""].join("\n"),
+    );
+  });
+
+  test("--json prints every event as one JSON object per line", async () => {
+    const result = await run([...CLIENT, "--json", "--name", "jason", server.url], { input: "hello\n/nick jay\n/who\n" });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    const events = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+    const address = events[0].you.address;
+    expect(events.map((e) => e.type)).toEqual(["welcome", "joined", "message", "notice", "members"]);
+    expect(events[0]).toEqual({ type: "welcome", you: { name: "jason", address }, version: pkg.version });
+    expect(events[2]).toMatchObject({ type: "message", room: "chat", from: { name: "jason", address }, text: "hello" });
+    expect(events[3]).toMatchObject({ type: "notice", event: "rename", previousName: "jason", user: { name: "jay", address } });
+    expect(events[4]).toEqual({ type: "members", room: "chat", members: [{ name: "jay", address }] });
+  });
+
   test("when the server goes away the client says so and exits non-zero", async () => {
     const doomed = await startServer();
     const client = Bun.spawn([...CLIENT, doomed.url], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
@@ -116,6 +138,8 @@ describe("errors", () => {
     [["--port", "http"], "The port must be a number from 0 to 65535, not 'http'."],
     [["a", "b"], "Unexpected argument 'b'."],
     [["--nick", "x"], "Unknown option '--nick'."],
+    [["--name", "two words"], "--name: A name can only have letters, digits, '_', '-' and '.'; 'two words' has other characters."],
+    [["--room", ""], "--room: A room cannot be empty."],
   ])("bad arguments %p: one line and exit code 2", async (args, message) => {
     expect(await run([...CLIENT, ...args])).toEqual({
       exitCode: 2,
@@ -127,8 +151,10 @@ describe("errors", () => {
   test("--help and --version", async () => {
     const help = await run([...CLIENT, "--help"]);
     expect(help.exitCode).toBe(0);
-    expect(help.stdout).toStartWith("Usage: bun client.ts [options] [URL]\n       bun client.ts [options] < messages.txt\n");
-    expect(help.stdout).toContain("  -p, --port PORT  server port, instead of a URL (default 2000)\n");
+    expect(help.stdout).toStartWith(
+      "Usage: bun client.ts [options] [URL]\n       bun client.ts [options] < messages.txt\n       bun client.ts --json [options] [URL]\n",
+    );
+    expect(help.stdout).toContain("  -n, --name NAME  your name in the chat (on a terminal you are asked otherwise)\n");
     expect(await run([...CLIENT, "-v"])).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });
 });

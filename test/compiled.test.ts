@@ -66,10 +66,13 @@ describe("compiled executables", () => {
     const terminal = new Terminal();
     try {
       await terminal.start([chatClient, server.url], { cwd: workDir, columns: 100, rows: 20 });
-      await terminal.waitForScreen("the input line", (screen) => screen.includes("◆  Message"));
+      await terminal.waitForScreen("the name prompt", (screen) => screen.includes("◆  Your name"));
+      await terminal.type("binary");
+      await terminal.press("Enter");
+      await terminal.waitForScreen("the input line", (screen) => screen.includes("◆  binary in chat"));
       await terminal.type("typed into the binary");
       await terminal.press("Enter");
-      await terminal.waitForScreen("the echo", (screen) => /│ {2}127\.0\.0\.1:\d+: typed into the binary/.test(screen));
+      await terminal.waitForScreen("the echo", (screen) => /┃ {2}\d\d:\d\d {2}binary \(127\.0\.0\.1:\d+\): typed into the binary/.test(screen));
       await terminal.press("C-c");
       expect(await terminal.waitForExit()).toBe(0);
     } finally {

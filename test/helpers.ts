@@ -203,10 +203,11 @@ export class Terminal {
     return this.tmux("send-keys", ...keys);
   }
 
-  /** The visible screen as plain text, trailing blank lines removed. */
-  async screen(): Promise<string> {
+  /** The visible screen as plain text (with `colours`, with its escape sequences), trailing blank lines removed. */
+  async screen({ colours = false } = {}): Promise<string> {
+    const text = await this.tmux("capture-pane", "-p", ...(colours ? ["-e"] : []));
     // tmux notes a finished program on the last line ("Pane is dead ..."); that is not the program's.
-    return (await this.tmux("capture-pane", "-p")).replace(/\nPane is dead \(.*\)\s*$/, "").trimEnd();
+    return text.replace(/\nPane is dead \(.*\)\s*$/, "").trimEnd();
   }
 
   /** Waits until the screen satisfies `check`; returns the screen. */

@@ -4,78 +4,113 @@ import { join } from "node:path";
 import { BUN, ROOT, startServer, Terminal, TestSocket, unusedPort, type RunningServer } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
-const PROMPT = "◆  Message";
+const HINT = "└  Enter sends · /help lists commands · /quit leaves";
+const TIME = "\\d\\d:\\d\\d";
+const ADDRESS = "127\\.0\\.0\\.1:\\d+";
+/** Foreground colours in SGR sequences (30-37, 90-97, 38;…), as tmux reports them. */
+const FOREGROUND_COLOUR = /\x1b\[(?:[0-9;]*;)?(?:3[0-8]|9[0-7])(?:;[0-9;]*)?m/;
 
 describe("interactive client", () => {
   let server: RunningServer;
   let terminal: Terminal;
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServer(["--history", "0"]);
   });
   afterAll(() => server.stop());
   afterEach(() => terminal.stop());
 
-  /** Starts the client in a terminal and waits for its input line. */
-  async function startClient(): Promise<Terminal> {
+  /** Starts the client in a terminal with `args` and waits for `screenText`. */
+  async function startClient(args: string[], screenText: string | RegExp, { columns = 100, env = [] as string[] } = {}): Promise<Terminal> {
     terminal = new Terminal();
-    await terminal.start([...CLIENT, server.url], { columns: 100, rows: 30 });
-    await terminal.waitForScreen("the input line", (screen) => screen.includes(PROMPT));
+    await terminal.start([...(env.length ? ["env", ...env] : []), ...CLIENT, ...args], { columns, rows: 30 });
+    await terminal.waitForScreen(`${screenText}`, (screen) => (typeof screenText === "string" ? screen.includes(screenText) : screenText.test(screen)));
     return terminal;
   }
 
-  test("a message arriving mid-typing appears above the input; the half-typed line and its cursor stay", async () => {
-    const terminal = await startClient();
-    const screenBefore = await terminal.screen();
-    expect(screenBefore).toContain(`chat · ${server.url}`);
-    expect(screenBefore).toContain(`Connected to ${server.url}`);
+  test("asks for a name; a message arriving mid-typing appears above the input, and the half line and its cursor stay", async () => {
+    const terminal = await startClient([server.url], "◆  Your name");
+    expect(await terminal.screen()).toContain(`chat · ${server.url}`);
+    await terminal.type("tess");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the input line", (s) => s.includes("◆  tess in chat"));
+    expect(await terminal.screen()).toContain(`Connected to ${server.url}`);
     const other = await TestSocket.open(server.url);
 
     // Type half a line and move the cursor back into it.
     await terminal.type("hello wor");
-    await terminal.waitForScreen("the typed text", (screen) => screen.includes("│  hello wor█"));
+    await terminal.waitForScreen("the typed text", (s) => s.includes("│  hello wor█"));
     await terminal.press("Left", "Left", "Left");
-    await terminal.waitForScreen("the cursor to move", (screen) => screen.includes("│  hello wor\n"));
+    await terminal.waitForScreen("the cursor to move", (s) => s.includes("│  hello wor\n"));
 
     // Another client talks.
     other.send("news from elsewhere");
-    const [news] = await other.waitForMessages(1);
-    const screen = await terminal.waitForScreen("the other's message", (s) => s.includes(`│  ${news}`));
+    const screen = await terminal.waitForScreen("the other's message", (s) => s.includes(": news from elsewhere"));
     const lines = screen.split("\n");
-    const newsLine = lines.indexOf(`│  ${news}`);
-    expect(lines.slice(newsLine, newsLine + 4)).toEqual([`│  ${news}`, PROMPT, "│  hello wor", "└  Enter sends · /quit or Ctrl-C leaves"]);
+    const at = lines.findIndex((line) => line.includes(": news from elsewhere"));
+    expect(lines[at]).toMatch(new RegExp(`^│  ${TIME}  ${ADDRESS}: news from elsewhere$`));
+    expect(lines.slice(at + 1, at + 4)).toEqual(["◆  tess in chat", "│  hello wor", HINT]);
 
     // The cursor is where it was: typing inserts before "wor".
     await terminal.type("X");
     await terminal.waitForScreen("the insertion", (s) => s.includes("│  hello Xwor\n"));
 
-    // Finish the line and send it: it comes back tagged with this client's address.
+    // Finish the line and send it: it comes back tagged with the name and this client's address,
+    // and shows as one's own (behind ┃).
     await terminal.press("End");
     await terminal.type("ld");
     await terminal.press("Enter");
-    const [, mine] = await other.waitForMessages(2);
-    expect(mine).toMatch(/^127\.0\.0\.1:\d+: hello Xworld$/);
-    const after = await terminal.waitForScreen("the echo", (s) => s.includes(`│  ${mine}`));
-    expect(after.split("\n").slice(-4)).toEqual([`│  ${mine}`, PROMPT, "│  █", "└  Enter sends · /quit or Ctrl-C leaves"]);
+    const mine = await other.waitForMessage("tess's message", (m) => m.endsWith(": hello Xworld"));
+    expect(mine).toMatch(new RegExp(`^tess \\(${ADDRESS}\\): hello Xworld$`));
+    const after = await terminal.waitForScreen("the echo", (s) => s.includes(mine));
+    expect(after.split("\n").slice(-4)).toEqual([`┃  ${after.match(new RegExp(TIME + "(?=  tess)"))![0]}  ${mine}`, "◆  tess in chat", "│  █", HINT]);
 
     // Empty input is not sent.
     await terminal.press("Enter");
     await terminal.type("   ");
     await terminal.press("Enter");
     other.send("after the blanks");
-    await other.waitForMessages(3);
-    expect(other.messages.at(-1)).toEndWith(": after the blanks");
+    await other.waitForMessage("its own message", (m) => m.endsWith(": after the blanks"));
+    expect(other.chat.map((m) => m.replace(/^.*?: /, ""))).toEqual(["news from elsewhere", "hello Xworld", "after the blanks"]);
 
     // Ctrl-C leaves with a normal close and exit code 0.
     await terminal.press("C-c");
     expect(await terminal.waitForExit()).toBe(0);
     expect(await terminal.screen()).toEndWith("└  Left the chat.");
-    const tag = mine!.slice(0, mine!.indexOf(": "));
-    await server.waitForLog(new RegExp(`Connection from ${tag.replaceAll(".", "\\.")} closed \\(1000 bye\\)`));
+    await server.waitForLog(/Connection from tess \(127\.0\.0\.1:\d+\) closed \(1000 bye\)/);
     other.close();
   });
 
-  test("/quit leaves with exit code 0", async () => {
-    const terminal = await startClient();
+  test("Enter at the name prompt goes by the address only; Ctrl-C there leaves without connecting", async () => {
+    let terminal = await startClient([server.url], "◆  Your name");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the input line", (s) => new RegExp(`◆  ${ADDRESS} in chat`).test(s));
+    await terminal.press("C-c");
+    expect(await terminal.waitForExit()).toBe(0);
+    terminal.stop();
+
+    terminal = await startClient([server.url], "◆  Your name");
+    await terminal.type("no spaces please");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the name problem", (s) => s.includes("A name can only have letters, digits, '_', '-' and '.'"));
+    await terminal.press("C-c");
+    expect(await terminal.waitForExit()).toBe(0);
+    expect(await terminal.screen()).toContain("Not connected.");
+  });
+
+  test("commands: /nick renames (and the prompt follows), /join moves rooms, /who lists, unknown ones are refused locally", async () => {
+    const terminal = await startClient(["--name", "cmd", "--room", "cmds", server.url], "◆  cmd in cmds");
+    await terminal.type("/nick cmd2");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the new name", (s) => s.includes("◆  cmd2 in cmds") && /~ cmd \(.*\) is now cmd2/.test(s));
+    await terminal.type("/join elsewhere");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the new room", (s) => s.includes("◆  cmd2 in elsewhere") && s.includes("You are in elsewhere with nobody else yet."));
+    await terminal.type("/who");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the member list", (s) => new RegExp(`│  In elsewhere \\(1\\): cmd2 \\(${ADDRESS}\\)`).test(s));
+    await terminal.type("/bogus");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the local error", (s) => s.includes("▲  There is no command /bogus"));
     await terminal.type("/quit");
     await terminal.press("Enter");
     expect(await terminal.waitForExit()).toBe(0);
@@ -83,15 +118,14 @@ describe("interactive client", () => {
   });
 
   test("Ctrl-D on an empty line leaves with exit code 0", async () => {
-    const terminal = await startClient();
+    const terminal = await startClient(["--name", "dee", server.url], "◆  dee in chat");
     await terminal.press("C-d");
     expect(await terminal.waitForExit()).toBe(0);
   });
 
   test("a long line scrolls sideways inside the input instead of wrapping", async () => {
-    const terminal = await startClient();
-    const long = "0123456789".repeat(15);
-    await terminal.type(long);
+    const terminal = await startClient(["--name", "longer", server.url], "◆  longer in chat");
+    await terminal.type("0123456789".repeat(15));
     const screen = await terminal.waitForScreen("the end of the long line", (s) => s.includes("0123456789█"));
     const inputLine = screen.split("\n").find((line) => line.startsWith("│  …"))!;
     expect(Bun.stringWidth(inputLine)).toBeLessThanOrEqual(100);
@@ -102,9 +136,7 @@ describe("interactive client", () => {
 
   test("when the server goes away, one clear line and a non-zero exit", async () => {
     const doomed = await startServer();
-    terminal = new Terminal();
-    await terminal.start([...CLIENT, doomed.url], { columns: 100, rows: 30 });
-    await terminal.waitForScreen("the input line", (screen) => screen.includes(PROMPT));
+    const terminal = await startClient(["--name", "left", doomed.url], "◆  left in chat");
     await doomed.stop();
     expect(await terminal.waitForExit()).toBe(1);
     expect(await terminal.screen()).toContain(`Lost the connection to ${doomed.url} (code 1006, connection lost without a close frame).`);
@@ -112,11 +144,72 @@ describe("interactive client", () => {
 
   test("nothing listening: a clear line naming the URL and the cause, exit code 1", async () => {
     const port = unusedPort();
-    terminal = new Terminal();
-    await terminal.start([...CLIENT, `127.0.0.1:${port}`], { columns: 160, rows: 20 });
+    const terminal = await startClient(["--name", "x", `127.0.0.1:${port}`], "Could not connect", { columns: 160 });
     expect(await terminal.waitForExit()).toBe(1);
     expect(await terminal.screen()).toContain(
       `Could not connect to ws://127.0.0.1:${port}: connection refused. Is the server running? Start one with: bun server.ts --port ${port}`,
     );
+  });
+});
+
+describe("how the chat looks", () => {
+  let server: RunningServer;
+  let terminal: Terminal;
+  let bob: TestSocket;
+  beforeAll(async () => {
+    server = await startServer(["--history", "10"]);
+    const earlier = await TestSocket.open(`${server.url}/?name=early`);
+    earlier.send("said before you came");
+    await earlier.waitForChat(1);
+    earlier.close();
+  });
+  afterAll(() => server.stop());
+  afterEach(() => {
+    terminal.stop();
+    bob?.close();
+  });
+
+  /** Starts a client as `viewer`, then bob joins and talks; returns the screen with its colours. */
+  async function watchBob(env: string[]): Promise<string> {
+    terminal = new Terminal();
+    await terminal.start(["env", ...env, ...CLIENT, "--name", "viewer", server.url], { columns: 100, rows: 30 });
+    await terminal.waitForScreen("the input line", (s) => s.includes("◆  viewer in chat"));
+    bob = await TestSocket.open(`${server.url}/?name=bob`);
+    bob.send("hi viewer");
+    bob.send("/me waves");
+    await terminal.type("hello bob");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("everything", (s) => s.includes("* bob") && s.includes("viewer (") && s.includes("hi viewer"));
+    return terminal.screen({ colours: true });
+  }
+
+  /** The screen line that contains `text` (escape sequences included). */
+  const lineWith = (screen: string, text: string) => screen.split("\n").find((l) => l.replace(/\x1b\[[0-9;]*m/g, "").includes(text))!;
+
+  test("history is marked, notices are dimmed, names keep their colour, own messages stand apart", async () => {
+    const screen = await watchBob([]);
+    const plain = screen.replace(/\x1b\[[0-9;]*m/g, "");
+    expect(plain).toMatch(new RegExp(`┊  ${TIME}  early \\(${ADDRESS}\\): said before you came`));
+    expect(plain).toMatch(new RegExp(`│  ${TIME}  → bob \\(${ADDRESS}\\) joined chat`));
+    expect(plain).toMatch(new RegExp(`┃  ${TIME}  viewer \\(${ADDRESS}\\): hello bob`));
+
+    // bob's name has one colour in his message and in his action, not the green of one's own.
+    const colourBefore = (line: string, name: string) => /(\x1b\[[0-9;]*m)+(?=[^\x1b]*$)/.exec(line.slice(0, line.indexOf(name)))?.[0];
+    const inMessage = colourBefore(lineWith(screen, "hi viewer"), "bob");
+    const inAction = colourBefore(lineWith(screen, "* bob"), "bob");
+    expect(inMessage).toMatch(FOREGROUND_COLOUR);
+    expect(inAction!.match(FOREGROUND_COLOUR)![0]).toBe(inMessage!.match(FOREGROUND_COLOUR)![0]);
+    const own = lineWith(screen, "hello bob");
+    expect(own).toMatch(/\x1b\[(?:[0-9;]*;)?32m(?:\x1b\[[0-9;]*m)*┃/);
+    expect(inMessage!.match(FOREGROUND_COLOUR)![0]).not.toContain("32");
+    // The notice is dim (SGR 2).
+    expect(lineWith(screen, "joined chat")).toMatch(/\x1b\[(?:[0-9;]*;)?2m/);
+  });
+
+  test("NO_COLOR gives plain text", async () => {
+    const screen = await watchBob(["NO_COLOR=1"]);
+    for (const text of ["hi viewer", "* bob", "hello bob", "joined chat", "said before you came", "◆  viewer in chat"]) {
+      expect(lineWith(screen, text)).not.toMatch(FOREGROUND_COLOUR);
+    }
   });
 });
