@@ -344,6 +344,23 @@ async function relayStdin(url: string, socket: WebSocket, send: (line: string) =
   exitAfterOutput(0);
 }
 
+/**
+ * Writes a line of a filter's output. When whoever reads it has gone (`| head -3`), there is no
+ * one left to chat for: leave quietly, as Unix filters do, instead of failing on EPIPE.
+ */
+function output(line: string): void {
+  try {
+    process.stdout.write(`${line}\n`);
+  } catch (error) {
+    if ((error as { code?: string }).code !== "EPIPE") throw error;
+    process.exit(0);
+  }
+}
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(0);
+});
+
 /** Connects, or says why not on stderr and exits 1. */
 async function connectOrExit(url: string, protocol?: string): Promise<WebSocket | undefined> {
   try {
@@ -374,7 +391,7 @@ async function chatThroughPipes(url: string): Promise<void> {
     },
     (frame) => {
       own.received(frame);
-      process.stdout.write(`From server: ${printable(frame)}\n`);
+      output(`From server: ${printable(frame)}`);
     },
     () => own.waiting,
   );
@@ -407,7 +424,7 @@ async function chatAsNdjson(url: string): Promise<void> {
       const event = JSON.parse(frame) as ChatEvent;
       if (event.type === "welcome") me = event.you.address;
       if ((event.type === "message" || event.type === "action") && !event.history && event.from.address === me) waiting--;
-      process.stdout.write(`${frame}\n`);
+      output(frame);
     },
     () => waiting,
   );

@@ -46,7 +46,7 @@ export class History {
   /** Numbers `event` (its `seq` is set here) and records it. */
   add(event: Omit<SaidEvent, "seq">): SaidEvent {
     const room = this.#room(event.room);
-    const numbered: SaidEvent = { ...event, seq: ++room.seq };
+    const numbered: SaidEvent = { type: event.type, room: event.room, seq: ++room.seq, time: event.time, from: event.from, text: event.text };
     if (this.#limit > 0) {
       room.events.push(numbered);
       if (room.events.length >= 2 * this.#limit) room.events = room.events.slice(-this.#limit);

@@ -199,7 +199,7 @@ function listen(host: string, port: number, history: History, quiet: boolean): S
           text: command.text,
         });
         broadcast(ws.data.room, event);
-        if (!quiet) log(`Message from ${describeUser(event.from)} in ${event.room}: ${printable(command.text)}`);
+        if (!quiet) log(`${command.type === "say" ? "Message" : "Action"} from ${describeUser(event.from)} in ${event.room}: ${printable(command.text)}`);
         return;
       }
       case "nick":

@@ -5,6 +5,7 @@
  *   baseline  bench/baseline-server.ts, a bare Bun pub/sub chat
  *   quiet     server.ts --quiet
  *   logging   server.ts, logging every message (to a file)
+ *   store     server.ts --quiet --store FILE, history written to SQLite
  * The machines this runs on are shared and noisy, so read the ratios, not the absolute numbers.
  *
  * Usage: bun bench/broadcast.ts [--clients 32] [--messages 1000] [--rounds 7]
@@ -22,10 +23,12 @@ const MESSAGES = Number(values.messages);
 const ROUNDS = Number(values.rounds);
 const ROOT = join(import.meta.dir, "..");
 
+const STORE = join(tmpdir(), `chat-bench-${process.pid}.sqlite`);
 const SERVERS = {
   baseline: [process.execPath, join(ROOT, "bench/baseline-server.ts"), "0"],
   quiet: [process.execPath, join(ROOT, "server.ts"), "--port", "0", "--quiet"],
   logging: [process.execPath, join(ROOT, "server.ts"), "--port", "0"],
+  store: [process.execPath, join(ROOT, "server.ts"), "--port", "0", "--quiet", "--store", STORE],
 } as const;
 type Variant = keyof typeof SERVERS;
 
@@ -102,13 +105,15 @@ function open(url: string): Promise<WebSocket> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const results: Record<Variant, Round[]> = { baseline: [], quiet: [], logging: [] };
+const results: Record<Variant, Round[]> = { baseline: [], quiet: [], logging: [], store: [] };
 for (let round = 1; round <= ROUNDS; round++) {
   // Alternate the order so that a slow spell on the machine does not always hit the same variant.
   const order = (Object.keys(SERVERS) as Variant[]).sort(() => (round % 2 ? 1 : -1));
   for (const variant of order) results[variant].push(await measure(variant));
   process.stderr.write(`round ${round}/${ROUNDS} done\n`);
 }
+
+for (const suffix of ["", "-wal", "-shm"]) rmSync(STORE + suffix, { force: true });
 
 console.log(`${CLIENTS} clients x ${MESSAGES} messages each, every client receiving all ${CLIENTS * MESSAGES}; medians of ${ROUNDS} rounds`);
 console.log("(server CPU is counted over the load only; it is the steadier measure on a shared machine)");

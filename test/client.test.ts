@@ -95,6 +95,16 @@ describe("pipe mode", () => {
     expect(events[4]).toEqual({ type: "members", room: "chat", members: [{ name: "jay", address }] });
   });
 
+  test("a reader that goes away (| head -1) ends the client quietly", async () => {
+    const lines = Array.from({ length: 200 }, (_, n) => `line ${n}`).join("\n");
+    for (const mode of ["", "--json"]) {
+      const pipeline = `printf '%s\\n' ${JSON.stringify(lines)} | ${JSON.stringify(BUN)} ${JSON.stringify(CLIENT[1])} ${mode} ${server.url} | head -1; exit "\${PIPESTATUS[1]}"`;
+      const result = await run(["bash", "-c", pipeline]);
+      expect({ mode, exitCode: result.exitCode, stderr: result.stderr }).toEqual({ mode, exitCode: 0, stderr: "" });
+      expect(result.stdout.split("\n")).toHaveLength(2);
+    }
+  });
+
   test("when the server goes away the client says so and exits non-zero", async () => {
     const doomed = await startServer();
     const client = Bun.spawn([...CLIENT, doomed.url], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
