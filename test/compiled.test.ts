@@ -53,6 +53,22 @@ describe("compiled executables", () => {
     });
   });
 
+  test("the compiled server keeps history in SQLite across a restart", async () => {
+    const store = join(workDir, "history.sqlite");
+    const first = await startServer(["--store", store], { command: [chatServer], cwd: workDir });
+    expect((await run([chatClient, first.url], { input: "kept\n", cwd: workDir })).exitCode).toBe(0);
+    first.process.kill("SIGTERM");
+    expect(await first.process.exited).toBe(0);
+    const second = await startServer(["--store", store], { command: [chatServer], cwd: workDir });
+    try {
+      const result = await run([chatClient, "--json", second.url], { input: "", cwd: workDir });
+      const replayed = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line)).filter((e) => e.history === true);
+      expect(replayed.map((e) => [e.seq, e.text])).toEqual([[1, "kept"]]);
+    } finally {
+      await second.stop();
+    }
+  });
+
   test("errors read the same: connection refused", async () => {
     const port = unusedPort();
     const result = await run([chatClient, `127.0.0.1:${port}`], { cwd: workDir });

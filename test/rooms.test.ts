@@ -2,6 +2,7 @@
  * Names, rooms, presence, history and the JSON protocol, over real sockets to the real server.
  * Plain-text clients see the server's own lines start with "*** "; JSON clients get events.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -202,6 +203,9 @@ describe("history", () => {
       expect(third.seq).toBe(3);
       first.process.kill("SIGTERM");
       expect(await first.process.exited).toBe(0);
+      using db = new Database(store, { readonly: true });
+      expect(db.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
+      expect(db.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 3 });
 
       const second = await startServer(["--store", store]);
       try {
