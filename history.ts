@@ -65,6 +65,24 @@ export class History {
     return this.#room(roomName).events.slice(-this.#limit).map((event) => ({ ...event, history: true }));
   }
 
+  /**
+   * What a client that last saw `seq` in the room missed, as far as history still has it, and how
+   * many messages it missed that history no longer has. A `seq` beyond the room's own (the server
+   * started its numbering over) is answered like a first visit.
+   */
+  since(roomName: string, seq: number): { events: SaidEvent[]; missed: number } {
+    const room = this.#room(roomName);
+    if (seq > room.seq) return { events: this.recent(roomName), missed: 0 };
+    const events = room.events.filter((event) => event.seq > seq).map((event) => ({ ...event, history: true as const }));
+    const firstKept = events[0]?.seq ?? room.seq + 1;
+    return { events, missed: Math.max(0, firstKept - seq - 1) };
+  }
+
+  /** The last sequence number used in the room (0: none yet). */
+  lastSeq(roomName: string): number {
+    return this.#room(roomName).seq;
+  }
+
   /** Writes what is queued to the store, in one transaction. */
   flush(): void {
     clearTimeout(this.#flushTimer);

@@ -40,8 +40,9 @@ export interface NoticeEvent {
   type: "notice";
   room: string;
   time: string;
-  event: "join" | "leave" | "rename";
-  user: User;
+  event: "join" | "leave" | "rename" | "shutdown";
+  /** Who joined, left or renamed; none for the server's own notices. */
+  user?: User;
   /** For a rename: the name before it (null: there was none). */
   previousName?: string | null;
   /** The notice worded for people, e.g. `alice (127.0.0.1:54321) joined chat`. */
@@ -61,6 +62,10 @@ export interface JoinedEvent {
   room: string;
   members: User[];
   history: number;
+  /** The room's last sequence number now; lower than one you saw means the server started over. */
+  seq: number;
+  /** Resuming (`?since=`): how many messages you missed that history no longer has. */
+  missed?: number;
 }
 
 /** Reply to `who`. */
@@ -209,12 +214,38 @@ export function nameProblem(name: string, what: "name" | "room" = "name"): strin
 }
 
 // ---------------------------------------------------------------------------------------------
+// Text from users.
+
+/**
+ * Terminal control sequences, whole: CSI (`ESC [` or 8-bit 0x9B, e.g. `ESC[2J` clears the
+ * screen), OSC (`ESC ]` or 0x9D, up to BEL or ST; e.g. OSC 0 sets the title, OSC 52 writes the
+ * clipboard), DCS/SOS/PM/APC strings, and two-byte escapes. Removed whole, so that no half of
+ * one (`[2J`) is left behind.
+ */
+const CONTROL_SEQUENCE =
+  /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -~]?/g;
+/** C0 and C1 controls but newline, DEL, and the bidi overrides and isolates (U+202A–U+202E, U+2066–U+2069). */
+const CONTROL_CHARACTER = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * What the server lets through of a user's text: no escape sequences, no control characters, no
+ * bidi overrides, so nobody can clear others' screens, set their titles, write to their clipboards,
+ * or reorder what they read. Newlines stay (CR LF and lone CR become LF); a tab becomes a space.
+ */
+export function cleanText(text: string): string {
+  return text.replace(/\r\n?/g, "\n").replace(/\t/g, " ").replace(CONTROL_SEQUENCE, "").replace(CONTROL_CHARACTER, "");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Plain-text rendering, for clients that asked for no subprotocol.
 
 /** `alice (127.0.0.1:54321)`, or just the address for someone without a name. */
 export function describeUser(user: User): string {
   return user.name ? `${user.name} (${user.address})` : user.address;
 }
+
+/** Starts each line of a message after its first, in plain text: a line from a sender never does. */
+export const CONTINUATION = "  ";
 
 /**
  * One event as one text frame. Messages keep the core's form (`<sender>: <text>`); everything the
@@ -225,15 +256,19 @@ export function toText(event: ChatEvent): string {
   switch (event.type) {
     case "message":
     case "action": {
-      const line = event.type === "message" ? `${describeUser(event.from)}: ${event.text}` : `* ${describeUser(event.from)} ${event.text}`;
+      // Lines after the first are indented, so no line of a message can pass for another message.
+      const text = event.text.replaceAll("\n", `\n${CONTINUATION}`);
+      const line = event.type === "message" ? `${describeUser(event.from)}: ${text}` : `* ${describeUser(event.from)} ${text}`;
       return event.history ? `[history] ${line}` : line;
     }
     case "notice":
       return `*** ${event.text}`;
     case "welcome":
       return `*** Welcome, ${describeUser(event.you)}. /help lists the commands.`;
-    case "joined":
-      return `*** You are in ${event.room} with ${event.members.length - 1} other${event.members.length === 2 ? "" : "s"}.`;
+    case "joined": {
+      const missed = event.missed ? ` ${event.missed} message${event.missed === 1 ? " was" : "s were"} missed, too far back to replay.` : "";
+      return `*** You are in ${event.room} with ${event.members.length - 1} other${event.members.length === 2 ? "" : "s"}.${missed}`;
+    }
     case "members":
       return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeUser).join(", ")}`;
     case "rooms":

@@ -10,12 +10,17 @@
  * Each room is two Bun pub/sub topics, one per format: `<room>` for plain-text clients (so the
  * first room is the topic `chat`) and `json:<room>` for JSON clients. A broadcast is encoded once
  * per format, never once per recipient.
+ *
+ * It faces the open network: every limit below has a flag, and a hostile or slow client is refused
+ * or closed without hurting the others.
  */
 import type { Server, ServerWebSocket, SocketAddress } from "bun";
+import { timingSafeEqual } from "node:crypto";
 import { commandName, formatHelp, otherProgram, parseCommandLine, parsePort, runMain, UsageError } from "./cli";
 import { History } from "./history";
 import pkg from "./package.json";
 import {
+  cleanText,
   CommandError,
   decodeCommand,
   DEFAULT_ROOM,
@@ -36,23 +41,62 @@ const OPTIONS = [
   { flag: "port", short: "p", value: "PORT", env: "PORT", default: "2000", help: "port to listen on; 0 picks a free one" },
   { flag: "history", value: "N", default: "50", help: "messages per room replayed to who enters it; 0 turns history off" },
   { flag: "store", value: "FILE", help: "keep history in this SQLite file, so it survives a restart (default: in memory)" },
+  { flag: "max-message", value: "BYTES", default: "65536", help: "longest message; a longer one is refused" },
+  { flag: "max-frame", value: "BYTES", default: "1048576", help: "largest WebSocket frame; a larger one closes the connection (1009)" },
+  { flag: "rate", value: "N", default: "5", help: "messages a second one connection may send on average; 0 for no limit" },
+  { flag: "burst", value: "N", default: "20", help: "messages one connection may send at once before --rate applies" },
+  { flag: "max-clients", value: "N", default: "1000", help: "connections in all; more are answered 503" },
+  { flag: "max-per-ip", value: "N", default: "50", help: "connections from one IP address; more are answered 429" },
+  { flag: "max-backlog", value: "BYTES", default: "8388608", help: "unsent bytes a slow reader may have waiting before it is closed (1013)" },
+  { flag: "idle-timeout", value: "SECONDS", default: "60", help: "close a connection silent this long; pings keep live ones alive" },
+  { flag: "allow-origin", value: "ORIGINS", help: "web origins allowed besides the server's own, comma-separated; * for any" },
+  { flag: "token", value: "TOKEN", env: "CHAT_TOKEN", help: "a shared secret clients must present (Authorization: Bearer, or ?token=)" },
+  { flag: "tls-cert", value: "FILE", help: "serve wss:// with this certificate (PEM); needs --tls-key" },
+  { flag: "tls-key", value: "FILE", help: "the certificate's private key (PEM)" },
   { flag: "quiet", short: "q", help: "do not log each message (connections are still logged)" },
   { flag: "help", short: "h", help: "show this help and exit" },
   { flag: "version", short: "v", help: "show the version and exit" },
 ] as const;
 
+/** The server's limits, from the options. */
+interface Limits {
+  maxMessage: number;
+  maxFrame: number;
+  /** Messages a second (0: no limit) and the bucket's size. */
+  rate: number;
+  burst: number;
+  maxClients: number;
+  maxPerIp: number;
+  maxBacklog: number;
+  idleTimeout: number;
+  allowedOrigins: Set<string>;
+  token: string | undefined;
+}
+
 /** What the server keeps about each connection. */
 interface Connection {
   /** `ip:port` as seen at upgrade; set by the server, never taken from the client. */
   address: string;
+  ip: string;
   name: string | null;
   room: string;
   /** True for clients that asked for `chat.v1.json`: they get JSON events, not text lines. */
   json: boolean;
-  /** Name and room asked for in the URL (`?name=alice&room=dev`), applied on open. */
-  asked: { name: string | null; room: string | null };
+  /** Name, room and last sequence number seen, asked for in the URL (`?name=alice&room=dev&since=41`). */
+  asked: { name: string | null; room: string | null; since: number | null };
+  /** Token bucket for --rate: what is left, when it was last filled, and refusals in a row. */
+  tokens: number;
+  filledAt: number;
+  refusedInARow: number;
 }
 type Socket = ServerWebSocket<Connection>;
+
+/** A client refused this many messages in a row for going too fast is flooding: it is closed. */
+const FLOOD_REFUSALS = 20;
+/** How often slow readers are looked for. */
+const BACKLOG_CHECK_MS = 250;
+/** On SIGINT/SIGTERM, how long clients get to take their close frames before the process exits. */
+const SHUTDOWN_GRACE_MS = 2_000;
 
 async function main(): Promise<void> {
   // 1. Options: flags, then environment, then defaults.
@@ -63,7 +107,7 @@ async function main(): Promise<void> {
         [`${commandName("server.ts")} [options]`],
         "Chat server: every message a client sends goes to everyone in its room, the sender\n" +
           "included, as '<sender>: <message>'. Plain-text WebSocket clients and clients of the\n" +
-          `JSON subprotocol ${SUBPROTOCOL} share the rooms.`,
+          `JSON subprotocol ${SUBPROTOCOL} share the rooms. GET /healthz and /metrics report on it.`,
         OPTIONS,
       ),
     );
@@ -76,27 +120,58 @@ async function main(): Promise<void> {
   const host = options.host;
   const port = parsePort(options.port, "The port");
   if (host === "" || /\s/.test(host)) throw new UsageError(`The host must be an address such as 127.0.0.1 or ::1, not '${host}'.`);
-  if (!/^\d{1,9}$/.test(options.history)) throw new UsageError(`--history must be a number of messages (0 for none), not '${options.history}'.`);
+  const count = (flag: string, text: string, min = 0) => {
+    if (!/^\d{1,12}$/.test(text) || Number(text) < min) throw new UsageError(`--${flag} must be a whole number${min ? ` of at least ${min}` : ""}, not '${text}'.`);
+    return Number(text);
+  };
+  const limits: Limits = {
+    maxMessage: count("max-message", options["max-message"], 1),
+    maxFrame: count("max-frame", options["max-frame"], 1),
+    rate: count("rate", options.rate),
+    burst: count("burst", options.burst, 1),
+    maxClients: count("max-clients", options["max-clients"], 1),
+    maxPerIp: count("max-per-ip", options["max-per-ip"], 1),
+    maxBacklog: count("max-backlog", options["max-backlog"], 1024),
+    idleTimeout: count("idle-timeout", options["idle-timeout"], 1),
+    allowedOrigins: new Set((options["allow-origin"] ?? "").split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)),
+    token: options.token,
+  };
+  if (limits.maxFrame < limits.maxMessage) throw new UsageError(`--max-frame (${limits.maxFrame}) must be at least --max-message (${limits.maxMessage}).`);
+  if (limits.idleTimeout > 960) throw new UsageError(`--idle-timeout can be at most 960 seconds, not ${limits.idleTimeout}.`);
+  if ((options["tls-cert"] === undefined) !== (options["tls-key"] === undefined)) throw new UsageError("--tls-cert and --tls-key go together: give both or neither.");
+  const tls = options["tls-cert"] && options["tls-key"] ? await readTls(options["tls-cert"], options["tls-key"]) : undefined;
 
   // 2. History, in memory or in the store.
-  const history = openHistory(Number(options.history), options.store);
+  const history = openHistory(Number(count("history", options.history)), options.store);
 
   // 3. Listen, or say in one line why we cannot.
-  const server = listen(host, port, history, options.quiet);
-  const url = `ws://${hostInUrl(host)}:${server.port}`;
+  const chat = listen(host, port, { history, limits, tls, quiet: options.quiet });
+  const url = `${tls ? "wss" : "ws"}://${hostInUrl(host)}:${chat.server.port}`;
   log(`Listening on ${url}`);
   log(`Connect a client with: ${otherProgram("client")} ${url}`);
 
-  // 4. Stop cleanly on Ctrl-C or a service manager's SIGTERM, with the history written out.
+  // 4. Stop cleanly on Ctrl-C or a service manager's SIGTERM: tell everyone, close with 1001,
+  //    write out the history, and exit within SHUTDOWN_GRACE_MS.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.on(signal, () => {
+    process.once(signal, async () => {
       log(`Shutting down (${signal})`);
-      server.stop(true);
+      await chat.shutDown();
       history.close();
       flushLog();
       process.exit(0);
     });
   }
+}
+
+async function readTls(certFile: string, keyFile: string): Promise<{ cert: string; key: string }> {
+  const read = async (file: string, flag: string) => {
+    try {
+      return await Bun.file(file).text();
+    } catch (error) {
+      throw new UsageError(`${flag} '${file}' could not be read: ${(error as { code?: string }).code ?? String(error)}.`);
+    }
+  };
+  return { cert: await read(certFile, "--tls-cert"), key: await read(keyFile, "--tls-key") };
 }
 
 function openHistory(limit: number, store: string | undefined): History {
@@ -109,59 +184,102 @@ function openHistory(limit: number, store: string | undefined): History {
   }
 }
 
-function listen(host: string, port: number, history: History, quiet: boolean): Server<Connection> {
+/** What the server counts, for GET /metrics. */
+const metrics = {
+  messagesIn: 0,
+  deliveries: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  refusedRate: 0,
+  refusedSize: 0,
+  closedFlooding: 0,
+  closedSlow: 0,
+  refusedConnections: { origin: 0, token: 0, full: 0, perIp: 0 },
+};
+const startedAt = Date.now();
+
+function listen(
+  host: string,
+  port: number,
+  { history, limits, tls, quiet }: { history: History; limits: Limits; tls: { cert: string; key: string } | undefined; quiet: boolean },
+): { server: Server<Connection>; shutDown: () => Promise<void> } {
   let server: Server<Connection>;
   /** Who is in each room, in the order they came. */
   const rooms = new Map<string, Set<Socket>>([[DEFAULT_ROOM, new Set()]]);
   /** Who holds each name, by its lower-case form: names are unique regardless of case. */
   const names = new Map<string, Socket>();
+  /** Open connections per IP address, for --max-per-ip. */
+  const perIp = new Map<string, number>();
+  let connections = 0;
 
   const topic = (room: string, json: boolean) => (json ? `json:${room}` : room);
   const userOf = (ws: Socket): User => ({ name: ws.data.name, address: ws.data.address });
-  const send = (ws: Socket, event: ChatEvent): void => void ws.send(ws.data.json ? JSON.stringify(event) : toText(event));
+  const send = (ws: Socket, event: ChatEvent): void => {
+    const frame = ws.data.json ? JSON.stringify(event) : toText(event);
+    metrics.bytesOut += frame.length;
+    ws.send(frame);
+  };
   const refuse = (ws: Socket, message: string): void => send(ws, { type: "error", message });
 
   /**
    * Sends `event` to everyone in `room`, or everyone but `except`: `server.publish` includes the
    * sender, `ws.publish` leaves it out. Each format is encoded once, and only if someone in the
-   * room uses it. The results (bytes sent, 0 dropped, -1 backpressure) are per recipient, and
-   * Bun's per-connection limits handle them, so they are not checked here.
+   * room uses it. The results (bytes sent, 0 dropped, -1 backpressure) are per recipient; slow
+   * recipients are dealt with by the backlog check, so they are not checked here.
    */
   function broadcast(room: string, event: ChatEvent, except?: Socket): void {
     for (const json of [false, true]) {
-      if (server.subscriberCount(topic(room, json)) === 0) continue;
+      const recipients = server.subscriberCount(topic(room, json)) - (except?.data.json === json ? 1 : 0);
+      if (recipients <= 0) continue;
       const frame = json ? JSON.stringify(event) : toText(event);
+      metrics.deliveries += recipients;
+      metrics.bytesOut += frame.length * recipients;
       if (except) except.publish(topic(room, json), frame);
       else server.publish(topic(room, json), frame);
     }
   }
 
-  function notice(room: string, event: "join" | "leave" | "rename", user: User, text: string, previousName?: string | null): ChatEvent {
-    return { type: "notice", room, time: new Date().toISOString(), event, user, text, ...(event === "rename" && { previousName }) };
-  }
+  const now = () => new Date().toISOString();
+  const notice = (room: string, event: "join" | "leave" | "rename", user: User, text: string, previousName?: string | null): ChatEvent => ({
+    type: "notice",
+    room,
+    time: now(),
+    event,
+    user,
+    text,
+    ...(event === "rename" && { previousName }),
+  });
 
-  /** Moves `ws` into `room`: leaves the old one, tells both rooms, replays the new one's history. */
-  function enter(ws: Socket, room: string, { firstRoom }: { firstRoom: boolean }): void {
+  /**
+   * Moves `ws` into `room`: leaves the old one, tells both rooms, and replays the new one's
+   * history: the last messages, or, for a client resuming (`since`), all it missed that history
+   * still has.
+   */
+  function enter(ws: Socket, room: string, { firstRoom, since }: { firstRoom: boolean; since?: number | null }): void {
     const user = userOf(ws);
-    if (!firstRoom) {
-      const old = ws.data.room;
-      ws.unsubscribe(topic(old, ws.data.json));
-      rooms.get(old)?.delete(ws);
-      if (old !== DEFAULT_ROOM && rooms.get(old)?.size === 0) rooms.delete(old);
-      broadcast(old, notice(old, "leave", user, `${describeUser(user)} left ${old}`));
-    }
+    if (!firstRoom) leave(ws);
     ws.data.room = room;
     const members = rooms.get(room) ?? new Set<Socket>();
     rooms.set(room, members);
     members.add(ws);
     ws.subscribe(topic(room, ws.data.json));
     broadcast(room, notice(room, "join", user, `${describeUser(user)} joined ${room}`), ws);
-    const recent = history.recent(room);
+    const { events, missed } = since == null ? { events: history.recent(room), missed: 0 } : history.since(room, since);
     // A plain-text client entering its first room gets no greeting: the core chat had none, and
     // scripts that read its output expect only messages.
-    if (ws.data.json || !firstRoom) send(ws, { type: "joined", room, members: [...members].map(userOf), history: recent.length });
-    for (const event of recent) send(ws, event);
+    if (ws.data.json || !firstRoom) {
+      send(ws, { type: "joined", room, members: [...members].map(userOf), history: events.length, seq: history.lastSeq(room), ...(missed > 0 && { missed }) });
+    }
+    for (const event of events) send(ws, event);
     log(`${describeUser(user)} joined ${room}`);
+  }
+
+  function leave(ws: Socket): void {
+    const { room } = ws.data;
+    ws.unsubscribe(topic(room, ws.data.json));
+    rooms.get(room)?.delete(ws);
+    if (room !== DEFAULT_ROOM && rooms.get(room)?.size === 0) rooms.delete(room);
+    broadcast(room, notice(room, "leave", userOf(ws), `${describeUser(userOf(ws))} left ${room}`));
   }
 
   /** Gives `ws` the name if it is valid and free; otherwise returns why not. */
@@ -191,15 +309,11 @@ function listen(host: string, port: number, history: History, quiet: boolean): S
     switch (command.type) {
       case "say":
       case "me": {
-        const event = history.add({
-          type: command.type === "say" ? "message" : "action",
-          room: ws.data.room,
-          time: new Date().toISOString(),
-          from: userOf(ws),
-          text: command.text,
-        });
+        const text = cleanText(command.text);
+        if (text.trim() === "") return refuse(ws, "A message needs some text besides control characters.");
+        const event = history.add({ type: command.type === "say" ? "message" : "action", room: ws.data.room, time: now(), from: userOf(ws), text });
         broadcast(ws.data.room, event);
-        if (!quiet) log(`${command.type === "say" ? "Message" : "Action"} from ${describeUser(event.from)} in ${event.room}: ${printable(command.text)}`);
+        if (!quiet) log(`${command.type === "say" ? "Message" : "Action"} from ${describeUser(event.from)} in ${event.room}: ${printable(text)}`);
         return;
       }
       case "nick":
@@ -225,51 +339,152 @@ function listen(host: string, port: number, history: History, quiet: boolean): S
     }
   }
 
+  /**
+   * The token bucket for --rate: `burst` messages at once, refilled at `rate` a second. True if
+   * this message may go; a client refused FLOOD_REFUSALS times in a row is closed.
+   */
+  function withinRate(ws: Socket): boolean {
+    if (limits.rate === 0) return true;
+    const data = ws.data;
+    const at = performance.now();
+    data.tokens = Math.min(limits.burst, data.tokens + ((at - data.filledAt) / 1000) * limits.rate);
+    data.filledAt = at;
+    if (data.tokens >= 1) {
+      data.tokens -= 1;
+      data.refusedInARow = 0;
+      return true;
+    }
+    metrics.refusedRate++;
+    if (++data.refusedInARow >= FLOOD_REFUSALS) {
+      metrics.closedFlooding++;
+      log(`Closing ${describeUser(userOf(ws))}: flooding`);
+      // RFC 6455 §7.4.1: 1008, a message that violates the endpoint's policy.
+      ws.close(1008, `flooding: more than ${limits.rate} messages a second`);
+    } else {
+      refuse(ws, `You are sending too fast: at most ${limits.rate} messages a second (${limits.burst} at once). This one was not sent.`);
+    }
+    return false;
+  }
+
+  /** Why an upgrade is refused (status and reason), or undefined to let it through. */
+  function admission(request: Request, ip: string): { status: number; reason: string } | undefined {
+    // A browser names the page's origin; a page on another site must not use its visitors'
+    // browsers to talk here (cross-site WebSocket hijacking). Clients that send no Origin
+    // (terminals, scripts) are not browsers and are let through.
+    const origin = request.headers.get("origin");
+    if (origin !== null && !originAllowed(origin, request)) {
+      metrics.refusedConnections.origin++;
+      return { status: 403, reason: `Origin ${origin} is not allowed here; the server's operator can allow it with --allow-origin.` };
+    }
+    if (limits.token !== undefined && !tokenMatches(request)) {
+      metrics.refusedConnections.token++;
+      return { status: 401, reason: "A valid token is needed: pass it with --token or CHAT_TOKEN." };
+    }
+    if (connections >= limits.maxClients) {
+      metrics.refusedConnections.full++;
+      return { status: 503, reason: `The server is full (${limits.maxClients} connections); try again later.` };
+    }
+    if ((perIp.get(ip) ?? 0) >= limits.maxPerIp) {
+      metrics.refusedConnections.perIp++;
+      return { status: 429, reason: `Too many connections from ${ip} (${limits.maxPerIp} at most).` };
+    }
+    return undefined;
+  }
+
+  function originAllowed(origin: string, request: Request): boolean {
+    if (limits.allowedOrigins.has("*") || limits.allowedOrigins.has(origin)) return true;
+    try {
+      return new URL(origin).host === request.headers.get("host");
+    } catch {
+      return false;
+    }
+  }
+
+  function tokenMatches(request: Request): boolean {
+    const bearer = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+    const given = bearer ?? new URL(request.url).searchParams.get("token") ?? "";
+    const [a, b] = [Buffer.from(given), Buffer.from(limits.token ?? "")];
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  function httpAnswer(request: Request): Response {
+    const path = new URL(request.url).pathname;
+    if (path === "/healthz") {
+      return Response.json({ status: "ok", connections, rooms: rooms.size, uptime: Math.round((Date.now() - startedAt) / 1000) });
+    }
+    if (path === "/metrics") return new Response(prometheus(connections, rooms.size), { headers: { "Content-Type": "text/plain; version=0.0.4" } });
+    // RFC 7231 §6.5.15: 426 tells an HTTP client which protocol this endpoint speaks.
+    return new Response(
+      `This is a WebSocket chat server.\nConnect with a WebSocket client, for example:\n  ${otherProgram("client")} ${tls ? "wss" : "ws"}://${request.headers.get("host") ?? `${host}:${port}`}\n`,
+      { status: 426, headers: { Upgrade: "websocket", "Content-Type": "text/plain; charset=utf-8" } },
+    );
+  }
+
   try {
     server = Bun.serve<Connection>({
       hostname: host,
       port,
+      ...(tls && { tls }),
       fetch(request, server) {
+        if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return httpAnswer(request);
         const address = server.requestIP(request);
-        if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
-          const query = new URL(request.url).searchParams;
-          // RFC 6455 §4.2.2: the server picks one of the subprotocols the client offers, or none.
-          const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
-          const json = offered.includes(SUBPROTOCOL);
-          const data: Connection = {
-            address: address ? formatAddress(address) : "unknown",
-            name: null,
-            room: DEFAULT_ROOM,
-            json,
-            asked: { name: query.get("name"), room: query.get("room") },
-          };
-          if (server.upgrade(request, { data, headers: json ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : {} })) return;
-          return new Response("Bad WebSocket handshake.\n", { status: 400 });
-        }
-        // RFC 7231 §6.5.15: 426 tells an HTTP client which protocol this endpoint speaks.
-        return new Response(
-          `This is a WebSocket chat server.\nConnect with a WebSocket client, for example:\n  ${otherProgram("client")} ws://${request.headers.get("host") ?? `${host}:${port}`}\n`,
-          { status: 426, headers: { Upgrade: "websocket", "Content-Type": "text/plain; charset=utf-8" } },
-        );
+        const ip = address ? formatAddress({ ...address, port: 0 }).replace(/:0$/, "") : "unknown";
+        const refused = admission(request, ip);
+        if (refused) return new Response(`${refused.reason}\n`, { status: refused.status, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+        const query = new URL(request.url).searchParams;
+        // RFC 6455 §4.2.2: the server picks one of the subprotocols the client offers, or none.
+        const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+        const json = offered.includes(SUBPROTOCOL);
+        const since = query.get("since");
+        const data: Connection = {
+          address: address ? formatAddress(address) : "unknown",
+          ip,
+          name: null,
+          room: DEFAULT_ROOM,
+          json,
+          asked: { name: query.get("name"), room: query.get("room"), since: since !== null && /^\d{1,15}$/.test(since) ? Number(since) : null },
+          tokens: limits.burst,
+          filledAt: performance.now(),
+          refusedInARow: 0,
+        };
+        if (server.upgrade(request, { data, headers: json ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : {} })) return;
+        return new Response("Bad WebSocket handshake.\n", { status: 400 });
       },
       websocket: {
+        maxPayloadLength: limits.maxFrame,
+        idleTimeout: limits.idleTimeout,
+        sendPings: true,
+        // The backlog check closes a slow reader with 1013 at --max-backlog; Bun's own limit, twice
+        // that, is the backstop that bounds memory if the check comes too late.
+        backpressureLimit: 2 * limits.maxBacklog,
+        closeOnBackpressureLimit: true,
         open(ws) {
+          connections++;
+          perIp.set(ws.data.ip, (perIp.get(ws.data.ip) ?? 0) + 1);
           log(`New connection from ${ws.data.address}`);
           // The name and room asked for in the URL are taken before entering, so that the room
           // hears of "alice joined", not of an address joining and then being renamed.
-          const { name, room } = ws.data.asked;
+          const { name, room, since } = ws.data.asked;
           const nameRefused = name === null ? undefined : claimName(ws, name);
           const roomRefused = room === null ? undefined : nameProblem(normalizeName(room), "room");
           if (ws.data.json) send(ws, { type: "welcome", you: userOf(ws), version: pkg.version });
           if (nameRefused) refuse(ws, nameRefused);
           if (roomRefused) refuse(ws, roomRefused);
-          enter(ws, room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room), { firstRoom: true });
+          enter(ws, room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room), { firstRoom: true, since });
         },
         message(ws, message) {
+          metrics.messagesIn++;
           if (typeof message !== "string") {
             // RFC 6455 §7.4.1: 1003 is for a data type the endpoint cannot accept.
             ws.close(1003, "binary frames are not chat: send text");
             return;
+          }
+          metrics.bytesIn += message.length;
+          if (!withinRate(ws)) return;
+          // Three bytes per UTF-16 unit is UTF-8's worst case: only long messages need measuring.
+          if (message.length * 3 > limits.maxMessage && Buffer.byteLength(message) > limits.maxMessage) {
+            metrics.refusedSize++;
+            return refuse(ws, `That message is ${Buffer.byteLength(message)} bytes; the limit is ${limits.maxMessage}. It was not sent.`);
           }
           let command: Command;
           try {
@@ -281,6 +496,10 @@ function listen(host: string, port: number, history: History, quiet: boolean): S
           perform(ws, command);
         },
         close(ws, code, reason) {
+          connections--;
+          const left = (perIp.get(ws.data.ip) ?? 1) - 1;
+          if (left === 0) perIp.delete(ws.data.ip);
+          else perIp.set(ws.data.ip, left);
           const { room, name } = ws.data;
           rooms.get(room)?.delete(ws);
           if (room !== DEFAULT_ROOM && rooms.get(room)?.size === 0) rooms.delete(room);
@@ -290,11 +509,66 @@ function listen(host: string, port: number, history: History, quiet: boolean): S
         },
       },
     });
-    return server;
   } catch (error) {
     process.stderr.write(`${commandName("server.ts")}: ${describeListenError(error, `${hostInUrl(host)}:${port}`)}\n`);
     process.exit(1);
   }
+
+  // Slow readers: a client that stops reading (a stopped process, a stalled network) gets its
+  // messages queued here. Past --max-backlog it is closed, so its memory is given back and the
+  // others are not held up; a client of ours reconnects and resumes from history.
+  const backlogCheck = setInterval(() => {
+    for (const members of rooms.values()) {
+      for (const ws of members) {
+        const waiting = ws.getBufferedAmount();
+        if (waiting <= limits.maxBacklog) continue;
+        metrics.closedSlow++;
+        log(`Closing ${describeUser(userOf(ws))}: too slow, ${waiting} bytes waiting`);
+        // RFC 6455 §7.4.1: 1013, try again later.
+        ws.close(1013, "too slow: messages piled up unread");
+      }
+    }
+  }, BACKLOG_CHECK_MS);
+  backlogCheck.unref();
+
+  async function shutDown(): Promise<void> {
+    clearInterval(backlogCheck);
+    const everyone = [...rooms.values()].flatMap((members) => [...members]);
+    for (const room of rooms.keys()) {
+      broadcast(room, { type: "notice", room, time: now(), event: "shutdown", text: "The server is shutting down; reconnect in a moment." });
+    }
+    // RFC 6455 §7.4.1: 1001, going away.
+    for (const ws of everyone) ws.close(1001, "server shutting down");
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+    while (connections > 0 && Date.now() < deadline) await Bun.sleep(20);
+    server.stop(true);
+  }
+
+  return { server, shutDown };
+}
+
+/** The metrics in Prometheus' text format. */
+function prometheus(connections: number, rooms: number): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: "counter" | "gauge", help: string, value: number, labels = "") => {
+    if (!labels || !lines.some((l) => l.startsWith(`# TYPE chat_${name} `))) lines.push(`# HELP chat_${name} ${help}`, `# TYPE chat_${name} ${type}`);
+    lines.push(`chat_${name}${labels} ${value}`);
+  };
+  metric("connections", "gauge", "Open WebSocket connections.", connections);
+  metric("rooms", "gauge", "Rooms with people in them, and the default room.", rooms);
+  metric("messages_received_total", "counter", "Frames received from clients.", metrics.messagesIn);
+  metric("deliveries_total", "counter", "Frames sent to clients by broadcasts.", metrics.deliveries);
+  metric("received_bytes_total", "counter", "Bytes (UTF-16 units) received in text frames.", metrics.bytesIn);
+  metric("sent_bytes_total", "counter", "Bytes (UTF-16 units) sent in text frames.", metrics.bytesOut);
+  metric("refused_messages_total", "counter", "Messages refused, by reason.", metrics.refusedRate, '{reason="rate"}');
+  metric("refused_messages_total", "counter", "Messages refused, by reason.", metrics.refusedSize, '{reason="size"}');
+  metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", metrics.closedFlooding, '{reason="flooding"}');
+  metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", metrics.closedSlow, '{reason="slow"}');
+  for (const [reason, value] of Object.entries(metrics.refusedConnections)) {
+    metric("refused_connections_total", "counter", "Upgrades refused, by reason.", value, `{reason="${reason}"}`);
+  }
+  metric("uptime_seconds", "gauge", "Seconds since the server started.", Math.round((Date.now() - startedAt) / 1000));
+  return `${lines.join("\n")}\n`;
 }
 
 function describeListenError(error: unknown, where: string): string {

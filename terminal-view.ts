@@ -67,8 +67,8 @@ export class TerminalView {
         return { text: `${dim(clock(event.time))}  ${line}`, gutter: own ? styleText("green", "┃") : undefined };
       }
       case "notice": {
-        if (event.event === "rename" && event.user.address === this.me?.address) this.me = event.user;
-        const arrow = { join: "→", leave: "←", rename: "~" }[event.event];
+        if (event.event === "rename" && event.user && event.user.address === this.me?.address) this.me = event.user;
+        const arrow = { join: "→", leave: "←", rename: "~", shutdown: "!" }[event.event];
         return { text: dim(`${clock(event.time)}  ${arrow} ${forTerminal(event.text)}`) };
       }
       case "members":

@@ -26,9 +26,10 @@ const ROOT = join(import.meta.dir, "..");
 const STORE = join(tmpdir(), `chat-bench-${process.pid}.sqlite`);
 const SERVERS = {
   baseline: [process.execPath, join(ROOT, "bench/baseline-server.ts"), "0"],
-  quiet: [process.execPath, join(ROOT, "server.ts"), "--port", "0", "--quiet"],
-  logging: [process.execPath, join(ROOT, "server.ts"), "--port", "0"],
-  store: [process.execPath, join(ROOT, "server.ts"), "--port", "0", "--quiet", "--store", STORE],
+  // No rate limit: each client sends as fast as it can, which is the point here.
+  quiet: [process.execPath, join(ROOT, "server.ts"), "--port", "0", "--quiet", "--rate", "0"],
+  logging: [process.execPath, join(ROOT, "server.ts"), "--port", "0", "--rate", "0"],
+  store: [process.execPath, join(ROOT, "server.ts"), "--port", "0", "--quiet", "--rate", "0", "--store", STORE],
 } as const;
 type Variant = keyof typeof SERVERS;
 

@@ -9,8 +9,9 @@ const CLIENT = [BUN, join(ROOT, "client.ts")];
 describe("pipe mode", () => {
   let server: RunningServer;
   beforeAll(async () => {
-    // History off: each test sees only what happens while its client is connected.
-    server = await startServer(["--history", "0"]);
+    // History off: each test sees only what happens while its client is connected. No rate
+    // limit: some tests pipe in many lines at once.
+    server = await startServer(["--history", "0", "--rate", "0"]);
   });
   afterAll(() => server.stop());
 

@@ -13,12 +13,12 @@ export const ROOT = join(import.meta.dir, "..");
 export const BUN = process.execPath;
 
 /** Waits until `check` returns a value other than undefined, polling; fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 5_000): Promise<T> {
+export async function waitFor<T>(what: string | (() => string), check: () => T | undefined, timeoutMs = 5_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
     await Bun.sleep(20);
   }
 }
@@ -119,7 +119,7 @@ export class TestSocket {
 
   /** Waits until at least `count` chat lines (not notices) have arrived; returns them. */
   waitForChat(count: number, timeoutMs = 5_000): Promise<string[]> {
-    return waitFor(`${count} chat lines (have ${this.chat.length})`, () => (this.chat.length >= count ? this.chat : undefined), timeoutMs);
+    return waitFor(() => `${count} chat lines (have ${this.chat.length}: ${JSON.stringify(this.messages.slice(-3))})`, () => (this.chat.length >= count ? this.chat : undefined), timeoutMs);
   }
 
   /** The messages parsed as JSON, for a client of chat.v1.json. */
@@ -139,7 +139,7 @@ export class TestSocket {
 
   /** Waits until at least `count` messages have arrived; returns all of them. */
   waitForMessages(count: number, timeoutMs = 5_000): Promise<string[]> {
-    return waitFor(`${count} messages (have ${this.messages.length})`, () => (this.messages.length >= count ? this.messages : undefined), timeoutMs);
+    return waitFor(() => `${count} messages (have ${this.messages.length}: ${JSON.stringify(this.messages.slice(-3))})`, () => (this.messages.length >= count ? this.messages : undefined), timeoutMs);
   }
 
   waitForClose(timeoutMs = 5_000): Promise<CloseEvent> {

@@ -247,7 +247,7 @@ describe("the JSON protocol (chat.v1.json)", () => {
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
     const [welcome, joined] = socket.events;
     expect(welcome).toEqual({ type: "welcome", you: { name: "jay", address }, version: expect.any(String) });
-    expect(joined).toEqual({ type: "joined", room: "json1", members: [{ name: "jay", address }], history: 0 });
+    expect(joined).toEqual({ type: "joined", room: "json1", members: [{ name: "jay", address }], history: 0, seq: 0 });
     socket.close();
   });
 

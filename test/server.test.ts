@@ -8,8 +8,9 @@ const SERVER = [BUN, join(ROOT, "server.ts")];
 describe("broadcast", () => {
   let server: RunningServer;
   beforeAll(async () => {
-    // History off: these tests look at live delivery only, each with clients of its own.
-    server = await startServer(["--history", "0"]);
+    // History off: these tests look at live delivery only, each with clients of its own; no rate
+    // limit: the first one sends as fast as it can.
+    server = await startServer(["--history", "0", "--rate", "0"]);
   });
   afterAll(() => server.stop());
 
@@ -45,12 +46,12 @@ describe("broadcast", () => {
     for (const client of clients) client.close();
   });
 
-  test("text goes out exactly as written: no quoting, and a multi-line message stays one frame", async () => {
+  test("text goes out as written (no quoting); a multi-line message stays one frame, later lines indented", async () => {
     const alice = await TestSocket.open(server.url);
     const bob = await TestSocket.open(server.url);
     alice.send('she said "hi"\nand left  ');
     const [message] = await bob.waitForChat(1);
-    expect(message).toMatch(/^127\.0\.0\.1:\d+: she said "hi"\nand left {2}$/);
+    expect(message).toMatch(/^127\.0\.0\.1:\d+: she said "hi"\n {2}and left {2}$/);
     expect(await alice.waitForChat(1)).toEqual([message!]);
     alice.close();
     bob.close();
@@ -89,13 +90,13 @@ describe("broadcast", () => {
     expect(server.log()).toContain(`Message from ${tag} in chat: log me\n`);
   });
 
-  test("control characters in a message are escaped in the console log", async () => {
+  test("no control characters reach the console log", async () => {
     const client = await TestSocket.open(server.url);
     client.send("\x1b]0;owned\x07two\nlines");
     const [echo] = await client.waitForChat(1);
     const tag = echo!.slice(0, echo!.indexOf(": "));
     const [line] = await server.waitForLog(new RegExp(`Message from ${tag.replaceAll(".", "\\.")} in chat: .*`));
-    expect(line).toBe(`Message from ${tag} in chat: \\x1b]0;owned\\x07two\\nlines`);
+    expect(line).toBe(`Message from ${tag} in chat: two\\nlines`);
     client.close();
   });
 });
@@ -134,7 +135,7 @@ describe("options", () => {
     const help = await run([...SERVER, "--help"]);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toStartWith("Usage: bun server.ts [options]\n");
-    expect(help.stdout).toContain("  -p, --port PORT   port to listen on; 0 picks a free one (env PORT, default 2000)\n");
+    expect(help.stdout).toContain("  -p, --port PORT             port to listen on; 0 picks a free one (env PORT, default 2000)\n");
     const version = await run([...SERVER, "--version"]);
     expect(version).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });
