@@ -1,21 +1,24 @@
 /**
  * The chat client, in three modes:
  * - On a terminal it is interactive: it asks for a name, then you type at a prompt and what is
- *   said in your room appears above it, with names in colour and local times. It speaks the JSON
- *   protocol (chat.v1.json).
+ *   said in your room appears above it, with names in colour and local times.
  * - Otherwise (stdin or stdout not a terminal) it is a filter: each stdin line is sent as one
  *   message (or command, like `/nick bot`) and each line received is printed as
- *   `From server: <line>`. It speaks plain text, as the original exercise's client did.
+ *   `From server: <line>`, as the original exercise's client did.
  * - With --json it prints every event as one JSON object per line (NDJSON), for scripts.
+ *
+ * All three speak chat.v1.json through a ChatSession (connection.ts), which reconnects by itself
+ * after a drop and resumes where it left off.
  */
 import { cancel, intro, isCancel, log, outro, spinner, text } from "@clack/prompts";
 import { createInterface } from "node:readline";
 import { styleText } from "node:util";
-import { commandName, formatHelp, otherProgram, parseCommandLine, parsePort, runMain, UsageError } from "./cli";
+import { commandName, formatHelp, parseCommandLine, parsePort, runMain, UsageError } from "./cli";
+import { ChatSession, ConnectError, type SessionOptions, type Status } from "./connection";
 import { InputLine } from "./input-line";
-import { forTerminal, TerminalView } from "./terminal-view";
 import pkg from "./package.json";
-import { CommandError, nameProblem, normalizeName, parseTyped, SUBPROTOCOL, type ChatEvent, type Command } from "./protocol";
+import { CommandError, nameProblem, normalizeName, parseTyped, toText, type ChatEvent } from "./protocol";
+import { forTerminal, TerminalView } from "./terminal-view";
 
 const OPTIONS = [
   { flag: "name", short: "n", value: "NAME", help: "your name in the chat (on a terminal you are asked otherwise)" },
@@ -23,17 +26,18 @@ const OPTIONS = [
   { flag: "json", help: "print every event as one JSON object per line, for scripts" },
   { flag: "host", value: "HOST", help: "server host, instead of a URL (default 127.0.0.1)" },
   { flag: "port", short: "p", value: "PORT", help: "server port, instead of a URL (default 2000)" },
+  { flag: "token", value: "TOKEN", env: "CHAT_TOKEN", help: "the shared secret, if the server wants one" },
+  { flag: "ca", value: "FILE", help: "trust this certificate (PEM) for wss://, e.g. a self-signed one" },
+  { flag: "no-reconnect", help: "exit when the connection drops instead of reconnecting" },
   { flag: "help", short: "h", help: "show this help and exit" },
   { flag: "version", short: "v", help: "show the version and exit" },
 ] as const;
 
 const DEFAULT_URL = "ws://127.0.0.1:2000";
-/** How long to wait for the server to accept the connection. */
-const CONNECT_TIMEOUT_MS = 10_000;
-/** At end of input, how long to wait for the next of our own messages to come back. */
-const ECHO_WAIT_MS = 5_000;
-/** How long to wait for the server's answer to our close frame before leaving anyway. */
-const CLOSE_WAIT_MS = 1_000;
+/** At end of input, how long to wait without any progress for everything sent to be answered. */
+const SETTLE_QUIET_MS = 5_000;
+/** How long to let stdout drain before exiting anyway. */
+const EXIT_WAIT_MS = 1_000;
 
 async function main(): Promise<void> {
   // 1. Options.
@@ -46,7 +50,8 @@ async function main(): Promise<void> {
         `Chat client. URL defaults to ${DEFAULT_URL}; 'host:port' is enough.\n` +
           "On a terminal you type messages at a prompt; /help lists the commands, and /quit,\n" +
           "Ctrl-C or Ctrl-D leaves. Otherwise each line of stdin is sent as a message (or a\n" +
-          "command such as /nick bot) and each line received is printed as 'From server: <line>'.",
+          "command such as /nick bot) and each line received is printed as 'From server: <line>'.\n" +
+          "After a dropped connection it reconnects and resumes where it left off.",
         OPTIONS,
       ),
     );
@@ -58,14 +63,19 @@ async function main(): Promise<void> {
   }
 
   // 2. Where to connect, and as whom.
-  const url = serverUrl(positionals[0], options.host, options.port);
-  const name = options.name === undefined ? undefined : checkedName(options.name, "--name", "name");
-  const room = options.room === undefined ? undefined : checkedName(options.room, "--room", "room");
+  const session: SessionOptions = {
+    url: serverUrl(positionals[0], options.host, options.port),
+    ...(options.name !== undefined && { name: checkedName(options.name, "--name", "name") }),
+    ...(options.room !== undefined && { room: checkedName(options.room, "--room", "room") }),
+    ...(options.token !== undefined && { token: options.token }),
+    ...(options.ca !== undefined && { ca: await readCa(options.ca) }),
+    reconnect: !options["no-reconnect"],
+  };
 
   // 3. Interactive only when a person is at a terminal on both ends.
-  if (options.json) await chatAsNdjson(withIdentity(url, name, room));
-  else if (process.stdin.isTTY && process.stdout.isTTY) await chatInTerminal(url, name, room);
-  else await chatThroughPipes(withIdentity(url, name, room));
+  if (options.json) await chatAsNdjson(session);
+  else if (process.stdin.isTTY && process.stdout.isTTY) await chatInTerminal(session);
+  else await chatThroughPipes(session);
 }
 
 function checkedName(given: string, flag: string, what: "name" | "room"): string {
@@ -73,6 +83,14 @@ function checkedName(given: string, flag: string, what: "name" | "room"): string
   const problem = nameProblem(value, what);
   if (problem) throw new UsageError(`${flag}: ${problem}`);
   return value;
+}
+
+async function readCa(file: string): Promise<string> {
+  try {
+    return await Bun.file(file).text();
+  } catch (error) {
+    throw new UsageError(`--ca '${file}' could not be read: ${(error as { code?: string }).code ?? String(error)}.`);
+  }
 }
 
 /** The server's URL from the positional argument or --host/--port; `host:port` gets `ws://`. */
@@ -101,113 +119,33 @@ function serverUrl(given: string | undefined, host: string | undefined, port: st
   return bare ? url.href.slice(0, -1) : url.href;
 }
 
-/** The server takes the name and room to start with from the URL: `?name=alice&room=dev`. */
-function withIdentity(url: string, name: string | undefined, room: string | undefined): string {
-  if (name === undefined && room === undefined) return url;
-  const withQuery = new URL(url);
-  if (name !== undefined) withQuery.searchParams.set("name", name);
-  if (room !== undefined) withQuery.searchParams.set("room", room);
-  return withQuery.href;
-}
-
-/** The URL without the query, for messages to the user. */
-const shown = (url: string) => url.replace(/\/?\?.*$/, "");
-
-/** A failure to connect, already worded for the user. */
-class ConnectError extends Error {}
-
-/** Opens a WebSocket to `url`, or fails with a ConnectError that names the URL and the cause. */
-function connect(url: string, protocol?: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = protocol ? new WebSocket(url, protocol) : new WebSocket(url);
-    const timer = setTimeout(() => {
-      socket.close();
-      reject(new ConnectError(`Could not connect to ${shown(url)}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s. Check the host and port.`));
-    }, CONNECT_TIMEOUT_MS);
-    socket.addEventListener("open", () => {
-      clearTimeout(timer);
-      if (protocol && socket.protocol !== protocol) {
-        socket.close();
-        reject(new ConnectError(`Could not connect to ${shown(url)}: the server does not speak ${protocol}. Is it a chat server of version 0.2 or later?`));
-      } else resolve(socket);
-    }, { once: true });
-    socket.addEventListener("error", (event) => {
-      clearTimeout(timer);
-      reject(new ConnectError(`Could not connect to ${shown(url)}: ${describeConnectFailure(url, event)}`));
-    }, { once: true });
-  });
-}
-
-function describeConnectFailure(url: string, event: Event): string {
-  const code = ((event as globalThis.ErrorEvent).error as { code?: string } | undefined)?.code;
-  const { hostname, port } = new URL(url);
-  const local = /^(localhost|127\.[\d.]+|\[::1\])$/.test(hostname);
-  switch (code) {
-    case "ECONNREFUSED":
-      return local
-        ? `connection refused. Is the server running? Start one with: ${otherProgram("server")} --port ${port || 80}`
-        : "connection refused. Is the server running, and is the port right?";
-    case "ENOTFOUND":
-    case "EAI_NONAME":
-      return `the host '${hostname}' was not found. Check its spelling.`;
-    case "ETIMEDOUT":
-      return "the connection timed out. Check the host and port, and any firewall between.";
-    case "ECONNRESET":
-      return "the server closed the connection during the handshake. Is it a chat server?";
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return "the host cannot be reached from here.";
-  }
-  // Bun words a refused handshake "WebSocket connection to '<url>' failed: Expected 101 status code: 404".
-  const message = (event as globalThis.ErrorEvent).message ?? "";
-  const status = /Expected 101 status code: (\d+)/.exec(message)?.[1];
-  if (status) return `the server answered with HTTP status ${status} instead of a WebSocket. Is it a chat server, and is the path right?`;
-  const detail = message.replace(/^WebSocket connection to '[^']*' failed: /, "") || "the WebSocket handshake failed";
-  return `${detail}${code ? ` (${code})` : ""}. Is it a chat server?`;
-}
-
-/** "code 1006, connection lost without a close frame": a close code and its meaning (RFC 6455 §7.4.1). */
-function describeClose({ code, reason }: CloseEvent): string {
-  const meanings: Record<number, string> = {
-    1000: "normal closure",
-    1001: "server going away",
-    1003: "unsupported data",
-    1006: "connection lost without a close frame",
-    1008: "policy violation",
-    1009: "message too big",
-    1011: "server error",
-    1013: "try again later",
-  };
-  const meaning = reason || meanings[code];
-  return `code ${code}${meaning ? `, ${meaning}` : ""}`;
-}
-
 /** Exits once what we wrote to stdout has been handed to the OS, so no output is cut off. */
 function exitAfterOutput(code: number): void {
   process.stdout.write("", () => process.exit(code));
-  setTimeout(() => process.exit(code), CLOSE_WAIT_MS).unref();
+  setTimeout(() => process.exit(code), EXIT_WAIT_MS).unref();
 }
 
-/** Sends a close frame (1000, RFC 6455 §7.4.1) and waits, briefly, for the server's reply. */
-function closeNormally(socket: WebSocket): Promise<void> {
-  return new Promise((resolve) => {
-    if (socket.readyState === WebSocket.CLOSED) return resolve();
-    socket.addEventListener("close", () => resolve(), { once: true });
-    setTimeout(resolve, CLOSE_WAIT_MS);
-    socket.close(1000, "bye");
-  });
+/** Opens the session, or says why not (on stderr, or through `report`) and exits. */
+async function openOrExit(options: SessionOptions, report: (message: string) => void = (message) => void process.stderr.write(`${message}\n`)): Promise<ChatSession | undefined> {
+  try {
+    return await ChatSession.open(options);
+  } catch (error) {
+    if (!(error instanceof ConnectError)) throw error;
+    report(error.message);
+    exitAfterOutput(error.exitCode);
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The interactive client.
 
 /** A clack session: intro, a name, a spinner while connecting, then the input line until you leave. */
-async function chatInTerminal(url: string, askedName: string | undefined, room: string | undefined): Promise<void> {
-  intro(styleText("inverse", ` chat · ${url} `));
+async function chatInTerminal(options: SessionOptions): Promise<void> {
+  intro(styleText("inverse", ` chat · ${options.url} `));
 
   // 1. A name, unless given: Enter keeps just the address.
-  let name = askedName;
-  if (name === undefined) {
+  if (options.name === undefined) {
     const answer = await text({
       message: "Your name",
       placeholder: "Enter to go by your address only",
@@ -217,30 +155,24 @@ async function chatInTerminal(url: string, askedName: string | undefined, room: 
       cancel("Not connected.");
       return exitAfterOutput(0);
     }
-    name = answer.trim() === "" ? undefined : normalizeName(answer);
+    if (answer.trim() !== "") options = { ...options, name: normalizeName(answer) };
   }
 
   // 2. Connect.
   const connecting = spinner();
-  connecting.start(`Connecting to ${url}`);
-  let socket: WebSocket;
-  try {
-    socket = await connect(withIdentity(url, name, room), SUBPROTOCOL);
-  } catch (error) {
-    if (!(error instanceof ConnectError)) throw error;
-    connecting.error(error.message);
-    return exitAfterOutput(1);
-  }
-  connecting.stop(`Connected to ${url}`);
+  connecting.start(`Connecting to ${options.url}`);
+  const session = await openOrExit(options, (message) => connecting.error(message));
+  if (!session) return;
+  connecting.stop(`Connected to ${options.url}`);
 
-  // 3. The input line; what arrives is printed above it.
+  // 3. The input line; what arrives is printed above it, and so is what happens to the connection.
   const view = new TerminalView();
-  let leaving = false;
+  let reconnecting: { attempt: number; frame: number; timer: Timer } | undefined;
   const input = new InputLine({
     title: "Message",
     hint: "Enter sends · /help lists commands · /quit leaves",
     onLine(line) {
-      let command: Command;
+      let command;
       try {
         command = parseTyped(line);
       } catch (error) {
@@ -248,101 +180,55 @@ async function chatInTerminal(url: string, askedName: string | undefined, room: 
         return input.print(styleText("yellow", error.message), styleText("yellow", "▲"));
       }
       if (command.type === "quit") return input.end();
-      socket.send(JSON.stringify(command));
+      session.send(command);
     },
   });
-  socket.addEventListener("message", ({ data }) => {
-    const event = JSON.parse(String(data)) as ChatEvent;
+  const SPINNER = ["◒", "◐", "◓", "◑"];
+  const retitle = () =>
+    input.retitle(reconnecting ? `${view.title()} · ${SPINNER[reconnecting.frame % SPINNER.length]} reconnecting (attempt ${reconnecting.attempt})` : view.title());
+  let ended: Extract<Status, { type: "ended" }> | undefined;
+  const onEvent = (event: ChatEvent) => {
     const shown = view.render(event);
     if (shown) input.print(shown.text, shown.gutter);
-    input.retitle(view.title());
-  });
-  socket.addEventListener("close", (event) => {
-    if (leaving) return;
-    input.end();
-    log.error(`Lost the connection to ${url} (${describeClose(event)}).`);
-    exitAfterOutput(1);
+    retitle();
+  };
+  session.listen(onEvent, (status) => {
+    const warn = (message: string) => input.print(styleText("yellow", message), styleText("yellow", "▲"));
+    switch (status.type) {
+      case "lost":
+        if (!reconnecting) {
+          warn(`Connection lost (${status.reason}). Reconnecting; what you type is sent once back.`);
+          reconnecting = { attempt: status.attempt, frame: 0, timer: setInterval(() => (reconnecting && reconnecting.frame++, retitle()), 150) };
+        }
+        reconnecting.attempt = status.attempt;
+        return retitle();
+      case "reconnected":
+        clearInterval(reconnecting?.timer);
+        reconnecting = undefined;
+        input.print(styleText("green", `Reconnected to ${options.url}.`), styleText("green", "✓"));
+        return retitle();
+      case "not-sent":
+        return warn(`${status.count} message${status.count === 1 ? " was" : "s were"} not sent: ${status.why}.`);
+      case "ended":
+        clearInterval(reconnecting?.timer);
+        ended = status;
+        return input.end();
+    }
   });
 
-  // 4. Until the user leaves.
+  // 4. Until the user leaves, or the connection is over for good.
   await input.run();
-  if (socket.readyState !== WebSocket.OPEN) return; // lost: the close handler is exiting.
-  leaving = true;
-  await closeNormally(socket);
+  if (ended) {
+    log.error(ended.message);
+    return exitAfterOutput(ended.exitCode);
+  }
+  await session.close();
   outro("Left the chat.");
   exitAfterOutput(0);
 }
 
 // ---------------------------------------------------------------------------------------------
 // The filters: plain text through pipes, and NDJSON for scripts.
-
-/**
- * Recognises our own messages when they come back over the plain-text protocol, to tell the user
- * if some never did. The server tags each message with the sender's address as it saw it, which
- * only it knows, so we match the texts we sent, in order.
- */
-class OwnMessages {
-  #waiting: string[] = [];
-
-  sent(text: string): void {
-    this.#waiting.push(text);
-  }
-
-  /** How many of our messages have not come back yet. */
-  get waiting(): number {
-    return this.#waiting.length;
-  }
-
-  /** Notes a received line; true if it is the next of ours. */
-  received(line: string): boolean {
-    const next = this.#waiting[0];
-    if (next === undefined || !line.endsWith(`: ${next}`)) return false;
-    this.#waiting.shift();
-    return true;
-  }
-}
-
-/**
- * Sends each stdin line (`send` returns false to stop reading) and prints each frame received. At
- * end of input it makes sure everything sent has been answered before leaving: a WebSocket ping's
- * pong comes back after every frame the server sent in reply to earlier ones, since it handles
- * frames in order. It waits for the pong as long as frames keep arriving, ECHO_WAIT_MS at most
- * between two. `unconfirmed` counts our messages that have not come back.
- */
-async function relayStdin(url: string, socket: WebSocket, send: (line: string) => boolean, print: (frame: string) => void, unconfirmed: () => number): Promise<void> {
-  const fail = (message: string): void => {
-    process.stderr.write(`${message}\n`);
-    exitAfterOutput(1);
-  };
-  let progress = () => {};
-  socket.addEventListener("message", ({ data }) => {
-    print(String(data));
-    progress();
-  });
-  let leaving = false;
-  socket.addEventListener("close", (event) => {
-    if (!leaving) fail(`Lost the connection to ${shown(url)} (${describeClose(event)}).`);
-  });
-
-  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-    if (line.trim() !== "" && !send(line)) break;
-  }
-
-  const answered = await new Promise<boolean>((resolve) => {
-    let timer = setTimeout(() => resolve(false), ECHO_WAIT_MS);
-    progress = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => resolve(false), ECHO_WAIT_MS);
-    };
-    socket.addEventListener("pong", () => (clearTimeout(timer), resolve(true)), { once: true });
-    socket.ping();
-  });
-  leaving = true;
-  await closeNormally(socket);
-  if (!answered) return fail(`${shown(url)} stopped answering for ${ECHO_WAIT_MS / 1000} s; ${unconfirmed()} of the messages sent had not come back.`);
-  if (unconfirmed() > 0) return fail(`${unconfirmed()} of the messages sent did not come back from ${shown(url)}; they were not delivered.`);
-  exitAfterOutput(0);
-}
 
 /**
  * Writes a line of a filter's output. When whoever reads it has gone (`| head -3`), there is no
@@ -361,73 +247,76 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   process.exit(0);
 });
 
-/** Connects, or says why not on stderr and exits 1. */
-async function connectOrExit(url: string, protocol?: string): Promise<WebSocket | undefined> {
-  try {
-    return await connect(url, protocol);
-  } catch (error) {
-    if (!(error instanceof ConnectError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    exitAfterOutput(1);
-    return undefined;
+/**
+ * Sends each stdin line, has `print` show each event, and tells on stderr what happens to the
+ * connection. At end of input it waits until everything sent has been answered, then leaves.
+ */
+async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw: string) => void): Promise<void> {
+  const session = await openOrExit(options);
+  if (!session) return;
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  session.listen(print, (status) => {
+    switch (status.type) {
+      case "lost":
+        return say(`Connection lost (${status.reason}); reconnecting in ${(status.delayMs / 1000).toFixed(1)} s (attempt ${status.attempt}).`);
+      case "reconnected":
+        return say(`Reconnected to ${session.shownUrl}.`);
+      case "not-sent":
+        return say(`${status.count} message${status.count === 1 ? " was" : "s were"} not sent: ${status.why}.`);
+      case "ended":
+        say(status.message);
+        return exitAfterOutput(status.exitCode);
+    }
+  });
+
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (line.trim() === "") continue;
+    if (line.trim() === "/quit") break;
+    try {
+      session.sendTyped(line);
+    } catch (error) {
+      if (!(error instanceof CommandError)) throw error;
+      say(error.message);
+    }
   }
+
+  const answered = await session.settle(SETTLE_QUIET_MS);
+  const pending = session.pending;
+  await session.close();
+  if (!answered) {
+    say(`${session.shownUrl} stopped answering for ${SETTLE_QUIET_MS / 1000} s; ${pending} of the messages sent had not come back.`);
+    return exitAfterOutput(1);
+  }
+  if (pending > 0) {
+    say(`${pending} of the messages sent did not come back from ${session.shownUrl}; they were not delivered.`);
+    return exitAfterOutput(1);
+  }
+  exitAfterOutput(0);
 }
 
-/** Plain text: stdin lines out, `From server: …` lines in, diagnostics on stderr. */
-async function chatThroughPipes(url: string): Promise<void> {
-  const socket = await connectOrExit(url);
-  if (!socket) return;
-  const own = new OwnMessages();
+/**
+ * Plain text: `From server: <line>`, each event as the server words it for plain-text clients.
+ * Like a plain-text client, it shows no greeting; a note about missed messages goes to stderr.
+ */
+async function chatThroughPipes(options: SessionOptions): Promise<void> {
   const printable = process.stdout.isTTY ? forTerminal : (text: string) => text;
-  await relayStdin(
-    url,
-    socket,
-    (line) => {
-      if (line.trim() === "/quit") return false;
-      // Commands (`/nick bot`) are not echoed, so only messages are waited for at the end.
-      if (!line.startsWith("/") || line.startsWith("//")) own.sent(line.startsWith("//") ? line.slice(1) : line);
-      socket.send(line);
-      return true;
-    },
-    (frame) => {
-      own.received(frame);
-      output(`From server: ${printable(frame)}`);
-    },
-    () => own.waiting,
-  );
+  let rooms = 0;
+  let lastRoom: string | undefined;
+  await relayStdin(options, (event) => {
+    if (event.type === "welcome") return;
+    if (event.type === "joined") {
+      if (event.missed) process.stderr.write(`${event.missed} message${event.missed === 1 ? " was" : "s were"} missed while disconnected, too far back for the server's history.\n`);
+      // The first room, and the same room again after a reconnection, are not news; a /join is.
+      if (rooms++ === 0 || event.room === lastRoom) return void (lastRoom = event.room);
+      lastRoom = event.room;
+    }
+    output(`From server: ${printable(toText(event))}`);
+  });
 }
 
-/** NDJSON: stdin lines out (as messages or /commands), every event in as one line of JSON. */
-async function chatAsNdjson(url: string): Promise<void> {
-  const socket = await connectOrExit(url, SUBPROTOCOL);
-  if (!socket) return;
-  let me: string | undefined;
-  let waiting = 0;
-  await relayStdin(
-    url,
-    socket,
-    (line) => {
-      let command: Command;
-      try {
-        command = parseTyped(line);
-      } catch (error) {
-        if (!(error instanceof CommandError)) throw error;
-        process.stderr.write(`${error.message}\n`);
-        return true;
-      }
-      if (command.type === "quit") return false;
-      if (command.type === "say" || command.type === "me") waiting++;
-      socket.send(JSON.stringify(command));
-      return true;
-    },
-    (frame) => {
-      const event = JSON.parse(frame) as ChatEvent;
-      if (event.type === "welcome") me = event.you.address;
-      if ((event.type === "message" || event.type === "action") && !event.history && event.from.address === me) waiting--;
-      output(frame);
-    },
-    () => waiting,
-  );
+/** NDJSON: every event as the server sent it, one per line. */
+async function chatAsNdjson(options: SessionOptions): Promise<void> {
+  await relayStdin(options, (_event, raw) => output(raw));
 }
 
 await runMain("client.ts", main);

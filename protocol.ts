@@ -49,11 +49,13 @@ export interface NoticeEvent {
   text: string;
 }
 
-/** First event on a connection: who the server takes you for. */
+/** First event on a connection: who the server takes you for, and what it allows. */
 export interface WelcomeEvent {
   type: "welcome";
   you: User;
   version: string;
+  /** Messages a second (0: no limit) and at once, and the longest message in bytes: clients pace themselves to these. */
+  limits: { rate: number; burst: number; maxMessage: number };
 }
 
 /** You entered a room: who is there; `history` events of the room's history follow. */

@@ -467,7 +467,10 @@ function listen(
           const { name, room, since } = ws.data.asked;
           const nameRefused = name === null ? undefined : claimName(ws, name);
           const roomRefused = room === null ? undefined : nameProblem(normalizeName(room), "room");
-          if (ws.data.json) send(ws, { type: "welcome", you: userOf(ws), version: pkg.version });
+          if (ws.data.json) {
+            const { rate, burst, maxMessage } = limits;
+            send(ws, { type: "welcome", you: userOf(ws), version: pkg.version, limits: { rate, burst, maxMessage } });
+          }
           if (nameRefused) refuse(ws, nameRefused);
           if (roomRefused) refuse(ws, roomRefused);
           enter(ws, room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room), { firstRoom: true, since });

@@ -90,7 +90,7 @@ describe("pipe mode", () => {
     const events = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
     const address = events[0].you.address;
     expect(events.map((e) => e.type)).toEqual(["welcome", "joined", "message", "notice", "members"]);
-    expect(events[0]).toEqual({ type: "welcome", you: { name: "jason", address }, version: pkg.version });
+    expect(events[0]).toEqual({ type: "welcome", you: { name: "jason", address }, version: pkg.version, limits: { rate: 0, burst: 20, maxMessage: 65536 } });
     expect(events[2]).toMatchObject({ type: "message", room: "chat", from: { name: "jason", address }, text: "hello" });
     expect(events[3]).toMatchObject({ type: "notice", event: "rename", previousName: "jason", user: { name: "jay", address } });
     expect(events[4]).toEqual({ type: "members", room: "chat", members: [{ name: "jay", address }] });
@@ -106,9 +106,9 @@ describe("pipe mode", () => {
     }
   });
 
-  test("when the server goes away the client says so and exits non-zero", async () => {
+  test("with --no-reconnect, when the server goes away the client says so and exits non-zero", async () => {
     const doomed = await startServer();
-    const client = Bun.spawn([...CLIENT, doomed.url], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const client = Bun.spawn([...CLIENT, "--no-reconnect", doomed.url], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     try {
       await doomed.waitForLog(/New connection from/); // a server of its own: the only connection.
       await doomed.stop();
@@ -165,7 +165,7 @@ describe("errors", () => {
     expect(help.stdout).toStartWith(
       "Usage: bun client.ts [options] [URL]\n       bun client.ts [options] < messages.txt\n       bun client.ts --json [options] [URL]\n",
     );
-    expect(help.stdout).toContain("  -n, --name NAME  your name in the chat (on a terminal you are asked otherwise)\n");
+    expect(help.stdout).toContain("  -n, --name NAME     your name in the chat (on a terminal you are asked otherwise)\n");
     expect(await run([...CLIENT, "-v"])).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });
 });

@@ -134,9 +134,9 @@ describe("interactive client", () => {
     expect(await terminal.waitForExit()).toBe(0);
   });
 
-  test("when the server goes away, one clear line and a non-zero exit", async () => {
+  test("with --no-reconnect, when the server goes away, one clear line and a non-zero exit", async () => {
     const doomed = await startServer();
-    const terminal = await startClient(["--name", "left", doomed.url], "◆  left in chat");
+    const terminal = await startClient(["--no-reconnect", "--name", "left", doomed.url], "◆  left in chat");
     await doomed.stop();
     expect(await terminal.waitForExit()).toBe(1);
     expect(await terminal.screen()).toContain(`Lost the connection to ${doomed.url} (code 1006, connection lost without a close frame).`);
