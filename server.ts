@@ -454,10 +454,12 @@ function listen(
         maxPayloadLength: limits.maxFrame,
         idleTimeout: limits.idleTimeout,
         sendPings: true,
-        // The backlog check closes a slow reader with 1013 at --max-backlog; Bun's own limit, twice
-        // that, is the backstop that bounds memory if the check comes too late.
+        // The backlog check closes a slow reader with 1013 once it passes --max-backlog. Bun's own
+        // limit, twice that, bounds memory until then: past it, Bun drops what it would queue for
+        // that reader (which resumes from history when it comes back). Bun's closing at its limit
+        // is left off: it closes with a bare 1006, no reason given.
         backpressureLimit: 2 * limits.maxBacklog,
-        closeOnBackpressureLimit: true,
+        closeOnBackpressureLimit: false,
         open(ws) {
           connections++;
           perIp.set(ws.data.ip, (perIp.get(ws.data.ip) ?? 0) + 1);
@@ -532,7 +534,6 @@ function listen(
       }
     }
   }, BACKLOG_CHECK_MS);
-  backlogCheck.unref();
 
   async function shutDown(): Promise<void> {
     clearInterval(backlogCheck);
@@ -600,9 +601,16 @@ function formatAddress({ address, port }: SocketAddress): string {
   return `${hostInUrl(ip)}:${port}`;
 }
 
-/** Control characters would let a client drive the operator's terminal; show them escaped. */
+/** The log shows this much of a message: enough to follow the chat, not a copy of every big one. */
+const LOGGED_TEXT = 200;
+
+/**
+ * Text for the console log: control characters escaped (they would let a client drive the
+ * operator's terminal), and long text cut to LOGGED_TEXT characters with its full length noted.
+ */
 function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+  const shown = text.length > LOGGED_TEXT ? `${text.slice(0, LOGGED_TEXT)}… (${text.length} characters)` : text;
+  return shown.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
 }
 
 // The console log. Lines are gathered and written once per event-loop turn: a write per message

@@ -3,7 +3,7 @@
  * WebSocket clients over real sockets, and a real terminal (tmux) to drive the interactive client.
  * Every wait is bounded in time; every process started here is stopped by its pid.
  */
-import type { Subprocess } from "bun";
+import type { Socket, Subprocess, TCPSocketListener } from "bun";
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,7 +75,7 @@ export async function startServer(
       "the server to listen",
       () => {
         if (proc.exitCode !== null) throw new Error(`server exited ${proc.exitCode}: ${stderr.text}`);
-        return stdout.text.match(/Listening on (ws:\/\/\S+:(\d+))\n/) ?? undefined;
+        return stdout.text.match(/Listening on (wss?:\/\/\S+:(\d+))\n/) ?? undefined;
       },
       10_000,
     );
@@ -253,5 +253,134 @@ export class Terminal {
     const result = await run(["tmux", "-L", this.socketName, "-f", "/dev/null", ...args], { timeoutMs: 5_000 });
     if (result.exitCode !== 0) throw new Error(`tmux ${args[0]} failed: ${result.stderr.trim()}`);
     return result.stdout;
+  }
+}
+
+/** One WebSocket frame, built by hand (RFC 6455 §5.2), masked as a client's must be. */
+export function wsFrame(opcode: number, payload: Uint8Array | string, { fin = true, mask = true, declaredLength }: { fin?: boolean; mask?: boolean; declaredLength?: bigint } = {}): Uint8Array {
+  const body = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
+  const length = declaredLength ?? BigInt(body.length);
+  const header: number[] = [(fin ? 0x80 : 0) | opcode];
+  const maskBit = mask ? 0x80 : 0;
+  if (length < 126n) header.push(maskBit | Number(length));
+  else if (length < 65536n) header.push(maskBit | 126, Number(length >> 8n) & 0xff, Number(length) & 0xff);
+  else {
+    header.push(maskBit | 127);
+    for (let shift = 56n; shift >= 0n; shift -= 8n) header.push(Number((length >> shift) & 0xffn));
+  }
+  const key = [0x12, 0x34, 0x56, 0x78];
+  if (mask) header.push(...key);
+  const masked = body.map((byte, i) => (mask ? byte ^ key[i % 4]! : byte));
+  return new Uint8Array([...header, ...masked]);
+}
+
+/**
+ * A WebSocket client made by hand over a TCP socket, for what a well-behaved client library never
+ * does: malformed frames, or going silent without closing.
+ */
+export class RawSocket {
+  received = Buffer.alloc(0);
+  closed = false;
+  private constructor(private readonly socket: Awaited<ReturnType<typeof Bun.connect>>) {}
+
+  static async open(port: number, path = "/"): Promise<RawSocket> {
+    let raw!: RawSocket;
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        data: (_socket, data) => void (raw.received = Buffer.concat([raw.received, data])),
+        close: () => void (raw.closed = true),
+        error: () => void (raw.closed = true),
+      },
+    });
+    raw = new RawSocket(socket);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    await waitFor("the handshake", () => (raw.received.includes("\r\n\r\n") ? true : undefined));
+    if (!raw.received.toString().startsWith("HTTP/1.1 101")) throw new Error(`handshake refused: ${raw.received.toString()}`);
+    return raw;
+  }
+
+  write(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  /** Stops the socket without a close frame, as a crashed peer would. */
+  destroy(): void {
+    this.socket.terminate();
+  }
+}
+
+/** One client connection through the proxy and its connection to the server. */
+interface ProxiedPair {
+  client: Socket<ProxiedPair>;
+  upstream: Socket<undefined> | undefined;
+  /** What the client sent before the connection to the server was up. */
+  pending: Uint8Array[];
+}
+
+/**
+ * A TCP proxy in front of a server, to cut the network under a client: `cut()` drops every
+ * connection through it and refuses new ones until `restore()`.
+ */
+export class Proxy {
+  readonly port: number;
+  private down = false;
+  private readonly pairs = new Set<ProxiedPair>();
+  private readonly listener: TCPSocketListener<ProxiedPair>;
+
+  constructor(targetPort: number) {
+    this.listener = Bun.listen<ProxiedPair>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: (client) => {
+          if (this.down) return void client.end();
+          const pair: ProxiedPair = { client, upstream: undefined, pending: [] };
+          client.data = pair;
+          this.pairs.add(pair);
+          Bun.connect({
+            hostname: "127.0.0.1",
+            port: targetPort,
+            socket: {
+              open: (upstream) => {
+                pair.upstream = upstream;
+                for (const chunk of pair.pending.splice(0)) upstream.write(chunk);
+              },
+              data: (_upstream, data) => void client.write(data),
+              close: () => void client.end(),
+              error: () => void client.end(),
+            },
+          }).catch(() => client.end());
+        },
+        data: (client, data) => {
+          if (client.data.upstream) client.data.upstream.write(data);
+          else client.data.pending.push(new Uint8Array(data));
+        },
+        close: (client) => {
+          client.data?.upstream?.end();
+          if (client.data) this.pairs.delete(client.data);
+        },
+      },
+    });
+    this.port = this.listener.port;
+  }
+
+  cut(): void {
+    this.down = true;
+    for (const pair of this.pairs) {
+      pair.client.end();
+      pair.upstream?.end();
+    }
+    this.pairs.clear();
+  }
+
+  restore(): void {
+    this.down = false;
+  }
+
+  stop(): void {
+    this.cut();
+    this.listener.stop(true);
   }
 }

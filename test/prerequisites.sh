@@ -5,7 +5,8 @@ set -euo pipefail
 
 # command the tests run -> Debian package that provides it
 declare -A package_for=(
-  [tmux]=tmux # the interactive client is tested in a real pseudo-terminal
+  [tmux]=tmux       # the interactive client is tested in a real pseudo-terminal
+  [openssl]=openssl # a self-signed certificate for the TLS test
 )
 
 missing=()
