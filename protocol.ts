@@ -238,6 +238,14 @@ export function cleanText(text: string): string {
   return text.replace(/\r\n?/g, "\n").replace(/\t/g, " ").replace(CONTROL_SEQUENCE, "").replace(CONTROL_CHARACTER, "");
 }
 
+/**
+ * A server-written text that may quote what a user sent (an error naming a refused name or
+ * command), with every character a terminal would act on shown escaped: `\u001b`.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Plain-text rendering, for clients that asked for no subprotocol.
 

@@ -24,6 +24,7 @@ import {
   CommandError,
   decodeCommand,
   DEFAULT_ROOM,
+  escapeControls,
   describeUser,
   HELP,
   nameProblem,
@@ -219,7 +220,8 @@ function listen(
     metrics.bytesOut += frame.length;
     ws.send(frame);
   };
-  const refuse = (ws: Socket, message: string): void => send(ws, { type: "error", message });
+  // An error may quote what the client sent (a refused name, an unknown command): escaped here.
+  const refuse = (ws: Socket, message: string): void => send(ws, { type: "error", message: escapeControls(message) });
 
   /**
    * Sends `event` to everyone in `room`, or everyone but `except`: `server.publish` includes the

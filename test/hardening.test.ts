@@ -98,8 +98,12 @@ describe("limits on what clients send", () => {
       // Every line of a message after its first is indented: none can start like a sender's tag.
       for (const continuation of line.split("\n").slice(1)) expect(continuation).toStartWith("  ");
     }
+    evil.send("/nick \x1b[31mred");
+    expect(await evil.waitForMessage("the refused name", (m) => m.includes("red' has"))).toBe(
+      "*** Error: A name can only have letters, digits, '_', '-' and '.'; '\\u001b[31mred' has other characters.",
+    );
     evil.send("\x1b[31m\x07");
-    expect(await evil.waitForMessage("the refusal", (m) => m.startsWith("*** Error"))).toBe("*** Error: A message needs some text besides control characters.");
+    expect(await evil.waitForMessage("the refusal", (m) => m.includes("needs some text"))).toBe("*** Error: A message needs some text besides control characters.");
     for (const s of [evil, text, json]) s.close();
   });
 
