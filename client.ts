@@ -197,7 +197,7 @@ async function chatInTerminal(options: SessionOptions): Promise<void> {
     switch (status.type) {
       case "lost":
         if (!reconnecting) {
-          warn(`Connection lost (${status.reason}). Reconnecting; what you type is sent once back.`);
+          warn(`Connection lost (${status.reason}). Reconnecting; what you type waits.`);
           reconnecting = { attempt: status.attempt, frame: 0, timer: setInterval(() => (reconnecting && reconnecting.frame++, retitle()), 150) };
         }
         reconnecting.attempt = status.attempt;

@@ -142,6 +142,26 @@ describe("interactive client", () => {
     expect(await terminal.screen()).toContain(`Lost the connection to ${doomed.url} (code 1006, connection lost without a close frame).`);
   });
 
+  test("when the server restarts, the client shows it is reconnecting, keeps what was typed meanwhile, and comes back", async () => {
+    const port = unusedPort();
+    let restarting = await startServer(["--port", String(port)]);
+    try {
+      const terminal = await startClient(["--name", "rita", `127.0.0.1:${port}`], "◆  rita in chat");
+      await restarting.stop(); // SIGKILL
+      await terminal.waitForScreen("the reconnecting state", (s) => /◆ {2}rita in chat · [◒◐◓◑] reconnecting \(attempt \d+\)/.test(s) && s.includes("▲  Connection lost (code 1006"));
+      await terminal.type("typed offline");
+      await terminal.press("Enter");
+      restarting = await startServer(["--port", String(port)]);
+      const back = await terminal.waitForScreen("the reconnection", (s) => s.includes(`✓  Reconnected to ws://127.0.0.1:${port}.`) && /┃ {2}\d\d:\d\d {2}rita \(\S+\): typed offline/.test(s));
+      expect(back.split("\n").filter((line) => line.includes("typed offline"))).toHaveLength(1);
+      expect(back).toContain("◆  rita in chat\n");
+      await terminal.press("C-c");
+      expect(await terminal.waitForExit()).toBe(0);
+    } finally {
+      await restarting.stop();
+    }
+  });
+
   test("nothing listening: a clear line naming the URL and the cause, exit code 1", async () => {
     const port = unusedPort();
     const terminal = await startClient(["--name", "x", `127.0.0.1:${port}`], "Could not connect", { columns: 160 });
