@@ -94,8 +94,10 @@ type Socket = ServerWebSocket<Connection>;
 
 /** A client refused this many messages in a row for going too fast is flooding: it is closed. */
 const FLOOD_REFUSALS = 20;
-/** How often slow readers are looked for. */
+/** How often all readers are looked over for a backlog (a broadcast checks its room at once). */
 const BACKLOG_CHECK_MS = 250;
+/** Bun's hard limit on a reader's backlog, as a multiple of --max-backlog. */
+const BACKSTOP = 4;
 /** On SIGINT/SIGTERM, how long clients get to take their close frames before the process exits. */
 const SHUTDOWN_GRACE_MS = 2_000;
 
@@ -226,8 +228,8 @@ function listen(
   /**
    * Sends `event` to everyone in `room`, or everyone but `except`: `server.publish` includes the
    * sender, `ws.publish` leaves it out. Each format is encoded once, and only if someone in the
-   * room uses it. The results (bytes sent, 0 dropped, -1 backpressure) are per recipient; slow
-   * recipients are dealt with by the backlog check, so they are not checked here.
+   * room uses it. A result of -1 means some recipient has a backlog: the room's readers are
+   * checked at once, so a slow one is closed before a burst can pile more on it.
    */
   function broadcast(room: string, event: ChatEvent, except?: Socket): void {
     for (const json of [false, true]) {
@@ -236,8 +238,24 @@ function listen(
       const frame = json ? JSON.stringify(event) : toText(event);
       metrics.deliveries += recipients;
       metrics.bytesOut += frame.length * recipients;
-      if (except) except.publish(topic(room, json), frame);
-      else server.publish(topic(room, json), frame);
+      const sent = except ? except.publish(topic(room, json), frame) : server.publish(topic(room, json), frame);
+      if (sent === -1) closeSlowReaders(rooms.get(room) ?? []);
+    }
+  }
+
+  /**
+   * Slow readers: a client that stops reading (a stopped process, a stalled network) gets its
+   * messages queued here. Past --max-backlog it is closed with 1013, so its memory is given back
+   * and the others are not held up; a client of ours reconnects and resumes from history.
+   */
+  function closeSlowReaders(readers: Iterable<Socket>): void {
+    for (const ws of readers) {
+      const waiting = ws.getBufferedAmount();
+      if (waiting <= limits.maxBacklog || ws.readyState !== WebSocket.OPEN) continue;
+      metrics.closedSlow++;
+      log(`Closing ${describeUser(userOf(ws))}: too slow, ${waiting} bytes waiting`);
+      // RFC 6455 §7.4.1: 1013, try again later.
+      ws.close(1013, "too slow: messages piled up unread");
     }
   }
 
@@ -456,12 +474,13 @@ function listen(
         maxPayloadLength: limits.maxFrame,
         idleTimeout: limits.idleTimeout,
         sendPings: true,
-        // The backlog check closes a slow reader with 1013 once it passes --max-backlog. Bun's own
-        // limit, twice that, bounds memory until then: past it, Bun drops what it would queue for
-        // that reader (which resumes from history when it comes back). Bun's closing at its limit
-        // is left off: it closes with a bare 1006, no reason given.
-        backpressureLimit: 2 * limits.maxBacklog,
-        closeOnBackpressureLimit: false,
+        // closeSlowReaders closes a slow reader with 1013 and a reason once it passes
+        // --max-backlog. Bun's own limit, BACKSTOP times that, bounds memory should a single burst
+        // outrun it; Bun then closes the reader (with a bare 1006) rather than drop messages for
+        // it silently: a client that is closed resumes from history, one that lost messages would
+        // not know.
+        backpressureLimit: BACKSTOP * limits.maxBacklog,
+        closeOnBackpressureLimit: true,
         open(ws) {
           connections++;
           perIp.set(ws.data.ip, (perIp.get(ws.data.ip) ?? 0) + 1);
@@ -521,20 +540,10 @@ function listen(
     process.exit(1);
   }
 
-  // Slow readers: a client that stops reading (a stopped process, a stalled network) gets its
-  // messages queued here. Past --max-backlog it is closed, so its memory is given back and the
-  // others are not held up; a client of ours reconnects and resumes from history.
+  // Readers that fell behind on something other than a broadcast (their own replies) are swept up
+  // now and then.
   const backlogCheck = setInterval(() => {
-    for (const members of rooms.values()) {
-      for (const ws of members) {
-        const waiting = ws.getBufferedAmount();
-        if (waiting <= limits.maxBacklog) continue;
-        metrics.closedSlow++;
-        log(`Closing ${describeUser(userOf(ws))}: too slow, ${waiting} bytes waiting`);
-        // RFC 6455 §7.4.1: 1013, try again later.
-        ws.close(1013, "too slow: messages piled up unread");
-      }
-    }
+    for (const members of rooms.values()) closeSlowReaders(members);
   }, BACKLOG_CHECK_MS);
 
   async function shutDown(): Promise<void> {

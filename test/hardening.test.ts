@@ -183,6 +183,7 @@ describe("floods and slow readers", () => {
       expect(received.map((m) => Number(m.split(": ")[1]!.split(" ")[0]))).toEqual(Array.from({ length: count }, (_, n) => n));
       const grown = (await rss()) - before;
       expect(grown).toBeLessThan(150 * 1024 * 1024);
+      await server.waitForLog(/Connection from sleeper \(\S+\) closed \((1013 too slow: messages piled up unread|1006)\)/);
       const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
       expect(metrics).toContain('chat_closed_connections_total{reason="slow"} 1');
       healthy.close();
