@@ -1,5 +1,6 @@
 /**
- * The client's connection to the server, as the terminal client, pipe mode and --json all use it.
+ * The client's connection to the server, as the terminal client, pipe mode, --json and the web
+ * page all use it (it runs in Bun and in browsers).
  * It speaks chat.v1.json, and it is built so that the user never silently loses a message:
  *
  * - It paces what it sends to the rate the server announces, so a script piping in a file is not
@@ -13,6 +14,12 @@
  * - A server that says no (a wrong token, not allowed, full; closed as a flooder) is not retried.
  */
 import { parseTyped, SUBPROTOCOL, type ChatEvent, type Command, type SaidEvent, type User } from "./protocol";
+
+/** In Bun, a WebSocket takes headers and TLS options, and can ping; in a browser it can do neither. */
+const IN_BUN = typeof Bun !== "undefined";
+/** Bun's WebSocket constructor, spelled out so that this file also compiles against the DOM's types. */
+type BunWebSocket = new (url: string, options: { protocol: string; headers?: Record<string, string>; tls?: { ca: string } }) => WebSocket;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** How long to wait for the server to accept a connection. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -158,7 +165,7 @@ export class ChatSession {
           continue; // The connection dropped meanwhile: wait for the new one.
         }
         if (quiet()) return false;
-        await Bun.sleep(20);
+        await sleep(20);
       }
     } finally {
       this.#progress = () => {};
@@ -189,17 +196,21 @@ export class ChatSession {
     if (room) url.searchParams.set("room", room);
     const seen = room === undefined ? undefined : this.#seen.get(room);
     if (seen !== undefined) url.searchParams.set("since", String(seen));
+    // A browser cannot send an Authorization header with a WebSocket: the token goes in the URL.
+    if (!IN_BUN && this.options.token !== undefined) url.searchParams.set("token", this.options.token);
     return url.href;
   }
 
   #connect(): Promise<WebSocket> {
     const url = this.#connectUrl();
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, {
-        protocol: SUBPROTOCOL,
-        ...(this.options.token !== undefined && { headers: { Authorization: `Bearer ${this.options.token}` } }),
-        ...(this.options.ca !== undefined && { tls: { ca: this.options.ca } }),
-      });
+      const socket = IN_BUN
+        ? new (WebSocket as unknown as BunWebSocket)(url, {
+            protocol: SUBPROTOCOL,
+            ...(this.options.token !== undefined && { headers: { Authorization: `Bearer ${this.options.token}` } }),
+            ...(this.options.ca !== undefined && { tls: { ca: this.options.ca } }),
+          })
+        : new WebSocket(url, SUBPROTOCOL);
       const timer = setTimeout(() => {
         socket.close();
         reject(new ConnectError(`Could not connect to ${this.shownUrl}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s. Check the host and port.`));
@@ -324,7 +335,7 @@ export class ChatSession {
       const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * BACKOFF_FACTOR ** (attempt - 1));
       const delayMs = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
       this.#onStatus({ type: "lost", reason, attempt, delayMs });
-      await Bun.sleep(delayMs);
+      await sleep(delayMs);
       if (this.#ending) return;
       try {
         const socket = await this.#connect();
@@ -360,7 +371,7 @@ function pingPong(socket: WebSocket, quiet: () => boolean): Promise<boolean> {
       if (quiet() || socket.readyState !== WebSocket.OPEN) finish(false);
     }, 50);
     socket.addEventListener("pong", onPong);
-    socket.ping();
+    (socket as WebSocket & { ping(): void }).ping(); // Bun's, used by the filters only
   });
 }
 
@@ -422,7 +433,7 @@ function describeConnectFailure(shownUrl: string, url: string, event: Event): Co
 
 /** `bun server.ts`, or `chat-server` from a compiled client. */
 function serverCommand(): string {
-  return Bun.main.includes("$bunfs") ? "chat-server" : "bun server.ts";
+  return IN_BUN && Bun.main.includes("$bunfs") ? "chat-server" : "bun server.ts";
 }
 
 function describeCloseCode(code: number): string | undefined {

@@ -19,6 +19,7 @@ import { timingSafeEqual } from "node:crypto";
 import { commandName, formatHelp, otherProgram, parseCommandLine, parsePort, runMain, UsageError } from "./cli";
 import { History } from "./history";
 import pkg from "./package.json";
+import page from "./web/index.html";
 import {
   cleanText,
   CommandError,
@@ -433,10 +434,10 @@ function listen(
       return Response.json({ status: "ok", connections, rooms: rooms.size, uptime: Math.round((Date.now() - startedAt) / 1000) });
     }
     if (path === "/metrics") return new Response(prometheus(connections, rooms.size), { headers: { "Content-Type": "text/plain; version=0.0.4" } });
-    // RFC 7231 §6.5.15: 426 tells an HTTP client which protocol this endpoint speaks.
+    const where = request.headers.get("host") ?? `${host}:${port}`;
     return new Response(
-      `This is a WebSocket chat server.\nConnect with a WebSocket client, for example:\n  ${otherProgram("client")} ${tls ? "wss" : "ws"}://${request.headers.get("host") ?? `${host}:${port}`}\n`,
-      { status: 426, headers: { Upgrade: "websocket", "Content-Type": "text/plain; charset=utf-8" } },
+      `Nothing here. The chat is at ${tls ? "https" : "http"}://${where}/ in a browser; terminal and WebSocket clients connect to ${tls ? "wss" : "ws"}://${where}, for example:\n  ${otherProgram("client")} ${tls ? "wss" : "ws"}://${where}\n`,
+      { status: 404, headers: { "Content-Type": "text/plain; charset=utf-8" } },
     );
   }
 
@@ -445,6 +446,13 @@ function listen(
       hostname: host,
       port,
       ...(tls && { tls }),
+      // The web page (web/), bundled by Bun from its HTML import; in an executable from
+      // `bun build --compile`, it is built in. WebSocket upgrades on / still reach fetch below.
+      routes: { "/": page },
+      development: false,
+      // With `routes`, Bun turns SO_REUSEPORT on by default: a second server on the same port
+      // would start and quietly take half the connections instead of saying the port is taken.
+      reusePort: false,
       fetch(request, server) {
         if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return httpAnswer(request);
         const address = server.requestIP(request);

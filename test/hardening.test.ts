@@ -8,36 +8,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SUBPROTOCOL } from "../protocol";
-import { BUN, Proxy, RawSocket, ROOT, run, startServer, TestSocket, unusedPort, waitFor, wsFrame, type RunningServer } from "./helpers";
+import { BUN, pipeClient, Proxy, RawSocket, ROOT, run, startServer, TestSocket, unusedPort, waitFor, wsFrame, type RunningServer } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 const SERVER = [BUN, join(ROOT, "server.ts")];
 /** Anything a terminal would act on: C0 but newline, DEL, C1, bidi overrides and isolates. */
 const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
-
-/** A client process in pipe mode whose stdin stays open; its output is collected as it comes. */
-function pipeClient(args: string[]) {
-  const proc = Bun.spawn([...CLIENT, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  const out = { stdout: "", stderr: "" };
-  const decoder = () => new TextDecoder();
-  void (async () => {
-    const d = decoder();
-    for await (const chunk of proc.stdout) out.stdout += d.decode(chunk, { stream: true });
-  })();
-  void (async () => {
-    const d = decoder();
-    for await (const chunk of proc.stderr) out.stderr += d.decode(chunk, { stream: true });
-  })();
-  return {
-    proc,
-    out,
-    write: (line: string) => proc.stdin.write(`${line}\n`),
-    waitForOutput: (what: string, check: (stdout: string) => boolean, timeoutMs = 8_000) =>
-      waitFor(() => `${what}; stdout so far: ${out.stdout}; stderr: ${out.stderr}`, () => (check(out.stdout) ? true : undefined), timeoutMs),
-    waitForStderr: (what: string, check: (stderr: string) => boolean, timeoutMs = 8_000) =>
-      waitFor(() => `${what}; stderr so far: ${out.stderr}`, () => (check(out.stderr) ? true : undefined), timeoutMs),
-  };
-}
 
 describe("limits on what clients send", () => {
   let server: RunningServer;

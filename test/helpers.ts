@@ -88,6 +88,30 @@ export async function startServer(
   return server;
 }
 
+/** A client process in pipe mode whose stdin stays open; its output is collected as it comes. */
+export function pipeClient(args: string[], command = [BUN, join(ROOT, "client.ts")]) {
+  const proc = Bun.spawn([...command, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const out = { stdout: "", stderr: "" };
+  const decoder = () => new TextDecoder();
+  void (async () => {
+    const d = decoder();
+    for await (const chunk of proc.stdout) out.stdout += d.decode(chunk, { stream: true });
+  })();
+  void (async () => {
+    const d = decoder();
+    for await (const chunk of proc.stderr) out.stderr += d.decode(chunk, { stream: true });
+  })();
+  return {
+    proc,
+    out,
+    write: (line: string) => proc.stdin.write(`${line}\n`),
+    waitForOutput: (what: string, check: (stdout: string) => boolean, timeoutMs = 8_000) =>
+      waitFor(() => `${what}; stdout so far: ${out.stdout}; stderr: ${out.stderr}`, () => (check(out.stdout) ? true : undefined), timeoutMs),
+    waitForStderr: (what: string, check: (stderr: string) => boolean, timeoutMs = 8_000) =>
+      waitFor(() => `${what}; stderr so far: ${out.stderr}`, () => (check(out.stderr) ? true : undefined), timeoutMs),
+  };
+}
+
 /** A WebSocket client for tests that records every message it receives. */
 export class TestSocket {
   readonly messages: string[] = [];

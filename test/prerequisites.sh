@@ -7,6 +7,7 @@ set -euo pipefail
 declare -A package_for=(
   [tmux]=tmux       # the interactive client is tested in a real pseudo-terminal
   [openssl]=openssl # a self-signed certificate for the TLS test
+  [chromium]=chromium # the web page is tested in a real headless browser (never a downloaded one)
 )
 
 missing=()

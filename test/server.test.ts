@@ -70,12 +70,15 @@ describe("broadcast", () => {
     watcher.close();
   });
 
-  test("a plain HTTP request gets 426 and a short explanation", async () => {
-    const response = await fetch(`http://127.0.0.1:${server.port}/`);
-    expect(response.status).toBe(426);
-    expect(response.headers.get("upgrade")).toBe("websocket");
-    expect(await response.text()).toBe(
-      `This is a WebSocket chat server.\nConnect with a WebSocket client, for example:\n  bun client.ts ws://127.0.0.1:${server.port}\n`,
+  test("GET / is the web page; other paths get 404 and a line on where to go", async () => {
+    const page = await fetch(`http://127.0.0.1:${server.port}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toStartWith("text/html");
+    expect(await page.text()).toContain("<title>Chat</title>");
+    const elsewhere = await fetch(`http://127.0.0.1:${server.port}/elsewhere`);
+    expect(elsewhere.status).toBe(404);
+    expect(await elsewhere.text()).toBe(
+      `Nothing here. The chat is at http://127.0.0.1:${server.port}/ in a browser; terminal and WebSocket clients connect to ws://127.0.0.1:${server.port}, for example:\n  bun client.ts ws://127.0.0.1:${server.port}\n`,
     );
   });
 

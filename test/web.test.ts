@@ -1,0 +1,206 @@
+/**
+ * The web page in a real headless Chromium (Debian's, driven by playwright-core), against the real
+ * server, next to real terminal clients. Screenshots go to test/artifacts/ for a person to look at.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { BUN, pipeClient, ROOT, run, startServer, Terminal, unusedPort, type RunningServer } from "./helpers";
+
+/**
+ * The callbacks given to page.evaluate and waitForFunction run in the page, where `document` is the
+ * DOM's. The tests compile with Bun's types, not the DOM's (the two clash), so this much is declared.
+ */
+declare const document: {
+  querySelector(selector: string): { textContent: string | null } | null;
+  querySelectorAll(selector: string): Iterable<{ textContent: string | null }>;
+  activeElement: { id: string } | null;
+};
+
+const ARTIFACTS = join(ROOT, "test", "artifacts");
+const CHROMIUM = "/usr/bin/chromium";
+
+let browser: Browser;
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  // Without the background services, Chromium keeps trying hosts this machine cannot reach.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+afterAll(() => browser?.close());
+
+/** Opens the chat in a new page and joins as `name` (empty: by address only). */
+async function joinAs(url: string, name: string, { width = 1100, height = 700 } = {}): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width, height } });
+  await page.goto(url.replace(/^ws/, "http"));
+  await page.fill("#name", name);
+  await page.press("#name", "Enter");
+  await page.waitForSelector("#status.online");
+  return page;
+}
+
+/** Types a line into the page's message field and presses Enter, as a person would. */
+async function say(page: Page, text: string): Promise<void> {
+  await page.fill("#message", text);
+  await page.press("#message", "Enter");
+}
+
+const logTexts = (page: Page) => page.$$eval("#log li", (items) => items.map((item) => item.textContent ?? ""));
+const waitForLog = (page: Page, text: string) => page.waitForFunction((t) => [...document.querySelectorAll("#log li")].some((li) => li.textContent?.includes(t)), text, { timeout: 8_000 });
+
+describe("the web page", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(["--history", "20"]);
+  });
+  afterAll(() => server.stop());
+
+  test("two pages and a terminal client in one room talk all three ways; names and presence follow", async () => {
+    const ada = await joinAs(server.url, "ada");
+    const bo = await joinAs(server.url, "bo");
+    const term = pipeClient(["--name", "term", server.url]);
+    try {
+      await ada.waitForFunction(() => document.querySelector("#members")?.textContent?.includes("term ("), undefined, { timeout: 8_000 });
+      expect(await ada.textContent("#members")).toMatch(/ada \(127\.0\.0\.1:\d+\) · you.*bo \(127\.0\.0\.1:\d+\).*term \(127\.0\.0\.1:\d+\)/);
+
+      await say(ada, "hello from ada");
+      await waitForLog(bo, "hello from ada");
+      await term.waitForOutput("ada's message", (o) => /ada \(127\.0\.0\.1:\d+\): hello from ada/.test(o));
+      await say(bo, "hello from bo");
+      await waitForLog(ada, "hello from bo");
+      await term.waitForOutput("bo's message", (o) => o.includes("hello from bo"));
+      term.write("hello from the terminal");
+      await waitForLog(ada, "hello from the terminal");
+      await waitForLog(bo, "hello from the terminal");
+
+      // Own messages stand apart; Enter sends and focus stays in the field.
+      expect(await ada.$$eval("#log li.own", (items) => items.map((i) => i.textContent))).toEqual([expect.stringContaining("hello from ada")]);
+      expect(await ada.evaluate(() => document.activeElement?.id)).toBe("message");
+
+      // A rename and a departure reach the other page's list and conversation.
+      await say(bo, "/nick bob");
+      await waitForLog(ada, "is now bob");
+      await ada.waitForFunction(() => document.querySelector("#members")?.textContent?.includes("bob ("), undefined, { timeout: 8_000 });
+      term.proc.stdin.end();
+      await waitForLog(ada, "term (");
+      await ada.waitForFunction(() => !document.querySelector("#members")?.textContent?.includes("term ("), undefined, { timeout: 8_000 });
+      expect(await logTexts(ada)).toContainEqual(expect.stringMatching(/term \(127\.0\.0\.1:\d+\) left chat/));
+
+      await ada.screenshot({ path: join(ARTIFACTS, "page-light.png") });
+      await ada.emulateMedia({ colorScheme: "dark" });
+      await ada.screenshot({ path: join(ARTIFACTS, "page-dark.png") });
+      await bo.setViewportSize({ width: 390, height: 720 });
+      await bo.screenshot({ path: join(ARTIFACTS, "page-phone.png") });
+      expect(await bo.isVisible("#message")).toBe(true);
+    } finally {
+      term.proc.kill("SIGKILL");
+      await ada.close();
+      await bo.close();
+    }
+  });
+
+  test("what people write is shown as text and never runs; the page forbids inline script", async () => {
+    const writer = await joinAs(server.url, "mallory");
+    const reader = await joinAs(server.url, "victim");
+    let dialogs = 0;
+    reader.on("dialog", (dialog) => (dialogs++, dialog.dismiss()));
+    try {
+      const attack = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+      await say(writer, attack);
+      await waitForLog(reader, "<img src=x");
+      expect(await reader.$$eval("#log img, #log script", (found) => found.length)).toBe(0);
+      expect(await logTexts(reader)).toContainEqual(expect.stringContaining(`: ${attack}`));
+      expect(dialogs).toBe(0);
+      const policy = await reader.getAttribute('meta[http-equiv="Content-Security-Policy"]', "content");
+      expect(policy).toContain("script-src 'self'");
+      // Inline script is refused by the policy itself, not only kept out by textContent.
+      await reader.addScriptTag({ content: "globalThis.inlineRan = true" }).catch(() => {});
+      expect(await reader.evaluate(() => (globalThis as { inlineRan?: boolean }).inlineRan ?? false)).toBe(false);
+    } finally {
+      await writer.close();
+      await reader.close();
+    }
+  });
+
+  test("the page sits side by side with a terminal client (a picture for the README)", async () => {
+    const page = await joinAs(server.url, "ada", { width: 760, height: 560 });
+    const terminal = new Terminal();
+    try {
+      await terminal.start([BUN, join(ROOT, "client.ts"), "--name", "tess", server.url], { columns: 74, rows: 22 });
+      await terminal.waitForScreen("the input line", (s) => s.includes("◆  tess in chat"));
+      await say(page, "hi tess, this is the browser");
+      await terminal.waitForScreen("the browser's message", (s) => s.includes("this is the browser"));
+      await terminal.type("hello ada, from a terminal");
+      await terminal.press("Enter");
+      await waitForLog(page, "from a terminal");
+      await terminal.type("typing…");
+      const screen = await terminal.screen();
+      const pageShot = await page.screenshot();
+      const composite = await browser.newPage({ viewport: { width: 1400, height: 600 } });
+      await composite.setContent(
+        `<body style="margin:0;display:flex;gap:16px;padding:16px;background:#d9dbe0;align-items:flex-start">` +
+          `<img style="border-radius:8px;box-shadow:0 2px 8px #0003" src="data:image/png;base64,${pageShot.toString("base64")}">` +
+          `<pre style="margin:0;padding:14px;border-radius:8px;background:#1e1f24;color:#e6e6e6;font:13px/1.35 'DejaVu Sans Mono',monospace;box-shadow:0 2px 8px #0003"></pre></body>`,
+      );
+      await composite.$eval("pre", (pre, text) => void (pre.textContent = text), screen);
+      await composite.screenshot({ path: join(ARTIFACTS, "page-and-terminal.png"), fullPage: true });
+      await composite.close();
+    } finally {
+      terminal.stop();
+      await page.close();
+    }
+  });
+});
+
+test("a server restart is survived by the page: it reconnects, resumes, and nothing is lost or doubled", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "chat-web-restart-"));
+  const port = unusedPort();
+  const args = ["--port", String(port), "--store", join(dir, "h.sqlite")];
+  let server = await startServer(args);
+  const page = await joinAs(server.url, "steady");
+  try {
+    await say(page, "before the restart");
+    await waitForLog(page, "before the restart");
+    await Bun.sleep(200); // the store writes every 50 ms
+    await server.stop(); // SIGKILL
+    await page.waitForSelector("#status.reconnecting", { timeout: 8_000 });
+    await say(page, "typed while down");
+    server = await startServer(args);
+    await page.waitForSelector("#status.online", { timeout: 15_000 });
+    await waitForLog(page, "typed while down");
+    expect((await run([BUN, join(ROOT, "client.ts"), "--name", "late", server.url], { input: "after the restart\n" })).exitCode).toBe(0);
+    await waitForLog(page, "after the restart");
+    const said = (await logTexts(page)).filter((text) => /before the restart|typed while down|after the restart/.test(text));
+    expect(said.map((text) => text.replace(/^.*: /, ""))).toEqual(["before the restart", "typed while down", "after the restart"]);
+    await page.screenshot({ path: join(ARTIFACTS, "page-after-restart.png") });
+  } finally {
+    await page.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 40_000);
+
+test("the compiled server serves the page with nothing beside it", async () => {
+  const bin = mkdtempSync(join(tmpdir(), "chat-web-bin-"));
+  const cwd = mkdtempSync(join(tmpdir(), "chat-web-cwd-"));
+  try {
+    const built = await run([BUN, "build", "--compile", join(ROOT, "server.ts"), "--outfile", join(bin, "chat-server")], { timeoutMs: 60_000 });
+    expect(built.exitCode).toBe(0);
+    const server = await startServer([], { command: [join(bin, "chat-server")], cwd });
+    try {
+      const page = await joinAs(server.url, "compiled");
+      await say(page, "served by the executable");
+      await waitForLog(page, "served by the executable");
+      await page.close();
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+    rmSync(cwd, { recursive: true, force: true });
+  }
+}, 60_000);

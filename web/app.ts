@@ -1,0 +1,234 @@
+/**
+ * The chat in a browser, served by the chat server at `/`. It speaks the same JSON protocol as the
+ * terminal client, over the same endpoint, through the same ChatSession (connection.ts), so it
+ * reconnects and resumes the same way. Everything people wrote goes on the page as text
+ * (textContent), never as HTML; the page's Content-Security-Policy forbids inline script besides.
+ */
+import { ChatSession, ConnectError, type Status } from "../connection";
+import { CommandError, nameProblem, normalizeName, parseTyped, type ChatEvent, type User } from "../protocol";
+
+const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const welcome = element<HTMLFormElement>("welcome");
+const nameInput = element<HTMLInputElement>("name");
+const nameProblemLine = element<HTMLParagraphElement>("name-problem");
+const chat = element<HTMLDivElement>("chat");
+const roomTitle = element<HTMLSpanElement>("room");
+const status = element<HTMLParagraphElement>("status");
+const conversation = document.querySelector<HTMLElement>(".conversation")!;
+const log = element<HTMLOListElement>("log");
+const membersList = element<HTMLUListElement>("members");
+const roomsList = element<HTMLUListElement>("rooms");
+const composer = element<HTMLFormElement>("composer");
+const messageInput = element<HTMLInputElement>("message");
+
+/** The name is remembered in this browser for the next visit. */
+const NAME_KEY = "chat.name";
+
+// 1. A name, or none: Enter in the field joins.
+nameInput.value = localStorage.getItem(NAME_KEY) ?? "";
+welcome.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = normalizeName(nameInput.value);
+  const problem = name === "" ? undefined : nameProblem(name);
+  nameProblemLine.textContent = problem ?? "";
+  if (problem) return nameInput.focus();
+  localStorage.setItem(NAME_KEY, name);
+  welcome.hidden = true;
+  chat.hidden = false;
+  messageInput.focus();
+  void join(name === "" ? undefined : name);
+});
+
+// 2. Connect, then show what happens.
+let session: ChatSession | undefined;
+let me: User | undefined;
+let room = "";
+const members = new Map<string, User>();
+
+async function join(name: string | undefined): Promise<void> {
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
+  try {
+    session = await ChatSession.open({ url, ...(name && { name }), reconnect: true });
+  } catch (error) {
+    if (!(error instanceof ConnectError)) throw error;
+    setStatus("offline", "Not connected");
+    return append("error", error.message);
+  }
+  setStatus("online", "Connected");
+  session.listen(show, onStatus);
+}
+
+function onStatus(change: Status): void {
+  switch (change.type) {
+    case "lost":
+      return setStatus("reconnecting", `Reconnecting… (attempt ${change.attempt})`);
+    case "reconnected":
+      return setStatus("online", "Connected");
+    case "not-sent":
+      return append("error", `${change.count} message${change.count === 1 ? " was" : "s were"} not sent: ${change.why}.`);
+    case "ended":
+      setStatus("offline", "Disconnected");
+      messageInput.disabled = true;
+      return append("error", change.message);
+  }
+}
+
+function setStatus(state: "online" | "reconnecting" | "offline", text: string): void {
+  status.className = `status ${state}`;
+  status.textContent = text;
+}
+
+// 3. Typing: Enter sends; slash commands as in the terminal client. Focus stays in the field.
+composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const line = messageInput.value;
+  if (line.trim() === "" || !session) return;
+  messageInput.value = "";
+  messageInput.focus();
+  try {
+    const command = parseTyped(line);
+    if (command.type === "quit") {
+      void session.close();
+      messageInput.disabled = true;
+      setStatus("offline", "Left");
+      return append("info", "You left the chat. Reload the page to come back.");
+    }
+    session.send(command);
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error;
+    append("error", error.message);
+  }
+});
+
+// 4. Events on the page.
+function show(event: ChatEvent): void {
+  switch (event.type) {
+    case "welcome":
+      me = event.you;
+      return;
+    case "joined": {
+      if (event.room !== room) log.replaceChildren(); // a new room: its own conversation
+      room = event.room;
+      roomTitle.textContent = room;
+      document.title = `#${room} · Chat`;
+      members.clear();
+      for (const member of event.members) members.set(member.address, member);
+      renderMembers();
+      if (event.missed) append("info", `${event.missed} message${event.missed === 1 ? " was" : "s were"} missed, too far back to replay.`);
+      session?.send({ type: "rooms" });
+      return;
+    }
+    case "message":
+    case "action":
+      return appendSaid(event.from, event.text, event.time, { action: event.type === "action", history: event.history === true });
+    case "notice": {
+      if (event.user && event.event === "rename" && event.user.address === me?.address) me = event.user;
+      if (event.room === room && event.user) {
+        if (event.event === "leave") members.delete(event.user.address);
+        else members.set(event.user.address, event.user);
+        renderMembers();
+        session?.send({ type: "rooms" });
+      }
+      return append("notice", event.text, event.time);
+    }
+    case "members":
+      members.clear();
+      for (const member of event.members) members.set(member.address, member);
+      renderMembers();
+      return append("info", `In ${event.room}: ${event.members.map(describe).join(", ")}`);
+    case "rooms":
+      return renderRooms(event.rooms);
+    case "help":
+      return append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));
+    case "error":
+      return append("error", event.message);
+  }
+}
+
+const describe = (user: User) => (user.name ? `${user.name} (${user.address})` : user.address);
+
+/** Adds a line to the conversation, keeping the newest in view unless the reader scrolled up. */
+function add(item: HTMLLIElement): void {
+  const atBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 40;
+  log.append(item);
+  if (atBottom) conversation.scrollTop = conversation.scrollHeight;
+}
+
+function timeElement(time: string | undefined): HTMLTimeElement {
+  const at = time ? new Date(time) : new Date();
+  const element = document.createElement("time");
+  element.dateTime = at.toISOString();
+  element.textContent = `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}`;
+  return element;
+}
+
+function append(kind: "notice" | "info" | "error", text: string, time?: string): void {
+  const item = document.createElement("li");
+  item.className = kind;
+  const body = document.createElement("span");
+  body.className = "text";
+  body.textContent = text;
+  item.append(timeElement(time), body);
+  add(item);
+}
+
+function appendSaid(from: User, text: string, time: string, { action, history }: { action: boolean; history: boolean }): void {
+  const item = document.createElement("li");
+  item.classList.add("said", action ? "action" : "message");
+  if (history) item.classList.add("history");
+  if (from.address === me?.address) item.classList.add("own");
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = from.name ?? from.address;
+  who.style.setProperty("--hue", String(hueOf(from.name ?? from.address)));
+  const parts: Node[] = [timeElement(time)];
+  if (action) parts.push(document.createTextNode("* "));
+  parts.push(who);
+  if (from.name) {
+    const address = document.createElement("span");
+    address.className = "address";
+    address.textContent = `(${from.address})`;
+    parts.push(address);
+  }
+  const body = document.createElement("span");
+  body.className = "text";
+  body.textContent = action ? ` ${text}` : `: ${text}`;
+  parts.push(body);
+  item.append(...parts);
+  add(item);
+}
+
+/** The same name gets the same hue every time, in every browser (FNV-1a of the name). */
+function hueOf(name: string): number {
+  let hash = 2166136261;
+  for (const char of name.toLowerCase()) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619);
+  return (hash >>> 0) % 360;
+}
+
+function renderMembers(): void {
+  membersList.replaceChildren(
+    ...[...members.values()].map((member) => {
+      const item = document.createElement("li");
+      item.textContent = member.address === me?.address ? `${describe(member)} · you` : describe(member);
+      return item;
+    }),
+  );
+}
+
+function renderRooms(rooms: { name: string; members: number }[]): void {
+  roomsList.replaceChildren(
+    ...rooms.map(({ name, members: count }) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = `#${name} (${count})`;
+      button.setAttribute("aria-current", String(name === room));
+      button.addEventListener("click", () => {
+        if (name !== room) session?.send({ type: "join", room: name });
+        messageInput.focus();
+      });
+      item.append(button);
+      return item;
+    }),
+  );
+}
