@@ -153,6 +153,7 @@ async function main(): Promise<void> {
   const url = `${tls ? "wss" : "ws"}://${hostInUrl(host)}:${chat.server.port}`;
   log(`Listening on ${url}`);
   log(`Connect a client with: ${otherProgram("client")} ${url}`);
+  log(`Or open ${url.replace(/^ws/, "http")}/ in a browser`);
 
   // 4. Stop cleanly on Ctrl-C or a service manager's SIGTERM: tell everyone, close with 1001,
   //    write out the history, and exit within SHUTDOWN_GRACE_MS.

@@ -32,7 +32,9 @@ describe("compiled executables", () => {
   });
 
   test("the server names itself and points to the compiled client", () => {
-    expect(server.log()).toBe(`Listening on ${server.url}\nConnect a client with: chat-client ${server.url}\n`);
+    expect(server.log()).toBe(
+      `Listening on ${server.url}\nConnect a client with: chat-client ${server.url}\nOr open ${server.url.replace("ws://", "http://")}/ in a browser\n`,
+    );
   });
 
   test("the client in pipe mode talks to the server", async () => {
