@@ -126,6 +126,28 @@ describe("the web page", () => {
     }
   });
 
+  test("the conversation follows the newest message, unless the reader has scrolled up", async () => {
+    const page = await joinAs(server.url, "scroller", { width: 900, height: 420 });
+    const talker = pipeClient(["--name", "chatty", "--room", "scrolling", server.url]);
+    try {
+      await say(page, "/join scrolling");
+      await page.waitForFunction(() => document.querySelector("#room")?.textContent === "scrolling", undefined, { timeout: 8_000 });
+      const position = () => page.$eval(".conversation", (c) => ({ top: c.scrollTop, bottom: c.scrollHeight - c.clientHeight }));
+      for (let n = 1; n <= 15; n++) talker.write(`line ${n}`);
+      await waitForLog(page, "line 15");
+      const atEnd = await position();
+      expect(atEnd.bottom).toBeGreaterThan(0); // there is something to scroll
+      expect(atEnd.top).toBeGreaterThanOrEqual(atEnd.bottom - 2);
+      await page.$eval(".conversation", (c) => void (c.scrollTop = 0));
+      for (let n = 16; n <= 18; n++) talker.write(`line ${n}`);
+      await waitForLog(page, "line 18");
+      expect((await position()).top).toBe(0); // left where the reader was
+    } finally {
+      talker.proc.kill("SIGKILL");
+      await page.close();
+    }
+  });
+
   test("the page sits side by side with a terminal client (a picture for the README)", async () => {
     const page = await joinAs(server.url, "ada", { width: 760, height: 560 });
     const terminal = new Terminal();
