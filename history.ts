@@ -59,6 +59,21 @@ export class History {
     return numbered;
   }
 
+  /**
+   * Records an event numbered elsewhere (by Redis, for several servers sharing one chat), so that
+   * this server's own replays include it. False (and nothing done) for an event already recorded.
+   */
+  record(event: SaidEvent): boolean {
+    const room = this.#room(event.room);
+    if (event.seq <= room.seq) return false;
+    room.seq = event.seq;
+    if (this.#limit > 0) {
+      room.events.push(event);
+      if (room.events.length >= 2 * this.#limit) room.events = room.events.slice(-this.#limit);
+    }
+    return true;
+  }
+
   /** The room's last events, oldest first, marked as history. */
   recent(roomName: string): SaidEvent[] {
     if (this.#limit === 0) return [];
@@ -76,6 +91,11 @@ export class History {
     const events = room.events.filter((event) => event.seq > seq).map((event) => ({ ...event, history: true as const }));
     const firstKept = events[0]?.seq ?? room.seq + 1;
     return { events, missed: Math.max(0, firstKept - seq - 1) };
+  }
+
+  /** Every room this server knows, with its last sequence number. */
+  seqs(): [room: string, seq: number][] {
+    return [...this.#rooms].map(([name, room]) => [name, room.seq]);
   }
 
   /** The last sequence number used in the room (0: none yet). */

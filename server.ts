@@ -17,6 +17,7 @@
 import type { Server, ServerWebSocket, SocketAddress } from "bun";
 import { timingSafeEqual } from "node:crypto";
 import { commandName, formatHelp, otherProgram, parseCommandLine, parsePort, runMain, UsageError } from "./cli";
+import { Backplane } from "./backplane";
 import { History } from "./history";
 import pkg from "./package.json";
 import page from "./web/index.html";
@@ -35,6 +36,8 @@ import {
   toText,
   type ChatEvent,
   type Command,
+  type NoticeEvent,
+  type SaidEvent,
   type User,
 } from "./protocol";
 
@@ -55,6 +58,8 @@ const OPTIONS = [
   { flag: "token", value: "TOKEN", env: "CHAT_TOKEN", help: "a shared secret clients must present (Authorization: Bearer, or ?token=)" },
   { flag: "tls-cert", value: "FILE", help: "serve wss:// with this certificate (PEM); needs --tls-key" },
   { flag: "tls-key", value: "FILE", help: "the certificate's private key (PEM)" },
+  { flag: "redis", value: "URL", env: "REDIS_URL", help: "share the chat with other instances through this Redis, e.g. redis://127.0.0.1:6379" },
+  { flag: "reuse-port", help: "let several instances listen on one port (SO_REUSEPORT), to use every core" },
   { flag: "quiet", short: "q", help: "do not log each message (connections are still logged)" },
   { flag: "help", short: "h", help: "show this help and exit" },
   { flag: "version", short: "v", help: "show the version and exit" },
@@ -148,8 +153,9 @@ async function main(): Promise<void> {
   // 2. History, in memory or in the store.
   const history = openHistory(Number(count("history", options.history)), options.store);
 
-  // 3. Listen, or say in one line why we cannot.
-  const chat = listen(host, port, { history, limits, tls, quiet: options.quiet });
+  // 3. Listen, or say in one line why we cannot; with --redis, join the other instances.
+  const backplane = options.redis ? new Backplane(options.redis, Number(options.history)) : undefined;
+  const chat = listen(host, port, { history, limits, tls, backplane, reusePort: options["reuse-port"], quiet: options.quiet });
   const url = `${tls ? "wss" : "ws"}://${hostInUrl(host)}:${chat.server.port}`;
   log(`Listening on ${url}`);
   log(`Connect a client with: ${otherProgram("client")} ${url}`);
@@ -161,6 +167,7 @@ async function main(): Promise<void> {
     process.once(signal, async () => {
       log(`Shutting down (${signal})`);
       await chat.shutDown();
+      backplane?.close();
       history.close();
       flushLog();
       process.exit(0);
@@ -206,7 +213,14 @@ const startedAt = Date.now();
 function listen(
   host: string,
   port: number,
-  { history, limits, tls, quiet }: { history: History; limits: Limits; tls: { cert: string; key: string } | undefined; quiet: boolean },
+  {
+    history,
+    limits,
+    tls,
+    backplane,
+    reusePort,
+    quiet,
+  }: { history: History; limits: Limits; tls: { cert: string; key: string } | undefined; backplane: Backplane | undefined; reusePort: boolean; quiet: boolean },
 ): { server: Server<Connection>; shutDown: () => Promise<void> } {
   let server: Server<Connection>;
   /** Who is in each room, in the order they came. */
@@ -262,7 +276,7 @@ function listen(
   }
 
   const now = () => new Date().toISOString();
-  const notice = (room: string, event: "join" | "leave" | "rename", user: User, text: string, previousName?: string | null): ChatEvent => ({
+  const notice = (room: string, event: "join" | "leave" | "rename", user: User, text: string, previousName?: string | null): NoticeEvent => ({
     type: "notice",
     room,
     time: now(),
@@ -271,6 +285,23 @@ function listen(
     text,
     ...(event === "rename" && { previousName }),
   });
+
+  /** A notice goes to this instance's clients at once, and through Redis to the other instances'. */
+  function announce(event: NoticeEvent, except?: Socket): void {
+    broadcast(event.room, event, except);
+    backplane?.notice(event);
+  }
+
+  /** What an instance (this one too) said, another announced, or (`replay`) the shared history. */
+  function fromBackplane(event: SaidEvent | NoticeEvent, replay = false): void {
+    if (event.type === "notice") return broadcast(event.room, event);
+    if (history.record(event) && !replay) deliverSaid(event);
+  }
+
+  function deliverSaid(event: SaidEvent): void {
+    broadcast(event.room, event);
+    if (!quiet) log(`${event.type === "message" ? "Message" : "Action"} from ${describeUser(event.from)} in ${event.room}: ${printable(event.text)}`);
+  }
 
   /**
    * Moves `ws` into `room`: leaves the old one, tells both rooms, and replays the new one's
@@ -285,7 +316,7 @@ function listen(
     rooms.set(room, members);
     members.add(ws);
     ws.subscribe(topic(room, ws.data.json));
-    broadcast(room, notice(room, "join", user, `${describeUser(user)} joined ${room}`), ws);
+    announce(notice(room, "join", user, `${describeUser(user)} joined ${room}`), ws);
     const { events, missed } = since == null ? { events: history.recent(room), missed: 0 } : history.since(room, since);
     // A plain-text client entering its first room gets no greeting: the core chat had none, and
     // scripts that read its output expect only messages.
@@ -301,7 +332,7 @@ function listen(
     ws.unsubscribe(topic(room, ws.data.json));
     rooms.get(room)?.delete(ws);
     if (room !== DEFAULT_ROOM && rooms.get(room)?.size === 0) rooms.delete(room);
-    broadcast(room, notice(room, "leave", userOf(ws), `${describeUser(userOf(ws))} left ${room}`));
+    announce(notice(room, "leave", userOf(ws), `${describeUser(userOf(ws))} left ${room}`));
   }
 
   /** Gives `ws` the name if it is valid and free; otherwise returns why not. */
@@ -323,7 +354,7 @@ function listen(
     const problem = claimName(ws, wanted);
     if (problem) return refuse(ws, problem);
     const before = previous ? `${previous} (${ws.data.address})` : ws.data.address;
-    broadcast(ws.data.room, notice(ws.data.room, "rename", userOf(ws), `${before} is now ${ws.data.name}`, previous));
+    announce(notice(ws.data.room, "rename", userOf(ws), `${before} is now ${ws.data.name}`, previous));
     log(`${before} is now ${ws.data.name}`);
   }
 
@@ -333,9 +364,11 @@ function listen(
       case "me": {
         const text = cleanText(command.text);
         if (text.trim() === "") return refuse(ws, "A message needs some text besides control characters.");
-        const event = history.add({ type: command.type === "say" ? "message" : "action", room: ws.data.room, time: now(), from: userOf(ws), text });
-        broadcast(ws.data.room, event);
-        if (!quiet) log(`${command.type === "say" ? "Message" : "Action"} from ${describeUser(event.from)} in ${event.room}: ${printable(text)}`);
+        const said = { type: command.type === "say" ? "message" : "action", room: ws.data.room, time: now(), from: userOf(ws), text } as const;
+        // Through Redis, the message is numbered there and delivered when it comes back, on
+        // every instance alike; without it (or while it is down), here and now.
+        if (!backplane?.connected) return deliverSaid(history.add(said));
+        backplane.say(said, history.lastSeq(said.room) + 1).catch(() => deliverSaid(history.add(said)));
         return;
       }
       case "nick":
@@ -432,7 +465,14 @@ function listen(
   function httpAnswer(request: Request): Response {
     const path = new URL(request.url).pathname;
     if (path === "/healthz") {
-      return Response.json({ status: "ok", connections, rooms: rooms.size, uptime: Math.round((Date.now() - startedAt) / 1000) });
+      const degraded = backplane !== undefined && !backplane.connected;
+      return Response.json({
+        status: degraded ? "degraded" : "ok",
+        connections,
+        rooms: rooms.size,
+        uptime: Math.round((Date.now() - startedAt) / 1000),
+        ...(backplane && { redis: backplane.connected ? "connected" : "unreachable" }),
+      });
     }
     if (path === "/metrics") return new Response(prometheus(connections, rooms.size), { headers: { "Content-Type": "text/plain; version=0.0.4" } });
     const where = request.headers.get("host") ?? `${host}:${port}`;
@@ -453,7 +493,8 @@ function listen(
       development: false,
       // With `routes`, Bun turns SO_REUSEPORT on by default: a second server on the same port
       // would start and quietly take half the connections instead of saying the port is taken.
-      reusePort: false,
+      // It is on only when asked for, for instances meant to share a port (with --redis).
+      reusePort,
       fetch(request, server) {
         if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return httpAnswer(request);
         const address = server.requestIP(request);
@@ -539,7 +580,7 @@ function listen(
           rooms.get(room)?.delete(ws);
           if (room !== DEFAULT_ROOM && rooms.get(room)?.size === 0) rooms.delete(room);
           if (name && names.get(name.toLowerCase()) === ws) names.delete(name.toLowerCase());
-          broadcast(room, notice(room, "leave", userOf(ws), `${describeUser(userOf(ws))} left ${room}`));
+          announce(notice(room, "leave", userOf(ws), `${describeUser(userOf(ws))} left ${room}`));
           log(`Connection from ${describeUser(userOf(ws))} closed (${code}${reason ? ` ${printable(reason)}` : ""})`);
         },
       },
@@ -554,6 +595,12 @@ function listen(
   const backlogCheck = setInterval(() => {
     for (const members of rooms.values()) closeSlowReaders(members);
   }, BACKLOG_CHECK_MS);
+
+  void backplane?.start({
+    onEvent: fromBackplane,
+    onState: (_connected, detail) => log(`Redis: ${detail}`),
+    seqs: () => history.seqs(),
+  });
 
   async function shutDown(): Promise<void> {
     clearInterval(backlogCheck);

@@ -8,6 +8,7 @@ declare -A package_for=(
   [tmux]=tmux       # the interactive client is tested in a real pseudo-terminal
   [openssl]=openssl # a self-signed certificate for the TLS test
   [chromium]=chromium # the web page is tested in a real headless browser (never a downloaded one)
+  [redis-server]=redis-server # several instances sharing one chat through Redis
 )
 
 missing=()

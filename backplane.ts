@@ -1,0 +1,211 @@
+/**
+ * The Redis backplane (--redis URL): several server processes, on one machine or many, behave as
+ * one chat. It uses Bun's built-in RedisClient.
+ *
+ * - What is said is numbered, kept in the shared history and published to every instance in one
+ *   Lua script, which Redis runs atomically: sequence numbers are shared, and every instance sees
+ *   the messages in the same order. Every instance, the sender's included, delivers a message
+ *   when it comes back from Redis, and only then, so nothing is delivered twice.
+ * - Notices (join, leave, rename) are delivered at once by the instance where they happen and
+ *   published to the others, which skip their own.
+ * - Channels and keys are fixed by the server (a prefix and validated room names); nothing is
+ *   pattern-subscribed, and every envelope that comes back is validated like client input.
+ * - If Redis is down, at start or later, the instance goes on serving its own clients (degraded)
+ *   and tries again with backoff. The subscription runs on a connection of its own, made anew
+ *   after each loss: Bun's RedisClient reconnects without subscribing again, and subscribing again
+ *   on a reconnected client could deliver twice.
+ */
+import { RedisClient } from "bun";
+import type { NoticeEvent, SaidEvent } from "./protocol";
+
+const PREFIX = "chat:";
+const CHANNEL = `${PREFIX}events`;
+const seqKey = (room: string) => `${PREFIX}seq:${room}`;
+const historyKey = (room: string) => `${PREFIX}history:${room}`;
+const BACKOFF_FIRST_MS = 250;
+const BACKOFF_MAX_MS = 5_000;
+/** Rooms whose shared history is loaded at start, at most. */
+const MAX_ROOMS_LOADED = 1000;
+
+/**
+ * KEYS: the room's sequence key, its history key, the channel. ARGV: the event without its seq
+ * (JSON), how many to keep, this instance's id, the lowest seq allowed (one past what this
+ * instance has seen, so numbering never goes back after it served alone while Redis was down).
+ */
+const SAY_SCRIPT = `
+local seq = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[4])
+if seq < floor then seq = floor; redis.call('SET', KEYS[1], seq) end
+local event = cjson.decode(ARGV[1])
+event['seq'] = seq
+local json = cjson.encode(event)
+redis.call('ZADD', KEYS[2], seq, json)
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
+redis.call('PUBLISH', KEYS[3], cjson.encode({ instance = ARGV[3], event = event }))
+return seq`;
+
+export interface BackplaneHandlers {
+  /**
+   * A said event from any instance (this one too), numbered; a notice from another instance. With
+   * `replay`, an entry of the shared history loaded at start: to keep, not to deliver.
+   */
+  onEvent(event: SaidEvent | NoticeEvent, replay?: boolean): void;
+  /** Redis came or went: for the log and /healthz. */
+  onState(connected: boolean, detail: string): void;
+  /** The last sequence number this instance has used in each room. */
+  seqs(): Iterable<[room: string, seq: number]>;
+}
+
+/** KEYS: a room's sequence key. ARGV: a number it must be at least. */
+const RAISE_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0`;
+
+export class Backplane {
+  /** Tells this instance's envelopes from the others'. */
+  readonly instance = crypto.randomUUID();
+  connected = false;
+  #publisher: RedisClient;
+  #subscriber: RedisClient | undefined;
+  #closing = false;
+  #handlers: BackplaneHandlers = { onEvent() {}, onState() {}, seqs: () => [] };
+
+  /** @param keep how many messages per room the shared history keeps (the server's --history) */
+  constructor(
+    private readonly url: string,
+    private readonly keep: number,
+  ) {
+    this.#publisher = new RedisClient(url, { autoReconnect: true, enableOfflineQueue: false });
+  }
+
+  /**
+   * Connects and loads the shared history; if Redis is not there, it says so through `onState`
+   * and goes on trying in the background. Returns once connected or once the first try failed.
+   */
+  start(handlers: BackplaneHandlers): Promise<void> {
+    this.#handlers = handlers;
+    return new Promise((resolve) => void this.#subscribe(resolve));
+  }
+
+  /**
+   * Numbers `event`, keeps it and publishes it to every instance. Resolves once Redis has it; the
+   * event is delivered when it comes back. Rejects if Redis cannot take it: deliver it locally then.
+   */
+  async say(event: Omit<SaidEvent, "seq">, floor: number): Promise<void> {
+    await this.#publisher.send("EVAL", [SAY_SCRIPT, "3", seqKey(event.room), historyKey(event.room), CHANNEL, JSON.stringify(event), String(Math.max(this.keep, 1)), this.instance, String(floor)]);
+  }
+
+  /** Tells the other instances of a notice already delivered here. Lost if Redis is down. */
+  notice(event: NoticeEvent): void {
+    if (!this.connected) return;
+    this.#publisher.publish(CHANNEL, JSON.stringify({ instance: this.instance, event })).catch(() => {});
+  }
+
+  close(): void {
+    this.#closing = true;
+    this.#subscriber?.close();
+    this.#publisher.close();
+  }
+
+  /** Subscribes on a fresh connection, loads history, and comes back here after every loss. */
+  async #subscribe(firstTried = () => {}): Promise<void> {
+    for (let attempt = 1; !this.#closing; attempt++) {
+      const subscriber = new RedisClient(this.url, { autoReconnect: false, enableOfflineQueue: false });
+      try {
+        await subscriber.connect();
+        // The publisher connects on its first command, which, with no offline queue, would fail.
+        if (!this.#publisher.connected) await this.#publisher.connect();
+        // Numbers used here while Redis was away must not be handed out again by Redis.
+        for (const [room, seq] of this.#handlers.seqs()) await subscriber.send("EVAL", [RAISE_SCRIPT, "1", seqKey(room), String(seq)]);
+        await this.#loadHistory(subscriber);
+        subscriber.onclose = (error) => this.#lost(subscriber, error);
+        await subscriber.subscribe(CHANNEL, (message) => this.#receive(message));
+        this.#subscriber = subscriber;
+        this.connected = true;
+        this.#handlers.onState(true, `connected to Redis at ${shown(this.url)}`);
+        return firstTried();
+      } catch (error) {
+        subscriber.close();
+        if (attempt === 1) {
+          this.#handlers.onState(false, `Redis at ${shown(this.url)} is not answering (${describe(error)}); serving this instance's clients alone, retrying`);
+          firstTried();
+        }
+        await Bun.sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
+  #lost(subscriber: RedisClient, error: unknown): void {
+    if (this.#subscriber !== subscriber || this.#closing) return;
+    this.#subscriber = undefined;
+    this.connected = false;
+    this.#handlers.onState(false, `lost Redis at ${shown(this.url)} (${describe(error)}); serving this instance's clients alone, retrying`);
+    void this.#subscribe();
+  }
+
+  /** The shared history of every room, so that this instance can replay it to its clients. */
+  async #loadHistory(client: RedisClient): Promise<void> {
+    if (this.keep === 0) return;
+    let cursor = "0";
+    let rooms = 0;
+    do {
+      const [next, keys] = (await client.send("SCAN", [cursor, "MATCH", `${PREFIX}history:*`, "COUNT", "100"])) as [string, string[]];
+      cursor = next;
+      for (const key of keys) {
+        if (++rooms > MAX_ROOMS_LOADED) return;
+        const entries = (await client.send("ZRANGE", [key, String(-this.keep), "-1"])) as string[];
+        for (const entry of entries) this.#replay(entry);
+      }
+    } while (cursor !== "0");
+  }
+
+  #receive(message: string): void {
+    let envelope: unknown;
+    try {
+      envelope = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (typeof envelope !== "object" || envelope === null) return;
+    const { instance, event } = envelope as { instance?: unknown; event?: unknown };
+    if (typeof instance !== "string") return;
+    const said = validSaid(event);
+    if (said) return this.#handlers.onEvent(said);
+    const notice = validNotice(event);
+    // Our own notices were delivered here already.
+    if (notice && instance !== this.instance) this.#handlers.onEvent(notice);
+  }
+
+  /** An entry of the shared history, handed on to be kept, not delivered. */
+  #replay(entry: string): void {
+    try {
+      const said = validSaid(JSON.parse(entry));
+      if (said) this.#handlers.onEvent(said, true);
+    } catch {
+      // Not an entry of ours: ignored.
+    }
+  }
+}
+
+const isUser = (u: unknown): u is { name: string | null; address: string } =>
+  typeof u === "object" && u !== null && typeof (u as { address?: unknown }).address === "string" && ((u as { name?: unknown }).name === null || typeof (u as { name?: unknown }).name === "string");
+
+/** A message or action as the script publishes it, or undefined for anything else. */
+function validSaid(value: unknown): SaidEvent | undefined {
+  const e = value as Partial<SaidEvent> | null;
+  if (!e || (e.type !== "message" && e.type !== "action")) return undefined;
+  if (typeof e.room !== "string" || typeof e.seq !== "number" || typeof e.time !== "string" || typeof e.text !== "string" || !isUser(e.from)) return undefined;
+  return { type: e.type, room: e.room, seq: e.seq, time: e.time, from: { name: e.from.name, address: e.from.address }, text: e.text };
+}
+
+function validNotice(value: unknown): NoticeEvent | undefined {
+  const e = value as Partial<NoticeEvent> | null;
+  if (!e || e.type !== "notice" || typeof e.room !== "string" || typeof e.time !== "string" || typeof e.text !== "string") return undefined;
+  if (!["join", "leave", "rename"].includes(e.event ?? "") || !isUser(e.user)) return undefined;
+  return { type: "notice", room: e.room, time: e.time, event: e.event!, user: e.user, text: e.text, ...(e.event === "rename" && { previousName: e.previousName ?? null }) };
+}
+
+/** The URL without a password, for the log. */
+const shown = (url: string) => url.replace(/\/\/[^@/]*@/, "//");
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));

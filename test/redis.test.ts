@@ -1,0 +1,176 @@
+/**
+ * Several server instances sharing one chat through a real redis-server (Debian's), started here
+ * on a free port and stopped by its pid.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SUBPROTOCOL } from "../protocol";
+import { startServer, TestSocket, unusedPort, waitFor, type RunningServer } from "./helpers";
+
+/** A redis-server of the test's own, in the foreground so that its pid is the server's. */
+async function startRedis(port = unusedPort()) {
+  const proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
+  const url = `redis://127.0.0.1:${port}`;
+  await waitFor("redis to answer", () => {
+    const ping = Bun.spawnSync(["redis-cli", "-p", String(port), "PING"]);
+    return ping.stdout.toString().trim() === "PONG" ? true : undefined;
+  });
+  return {
+    port,
+    url,
+    async stop() {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    },
+  };
+}
+
+const said = (socket: TestSocket) => socket.events.filter((e) => e.type === "message");
+
+describe("instances sharing one Redis", () => {
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  const servers: RunningServer[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    for (let n = 0; n < 3; n++) servers.push(await startServer(["--redis", redis.url, "--rate", "0"]));
+    for (const server of servers) await server.waitForLog(/Redis: connected/);
+  });
+  afterAll(async () => {
+    for (const server of servers) await server.stop();
+    await redis.stop();
+  });
+
+  test("three instances: every message reaches every client exactly once, in one order everywhere", async () => {
+    const clients: TestSocket[] = [];
+    for (const server of servers) for (let k = 0; k < 2; k++) clients.push(await TestSocket.open(`${server.url}/?room=everyone`, SUBPROTOCOL));
+    const perClient = 20;
+    clients.forEach((client, c) => {
+      for (let n = 1; n <= perClient; n++) client.send(JSON.stringify({ type: "say", text: `c${c} m${n}` }));
+    });
+    const total = clients.length * perClient;
+    await waitFor(() => `every client's ${total} messages (have ${clients.map((c) => said(c).length).join(",")})`, () => (clients.every((c) => said(c).length >= total) ? true : undefined), 15_000);
+    const orders = clients.map((client) => said(client).map((e) => `${e.seq} ${e.text}`));
+    for (const order of orders) {
+      expect(order).toHaveLength(total); // nothing twice
+      expect(order).toEqual(orders[0]!); // the same order on every instance
+      expect(order.map((line) => Number(line.split(" ")[0]))).toEqual(Array.from({ length: total }, (_, n) => n + 1));
+      clients.forEach((_, c) => {
+        const mine = order.map((line) => new RegExp(`^\\d+ c${c} m(\\d+)$`).exec(line)?.[1]).filter((n) => n !== undefined).map(Number);
+        expect(mine).toEqual(Array.from({ length: perClient }, (_, n) => n + 1)); // each sender's order
+      });
+    }
+    for (const client of clients) client.close();
+  });
+
+  test("notices cross instances; a plain-text client on one hears a JSON client on another", async () => {
+    const text = await TestSocket.open(`${servers[0]!.url}/?room=mixed&name=txt`);
+    const json = await TestSocket.open(`${servers[1]!.url}/?room=mixed&name=jsn`, SUBPROTOCOL);
+    expect(await text.waitForMessage("the join from the other instance", (m) => m.includes("jsn"))).toMatch(/^\*\*\* jsn \(127\.0\.0\.1:\d+\) joined mixed$/);
+    json.send(JSON.stringify({ type: "say", text: "across" }));
+    expect(await text.waitForMessage("the message", (m) => m.endsWith(": across"))).toMatch(/^jsn \(127\.0\.0\.1:\d+\): across$/);
+    json.close();
+    expect(await text.waitForMessage("the leave", (m) => m.includes("left"))).toMatch(/^\*\*\* jsn \(127\.0\.0\.1:\d+\) left mixed$/);
+    text.close();
+  });
+
+  test("history and sequence numbers are shared: a client resumes on another instance without a hole", async () => {
+    const writer = await TestSocket.open(`${servers[0]!.url}/?room=resume`, SUBPROTOCOL);
+    for (let n = 1; n <= 5; n++) writer.send(JSON.stringify({ type: "say", text: `r${n}` }));
+    await waitFor("the five messages", () => (said(writer).length >= 5 ? true : undefined));
+    const late = await TestSocket.open(`${servers[1]!.url}/?room=resume`, SUBPROTOCOL);
+    await waitFor("the history on another instance", () => (late.events.filter((e) => e.history === true).length >= 5 ? true : undefined));
+    expect(late.events.filter((e) => e.history === true).map((e) => [e.seq, e.text])).toEqual([[1, "r1"], [2, "r2"], [3, "r3"], [4, "r4"], [5, "r5"]]);
+    const resumer = await TestSocket.open(`${servers[2]!.url}/?room=resume&since=3`, SUBPROTOCOL);
+    await waitFor("the resume", () => (resumer.events.filter((e) => e.history === true).length >= 2 ? true : undefined));
+    expect(resumer.events.filter((e) => e.history === true).map((e) => e.text)).toEqual(["r4", "r5"]);
+    for (const s of [writer, late, resumer]) s.close();
+  });
+});
+
+test("Redis unreachable at start: the instance serves its own clients, says so, and joins once Redis comes", async () => {
+  const port = unusedPort();
+  const alone = await startServer(["--redis", `redis://127.0.0.1:${port}`]);
+  let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+  let other: RunningServer | undefined;
+  try {
+    await alone.waitForLog(/Redis: Redis at redis:\/\/127\.0\.0\.1:\d+ is not answering .*; serving this instance's clients alone, retrying/);
+    expect(await (await fetch(`http://127.0.0.1:${alone.port}/healthz`)).json()).toMatchObject({ status: "degraded", redis: "unreachable" });
+    const local = await TestSocket.open(alone.url);
+    local.send("still chatting");
+    await local.waitForChat(1);
+
+    redis = await startRedis(port);
+    await alone.waitForLog(/Redis: connected/, 15_000);
+    expect(await (await fetch(`http://127.0.0.1:${alone.port}/healthz`)).json()).toMatchObject({ status: "ok", redis: "connected" });
+    other = await startServer(["--redis", redis.url]);
+    await other.waitForLog(/Redis: connected/);
+    const remote = await TestSocket.open(other.url);
+    remote.send("hello from the other instance");
+    expect(await local.waitForMessage("the other instance's message", (m) => m.endsWith("hello from the other instance"))).toBeTruthy();
+    local.close();
+    remote.close();
+  } finally {
+    await alone.stop();
+    await other?.stop();
+    await redis?.stop();
+  }
+}, 30_000);
+
+test("Redis restarted under load: no crash, delivery across instances resumes, nothing twice", async () => {
+  const redis = await startRedis();
+  const a = await startServer(["--redis", redis.url, "--rate", "0"]);
+  const b = await startServer(["--redis", redis.url, "--rate", "0"]);
+  let restarted: Awaited<ReturnType<typeof startRedis>> | undefined;
+  try {
+    await a.waitForLog(/Redis: connected/);
+    await b.waitForLog(/Redis: connected/);
+    const onA = await TestSocket.open(a.url, SUBPROTOCOL);
+    const onB = await TestSocket.open(b.url, SUBPROTOCOL);
+    let sent = 0;
+    const load = setInterval(() => onA.send(JSON.stringify({ type: "say", text: `load ${++sent}` })), 10);
+    await Bun.sleep(300);
+    await redis.stop();
+    await a.waitForLog(/Redis: lost Redis/);
+    await Bun.sleep(300);
+    restarted = await startRedis(redis.port);
+    await a.waitForLog(/Redis: connected.*\n[\s\S]*Redis: connected/, 15_000);
+    await b.waitForLog(/Redis: connected.*\n[\s\S]*Redis: connected/, 15_000);
+    await Bun.sleep(300);
+    clearInterval(load);
+    onA.send(JSON.stringify({ type: "say", text: "after the restart" }));
+    await onB.waitForEvent("the message after the restart", (e) => e.text === "after the restart", 10_000);
+    for (const socket of [onA, onB]) {
+      const texts = said(socket).map((e) => e.text);
+      expect(new Set(texts).size).toBe(texts.length); // nothing twice
+    }
+    // Both instances are still up.
+    for (const server of [a, b]) expect(((await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json()) as { status: string }).status).toBe("ok");
+    onA.close();
+    onB.close();
+  } finally {
+    await a.stop();
+    await b.stop();
+    await restarted?.stop();
+  }
+}, 40_000);
+
+test("--reuse-port: two instances listen on one port and share the chat through Redis", async () => {
+  const redis = await startRedis();
+  const port = unusedPort();
+  const first = await startServer(["--port", String(port), "--reuse-port", "--redis", redis.url]);
+  const second = await startServer(["--port", String(port), "--reuse-port", "--redis", redis.url]);
+  try {
+    expect(second.port).toBe(first.port);
+    await first.waitForLog(/Redis: connected/);
+    await second.waitForLog(/Redis: connected/);
+    const clients = await Promise.all(Array.from({ length: 8 }, () => TestSocket.open(`ws://127.0.0.1:${port}`)));
+    // The kernel spreads connections over both listeners.
+    await waitFor("connections on both", () => (/New connection/.test(first.log()) && /New connection/.test(second.log()) ? true : undefined));
+    clients[0]!.send("to everyone on the port");
+    for (const client of clients) await client.waitForMessage("the message", (m) => m.endsWith("to everyone on the port"));
+    for (const client of clients) client.close();
+  } finally {
+    await first.stop();
+    await second.stop();
+    await redis.stop();
+  }
+});
