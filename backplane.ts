@@ -16,12 +16,20 @@
  *   on a reconnected client could deliver twice.
  */
 import { RedisClient } from "bun";
-import type { NoticeEvent, SaidEvent } from "./protocol";
+import type { NoticeEvent, SaidEvent, User } from "./protocol";
 
 const PREFIX = "chat:";
 const CHANNEL = `${PREFIX}events`;
 const seqKey = (room: string) => `${PREFIX}seq:${room}`;
 const historyKey = (room: string) => `${PREFIX}history:${room}`;
+const membersKey = (room: string) => `${PREFIX}members:${room}`;
+const aliveKey = (instance: string) => `${PREFIX}instance:${instance}`;
+/**
+ * An instance says it is alive every HEARTBEAT_MS, for ALIVE_MS: the people of an instance that
+ * died without a word (SIGKILL, a lost machine) drop out of /who within ALIVE_MS.
+ */
+const HEARTBEAT_MS = 2_000;
+const ALIVE_MS = 6_000;
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 5_000;
 /** Rooms whose shared history is loaded at start, at most. */
@@ -54,6 +62,8 @@ export interface BackplaneHandlers {
   onState(connected: boolean, detail: string): void;
   /** The last sequence number this instance has used in each room. */
   seqs(): Iterable<[room: string, seq: number]>;
+  /** This instance's people, by room: registered again whenever Redis comes back. */
+  members(): Iterable<[room: string, user: User]>;
 }
 
 /** KEYS: a room's sequence key. ARGV: a number it must be at least. */
@@ -69,7 +79,8 @@ export class Backplane {
   #publisher: RedisClient;
   #subscriber: RedisClient | undefined;
   #closing = false;
-  #handlers: BackplaneHandlers = { onEvent() {}, onState() {}, seqs: () => [] };
+  #handlers: BackplaneHandlers = { onEvent() {}, onState() {}, seqs: () => [], members: () => [] };
+  #heartbeat: Timer | undefined;
 
   /** @param keep how many messages per room the shared history keeps (the server's --history) */
   constructor(
@@ -102,10 +113,53 @@ export class Backplane {
     this.#publisher.publish(CHANNEL, JSON.stringify({ instance: this.instance, event })).catch(() => {});
   }
 
+  /** Someone of this instance entered `room` or was renamed there: for /who on every instance. */
+  present(room: string, user: User): void {
+    if (this.connected) this.#publisher.send("HSET", [membersKey(room), user.address, JSON.stringify({ instance: this.instance, user })]).catch(() => {});
+  }
+
+  /** Someone of this instance left `room`. */
+  absent(room: string, address: string): void {
+    if (this.connected) this.#publisher.send("HDEL", [membersKey(room), address]).catch(() => {});
+  }
+
+  /** Everyone in `room` on every live instance; entries of instances that died are cleared. */
+  async members(room: string): Promise<User[]> {
+    const flat = (await this.#publisher.send("HGETALL", [membersKey(room)])) as string[] | Record<string, string>;
+    const entries = Array.isArray(flat) ? Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]!]]))) : flat;
+    const parsed: { address: string; instance: string; user: User }[] = [];
+    for (const [address, value] of Object.entries(entries)) {
+      try {
+        const { instance, user } = JSON.parse(value) as { instance: unknown; user: unknown };
+        if (typeof instance === "string" && isUser(user)) parsed.push({ address, instance, user: { name: user.name, address: user.address } });
+      } catch {
+        // Not an entry of ours: ignored.
+      }
+    }
+    const instances = [...new Set(parsed.map((p) => p.instance))];
+    const alive = instances.length === 0 ? [] : ((await this.#publisher.send("MGET", instances.map(aliveKey))) as (string | null)[]);
+    const live = new Set(instances.filter((_, i) => alive[i] !== null));
+    const dead = parsed.filter((p) => !live.has(p.instance)).map((p) => p.address);
+    if (dead.length > 0) this.#publisher.send("HDEL", [membersKey(room), ...dead]).catch(() => {});
+    return parsed.filter((p) => live.has(p.instance)).map((p) => p.user);
+  }
+
   close(): void {
     this.#closing = true;
+    clearInterval(this.#heartbeat);
+    if (this.connected) this.#publisher.send("DEL", [aliveKey(this.instance)]).catch(() => {});
     this.#subscriber?.close();
     this.#publisher.close();
+  }
+
+  /** Says this instance is alive, and who is here (Redis may have forgotten, if it restarted). */
+  async #register(): Promise<void> {
+    await this.#publisher.send("SET", [aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]);
+    for (const [room, user] of this.#handlers.members()) await this.#publisher.send("HSET", [membersKey(room), user.address, JSON.stringify({ instance: this.instance, user })]);
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => {
+      if (this.connected) this.#publisher.send("SET", [aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]).catch(() => {});
+    }, HEARTBEAT_MS);
   }
 
   /** Subscribes on a fresh connection, loads history, and comes back here after every loss. */
@@ -119,6 +173,7 @@ export class Backplane {
         // Numbers used here while Redis was away must not be handed out again by Redis.
         for (const [room, seq] of this.#handlers.seqs()) await subscriber.send("EVAL", [RAISE_SCRIPT, "1", seqKey(room), String(seq)]);
         await this.#loadHistory(subscriber);
+        await this.#register();
         subscriber.onclose = (error) => this.#lost(subscriber, error);
         await subscriber.subscribe(CHANNEL, (message) => this.#receive(message));
         this.#subscriber = subscriber;

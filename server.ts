@@ -286,10 +286,16 @@ function listen(
     ...(event === "rename" && { previousName }),
   });
 
-  /** A notice goes to this instance's clients at once, and through Redis to the other instances'. */
+  /**
+   * A notice goes to this instance's clients at once, and through Redis to the other instances';
+   * the room's list of people in Redis (for /who everywhere) follows it.
+   */
   function announce(event: NoticeEvent, except?: Socket): void {
     broadcast(event.room, event, except);
-    backplane?.notice(event);
+    if (!backplane || !event.user) return;
+    backplane.notice(event);
+    if (event.event === "leave") backplane.absent(event.room, event.user.address);
+    else backplane.present(event.room, event.user);
   }
 
   /** What an instance (this one too) said, another announced, or (`replay`) the shared history. */
@@ -380,8 +386,17 @@ function listen(
         if (room === ws.data.room) return refuse(ws, `You are already in ${room}.`);
         return enter(ws, room, { firstRoom: false });
       }
-      case "who":
-        return send(ws, { type: "members", room: ws.data.room, members: [...(rooms.get(ws.data.room) ?? [])].map(userOf) });
+      case "who": {
+        const room = ws.data.room;
+        const here = () => [...(rooms.get(room) ?? [])].map(userOf);
+        if (!backplane?.connected) return send(ws, { type: "members", room, members: here() });
+        // Everyone on every instance; if Redis fails to answer, this instance's people.
+        backplane.members(room).then(
+          (members) => send(ws, { type: "members", room, members }),
+          () => send(ws, { type: "members", room, members: here() }),
+        );
+        return;
+      }
       case "rooms": {
         const list = [...rooms].map(([name, members]) => ({ name, members: members.size }));
         list.sort((a, b) => (a.name === DEFAULT_ROOM ? -1 : b.name === DEFAULT_ROOM ? 1 : a.name.localeCompare(b.name)));
@@ -600,6 +615,7 @@ function listen(
     onEvent: fromBackplane,
     onState: (_connected, detail) => log(`Redis: ${detail}`),
     seqs: () => history.seqs(),
+    members: () => [...rooms].flatMap(([room, members]) => [...members].map((ws) => [room, userOf(ws)] as [string, User])),
   });
 
   async function shutDown(): Promise<void> {

@@ -86,6 +86,41 @@ describe("instances sharing one Redis", () => {
   });
 });
 
+test("/who lists the room's people on every instance; an instance killed with SIGKILL drops out within a bound", async () => {
+  const redis = await startRedis();
+  const a = await startServer(["--redis", redis.url]);
+  const b = await startServer(["--redis", redis.url]);
+  try {
+    await a.waitForLog(/Redis: connected/);
+    await b.waitForLog(/Redis: connected/);
+    const alice = await TestSocket.open(`${a.url}/?room=who&name=alice`);
+    const bob = await TestSocket.open(`${b.url}/?room=who&name=bob`);
+    await alice.waitForMessage("bob's arrival", (m) => m.includes("bob") && m.includes("joined"));
+    const who = async () => {
+      const before = alice.messages.length;
+      alice.send("/who");
+      await alice.waitForMessages(before + 1);
+      return alice.messages.slice(before).find((m) => m.startsWith("*** In who"))!;
+    };
+    expect(await who()).toMatch(/^\*\*\* In who \(2\): (alice \(\S+\), bob \(\S+\)|bob \(\S+\), alice \(\S+\))$/);
+    await b.stop(); // SIGKILL: no goodbye, no leave notice from b
+    const started = Date.now();
+    let listed = "";
+    for (let attempt = 0; attempt < 60 && !/^\*\*\* In who \(1\): alice/.test(listed); attempt++) {
+      listed = await who();
+      if (!/^\*\*\* In who \(1\)/.test(listed)) await Bun.sleep(250);
+    }
+    expect(listed).toMatch(/^\*\*\* In who \(1\): alice \(127\.0\.0\.1:\d+\)$/);
+    expect(Date.now() - started).toBeLessThan(10_000); // the liveness window is 6 s
+    alice.close();
+    bob.close();
+  } finally {
+    await a.stop();
+    await b.stop();
+    await redis.stop();
+  }
+}, 30_000);
+
 test("Redis unreachable at start: the instance serves its own clients, says so, and joins once Redis comes", async () => {
   const port = unusedPort();
   const alone = await startServer(["--redis", `redis://127.0.0.1:${port}`]);
