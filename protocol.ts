@@ -201,6 +201,16 @@ export function decodeCommand(frame: string): Command {
 
 const NAME_PATTERN = /^[\p{L}\p{Nd}_.\-]{1,32}$/u;
 
+/**
+ * A number for a name, the same in every client and for every case of it (FNV-1a): the terminal
+ * and the page derive a person's colour from it, so a name keeps its colour everywhere.
+ */
+export function nameHash(name: string): number {
+  let hash = 2166136261;
+  for (const char of name.toLowerCase()) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619);
+  return hash >>> 0;
+}
+
 /** Names and rooms are compared in NFC, so that é typed two ways is one name. */
 export function normalizeName(name: string): string {
   return name.trim().normalize("NFC");

@@ -5,7 +5,7 @@
  * NO_COLOR is set or the output is not a terminal.
  */
 import { styleText } from "node:util";
-import type { ChatEvent, User } from "./protocol";
+import { nameHash, type ChatEvent, type User } from "./protocol";
 
 /**
  * Control characters in a message could drive the reader's terminal (clear it, move the cursor,
@@ -18,11 +18,9 @@ export function forTerminal(text: string): string {
 /** Colours for other people's names; green is kept for your own messages. */
 const NAME_COLOURS = ["cyan", "magenta", "yellow", "blue", "red", "cyanBright", "magentaBright", "yellowBright", "blueBright", "redBright"] as const;
 
-/** The same name gets the same colour every time, in every client (FNV-1a of the name). */
+/** The same name gets the same colour every time, in every terminal. */
 export function colourOf(key: string): (typeof NAME_COLOURS)[number] {
-  let hash = 2166136261;
-  for (const char of key.toLowerCase()) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619);
-  return NAME_COLOURS[(hash >>> 0) % NAME_COLOURS.length]!;
+  return NAME_COLOURS[nameHash(key) % NAME_COLOURS.length]!;
 }
 
 /** Local time of day, 24-hour: "09:05". */

@@ -5,7 +5,7 @@
  * (textContent), never as HTML; the page's Content-Security-Policy forbids inline script besides.
  */
 import { ChatSession, ConnectError, type Status } from "../connection";
-import { CommandError, nameProblem, normalizeName, parseTyped, type ChatEvent, type User } from "../protocol";
+import { CommandError, nameHash, nameProblem, normalizeName, parseTyped, type ChatEvent, type User } from "../protocol";
 
 const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const welcome = element<HTMLFormElement>("welcome");
@@ -180,7 +180,8 @@ function appendSaid(from: User, text: string, time: string, { action, history }:
   const who = document.createElement("span");
   who.className = "who";
   who.textContent = from.name ?? from.address;
-  who.style.setProperty("--hue", String(hueOf(from.name ?? from.address)));
+  // The same name gets the same hue every time, in every browser.
+  who.style.setProperty("--hue", String(nameHash(from.name ?? from.address) % 360));
   const parts: Node[] = [timeElement(time)];
   if (action) parts.push(document.createTextNode("* "));
   parts.push(who);
@@ -198,12 +199,6 @@ function appendSaid(from: User, text: string, time: string, { action, history }:
   add(item);
 }
 
-/** The same name gets the same hue every time, in every browser (FNV-1a of the name). */
-function hueOf(name: string): number {
-  let hash = 2166136261;
-  for (const char of name.toLowerCase()) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619);
-  return (hash >>> 0) % 360;
-}
 
 function renderMembers(): void {
   membersList.replaceChildren(
