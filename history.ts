@@ -51,12 +51,16 @@ export class History {
       room.events.push(numbered);
       if (room.events.length >= 2 * this.#limit) room.events = room.events.slice(-this.#limit);
     }
-    if (this.#db) {
-      this.#pending.push(numbered);
-      if (this.#pending.length >= FLUSH_BATCH) this.flush();
-      else this.#flushTimer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS);
-    }
+    this.#persist(numbered);
     return numbered;
+  }
+
+  /** Queues an event for the store: written with others in one transaction, off the broadcast path. */
+  #persist(event: SaidEvent): void {
+    if (!this.#db) return;
+    this.#pending.push(event);
+    if (this.#pending.length >= FLUSH_BATCH) this.flush();
+    else this.#flushTimer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS);
   }
 
   /**
@@ -71,6 +75,7 @@ export class History {
       room.events.push(event);
       if (room.events.length >= 2 * this.#limit) room.events = room.events.slice(-this.#limit);
     }
+    this.#persist(event);
     return true;
   }
 
