@@ -23,6 +23,7 @@ const CHANNEL = `${PREFIX}events`;
 const seqKey = (room: string) => `${PREFIX}seq:${room}`;
 const historyKey = (room: string) => `${PREFIX}history:${room}`;
 const membersKey = (room: string) => `${PREFIX}members:${room}`;
+const nameKey = (name: string) => `${PREFIX}name:${name.toLowerCase()}`;
 const aliveKey = (instance: string) => `${PREFIX}instance:${instance}`;
 /**
  * An instance says it is alive every HEARTBEAT_MS, for ALIVE_MS: the people of an instance that
@@ -62,9 +63,28 @@ export interface BackplaneHandlers {
   onState(connected: boolean, detail: string): void;
   /** The last sequence number this instance has used in each room. */
   seqs(): Iterable<[room: string, seq: number]>;
-  /** This instance's people, by room: registered again whenever Redis comes back. */
+  /** This instance's people, by room: registered again, with their names, whenever Redis comes back. */
   members(): Iterable<[room: string, user: User]>;
 }
+
+/**
+ * KEYS: the name's key. ARGV: this instance, the claimer's address, the prefix of liveness keys.
+ * The name is taken if another instance that is alive holds it; otherwise it is ours. (Within
+ * one instance, the instance itself keeps names unique.) Returns the holder's address, or nil.
+ */
+const CLAIM_NAME_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder then
+  local instance, address = string.match(holder, '^(%S+) (%S+)$')
+  if instance and instance ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. instance) == 1 then return address end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
+return false`;
+
+/** KEYS: the name's key. ARGV: this instance and the holder's address. Deletes it only if ours. */
+const RELEASE_NAME_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] .. ' ' .. ARGV[2] then redis.call('DEL', KEYS[1]) end
+return 0`;
 
 /** KEYS: a room's sequence key. ARGV: a number it must be at least. */
 const RAISE_SCRIPT = `
@@ -123,6 +143,17 @@ export class Backplane {
     if (this.connected) this.#publisher.send("HDEL", [membersKey(room), address]).catch(() => {});
   }
 
+  /** True if `name` is free on every other instance, and now held for `address` here. */
+  async claimName(name: string, address: string): Promise<boolean> {
+    const holder = await this.#publisher.send("EVAL", [CLAIM_NAME_SCRIPT, "1", nameKey(name), this.instance, address, `${PREFIX}instance:`]);
+    return holder === null || holder === false || holder === undefined;
+  }
+
+  /** Lets go of a name held here (on leaving or renaming). */
+  releaseName(name: string, address: string): void {
+    if (this.connected) this.#publisher.send("EVAL", [RELEASE_NAME_SCRIPT, "1", nameKey(name), this.instance, address]).catch(() => {});
+  }
+
   /** Everyone in `room` on every live instance; entries of instances that died are cleared. */
   async members(room: string): Promise<User[]> {
     const flat = (await this.#publisher.send("HGETALL", [membersKey(room)])) as string[] | Record<string, string>;
@@ -155,7 +186,10 @@ export class Backplane {
   /** Says this instance is alive, and who is here (Redis may have forgotten, if it restarted). */
   async #register(): Promise<void> {
     await this.#publisher.send("SET", [aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]);
-    for (const [room, user] of this.#handlers.members()) await this.#publisher.send("HSET", [membersKey(room), user.address, JSON.stringify({ instance: this.instance, user })]);
+    for (const [room, user] of this.#handlers.members()) {
+      await this.#publisher.send("HSET", [membersKey(room), user.address, JSON.stringify({ instance: this.instance, user })]);
+      if (user.name) await this.#publisher.send("SET", [nameKey(user.name), `${this.instance} ${user.address}`]);
+    }
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => {
       if (this.connected) this.#publisher.send("SET", [aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]).catch(() => {});

@@ -91,6 +91,8 @@ interface Connection {
   json: boolean;
   /** Name, room and last sequence number seen, asked for in the URL (`?name=alice&room=dev&since=41`). */
   asked: { name: string | null; room: string | null; since: number | null };
+  /** Frames received while the client's name is being claimed in Redis, before it enters. */
+  held?: string[];
   /** Token bucket for --rate: what is left, when it was last filled, and refusals in a row. */
   tokens: number;
   filledAt: number;
@@ -98,6 +100,8 @@ interface Connection {
 }
 type Socket = ServerWebSocket<Connection>;
 
+/** Frames a client may send before it has entered its first room (while its name is claimed). */
+const HELD_FRAMES = 100;
 /** A client refused this many messages in a row for going too fast is flooding: it is closed. */
 const FLOOD_REFUSALS = 20;
 /** How often all readers are looked over for a backlog (a broadcast checks its room at once). */
@@ -341,27 +345,80 @@ function listen(
     announce(notice(room, "leave", userOf(ws), `${describeUser(userOf(ws))} left ${room}`));
   }
 
-  /** Gives `ws` the name if it is valid and free; otherwise returns why not. */
-  function claimName(ws: Socket, wanted: string): string | undefined {
+  /** Names being claimed in Redis right now: given to nobody else meanwhile. */
+  const reserved = new Set<string>();
+
+  /** The name in its normal form if `ws` may have it as far as this instance knows, or why not. */
+  function checkName(ws: Socket, wanted: string): { name: string } | { problem: string } {
     const name = normalizeName(wanted);
     const problem = nameProblem(name);
-    if (problem) return problem;
+    if (problem) return { problem };
     const holder = names.get(name.toLowerCase());
-    if (holder && holder !== ws) return `The name '${name}' is taken; choose another.`;
-    if (ws.data.name === name) return `You are already ${name}.`;
-    if (ws.data.name) names.delete(ws.data.name.toLowerCase());
+    if ((holder && holder !== ws) || reserved.has(name.toLowerCase())) return { problem: `The name '${name}' is taken; choose another.` };
+    if (ws.data.name === name) return { problem: `You are already ${name}.` };
+    return { name };
+  }
+
+  function takeName(ws: Socket, name: string): void {
+    if (ws.data.name) {
+      names.delete(ws.data.name.toLowerCase());
+      backplane?.releaseName(ws.data.name, ws.data.address);
+    }
     names.set(name.toLowerCase(), ws);
     ws.data.name = name;
-    return undefined;
+  }
+
+  /**
+   * Gives `ws` the name if it is free here and, through Redis, on every other instance, then calls
+   * `done` with the refusal, if any. Without Redis (or while it is down) that happens at once.
+   */
+  function claimName(ws: Socket, wanted: string, done: (problem?: string) => void): void {
+    const checked = checkName(ws, wanted);
+    if ("problem" in checked) return done(checked.problem);
+    const { name } = checked;
+    if (!backplane?.connected) {
+      takeName(ws, name);
+      return done();
+    }
+    reserved.add(name.toLowerCase());
+    backplane
+      .claimName(name, ws.data.address)
+      .catch(() => true) // Redis did not answer: this instance decides alone, as when it is down.
+      .then((free) => {
+        reserved.delete(name.toLowerCase());
+        if (ws.readyState !== WebSocket.OPEN) return void (free && backplane.releaseName(name, ws.data.address));
+        if (!free) return done(`The name '${name}' is taken; choose another.`);
+        takeName(ws, name);
+        done();
+      });
   }
 
   function rename(ws: Socket, wanted: string): void {
     const previous = ws.data.name;
-    const problem = claimName(ws, wanted);
-    if (problem) return refuse(ws, problem);
-    const before = previous ? `${previous} (${ws.data.address})` : ws.data.address;
-    announce(notice(ws.data.room, "rename", userOf(ws), `${before} is now ${ws.data.name}`, previous));
-    log(`${before} is now ${ws.data.name}`);
+    claimName(ws, wanted, (problem) => {
+      if (problem) return refuse(ws, problem);
+      const before = previous ? `${previous} (${ws.data.address})` : ws.data.address;
+      announce(notice(ws.data.room, "rename", userOf(ws), `${before} is now ${ws.data.name}`, previous));
+      log(`${before} is now ${ws.data.name}`);
+    });
+  }
+
+  /** A frame from a client: a command, in either protocol. */
+  function receive(ws: Socket, message: string): void {
+    if (!withinRate(ws)) return;
+    // Three bytes per UTF-16 unit is UTF-8's worst case: only long messages need measuring.
+    if (message.length * 3 > limits.maxMessage && Buffer.byteLength(message) > limits.maxMessage) {
+      metrics.refusedSize++;
+      return refuse(ws, `That message is ${Buffer.byteLength(message)} bytes; the limit is ${limits.maxMessage}. It was not sent.`);
+    }
+    let command: Command;
+    try {
+      command = ws.data.json ? decodeCommand(message) : parseTyped(message);
+    } catch (error) {
+      if (!(error instanceof CommandError)) throw error;
+      return refuse(ws, error.message);
+    }
+    perform(ws, command);
   }
 
   function perform(ws: Socket, command: Command): void {
@@ -551,17 +608,25 @@ function listen(
           perIp.set(ws.data.ip, (perIp.get(ws.data.ip) ?? 0) + 1);
           log(`New connection from ${ws.data.address}`);
           // The name and room asked for in the URL are taken before entering, so that the room
-          // hears of "alice joined", not of an address joining and then being renamed.
+          // hears of "alice joined", not of an address joining and then being renamed. Claiming a
+          // name may wait for Redis; what the client sends meanwhile is held, then handled.
           const { name, room, since } = ws.data.asked;
-          const nameRefused = name === null ? undefined : claimName(ws, name);
-          const roomRefused = room === null ? undefined : nameProblem(normalizeName(room), "room");
-          if (ws.data.json) {
-            const { rate, burst, maxMessage } = limits;
-            send(ws, { type: "welcome", you: userOf(ws), version: pkg.version, limits: { rate, burst, maxMessage } });
-          }
-          if (nameRefused) refuse(ws, nameRefused);
-          if (roomRefused) refuse(ws, roomRefused);
-          enter(ws, room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room), { firstRoom: true, since });
+          const admit = (nameRefused?: string) => {
+            const roomRefused = room === null ? undefined : nameProblem(normalizeName(room), "room");
+            if (ws.data.json) {
+              const { rate, burst, maxMessage } = limits;
+              send(ws, { type: "welcome", you: userOf(ws), version: pkg.version, limits: { rate, burst, maxMessage } });
+            }
+            if (nameRefused) refuse(ws, nameRefused);
+            if (roomRefused) refuse(ws, roomRefused);
+            enter(ws, room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room), { firstRoom: true, since });
+            const held = ws.data.held ?? [];
+            ws.data.held = undefined;
+            for (const frame of held) receive(ws, frame);
+          };
+          if (name === null) return admit();
+          ws.data.held = [];
+          claimName(ws, name, admit);
         },
         message(ws, message) {
           metrics.messagesIn++;
@@ -571,20 +636,12 @@ function listen(
             return;
           }
           metrics.bytesIn += message.length;
-          if (!withinRate(ws)) return;
-          // Three bytes per UTF-16 unit is UTF-8's worst case: only long messages need measuring.
-          if (message.length * 3 > limits.maxMessage && Buffer.byteLength(message) > limits.maxMessage) {
-            metrics.refusedSize++;
-            return refuse(ws, `That message is ${Buffer.byteLength(message)} bytes; the limit is ${limits.maxMessage}. It was not sent.`);
+          if (ws.data.held) {
+            // RFC 6455 §7.4.1: 1008, policy: a client may not pile up frames before it is let in.
+            if (ws.data.held.length >= HELD_FRAMES) return ws.close(1008, "too many messages before joining");
+            return void ws.data.held.push(message);
           }
-          let command: Command;
-          try {
-            command = ws.data.json ? decodeCommand(message) : parseTyped(message);
-          } catch (error) {
-            if (!(error instanceof CommandError)) throw error;
-            return refuse(ws, error.message);
-          }
-          perform(ws, command);
+          receive(ws, message);
         },
         close(ws, code, reason) {
           connections--;
@@ -594,7 +651,10 @@ function listen(
           const { room, name } = ws.data;
           rooms.get(room)?.delete(ws);
           if (room !== DEFAULT_ROOM && rooms.get(room)?.size === 0) rooms.delete(room);
-          if (name && names.get(name.toLowerCase()) === ws) names.delete(name.toLowerCase());
+          if (name && names.get(name.toLowerCase()) === ws) {
+            names.delete(name.toLowerCase());
+            backplane?.releaseName(name, ws.data.address);
+          }
           announce(notice(room, "leave", userOf(ws), `${describeUser(userOf(ws))} left ${room}`));
           log(`Connection from ${describeUser(userOf(ws))} closed (${code}${reason ? ` ${printable(reason)}` : ""})`);
         },

@@ -121,6 +121,46 @@ test("/who lists the room's people on every instance; an instance killed with SI
   }
 }, 30_000);
 
+test("names are unique across instances; a name is free again once its holder leaves, or its instance dies", async () => {
+  const redis = await startRedis();
+  const a = await startServer(["--redis", redis.url]);
+  const b = await startServer(["--redis", redis.url]);
+  try {
+    await a.waitForLog(/Redis: connected/);
+    await b.waitForLog(/Redis: connected/);
+    const holder = await TestSocket.open(`${a.url}/?name=Unique`);
+    await a.waitForLog(/Unique \(\S+\) joined chat/);
+    const other = await TestSocket.open(`${b.url}/?name=unique`, SUBPROTOCOL);
+    expect(await other.waitForEvent("the refusal", (e) => e.type === "error")).toEqual({ type: "error", message: "The name 'unique' is taken; choose another." });
+    expect(other.events.find((e) => e.type === "welcome")!.you.name).toBeNull();
+    other.send(JSON.stringify({ type: "nick", name: "UNIQUE" }));
+    await other.waitForEvent("the second refusal", (e) => e.type === "error" && e.message.includes("UNIQUE"));
+    holder.close();
+    await a.waitForLog(/Connection from Unique \(\S+\) closed/);
+    other.send(JSON.stringify({ type: "nick", name: "unique" }));
+    await other.waitForEvent("the rename", (e) => e.type === "notice" && e.event === "rename" && e.user.name === "unique");
+
+    // The holder's instance dies without a word: after its liveness window, the name is free.
+    const third = await TestSocket.open(a.url, SUBPROTOCOL);
+    await b.stop(); // SIGKILL, with "unique" held there
+    const started = Date.now();
+    let renamed = false;
+    for (let attempt = 0; attempt < 40 && !renamed; attempt++) {
+      third.send(JSON.stringify({ type: "nick", name: "unique" }));
+      await Bun.sleep(250);
+      renamed = third.events.some((e) => e.type === "notice" && e.event === "rename" && e.user.name === "unique");
+    }
+    expect(renamed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    third.close();
+    other.close();
+  } finally {
+    await a.stop();
+    await b.stop();
+    await redis.stop();
+  }
+}, 30_000);
+
 test("Redis unreachable at start: the instance serves its own clients, says so, and joins once Redis comes", async () => {
   const port = unusedPort();
   const alone = await startServer(["--redis", `redis://127.0.0.1:${port}`]);
