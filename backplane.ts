@@ -175,6 +175,23 @@ export class Backplane {
     return parsed.filter((p) => live.has(p.instance)).map((p) => p.user);
   }
 
+  /** Every room with people in it on any live instance, and how many (at most MAX_ROOMS_LOADED rooms). */
+  async rooms(): Promise<{ name: string; members: number }[]> {
+    const list: { name: string; members: number }[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = (await this.#publisher.send("SCAN", [cursor, "MATCH", `${PREFIX}members:*`, "COUNT", "100"])) as [string, string[]];
+      cursor = next;
+      for (const key of keys) {
+        if (list.length >= MAX_ROOMS_LOADED) return list;
+        const name = key.slice(`${PREFIX}members:`.length);
+        const members = (await this.members(name)).length;
+        if (members > 0) list.push({ name, members });
+      }
+    } while (cursor !== "0");
+    return list;
+  }
+
   close(): void {
     this.#closing = true;
     clearInterval(this.#heartbeat);

@@ -455,9 +455,16 @@ function listen(
         return;
       }
       case "rooms": {
-        const list = [...rooms].map(([name, members]) => ({ name, members: members.size }));
-        list.sort((a, b) => (a.name === DEFAULT_ROOM ? -1 : b.name === DEFAULT_ROOM ? 1 : a.name.localeCompare(b.name)));
-        return send(ws, { type: "rooms", rooms: list });
+        const here = () => [...rooms].map(([name, members]) => ({ name, members: members.size }));
+        const answer = (list: { name: string; members: number }[]) => {
+          if (!list.some((r) => r.name === DEFAULT_ROOM)) list.push({ name: DEFAULT_ROOM, members: 0 });
+          list.sort((a, b) => (a.name === DEFAULT_ROOM ? -1 : b.name === DEFAULT_ROOM ? 1 : a.name.localeCompare(b.name)));
+          send(ws, { type: "rooms", rooms: list });
+        };
+        if (!backplane?.connected) return answer(here());
+        // The rooms of every instance; if Redis fails to answer, this instance's.
+        backplane.rooms().then(answer, () => answer(here()));
+        return;
       }
       case "help":
         return send(ws, { type: "help", commands: HELP });

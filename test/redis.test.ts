@@ -103,6 +103,8 @@ test("/who lists the room's people on every instance; an instance killed with SI
       return alice.messages.slice(before).find((m) => m.startsWith("*** In who"))!;
     };
     expect(await who()).toMatch(/^\*\*\* In who \(2\): (alice \(\S+\), bob \(\S+\)|bob \(\S+\), alice \(\S+\))$/);
+    alice.send("/rooms");
+    expect(await alice.waitForMessage("the rooms", (m) => m.startsWith("*** Rooms"))).toBe("*** Rooms: chat (0), who (2)");
     await b.stop(); // SIGKILL: no goodbye, no leave notice from b
     const started = Date.now();
     let listed = "";
