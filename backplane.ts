@@ -8,6 +8,9 @@
  *   when it comes back from Redis, and only then, so nothing is delivered twice.
  * - Notices (join, leave, rename) are delivered at once by the instance where they happen and
  *   published to the others, which skip their own.
+ * - Who is where (for /who and /rooms) and who holds which name live in Redis too, tagged with the
+ *   instance; an instance says it is alive every few seconds, and what belongs to one that died
+ *   without a word stops counting once that runs out.
  * - Channels and keys are fixed by the server (a prefix and validated room names); nothing is
  *   pattern-subscribed, and every envelope that comes back is validated like client input.
  * - If Redis is down, at start or later, the instance goes on serving its own clients (degraded)
