@@ -29,7 +29,7 @@ const BACKOFF_FACTOR = 2;
 const BACKOFF_MAX_MS = 10_000;
 const MAX_ATTEMPTS = 100;
 /** Commands kept while offline; more than this and the user is told they were not sent. */
-export const MAX_QUEUED = 100;
+const MAX_QUEUED = 100;
 /** How long to wait for the server's answer to our close frame before leaving anyway. */
 const CLOSE_WAIT_MS = 1_000;
 
@@ -55,7 +55,7 @@ export type Status =
   | { type: "ended"; message: string; exitCode: number };
 
 /** Exit code for a server that refused us: wrong token, origin not allowed, full, closed as a flooder. */
-export const EXIT_REFUSED = 3;
+const EXIT_REFUSED = 3;
 
 /** A failure to connect, already worded for the user, with the exit code it deserves. */
 export class ConnectError extends Error {
@@ -431,7 +431,10 @@ function describeConnectFailure(shownUrl: string, url: string, event: Event): Co
   return fail(`${detail}${code ? ` (${code})` : ""}. Is it a chat server?`);
 }
 
-/** `bun server.ts`, or `chat-server` from a compiled client. */
+/**
+ * `bun server.ts`, or `chat-server` from a compiled client: cli.ts's otherProgram("server"), which
+ * this file cannot import, since it runs in browsers too and cli.ts needs node modules.
+ */
 function serverCommand(): string {
   return IN_BUN && Bun.main.includes("$bunfs") ? "chat-server" : "bun server.ts";
 }
@@ -451,7 +454,7 @@ function describeCloseCode(code: number): string | undefined {
 }
 
 /** "code 1006, connection lost without a close frame": a close code and its meaning (RFC 6455 §7.4.1). */
-export function describeClose({ code, reason }: { code: number; reason: string }): string {
+function describeClose({ code, reason }: { code: number; reason: string }): string {
   const meaning = reason || describeCloseCode(code);
   return `code ${code}${meaning ? `, ${meaning}` : ""}`;
 }

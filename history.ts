@@ -47,12 +47,17 @@ export class History {
   add(event: Omit<SaidEvent, "seq">): SaidEvent {
     const room = this.#room(event.room);
     const numbered: SaidEvent = { type: event.type, room: event.room, seq: ++room.seq, time: event.time, from: event.from, text: event.text };
+    this.#keep(room, numbered);
+    return numbered;
+  }
+
+  /** Keeps a numbered event for replay (trimmed to `limit` now and then) and for the store. */
+  #keep(room: Room, event: SaidEvent): void {
     if (this.#limit > 0) {
-      room.events.push(numbered);
+      room.events.push(event);
       if (room.events.length >= 2 * this.#limit) room.events = room.events.slice(-this.#limit);
     }
-    this.#persist(numbered);
-    return numbered;
+    this.#persist(event);
   }
 
   /** Queues an event for the store: written with others in one transaction, off the broadcast path. */
@@ -71,11 +76,7 @@ export class History {
     const room = this.#room(event.room);
     if (event.seq <= room.seq) return false;
     room.seq = event.seq;
-    if (this.#limit > 0) {
-      room.events.push(event);
-      if (room.events.length >= 2 * this.#limit) room.events = room.events.slice(-this.#limit);
-    }
-    this.#persist(event);
+    this.#keep(room, event);
     return true;
   }
 

@@ -265,7 +265,7 @@ export function describeUser(user: User): string {
 }
 
 /** Starts each line of a message after its first, in plain text: a line from a sender never does. */
-export const CONTINUATION = "  ";
+const CONTINUATION = "  ";
 
 /**
  * One event as one text frame. Messages keep the core's form (`<sender>: <text>`); everything the

@@ -100,6 +100,8 @@ interface Connection {
 }
 type Socket = ServerWebSocket<Connection>;
 
+/** The two formats of a room's topics: plain text (false) and JSON (true). */
+const FORMATS = [false, true] as const;
 /** Frames a client may send before it has entered its first room (while its name is claimed). */
 const HELD_FRAMES = 100;
 /** A client refused this many messages in a row for going too fast is flooding: it is closed. */
@@ -252,7 +254,7 @@ function listen(
    * checked at once, so a slow one is closed before a burst can pile more on it.
    */
   function broadcast(room: string, event: ChatEvent, except?: Socket): void {
-    for (const json of [false, true]) {
+    for (const json of FORMATS) {
       const recipients = server.subscriberCount(topic(room, json)) - (except?.data.json === json ? 1 : 0);
       if (recipients <= 0) continue;
       const frame = json ? JSON.stringify(event) : toText(event);
@@ -320,7 +322,10 @@ function listen(
    */
   function enter(ws: Socket, room: string, { firstRoom, since }: { firstRoom: boolean; since?: number | null }): void {
     const user = userOf(ws);
-    if (!firstRoom) leave(ws);
+    if (!firstRoom) {
+      ws.unsubscribe(topic(ws.data.room, ws.data.json));
+      leave(ws);
+    }
     ws.data.room = room;
     const members = rooms.get(room) ?? new Set<Socket>();
     rooms.set(room, members);
@@ -337,9 +342,9 @@ function listen(
     log(`${describeUser(user)} joined ${room}`);
   }
 
+  /** Takes `ws` out of its room (on /join or on closing), and tells the room. */
   function leave(ws: Socket): void {
     const { room } = ws.data;
-    ws.unsubscribe(topic(room, ws.data.json));
     rooms.get(room)?.delete(ws);
     if (room !== DEFAULT_ROOM && rooms.get(room)?.size === 0) rooms.delete(room);
     announce(notice(room, "leave", userOf(ws), `${describeUser(userOf(ws))} left ${room}`));
@@ -655,14 +660,12 @@ function listen(
           const left = (perIp.get(ws.data.ip) ?? 1) - 1;
           if (left === 0) perIp.delete(ws.data.ip);
           else perIp.set(ws.data.ip, left);
-          const { room, name } = ws.data;
-          rooms.get(room)?.delete(ws);
-          if (room !== DEFAULT_ROOM && rooms.get(room)?.size === 0) rooms.delete(room);
+          const { name } = ws.data;
           if (name && names.get(name.toLowerCase()) === ws) {
             names.delete(name.toLowerCase());
             backplane?.releaseName(name, ws.data.address);
           }
-          announce(notice(room, "leave", userOf(ws), `${describeUser(userOf(ws))} left ${room}`));
+          leave(ws); // Bun has unsubscribed a closed socket already.
           log(`Connection from ${describeUser(userOf(ws))} closed (${code}${reason ? ` ${printable(reason)}` : ""})`);
         },
       },

@@ -24,6 +24,23 @@ async function startRedis(port = unusedPort()) {
   };
 }
 
+/**
+ * A redis-server and two instances using it (with `args`), both connected to it, for `use`; all
+ * stopped by their pids afterwards, even if `use` stopped some already.
+ */
+async function withTwoInstances(args: string[], use: (a: RunningServer, b: RunningServer, redis: Awaited<ReturnType<typeof startRedis>>) => Promise<void>): Promise<void> {
+  const redis = await startRedis();
+  const instances: RunningServer[] = [];
+  try {
+    for (let n = 0; n < 2; n++) instances.push(await startServer(["--redis", redis.url, ...args]));
+    for (const instance of instances) await instance.waitForLog(/Redis: connected/);
+    await use(instances[0]!, instances[1]!, redis);
+  } finally {
+    for (const instance of instances) await instance.stop();
+    await redis.stop();
+  }
+}
+
 const said = (socket: TestSocket) => socket.events.filter((e) => e.type === "message");
 
 describe("instances sharing one Redis", () => {
@@ -87,12 +104,7 @@ describe("instances sharing one Redis", () => {
 });
 
 test("/who lists the room's people on every instance; an instance killed with SIGKILL drops out within a bound", async () => {
-  const redis = await startRedis();
-  const a = await startServer(["--redis", redis.url]);
-  const b = await startServer(["--redis", redis.url]);
-  try {
-    await a.waitForLog(/Redis: connected/);
-    await b.waitForLog(/Redis: connected/);
+  await withTwoInstances([], async (a, b) => {
     const alice = await TestSocket.open(`${a.url}/?room=who&name=alice`);
     const bob = await TestSocket.open(`${b.url}/?room=who&name=bob`);
     await alice.waitForMessage("bob's arrival", (m) => m.includes("bob") && m.includes("joined"));
@@ -116,20 +128,11 @@ test("/who lists the room's people on every instance; an instance killed with SI
     expect(Date.now() - started).toBeLessThan(10_000); // the liveness window is 6 s
     alice.close();
     bob.close();
-  } finally {
-    await a.stop();
-    await b.stop();
-    await redis.stop();
-  }
+  });
 }, 30_000);
 
 test("names are unique across instances; a name is free again once its holder leaves, or its instance dies", async () => {
-  const redis = await startRedis();
-  const a = await startServer(["--redis", redis.url]);
-  const b = await startServer(["--redis", redis.url]);
-  try {
-    await a.waitForLog(/Redis: connected/);
-    await b.waitForLog(/Redis: connected/);
+  await withTwoInstances([], async (a, b) => {
     const holder = await TestSocket.open(`${a.url}/?name=Unique`);
     await a.waitForLog(/Unique \(\S+\) joined chat/);
     const other = await TestSocket.open(`${b.url}/?name=unique`, SUBPROTOCOL);
@@ -156,11 +159,7 @@ test("names are unique across instances; a name is free again once its holder le
     expect(Date.now() - started).toBeLessThan(10_000);
     third.close();
     other.close();
-  } finally {
-    await a.stop();
-    await b.stop();
-    await redis.stop();
-  }
+  });
 }, 30_000);
 
 test("Redis unreachable at start: the instance serves its own clients, says so, and joins once Redis comes", async () => {
@@ -193,13 +192,8 @@ test("Redis unreachable at start: the instance serves its own clients, says so, 
 }, 30_000);
 
 test("Redis restarted under load: no crash, delivery across instances resumes, nothing twice", async () => {
-  const redis = await startRedis();
-  const a = await startServer(["--redis", redis.url, "--rate", "0"]);
-  const b = await startServer(["--redis", redis.url, "--rate", "0"]);
   let restarted: Awaited<ReturnType<typeof startRedis>> | undefined;
-  try {
-    await a.waitForLog(/Redis: connected/);
-    await b.waitForLog(/Redis: connected/);
+  await withTwoInstances(["--rate", "0"], async (a, b, redis) => {
     const onA = await TestSocket.open(a.url, SUBPROTOCOL);
     const onB = await TestSocket.open(b.url, SUBPROTOCOL);
     let sent = 0;
@@ -223,11 +217,7 @@ test("Redis restarted under load: no crash, delivery across instances resumes, n
     for (const server of [a, b]) expect(((await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json()) as { status: string }).status).toBe("ok");
     onA.close();
     onB.close();
-  } finally {
-    await a.stop();
-    await b.stop();
-    await restarted?.stop();
-  }
+  }).finally(() => restarted?.stop());
 }, 40_000);
 
 test("--reuse-port: two instances listen on one port and share the chat through Redis", async () => {
