@@ -55,7 +55,8 @@ export interface WelcomeEvent {
   you: User;
   version: string;
   /** Messages a second (0: no limit) and at once, and the longest message in bytes: clients pace themselves to these. */
-  limits: { rate: number; burst: number; maxMessage: number };
+  /** announceLimit: rooms bigger than this hear no joins and leaves (so a list of people there goes stale). */
+  limits: { rate: number; burst: number; maxMessage: number; announceLimit?: number };
 }
 
 /** You entered a room: who is there; `history` events of the room's history follow. */

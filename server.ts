@@ -53,6 +53,7 @@ const OPTIONS = [
   { flag: "max-clients", value: "N", default: "1000", help: "connections in all; more are answered 503" },
   { flag: "max-per-ip", value: "N", default: "50", help: "connections from one IP address; more are answered 429" },
   { flag: "max-backlog", value: "BYTES", default: "8388608", help: "unsent bytes a slow reader may have waiting before it is closed (1013)" },
+  { flag: "announce-limit", value: "N", default: "100", help: "announce joins and leaves only in rooms of up to N people; bigger rooms would drown in them" },
   { flag: "idle-timeout", value: "SECONDS", default: "60", help: "close a connection silent this long; pings keep live ones alive" },
   { flag: "allow-origin", value: "ORIGINS", help: "web origins allowed besides the server's own, comma-separated; * for any" },
   { flag: "token", value: "TOKEN", env: "CHAT_TOKEN", help: "a shared secret clients must present (Authorization: Bearer, or ?token=)" },
@@ -75,6 +76,8 @@ interface Limits {
   maxClients: number;
   maxPerIp: number;
   maxBacklog: number;
+  /** Rooms bigger than this hear no joins and leaves. */
+  announceLimit: number;
   idleTimeout: number;
   allowedOrigins: Set<string>;
   token: string | undefined;
@@ -147,6 +150,7 @@ async function main(): Promise<void> {
     maxClients: count("max-clients", options["max-clients"], 1),
     maxPerIp: count("max-per-ip", options["max-per-ip"], 1),
     maxBacklog: count("max-backlog", options["max-backlog"], 1024),
+    announceLimit: count("announce-limit", options["announce-limit"]),
     idleTimeout: count("idle-timeout", options["idle-timeout"], 1),
     allowedOrigins: new Set((options["allow-origin"] ?? "").split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)),
     token: options.token,
@@ -295,11 +299,17 @@ function listen(
   /**
    * A notice goes to this instance's clients at once, and through Redis to the other instances';
    * the room's list of people in Redis (for /who everywhere) follows it.
+   *
+   * Joins and leaves are told only in rooms of up to --announce-limit people (this instance's
+   * count). In a bigger room they would drown the conversation, and they cost the square of its
+   * size when everyone comes back at once after a restart: 10,000 people reconnecting would be 50
+   * million notices. /who still lists everyone, and renames are always told.
    */
   function announce(event: NoticeEvent, except?: Socket): void {
-    broadcast(event.room, event, except);
+    const told = event.event === "rename" || (rooms.get(event.room)?.size ?? 0) <= limits.announceLimit;
+    if (told) broadcast(event.room, event, except);
     if (!backplane || !event.user) return;
-    backplane.notice(event);
+    if (told) backplane.notice(event);
     if (event.event === "leave") backplane.absent(event.room, event.user.address);
     else backplane.present(event.room, event.user);
   }
@@ -626,8 +636,8 @@ function listen(
           const admit = (nameRefused?: string) => {
             const roomRefused = room === null ? undefined : nameProblem(normalizeName(room), "room");
             if (ws.data.json) {
-              const { rate, burst, maxMessage } = limits;
-              send(ws, { type: "welcome", you: userOf(ws), version: pkg.version, limits: { rate, burst, maxMessage } });
+              const { rate, burst, maxMessage, announceLimit } = limits;
+              send(ws, { type: "welcome", you: userOf(ws), version: pkg.version, limits: { rate, burst, maxMessage, announceLimit } });
             }
             if (nameRefused) refuse(ws, nameRefused);
             if (roomRefused) refuse(ws, roomRefused);

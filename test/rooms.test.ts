@@ -120,6 +120,34 @@ describe("names, rooms and presence", () => {
     }
   });
 
+  test("rooms bigger than --announce-limit hear no joins and leaves; /who still lists everyone", async () => {
+    const small = await startServer(["--history", "0", "--announce-limit", "2"]);
+    try {
+      const { socket: alice } = await jsonClient(small, "?name=alice");
+      const bob = await TestSocket.open(`${small.url}/?name=bob`);
+      await alice.waitForEvent("bob's join: two people, within the limit", (e) => e.type === "notice" && e.event === "join" && e.user.name === "bob");
+      const carol = await TestSocket.open(`${small.url}/?name=carol`);
+      await settle(carol, alice, bob);
+      carol.send("/nick caroline");
+      await alice.waitForEvent("the rename, told in any room", (e) => e.type === "notice" && e.event === "rename" && e.user.name === "caroline");
+      alice.send(JSON.stringify({ type: "who" }));
+      const who = await alice.waitForEvent("the members", (e) => e.type === "members");
+      expect(who.members.map((m: { name: string }) => m.name).sort()).toEqual(["alice", "bob", "caroline"]);
+      carol.close();
+      await carol.waitForClose();
+      // Carol's leave brings the room back to two: that is told, as is everything within the limit.
+      await alice.waitForEvent("caroline's leave", (e) => e.type === "notice" && e.event === "leave" && e.user.name === "caroline");
+      await settle(bob, alice);
+      const presence = alice.events.filter((e) => e.type === "notice" && e.user?.name?.startsWith("carol") && e.event !== "rename");
+      expect(presence.map((e) => e.event)).toEqual(["leave"]);
+      expect(alice.events.find((e) => e.type === "welcome")!.limits.announceLimit).toBe(2);
+      alice.close();
+      bob.close();
+    } finally {
+      await small.stop();
+    }
+  });
+
   test("/who, /me, /help, // and unknown commands", async () => {
     const { socket: alice, address } = await jsonClient(server, "?name=whoalice&room=who");
     const bob = await TestSocket.open(`${server.url}/?room=who`);
@@ -246,7 +274,7 @@ describe("the JSON protocol (chat.v1.json)", () => {
     expect(socket.socket.protocol).toBe(SUBPROTOCOL);
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
     const [welcome, joined] = socket.events;
-    expect(welcome).toEqual({ type: "welcome", you: { name: "jay", address }, version: expect.any(String), limits: { rate: 5, burst: 20, maxMessage: 65536 } });
+    expect(welcome).toEqual({ type: "welcome", you: { name: "jay", address }, version: expect.any(String), limits: { rate: 5, burst: 20, maxMessage: 65536, announceLimit: 100 } });
     expect(joined).toEqual({ type: "joined", room: "json1", members: [{ name: "jay", address }], history: 0, seq: 0 });
     socket.close();
   });

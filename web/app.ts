@@ -17,6 +17,7 @@ const status = element<HTMLParagraphElement>("status");
 const conversation = document.querySelector<HTMLElement>(".conversation")!;
 const log = element<HTMLOListElement>("log");
 const membersList = element<HTMLUListElement>("members");
+const membersTitle = element<HTMLHeadingElement>("members-title");
 const roomsList = element<HTMLUListElement>("rooms");
 const composer = element<HTMLFormElement>("composer");
 const messageInput = element<HTMLInputElement>("message");
@@ -44,6 +45,8 @@ let session: ChatSession | undefined;
 let me: User | undefined;
 let room = "";
 const members = new Map<string, User>();
+/** Rooms bigger than this hear no joins and leaves (from the server's welcome). */
+let announceLimit = Infinity;
 
 async function join(name: string | undefined): Promise<void> {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
@@ -105,6 +108,7 @@ function show(event: ChatEvent): void {
   switch (event.type) {
     case "welcome":
       me = event.you;
+      announceLimit = event.limits.announceLimit ?? Infinity;
       return;
     case "joined": {
       if (event.room !== room) log.replaceChildren(); // a new room: its own conversation
@@ -201,6 +205,9 @@ function appendSaid(from: User, text: string, time: string, { action, history }:
 
 
 function renderMembers(): void {
+  // A room bigger than the server's announce limit hears no joins and leaves: say the list is as
+  // it was on entering (or at the last /who) rather than pass it off as live.
+  membersTitle.textContent = members.size > announceLimit ? `${members.size} here when you looked (/who to refresh)` : "Here now";
   membersList.replaceChildren(
     ...[...members.values()].map((member) => {
       const item = document.createElement("li");
