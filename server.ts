@@ -285,7 +285,15 @@ function listen(
     }
   }
 
-  const now = () => new Date().toISOString();
+  // Formatting a time costs more than the rest of handling a message, and under load many messages
+  // share a millisecond: each millisecond is formatted once.
+  let nowMs = 0;
+  let nowText = "";
+  const now = () => {
+    const ms = Date.now();
+    if (ms !== nowMs) [nowMs, nowText] = [ms, new Date(ms).toISOString()];
+    return nowText;
+  };
   const notice = (room: string, event: "join" | "leave" | "rename", user: User, text: string, previousName?: string | null): NoticeEvent => ({
     type: "notice",
     room,
@@ -767,13 +775,19 @@ function formatAddress({ address, port }: SocketAddress): string {
 /** The log shows this much of a message: enough to follow the chat, not a copy of every big one. */
 const LOGGED_TEXT = 200;
 
+/** Characters escaped in the log. */
+const LOG_CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+const HAS_LOG_CONTROLS = /[\u0000-\u001f\u007f-\u009f]/;
+
 /**
  * Text for the console log: control characters escaped (they would let a client drive the
  * operator's terminal), and long text cut to LOGGED_TEXT characters with its full length noted.
+ * The usual short, plain message is checked once and logged as it is.
  */
 function printable(text: string): string {
+  if (text.length <= LOGGED_TEXT && !HAS_LOG_CONTROLS.test(text)) return text;
   const shown = text.length > LOGGED_TEXT ? `${text.slice(0, LOGGED_TEXT)}… (${text.length} characters)` : text;
-  return shown.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+  return shown.replace(LOG_CONTROLS, (c) => (c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
 }
 
 // The console log. Lines are gathered and written once per event-loop turn: a write per message
