@@ -1,7 +1,8 @@
 /**
- * The baseline for bench/broadcast.ts: the smallest Bun pub/sub chat that does the same work per
- * message as server.ts (tag with the sender's address, publish to everyone), with no options,
- * no logging, no checks. Usage: bun bench/baseline-server.ts PORT
+ * The ceiling for bench/run.ts: the smallest Bun pub/sub broadcast server, with no features. It
+ * does the work the exercise asks of every message (tag it with the sender's address, publish it
+ * to everyone) and nothing else: no options, no limits, no logging, no history.
+ * Usage: bun bench/ceiling-server.ts PORT
  */
 const server = Bun.serve<{ tag: string }>({
   hostname: "127.0.0.1",

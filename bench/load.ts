@@ -1,0 +1,383 @@
+/**
+ * The load generator of bench/run.ts, run as its own process and steered over IPC, so that its
+ * CPU time is counted apart from the server's and each process gets its own open-file limit.
+ *
+ * Its clients are WebSocket clients written on raw TCP (Bun.connect): one callback per TCP chunk,
+ * whose frames are walked in place, instead of one event per message. That makes a delivery cost
+ * the generator tens of nanoseconds, so it keeps up with a server delivering millions a second;
+ * run.ts reports its CPU share next to the server's to show it.
+ *
+ * Every message it sends ends in a fixed tail, `#PP:IIIIII:TTTTTTTTTTTTT`: the phase (so frames of
+ * an earlier phase, or history replayed on connecting, are not counted), the sender's index (so a
+ * sender knows its own message came back), and the microsecond it was meant to be sent, on this
+ * process's clock (for latency). Whatever a server puts before the message (`127.0.0.1:p: `) does
+ * not matter, nor do frames without the tail (join notices): they are not deliveries of the load.
+ */
+import type { Socket } from "bun";
+
+export type Command =
+  | { type: "connect"; host: string; port: number; count: number }
+  | { type: "flood"; senders: number; window: number; warmupMs: number; durationMs: number }
+  | { type: "latency"; perSecond: number; population: number; durationMs: number }
+  | { type: "expect"; probe: number }
+  | { type: "probe"; probe: number }
+  | { type: "count"; probe: number }
+  | { type: "close" };
+
+export type Reply =
+  | { type: "connected"; open: number; failed: number; firstError?: string }
+  | { type: "flooded"; deliveries: number; seconds: number; closed: number }
+  | { type: "latencies"; micros: number[]; sent: number; closed: number }
+  | { type: "counted"; received: number; open: number }
+  | { type: "done" }
+  | { type: "failed"; message: string };
+
+const TAIL = "#PP:IIIIII:TTTTTTTTTTTTT".length;
+const BODY = "load test message, about as long as a line of chat ";
+/** Handshakes in flight at once while connecting: more only trips the listen backlog. */
+const CONNECTING_AT_ONCE = 256;
+
+const encoder = new TextEncoder();
+const HASH = 0x23;
+const COLON = 0x3a;
+const ZERO = 0x30;
+
+interface Client {
+  index: number;
+  socket: Socket<Client>;
+  open: boolean;
+  /** Bytes received but not yet a whole frame (or, before the upgrade, the response so far). */
+  partial: Uint8Array | null;
+  upgraded: boolean;
+  /** Resolves the upgrade, or fails it. */
+  settle: ((error?: string) => void) | null;
+  /** Bytes the kernel did not take yet; sent on drain, in order. */
+  unsent: Uint8Array[];
+  /**
+   * Frames to send in answer to the chunk being read, sent together once it is read: one write
+   * (one system call) per chunk instead of one per message is what keeps the generator cheap.
+   */
+  replies: Uint8Array[];
+}
+
+const clients: Client[] = [];
+let phase = 0;
+/** What the current phase does with each load message it sees: set by flood/latency/probe. */
+let onLoadMessage: (client: Client, sender: number, sentAtMicros: number, now: number) => void = () => {};
+let closedDuringPhase = 0;
+
+// --- Sending ------------------------------------------------------------------------------------
+
+/**
+ * A masked text frame holding BODY and the tail. A client must mask (RFC 6455 §5.3); a zero mask
+ * key is a valid key that leaves the payload as it is, so frames are built without XORing.
+ */
+function loadFrame(sender: number, sentAtMicros: number): Uint8Array {
+  const payload = `${BODY}#${String(phase % 100).padStart(2, "0")}:${String(sender).padStart(6, "0")}:${String(Math.floor(sentAtMicros)).padStart(13, "0")}`;
+  return maskedFrame(0x1, encoder.encode(payload));
+}
+
+function maskedFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  if (payload.length > 125) throw new Error("the load generator only sends short frames");
+  const frame = new Uint8Array(6 + payload.length);
+  frame[0] = 0x80 | opcode;
+  frame[1] = 0x80 | payload.length;
+  frame.set(payload, 6);
+  return frame;
+}
+
+function sendReplies(client: Client): void {
+  const { replies } = client;
+  if (replies.length === 0) return;
+  write(client, replies.length === 1 ? replies[0]! : Buffer.concat(replies));
+  replies.length = 0;
+}
+
+function write(client: Client, bytes: Uint8Array): void {
+  if (!client.open) return;
+  if (client.unsent.length > 0) return void client.unsent.push(bytes);
+  const written = client.socket.write(bytes);
+  if (written < bytes.length) client.unsent.push(bytes.subarray(Math.max(written, 0)));
+}
+
+function drain(client: Client): void {
+  while (client.unsent.length > 0) {
+    const bytes = client.unsent[0]!;
+    const written = client.socket.write(bytes);
+    if (written < bytes.length) {
+      client.unsent[0] = bytes.subarray(Math.max(written, 0));
+      return;
+    }
+    client.unsent.shift();
+  }
+}
+
+// --- Receiving ----------------------------------------------------------------------------------
+
+function receive(client: Client, chunk: Uint8Array): void {
+  const now = performance.now();
+  let bytes = chunk;
+  if (client.partial) {
+    const joined = new Uint8Array(client.partial.length + chunk.length);
+    joined.set(client.partial);
+    joined.set(chunk, client.partial.length);
+    bytes = joined;
+    client.partial = null;
+  }
+  let at = 0;
+  if (!client.upgraded) {
+    const end = indexOfBlankLine(bytes);
+    if (end < 0) return void (client.partial = bytes);
+    const head = new TextDecoder().decode(bytes.subarray(0, end));
+    if (!head.startsWith("HTTP/1.1 101")) {
+      client.settle?.(head.split("\r\n")[0] ?? "no answer");
+      client.socket.end();
+      return;
+    }
+    client.upgraded = true;
+    client.settle?.();
+    at = end + 4;
+  }
+  // Frames from a server are not masked (RFC 6455 §5.1).
+  while (at + 2 <= bytes.length) {
+    const opcode = bytes[at]! & 0x0f;
+    let length = bytes[at + 1]! & 0x7f;
+    let start = at + 2;
+    if (length === 126) {
+      if (start + 2 > bytes.length) break;
+      length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+      start += 2;
+    } else if (length === 127) {
+      if (start + 8 > bytes.length) break;
+      length = Number(new DataView(bytes.buffer, bytes.byteOffset + at + 2, 8).getBigUint64(0));
+      start += 8;
+    }
+    if (start + length > bytes.length) break;
+    if (opcode === 0x1) text(client, bytes, start, start + length, now);
+    else if (opcode === 0x9) client.replies.push(maskedFrame(0xa, bytes.slice(start, start + length)));
+    else if (opcode === 0x8) client.socket.end();
+    at = start + length;
+  }
+  if (at < bytes.length) client.partial = bytes.slice(at);
+  sendReplies(client);
+}
+
+/** A text frame: if it ends in the tail of a load message of this phase, it is one delivered. */
+function text(client: Client, bytes: Uint8Array, start: number, end: number, now: number): void {
+  const tail = end - TAIL;
+  if (tail < start || bytes[tail] !== HASH || bytes[tail + 3] !== COLON || bytes[tail + 10] !== COLON) return;
+  if (digits(bytes, tail + 1, 2) !== phase % 100) return;
+  const sender = digits(bytes, tail + 4, 6);
+  const sentAt = digits(bytes, tail + 11, 13);
+  if (sender < 0 || sentAt < 0) return;
+  onLoadMessage(client, sender, sentAt, now);
+}
+
+function digits(bytes: Uint8Array, from: number, count: number): number {
+  let value = 0;
+  for (let i = from; i < from + count; i++) {
+    const digit = bytes[i]! - ZERO;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+function indexOfBlankLine(bytes: Uint8Array): number {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i;
+  }
+  return -1;
+}
+
+// --- Connecting ---------------------------------------------------------------------------------
+
+async function connectOne(host: string, port: number): Promise<void> {
+  const client: Client = {
+    index: clients.length,
+    socket: null!,
+    open: false,
+    partial: null,
+    upgraded: false,
+    settle: null,
+    unsent: [],
+    replies: [],
+  };
+  const upgraded = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => client.settle?.("no answer to the upgrade in 10 s"), 10_000);
+    client.settle = (error) => {
+      clearTimeout(timer);
+      client.settle = null;
+      error ? reject(new Error(error)) : resolve();
+    };
+  });
+  client.socket = await Bun.connect<Client>({
+    hostname: host,
+    port,
+    data: client,
+    socket: {
+      open: (socket) => void (socket.data.open = true),
+      data: (socket, chunk) => receive(socket.data, chunk),
+      drain: (socket) => drain(socket.data),
+      close: (socket) => {
+        if (socket.data.open && socket.data.upgraded) closedDuringPhase++;
+        socket.data.open = false;
+        socket.data.settle?.("the server closed the connection");
+      },
+      error: (socket, error) => socket.data.settle?.(error.message),
+    },
+  });
+  client.open = true;
+  const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
+  write(client, encoder.encode(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`));
+  await upgraded;
+  client.index = clients.length;
+  clients.push(client);
+}
+
+async function connect({ host, port, count }: Extract<Command, { type: "connect" }>): Promise<Reply> {
+  let failed = 0;
+  let firstError: string | undefined;
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      await connectOne(host, port).catch((error: Error) => {
+        failed++;
+        firstError ??= error.message;
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECTING_AT_ONCE, count) }, worker));
+  return { type: "connected", open: clients.filter((c) => c.open).length, failed, ...(firstError && { firstError }) };
+}
+
+// --- Phases -------------------------------------------------------------------------------------
+
+function newPhase(): void {
+  phase++;
+  closedDuringPhase = 0;
+  onLoadMessage = () => {};
+}
+
+/**
+ * Saturation: the first `senders` clients each keep `window` of their own messages in flight,
+ * sending the next as soon as one comes back. Deliveries to every client are counted between the
+ * end of the warm-up and the end of the measurement; then sending stops and the rest drains.
+ */
+async function flood({ senders, window, warmupMs, durationMs }: Extract<Command, { type: "flood" }>): Promise<Reply> {
+  newPhase();
+  let counting = false;
+  let sending = true;
+  let deliveries = 0;
+  // Throughput needs no timestamps: each sender's frame is made once and sent again and again.
+  const frames = clients.slice(0, senders).map((client) => loadFrame(client.index, 0));
+  onLoadMessage = (client, sender) => {
+    if (counting) deliveries++;
+    if (sender === client.index && sending) client.replies.push(frames[sender]!);
+  };
+  for (const [index, frame] of frames.entries()) {
+    for (let n = 0; n < window; n++) write(clients[index]!, frame);
+  }
+  await Bun.sleep(warmupMs);
+  counting = true;
+  const countFrom = performance.now();
+  await Bun.sleep(durationMs);
+  counting = false;
+  const seconds = (performance.now() - countFrom) / 1000;
+  sending = false;
+  await quiet();
+  return { type: "flooded", deliveries, seconds, closed: closedDuringPhase };
+}
+
+/**
+ * A fixed offered rate: `perSecond` deliveries a second in a room of `population` clients (all
+ * generators together) is perSecond / population messages a second, sent by the clients in turn on
+ * a fixed schedule. Latency is counted from the scheduled time, not from when the message actually
+ * went out, so a stall of the generator shows as latency instead of hiding it (coordinated
+ * omission). Every delivery to every client of this process is one sample.
+ */
+async function latency({ perSecond, population, durationMs }: Extract<Command, { type: "latency" }>): Promise<Reply> {
+  newPhase();
+  const samples: number[] = [];
+  onLoadMessage = (_client, _sender, sentAt, now) => void samples.push(now * 1000 - sentAt);
+  const messagesPerMs = perSecond / population / 1000;
+  const start = performance.now();
+  let sent = 0;
+  let next = 0;
+  while (performance.now() - start < durationMs) {
+    // Message k is due at k / messagesPerMs: the first one at once.
+    const due = Math.floor((performance.now() - start) * messagesPerMs) + 1;
+    for (; sent < due; sent++) {
+      const client = clients[next++ % clients.length]!;
+      write(client, loadFrame(client.index, (start + sent / messagesPerMs) * 1000));
+    }
+    // Timers are good to about a millisecond, as long as the gap between messages: sleep until
+    // just before the next one is due, then yield to I/O until it is.
+    const wait = start + sent / messagesPerMs - performance.now();
+    if (wait > 2) await Bun.sleep(wait - 1.5);
+    else await new Promise((resolve) => setImmediate(resolve));
+  }
+  await quiet();
+  return { type: "latencies", micros: samples, sent, closed: closedDuringPhase };
+}
+
+/** Waits until nothing has arrived for 300 ms (at most 30 s), so the next phase starts clean. */
+async function quiet(): Promise<void> {
+  let last = -1;
+  let total = 0;
+  const counter = onLoadMessage;
+  onLoadMessage = (client, sender, sentAt, now) => {
+    total++;
+    counter(client, sender, sentAt, now);
+  };
+  for (let waited = 0; waited < 30_000 && total !== last; waited += 300) {
+    last = total;
+    await Bun.sleep(300);
+  }
+}
+
+/** Capacity: one message, from one client of one generator, to be counted by every client of all. */
+let probeReceived = 0;
+function expect(probe: number): Reply {
+  newPhase();
+  phase = probe;
+  probeReceived = 0;
+  onLoadMessage = () => void probeReceived++;
+  return { type: "done" };
+}
+
+// --- Steering -----------------------------------------------------------------------------------
+
+async function perform(command: Command): Promise<Reply> {
+  switch (command.type) {
+    case "connect":
+      return connect(command);
+    case "flood":
+      return flood(command);
+    case "latency":
+      return latency(command);
+    case "expect":
+      return expect(command.probe);
+    case "probe": {
+      const client = clients.find((c) => c.open);
+      if (!client) return { type: "failed", message: "no open connection to send the probe from" };
+      write(client, loadFrame(client.index, performance.now() * 1000));
+      return { type: "done" };
+    }
+    case "count":
+      return { type: "counted", received: probeReceived, open: clients.filter((c) => c.open).length };
+    case "close":
+      for (const client of clients) client.socket.end();
+      setTimeout(() => process.exit(0), 100);
+      return { type: "done" };
+  }
+}
+
+process.on("message", (command: Command) => {
+  perform(command).then(
+    (reply) => process.send!(reply),
+    (error: Error) => process.send!({ type: "failed", message: error.message } satisfies Reply),
+  );
+});
+process.on("disconnect", () => process.exit(0));
