@@ -232,6 +232,8 @@ async function measureIdleMemory(name: ServerName, count: number): Promise<Memor
 interface CapacityFigures {
   held: number;
   delivered: number;
+  /** Why it stopped short of the target, if it did. */
+  stopped?: string;
 }
 
 /**
@@ -247,7 +249,7 @@ async function measureCapacity(name: ServerName, target: number, onStep: (held: 
   try {
     for (let open = 0, probe = 1; open < target; probe++) {
       const adding = Math.min(step, target - open);
-      await connectAll(server, generators, adding).catch(() => {});
+      const failed = await connectAll(server, generators, adding).then(() => undefined, (error: Error) => error.message);
       await Promise.all(generators.map((g) => g.ask({ type: "expect", probe }, "done")));
       await generators[0]!.ask({ type: "probe", probe }, "done");
       let counted: Extract<Reply, { type: "counted" }>[] = [];
@@ -258,8 +260,9 @@ async function measureCapacity(name: ServerName, target: number, onStep: (held: 
       }
       const held = counted.reduce((sum, c) => sum + c.open, 0);
       const delivered = counted.reduce((sum, c) => sum + c.received, 0);
-      if (held < open + adding || delivered < held) {
-        best = best.held > 0 ? best : { held, delivered };
+      if (failed || held < open + adding || delivered < held) {
+        const stopped = failed ?? (held < open + adding ? `${count(open + adding - held)} connections were closed` : `${count(held - delivered)} clients did not receive the broadcast in 20 s`);
+        best = { ...(best.held > 0 ? best : { held, delivered }), stopped: `at ${count(open + adding)}: ${stopped}` };
         break;
       }
       open += adding;
@@ -439,11 +442,15 @@ async function main(): Promise<void> {
     }
   }
 
-  const capacityFigures = {} as Record<ServerName, CapacityFigures>;
-  for (const name of SERVER_NAMES) {
-    capacityFigures[name] = await measureCapacity(name, capacity, (held) => progress(`capacity, ${SERVERS[name].label}: ${count(held)} connections held, a broadcast reached them all`));
-    progress(`capacity, ${SERVERS[name].label}: ${count(capacityFigures[name].held)} held, ${count(capacityFigures[name].delivered)} received the broadcast`);
+  const capacityRuns: Record<ServerName, CapacityFigures[]> = { ours: [], ceiling: [], node: [] };
+  for (let run = 0; run < memoryRuns; run++) {
+    for (const name of SERVER_NAMES) {
+      const figures = await measureCapacity(name, capacity, (held) => progress(`capacity ${run + 1}/${memoryRuns}, ${SERVERS[name].label}: ${count(held)} connections held, a broadcast reached them all`));
+      capacityRuns[name].push(figures);
+      if (figures.stopped) progress(`capacity ${run + 1}/${memoryRuns}, ${SERVERS[name].label}: stopped ${figures.stopped}`);
+    }
   }
+  const capacityOf = (name: ServerName, f: (x: CapacityFigures) => number) => median(capacityRuns[name].map(f));
 
   const startup = await measureStartup(Math.max(3, runs * 2));
   progress(`start-up: dist/chat-server accepts a connection ${startup.milliseconds.toFixed(0)} ms after it is started; it is ${mib(startup.bytes)}`);
@@ -461,7 +468,7 @@ async function main(): Promise<void> {
   const lines = [
     `Measured ${date} on ${machine}; Bun ${Bun.version}, Node.js ${nodeVersion}. ` +
       `This server ran with ${SERVERS.ours.command.slice(4).join(" ")}. ` +
-      `Medians of ${runs} runs (memory: ${memoryRuns}); ratios are taken run by run, then their median. All on 127.0.0.1.`,
+      `Medians of ${runs} runs (memory and capacity: ${memoryRuns}); ratios are taken run by run, then their median. All on 127.0.0.1.`,
     "",
     `Throughput: deliveries a second at saturation, everyone in one room receiving every message.`,
     "",
@@ -501,9 +508,10 @@ async function main(): Promise<void> {
     "",
     "| | this server | ceiling (bare Bun) | Node.js + ws |",
     "|---|---:|---:|---:|",
-    `| held | ${SERVER_NAMES.map((n) => count(capacityFigures[n].held)).join(" | ")} |`,
-    `| received the broadcast | ${SERVER_NAMES.map((n) => count(capacityFigures[n].delivered)).join(" | ")} |`,
+    `| held | ${SERVER_NAMES.map((n) => count(capacityOf(n, (c) => c.held))).join(" | ")} |`,
+    `| received the broadcast | ${SERVER_NAMES.map((n) => count(capacityOf(n, (c) => c.delivered))).join(" | ")} |`,
     "",
+    ...SERVER_NAMES.flatMap((n) => capacityRuns[n].filter((c) => c.stopped).map((c) => `In one run, ${SERVERS[n].label} stopped ${c.stopped}.\n`)),
     `Start-up: dist/chat-server (from \`bun build --compile\`) accepts its first WebSocket connection ` +
       `${startup.milliseconds.toFixed(0)} ms after it is started (median of ${Math.max(3, runs * 2)}); the executable is ${mib(startup.bytes)}.`,
     "",
