@@ -344,21 +344,25 @@ function progress(line: string): void {
 /** Bars for throughput by room size, one per server, as an SVG chart that needs no script. */
 function throughputChart(sizes: number[], perSecond: Record<ServerName, number[]>, caption: string): string {
   const width = 720;
-  const height = 360;
+  const height = 385;
   const left = 70;
   const bottom = 300;
   const top = 40;
   const colours: Record<ServerName, string> = { ours: "#2563eb", ceiling: "#9ca3af", node: "#f59e0b" };
-  const highest = Math.max(...SERVER_NAMES.flatMap((s) => perSecond[s]));
-  const scaleTop = Math.ceil(highest / 1e6) * 1e6 || 1e6;
+  // Round ticks (1, 2 or 5 times a power of ten), four to eight of them.
+  const highest = Math.max(...SERVER_NAMES.flatMap((s) => perSecond[s]), 1);
+  const magnitude = 10 ** Math.floor(Math.log10(highest / 4));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((candidate) => highest / candidate <= 8)!;
+  const ticks = Math.ceil(highest / step);
+  const scaleTop = ticks * step;
   const y = (v: number) => bottom - (v / scaleTop) * (bottom - top);
   const groupWidth = (width - left - 20) / sizes.length;
   const barWidth = (groupWidth - 30) / SERVER_NAMES.length;
   const parts: string[] = [];
-  for (let tick = 0; tick <= 4; tick++) {
-    const value = (scaleTop / 4) * tick;
+  for (let tick = 0; tick <= ticks; tick++) {
+    const value = step * tick;
     parts.push(`<line x1="${left}" x2="${width - 20}" y1="${y(value)}" y2="${y(value)}" stroke="#e5e7eb"/>`);
-    parts.push(`<text x="${left - 8}" y="${y(value) + 4}" text-anchor="end">${(value / 1e6).toFixed(1)} M</text>`);
+    parts.push(`<text x="${left - 8}" y="${y(value) + 4}" text-anchor="end">${Number((value / 1e6).toFixed(2))} M</text>`);
   }
   sizes.forEach((size, g) => {
     const x0 = left + g * groupWidth + 15;
@@ -374,11 +378,11 @@ function throughputChart(sizes: number[], perSecond: Record<ServerName, number[]
     parts.push(`<rect x="${left + i * 190}" y="12" width="12" height="12" fill="${colours[name]}"/>`);
     parts.push(`<text x="${left + i * 190 + 18}" y="22">${SERVERS[name].label}</text>`);
   });
-  parts.push(`<text x="${left}" y="${height - 18}" font-size="11" fill="#4b5563">${caption}</text>`);
+  parts.push(`<text x="${left}" y="${height - 12}" font-size="11" fill="#4b5563">${caption}</text>`);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${left}" y="${bottom + 40}" font-size="12" fill="#4b5563">deliveries per second at saturation (millions), medians</text>`,
+    `<text x="${left}" y="${bottom + 45}" font-size="12" fill="#4b5563">Deliveries per second at saturation, everyone in one room receiving every message (medians)</text>`,
     ...parts,
     `</svg>`,
     "",
