@@ -54,8 +54,11 @@ export interface WelcomeEvent {
   type: "welcome";
   you: User;
   version: string;
-  /** Messages a second (0: no limit) and at once, and the longest message in bytes: clients pace themselves to these. */
-  /** announceLimit: rooms bigger than this hear no joins and leaves (so a list of people there goes stale). */
+  /**
+   * Messages a second (0: no limit) and at once, and the longest message in bytes: clients pace
+   * themselves to these. Rooms of more than announceLimit people hear no joins and leaves, so a
+   * list of the people there is only as fresh as the last `joined` or `members`.
+   */
   limits: { rate: number; burst: number; maxMessage: number; announceLimit?: number };
 }
 

@@ -330,7 +330,7 @@ function listen(
 
   function deliverSaid(event: SaidEvent): void {
     broadcast(event.room, event);
-    if (!quiet) log(`${event.type === "message" ? "Message" : "Action"} from ${describeUser(event.from)} in ${event.room}: ${printable(event.text)}`);
+    if (!quiet) logSaid(event);
   }
 
   /**
@@ -804,6 +804,28 @@ function log(line: string): void {
   }
   if (pendingLog === "") setImmediate(flushLog);
   pendingLog += `${line}\n`;
+}
+
+/**
+ * Messages are logged one by one while the chat is calm: up to SAID_LINES_PER_SECOND a second.
+ * Past that nobody reads them, and writing them would cost as much as delivering them; the rest of
+ * each second are counted in one line instead, so the log still says how busy it was.
+ */
+const SAID_LINES_PER_SECOND = 1000;
+let saidLogged = 0;
+let saidCounted = 0;
+
+function logSaid(event: SaidEvent): void {
+  if (saidLogged === 0) setTimeout(endSaidSecond, 1000).unref();
+  if (saidLogged === SAID_LINES_PER_SECOND) return void saidCounted++;
+  saidLogged++;
+  log(`${event.type === "message" ? "Message" : "Action"} from ${describeUser(event.from)} in ${event.room}: ${printable(event.text)}`);
+}
+
+function endSaidSecond(): void {
+  if (saidCounted > 0) log(`(${saidCounted} more message${saidCounted === 1 ? "" : "s"} in the last second, too many to log one by one)`);
+  saidLogged = 0;
+  saidCounted = 0;
 }
 
 function flushLog(): void {

@@ -104,6 +104,29 @@ describe("broadcast", () => {
   });
 });
 
+test("under load, messages past 1000 a second are counted in the log instead of written one by one", async () => {
+  const server = await startServer(["--rate", "0", "--history", "0"]);
+  try {
+    const client = await TestSocket.open(server.url);
+    const sent = 2500;
+    for (let n = 0; n < sent; n++) client.send(`burst ${n}`);
+    await client.waitForChat(sent, 10_000);
+    // Each second logs at most 1000 one by one; the line counting the rest comes at its end.
+    const counted = await server.waitForLog(/\((\d+) more messages in the last second, too many to log one by one\)/, 5_000);
+    await Bun.sleep(1100); // a burst straddling two seconds has a count for each
+    const log = server.log();
+    const oneByOne = log.match(/Message from [^\n]* in chat: burst \d+\n/g)?.length ?? 0;
+    const inCounts = [...log.matchAll(/\((\d+) more messages in the last second/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(counted).toBeDefined();
+    expect(oneByOne).toBeLessThanOrEqual(2000);
+    expect(oneByOne + inCounts).toBe(sent);
+    expect(log).toContain("Message from ");
+    client.close();
+  } finally {
+    await server.stop();
+  }
+});
+
 describe("options", () => {
   test("--quiet leaves out the per-message lines but keeps connections", async () => {
     const server = await startServer(["--quiet"]);
