@@ -15,8 +15,8 @@ import type { Command, Reply } from "./load";
 
 const OPTIONS = [
   { flag: "clients", value: "N,N,...", default: "32,256,1000", help: "room sizes for throughput and latency" },
-  { flag: "runs", value: "N", default: "5", help: "runs of every measurement; figures are their medians" },
-  { flag: "seconds", value: "S", default: "2", help: "length of each throughput and latency measurement" },
+  { flag: "runs", value: "N", default: "7", help: "runs of every measurement; figures are their medians" },
+  { flag: "seconds", value: "S", default: "3", help: "length of each throughput and latency measurement" },
   { flag: "latency-rate", value: "N", default: "25000", help: "deliveries a second offered while measuring latency" },
   { flag: "idle", value: "N", default: "10000", help: "idle connections for the memory measurement" },
   { flag: "server-flags", value: "FLAGS", default: "", help: "more flags for this server, to measure what a setting costs, e.g. '--store /tmp/h.sqlite'" },
@@ -44,6 +44,14 @@ const SERVERS = {
 } as const;
 type ServerName = keyof typeof SERVERS;
 const SERVER_NAMES = Object.keys(SERVERS) as ServerName[];
+
+/**
+ * With two cores or more, the server runs on the first and the load generators on the second
+ * (taskset): neither is moved between cores mid-measurement, which made runs both slower and
+ * noisier. All three servers are placed alike.
+ */
+const PINNING = cpus().length >= 2 && Bun.which("taskset") !== null;
+const onCore = (core: number, command: string[]) => (PINNING ? ["taskset", "-c", String(core), ...command] : command);
 
 /** A generator process holds at most this many connections: one process's open-file limit, halved for safety. */
 const PER_GENERATOR = 9_000;
@@ -80,7 +88,7 @@ interface Running {
 
 async function startServer(name: ServerName): Promise<Running> {
   const logFile = join(tmpdir(), `chat-bench-${process.pid}-${name}-${Date.now()}.log`);
-  const server = spawnChild([...SERVERS[name].command], { cwd: ROOT, stdout: Bun.file(logFile), stderr: "inherit" });
+  const server = spawnChild(onCore(0, [...SERVERS[name].command]), { cwd: ROOT, stdout: Bun.file(logFile), stderr: "inherit" });
   for (let attempt = 0; attempt < 400; attempt++) {
     const text = await Bun.file(logFile).text().catch(() => "");
     const url = /Listening on ws:\/\/([\d.]+):(\d+)/.exec(text);
@@ -103,7 +111,7 @@ class Generator {
   private replies: ((reply: Reply) => void)[] = [];
   readonly process: Subprocess;
   constructor() {
-    this.process = spawnChild([BUN, join(import.meta.dir, "load.ts")], {
+    this.process = spawnChild(onCore(1, [BUN, join(import.meta.dir, "load.ts")]), {
       stdout: "inherit",
       stderr: "inherit",
       ipc: (reply: Reply) => this.replies.shift()?.(reply),
@@ -472,7 +480,8 @@ async function main(): Promise<void> {
   const lines = [
     `Measured ${date} on ${machine}; Bun ${Bun.version}, Node.js ${nodeVersion}. ` +
       `This server ran with ${SERVERS.ours.command.slice(4).join(" ")}. ` +
-      `Medians of ${runs} runs (memory and capacity: ${memoryRuns}); ratios are taken run by run, then their median. All on 127.0.0.1.`,
+      `Medians of ${runs} runs (memory and capacity: ${memoryRuns}); ratios are taken run by run, then their median. All on 127.0.0.1` +
+      `${PINNING ? ", the server on core 0 and the load generator on core 1" : ""}.`,
     "",
     `Throughput: deliveries a second at saturation, everyone in one room receiving every message.`,
     "",
