@@ -206,6 +206,29 @@ test("a server restart is survived by the page: it reconnects, resumes, and noth
   }
 }, 40_000);
 
+test("in a room past --announce-limit, the page says its list of people is a snapshot; /who refreshes it", async () => {
+  const server = await startServer(["--announce-limit", "1"]);
+  const first = await joinAs(server.url, "first");
+  let second: Page | undefined;
+  try {
+    expect(await first.textContent("#members-title")).toBe("Here now");
+    second = await joinAs(server.url, "second");
+    await second.waitForFunction(() => document.querySelector("#members")?.textContent?.includes("first ("), undefined, { timeout: 8_000 });
+    expect(await second.textContent("#members-title")).toBe("2 here when you looked (/who to refresh)");
+    // The first page heard no join: its list stays as it was, until it asks.
+    await say(second, "hello first");
+    await waitForLog(first, "hello first");
+    expect(await first.textContent("#members")).not.toContain("second (");
+    await say(first, "/who");
+    await first.waitForFunction(() => document.querySelector("#members")?.textContent?.includes("second ("), undefined, { timeout: 8_000 });
+    expect(await first.textContent("#members-title")).toBe("2 here when you looked (/who to refresh)");
+  } finally {
+    await first.close();
+    await second?.close();
+    await server.stop();
+  }
+});
+
 test("the compiled server serves the page with nothing beside it", async () => {
   const bin = mkdtempSync(join(tmpdir(), "chat-web-bin-"));
   const cwd = mkdtempSync(join(tmpdir(), "chat-web-cwd-"));
