@@ -19,7 +19,7 @@ const OPTIONS = [
   { flag: "seconds", value: "S", default: "3", help: "length of each throughput and latency measurement" },
   { flag: "latency-rate", value: "N", default: "25000", help: "deliveries a second offered while measuring latency" },
   { flag: "idle", value: "N", default: "10000", help: "idle connections for the memory measurement" },
-  { flag: "server-flags", value: "FLAGS", default: "", help: "more flags for this server, to measure what a setting costs, e.g. '--store /tmp/h.sqlite'" },
+  { flag: "server-flags", value: "FLAGS", help: "more flags for this server, to measure what a setting costs, e.g. '--store /tmp/h.sqlite'" },
   { flag: "capacity", value: "N", help: "connections to try to hold (default: as many as the open-file limit allows)" },
   { flag: "out", value: "DIR", default: join(import.meta.dir, "results"), help: "where results.md and throughput.svg go" },
   { flag: "help", short: "h", help: "show this help" },
@@ -418,7 +418,7 @@ async function main(): Promise<void> {
   // Each process may have this many files open; the server needs a few besides its connections.
   const openFileLimit = Number(Bun.spawnSync(["sh", "-c", "ulimit -Hn"]).stdout.toString().trim()) || 1024;
   const capacity = values.capacity ? Math.round(positive("capacity", values.capacity)) : openFileLimit - 100;
-  SERVERS.ours.command.push(...values["server-flags"].split(" ").filter(Boolean));
+  SERVERS.ours.command.push(...(values["server-flags"] ?? "").split(" ").filter(Boolean));
   if (Math.max(...sizes) > PER_GENERATOR) throw new UsageError(`--clients can be at most ${PER_GENERATOR}.`);
   if (Bun.spawnSync(["node", "--version"], { stdout: "ignore", stderr: "ignore" }).exitCode !== 0) {
     throw new UsageError("Node.js ('node') is needed for the Node.js + ws server; install it and run again.");
