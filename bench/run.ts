@@ -53,7 +53,7 @@ const SERVER_NAMES = Object.keys(SERVERS) as ServerName[];
 const PINNING = cpus().length >= 2 && Bun.which("taskset") !== null;
 const onCore = (core: number, command: string[]) => (PINNING ? ["taskset", "-c", String(core), ...command] : command);
 
-/** A generator process holds at most this many connections: one process's open-file limit, halved for safety. */
+/** A generator process holds at most this many connections: well within one process's open-file limit (20,000 here). */
 const PER_GENERATOR = 9_000;
 /** In-flight deliveries the flood aims for: enough to keep any of the servers busy without pause. */
 const DELIVERIES_IN_FLIGHT = 65_536;
