@@ -47,8 +47,8 @@ const SERVER_NAMES = Object.keys(SERVERS) as ServerName[];
 
 /**
  * With two cores or more, the server runs on the first and the load generators on the second
- * (taskset): neither is moved between cores mid-measurement, which made runs both slower and
- * noisier. All three servers are placed alike.
+ * (taskset), so neither is moved between cores mid-measurement and the server has a core to
+ * itself, as it would with its load coming from elsewhere. All three servers are placed alike.
  */
 const PINNING = cpus().length >= 2 && Bun.which("taskset") !== null;
 const onCore = (core: number, command: string[]) => (PINNING ? ["taskset", "-c", String(core), ...command] : command);
