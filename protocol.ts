@@ -66,13 +66,22 @@ export interface WelcomeEvent {
 export interface JoinedEvent {
   type: "joined";
   room: string;
+  /** Who is there: everyone in a room of up to JOINED_MEMBERS people, the first of them in a bigger one. */
   members: User[];
+  /** How many people are in the room, you included. */
+  count: number;
   history: number;
   /** The room's last sequence number now; lower than one you saw means the server started over. */
   seq: number;
   /** Resuming (`?since=`): how many messages you missed that history no longer has. */
   missed?: number;
 }
+
+/**
+ * The most people a `joined` event lists. Listing everyone would make a room of N people entering
+ * at once (a restart) cost N² in JSON; past this, `count` says how many and `who` lists them all.
+ */
+export const JOINED_MEMBERS = 100;
 
 /** Reply to `who`. */
 export interface MembersEvent {
@@ -298,7 +307,7 @@ export function toText(event: ChatEvent): string {
       return `*** Welcome, ${describeUser(event.you)}. /help lists the commands.`;
     case "joined": {
       const missed = event.missed ? ` ${event.missed} message${event.missed === 1 ? " was" : "s were"} missed, too far back to replay.` : "";
-      return `*** You are in ${event.room} with ${event.members.length - 1} other${event.members.length === 2 ? "" : "s"}.${missed}`;
+      return `*** You are in ${event.room} with ${event.count - 1} other${event.count === 2 ? "" : "s"}.${missed}`;
     }
     case "members":
       return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeUser).join(", ")}`;

@@ -33,6 +33,7 @@ import {
   normalizeName,
   parseTyped,
   SUBPROTOCOL,
+  JOINED_MEMBERS,
   toText,
   type ChatEvent,
   type Command,
@@ -354,7 +355,14 @@ function listen(
     // A plain-text client entering its first room gets no greeting: the core chat had none, and
     // scripts that read its output expect only messages.
     if (ws.data.json || !firstRoom) {
-      send(ws, { type: "joined", room, members: [...members].map(userOf), history: events.length, seq: history.lastSeq(room), ...(missed > 0 && { missed }) });
+      // The first JOINED_MEMBERS people (the joiner, who came last, in place of the last of them).
+      const listed: User[] = [];
+      for (const member of members) {
+        if (listed.length === JOINED_MEMBERS - 1 && member !== ws) break;
+        listed.push(userOf(member));
+      }
+      if (listed.length < members.size && listed.at(-1)?.address !== ws.data.address) listed.push(userOf(ws));
+      send(ws, { type: "joined", room, members: listed, count: members.size, history: events.length, seq: history.lastSeq(room), ...(missed > 0 && { missed }) });
     }
     for (const event of events) send(ws, event);
     log(`${describeUser(user)} joined ${room}`);

@@ -53,7 +53,9 @@ export class TerminalView {
       case "joined": {
         this.room = event.room;
         const others = event.members.filter((m) => m.address !== this.me?.address);
-        const who = others.length === 0 ? "nobody else yet" : others.map((m) => this.who(m)).join(", ");
+        const unlisted = event.count - 1 - others.length;
+        const who =
+          others.length === 0 ? "nobody else yet" : `${others.map((m) => this.who(m)).join(", ")}${unlisted > 0 ? ` and ${unlisted} more (/who lists them)` : ""}`;
         return { text: dim(`${clock()}  You are in ${forTerminal(event.room)} with ${who}.`) };
       }
       case "message":

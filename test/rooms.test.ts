@@ -148,6 +148,30 @@ describe("names, rooms and presence", () => {
     }
   });
 
+  test("in a room of more than 100, joined lists the first 100 (the joiner among them) and counts everyone", async () => {
+    const big = await startServer(["--history", "0", "--max-per-ip", "200"]);
+    const crowd: TestSocket[] = [];
+    try {
+      for (let n = 0; n < 120; n++) crowd.push(await TestSocket.open(`${big.url}/?name=p${n}`));
+      const { socket: late } = await jsonClient(big, "?name=late");
+      const joined = await late.waitForEvent("joined", (e) => e.type === "joined");
+      expect(joined.count).toBe(121);
+      expect(joined.members).toHaveLength(100);
+      expect(joined.members.map((m: { name: string }) => m.name)).toEqual([...Array.from({ length: 99 }, (_, n) => `p${n}`), "late"]);
+      late.send(JSON.stringify({ type: "who" }));
+      expect((await late.waitForEvent("the members", (e) => e.type === "members")).members).toHaveLength(121);
+      const text = await TestSocket.open(`${big.url}/?name=texter&room=chat`);
+      text.send("/join chat2");
+      text.send("/join chat");
+      expect(await text.waitForMessage("the plain-text greeting", (m) => m.startsWith("*** You are in chat with"))).toBe("*** You are in chat with 121 others.");
+      late.close();
+      text.close();
+    } finally {
+      for (const socket of crowd) socket.close();
+      await big.stop();
+    }
+  });
+
   test("/who, /me, /help, // and unknown commands", async () => {
     const { socket: alice, address } = await jsonClient(server, "?name=whoalice&room=who");
     const bob = await TestSocket.open(`${server.url}/?room=who`);
@@ -275,7 +299,7 @@ describe("the JSON protocol (chat.v1.json)", () => {
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
     const [welcome, joined] = socket.events;
     expect(welcome).toEqual({ type: "welcome", you: { name: "jay", address }, version: expect.any(String), limits: { rate: 5, burst: 20, maxMessage: 65536, announceLimit: 100 } });
-    expect(joined).toEqual({ type: "joined", room: "json1", members: [{ name: "jay", address }], history: 0, seq: 0 });
+    expect(joined).toEqual({ type: "joined", room: "json1", members: [{ name: "jay", address }], count: 1, history: 0, seq: 0 });
     socket.close();
   });
 

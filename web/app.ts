@@ -47,6 +47,8 @@ let room = "";
 const members = new Map<string, User>();
 /** Rooms bigger than this hear no joins and leaves (from the server's welcome). */
 let announceLimit = Infinity;
+/** How many people the room had when last told (a big room's `joined` lists only the first of them). */
+let roomCount = 0;
 
 async function join(name: string | undefined): Promise<void> {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
@@ -117,6 +119,7 @@ function show(event: ChatEvent): void {
       document.title = `#${room} · Chat`;
       members.clear();
       for (const member of event.members) members.set(member.address, member);
+      roomCount = event.count;
       renderMembers();
       if (event.missed) append("info", `${event.missed} message${event.missed === 1 ? " was" : "s were"} missed, too far back to replay.`);
       session?.send({ type: "rooms" });
@@ -128,8 +131,13 @@ function show(event: ChatEvent): void {
     case "notice": {
       if (event.user && event.event === "rename" && event.user.address === me?.address) me = event.user;
       if (event.room === room && event.user) {
-        if (event.event === "leave") members.delete(event.user.address);
-        else members.set(event.user.address, event.user);
+        if (event.event === "leave") {
+          members.delete(event.user.address);
+          roomCount--;
+        } else {
+          if (event.event === "join") roomCount++;
+          members.set(event.user.address, event.user);
+        }
         renderMembers();
         session?.send({ type: "rooms" });
       }
@@ -138,6 +146,7 @@ function show(event: ChatEvent): void {
     case "members":
       members.clear();
       for (const member of event.members) members.set(member.address, member);
+      roomCount = members.size;
       renderMembers();
       return append("info", `In ${event.room}: ${event.members.map(describe).join(", ")}`);
     case "rooms":
@@ -207,7 +216,8 @@ function appendSaid(from: User, text: string, time: string, { action, history }:
 function renderMembers(): void {
   // A room bigger than the server's announce limit hears no joins and leaves: say the list is as
   // it was on entering (or at the last /who) rather than pass it off as live.
-  membersTitle.textContent = members.size > announceLimit ? `${members.size} here when you looked (/who to refresh)` : "Here now";
+  const count = Math.max(roomCount, members.size);
+  membersTitle.textContent = count > announceLimit || count > members.size ? `${count} here when you looked (/who to refresh)` : "Here now";
   membersList.replaceChildren(
     ...[...members.values()].map((member) => {
       const item = document.createElement("li");
