@@ -260,12 +260,13 @@ function listen(
    */
   function broadcast(room: string, event: ChatEvent, except?: Socket): void {
     for (const json of FORMATS) {
-      const recipients = server.subscriberCount(topic(room, json)) - (except?.data.json === json ? 1 : 0);
+      const name = topic(room, json);
+      const recipients = server.subscriberCount(name) - (except?.data.json === json ? 1 : 0);
       if (recipients <= 0) continue;
       const frame = json ? JSON.stringify(event) : toText(event);
       metrics.deliveries += recipients;
       metrics.bytesOut += frame.length * recipients;
-      const sent = except ? except.publish(topic(room, json), frame) : server.publish(topic(room, json), frame);
+      const sent = except ? except.publish(name, frame) : server.publish(name, frame);
       if (sent === -1) closeSlowReaders(rooms.get(room) ?? []);
     }
   }
@@ -355,14 +356,13 @@ function listen(
     // A plain-text client entering its first room gets no greeting: the core chat had none, and
     // scripts that read its output expect only messages.
     if (ws.data.json || !firstRoom) {
-      // The first JOINED_MEMBERS people (the joiner, who came last, in place of the last of them).
-      const listed: User[] = [];
+      // The first people in the room, then the joiner (who came last, so the order is kept).
+      const others: User[] = [];
       for (const member of members) {
-        if (listed.length === JOINED_MEMBERS - 1 && member !== ws) break;
-        listed.push(userOf(member));
+        if (others.length === JOINED_MEMBERS - 1) break;
+        if (member !== ws) others.push(userOf(member));
       }
-      if (listed.length < members.size && listed.at(-1)?.address !== ws.data.address) listed.push(userOf(ws));
-      send(ws, { type: "joined", room, members: listed, count: members.size, history: events.length, seq: history.lastSeq(room), ...(missed > 0 && { missed }) });
+      send(ws, { type: "joined", room, members: [...others, user], count: members.size, history: events.length, seq: history.lastSeq(room), ...(missed > 0 && { missed }) });
     }
     for (const event of events) send(ws, event);
     log(`${describeUser(user)} joined ${room}`);
@@ -785,7 +785,6 @@ const LOGGED_TEXT = 200;
 
 /** Characters escaped in the log. */
 const LOG_CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
-const HAS_LOG_CONTROLS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
  * Text for the console log: control characters escaped (they would let a client drive the
@@ -793,7 +792,7 @@ const HAS_LOG_CONTROLS = /[\u0000-\u001f\u007f-\u009f]/;
  * The usual short, plain message is checked once and logged as it is.
  */
 function printable(text: string): string {
-  if (text.length <= LOGGED_TEXT && !HAS_LOG_CONTROLS.test(text)) return text;
+  if (text.length <= LOGGED_TEXT && text.search(LOG_CONTROLS) === -1) return text;
   const shown = text.length > LOGGED_TEXT ? `${text.slice(0, LOGGED_TEXT)}… (${text.length} characters)` : text;
   return shown.replace(LOG_CONTROLS, (c) => (c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
 }

@@ -161,6 +161,21 @@ async function memory(pid: number): Promise<{ rss: number; peak: number }> {
 
 // --- Measurements -------------------------------------------------------------------------------
 
+/**
+ * Runs `measure` against a fresh server with enough generators for `connections`, then stops them
+ * all, whatever happened.
+ */
+async function withServer<T>(name: ServerName, connections: number, measure: (server: Running, generators: Generator[]) => Promise<T>): Promise<T> {
+  const server = await startServer(name);
+  const generators = Array.from({ length: Math.max(1, Math.ceil(connections / PER_GENERATOR)) }, () => new Generator());
+  try {
+    return await measure(server, generators);
+  } finally {
+    await Promise.all(generators.map((g) => g.stop()));
+    await stopServer(server);
+  }
+}
+
 interface LoadFigures {
   /** Deliveries a second at saturation. */
   throughput: number;
@@ -173,10 +188,9 @@ interface LoadFigures {
 }
 
 /** Throughput, then latency, on one server with `clients` connected clients in one room. */
-async function measureLoad(name: ServerName, clients: number, seconds: number, latencyRate: number): Promise<LoadFigures> {
-  const server = await startServer(name);
-  const generator = new Generator();
-  try {
+function measureLoad(name: ServerName, clients: number, seconds: number, latencyRate: number): Promise<LoadFigures> {
+  return withServer(name, clients, async (server, generators) => {
+    const generator = generators[0]!;
     await connectAll(server, [generator], clients);
     await Bun.sleep(200); // Let the joining settle.
     const messagesInFlight = Math.ceil(DELIVERIES_IN_FLIGHT / clients);
@@ -208,10 +222,7 @@ async function measureLoad(name: ServerName, clients: number, seconds: number, l
       latency: { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! },
       peakRss: (await memory(server.process.pid)).peak,
     };
-  } finally {
-    await generator.stop();
-    await stopServer(server);
-  }
+  });
 }
 
 interface MemoryFigures {
@@ -221,20 +232,15 @@ interface MemoryFigures {
 }
 
 /** Server memory at start and with `count` idle connections, a second after the last one opened. */
-async function measureIdleMemory(name: ServerName, count: number): Promise<MemoryFigures> {
-  const server = await startServer(name);
-  const generators = Array.from({ length: Math.ceil(count / PER_GENERATOR) }, () => new Generator());
-  try {
+function measureIdleMemory(name: ServerName, count: number): Promise<MemoryFigures> {
+  return withServer(name, count, async (server, generators) => {
     await Bun.sleep(300);
     const { rss: startRss } = await memory(server.process.pid);
     await connectAll(server, generators, count);
     await Bun.sleep(1000);
     const { rss: idleRss } = await memory(server.process.pid);
     return { startRss, idleRss, perConnection: (idleRss - startRss) / count };
-  } finally {
-    await Promise.all(generators.map((g) => g.stop()));
-    await stopServer(server);
-  }
+  });
 }
 
 interface CapacityFigures {
@@ -249,12 +255,10 @@ interface CapacityFigures {
  * client and counts how many clients receive it. The result is the largest step at which every
  * connection opened and every client got the message.
  */
-async function measureCapacity(name: ServerName, target: number, onStep: (held: number) => void): Promise<CapacityFigures> {
-  const server = await startServer(name);
-  const generators = Array.from({ length: Math.ceil(target / PER_GENERATOR) }, () => new Generator());
+function measureCapacity(name: ServerName, target: number, onStep: (held: number) => void): Promise<CapacityFigures> {
   const step = Math.max(1, Math.ceil(target / 4));
-  let best: CapacityFigures = { held: 0, delivered: 0 };
-  try {
+  return withServer(name, target, async (server, generators) => {
+    let best: CapacityFigures = { held: 0, delivered: 0 };
     for (let open = 0, probe = 1; open < target; probe++) {
       const adding = Math.min(step, target - open);
       const failed = await connectAll(server, generators, adding).then(() => undefined, (error: Error) => error.message);
@@ -278,10 +282,7 @@ async function measureCapacity(name: ServerName, target: number, onStep: (held: 
       onStep(held);
     }
     return best;
-  } finally {
-    await Promise.all(generators.map((g) => g.stop()));
-    await stopServer(server);
-  }
+  });
 }
 
 interface StartupFigures {
