@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import type { Subprocess } from "bun";
-import { formatHelp, parseCommandLine, runMain, UsageError } from "../cli";
+import { formatHelp, parseCommandLine, runMain, UsageError } from "../common/cli";
 import type { Command, Reply } from "./load";
 
 const OPTIONS = [

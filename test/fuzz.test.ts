@@ -5,7 +5,7 @@
  * is not well-formed, and a newcomer must be able to chat.
  */
 import { expect, test } from "bun:test";
-import { SUBPROTOCOL } from "../protocol";
+import { SUBPROTOCOL } from "../common/events";
 import { RawSocket, startServer, TestSocket, waitFor, wsFrame } from "./helpers";
 
 const SEED = 20261122;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SUBPROTOCOL } from "../protocol";
+import { SUBPROTOCOL } from "../common/events";
 import { BUN, pipeClient, Proxy, RawSocket, ROOT, run, startServer, TestSocket, unusedPort, waitFor, wsFrame, type RunningServer } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];

@@ -3,7 +3,7 @@
  * on a free port and stopped by its pid.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { SUBPROTOCOL } from "../protocol";
+import { SUBPROTOCOL } from "../common/events";
 import { startServer, TestSocket, unusedPort, waitFor, type RunningServer } from "./helpers";
 
 /** A redis-server of the test's own, in the foreground so that its pid is the server's. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SUBPROTOCOL } from "../protocol";
+import { SUBPROTOCOL } from "../common/events";
 import { BUN, ROOT, startServer, TestSocket, type RunningServer } from "./helpers";
 
 /** Sends a marker and waits for it: whatever the server sent `to` before the marker has arrived. */
@@ -340,7 +340,7 @@ describe("the JSON protocol (chat.v1.json)", () => {
     const cases: [string, string][] = [
       ["not json", 'Not JSON: expected a command such as {"type":"say","text":"hello"}.'],
       ["[1,2]", 'A command is a JSON object such as {"type":"say","text":"hello"}.'],
-      ['{"type":"dance"}', 'Unknown command type "dance"; known: say, me, nick, join, who, rooms, help, quit.'],
+      ['{"type":"dance"}', 'Unknown command type "dance"; known: nick, join, rooms, who, me, help, quit, say.'],
       ['{"type":"say"}', 'The command "say" needs a non-empty string "text".'],
       ['{"type":"say","text":42}', 'The command "say" needs a non-empty string "text".'],
       ['{"type":"join","room":"no spaces"}', "A room can only have letters, digits, '_', '-' and '.'; 'no spaces' has other characters."],

@@ -4,7 +4,7 @@
  * room exactly once, each sender's in the order sent, and nothing from other rooms.
  */
 import { expect, test } from "bun:test";
-import { SUBPROTOCOL } from "../protocol";
+import { SUBPROTOCOL } from "../common/events";
 import { startServer, TestSocket, waitFor } from "./helpers";
 
 const CLIENTS = 240;

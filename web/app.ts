@@ -1,11 +1,13 @@
 /**
  * The chat in a browser, served by the chat server at `/`. It speaks the same JSON protocol as the
- * terminal client, over the same endpoint, through the same ChatSession (connection.ts), so it
+ * terminal client, over the same endpoint, through the same ChatSession (client/session.ts), so it
  * reconnects and resumes the same way. Everything people wrote goes on the page as text
  * (textContent), never as HTML; the page's Content-Security-Policy forbids inline script besides.
  */
-import { ChatSession, ConnectError, type Status } from "../connection";
-import { CommandError, nameHash, nameProblem, normalizeName, parseTyped, type ChatEvent, type User } from "../protocol";
+import { ChatSession, ConnectError, type Status } from "../client/session";
+import { CommandError, parseTyped } from "../common/commands";
+import type { ChatEvent, User } from "../common/events";
+import { describeUser as describe, messagesWere, nameHash, nameProblem, normalizeName } from "../common/text";
 
 const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const welcome = element<HTMLFormElement>("welcome");
@@ -42,8 +44,8 @@ welcome.addEventListener("submit", (event) => {
 
 // 2. Connect, then show what happens.
 let session: ChatSession | undefined;
-let me: User | undefined;
-let room = "";
+/** The room on show: when a `joined` names another, the conversation starts afresh. */
+let shownRoom = "";
 const members = new Map<string, User>();
 /** Rooms bigger than this hear no joins and leaves (from the server's welcome). */
 let announceLimit = Infinity;
@@ -70,7 +72,7 @@ function onStatus(change: Status): void {
     case "reconnected":
       return setStatus("online", "Connected");
     case "not-sent":
-      return append("error", `${change.count} message${change.count === 1 ? " was" : "s were"} not sent: ${change.why}.`);
+      return append("error", `${messagesWere(change.count)} not sent: ${change.why}.`);
     case "ended":
       setStatus("offline", "Disconnected");
       messageInput.disabled = true;
@@ -109,19 +111,18 @@ composer.addEventListener("submit", (event) => {
 function show(event: ChatEvent): void {
   switch (event.type) {
     case "welcome":
-      me = event.you;
       announceLimit = event.limits.announceLimit ?? Infinity;
       return;
     case "joined": {
-      if (event.room !== room) log.replaceChildren(); // a new room: its own conversation
-      room = event.room;
-      roomTitle.textContent = room;
-      document.title = `#${room} · Chat`;
+      if (event.room !== shownRoom) log.replaceChildren(); // a new room: its own conversation
+      shownRoom = event.room;
+      roomTitle.textContent = event.room;
+      document.title = `#${event.room} · Chat`;
       members.clear();
       for (const member of event.members) members.set(member.address, member);
       roomCount = event.count;
       renderMembers();
-      if (event.missed) append("info", `${event.missed} message${event.missed === 1 ? " was" : "s were"} missed, too far back to replay.`);
+      if (event.missed) append("info", `${messagesWere(event.missed)} missed, too far back to replay.`);
       session?.send({ type: "rooms" });
       return;
     }
@@ -129,8 +130,7 @@ function show(event: ChatEvent): void {
     case "action":
       return appendSaid(event.from, event.text, event.time, { action: event.type === "action", history: event.history === true });
     case "notice": {
-      if (event.user && event.event === "rename" && event.user.address === me?.address) me = event.user;
-      if (event.room === room && event.user) {
+      if (event.room === shownRoom && event.user) {
         if (event.event === "leave") {
           members.delete(event.user.address);
           roomCount--;
@@ -157,8 +157,6 @@ function show(event: ChatEvent): void {
       return append("error", event.message);
   }
 }
-
-const describe = (user: User) => (user.name ? `${user.name} (${user.address})` : user.address);
 
 /** Adds a line to the conversation, keeping the newest in view unless the reader scrolled up. */
 function add(item: HTMLLIElement): void {
@@ -189,7 +187,7 @@ function appendSaid(from: User, text: string, time: string, { action, history }:
   const item = document.createElement("li");
   item.classList.add("said", action ? "action" : "message");
   if (history) item.classList.add("history");
-  if (from.address === me?.address) item.classList.add("own");
+  if (session?.where.isMe(from)) item.classList.add("own");
   const who = document.createElement("span");
   who.className = "who";
   who.textContent = from.name ?? from.address;
@@ -221,7 +219,7 @@ function renderMembers(): void {
   membersList.replaceChildren(
     ...[...members.values()].map((member) => {
       const item = document.createElement("li");
-      item.textContent = member.address === me?.address ? `${describe(member)} · you` : describe(member);
+      item.textContent = session?.where.isMe(member) ? `${describe(member)} · you` : describe(member);
       return item;
     }),
   );
@@ -234,9 +232,9 @@ function renderRooms(rooms: { name: string; members: number }[]): void {
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = `#${name} (${count})`;
-      button.setAttribute("aria-current", String(name === room));
+      button.setAttribute("aria-current", String(name === shownRoom));
       button.addEventListener("click", () => {
-        if (name !== room) session?.send({ type: "join", room: name });
+        if (name !== shownRoom) session?.send({ type: "join", room: name });
         messageInput.focus();
       });
       item.append(button);

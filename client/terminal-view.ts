@@ -5,15 +5,9 @@
  * NO_COLOR is set or the output is not a terminal.
  */
 import { styleText } from "node:util";
-import { nameHash, type ChatEvent, type User } from "./protocol";
-
-/**
- * Control characters in a message could drive the reader's terminal (clear it, move the cursor,
- * set its title); show them as U+FFFD instead. Newlines and tabs are kept.
- */
-export function forTerminal(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, "\uFFFD");
-}
+import type { ChatEvent, User } from "../common/events";
+import { forTerminal, nameHash } from "../common/text";
+import type { Whereabouts } from "./whereabouts";
 
 /** Colours for other people's names; green is kept for your own messages. */
 const NAME_COLOURS = ["cyan", "magenta", "yellow", "blue", "red", "cyanBright", "magentaBright", "yellowBright", "blueBright", "redBright"] as const;
@@ -29,18 +23,15 @@ export function clock(time: string | Date = new Date()): string {
   return `${String(date.getHours()).padStart(2, "0")}:${String(date.getMinutes()).padStart(2, "0")}`;
 }
 
-/**
- * How events look on the terminal, and what the client knows of itself: who the server takes it
- * for (from `welcome` and renames) and its room (from `joined`).
- */
+/** How events look on the terminal; who "you" are comes from the session's whereabouts. */
 export class TerminalView {
-  me: User | undefined;
-  room = "";
+  constructor(private readonly where: Whereabouts) {}
 
   /** The input line's title: who you are and where. */
   title(): string {
-    if (!this.me) return "Message";
-    return `${forTerminal(this.me.name ?? this.me.address)} in ${forTerminal(this.room)}`;
+    const { me, room } = this.where;
+    if (!me) return "Message";
+    return `${forTerminal(me.name ?? me.address)} in ${forTerminal(room ?? "")}`;
   }
 
   /** An event as lines for the terminal, with the gutter to print them behind; nothing for some. */
@@ -48,11 +39,9 @@ export class TerminalView {
     const dim = (text: string) => styleText("dim", text);
     switch (event.type) {
       case "welcome":
-        this.me = event.you;
         return undefined;
       case "joined": {
-        this.room = event.room;
-        const others = event.members.filter((m) => m.address !== this.me?.address);
+        const others = event.members.filter((m) => !this.where.isMe(m));
         const unlisted = event.count - 1 - others.length;
         const who =
           others.length === 0 ? "nobody else yet" : `${others.map((m) => this.who(m)).join(", ")}${unlisted > 0 ? ` and ${unlisted} more (/who lists them)` : ""}`;
@@ -60,14 +49,13 @@ export class TerminalView {
       }
       case "message":
       case "action": {
-        const own = event.from.address === this.me?.address;
+        const own = this.where.isMe(event.from);
         const said = forTerminal(event.text);
         const line = event.type === "message" ? `${this.who(event.from)}: ${said}` : styleText("italic", `* ${this.who(event.from)} ${said}`);
         if (event.history) return { text: `${dim(clock(event.time))}  ${line}`, gutter: dim("┊") };
         return { text: `${dim(clock(event.time))}  ${line}`, gutter: own ? styleText("green", "┃") : undefined };
       }
       case "notice": {
-        if (event.event === "rename" && event.user && event.user.address === this.me?.address) this.me = event.user;
         const arrow = { join: "→", leave: "←", rename: "~", shutdown: "!" }[event.event];
         return { text: dim(`${clock(event.time)}  ${arrow} ${forTerminal(event.text)}`) };
       }
@@ -84,7 +72,7 @@ export class TerminalView {
 
   /** A person as shown in a line: the name in its colour (yours in green) and the address dimmed. */
   private who(user: User): string {
-    const own = user.address === this.me?.address;
+    const own = this.where.isMe(user);
     const label = forTerminal(user.name ?? user.address);
     const styled = styleText(own ? ["bold", "green"] : ["bold", colourOf(user.name ?? user.address)], label);
     return user.name ? `${styled} ${styleText("dim", `(${forTerminal(user.address)})`)}` : styled;

@@ -1,5 +1,5 @@
 /**
- * Command-line options shared by the chat's programs: each program declares one table of options,
+ * Command-line options shared by the chat's programs (and the benchmark): each program declares one table of options,
  * and that table drives both the parsing (flag, then environment variable, then default) and the
  * `--help` text, so the two can never disagree.
  */
@@ -31,6 +31,9 @@ export type OptionValues<T extends readonly OptionSpec[]> = {
 
 /** A mistake on the command line: reported in one line, exit code 2, no stack trace. */
 export class UsageError extends Error {}
+
+/** A program could not start (a port in use, a store it cannot open): one line, exit code 1. */
+export class StartError extends Error {}
 
 /** True in an executable made by `bun build --compile`, whose modules live under Bun's `/$bunfs/`. */
 export function isCompiled(): boolean {
@@ -111,13 +114,18 @@ export function parsePort(text: string, what: string): number {
 }
 
 /**
- * Runs a program's main function, turning a UsageError into one line on stderr and exit code 2.
- * Any other error is a bug of ours and keeps its stack trace.
+ * Runs a program's main function, turning a UsageError into one line on stderr and exit code 2,
+ * and a StartError into one line and exit code 1. Any other error is a bug of ours and keeps its
+ * stack trace.
  */
 export async function runMain(script: string, main: () => Promise<void> | void): Promise<void> {
   try {
     await main();
   } catch (error) {
+    if (error instanceof StartError) {
+      process.stderr.write(`${commandName(script)}: ${error.message}\n`);
+      process.exit(1);
+    }
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`${commandName(script)}: ${error.message} Run '${commandName(script)} --help' for usage.\n`);
     process.exit(2);

@@ -7,7 +7,7 @@
  * (or as soon as FLUSH_BATCH are waiting), so a broadcast never waits for the disk.
  */
 import { Database } from "bun:sqlite";
-import type { SaidEvent } from "./protocol";
+import type { SaidEvent } from "../common/events";
 
 const FLUSH_DELAY_MS = 50;
 const FLUSH_BATCH = 1000;
@@ -41,6 +41,11 @@ export class History {
         name TEXT, address TEXT NOT NULL, text TEXT NOT NULL,
         PRIMARY KEY (room, seq)) WITHOUT ROWID`);
     }
+  }
+
+  /** How many events per room are kept for replay (0: none). */
+  get limit(): number {
+    return this.#limit;
   }
 
   /** Numbers `event` (its `seq` is set here) and records it. */

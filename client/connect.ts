@@ -1,0 +1,138 @@
+/**
+ * Opening a connection to the chat server, and every way that can fail, worded for the person
+ * waiting: a refused port says how to start a server, a 401 asks for the token, a close the
+ * server meant says not to come back. Runs in Bun and in browsers.
+ */
+import { SUBPROTOCOL } from "../common/events";
+
+/** In Bun, a WebSocket takes headers and TLS options, and can ping; in a browser it can do neither. */
+export const IN_BUN = typeof Bun !== "undefined";
+/** Bun's WebSocket constructor, spelled out so that this file also compiles against the DOM's types. */
+type BunWebSocket = new (url: string, options: { protocol: string; headers?: Record<string, string>; tls?: { ca: string } }) => WebSocket;
+
+/** How long to wait for the server to accept a connection. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Exit code for a server that refused us: wrong token, origin not allowed, full, closed as a flooder. */
+export const EXIT_REFUSED = 3;
+
+/** A failure to connect, already worded for the user, with the exit code it deserves. */
+export class ConnectError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+    readonly retry = true,
+  ) {
+    super(message);
+  }
+}
+
+/** Opens a chat.v1.json connection to `url`; `shownUrl` is how messages name the server. */
+export function openSocket(url: string, shownUrl: string, { token, ca }: { token?: string; ca?: string }): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = IN_BUN
+      ? new (WebSocket as unknown as BunWebSocket)(url, {
+          protocol: SUBPROTOCOL,
+          ...(token !== undefined && { headers: { Authorization: `Bearer ${token}` } }),
+          ...(ca !== undefined && { tls: { ca } }),
+        })
+      : new WebSocket(url, SUBPROTOCOL);
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new ConnectError(`Could not connect to ${shownUrl}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s. Check the host and port.`));
+    }, CONNECT_TIMEOUT_MS);
+    socket.addEventListener("open", () => {
+      clearTimeout(timer);
+      if (socket.protocol === SUBPROTOCOL) return resolve(socket);
+      socket.close();
+      reject(new ConnectError(`Could not connect to ${shownUrl}: the server does not speak ${SUBPROTOCOL}. Is it this chat's server?`, 1, false));
+    }, { once: true });
+    socket.addEventListener("error", (event) => {
+      clearTimeout(timer);
+      reject(describeConnectFailure(shownUrl, url, event));
+    }, { once: true });
+  });
+}
+
+function describeConnectFailure(shownUrl: string, url: string, event: Event): ConnectError {
+  const fail = (why: string, exitCode = 1, retry = true) => new ConnectError(`Could not connect to ${shownUrl}: ${why}`, exitCode, retry);
+  const code = ((event as globalThis.ErrorEvent).error as { code?: string } | undefined)?.code;
+  const { hostname, port } = new URL(url);
+  const local = /^(localhost|127\.[\d.]+|\[::1\])$/.test(hostname);
+  switch (code) {
+    case "ECONNREFUSED":
+      return fail(local ? `connection refused. Is the server running? Start one with: ${serverCommand()} --port ${port || 80}` : "connection refused. Is the server running, and is the port right?");
+    case "ENOTFOUND":
+    case "EAI_NONAME":
+      return fail(`the host '${hostname}' was not found. Check its spelling.`);
+    case "ETIMEDOUT":
+      return fail("the connection timed out. Check the host and port, and any firewall between.");
+    case "ECONNRESET":
+      return fail("the server closed the connection during the handshake. Is it a chat server?");
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return fail("the host cannot be reached from here.");
+  }
+  // Bun words a refused handshake "WebSocket connection to '<url>' failed: Expected 101 status code: 404".
+  const message = (event as globalThis.ErrorEvent).message ?? "";
+  const status = /Expected 101 status code: (\d+)/.exec(message)?.[1];
+  if (status !== undefined) return describeRefusal(status, fail);
+  if (/certificate|self.signed|UNABLE_TO_VERIFY|DEPTH_ZERO/i.test(`${message} ${code ?? ""}`)) {
+    return fail(`its TLS certificate is not trusted (${code ?? message}). For a self-signed certificate, pass it with --ca FILE.`, 1, false);
+  }
+  const detail = message.replace(/^WebSocket connection to '[^']*' failed: /, "") || "the WebSocket handshake failed";
+  return fail(`${detail}${code ? ` (${code})` : ""}. Is it a chat server?`);
+}
+
+/** An HTTP status instead of the upgrade. */
+function describeRefusal(status: string, fail: (why: string, exitCode?: number, retry?: boolean) => ConnectError): ConnectError {
+  switch (status) {
+    case "401":
+      return fail("the server wants a valid token (401). Pass it with --token or CHAT_TOKEN.", EXIT_REFUSED, false);
+    case "403":
+      return fail("the server does not allow this origin (403).", EXIT_REFUSED, false);
+    case "429":
+      return fail("too many connections from this address (429). Close some and try again.", EXIT_REFUSED, false);
+    case "503":
+      return fail("the server is full (503). Try again later.", EXIT_REFUSED, false);
+    default:
+      return fail(`the server answered with HTTP status ${status} instead of a WebSocket. Is it a chat server, and is the path right?`);
+  }
+}
+
+/**
+ * `bun server.ts`, or `chat-server` from a compiled client: common/cli.ts's otherProgram("server"),
+ * which this file cannot import, since it runs in browsers too and cli.ts needs node modules.
+ */
+function serverCommand(): string {
+  return IN_BUN && Bun.main.includes("$bunfs") ? "chat-server" : "bun server.ts";
+}
+
+/** A close that means "do not come back": why, and the exit code. RFC 6455 §7.4.1 for the codes. */
+export function finalClose({ code, reason }: { code: number; reason: string }): { message: string; exitCode: number } | undefined {
+  switch (code) {
+    case 1008:
+      return { message: `The server closed the connection: ${reason || "policy violation"}. Send more slowly.`, exitCode: EXIT_REFUSED };
+    case 1003:
+    case 1009:
+      return { message: `The server closed the connection: ${reason || CLOSE_MEANINGS[code]}.`, exitCode: 1 };
+    default:
+      return undefined;
+  }
+}
+
+const CLOSE_MEANINGS: Record<number, string> = {
+  1000: "normal closure",
+  1001: "server going away",
+  1003: "unsupported data",
+  1006: "connection lost without a close frame",
+  1008: "policy violation",
+  1009: "message too big",
+  1011: "server error",
+  1013: "try again later",
+};
+
+/** "code 1006, connection lost without a close frame": a close code and its meaning (RFC 6455 §7.4.1). */
+export function describeClose({ code, reason }: { code: number; reason: string }): string {
+  const meaning = reason || CLOSE_MEANINGS[code];
+  return `code ${code}${meaning ? `, ${meaning}` : ""}`;
+}

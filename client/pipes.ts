@@ -1,0 +1,105 @@
+/**
+ * The client as a filter, when stdin or stdout is not a terminal: each stdin line is sent as one
+ * message (or command, like `/nick bot`), and each event received is printed, either as
+ * `From server: <line>` (the original exercise's client) or, with --json, as one JSON object per
+ * line (NDJSON). Diagnostics go to stderr.
+ */
+import { createInterface } from "node:readline";
+import { CommandError } from "../common/commands";
+import type { ChatEvent } from "../common/events";
+import { toText } from "../common/plain-text";
+import { forTerminal, messagesWere } from "../common/text";
+import { exitAfterOutput, openOrExit } from "./exit";
+import type { SessionOptions } from "./session";
+
+/** At end of input, how long to wait without any progress for everything sent to be answered. */
+const SETTLE_QUIET_MS = 5_000;
+
+/**
+ * Writes a line of a filter's output. When whoever reads it has gone (`| head -3`), there is no
+ * one left to chat for: leave quietly, as Unix filters do, instead of failing on EPIPE.
+ */
+function output(line: string): void {
+  try {
+    process.stdout.write(`${line}\n`);
+  } catch (error) {
+    if ((error as { code?: string }).code !== "EPIPE") throw error;
+    process.exit(0);
+  }
+}
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(0);
+});
+
+/**
+ * Sends each stdin line, has `print` show each event, and tells on stderr what happens to the
+ * connection. At end of input it waits until everything sent has been answered, then leaves.
+ */
+async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw: string) => void): Promise<void> {
+  const session = await openOrExit(options);
+  if (!session) return;
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  session.listen(print, (status) => {
+    switch (status.type) {
+      case "lost":
+        return say(`Connection lost (${status.reason}); reconnecting in ${(status.delayMs / 1000).toFixed(1)} s (attempt ${status.attempt}).`);
+      case "reconnected":
+        return say(`Reconnected to ${session.shownUrl}.`);
+      case "not-sent":
+        return say(`${messagesWere(status.count)} not sent: ${status.why}.`);
+      case "ended":
+        say(status.message);
+        return exitAfterOutput(status.exitCode);
+    }
+  });
+
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (line.trim() === "") continue;
+    if (line.trim() === "/quit") break;
+    try {
+      session.sendTyped(line);
+    } catch (error) {
+      if (!(error instanceof CommandError)) throw error;
+      say(error.message);
+    }
+  }
+
+  const answered = await session.settle(SETTLE_QUIET_MS);
+  const pending = session.pending;
+  await session.close();
+  if (!answered) {
+    say(`${session.shownUrl} stopped answering for ${SETTLE_QUIET_MS / 1000} s; ${pending} of the messages sent had not come back.`);
+    return exitAfterOutput(1);
+  }
+  if (pending > 0) {
+    say(`${pending} of the messages sent did not come back from ${session.shownUrl}; they were not delivered.`);
+    return exitAfterOutput(1);
+  }
+  exitAfterOutput(0);
+}
+
+/**
+ * Plain text: `From server: <line>`, each event as the server words it for plain-text clients.
+ * Like a plain-text client, it shows no greeting; a note about missed messages goes to stderr.
+ */
+export async function chatThroughPipes(options: SessionOptions): Promise<void> {
+  const printable = process.stdout.isTTY ? forTerminal : (text: string) => text;
+  let rooms = 0;
+  let lastRoom: string | undefined;
+  await relayStdin(options, (event) => {
+    if (event.type === "welcome") return;
+    if (event.type === "joined") {
+      if (event.missed) process.stderr.write(`${messagesWere(event.missed)} missed while disconnected, too far back for the server's history.\n`);
+      // The first room, and the same room again after a reconnection, are not news; a /join is.
+      if (rooms++ === 0 || event.room === lastRoom) return void (lastRoom = event.room);
+      lastRoom = event.room;
+    }
+    output(`From server: ${printable(toText(event))}`);
+  });
+}
+
+/** NDJSON: every event as the server sent it, one per line. */
+export async function chatAsNdjson(options: SessionOptions): Promise<void> {
+  await relayStdin(options, (_event, raw) => output(raw));
+}

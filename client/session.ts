@@ -1,0 +1,266 @@
+/**
+ * The client's connection to the server, as the terminal client, pipe mode, --json and the web
+ * page all use it (it runs in Bun and in browsers). It speaks chat.v1.json, and it is built so
+ * that the user never silently loses a message:
+ *
+ * - It paces what it sends to the rate the server announces, and queues what is typed while
+ *   offline (outbox.ts).
+ * - When the connection drops it reconnects by itself, with backoff and jitter, with the same name
+ *   and room, asking for everything after the last message it saw; what it has seen is dropped,
+ *   and what it sent that never arrived goes out again (resume.ts).
+ * - A server that says no (a wrong token, not allowed, full; closed as a flooder) is not retried,
+ *   and every failure is worded for the person (connect.ts).
+ */
+import { backoffDelay } from "../common/backoff";
+import { parseTyped, type Command } from "../common/commands";
+import { decodeEvent, type ChatEvent, type User } from "../common/events";
+import { ConnectError, describeClose, finalClose, IN_BUN, openSocket } from "./connect";
+import { MAX_QUEUED, Outbox } from "./outbox";
+import { Resume } from "./resume";
+import { Whereabouts } from "./whereabouts";
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Reconnection delays (first and longest) and how many attempts. */
+const BACKOFF = { firstMs: 250, maxMs: 10_000 };
+const MAX_ATTEMPTS = 100;
+/** How long to wait for the server's answer to our close frame before leaving anyway. */
+const CLOSE_WAIT_MS = 1_000;
+
+export { ConnectError };
+
+export interface SessionOptions {
+  /** The server's URL, without the name, room and token. */
+  url: string;
+  name?: string;
+  room?: string;
+  /** A shared secret the server wants (sent as Authorization: Bearer). */
+  token?: string;
+  /** PEM certificate(s) to trust for wss://, e.g. a self-signed one. */
+  ca?: string;
+  /** Reconnect after a lost connection (true unless --no-reconnect). */
+  reconnect: boolean;
+}
+
+/** What happens to the connection, for the user interface to show. */
+export type Status =
+  | { type: "lost"; reason: string; attempt: number; delayMs: number }
+  | { type: "reconnected" }
+  | { type: "not-sent"; count: number; why: string }
+  /** The session is over for good: say `message`, exit with `exitCode`. */
+  | { type: "ended"; message: string; exitCode: number };
+
+export class ChatSession {
+  /** Who we are and where, from the events as they come. */
+  readonly where = new Whereabouts();
+  #onEvent: ((event: ChatEvent, raw: string) => void) | undefined;
+  #onStatus: (status: Status) => void = () => {};
+  /** Events that came before anyone listened (the welcome, at least). */
+  #early: [ChatEvent, string][] = [];
+  #socket: WebSocket | undefined;
+  #ending = false;
+  readonly #resume = new Resume();
+  readonly #outbox = new Outbox({
+    ready: () => this.#socket?.readyState === WebSocket.OPEN && !this.#resume.resuming,
+    transmit: (command) => this.#transmit(command),
+  });
+  /** Called on every frame in and command out, while `settle` watches for progress. */
+  #progress: () => void = () => {};
+
+  private constructor(readonly options: SessionOptions) {}
+
+  /** Connects for the first time; a failure here is final (ConnectError), not retried. */
+  static async open(options: SessionOptions): Promise<ChatSession> {
+    const session = new ChatSession(options);
+    session.#attach(await openSocket(session.#connectUrl(), session.shownUrl, options));
+    return session;
+  }
+
+  /** Who the server takes us for (from `welcome` and our renames). */
+  get me(): User | undefined {
+    return this.where.me;
+  }
+
+  /** The room we are in (from `joined`). */
+  get room(): string | undefined {
+    return this.where.room;
+  }
+
+  /**
+   * From now on, `onEvent` receives every event (duplicates from a resume left out), starting with
+   * those that arrived before this call, and `onStatus` hears what happens to the connection.
+   */
+  listen(onEvent: (event: ChatEvent, raw: string) => void, onStatus: (status: Status) => void): void {
+    this.#onEvent = onEvent;
+    this.#onStatus = onStatus;
+    for (const [event, raw] of this.#early.splice(0)) onEvent(event, raw);
+  }
+
+  /** The URL shown to people: no query, no token. */
+  get shownUrl(): string {
+    return this.options.url.replace(/\/?\?.*$/, "");
+  }
+
+  /** Sends a command now if the rate allows, otherwise as soon as it does (or once reconnected). */
+  send(command: Command): void {
+    if (!this.#outbox.add(command)) this.#onStatus({ type: "not-sent", count: 1, why: `more than ${MAX_QUEUED} are waiting to be sent` });
+  }
+
+  /** Sends a line as typed by a person (`/nick x`, `//text`, or a message). */
+  sendTyped(line: string): void {
+    this.send(parseTyped(line));
+  }
+
+  /** How many of our messages are queued or have not come back yet. */
+  get pending(): number {
+    return this.#outbox.waitingSaid + this.#resume.unconfirmed;
+  }
+
+  /**
+   * Waits until everything sent has been answered: the queue is empty, then a WebSocket ping's pong
+   * has come back (it comes after every frame the server sent in reply to earlier ones, since the
+   * server handles frames in order). It waits as long as there is progress (frames arriving,
+   * commands going out, or a reconnection under way, which is bounded by its own attempts), and
+   * gives up after `quietMs` without any. False if it gave up or the session ended.
+   */
+  async settle(quietMs: number): Promise<boolean> {
+    let lastProgress = performance.now();
+    this.#progress = () => (lastProgress = performance.now());
+    const quiet = () => performance.now() - lastProgress > quietMs;
+    try {
+      for (;;) {
+        if (this.#ending) return false;
+        const socket = this.#socket;
+        if (socket?.readyState !== WebSocket.OPEN || this.#resume.resuming) this.#progress();
+        else if (this.#outbox.length === 0) {
+          if (await pingPong(socket, quiet)) return true;
+          if (this.#socket === socket && socket.readyState === WebSocket.OPEN) return false;
+          continue; // The connection dropped meanwhile: wait for the new one.
+        }
+        if (quiet()) return false;
+        await sleep(20);
+      }
+    } finally {
+      this.#progress = () => {};
+    }
+  }
+
+  /** Leaves: a close frame with 1000 (RFC 6455 §7.4.1), and a brief wait for the server's reply. */
+  async close(): Promise<void> {
+    this.#ending = true;
+    this.#outbox.stop();
+    const socket = this.#socket;
+    if (!socket || socket.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      socket.addEventListener("close", () => resolve(), { once: true });
+      setTimeout(resolve, CLOSE_WAIT_MS);
+      socket.close(1000, "bye");
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** The URL for the next connection: who we are, where we are, and what we saw last. */
+  #connectUrl(): string {
+    const url = new URL(this.options.url);
+    const name = this.me?.name ?? this.options.name;
+    const room = this.room ?? this.options.room;
+    if (name) url.searchParams.set("name", name);
+    if (room) url.searchParams.set("room", room);
+    const seen = room === undefined ? undefined : this.#resume.lastSeen(room);
+    if (seen !== undefined) url.searchParams.set("since", String(seen));
+    // A browser cannot send an Authorization header with a WebSocket: the token goes in the URL.
+    if (!IN_BUN && this.options.token !== undefined) url.searchParams.set("token", this.options.token);
+    return url.href;
+  }
+
+  #attach(socket: WebSocket): void {
+    this.#socket = socket;
+    socket.addEventListener("message", ({ data }) => this.#receive(String(data)));
+    socket.addEventListener("close", (event) => {
+      if (this.#socket !== socket || this.#ending) return;
+      void this.#lost(event);
+    });
+    this.#outbox.flush();
+  }
+
+  #transmit(command: Command): void {
+    this.#resume.sent(command);
+    this.#socket!.send(JSON.stringify(command));
+    this.#progress();
+  }
+
+  #receive(raw: string): void {
+    this.#progress();
+    // Anything that is not one of our events (a newer server's, a broken one's) is skipped.
+    const event = decodeEvent(raw);
+    if (!event) return;
+    this.where.observe(event);
+    if (event.type === "welcome") this.#outbox.pace(event.limits.rate, event.limits.burst);
+    if (event.type === "joined") this.#resend(this.#resume.joined(event));
+    const said = event.type === "message" || event.type === "action";
+    if (said && !this.#resume.said(event, this.where.wasMe(event.from))) return this.#resend(this.#resume.replayed());
+    this.#emit(event, raw);
+    if (said && event.history) this.#resend(this.#resume.replayed());
+  }
+
+  #emit(event: ChatEvent, raw: string): void {
+    if (this.#onEvent) this.#onEvent(event, raw);
+    else this.#early.push([event, raw]);
+  }
+
+  /** The resume is complete: what never arrived goes out again, ahead of what was typed since. */
+  #resend(commands: Command[]): void {
+    this.#outbox.putBack(commands);
+    this.#outbox.flush();
+  }
+
+  /** The connection dropped: say so, and reconnect unless the server meant it. */
+  async #lost(event: CloseEvent): Promise<void> {
+    this.#socket = undefined;
+    const final = finalClose(event);
+    if (final || !this.options.reconnect) {
+      return this.#end(final?.message ?? `Lost the connection to ${this.shownUrl} (${describeClose(event)}).`, final?.exitCode ?? 1);
+    }
+    const reason = describeClose(event);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS && !this.#ending; attempt++) {
+      const delayMs = backoffDelay(attempt, BACKOFF);
+      this.#onStatus({ type: "lost", reason, attempt, delayMs });
+      await sleep(delayMs);
+      if (this.#ending) return;
+      try {
+        const socket = await openSocket(this.#connectUrl(), this.shownUrl, this.options);
+        this.#resume.resuming = true;
+        this.#attach(socket);
+        this.#onStatus({ type: "reconnected" });
+        return;
+      } catch (error) {
+        if (!(error instanceof ConnectError)) throw error;
+        if (!error.retry) return this.#end(error.message, error.exitCode);
+      }
+    }
+    if (!this.#ending) this.#end(`Gave up reconnecting to ${this.shownUrl} after ${MAX_ATTEMPTS} attempts.`, 1);
+  }
+
+  #end(message: string, exitCode: number): void {
+    this.#ending = true;
+    this.#onStatus({ type: "ended", message, exitCode });
+  }
+}
+
+/** Pings and resolves true on the pong; false once `quiet()` or the socket is no longer open. */
+function pingPong(socket: WebSocket, quiet: () => boolean): Promise<boolean> {
+  return new Promise((resolve) => {
+    const finish = (answered: boolean) => {
+      clearInterval(check);
+      socket.removeEventListener("pong", onPong);
+      resolve(answered);
+    };
+    const onPong = () => finish(true);
+    const check = setInterval(() => {
+      if (quiet() || socket.readyState !== WebSocket.OPEN) finish(false);
+    }, 50);
+    socket.addEventListener("pong", onPong);
+    (socket as WebSocket & { ping(): void }).ping(); // Bun's, used by the filters only
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * Where the client connects and as whom, from its command line: the server's URL (from a URL,
+ * `host:port`, or --host/--port), a name and room checked as the server would, and a CA file.
+ */
+import { parsePort, UsageError } from "../common/cli";
+import { nameProblem, normalizeName } from "../common/text";
+
+export const DEFAULT_URL = "ws://127.0.0.1:2000";
+
+export function checkedName(given: string, flag: string, what: "name" | "room"): string {
+  const value = normalizeName(given);
+  const problem = nameProblem(value, what);
+  if (problem) throw new UsageError(`${flag}: ${problem}`);
+  return value;
+}
+
+export async function readCa(file: string): Promise<string> {
+  try {
+    return await Bun.file(file).text();
+  } catch (error) {
+    throw new UsageError(`--ca '${file}' could not be read: ${(error as { code?: string }).code ?? String(error)}.`);
+  }
+}
+
+/** The server's URL from the positional argument or --host/--port; `host:port` gets `ws://`. */
+export function serverUrl(given: string | undefined, host: string | undefined, port: string | undefined): string {
+  if (given !== undefined && (host !== undefined || port !== undefined)) {
+    throw new UsageError("Give either a URL or --host/--port, not both.");
+  }
+  if (given === undefined) {
+    const url = new URL(DEFAULT_URL);
+    if (host !== undefined) url.hostname = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+    if (port !== undefined) url.port = String(parsePort(port, "The port"));
+    return url.href.replace(/\/$/, "");
+  }
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `ws://${given}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme.replace(/^http(s?):/i, "ws$1:"));
+  } catch {
+    throw new UsageError(`'${given}' is not a valid URL; expected something like ${DEFAULT_URL}.`);
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new UsageError(`'${given}' is not a WebSocket URL; use ws:// or wss://, e.g. ${DEFAULT_URL}.`);
+  }
+  // new URL() adds a "/" path; leave it off when the user did, so messages show the URL as typed.
+  const bare = url.pathname === "/" && url.search === "" && url.hash === "" && !given.endsWith("/");
+  return bare ? url.href.slice(0, -1) : url.href;
+}

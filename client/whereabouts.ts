@@ -1,0 +1,38 @@
+/**
+ * Who the server takes this client for, and which room it is in: kept in one place, from the
+ * events as they arrive (the welcome, each `joined`, our own renames), and read by the session,
+ * the terminal view and the page alike.
+ */
+import type { ChatEvent, User } from "../common/events";
+
+export class Whereabouts {
+  me: User | undefined;
+  room: string | undefined;
+  /** Addresses we have had: after a reconnect, our earlier messages carry the earlier address. */
+  readonly #ownAddresses = new Set<string>();
+
+  observe(event: ChatEvent): void {
+    switch (event.type) {
+      case "welcome":
+        this.me = event.you;
+        this.#ownAddresses.add(event.you.address);
+        return;
+      case "joined":
+        this.room = event.room;
+        return;
+      case "notice":
+        if (event.event === "rename" && event.user && event.user.address === this.me?.address) this.me = event.user;
+        return;
+    }
+  }
+
+  /** True for us as we are now. */
+  isMe(user: User): boolean {
+    return user.address === this.me?.address;
+  }
+
+  /** True for us under any address we have had (our messages from before a reconnect). */
+  wasMe(user: User): boolean {
+    return this.#ownAddresses.has(user.address);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Commands, client to server, in one table: it drives reading a line typed by a person
+ * (`/nick alice`), reading a JSON command from a rich client (`{"type":"nick","name":"alice"}`),
+ * and the `/help` list, so the three can never disagree.
+ */
+
+/** What a command takes: the JSON field it goes in, and how help and errors show it. */
+interface Argument {
+  readonly field: "text" | "name" | "room";
+  /** Shown in `/help`, e.g. `/nick NAME`. */
+  readonly placeholder: string;
+  /** For "/nick needs a name, e.g. /nick alice". */
+  readonly what: string;
+  readonly example: string;
+}
+
+interface CommandSpec {
+  readonly type: string;
+  readonly argument?: Argument;
+  readonly help: string;
+  /** How `/help` shows it, when not `/<type> <PLACEHOLDER>`. */
+  readonly usage?: string;
+  /** A message is typed as itself, not as `/say`. */
+  readonly typedWithoutSlash?: true;
+}
+
+/** Every command, in the order `/help` lists them. */
+export const COMMANDS = [
+  { type: "nick", argument: { field: "name", placeholder: "NAME", what: "a name", example: "alice" }, help: "set your name (letters, digits, _ - .; up to 32)" },
+  { type: "join", argument: { field: "room", placeholder: "ROOM", what: "a room", example: "dev" }, help: "move to another room (same rules as names)" },
+  { type: "rooms", help: "list the rooms and how many people are in each" },
+  { type: "who", help: "list who is in your room" },
+  { type: "me", argument: { field: "text", placeholder: "ACTION", what: "an action", example: "waves" }, help: "say what you are doing, e.g. /me waves" },
+  { type: "help", help: "list the commands" },
+  { type: "quit", help: "leave the chat" },
+  { type: "say", argument: { field: "text", placeholder: "TEXT", what: "some text", example: "hello" }, usage: "//TEXT", help: "send a message that starts with /", typedWithoutSlash: true },
+] as const satisfies readonly CommandSpec[];
+
+type Spec = (typeof COMMANDS)[number];
+/** A command as the table defines it: its type, and its argument's field if it takes one. */
+type CommandOf<S> = S extends { type: infer T; argument: { field: infer F extends string } }
+  ? { type: T } & { [K in F]: string }
+  : S extends { type: infer T }
+    ? { type: T }
+    : never;
+export type Command = CommandOf<Spec>;
+export type CommandType = Spec["type"];
+
+const byType = new Map<string, CommandSpec>(COMMANDS.map((c) => [c.type, c]));
+
+/** The `/help` list. */
+export const HELP: { usage: string; help: string }[] = COMMANDS.map((c: CommandSpec) => ({
+  usage: c.usage ?? `/${c.type}${c.argument ? ` ${c.argument.placeholder}` : ""}`,
+  help: c.help,
+}));
+
+/** A refused command, worded for the person who typed it. */
+export class CommandError extends Error {}
+
+/**
+ * Reads a line typed by a person: `/nick alice` is a command, `//x` is the message `/x`, anything
+ * else is a message. Throws CommandError for an unknown command or a missing argument.
+ */
+export function parseTyped(line: string): Command {
+  if (!line.startsWith("/")) return { type: "say", text: line };
+  if (line.startsWith("//")) return { type: "say", text: line.slice(1) };
+  const [, typed = "", rest = ""] = /^\/(\S*)\s*([\s\S]*)$/.exec(line) ?? [];
+  const spec = byType.get(typed.toLowerCase());
+  if (!spec || spec.typedWithoutSlash) {
+    throw new CommandError(`There is no command /${typed}; /help lists the commands (start with // to send a message beginning with /).`);
+  }
+  if (!spec.argument) return { type: spec.type } as Command;
+  const argument = rest.trim();
+  if (argument === "") throw new CommandError(`/${typed} needs ${spec.argument.what}, e.g. /${typed} ${spec.argument.example}.`);
+  return { type: spec.type, [spec.argument.field]: argument } as Command;
+}
+
+/** Reads a JSON command from a rich client. Throws CommandError saying what is wrong with it. */
+export function decodeCommand(frame: string): Command {
+  let value: unknown;
+  try {
+    value = JSON.parse(frame);
+  } catch {
+    throw new CommandError(`Not JSON: expected a command such as {"type":"say","text":"hello"}.`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new CommandError(`A command is a JSON object such as {"type":"say","text":"hello"}.`);
+  }
+  const command = value as Record<string, unknown>;
+  const spec = typeof command.type === "string" ? byType.get(command.type) : undefined;
+  if (!spec) {
+    throw new CommandError(`Unknown command type ${JSON.stringify(command.type)}; known: ${COMMANDS.map((c) => c.type).join(", ")}.`);
+  }
+  if (!spec.argument) return { type: spec.type } as Command;
+  const { field } = spec.argument;
+  const argument = command[field];
+  if (typeof argument !== "string" || argument.trim() === "") {
+    throw new CommandError(`The command "${spec.type}" needs a non-empty string "${field}".`);
+  }
+  return { type: spec.type, [field]: argument } as Command;
+}

@@ -1,0 +1,205 @@
+/**
+ * Events, server to client: their types, and the one decoder that checks an event from outside
+ * (the client's socket, the page's, and what comes back through Redis) before anything uses it.
+ *
+ * Two kinds of client share the same rooms:
+ * - Plain-text clients (no WebSocket subprotocol): one line of text per frame. They type commands
+ *   as `/nick alice`; they receive each event as one line (plain-text.ts).
+ * - Rich clients ask for the subprotocol `chat.v1.json` and exchange JSON: commands one way
+ *   (commands.ts), events the other.
+ */
+
+export const SUBPROTOCOL = "chat.v1.json";
+/** Everyone starts here; it is also the pub/sub topic the plain-text clients of this room share. */
+export const DEFAULT_ROOM = "chat";
+
+/** Someone in the chat: the name they chose, if any, and the address the server saw. */
+export interface User {
+  name: string | null;
+  /** `ip:port` as the server saw it; set by the server, never by the client. */
+  address: string;
+}
+
+/** Something said in a room. Numbered per room (`seq`) and kept in the room's history. */
+export interface SaidEvent {
+  type: "message" | "action";
+  room: string;
+  seq: number;
+  /** Server time, ISO 8601. */
+  time: string;
+  from: User;
+  text: string;
+  /** Present on events replayed from history when a client enters a room. */
+  history?: true;
+}
+
+/** Someone joined, left or renamed: announced to the room, not kept in history. */
+export interface NoticeEvent {
+  type: "notice";
+  room: string;
+  time: string;
+  event: "join" | "leave" | "rename" | "shutdown";
+  /** Who joined, left or renamed; none for the server's own notices. */
+  user?: User;
+  /** For a rename: the name before it (null: there was none). */
+  previousName?: string | null;
+  /** The notice worded for people, e.g. `alice (127.0.0.1:54321) joined chat`. */
+  text: string;
+}
+
+/** First event on a connection: who the server takes you for, and what it allows. */
+export interface WelcomeEvent {
+  type: "welcome";
+  you: User;
+  version: string;
+  /**
+   * Messages a second (0: no limit) and at once, and the longest message in bytes: clients pace
+   * themselves to these. Rooms of more than announceLimit people hear no joins and leaves, so a
+   * list of the people there is only as fresh as the last `joined` or `members`.
+   */
+  limits: { rate: number; burst: number; maxMessage: number; announceLimit?: number };
+}
+
+/** You entered a room: who is there; `history` events of the room's history follow. */
+export interface JoinedEvent {
+  type: "joined";
+  room: string;
+  /** Who is there: everyone in a room of up to JOINED_MEMBERS people, the first of them in a bigger one. */
+  members: User[];
+  /** How many people are in the room, you included. */
+  count: number;
+  history: number;
+  /** The room's last sequence number now; lower than one you saw means the server started over. */
+  seq: number;
+  /** Resuming (`?since=`): how many messages you missed that history no longer has. */
+  missed?: number;
+}
+
+/**
+ * The most people a `joined` event lists. Listing everyone would make a room of N people entering
+ * at once (a restart) cost N² in JSON; past this, `count` says how many and `who` lists them all.
+ */
+export const JOINED_MEMBERS = 100;
+
+/** Reply to `who`. */
+export interface MembersEvent {
+  type: "members";
+  room: string;
+  members: User[];
+}
+
+/** Reply to `rooms`: rooms with people in them (and always the default room). */
+export interface RoomsEvent {
+  type: "rooms";
+  rooms: { name: string; members: number }[];
+}
+
+/** Reply to `help`. */
+export interface HelpEvent {
+  type: "help";
+  commands: { usage: string; help: string }[];
+}
+
+/** A command was refused; only its sender is told. The connection stays open. */
+export interface ErrorEvent {
+  type: "error";
+  message: string;
+}
+
+export type ChatEvent = SaidEvent | NoticeEvent | WelcomeEvent | JoinedEvent | MembersEvent | RoomsEvent | HelpEvent | ErrorEvent;
+
+
+// ---------------------------------------------------------------------------------------------
+// Decoding. Each check builds a fresh event of the known fields only, so nothing unexpected that
+// came with it travels further.
+
+type Fields = Record<string, unknown>;
+const isObject = (v: unknown): v is Fields => typeof v === "object" && v !== null && !Array.isArray(v);
+const isString = (v: unknown): v is string => typeof v === "string";
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** A user as a value from outside, checked; undefined if it is not one. */
+export function validUser(v: unknown): User | undefined {
+  if (!isObject(v) || !isString(v.address) || !(v.name === null || isString(v.name))) return undefined;
+  return { name: v.name, address: v.address };
+}
+
+function users(v: unknown): User[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const list = v.map(validUser);
+  return list.every((u) => u !== undefined) ? (list as User[]) : undefined;
+}
+
+const NOTICE_KINDS = new Set(["join", "leave", "rename", "shutdown"]);
+
+function said(e: Fields): SaidEvent | undefined {
+  const from = validUser(e.from);
+  if (!isString(e.room) || !isCount(e.seq) || !isString(e.time) || !isString(e.text) || !from) return undefined;
+  const type = e.type as SaidEvent["type"];
+  return { type, room: e.room, seq: e.seq, time: e.time, from, text: e.text, ...(e.history === true && { history: true }) };
+}
+
+function notice(e: Fields): NoticeEvent | undefined {
+  if (!isString(e.room) || !isString(e.time) || !isString(e.text) || !isString(e.event) || !NOTICE_KINDS.has(e.event)) return undefined;
+  const who = e.user === undefined ? undefined : validUser(e.user);
+  if (e.user !== undefined && !who) return undefined;
+  const previousName = isString(e.previousName) ? e.previousName : null;
+  const event = e.event as NoticeEvent["event"];
+  return { type: "notice", room: e.room, time: e.time, event, ...(who && { user: who }), text: e.text, ...(event === "rename" && { previousName }) };
+}
+
+function welcome(e: Fields): WelcomeEvent | undefined {
+  const you = validUser(e.you);
+  const l = e.limits;
+  if (!you || !isString(e.version) || !isObject(l) || !isCount(l.rate) || !isCount(l.burst) || !isCount(l.maxMessage)) return undefined;
+  const limits = { rate: l.rate, burst: l.burst, maxMessage: l.maxMessage, ...(isCount(l.announceLimit) && { announceLimit: l.announceLimit }) };
+  return { type: "welcome", you, version: e.version, limits };
+}
+
+function joined(e: Fields): JoinedEvent | undefined {
+  const members = users(e.members);
+  if (!isString(e.room) || !members || !isCount(e.count) || !isCount(e.history) || !isCount(e.seq)) return undefined;
+  return { type: "joined", room: e.room, members, count: e.count, history: e.history, seq: e.seq, ...(isCount(e.missed) && e.missed > 0 && { missed: e.missed }) };
+}
+
+function listOf<T>(v: unknown, item: (x: Fields) => T | undefined): T[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const list = v.map((x) => (isObject(x) ? item(x) : undefined));
+  return list.every((x) => x !== undefined) ? (list as T[]) : undefined;
+}
+
+const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined } = {
+  message: said,
+  action: said,
+  notice,
+  welcome,
+  joined,
+  members: (e) => {
+    const members = users(e.members);
+    return isString(e.room) && members ? { type: "members", room: e.room, members } : undefined;
+  },
+  rooms: (e) => {
+    const rooms = listOf(e.rooms, (r) => (isString(r.name) && isCount(r.members) ? { name: r.name, members: r.members } : undefined));
+    return rooms ? { type: "rooms", rooms } : undefined;
+  },
+  help: (e) => {
+    const commands = listOf(e.commands, (c) => (isString(c.usage) && isString(c.help) ? { usage: c.usage, help: c.help } : undefined));
+    return commands ? { type: "help", commands } : undefined;
+  },
+  error: (e) => (isString(e.message) ? { type: "error", message: e.message } : undefined),
+};
+
+/** An event as a value (already parsed), checked; undefined if it is not one of ours. */
+export function validEvent(value: unknown): ChatEvent | undefined {
+  if (!isObject(value) || !isString(value.type) || !Object.hasOwn(CHECKS, value.type)) return undefined;
+  return CHECKS[value.type as ChatEvent["type"]](value);
+}
+
+/** An event as it came over the wire, parsed and checked; undefined if it is not one of ours. */
+export function decodeEvent(raw: string): ChatEvent | undefined {
+  try {
+    return validEvent(JSON.parse(raw));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Events as plain text, one frame each, for clients that asked for no subprotocol (and for the
+ * terminal client's pipe mode, which prints the same lines).
+ */
+import type { ChatEvent } from "./events";
+import { describeUser, messagesWere, plural } from "./text";
+
+/** Starts each line of a message after its first, in plain text: a line from a sender never does. */
+const CONTINUATION = "  ";
+
+/**
+ * One event as one text frame. Messages keep the core's form (`<sender>: <text>`); everything the
+ * server says itself starts with `*** `, which no message can, since a message starts with its
+ * sender. History is marked `[history] `.
+ */
+export function toText(event: ChatEvent): string {
+  switch (event.type) {
+    case "message":
+    case "action": {
+      // Lines after the first are indented, so no line of a message can pass for another message.
+      const text = event.text.replaceAll("\n", `\n${CONTINUATION}`);
+      const line = event.type === "message" ? `${describeUser(event.from)}: ${text}` : `* ${describeUser(event.from)} ${text}`;
+      return event.history ? `[history] ${line}` : line;
+    }
+    case "notice":
+      return `*** ${event.text}`;
+    case "welcome":
+      return `*** Welcome, ${describeUser(event.you)}. /help lists the commands.`;
+    case "joined": {
+      const missed = event.missed ? ` ${messagesWere(event.missed)} missed, too far back to replay.` : "";
+      return `*** You are in ${event.room} with ${plural(event.count - 1, "other")}.${missed}`;
+    }
+    case "members":
+      return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeUser).join(", ")}`;
+    case "rooms":
+      return `*** Rooms: ${event.rooms.map((r) => `${r.name} (${r.members})`).join(", ")}`;
+    case "help":
+      return ["*** Commands:", ...event.commands.map((c) => `${c.usage.padEnd(12)} ${c.help}`)].join("\n");
+    case "error":
+      return `*** Error: ${event.message}`;
+  }
+}

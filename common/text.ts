@@ -1,0 +1,117 @@
+/**
+ * Text as the chat handles it, for the server, the terminal client and the page alike: the one
+ * class of characters a terminal would act on, what is let through of a user's text, how names and
+ * rooms are checked and coloured, and how people and counts are worded.
+ */
+import type { User } from "./events";
+
+// ---------------------------------------------------------------------------------------------
+// Control characters.
+
+/**
+ * Characters a terminal acts on instead of showing, or that reorder what is read: C0 and C1
+ * controls (newline and tab among them), DEL, and the bidi overrides and isolates (U+202A–U+202E,
+ * U+2066–U+2069). Each use below decides which of them, if any, it keeps.
+ */
+const CONTROL_CLASS = "\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069";
+const CONTROL = new RegExp(`[${CONTROL_CLASS}]`, "g");
+
+/**
+ * Terminal control sequences, whole: CSI (`ESC [` or 8-bit 0x9B, e.g. `ESC[2J` clears the
+ * screen), OSC (`ESC ]` or 0x9D, up to BEL or ST; e.g. OSC 0 sets the title, OSC 52 writes the
+ * clipboard), DCS/SOS/PM/APC strings, and two-byte escapes. Removed whole, so that no half of
+ * one (`[2J`) is left behind.
+ */
+const CONTROL_SEQUENCE =
+  /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -~]?/g;
+
+/** True if `text` has any control character (a newline counts). */
+export function hasControls(text: string): boolean {
+  // search() ignores a /g regex's lastIndex, which test() would not.
+  return text.search(CONTROL) !== -1;
+}
+
+/**
+ * What the server lets through of a user's text: no escape sequences, no control characters, no
+ * bidi overrides, so nobody can clear others' screens, set their titles, write to their clipboards,
+ * or reorder what they read. Newlines stay (CR LF and lone CR become LF); a tab becomes a space.
+ */
+export function cleanText(text: string): string {
+  // Most messages have no control character: one scan for them costs a quarter of the replacements.
+  if (!hasControls(text)) return text;
+  return text
+    .replace(/\r\n?/g, "\n")
+    .replace(/\t/g, " ")
+    .replace(CONTROL_SEQUENCE, "")
+    .replace(CONTROL, (c) => (c === "\n" ? c : ""));
+}
+
+/**
+ * A server-written text that may quote what a user sent (an error naming a refused name or
+ * command), with every control character shown escaped: `\u001b`.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/**
+ * Text from the server on its way to a terminal: control characters could drive it (clear it,
+ * move the cursor, set its title), so they show as U+FFFD. Newlines and tabs are kept.
+ */
+export function forTerminal(text: string): string {
+  if (!hasControls(text)) return text;
+  return text.replace(CONTROL, (c) => (c === "\n" || c === "\t" ? c : "\uFFFD"));
+}
+
+/** Text for a log line: one line, every control character escaped (a newline as `\n`). */
+export function forLog(text: string): string {
+  if (!hasControls(text)) return text;
+  return text.replace(CONTROL, (c) => (c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names and rooms.
+
+const NAME_PATTERN = /^[\p{L}\p{Nd}_.\-]{1,32}$/u;
+
+/** Names and rooms are compared in NFC, so that é typed two ways is one name. */
+export function normalizeName(name: string): string {
+  return name.trim().normalize("NFC");
+}
+
+/** Why `name` cannot be a name (or room, per `what`), or undefined if it can. */
+export function nameProblem(name: string, what: "name" | "room" = "name"): string | undefined {
+  if (NAME_PATTERN.test(name)) return undefined;
+  const length = Array.from(name).length;
+  if (length === 0) return `A ${what} cannot be empty.`;
+  if (length > 32) return `A ${what} can be at most 32 characters; '${name.slice(0, 40)}' has ${length}.`;
+  return `A ${what} can only have letters, digits, '_', '-' and '.'; '${name}' has other characters.`;
+}
+
+/**
+ * A number for a name, the same in every client and for every case of it (FNV-1a): the terminal
+ * and the page derive a person's colour from it, so a name keeps its colour everywhere.
+ */
+export function nameHash(name: string): number {
+  let hash = 2166136261;
+  for (const char of name.toLowerCase()) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619);
+  return hash >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wording.
+
+/** `alice (127.0.0.1:54321)`, or just the address for someone without a name. */
+export function describeUser(user: User): string {
+  return user.name ? `${user.name} (${user.address})` : user.address;
+}
+
+/** `1 message`, `2 messages`; `plural(1, "message was", "messages were")`. */
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+/** "1 message was not sent", "3 messages were missed": the sentence start both clients use. */
+export function messagesWere(count: number): string {
+  return plural(count, "message was", "messages were");
+}

@@ -1,0 +1,48 @@
+/**
+ * A token bucket: up to `burst` at once, refilled at `rate` a second. The server meters each
+ * client's messages with one; the client paces what it sends with one set to the server's numbers,
+ * so that a script piping in a file is never refused.
+ */
+export class TokenBucket {
+  #tokens: number;
+  #filledAt: number;
+
+  /** @param rate tokens a second; 0 for no limit @param burst the bucket's size (starts full) */
+  constructor(
+    private rate: number,
+    private burst: number,
+    now = performance.now(),
+  ) {
+    this.#tokens = burst;
+    this.#filledAt = now;
+  }
+
+  /** Takes a token if there is one: true if the caller may go ahead. */
+  take(now = performance.now()): boolean {
+    if (this.rate === 0) return true;
+    this.#refill(now);
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until the next token is there (0 if one is). */
+  waitMs(now = performance.now()): number {
+    if (this.rate === 0) return 0;
+    this.#refill(now);
+    return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.rate) * 1000);
+  }
+
+  /** New numbers (the server announced its limits), starting full. */
+  reset(rate: number, burst: number, now = performance.now()): void {
+    this.rate = rate;
+    this.burst = burst;
+    this.#tokens = burst;
+    this.#filledAt = now;
+  }
+
+  #refill(now: number): void {
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#filledAt) / 1000) * this.rate);
+    this.#filledAt = now;
+  }
+}

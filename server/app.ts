@@ -1,0 +1,57 @@
+/**
+ * The server put together from its parts: history, the directory (local, or Redis with --redis),
+ * the chat core, admission, metrics and the log, behind the transport. server.ts starts it.
+ */
+import { StartError } from "../common/cli";
+import { Admission } from "./admission";
+import { Chat } from "./chat";
+import { readTls, type Config } from "./config";
+import { LocalDirectory, type Directory } from "./directory";
+import { History } from "./history";
+import { Logger } from "./log";
+import { Metrics } from "./metrics";
+import { RedisDirectory } from "./redis/directory";
+import { listen } from "./transport";
+
+export interface ChatServer {
+  url: string;
+  port: number;
+  log: Logger;
+  /** Tells everyone, closes every connection, lets go of Redis and writes out the history. */
+  shutDown(): Promise<void>;
+}
+
+export async function startChatServer(config: Config, version: string): Promise<ChatServer> {
+  const { limits } = config;
+  const tls = config.tls && (await readTls(config.tls));
+  const log = new Logger(process.stdout, config.quiet);
+  const metrics = new Metrics();
+  const history = openHistory(config.history, config.store);
+  const directory: Directory = config.redis ? new RedisDirectory(config.redis, history, log) : new LocalDirectory(history);
+  const chat = new Chat({ limits, history, directory, log, metrics, version });
+  const transport = listen(
+    { chat, admission: new Admission(limits, metrics), metrics, directory, limits },
+    { host: config.host, port: config.port, tls, reusePort: config.reusePort },
+  );
+  void chat.start();
+  return {
+    url: transport.url,
+    port: transport.port,
+    log,
+    async shutDown() {
+      await transport.shutDown();
+      directory.close();
+      history.close();
+      log.flush();
+    },
+  };
+}
+
+function openHistory(limit: number, store: string | undefined): History {
+  try {
+    return new History(limit, store);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StartError(`Could not open the history store '${store}': ${reason}. Check the path, or leave out --store to keep history in memory.`);
+  }
+}

@@ -1,0 +1,378 @@
+/**
+ * The chat core: rooms, names, presence, commands and the per-connection limits, with no Bun and
+ * no sockets. It hears of connections opening, sending and closing (from the transport, or a unit
+ * test), talks to each member through its MemberSocket and to a room through the Hub's pub/sub,
+ * and to other instances only through its Directory.
+ *
+ * The path of a message: receive() checks the rate and size and reads the command; a `say` goes
+ * to the directory, which numbers it (History here, a Lua script in Redis with several instances)
+ * and hands it back to deliverSaid() on every instance; that publishes it once per format to the
+ * room's topics, so everyone in the room, the sender included, gets it.
+ */
+import { CommandError, decodeCommand, HELP, parseTyped, type Command } from "../common/commands";
+import { DEFAULT_ROOM, JOINED_MEMBERS, type ChatEvent, type NoticeEvent, type SaidEvent, type User } from "../common/events";
+import { toText } from "../common/plain-text";
+import { cleanText, describeUser, escapeControls, nameProblem, normalizeName } from "../common/text";
+import type { Limits } from "./config";
+import { whenAnswered, type ChatSink, type Directory, type RoomCount } from "./directory";
+import type { History } from "./history";
+import { printable, type Logger } from "./log";
+import { Member, type Asked, type Hub } from "./member";
+import type { Metrics } from "./metrics";
+import { Names } from "./names";
+import { Rooms, topic } from "./rooms";
+
+/** The two formats of a room's topics: plain text (false) and JSON (true). */
+const FORMATS = [false, true] as const;
+/** Frames a client may send before it has entered its first room (while its name is claimed). */
+const HELD_FRAMES = 100;
+/** A client refused this many messages in a row for going too fast is flooding: it is closed. */
+const FLOOD_REFUSALS = 20;
+
+export interface ChatParts {
+  limits: Limits;
+  history: History;
+  directory: Directory;
+  log: Logger;
+  metrics: Metrics;
+  /** The server's version, for the welcome. */
+  version: string;
+}
+
+export class Chat implements ChatSink {
+  readonly rooms = new Rooms();
+  /** The server's pub/sub; set by the transport once it listens. */
+  hub!: Hub;
+  readonly #names: Names;
+  readonly #limits: Limits;
+  readonly #history: History;
+  readonly #directory: Directory;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #version: string;
+
+  constructor({ limits, history, directory, log, metrics, version }: ChatParts) {
+    this.#limits = limits;
+    this.#history = history;
+    this.#directory = directory;
+    this.#log = log;
+    this.#metrics = metrics;
+    this.#version = version;
+    this.#names = new Names(directory);
+  }
+
+  /** Starts the directory; with Redis, resolves once connected or once the first try failed. */
+  start(): Promise<void> {
+    return this.#directory.start(this);
+  }
+
+  newMember(address: string, ip: string, json: boolean, asked: Asked): Member {
+    return new Member(address, ip, json, asked, this.#limits);
+  }
+
+  // --- A connection's life ----------------------------------------------------------------------
+
+  /**
+   * A member connected. The name and room it asked for are taken before it enters, so that the
+   * room hears of "alice joined", not of an address joining and then being renamed. Claiming a
+   * name may wait for Redis; what the member sends meanwhile is held, then handled.
+   */
+  open(member: Member): void {
+    this.#log.line(`New connection from ${member.address}`);
+    const { name } = member.asked;
+    if (name === null) return this.#admit(member);
+    member.held = [];
+    this.#names.claim(member, name, (refused) => this.#admit(member, refused));
+  }
+
+  #admit(member: Member, nameRefused?: string): void {
+    const { room, since } = member.asked;
+    const roomRefused = room === null ? undefined : nameProblem(normalizeName(room), "room");
+    if (member.json) {
+      const { rate, burst, maxMessage, announceLimit } = this.#limits;
+      this.#send(member, { type: "welcome", you: member.user, version: this.#version, limits: { rate, burst, maxMessage, announceLimit } });
+    }
+    if (nameRefused) this.#refuse(member, nameRefused);
+    if (roomRefused) this.#refuse(member, roomRefused);
+    this.#enter(member, room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room), { firstRoom: true, since });
+    const held = member.held ?? [];
+    member.held = undefined;
+    for (const frame of held) this.#handle(member, frame);
+  }
+
+  /** A text frame from a member: a command, in either protocol. */
+  receive(member: Member, frame: string): void {
+    this.#metrics.messagesIn++;
+    this.#metrics.bytesIn += frame.length;
+    if (member.held) {
+      // RFC 6455 §7.4.1: 1008, policy: a client may not pile up frames before it is let in.
+      if (member.held.length >= HELD_FRAMES) return member.socket.close(1008, "too many messages before joining");
+      return void member.held.push(frame);
+    }
+    this.#handle(member, frame);
+  }
+
+  /** A member's connection closed (its socket is unsubscribed from everything already). */
+  closed(member: Member, code: number, reason: string): void {
+    this.#names.release(member);
+    this.#leave(member);
+    this.#log.line(`Connection from ${describeUser(member.user)} closed (${code}${reason ? ` ${printable(reason)}` : ""})`);
+  }
+
+  /** Tells every room the server is going, and closes every connection with 1001 (going away). */
+  closeAll(): void {
+    const everyone = [...this.rooms.everyone()].map(([, member]) => member);
+    for (const room of this.rooms.names()) {
+      this.#broadcast(room, { type: "notice", room, time: isoNow(), event: "shutdown", text: "The server is shutting down; reconnect in a moment." });
+    }
+    for (const member of everyone) member.socket.close(1001, "server shutting down");
+  }
+
+  // --- What the directory delivers, and asks ---------------------------------------------------
+
+  deliverSaid(event: SaidEvent): void {
+    this.#broadcast(event.room, event);
+    this.#log.said(event);
+  }
+
+  deliverNotice(event: NoticeEvent): void {
+    this.#broadcast(event.room, event);
+  }
+
+  localMembers(room: string): User[] {
+    return [...this.rooms.members(room)].map((member) => member.user);
+  }
+
+  localRooms(): RoomCount[] {
+    return this.rooms.counts();
+  }
+
+  *everyone(): Generator<[room: string, user: User]> {
+    for (const [room, member] of this.rooms.everyone()) yield [room, member.user];
+  }
+
+  // --- Slow readers -----------------------------------------------------------------------------
+
+  /**
+   * A client that stops reading (a stopped process, a stalled network) gets its messages queued
+   * here. Past --max-backlog it is closed with 1013, so its memory is given back and the others are
+   * not held up; a client of ours reconnects and resumes from history.
+   */
+  closeSlowReaders(readers: Iterable<Member>): void {
+    for (const member of readers) {
+      const waiting = member.socket.getBufferedAmount();
+      if (waiting <= this.#limits.maxBacklog || !member.open) continue;
+      this.#metrics.closedSlow++;
+      this.#log.line(`Closing ${describeUser(member.user)}: too slow, ${waiting} bytes waiting`);
+      // RFC 6455 §7.4.1: 1013, try again later.
+      member.socket.close(1013, "too slow: messages piled up unread");
+    }
+  }
+
+  /** Looks over every reader: those that fell behind on their own replies, not on a broadcast. */
+  sweepSlowReaders(): void {
+    for (const room of this.rooms.names()) this.closeSlowReaders(this.rooms.members(room));
+  }
+
+  // --- Sending ----------------------------------------------------------------------------------
+
+  #send(member: Member, event: ChatEvent): void {
+    const frame = member.json ? JSON.stringify(event) : toText(event);
+    this.#metrics.bytesOut += frame.length;
+    member.socket.send(frame);
+  }
+
+  /** An error may quote what the client sent (a refused name, an unknown command): escaped here. */
+  #refuse(member: Member, message: string): void {
+    this.#send(member, { type: "error", message: escapeControls(message) });
+  }
+
+  /**
+   * Sends `event` to everyone in `room`, or everyone but `except`: the hub's publish includes the
+   * sender, a member's publish leaves it out. Each format is encoded once, and only if someone in
+   * the room uses it. A result of -1 means some recipient has a backlog: the room's readers are
+   * checked at once, so a slow one is closed before a burst can pile more on it.
+   */
+  #broadcast(room: string, event: ChatEvent, except?: Member): void {
+    for (const json of FORMATS) {
+      const name = topic(room, json);
+      const recipients = this.hub.subscriberCount(name) - (except?.json === json ? 1 : 0);
+      if (recipients <= 0) continue;
+      const frame = json ? JSON.stringify(event) : toText(event);
+      this.#metrics.deliveries += recipients;
+      this.#metrics.bytesOut += frame.length * recipients;
+      const sent = except ? except.socket.publish(name, frame) : this.hub.publish(name, frame);
+      if (sent === -1) this.closeSlowReaders(this.rooms.members(room));
+    }
+  }
+
+  /**
+   * A notice goes to this instance's people at once, and through the directory to the other
+   * instances'; the room's list of people there (for /who everywhere) follows it.
+   *
+   * Joins and leaves are told only in rooms of up to --announce-limit people (this instance's
+   * count). In a bigger room they would drown the conversation, and they cost the square of its
+   * size when everyone comes back at once after a restart: 10,000 people reconnecting would be 50
+   * million notices. /who still lists everyone, and renames are always told.
+   */
+  #announce(event: NoticeEvent, except?: Member): void {
+    const told = event.event === "rename" || this.rooms.size(event.room) <= this.#limits.announceLimit;
+    if (told) {
+      this.#broadcast(event.room, event, except);
+      this.#directory.notice(event);
+    }
+    if (!event.user) return;
+    if (event.event === "leave") this.#directory.absent(event.room, event.user.address);
+    else this.#directory.present(event.room, event.user);
+  }
+
+  // --- Rooms ------------------------------------------------------------------------------------
+
+  /**
+   * Moves `member` into `room`: leaves the old one, tells both rooms, and replays the new one's
+   * history: the last messages, or, for a client resuming (`since`), all it missed that history
+   * still has.
+   */
+  #enter(member: Member, room: string, { firstRoom, since }: { firstRoom: boolean; since?: number | null }): void {
+    const user = member.user;
+    if (!firstRoom) {
+      member.socket.unsubscribe(topic(member.room, member.json));
+      this.#leave(member);
+    }
+    member.room = room;
+    const members = this.rooms.add(member, room);
+    member.socket.subscribe(topic(room, member.json));
+    this.#announce(notice(room, "join", user, `${describeUser(user)} joined ${room}`), member);
+    const { events, missed } = since == null ? { events: this.#history.recent(room), missed: 0 } : this.#history.since(room, since);
+    // A plain-text client entering its first room gets no greeting: the core chat had none, and
+    // scripts that read its output expect only messages.
+    if (member.json || !firstRoom) {
+      const listed = this.rooms.firstOf(room, JOINED_MEMBERS, member);
+      const seq = this.#history.lastSeq(room);
+      this.#send(member, { type: "joined", room, members: listed, count: members.size, history: events.length, seq, ...(missed > 0 && { missed }) });
+    }
+    for (const event of events) this.#send(member, event);
+    this.#log.line(`${describeUser(user)} joined ${room}`);
+  }
+
+  /** Takes `member` out of its room (on /join or on closing), and tells the room. */
+  #leave(member: Member): void {
+    this.rooms.remove(member);
+    const user = member.user;
+    this.#announce(notice(member.room, "leave", user, `${describeUser(user)} left ${member.room}`));
+  }
+
+  // --- Commands ---------------------------------------------------------------------------------
+
+  #handle(member: Member, frame: string): void {
+    if (!this.#withinRate(member)) return;
+    const { maxMessage } = this.#limits;
+    // Three bytes per UTF-16 unit is UTF-8's worst case: only long messages need measuring.
+    if (frame.length * 3 > maxMessage && Buffer.byteLength(frame) > maxMessage) {
+      this.#metrics.refusedSize++;
+      return this.#refuse(member, `That message is ${Buffer.byteLength(frame)} bytes; the limit is ${maxMessage}. It was not sent.`);
+    }
+    let command: Command;
+    try {
+      command = member.json ? decodeCommand(frame) : parseTyped(frame);
+    } catch (error) {
+      if (!(error instanceof CommandError)) throw error;
+      return this.#refuse(member, error.message);
+    }
+    this.#perform(member, command);
+  }
+
+  #perform(member: Member, command: Command): void {
+    switch (command.type) {
+      case "say":
+      case "me":
+        return this.#say(member, command.type, command.text);
+      case "nick":
+        return this.#rename(member, command.name);
+      case "join":
+        return this.#join(member, command.room);
+      case "who":
+        return this.#who(member);
+      case "rooms":
+        return this.#listRooms(member);
+      case "help":
+        return this.#send(member, { type: "help", commands: HELP });
+      case "quit":
+        return member.socket.close(1000, "bye"); // RFC 6455 §7.4.1: 1000, a normal closure.
+    }
+  }
+
+  #say(member: Member, type: "say" | "me", typed: string): void {
+    const text = cleanText(typed);
+    if (text.trim() === "") return this.#refuse(member, "A message needs some text besides control characters.");
+    this.#directory.say({ type: type === "say" ? "message" : "action", room: member.room, time: isoNow(), from: member.user, text });
+  }
+
+  #rename(member: Member, wanted: string): void {
+    const previous = member.name;
+    this.#names.claim(member, wanted, (problem) => {
+      if (problem) return this.#refuse(member, problem);
+      const before = previous ? `${previous} (${member.address})` : member.address;
+      this.#announce(notice(member.room, "rename", member.user, `${before} is now ${member.name}`, previous));
+      this.#log.line(`${before} is now ${member.name}`);
+    });
+  }
+
+  #join(member: Member, wanted: string): void {
+    const room = normalizeName(wanted);
+    const problem = nameProblem(room, "room");
+    if (problem) return this.#refuse(member, problem);
+    if (room === member.room) return this.#refuse(member, `You are already in ${room}.`);
+    this.#enter(member, room, { firstRoom: false });
+  }
+
+  /** Everyone in the member's room on every instance; if Redis fails to answer, this instance's. */
+  #who(member: Member): void {
+    const room = member.room;
+    const answer = (members: User[]) => this.#send(member, { type: "members", room, members });
+    whenAnswered(this.#directory.members(room), answer, () => answer(this.localMembers(room)));
+  }
+
+  /** The rooms of every instance, the default room first; if Redis fails to answer, this instance's. */
+  #listRooms(member: Member): void {
+    const answer = (list: RoomCount[]) => {
+      if (!list.some((r) => r.name === DEFAULT_ROOM)) list.push({ name: DEFAULT_ROOM, members: 0 });
+      list.sort((a, b) => (a.name === DEFAULT_ROOM ? -1 : b.name === DEFAULT_ROOM ? 1 : a.name.localeCompare(b.name)));
+      this.#send(member, { type: "rooms", rooms: list });
+    };
+    whenAnswered(this.#directory.rooms(), answer, () => answer(this.localRooms()));
+  }
+
+  /** True if the member's bucket has a token for this frame; refused FLOOD_REFUSALS in a row, it is closed. */
+  #withinRate(member: Member): boolean {
+    if (member.bucket.take()) {
+      member.refusedInARow = 0;
+      return true;
+    }
+    this.#metrics.refusedRate++;
+    const { rate, burst } = this.#limits;
+    if (++member.refusedInARow >= FLOOD_REFUSALS) {
+      this.#metrics.closedFlooding++;
+      this.#log.line(`Closing ${describeUser(member.user)}: flooding`);
+      // RFC 6455 §7.4.1: 1008, a message that violates the endpoint's policy.
+      member.socket.close(1008, `flooding: more than ${rate} messages a second`);
+    } else {
+      this.#refuse(member, `You are sending too fast: at most ${rate} messages a second (${burst} at once). This one was not sent.`);
+    }
+    return false;
+  }
+}
+
+function notice(room: string, event: "join" | "leave" | "rename", user: User, text: string, previousName?: string | null): NoticeEvent {
+  return { type: "notice", room, time: isoNow(), event, user, text, ...(event === "rename" && { previousName }) };
+}
+
+// Formatting a time costs more than the rest of handling a message, and under load many messages
+// share a millisecond: each millisecond is formatted once.
+let nowMs = 0;
+let nowText = "";
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== nowMs) [nowMs, nowText] = [ms, new Date(ms).toISOString()];
+  return nowText;
+}

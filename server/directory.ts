@@ -1,0 +1,94 @@
+/**
+ * The directory: what the chat core asks of the world beyond its own connections. Who holds which
+ * name, who is in which room, and how what is said gets its number and reaches everyone. The core
+ * talks only to this interface and never asks whether Redis is up: LocalDirectory serves a single
+ * instance, RedisDirectory (redis/directory.ts) shares one chat between instances and falls back to
+ * what the local one would answer while Redis is away.
+ */
+import type { NoticeEvent, SaidEvent, User } from "../common/events";
+import type { History } from "./history";
+
+export interface RoomCount {
+  name: string;
+  members: number;
+}
+
+/** What the chat core offers its directory. */
+export interface ChatSink {
+  /** Something said in any instance, numbered and recorded: deliver it to this instance's people. */
+  deliverSaid(event: SaidEvent): void;
+  /** A join, leave or rename announced by another instance: deliver it here. */
+  deliverNotice(event: NoticeEvent): void;
+  /** This instance's own people in `room`, and its rooms. */
+  localMembers(room: string): User[];
+  localRooms(): RoomCount[];
+  /** Everyone of this instance, by room. */
+  everyone(): Iterable<[room: string, user: User]>;
+}
+
+/** An answer now, or later. Kept synchronous where it can be, so a single instance never waits. */
+export type Answer<T> = T | Promise<T>;
+
+/** Calls `then` with the answer, at once if it is there; `otherwise` if a promised one fails. */
+export function whenAnswered<T>(answer: Answer<T>, then: (value: T) => void, otherwise: (error: unknown) => void): void {
+  if (answer instanceof Promise) answer.then(then, otherwise);
+  else then(answer);
+}
+
+export interface Directory {
+  /** Starts serving `sink`; with Redis, connects (and goes on trying in the background). */
+  start(sink: ChatSink): Promise<void>;
+  /** Numbers `event` and has it delivered (now, or once it comes back from Redis) to everyone. */
+  say(event: Omit<SaidEvent, "seq">): void;
+  /** Tells the other instances of a notice delivered here already. */
+  notice(event: NoticeEvent): void;
+  /** Someone of this instance entered `room`, or was renamed there; or left it. */
+  present(room: string, user: User): void;
+  absent(room: string, address: string): void;
+  /** True if no other instance's person holds `name`; it is then held for `address`. */
+  claimName(name: string, address: string): Answer<boolean>;
+  releaseName(name: string, address: string): void;
+  /** Everyone in `room`, and every room with people in it, on every instance. */
+  members(room: string): Answer<User[]>;
+  rooms(): Answer<RoomCount[]>;
+  /** For /healthz: whether the chat is whole ("ok") or one instance is serving alone. */
+  health(): { degraded: boolean; redis?: "connected" | "unreachable" };
+  close(): void;
+}
+
+/** A chat of one instance: names and rooms are the core's own, and history numbers what is said. */
+export class LocalDirectory implements Directory {
+  #sink: ChatSink | undefined;
+
+  constructor(private readonly history: History) {}
+
+  async start(sink: ChatSink): Promise<void> {
+    this.#sink = sink;
+  }
+
+  say(event: Omit<SaidEvent, "seq">): void {
+    this.#sink?.deliverSaid(this.history.add(event));
+  }
+
+  notice(): void {}
+  present(): void {}
+  absent(): void {}
+  releaseName(): void {}
+  close(): void {}
+
+  claimName(): boolean {
+    return true;
+  }
+
+  members(room: string): User[] {
+    return this.#sink?.localMembers(room) ?? [];
+  }
+
+  rooms(): RoomCount[] {
+    return this.#sink?.localRooms() ?? [];
+  }
+
+  health() {
+    return { degraded: false };
+  }
+}

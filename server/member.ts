@@ -1,0 +1,69 @@
+/**
+ * One person's connection as the chat core sees it: who they are, where they are, what they may
+ * still send, and the small socket interface the core talks to them through. Bun's
+ * ServerWebSocket has that interface as it is; a unit test's fake member has it too.
+ */
+import { DEFAULT_ROOM, type User } from "../common/events";
+import { TokenBucket } from "../common/token-bucket";
+
+/** What the core needs of a connection. */
+export interface MemberSocket {
+  send(frame: string): unknown;
+  /** Sends to every subscriber of `topic` but this socket; -1 if some reader has a backlog. */
+  publish(topic: string, frame: string): number;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  close(code?: number, reason?: string): void;
+  /** Bytes queued for this reader, not yet taken by the network. */
+  getBufferedAmount(): number;
+  /** WebSocket.OPEN (1) while open. */
+  readonly readyState: number;
+}
+
+/** What the core needs of the server's pub/sub: Bun's Server has it as it is. */
+export interface Hub {
+  /** Sends to every subscriber of `topic`; -1 if some reader has a backlog. */
+  publish(topic: string, frame: string): number;
+  subscriberCount(topic: string): number;
+}
+
+/** The name, room and last sequence number seen that a client asked for when it connected. */
+export interface Asked {
+  name: string | null;
+  room: string | null;
+  since: number | null;
+}
+
+export const OPEN = 1;
+
+export class Member {
+  /** Set by the transport once the connection is open. */
+  socket!: MemberSocket;
+  name: string | null = null;
+  room = DEFAULT_ROOM;
+  /** Frames received while the client's name is being claimed, before it enters its first room. */
+  held: string[] | undefined;
+  /** Messages refused in a row for going too fast: enough of them and it is flooding. */
+  refusedInARow = 0;
+  readonly bucket: TokenBucket;
+
+  constructor(
+    /** `ip:port` as seen at upgrade; set by the server, never taken from the client. */
+    readonly address: string,
+    readonly ip: string,
+    /** True for clients that asked for `chat.v1.json`: they get JSON events, not text lines. */
+    readonly json: boolean,
+    readonly asked: Asked,
+    { rate, burst }: { rate: number; burst: number },
+  ) {
+    this.bucket = new TokenBucket(rate, burst);
+  }
+
+  get user(): User {
+    return { name: this.name, address: this.address };
+  }
+
+  get open(): boolean {
+    return this.socket.readyState === OPEN;
+  }
+}

@@ -1,0 +1,44 @@
+/** What the server counts, and those counts in Prometheus' text format for GET /metrics. */
+
+export type RefusalReason = "origin" | "token" | "full" | "perIp";
+
+export class Metrics {
+  readonly startedAt = Date.now();
+  messagesIn = 0;
+  deliveries = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  refusedRate = 0;
+  refusedSize = 0;
+  closedFlooding = 0;
+  closedSlow = 0;
+  readonly refusedConnections: Record<RefusalReason, number> = { origin: 0, token: 0, full: 0, perIp: 0 };
+
+  get uptimeSeconds(): number {
+    return Math.round((Date.now() - this.startedAt) / 1000);
+  }
+
+  /** The counters, and the gauges given, in Prometheus' text format (version 0.0.4). */
+  prometheus({ connections, rooms }: { connections: number; rooms: number }): string {
+    const lines: string[] = [];
+    const metric = (name: string, type: "counter" | "gauge", help: string, value: number, labels = "") => {
+      if (!labels || !lines.some((l) => l.startsWith(`# TYPE chat_${name} `))) lines.push(`# HELP chat_${name} ${help}`, `# TYPE chat_${name} ${type}`);
+      lines.push(`chat_${name}${labels} ${value}`);
+    };
+    metric("connections", "gauge", "Open WebSocket connections.", connections);
+    metric("rooms", "gauge", "Rooms with people in them, and the default room.", rooms);
+    metric("messages_received_total", "counter", "Frames received from clients.", this.messagesIn);
+    metric("deliveries_total", "counter", "Frames sent to clients by broadcasts.", this.deliveries);
+    metric("received_bytes_total", "counter", "Bytes (UTF-16 units) received in text frames.", this.bytesIn);
+    metric("sent_bytes_total", "counter", "Bytes (UTF-16 units) sent in text frames.", this.bytesOut);
+    metric("refused_messages_total", "counter", "Messages refused, by reason.", this.refusedRate, '{reason="rate"}');
+    metric("refused_messages_total", "counter", "Messages refused, by reason.", this.refusedSize, '{reason="size"}');
+    metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", this.closedFlooding, '{reason="flooding"}');
+    metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", this.closedSlow, '{reason="slow"}');
+    for (const [reason, value] of Object.entries(this.refusedConnections)) {
+      metric("refused_connections_total", "counter", "Upgrades refused, by reason.", value, `{reason="${reason}"}`);
+    }
+    metric("uptime_seconds", "gauge", "Seconds since the server started.", this.uptimeSeconds);
+    return `${lines.join("\n")}\n`;
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The Redis directory (--redis URL): several server processes, on one machine or many, behave as
+ * one chat.
+ *
+ * - What is said is numbered, kept in the shared history and published to every instance in one
+ *   Lua script (keys.ts). Every instance, the sender's included, delivers a message when it comes
+ *   back from Redis, and only then, so nothing is delivered twice.
+ * - Notices (join, leave, rename) are delivered at once by the instance where they happen and
+ *   published to the others, which skip their own.
+ * - Who is where (for /who and /rooms) and who holds which name live in Redis too, tagged with the
+ *   instance; an instance says it is alive every few seconds, and what belongs to one that died
+ *   without a word stops counting once that runs out.
+ * - While Redis is away, every answer is the local directory's: the instance serves its own
+ *   clients alone. Every envelope that comes back is checked like client input.
+ */
+import type { RedisClient } from "bun";
+import { validEvent, validUser, type NoticeEvent, type SaidEvent, type User } from "../../common/events";
+import { LocalDirectory, type Answer, type ChatSink, type Directory, type RoomCount } from "../directory";
+import type { History } from "../history";
+import type { Logger } from "../log";
+import * as keys from "./keys";
+import { RedisLink } from "./link";
+
+/**
+ * An instance says it is alive every HEARTBEAT_MS, for ALIVE_MS: the people of an instance that
+ * died without a word (SIGKILL, a lost machine) drop out of /who within ALIVE_MS.
+ */
+const HEARTBEAT_MS = 2_000;
+const ALIVE_MS = 6_000;
+/** Rooms whose shared history is loaded at start, and listed by /rooms, at most. */
+const MAX_ROOMS_LOADED = 1000;
+
+export class RedisDirectory implements Directory {
+  /** Tells this instance's envelopes from the others'. */
+  readonly instance = crypto.randomUUID();
+  readonly #link: RedisLink;
+  readonly #local: LocalDirectory;
+  #sink: ChatSink | undefined;
+  #heartbeat: Timer | undefined;
+
+  constructor(
+    url: string,
+    private readonly history: History,
+    private readonly log: Logger,
+  ) {
+    this.#link = new RedisLink(url);
+    this.#local = new LocalDirectory(history);
+  }
+
+  get #redis(): RedisClient {
+    return this.#link.publisher;
+  }
+
+  async start(sink: ChatSink): Promise<void> {
+    this.#sink = sink;
+    await this.#local.start(sink);
+    await this.#link.start({
+      onConnect: (subscriber) => this.#catchUp(subscriber),
+      onMessage: (message) => this.#receive(message),
+      onState: (_connected, detail) => this.log.line(`Redis: ${detail}`),
+    });
+  }
+
+  say(event: Omit<SaidEvent, "seq">): void {
+    if (!this.#link.connected) return this.#local.say(event);
+    const floor = this.history.lastSeq(event.room) + 1;
+    const keep = String(Math.max(this.history.limit, 1));
+    const args = [keys.SAY_SCRIPT, "3", keys.seqKey(event.room), keys.historyKey(event.room), keys.CHANNEL, JSON.stringify(event), keep, this.instance, String(floor)];
+    // Delivered when it comes back from Redis; if Redis cannot take it, here and now.
+    this.#redis.send("EVAL", args).catch(() => this.#local.say(event));
+  }
+
+  notice(event: NoticeEvent): void {
+    if (this.#link.connected) this.#redis.publish(keys.CHANNEL, JSON.stringify({ instance: this.instance, event })).catch(() => {});
+  }
+
+  present(room: string, user: User): void {
+    if (this.#link.connected) this.#redis.send("HSET", [keys.membersKey(room), user.address, this.#memberEntry(user)]).catch(() => {});
+  }
+
+  absent(room: string, address: string): void {
+    if (this.#link.connected) this.#redis.send("HDEL", [keys.membersKey(room), address]).catch(() => {});
+  }
+
+  claimName(name: string, address: string): Answer<boolean> {
+    if (!this.#link.connected) return true;
+    return this.#redis
+      .send("EVAL", [keys.CLAIM_NAME_SCRIPT, "1", keys.nameKey(name), this.instance, address, keys.ALIVE_PREFIX])
+      .then((holder) => holder === null || holder === false || holder === undefined);
+  }
+
+  releaseName(name: string, address: string): void {
+    if (this.#link.connected) this.#redis.send("EVAL", [keys.RELEASE_NAME_SCRIPT, "1", keys.nameKey(name), this.instance, address]).catch(() => {});
+  }
+
+  members(room: string): Answer<User[]> {
+    return this.#link.connected ? this.#sharedMembers(room) : this.#local.members(room);
+  }
+
+  rooms(): Answer<RoomCount[]> {
+    return this.#link.connected ? this.#sharedRooms() : this.#local.rooms();
+  }
+
+  health() {
+    const connected = this.#link.connected;
+    return { degraded: !connected, redis: connected ? ("connected" as const) : ("unreachable" as const) };
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat);
+    if (this.#link.connected) this.#redis.send("DEL", [keys.aliveKey(this.instance)]).catch(() => {});
+    this.#link.close();
+  }
+
+  // --- On every (re)connection ---------------------------------------------------------------
+
+  async #catchUp(subscriber: RedisClient): Promise<void> {
+    // Numbers used here while Redis was away must not be handed out again by Redis.
+    for (const [room, seq] of this.history.seqs()) await subscriber.send("EVAL", [keys.RAISE_SCRIPT, "1", keys.seqKey(room), String(seq)]);
+    await this.#loadHistory(subscriber);
+    await this.#register();
+  }
+
+  /** The shared history of every room, so that this instance can replay it to its clients. */
+  async #loadHistory(client: RedisClient): Promise<void> {
+    const keep = this.history.limit;
+    if (keep === 0) return;
+    let rooms = 0;
+    for await (const key of scan(client, keys.HISTORY_PATTERN)) {
+      if (++rooms > MAX_ROOMS_LOADED) return;
+      const entries = (await client.send("ZRANGE", [key, String(-keep), "-1"])) as string[];
+      for (const entry of entries) {
+        const said = saidOf(parse(entry));
+        if (said) this.history.record(said);
+      }
+    }
+  }
+
+  /** Says this instance is alive, and who is here (Redis may have forgotten, if it restarted). */
+  async #register(): Promise<void> {
+    await this.#redis.send("SET", [keys.aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]);
+    for (const [room, user] of this.#sink?.everyone() ?? []) {
+      await this.#redis.send("HSET", [keys.membersKey(room), user.address, this.#memberEntry(user)]);
+      if (user.name) await this.#redis.send("SET", [keys.nameKey(user.name), `${this.instance} ${user.address}`]);
+    }
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => {
+      if (this.#link.connected) this.#redis.send("SET", [keys.aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]).catch(() => {});
+    }, HEARTBEAT_MS);
+  }
+
+  // --- What comes back -----------------------------------------------------------------------
+
+  #receive(message: string): void {
+    const envelope = parse(message) as { instance?: unknown; event?: unknown } | undefined;
+    if (typeof envelope?.instance !== "string") return;
+    const said = saidOf(envelope.event);
+    if (said) {
+      if (this.history.record(said)) this.#sink?.deliverSaid(said);
+      return;
+    }
+    const notice = noticeOf(envelope.event);
+    // Our own notices were delivered here already.
+    if (notice && envelope.instance !== this.instance) this.#sink?.deliverNotice(notice);
+  }
+
+  // --- Shared answers ------------------------------------------------------------------------
+
+  #memberEntry(user: User): string {
+    return JSON.stringify({ instance: this.instance, user });
+  }
+
+  /** Everyone in `room` on every live instance; entries of instances that died are cleared. */
+  async #sharedMembers(room: string): Promise<User[]> {
+    const flat = (await this.#redis.send("HGETALL", [keys.membersKey(room)])) as string[] | Record<string, string>;
+    const entries = Array.isArray(flat) ? Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]!]]))) : flat;
+    const parsed: { address: string; instance: string; user: User }[] = [];
+    for (const [address, value] of Object.entries(entries)) {
+      const entry = parse(value) as { instance?: unknown; user?: unknown } | undefined;
+      const user = validUser(entry?.user);
+      if (typeof entry?.instance === "string" && user) parsed.push({ address, instance: entry.instance, user });
+    }
+    const instances = [...new Set(parsed.map((p) => p.instance))];
+    const alive = instances.length === 0 ? [] : ((await this.#redis.send("MGET", instances.map(keys.aliveKey))) as (string | null)[]);
+    const live = new Set(instances.filter((_, i) => alive[i] !== null));
+    const dead = parsed.filter((p) => !live.has(p.instance)).map((p) => p.address);
+    if (dead.length > 0) this.#redis.send("HDEL", [keys.membersKey(room), ...dead]).catch(() => {});
+    return parsed.filter((p) => live.has(p.instance)).map((p) => p.user);
+  }
+
+  /** Every room with people in it on any live instance, and how many (at most MAX_ROOMS_LOADED). */
+  async #sharedRooms(): Promise<RoomCount[]> {
+    const list: RoomCount[] = [];
+    for await (const key of scan(this.#redis, `${keys.MEMBERS_PREFIX}*`)) {
+      if (list.length >= MAX_ROOMS_LOADED) break;
+      const name = key.slice(keys.MEMBERS_PREFIX.length);
+      const members = (await this.#sharedMembers(name)).length;
+      if (members > 0) list.push({ name, members });
+    }
+    return list;
+  }
+}
+
+/** Every key matching `pattern`, a page of SCAN at a time. */
+async function* scan(client: RedisClient, pattern: string): AsyncGenerator<string> {
+  let cursor = "0";
+  do {
+    const [next, found] = (await client.send("SCAN", [cursor, "MATCH", pattern, "COUNT", "100"])) as [string, string[]];
+    cursor = next;
+    yield* found;
+  } while (cursor !== "0");
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A message or action as the script publishes it, or undefined for anything else. */
+function saidOf(value: unknown): SaidEvent | undefined {
+  const event = validEvent(value);
+  if (event?.type !== "message" && event?.type !== "action") return undefined;
+  const { history: _replayed, ...said } = event;
+  return said;
+}
+
+/** A join, leave or rename from another instance, or undefined for anything else. */
+function noticeOf(value: unknown): NoticeEvent | undefined {
+  const event = validEvent(value);
+  if (event?.type !== "notice" || event.event === "shutdown" || !event.user) return undefined;
+  return event;
+}

@@ -1,0 +1,66 @@
+/**
+ * Where the chat keeps its shared state in Redis, and the Lua scripts that change it atomically.
+ * Channels and keys are fixed by the server (a prefix and validated room names); nothing is
+ * pattern-subscribed.
+ */
+
+export const PREFIX = "chat:";
+/** Every instance publishes here and subscribes here. */
+export const CHANNEL = `${PREFIX}events`;
+/** A room's last sequence number. */
+export const seqKey = (room: string) => `${PREFIX}seq:${room}`;
+/** A room's shared history: a sorted set of events (JSON) scored by sequence number. */
+export const historyKey = (room: string) => `${PREFIX}history:${room}`;
+export const HISTORY_PATTERN = `${PREFIX}history:*`;
+/** Who is in a room: a hash from address to `{instance, user}` (JSON). */
+export const membersKey = (room: string) => `${PREFIX}members:${room}`;
+export const MEMBERS_PREFIX = `${PREFIX}members:`;
+/** Who holds a name (any case): `<instance> <address>`. */
+export const nameKey = (name: string) => `${PREFIX}name:${name.toLowerCase()}`;
+/** Present while an instance is alive; it expires if the instance dies without a word. */
+export const ALIVE_PREFIX = `${PREFIX}instance:`;
+export const aliveKey = (instance: string) => `${ALIVE_PREFIX}${instance}`;
+
+/**
+ * Numbers an event, keeps it in the shared history and publishes it to every instance, in one
+ * step, so sequence numbers are shared and every instance sees the messages in the same order.
+ * KEYS: the room's sequence key, its history key, the channel. ARGV: the event without its seq
+ * (JSON), how many to keep, this instance's id, the lowest seq allowed (one past what this
+ * instance has seen, so numbering never goes back after it served alone while Redis was down).
+ */
+export const SAY_SCRIPT = `
+local seq = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[4])
+if seq < floor then seq = floor; redis.call('SET', KEYS[1], seq) end
+local event = cjson.decode(ARGV[1])
+event['seq'] = seq
+local json = cjson.encode(event)
+redis.call('ZADD', KEYS[2], seq, json)
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
+redis.call('PUBLISH', KEYS[3], cjson.encode({ instance = ARGV[3], event = event }))
+return seq`;
+
+/**
+ * KEYS: the name's key. ARGV: this instance, the claimer's address, the prefix of liveness keys.
+ * The name is taken if another instance that is alive holds it; otherwise it is ours. (Within
+ * one instance, the instance itself keeps names unique.) Returns the holder's address, or nil.
+ */
+export const CLAIM_NAME_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder then
+  local instance, address = string.match(holder, '^(%S+) (%S+)$')
+  if instance and instance ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. instance) == 1 then return address end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
+return false`;
+
+/** KEYS: the name's key. ARGV: this instance and the holder's address. Deletes it only if ours. */
+export const RELEASE_NAME_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] .. ' ' .. ARGV[2] then redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** KEYS: a room's sequence key. ARGV: a number it must be at least. */
+export const RAISE_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0`;

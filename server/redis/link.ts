@@ -1,0 +1,87 @@
+/**
+ * The connection to Redis and its life: a publisher for commands, and the subscription on a
+ * connection of its own, made anew after each loss (Bun's RedisClient reconnects without
+ * subscribing again, and subscribing again on a reconnected client could deliver twice). If Redis
+ * is down, at start or later, it says so and tries again with backoff, forever, until closed.
+ */
+import { RedisClient } from "bun";
+import { backoffDelay } from "../../common/backoff";
+import { CHANNEL } from "./keys";
+
+const BACKOFF = { firstMs: 500, maxMs: 5_000 };
+
+export interface LinkHandlers {
+  /** On every (re)connection, before the subscription starts: catch up and register. */
+  onConnect(subscriber: RedisClient): Promise<void>;
+  /** A message on the channel. */
+  onMessage(message: string): void;
+  /** Redis came or went: for the log and /healthz. */
+  onState(connected: boolean, detail: string): void;
+}
+
+export class RedisLink {
+  connected = false;
+  /** For commands; it reconnects by itself and queues nothing while offline. */
+  readonly publisher: RedisClient;
+  #subscriber: RedisClient | undefined;
+  #closing = false;
+  #handlers: LinkHandlers | undefined;
+
+  constructor(private readonly url: string) {
+    this.publisher = new RedisClient(url, { autoReconnect: true, enableOfflineQueue: false });
+  }
+
+  /** Connects; resolves once connected or once the first try failed (it goes on trying then). */
+  start(handlers: LinkHandlers): Promise<void> {
+    this.#handlers = handlers;
+    return new Promise((resolve) => void this.#subscribe(resolve));
+  }
+
+  close(): void {
+    this.#closing = true;
+    this.#subscriber?.close();
+    this.publisher.close();
+  }
+
+  /** Subscribes on a fresh connection, and comes back here after every loss. */
+  async #subscribe(firstTried = () => {}): Promise<void> {
+    const handlers = this.#handlers!;
+    for (let attempt = 1; !this.#closing; attempt++) {
+      const subscriber = new RedisClient(this.url, { autoReconnect: false, enableOfflineQueue: false });
+      try {
+        await subscriber.connect();
+        // The publisher connects on its first command, which, with no offline queue, would fail.
+        if (!this.publisher.connected) await this.publisher.connect();
+        await handlers.onConnect(subscriber);
+        subscriber.onclose = (error) => this.#lost(subscriber, error);
+        await subscriber.subscribe(CHANNEL, (message) => handlers.onMessage(message));
+        this.#subscriber = subscriber;
+        this.connected = true;
+        handlers.onState(true, `connected to Redis at ${this.#shownUrl}`);
+        return firstTried();
+      } catch (error) {
+        subscriber.close();
+        if (attempt === 1) {
+          handlers.onState(false, `Redis at ${this.#shownUrl} is not answering (${describe(error)}); serving this instance's clients alone, retrying`);
+          firstTried();
+        }
+        await Bun.sleep(backoffDelay(attempt, BACKOFF));
+      }
+    }
+  }
+
+  #lost(subscriber: RedisClient, error: unknown): void {
+    if (this.#subscriber !== subscriber || this.#closing) return;
+    this.#subscriber = undefined;
+    this.connected = false;
+    this.#handlers!.onState(false, `lost Redis at ${this.#shownUrl} (${describe(error)}); serving this instance's clients alone, retrying`);
+    void this.#subscribe();
+  }
+
+  /** The URL without a password, for the log. */
+  get #shownUrl(): string {
+    return this.url.replace(/\/\/[^@/]*@/, "//");
+  }
+}
+
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));

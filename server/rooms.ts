@@ -1,0 +1,66 @@
+/**
+ * Who is in each room of this instance, in the order they came. The default room always exists;
+ * any other room is forgotten when its last person leaves.
+ */
+import { DEFAULT_ROOM, type User } from "../common/events";
+import type { RoomCount } from "./directory";
+import type { Member } from "./member";
+
+/** Each room is two pub/sub topics, one per format: `<room>` for plain text, `json:<room>` for JSON. */
+export const topic = (room: string, json: boolean) => (json ? `json:${room}` : room);
+
+export class Rooms {
+  readonly #rooms = new Map<string, Set<Member>>([[DEFAULT_ROOM, new Set()]]);
+
+  /** Puts `member` in `room` (it must have left its old one); returns who is there now. */
+  add(member: Member, room: string): Set<Member> {
+    let members = this.#rooms.get(room);
+    if (!members) this.#rooms.set(room, (members = new Set()));
+    members.add(member);
+    return members;
+  }
+
+  /** Takes `member` out of its room. */
+  remove(member: Member): void {
+    const members = this.#rooms.get(member.room);
+    members?.delete(member);
+    if (member.room !== DEFAULT_ROOM && members?.size === 0) this.#rooms.delete(member.room);
+  }
+
+  /** Who is in `room`, in the order they came (none for a room nobody is in). */
+  members(room: string): ReadonlySet<Member> {
+    return this.#rooms.get(room) ?? new Set();
+  }
+
+  size(room: string): number {
+    return this.#rooms.get(room)?.size ?? 0;
+  }
+
+  /** How many rooms there are, the default room included. */
+  get count(): number {
+    return this.#rooms.size;
+  }
+
+  names(): string[] {
+    return [...this.#rooms.keys()];
+  }
+
+  counts(): RoomCount[] {
+    return [...this.#rooms].map(([name, members]) => ({ name, members: members.size }));
+  }
+
+  /** Everyone, by room. */
+  *everyone(): Generator<[room: string, member: Member]> {
+    for (const [room, members] of this.#rooms) for (const member of members) yield [room, member];
+  }
+
+  /** The first `limit` people of `room` but `except`, then `except`: the order `joined` lists them. */
+  firstOf(room: string, limit: number, except: Member): User[] {
+    const others: User[] = [];
+    for (const member of this.members(room)) {
+      if (others.length === limit - 1) break;
+      if (member !== except) others.push(member.user);
+    }
+    return [...others, except.user];
+  }
+}

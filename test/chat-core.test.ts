@@ -1,0 +1,364 @@
+/**
+ * The chat core (server/chat.ts) on its own: no Bun.serve, no sockets. Fake members record what the
+ * core sends them, and a fake hub does what Bun's pub/sub does (publish to a topic's subscribers),
+ * so each behaviour is checked in milliseconds. The end-to-end tests check the same over real
+ * sockets against the real server process.
+ */
+import { describe, expect, test } from "bun:test";
+import { Chat } from "../server/chat";
+import type { Limits } from "../server/config";
+import { LocalDirectory } from "../server/directory";
+import { History } from "../server/history";
+import { Logger } from "../server/log";
+import type { Hub, Member, MemberSocket } from "../server/member";
+import { Metrics } from "../server/metrics";
+
+class FakeHub implements Hub {
+  readonly topics = new Map<string, Set<FakeSocket>>();
+  /** What publish returns: -1 says some reader has a backlog, as Bun does. */
+  result = 1;
+
+  publish(topic: string, frame: string): number {
+    for (const socket of this.topics.get(topic) ?? []) socket.frames.push(frame);
+    return this.result;
+  }
+
+  subscriberCount(topic: string): number {
+    return this.topics.get(topic)?.size ?? 0;
+  }
+}
+
+class FakeSocket implements MemberSocket {
+  readonly frames: string[] = [];
+  readyState = 1;
+  closedWith: { code?: number; reason?: string } | undefined;
+  buffered = 0;
+  readonly #topics = new Set<string>();
+
+  constructor(private readonly hub: FakeHub) {}
+
+  send(frame: string): void {
+    this.frames.push(frame);
+  }
+
+  publish(topic: string, frame: string): number {
+    for (const socket of this.hub.topics.get(topic) ?? []) if (socket !== this) socket.frames.push(frame);
+    return this.hub.result;
+  }
+
+  subscribe(topic: string): void {
+    const subscribers = this.hub.topics.get(topic) ?? new Set();
+    this.hub.topics.set(topic, subscribers.add(this));
+    this.#topics.add(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    this.hub.topics.get(topic)?.delete(this);
+    this.#topics.delete(topic);
+  }
+
+  /** Bun unsubscribes a closed socket from everything, then calls the close handler. */
+  close(code?: number, reason?: string): void {
+    this.readyState = 3;
+    this.closedWith = { code, reason };
+    for (const topic of this.#topics) this.unsubscribe(topic);
+  }
+
+  getBufferedAmount(): number {
+    return this.buffered;
+  }
+
+  /** Everything received, as JSON events. */
+  get events(): Record<string, any>[] {
+    return this.frames.map((frame) => JSON.parse(frame));
+  }
+
+  eventsOf(type: string): Record<string, any>[] {
+    return this.events.filter((event) => event.type === type);
+  }
+}
+
+const LIMITS: Limits = {
+  maxMessage: 1000,
+  maxFrame: 2000,
+  rate: 0,
+  burst: 20,
+  maxClients: 100,
+  maxPerIp: 100,
+  maxBacklog: 10_000,
+  announceLimit: 100,
+  idleTimeout: 60,
+  allowedOrigins: new Set(),
+  token: undefined,
+};
+
+/** A chat core with a local directory, in-memory history and a log kept in a string. */
+function chatWith(limits: Partial<Limits> = {}) {
+  const hub = new FakeHub();
+  const history = new History(50);
+  const log = { text: "", writableLength: 0, write: (text: string) => void (log.text += text) };
+  const chat = new Chat({ limits: { ...LIMITS, ...limits }, history, directory: new LocalDirectory(history), log: new Logger(log), metrics: new Metrics(), version: "test" });
+  chat.hub = hub;
+  void chat.start();
+  let port = 40000;
+  /** A member connecting, as the transport would open it. */
+  const connect = ({ name = null, room = null, json = true }: { name?: string | null; room?: string | null; json?: boolean } = {}) => {
+    const member = chat.newMember(`10.0.0.1:${++port}`, "10.0.0.1", json, { name, room, since: null });
+    const socket = new FakeSocket(hub);
+    member.socket = socket;
+    chat.open(member);
+    return { member, socket, say: (frame: string) => chat.receive(member, frame) };
+  };
+  /** The member's connection closes, as Bun reports it. */
+  const disconnect = (member: Member, code = 1000) => {
+    member.socket.close(code);
+    chat.closed(member, code, "");
+  };
+  return { chat, hub, history, connect, disconnect, metrics: chat };
+}
+
+const say = (text: string) => JSON.stringify({ type: "say", text });
+
+describe("joining and leaving", () => {
+  test("a member is welcomed, enters the default room, and the room hears of it", () => {
+    const { connect } = chatWith();
+    const alice = connect({ name: "alice" });
+    expect(alice.socket.events.map((e) => e.type)).toEqual(["welcome", "joined"]);
+    expect(alice.socket.events[0]).toMatchObject({ you: { name: "alice", address: alice.member.address }, limits: { rate: 0, burst: 20, maxMessage: 1000 } });
+    const bob = connect({ name: "bob" });
+    expect(alice.socket.eventsOf("notice")).toEqual([expect.objectContaining({ event: "join", room: "chat", text: `bob (${bob.member.address}) joined chat` })]);
+    expect(bob.socket.eventsOf("joined")[0]).toMatchObject({ room: "chat", count: 2, members: [{ name: "alice" }, { name: "bob" }] });
+    // The joiner does not hear of its own joining.
+    expect(bob.socket.eventsOf("notice")).toEqual([]);
+  });
+
+  test("closing leaves the room, tells it, and frees the name", () => {
+    const { connect, disconnect } = chatWith();
+    const alice = connect({ name: "alice" });
+    const bob = connect({ name: "bob" });
+    disconnect(alice.member);
+    expect(bob.socket.eventsOf("notice").at(-1)).toMatchObject({ event: "leave", text: `alice (${alice.member.address}) left chat` });
+    const again = connect({ name: "Alice" });
+    expect(again.member.name).toBe("Alice");
+    expect(again.socket.eventsOf("error")).toEqual([]);
+  });
+
+  test("a plain-text member gets no greeting, and lines instead of JSON", () => {
+    const { connect } = chatWith();
+    const plain = connect({ json: false });
+    expect(plain.socket.frames).toEqual([]);
+    const alice = connect({ name: "alice" });
+    alice.say(say("hello"));
+    expect(plain.socket.frames).toEqual([`*** alice (${alice.member.address}) joined chat`, `alice (${alice.member.address}): hello`]);
+  });
+});
+
+describe("messages", () => {
+  test("go to everyone in the room, the sender included, numbered and tagged with the sender", () => {
+    const { connect } = chatWith();
+    const alice = connect({ name: "alice" });
+    const bob = connect();
+    alice.say(say("hello"));
+    alice.say(JSON.stringify({ type: "me", text: "waves" }));
+    for (const { socket } of [alice, bob]) {
+      expect(socket.events.filter((e) => e.type === "message" || e.type === "action")).toEqual([
+        { type: "message", room: "chat", seq: 1, time: expect.any(String), from: { name: "alice", address: alice.member.address }, text: "hello" },
+        { type: "action", room: "chat", seq: 2, time: expect.any(String), from: { name: "alice", address: alice.member.address }, text: "waves" },
+      ]);
+    }
+  });
+
+  test("control characters are cleaned out; a message of nothing else is refused", () => {
+    const { connect } = chatWith();
+    const alice = connect();
+    alice.say(say("\x1b[2Jhi\tthere\r\n"));
+    alice.say(say("\x1b[2J\x07"));
+    expect(alice.socket.eventsOf("message").map((e) => e.text)).toEqual(["hi there\n"]);
+    expect(alice.socket.eventsOf("error").map((e) => e.message)).toEqual(["A message needs some text besides control characters."]);
+  });
+
+  test("a message over --max-message is refused to its sender alone", () => {
+    const { connect } = chatWith({ maxMessage: 10 });
+    const alice = connect();
+    const bob = connect();
+    alice.say(say("é".repeat(20)));
+    expect(alice.socket.eventsOf("error")[0]?.message).toMatch(/^That message is \d+ bytes; the limit is 10\. It was not sent\.$/);
+    expect(bob.socket.eventsOf("message")).toEqual([]);
+  });
+
+  test("whoever enters later is replayed the room's history", () => {
+    const { connect } = chatWith();
+    const alice = connect({ name: "alice" });
+    alice.say(say("one"));
+    alice.say(say("two"));
+    const bob = connect();
+    expect(bob.socket.eventsOf("joined")[0]).toMatchObject({ history: 2, seq: 2 });
+    expect(bob.socket.eventsOf("message").map((e) => [e.text, e.history])).toEqual([["one", true], ["two", true]]);
+  });
+});
+
+describe("names", () => {
+  test("a taken name is refused regardless of case, to that member alone", () => {
+    const { connect } = chatWith();
+    connect({ name: "alice" });
+    const bob = connect({ name: "bob" });
+    bob.say(JSON.stringify({ type: "nick", name: "ALICE" }));
+    expect(bob.socket.eventsOf("error").map((e) => e.message)).toEqual(["The name 'ALICE' is taken; choose another."]);
+    expect(bob.member.name).toBe("bob");
+  });
+
+  test("a rename is told to the room, with the name before it", () => {
+    const { connect } = chatWith();
+    const alice = connect({ name: "alice" });
+    const bob = connect();
+    bob.say("{\"type\":\"nick\",\"name\":\"bob\"}");
+    expect(alice.socket.eventsOf("notice").at(-1)).toMatchObject({ event: "rename", previousName: null, user: { name: "bob" }, text: `${bob.member.address} is now bob` });
+    // The old name is free again after a second rename.
+    bob.say("{\"type\":\"nick\",\"name\":\"robert\"}");
+    const carol = connect({ name: "bob" });
+    expect(carol.member.name).toBe("bob");
+  });
+
+  test("a name asked for at connect that is taken is refused, and the member enters without one", () => {
+    const { connect } = chatWith();
+    connect({ name: "alice" });
+    const other = connect({ name: "alice" });
+    expect(other.socket.events.map((e) => e.type)).toEqual(["welcome", "error", "joined"]);
+    expect(other.member.name).toBeNull();
+  });
+
+  test("frames sent while a name is being claimed are held, then handled in order", async () => {
+    const hub = new FakeHub();
+    const history = new History(50);
+    let answer!: (free: boolean) => void;
+    const directory = new (class extends LocalDirectory {
+      override claimName(): Promise<boolean> {
+        return new Promise((resolve) => (answer = resolve));
+      }
+    })(history);
+    const log = { write() {}, writableLength: 0 };
+    const chat = new Chat({ limits: LIMITS, history, directory, log: new Logger(log), metrics: new Metrics(), version: "test" });
+    chat.hub = hub;
+    await chat.start();
+    const member = chat.newMember("10.0.0.9:1", "10.0.0.9", true, { name: "zoe", room: null, since: null });
+    const socket = new FakeSocket(hub);
+    member.socket = socket;
+    chat.open(member);
+    chat.receive(member, say("first"));
+    chat.receive(member, say("second"));
+    expect(socket.frames).toEqual([]);
+    answer(true);
+    await Bun.sleep(0);
+    expect(socket.events.map((e) => e.type)).toEqual(["welcome", "joined", "message", "message"]);
+    expect(socket.eventsOf("message").map((e) => [e.text, e.from.name])).toEqual([["first", "zoe"], ["second", "zoe"]]);
+  });
+});
+
+describe("rooms", () => {
+  test("/join moves a member: the old room hears it leave, the new one hears it come", () => {
+    const { connect } = chatWith();
+    const alice = connect({ name: "alice" });
+    const bob = connect({ name: "bob" });
+    const carol = connect({ name: "carol", room: "dev" });
+    bob.say(JSON.stringify({ type: "join", room: "dev" }));
+    expect(alice.socket.eventsOf("notice").at(-1)).toMatchObject({ event: "leave", room: "chat" });
+    expect(carol.socket.eventsOf("notice").at(-1)).toMatchObject({ event: "join", room: "dev" });
+    bob.say(say("in dev"));
+    expect(carol.socket.eventsOf("message").map((e) => e.text)).toEqual(["in dev"]);
+    expect(alice.socket.eventsOf("message")).toEqual([]);
+  });
+
+  test("/rooms lists rooms with people, the default room first; an emptied room is forgotten", () => {
+    const { connect, disconnect, chat } = chatWith();
+    const alice = connect();
+    const zed = connect({ room: "zed" });
+    connect({ room: "abc" });
+    alice.say(JSON.stringify({ type: "rooms" }));
+    expect(alice.socket.eventsOf("rooms")[0]?.rooms).toEqual([
+      { name: "chat", members: 1 },
+      { name: "abc", members: 1 },
+      { name: "zed", members: 1 },
+    ]);
+    disconnect(zed.member);
+    expect(chat.rooms.names().sort()).toEqual(["abc", "chat"]);
+  });
+
+  test("/who lists who is in the room", () => {
+    const { connect } = chatWith();
+    const alice = connect({ name: "alice" });
+    connect({ name: "bob" });
+    connect({ name: "carol", room: "dev" });
+    alice.say(JSON.stringify({ type: "who" }));
+    expect(alice.socket.eventsOf("members")[0]?.members.map((m: { name: string }) => m.name)).toEqual(["alice", "bob"]);
+  });
+
+  test("a room bigger than --announce-limit hears no joins and leaves, but renames", () => {
+    const { connect, disconnect } = chatWith({ announceLimit: 2 });
+    const alice = connect({ name: "alice" });
+    connect({ name: "bob" }); // a room of 2: told
+    connect({ name: "carol" }); // 3: not told
+    const dave = connect({ name: "dave" });
+    disconnect(dave.member); // back to 3: not told
+    alice.say(JSON.stringify({ type: "nick", name: "alicia" }));
+    expect(alice.socket.eventsOf("notice").map((n) => [n.event, n.user.name])).toEqual([["join", "bob"], ["rename", "alicia"]]);
+  });
+});
+
+describe("limits", () => {
+  test("past --burst a member is refused, and refused 20 times in a row it is closed as a flooder", () => {
+    const { connect } = chatWith({ rate: 1, burst: 3 });
+    const alice = connect();
+    for (let i = 0; i < 3; i++) alice.say(say(`ok ${i}`));
+    alice.say(say("too fast"));
+    expect(alice.socket.eventsOf("message").map((e) => e.text)).toEqual(["ok 0", "ok 1", "ok 2"]);
+    expect(alice.socket.eventsOf("error")[0]?.message).toBe("You are sending too fast: at most 1 messages a second (3 at once). This one was not sent.");
+    for (let i = 0; i < 18; i++) alice.say(say("flood"));
+    expect(alice.socket.closedWith).toBeUndefined();
+    alice.say(say("flood"));
+    expect(alice.socket.closedWith).toEqual({ code: 1008, reason: "flooding: more than 1 messages a second" });
+  });
+
+  test("a reader whose backlog passes --max-backlog is closed with 1013 when a broadcast reports backpressure", () => {
+    const { connect, hub } = chatWith({ maxBacklog: 1024 });
+    const alice = connect();
+    const slow = connect();
+    (slow.socket as FakeSocket).buffered = 5000;
+    hub.result = -1;
+    alice.say(say("hello"));
+    expect(slow.socket.closedWith).toEqual({ code: 1013, reason: "too slow: messages piled up unread" });
+    expect(alice.socket.closedWith).toBeUndefined();
+  });
+
+  test("more than 100 frames before entering close the connection with 1008", () => {
+    const hub = new FakeHub();
+    const history = new History(0);
+    const directory = new (class extends LocalDirectory {
+      override claimName(): Promise<boolean> {
+        return new Promise(() => {});
+      }
+    })(history);
+    const chat = new Chat({ limits: LIMITS, history, directory, log: new Logger({ write() {}, writableLength: 0 }), metrics: new Metrics(), version: "test" });
+    chat.hub = hub;
+    const member = chat.newMember("10.0.0.9:1", "10.0.0.9", true, { name: "zoe", room: null, since: null });
+    const socket = new FakeSocket(hub);
+    member.socket = socket;
+    chat.open(member);
+    for (let i = 0; i < 100; i++) chat.receive(member, say("x"));
+    expect(socket.closedWith).toBeUndefined();
+    chat.receive(member, say("x"));
+    expect(socket.closedWith).toEqual({ code: 1008, reason: "too many messages before joining" });
+  });
+});
+
+describe("shutting down", () => {
+  test("every room is told, and every member is closed with 1001", () => {
+    const { connect, chat } = chatWith();
+    const alice = connect();
+    const bob = connect({ room: "dev" });
+    chat.closeAll();
+    for (const { socket } of [alice, bob]) {
+      expect(socket.eventsOf("notice").at(-1)).toMatchObject({ event: "shutdown" });
+      expect(socket.closedWith).toEqual({ code: 1001, reason: "server shutting down" });
+    }
+  });
+});

@@ -1,0 +1,53 @@
+/** The one event decoder (common/events.ts), used by the clients, the page and the Redis path. */
+import { describe, expect, test } from "bun:test";
+import { decodeEvent, validEvent, type ChatEvent } from "../common/events";
+
+const alice = { name: "alice", address: "127.0.0.1:5000" };
+const EVENTS: ChatEvent[] = [
+  { type: "message", room: "chat", seq: 3, time: "2026-01-01T00:00:00.000Z", from: alice, text: "hi" },
+  { type: "action", room: "chat", seq: 4, time: "2026-01-01T00:00:00.000Z", from: { name: null, address: "[::1]:9" }, text: "waves", history: true },
+  { type: "notice", room: "dev", time: "t", event: "join", user: alice, text: "alice joined dev" },
+  { type: "notice", room: "dev", time: "t", event: "rename", user: alice, text: "x is now alice", previousName: null },
+  { type: "notice", room: "dev", time: "t", event: "shutdown", text: "bye" },
+  { type: "welcome", you: alice, version: "1.0.0", limits: { rate: 5, burst: 20, maxMessage: 65536, announceLimit: 100 } },
+  { type: "joined", room: "chat", members: [alice], count: 1, history: 0, seq: 0 },
+  { type: "joined", room: "chat", members: [], count: 300, history: 2, seq: 9, missed: 4 },
+  { type: "members", room: "chat", members: [alice] },
+  { type: "rooms", rooms: [{ name: "chat", members: 2 }] },
+  { type: "help", commands: [{ usage: "/who", help: "list who is in your room" }] },
+  { type: "error", message: "no" },
+];
+
+describe("decodeEvent", () => {
+  test.each(EVENTS.map((e) => [e.type, e]))("a %s comes through whole", (_type, event) => {
+    expect(decodeEvent(JSON.stringify(event))).toEqual(event);
+  });
+
+  test("fields it does not know are left behind", () => {
+    const decoded = decodeEvent(JSON.stringify({ ...EVENTS[0], __proto__: { evil: 1 }, extra: "x", from: { ...alice, admin: true } }));
+    expect(decoded).toEqual(EVENTS[0]!);
+  });
+
+  test.each([
+    ["not JSON", "{"],
+    ["not an object", "[1,2]"],
+    ["an unknown type", '{"type":"dance"}'],
+    ["a type from Object's prototype", '{"type":"constructor"}'],
+    ["a message without a seq", JSON.stringify({ ...EVENTS[0], seq: undefined })],
+    ["a message with a negative seq", JSON.stringify({ ...EVENTS[0], seq: -1 })],
+    ["a sender that is not a user", JSON.stringify({ ...EVENTS[0], from: "alice" })],
+    ["a name that is a number", JSON.stringify({ ...EVENTS[0], from: { name: 5, address: "x" } })],
+    ["a notice of an unknown kind", JSON.stringify({ ...EVENTS[2], event: "explode" })],
+    ["a welcome without limits", JSON.stringify({ ...EVENTS[5], limits: undefined })],
+    ["a joined with a bad member", JSON.stringify({ ...EVENTS[6], members: [alice, 1] })],
+    ["rooms with a bad count", '{"type":"rooms","rooms":[{"name":"chat","members":"2"}]}'],
+    ["an error without a message", '{"type":"error"}'],
+  ])("%s is refused", (_what, raw) => {
+    expect(decodeEvent(raw)).toBeUndefined();
+  });
+
+  test("validEvent takes a value already parsed", () => {
+    expect(validEvent(EVENTS[9])).toEqual(EVENTS[9]!);
+    expect(validEvent(null)).toBeUndefined();
+  });
+});

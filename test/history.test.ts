@@ -1,0 +1,60 @@
+/** History (server/history.ts): numbering, replay, resuming, and the SQLite store across a restart. */
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { SaidEvent } from "../common/events";
+import { History } from "../server/history";
+
+const said = (room: string, text: string): Omit<SaidEvent, "seq"> => ({ type: "message", room, time: "t", from: { name: null, address: "a:1" }, text });
+const dir = mkdtempSync(join(tmpdir(), "chat-history-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test("each room numbers its messages from 1", () => {
+  const history = new History(10);
+  expect([history.add(said("a", "1")).seq, history.add(said("a", "2")).seq, history.add(said("b", "1")).seq]).toEqual([1, 2, 1]);
+  expect(history.lastSeq("a")).toBe(2);
+  expect(history.lastSeq("nobody")).toBe(0);
+});
+
+test("recent() replays at most the limit, oldest first, marked as history", () => {
+  const history = new History(3);
+  for (let i = 1; i <= 10; i++) history.add(said("a", String(i)));
+  expect(history.recent("a").map((e) => [e.text, e.history])).toEqual([["8", true], ["9", true], ["10", true]]);
+  expect(new History(0).recent("a")).toEqual([]);
+});
+
+test("since() gives what a resuming client missed, and counts what is too far back", () => {
+  const history = new History(3);
+  for (let i = 1; i <= 10; i++) history.add(said("a", String(i)));
+  expect(history.since("a", 8).events.map((e) => e.seq)).toEqual([9, 10]);
+  expect(history.since("a", 8).missed).toBe(0);
+  const far = history.since("a", 2);
+  // What is given runs without a gap up to the newest; what is missed is exactly the rest.
+  const seqs = far.events.map((e) => e.seq);
+  expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => 11 - seqs.length + i));
+  expect(far.missed + seqs.length).toBe(10 - 2);
+  // A seq beyond the room's own: the server started over; answered like a first visit.
+  expect(history.since("a", 99)).toEqual({ events: history.recent("a"), missed: 0 });
+});
+
+test("record() keeps events numbered elsewhere once, in order", () => {
+  const history = new History(10);
+  const event = { ...said("a", "x"), seq: 5 };
+  expect(history.record(event)).toBe(true);
+  expect(history.record(event)).toBe(false);
+  expect(history.record({ ...event, seq: 4 })).toBe(false);
+  expect(history.add(said("a", "next")).seq).toBe(6);
+});
+
+test("with a store, history and numbering survive a restart", () => {
+  const file = join(dir, "store.sqlite");
+  const first = new History(5, file);
+  for (let i = 1; i <= 7; i++) first.add(said("a", String(i)));
+  first.close();
+  const second = new History(5, file);
+  expect(second.lastSeq("a")).toBe(7);
+  expect(second.recent("a").map((e) => e.text)).toEqual(["3", "4", "5", "6", "7"]);
+  expect(second.add(said("a", "8")).seq).toBe(8);
+  second.close();
+});

@@ -1,0 +1,64 @@
+/** Text as the chat handles it (common/text.ts): one class of control characters, names, wording. */
+import { describe, expect, test } from "bun:test";
+import { cleanText, describeUser, escapeControls, forLog, forTerminal, messagesWere, nameHash, nameProblem, normalizeName, plural } from "../common/text";
+
+describe("cleanText", () => {
+  test.each([
+    ["plain text", "hello", "hello"],
+    ["a screen clear, whole", "\x1b[2Jhi", "hi"],
+    ["an OSC title, to its BEL", "\x1b]0;pwned\x07hi", "hi"],
+    ["an 8-bit CSI", "\x9b31mred", "red"],
+    ["CR LF and lone CR", "a\r\nb\rc", "a\nb\nc"],
+    ["a tab", "a\tb", "a b"],
+    ["bidi overrides", "abc\u202edef\u2066", "abcdef"],
+    ["a newline, kept", "two\nlines", "two\nlines"],
+    ["other C0 and C1 controls", "a\x00b\x07c\x85d", "abcd"],
+  ])("%s", (_what, given, kept) => {
+    expect(cleanText(given)).toBe(kept);
+  });
+});
+
+test("escapeControls shows every control character, newlines too", () => {
+  expect(escapeControls("a\x1bb\nc\u202e")).toBe("a\\u001bb\\u000ac\\u202e");
+});
+
+test("forTerminal shows controls as U+FFFD but keeps newlines and tabs", () => {
+  expect(forTerminal("a\x1b[2J\tb\nc\u202e")).toBe("a\uFFFD[2J\tb\nc\uFFFD");
+  expect(forTerminal("plain")).toBe("plain");
+});
+
+test("forLog keeps a log line one line", () => {
+  expect(forLog("a\nb\x1bc\u202ed")).toBe("a\\nb\\x1bc\\x202ed");
+});
+
+describe("names", () => {
+  test("are compared in NFC, trimmed", () => {
+    expect(normalizeName("  Jose\u0301 ")).toBe("José");
+  });
+
+  test.each([
+    ["alice", undefined],
+    ["Zoë_2.0-b", undefined],
+    ["", "A name cannot be empty."],
+    ["a".repeat(33), `A name can be at most 32 characters; '${"a".repeat(33)}' has 33.`],
+    ["two words", "A name can only have letters, digits, '_', '-' and '.'; 'two words' has other characters."],
+  ])("%p", (name, problem) => {
+    expect(nameProblem(name)).toBe(problem);
+  });
+
+  test("a room is worded as a room", () => {
+    expect(nameProblem("", "room")).toBe("A room cannot be empty.");
+  });
+
+  test("the colour hash is the same for every case of a name, and differs between names", () => {
+    expect(nameHash("Alice")).toBe(nameHash("alice"));
+    expect(nameHash("alice")).not.toBe(nameHash("bob"));
+  });
+});
+
+test("wording", () => {
+  expect(describeUser({ name: "alice", address: "127.0.0.1:1" })).toBe("alice (127.0.0.1:1)");
+  expect(describeUser({ name: null, address: "127.0.0.1:1" })).toBe("127.0.0.1:1");
+  expect([plural(1, "other"), plural(2, "other")]).toEqual(["1 other", "2 others"]);
+  expect([messagesWere(1), messagesWere(3)]).toEqual(["1 message was", "3 messages were"]);
+});
