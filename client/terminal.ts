@@ -10,7 +10,7 @@ import type { ChatEvent } from "../common/events";
 import { messagesWere, nameProblem, normalizeName } from "../common/text";
 import { exitAfterOutput, openOrExit } from "./exit";
 import { InputLine } from "./input-line";
-import type { SessionOptions, Status } from "./session";
+import type { ChatSession, SessionOptions, Status } from "./session";
 import { TerminalView } from "./terminal-view";
 
 /** A clack session: intro, a name, a spinner while connecting, then the input line until you leave. */
@@ -39,58 +39,15 @@ export async function chatInTerminal(options: SessionOptions): Promise<void> {
   connecting.stop(`Connected to ${options.url}`);
 
   // 3. The input line; what arrives is printed above it, and so is what happens to the connection.
-  const view = new TerminalView(session.where);
-  let reconnecting: { attempt: number; frame: number; timer: Timer } | undefined;
-  const input = new InputLine({
-    title: "Message",
-    hint: "Enter sends · /help lists commands · /quit leaves",
-    onLine(line) {
-      let command;
-      try {
-        command = parseTyped(line);
-      } catch (error) {
-        if (!(error instanceof CommandError)) throw error;
-        return input.print(styleText("yellow", error.message), styleText("yellow", "▲"));
-      }
-      if (command.type === "quit") return input.end();
-      session.send(command);
-    },
-  });
-  const SPINNER = ["◒", "◐", "◓", "◑"];
-  const retitle = () =>
-    input.retitle(reconnecting ? `${view.title()} · ${SPINNER[reconnecting.frame % SPINNER.length]} reconnecting (attempt ${reconnecting.attempt})` : view.title());
-  let ended: Extract<Status, { type: "ended" }> | undefined;
-  const onEvent = (event: ChatEvent) => {
-    const shown = view.render(event);
-    if (shown) input.print(shown.text, shown.gutter);
-    retitle();
-  };
-  session.listen(onEvent, (status) => {
-    const warn = (message: string) => input.print(styleText("yellow", message), styleText("yellow", "▲"));
-    switch (status.type) {
-      case "lost":
-        if (!reconnecting) {
-          warn(`Connection lost (${status.reason}). Reconnecting; what you type waits.`);
-          reconnecting = { attempt: status.attempt, frame: 0, timer: setInterval(() => (reconnecting && reconnecting.frame++, retitle()), 150) };
-        }
-        reconnecting.attempt = status.attempt;
-        return retitle();
-      case "reconnected":
-        clearInterval(reconnecting?.timer);
-        reconnecting = undefined;
-        input.print(styleText("green", `Reconnected to ${options.url}.`), styleText("green", "✓"));
-        return retitle();
-      case "not-sent":
-        return warn(`${messagesWere(status.count)} not sent: ${status.why}.`);
-      case "ended":
-        clearInterval(reconnecting?.timer);
-        ended = status;
-        return input.end();
-    }
-  });
+  const screen = new ChatScreen(session, options.url);
+  session.listen(
+    (event) => screen.show(event),
+    (status) => screen.status(status),
+  );
 
   // 4. Until the user leaves, or the connection is over for good.
-  await input.run();
+  await screen.input.run();
+  const { ended } = screen;
   if (ended) {
     log.error(ended.message);
     return exitAfterOutput(ended.exitCode);
@@ -98,4 +55,76 @@ export async function chatInTerminal(options: SessionOptions): Promise<void> {
   await session.close();
   outro("Left the chat.");
   exitAfterOutput(0);
+}
+
+const SPINNER = ["◒", "◐", "◓", "◑"];
+const warning = (message: string) => [styleText("yellow", message), styleText("yellow", "▲")] as const;
+
+/** The input line, with events printed above it and the connection's state in its title. */
+class ChatScreen {
+  readonly input: InputLine;
+  readonly #view: TerminalView;
+  #reconnecting: { attempt: number; frame: number; timer: Timer } | undefined;
+  /** Set when the session is over for good: what to say, and the exit code. */
+  ended: Extract<Status, { type: "ended" }> | undefined;
+
+  constructor(
+    private readonly session: ChatSession,
+    private readonly url: string,
+  ) {
+    this.#view = new TerminalView(session.where);
+    this.input = new InputLine({
+      title: "Message",
+      hint: "Enter sends · /help lists commands · /quit leaves",
+      onLine: (line) => this.#typed(line),
+    });
+  }
+
+  show(event: ChatEvent): void {
+    const shown = this.#view.render(event);
+    if (shown) this.input.print(shown.text, shown.gutter);
+    this.#retitle();
+  }
+
+  status(status: Status): void {
+    switch (status.type) {
+      case "lost":
+        if (!this.#reconnecting) {
+          this.input.print(...warning(`Connection lost (${status.reason}). Reconnecting; what you type waits.`));
+          const timer = setInterval(() => (this.#reconnecting && this.#reconnecting.frame++, this.#retitle()), 150);
+          this.#reconnecting = { attempt: status.attempt, frame: 0, timer };
+        }
+        this.#reconnecting.attempt = status.attempt;
+        return this.#retitle();
+      case "reconnected":
+        clearInterval(this.#reconnecting?.timer);
+        this.#reconnecting = undefined;
+        this.input.print(styleText("green", `Reconnected to ${this.url}.`), styleText("green", "✓"));
+        return this.#retitle();
+      case "not-sent":
+        return this.input.print(...warning(`${messagesWere(status.count)} not sent: ${status.why}.`));
+      case "ended":
+        clearInterval(this.#reconnecting?.timer);
+        this.ended = status;
+        return this.input.end();
+    }
+  }
+
+  #typed(line: string): void {
+    let command;
+    try {
+      command = parseTyped(line);
+    } catch (error) {
+      if (!(error instanceof CommandError)) throw error;
+      return this.input.print(...warning(error.message));
+    }
+    if (command.type === "quit") return this.input.end();
+    this.session.send(command);
+  }
+
+  #retitle(): void {
+    const title = this.#view.title();
+    const reconnecting = this.#reconnecting;
+    this.input.retitle(reconnecting ? `${title} · ${SPINNER[reconnecting.frame % SPINNER.length]} reconnecting (attempt ${reconnecting.attempt})` : title);
+  }
 }

@@ -76,7 +76,7 @@ export class LocalDirectory implements Directory {
   releaseName(): void {}
   close(): void {}
 
-  claimName(): boolean {
+  claimName(): Answer<boolean> {
     return true;
   }
 
