@@ -4,9 +4,11 @@
  * Every wait is bounded in time; every process started here is stopped by its pid.
  */
 import type { Socket, Subprocess, TCPSocketListener } from "bun";
+import { Database } from "bun:sqlite";
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SUBPROTOCOL } from "../common/events";
 
 export const ROOT = join(import.meta.dir, "..");
 /** The Bun running the tests runs the programs too. */
@@ -175,6 +177,20 @@ export class TestSocket {
   }
 }
 
+/** Sends a marker and waits for it: whatever the server sent `to` before the marker has arrived. */
+export async function settle(from: TestSocket, ...to: TestSocket[]): Promise<void> {
+  const marker = `marker ${Math.random()}`;
+  from.send(from.socket.protocol === SUBPROTOCOL ? JSON.stringify({ type: "say", text: marker }) : marker);
+  for (const socket of [from, ...to]) await socket.waitForMessage(`the marker at ${socket === from ? "the sender" : "a watcher"}`, (m) => m.includes(marker));
+}
+
+/** A JSON client and the address the server gave it. */
+export async function jsonClient(server: RunningServer, query = ""): Promise<{ socket: TestSocket; address: string }> {
+  const socket = await TestSocket.open(`${server.url}/${query}`, SUBPROTOCOL);
+  const welcome = await socket.waitForEvent("the welcome", (e) => e.type === "welcome");
+  return { socket, address: welcome.you.address };
+}
+
 export interface Finished {
   exitCode: number | null;
   stdout: string;
@@ -188,6 +204,24 @@ export async function run(command: string[], { input = "", cwd = ROOT, timeoutMs
   const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(timer);
   return { exitCode, stdout, stderr };
+}
+
+/**
+ * Waits until the server's --store file holds a message with `text`: the store writes in batches
+ * (every 50 ms), and a test about to SIGKILL the server must not kill it before the write.
+ */
+export function waitForStored(store: string, text: string, timeoutMs = 5_000): Promise<true> {
+  return waitFor(`'${text}' written to ${store}`, () => {
+    let db: Database | undefined;
+    try {
+      db = new Database(store, { readonly: true });
+      return db.query("SELECT 1 FROM events WHERE text = ?").get(text) ? true : undefined;
+    } catch {
+      return undefined; // Not created yet, or busy: asked again.
+    } finally {
+      db?.close();
+    }
+  }, timeoutMs);
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago). */

@@ -112,15 +112,15 @@ test("under load, messages past 1000 a second are counted in the log instead of 
     for (let n = 0; n < sent; n++) client.send(`burst ${n}`);
     await client.waitForChat(sent, 10_000);
     // Each second logs at most 1000 one by one; the line counting the rest comes at its end.
-    const counted = await server.waitForLog(/\((\d+) more messages in the last second, too many to log one by one\)/, 5_000);
-    await Bun.sleep(1100); // a burst straddling two seconds has a count for each
-    const log = server.log();
-    const oneByOne = log.match(/Message from [^\n]* in chat: burst \d+\n/g)?.length ?? 0;
-    const inCounts = [...log.matchAll(/\((\d+) more messages in the last second/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-    expect(counted).toBeDefined();
-    expect(oneByOne).toBeLessThanOrEqual(2000);
-    expect(oneByOne + inCounts).toBe(sent);
-    expect(log).toContain("Message from ");
+    const [, firstCount] = await server.waitForLog(/\((\d+) more messages in the last second, too many to log one by one\)/, 5_000);
+    expect(Number(firstCount)).toBeGreaterThan(0);
+    const oneByOne = () => server.log().match(/Message from [^\n]* in chat: burst \d+\n/g)?.length ?? 0;
+    const inCounts = () => [...server.log().matchAll(/\((\d+) more messages in the last second/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    // A burst straddling two seconds has a count line for each, the second at that second's end.
+    await waitFor(() => `every message logged or counted (${oneByOne()} + ${inCounts()} of ${sent})`, () => (oneByOne() + inCounts() >= sent ? true : undefined), 3_000);
+    expect(oneByOne()).toBeLessThanOrEqual(2000);
+    expect(oneByOne() + inCounts()).toBe(sent);
+    expect(server.log()).toContain("Message from ");
     client.close();
   } finally {
     await server.stop();
@@ -200,14 +200,5 @@ describe("options", () => {
       stdout: "",
       stderr: "bun server.ts: Could not listen on [::2]:0: this machine has no such address. Use one of its own addresses, e.g. --host 127.0.0.1.\n",
     });
-  });
-
-  test("SIGTERM stops the server with exit code 0, closing clients with 1001 (going away)", async () => {
-    const server = await startServer();
-    const client = await TestSocket.open(server.url);
-    server.process.kill("SIGTERM");
-    expect(await server.process.exited).toBe(0);
-    expect((await client.waitForClose()).code).toBe(1001);
-    expect(server.log()).toContain("Shutting down (SIGTERM)\n");
   });
 });

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { BUN, pipeClient, ROOT, run, startServer, Terminal, unusedPort, type RunningServer } from "./helpers";
+import { BUN, pipeClient, ROOT, run, startServer, unusedPort, waitForStored, type RunningServer } from "./helpers";
 
 /**
  * The callbacks given to page.evaluate and waitForFunction run in the page, where `document` is the
@@ -147,47 +147,19 @@ describe("the web page", () => {
       await page.close();
     }
   });
-
-  test("the page sits side by side with a terminal client (a picture for the README)", async () => {
-    const page = await joinAs(server.url, "ada", { width: 760, height: 560 });
-    const terminal = new Terminal();
-    try {
-      await terminal.start([BUN, join(ROOT, "client.ts"), "--name", "tess", server.url], { columns: 74, rows: 22 });
-      await terminal.waitForScreen("the input line", (s) => s.includes("◆  tess in chat"));
-      await say(page, "hi tess, this is the browser");
-      await terminal.waitForScreen("the browser's message", (s) => s.includes("this is the browser"));
-      await terminal.type("hello ada, from a terminal");
-      await terminal.press("Enter");
-      await waitForLog(page, "from a terminal");
-      await terminal.type("typing…");
-      const screen = await terminal.screen();
-      const pageShot = await page.screenshot();
-      const composite = await browser.newPage({ viewport: { width: 1400, height: 600 } });
-      await composite.setContent(
-        `<body style="margin:0;display:flex;gap:16px;padding:16px;background:#d9dbe0;align-items:flex-start">` +
-          `<img style="border-radius:8px;box-shadow:0 2px 8px #0003" src="data:image/png;base64,${pageShot.toString("base64")}">` +
-          `<pre style="margin:0;padding:14px;border-radius:8px;background:#1e1f24;color:#e6e6e6;font:13px/1.35 'DejaVu Sans Mono',monospace;box-shadow:0 2px 8px #0003"></pre></body>`,
-      );
-      await composite.$eval("pre", (pre, text) => void (pre.textContent = text), screen);
-      await composite.screenshot({ path: join(ARTIFACTS, "page-and-terminal.png"), fullPage: true });
-      await composite.close();
-    } finally {
-      terminal.stop();
-      await page.close();
-    }
-  });
 });
 
 test("a server restart is survived by the page: it reconnects, resumes, and nothing is lost or doubled", async () => {
   const dir = mkdtempSync(join(tmpdir(), "chat-web-restart-"));
   const port = unusedPort();
-  const args = ["--port", String(port), "--store", join(dir, "h.sqlite")];
+  const store = join(dir, "h.sqlite");
+  const args = ["--port", String(port), "--store", store];
   let server = await startServer(args);
   const page = await joinAs(server.url, "steady");
   try {
     await say(page, "before the restart");
     await waitForLog(page, "before the restart");
-    await Bun.sleep(200); // the store writes every 50 ms
+    await waitForStored(store, "before the restart"); // SIGKILL gives the store no chance to write what is pending
     await server.stop(); // SIGKILL
     await page.waitForSelector("#status.reconnecting", { timeout: 8_000 });
     await say(page, "typed while down");
