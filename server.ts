@@ -27,6 +27,7 @@ const OPTIONS = [
   { flag: "max-per-ip", value: "N", default: "50", help: "connections from one IP address; more are answered 429" },
   { flag: "max-backlog", value: "BYTES", default: "8388608", help: "unsent bytes a slow reader may have waiting before it is closed (1013)" },
   { flag: "announce-limit", value: "N", default: "100", help: "announce joins and leaves only in rooms of up to N people; bigger rooms would drown in them" },
+  { flag: "name-grace", value: "SECONDS", default: "60", help: "hold a departed person's name this long, for them alone to come back to" },
   { flag: "idle-timeout", value: "SECONDS", default: "60", help: "close a connection silent this long; pings keep live ones alive" },
   { flag: "allow-origin", value: "ORIGINS", help: "web origins allowed besides the server's own, comma-separated; * for any" },
   { flag: "token", value: "TOKEN", env: "CHAT_TOKEN", help: "a shared secret clients must present (Authorization: Bearer, or ?token=)" },

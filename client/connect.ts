@@ -26,6 +26,17 @@ export class ConnectError extends Error {
   }
 }
 
+/** The name asked for was refused on connecting (taken, or not a valid name): ask for another. */
+export class NameRefusedError extends ConnectError {
+  constructor(
+    /** The server's words, e.g. "The name 'tess' is taken; choose another." */
+    readonly reason: string,
+    readonly refusedName: string,
+  ) {
+    super(`Could not join as '${refusedName}': ${reason}`, EXIT_REFUSED, false);
+  }
+}
+
 /** Opens a chat.v1.json connection to `url`; `shownUrl` is how messages name the server. */
 export function openSocket(url: string, shownUrl: string, { token, ca }: { token?: string; ca?: string }): Promise<WebSocket> {
   return new Promise((resolve, reject) => {

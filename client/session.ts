@@ -13,8 +13,8 @@
  */
 import { backoffDelay } from "../common/backoff";
 import { parseTyped, type Command } from "../common/commands";
-import { decodeEvent, type ChatEvent, type User } from "../common/events";
-import { ConnectError, describeClose, finalClose, IN_BUN, openSocket } from "./connect";
+import { decodeEvent, ERROR_CODES, type ChatEvent, type User, type WelcomeEvent } from "../common/events";
+import { ConnectError, describeClose, finalClose, IN_BUN, NameRefusedError, openSocket } from "./connect";
 import { MAX_QUEUED, Outbox } from "./outbox";
 import { Resume } from "./resume";
 import { Whereabouts } from "./whereabouts";
@@ -27,7 +27,7 @@ const MAX_ATTEMPTS = 100;
 /** How long to wait for the server's answer to our close frame before leaving anyway. */
 const CLOSE_WAIT_MS = 1_000;
 
-export { ConnectError };
+export { ConnectError, NameRefusedError };
 
 export interface SessionOptions {
   /** The server's URL, without the name, room and token. */
@@ -66,13 +66,28 @@ export class ChatSession {
   });
   /** Called on every frame in and command out, while `settle` watches for progress. */
   #progress: () => void = () => {};
+  /** The secret from the server's welcome that gets our name back when we reconnect. */
+  #resumeToken: string | undefined;
+  /** Settled once the first connection is in its room, or was refused. */
+  readonly #entered = Promise.withResolvers<void>();
+  #in = false;
 
   private constructor(readonly options: SessionOptions) {}
 
-  /** Connects for the first time; a failure here is final (ConnectError), not retried. */
+  /**
+   * Connects for the first time and waits until the server has let us into our room; a failure
+   * here is final (ConnectError, NameRefusedError when the name asked for is not to be had), not
+   * retried.
+   */
   static async open(options: SessionOptions): Promise<ChatSession> {
     const session = new ChatSession(options);
     session.#attach(await openSocket(session.#connectUrl(), session.shownUrl, options));
+    try {
+      await session.#entered.promise;
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
     return session;
   }
 
@@ -169,6 +184,7 @@ export class ChatSession {
     if (room) url.searchParams.set("room", room);
     const seen = room === undefined ? undefined : this.#resume.lastSeen(room);
     if (seen !== undefined) url.searchParams.set("since", String(seen));
+    if (this.#resumeToken !== undefined) url.searchParams.set("resume", this.#resumeToken);
     // A browser cannot send an Authorization header with a WebSocket: the token goes in the URL.
     if (!IN_BUN && this.options.token !== undefined) url.searchParams.set("token", this.options.token);
     return url.href;
@@ -179,6 +195,7 @@ export class ChatSession {
     socket.addEventListener("message", ({ data }) => this.#receive(String(data)));
     socket.addEventListener("close", (event) => {
       if (this.#socket !== socket || this.#ending) return;
+      if (!this.#in) return this.#entered.reject(new ConnectError(`The server closed the connection before letting us in (${describeClose(event)}).`, 1, false));
       void this.#lost(event);
     });
     this.#outbox.flush();
@@ -196,12 +213,34 @@ export class ChatSession {
     const event = decodeEvent(raw);
     if (!event) return;
     this.where.observe(event);
-    if (event.type === "welcome") this.#outbox.pace(event.limits.rate, event.limits.burst);
+    if (event.type === "welcome") this.#welcomed(event);
     if (event.type === "joined") this.#resend(this.#resume.joined(event));
+    if (!this.#in && this.#entering(event)) return;
     const said = event.type === "message" || event.type === "action";
     if (said && !this.#resume.said(event, this.where.wasMe(event.from))) return this.#resend(this.#resume.replayed());
     this.#emit(event, raw);
     if (said && event.history) this.#resend(this.#resume.replayed());
+  }
+
+  #welcomed(event: WelcomeEvent): void {
+    this.#outbox.pace(event.limits.rate, event.limits.burst);
+    this.#resumeToken = event.resume ?? this.#resumeToken;
+  }
+
+  /**
+   * Before the first `joined`: a refusal of the name asked for ends the opening (true: not to be
+   * shown); the first `joined` completes it.
+   */
+  #entering(event: ChatEvent): boolean {
+    if (event.type === "error" && event.code === ERROR_CODES.nameRefused) {
+      this.#entered.reject(new NameRefusedError(event.message, this.options.name ?? ""));
+      return true;
+    }
+    if (event.type === "joined") {
+      this.#in = true;
+      this.#entered.resolve();
+    }
+    return false;
   }
 
   #emit(event: ChatEvent, raw: string): void {

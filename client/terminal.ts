@@ -8,35 +8,38 @@ import { styleText } from "node:util";
 import { CommandError, parseTyped } from "../common/commands";
 import type { ChatEvent } from "../common/events";
 import { messagesWere, nameProblem, normalizeName } from "../common/text";
-import { exitAfterOutput, openOrExit } from "./exit";
+import { exitAfterOutput } from "./exit";
 import { InputLine } from "./input-line";
-import type { ChatSession, SessionOptions, Status } from "./session";
+import { ChatSession, ConnectError, NameRefusedError, type SessionOptions, type Status } from "./session";
 import { TerminalView } from "./terminal-view";
 
 /** A clack session: intro, a name, a spinner while connecting, then the input line until you leave. */
 export async function chatInTerminal(options: SessionOptions): Promise<void> {
   intro(styleText("inverse", ` chat · ${options.url} `));
 
-  // 1. A name, unless given: Enter keeps just the address.
-  if (options.name === undefined) {
-    const answer = await text({
-      message: "Your name",
-      placeholder: "Enter to go by your address only",
-      validate: (value) => (value && value.trim() !== "" ? nameProblem(normalizeName(value)) : undefined),
-    });
-    if (isCancel(answer)) {
-      cancel("Not connected.");
-      return exitAfterOutput(0);
+  // 1 and 2. A name, unless given, and the connection; a name the server refuses is asked for again.
+  let session: ChatSession | undefined;
+  while (!session) {
+    if (options.name === undefined) {
+      const name = await askName();
+      if (name === undefined) return exitAfterOutput(0);
+      options = { ...options, ...(name !== "" && { name }) };
     }
-    if (answer.trim() !== "") options = { ...options, name: normalizeName(answer) };
+    const connecting = spinner();
+    connecting.start(`Connecting to ${options.url}`);
+    try {
+      session = await ChatSession.open(options);
+      connecting.stop(`Connected to ${options.url}`);
+    } catch (error) {
+      if (!(error instanceof ConnectError)) throw error;
+      if (!(error instanceof NameRefusedError)) {
+        connecting.error(error.message);
+        return exitAfterOutput(error.exitCode);
+      }
+      connecting.error(`${error.reason}`);
+      options = { ...options, name: undefined };
+    }
   }
-
-  // 2. Connect.
-  const connecting = spinner();
-  connecting.start(`Connecting to ${options.url}`);
-  const session = await openOrExit(options, (message) => connecting.error(message));
-  if (!session) return;
-  connecting.stop(`Connected to ${options.url}`);
 
   // 3. The input line; what arrives is printed above it, and so is what happens to the connection.
   const screen = new ChatScreen(session, options.url);
@@ -55,6 +58,20 @@ export async function chatInTerminal(options: SessionOptions): Promise<void> {
   await session.close();
   outro("Left the chat.");
   exitAfterOutput(0);
+}
+
+/** Asks for a name: "" to go by the address only, undefined if the person left (Ctrl-C). */
+async function askName(): Promise<string | undefined> {
+  const answer = await text({
+    message: "Your name",
+    placeholder: "Enter to go by your address only",
+    validate: (value) => (value && value.trim() !== "" ? nameProblem(normalizeName(value)) : undefined),
+  });
+  if (isCancel(answer)) {
+    cancel("Not connected.");
+    return undefined;
+  }
+  return normalizeName(answer);
 }
 
 const SPINNER = ["◒", "◐", "◓", "◑"];

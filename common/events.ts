@@ -58,6 +58,12 @@ export interface WelcomeEvent {
    * list of the people there is only as fresh as the last `joined` or `members`.
    */
   limits: { rate: number; burst: number; maxMessage: number; announceLimit?: number };
+  /**
+   * A secret for coming back as yourself: reconnect with `?resume=<it>` (on any instance) and your
+   * name is yours again, even if you were gone for a while (the server's grace period, a minute by
+   * default, during which nobody else can take it).
+   */
+  resume?: string;
 }
 
 /** You entered a room: who is there; `history` events of the room's history follow. */
@@ -104,7 +110,17 @@ export interface HelpEvent {
 export interface ErrorEvent {
   type: "error";
   message: string;
+  /** For the errors a client acts on rather than only shows: see ERROR_CODES. */
+  code?: ErrorCode;
 }
+
+/** What a client does on an error with a code, so it never has to read the prose. */
+export const ERROR_CODES = {
+  /** The name asked for at connect (`?name=`) was refused: taken, or not a valid name. Ask again. */
+  nameRefused: "name-refused",
+} as const;
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+const KNOWN_CODES = new Set<string>(Object.values(ERROR_CODES));
 
 export type ChatEvent = SaidEvent | NoticeEvent | WelcomeEvent | JoinedEvent | MembersEvent | RoomsEvent | HelpEvent | ErrorEvent;
 
@@ -153,7 +169,7 @@ function welcome(e: Fields): WelcomeEvent | undefined {
   const l = e.limits;
   if (!you || !isString(e.version) || !isObject(l) || !isCount(l.rate) || !isCount(l.burst) || !isCount(l.maxMessage)) return undefined;
   const limits = { rate: l.rate, burst: l.burst, maxMessage: l.maxMessage, ...(isCount(l.announceLimit) && { announceLimit: l.announceLimit }) };
-  return { type: "welcome", you, version: e.version, limits };
+  return { type: "welcome", you, version: e.version, limits, ...(isString(e.resume) && { resume: e.resume }) };
 }
 
 function joined(e: Fields): JoinedEvent | undefined {
@@ -186,7 +202,10 @@ const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined }
     const commands = listOf(e.commands, (c) => (isString(c.usage) && isString(c.help) ? { usage: c.usage, help: c.help } : undefined));
     return commands ? { type: "help", commands } : undefined;
   },
-  error: (e) => (isString(e.message) ? { type: "error", message: e.message } : undefined),
+  error: (e) => {
+    if (!isString(e.message)) return undefined;
+    return { type: "error", message: e.message, ...(isString(e.code) && KNOWN_CODES.has(e.code) && { code: e.code as ErrorCode }) };
+  },
 };
 
 /** An event as a value (already parsed), checked; undefined if it is not one of ours. */

@@ -32,11 +32,15 @@ export function hasControls(text: string): boolean {
 }
 
 /**
- * What the server lets through of a user's text: no escape sequences, no control characters, no
- * bidi overrides, so nobody can clear others' screens, set their titles, write to their clipboards,
- * or reorder what they read. Newlines stay (CR LF and lone CR become LF); a tab becomes a space.
+ * What the server lets through of a user's text: well-formed Unicode (a lone surrogate becomes
+ * U+FFFD), no escape sequences, no control characters, no bidi overrides, so nobody can clear
+ * others' screens, set their titles, write to their clipboards, or reorder what they read.
+ * Newlines stay (CR LF and lone CR become LF); a tab becomes a space.
  */
-export function cleanText(text: string): string {
+export function cleanText(given: string): string {
+  // A lone surrogate would be sent as U+FFFD by one path and refused by another (Redis' JSON):
+  // made well-formed first, everyone gets the same text.
+  const text = given.isWellFormed() ? given : given.toWellFormed();
   // Most messages have no control character: one scan for them costs a quarter of the replacements.
   if (!hasControls(text)) return text;
   return text

@@ -10,7 +10,7 @@
  * room's topics, so everyone in the room, the sender included, gets it.
  */
 import { CommandError, decodeCommand, HELP, parseTyped, type Command } from "../common/commands";
-import { DEFAULT_ROOM, JOINED_MEMBERS, type ChatEvent, type NoticeEvent, type SaidEvent, type User } from "../common/events";
+import { DEFAULT_ROOM, ERROR_CODES, JOINED_MEMBERS, type ChatEvent, type ErrorCode, type NoticeEvent, type SaidEvent, type User } from "../common/events";
 import { toText } from "../common/plain-text";
 import { cleanText, describeUser, escapeControls, nameProblem, normalizeName } from "../common/text";
 import type { Limits } from "./config";
@@ -58,7 +58,7 @@ export class Chat implements ChatSink {
     this.#log = log;
     this.#metrics = metrics;
     this.#version = version;
-    this.#names = new Names(directory);
+    this.#names = new Names(directory, limits.nameGrace * 1000);
   }
 
   /** Starts the directory; with Redis, resolves once connected or once the first try failed. */
@@ -90,9 +90,10 @@ export class Chat implements ChatSink {
     const roomRefused = room === null ? undefined : nameProblem(normalizeName(room), "room");
     if (member.json) {
       const { rate, burst, maxMessage, announceLimit } = this.#limits;
-      this.#send(member, { type: "welcome", you: member.user, version: this.#version, limits: { rate, burst, maxMessage, announceLimit } });
+      const limits = { rate, burst, maxMessage, announceLimit };
+      this.#send(member, { type: "welcome", you: member.user, version: this.#version, limits, resume: member.resumeToken });
     }
-    if (nameRefused) this.#refuse(member, nameRefused);
+    if (nameRefused) this.#refuse(member, nameRefused, ERROR_CODES.nameRefused);
     if (roomRefused) this.#refuse(member, roomRefused);
     this.#enter(member, room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room), { firstRoom: true, since });
     const held = member.held ?? [];
@@ -147,8 +148,8 @@ export class Chat implements ChatSink {
     return this.rooms.counts();
   }
 
-  *everyone(): Generator<[room: string, user: User]> {
-    for (const [room, member] of this.rooms.everyone()) yield [room, member.user];
+  *everyone(): Generator<{ room: string; user: User; tokenHash: string }> {
+    for (const [room, member] of this.rooms.everyone()) yield { room, user: member.user, tokenHash: member.tokenHash };
   }
 
   // --- Slow readers -----------------------------------------------------------------------------
@@ -183,8 +184,8 @@ export class Chat implements ChatSink {
   }
 
   /** An error may quote what the client sent (a refused name, an unknown command): escaped here. */
-  #refuse(member: Member, message: string): void {
-    this.#send(member, { type: "error", message: escapeControls(message) });
+  #refuse(member: Member, message: string, code?: ErrorCode): void {
+    this.#send(member, { type: "error", message: escapeControls(message), ...(code && { code }) });
   }
 
   /**

@@ -17,6 +17,8 @@ export interface Limits {
   /** Rooms bigger than this hear no joins and leaves. */
   announceLimit: number;
   idleTimeout: number;
+  /** Seconds a departed person's name is held for their return. */
+  nameGrace: number;
   allowedOrigins: Set<string>;
   token: string | undefined;
 }
@@ -55,6 +57,7 @@ export function readConfig(options: Options): Config {
     maxBacklog: count("max-backlog", 1024),
     announceLimit: count("announce-limit"),
     idleTimeout: count("idle-timeout", 1),
+    nameGrace: count("name-grace"),
     allowedOrigins: new Set((options["allow-origin"] as string | undefined ?? "").split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)),
     token: options.token as string | undefined,
   };
@@ -62,6 +65,8 @@ export function readConfig(options: Options): Config {
   if (limits.idleTimeout > 960) throw new UsageError(`--idle-timeout can be at most 960 seconds, not ${limits.idleTimeout}.`);
   const [certFile, keyFile] = [options["tls-cert"] as string | undefined, options["tls-key"] as string | undefined];
   if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--tls-cert and --tls-key go together: give both or neither.");
+  const redis = options.redis as string | undefined;
+  if (redis !== undefined) checkRedisUrl(redis);
   return {
     host,
     port: parsePort(text("port"), "The port"),
@@ -69,10 +74,24 @@ export function readConfig(options: Options): Config {
     history: count("history"),
     store: options.store as string | undefined,
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
-    redis: options.redis as string | undefined,
+    redis,
     reusePort: options["reuse-port"] === true,
     quiet: options.quiet === true,
   };
+}
+
+/** Refuses at once what Bun's Redis client would otherwise retry forever. */
+function checkRedisUrl(text: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  const schemes = ["redis:", "rediss:", "redis+tls:", "redis+unix:", "redis+tls+unix:"];
+  if (!url || !schemes.includes(url.protocol) || (!url.protocol.includes("unix") && url.hostname === "")) {
+    throw new UsageError(`--redis must be a Redis URL such as redis://127.0.0.1:6379, not '${text}'.`);
+  }
 }
 
 /** Reads the certificate and key for --tls-cert/--tls-key. */

@@ -22,8 +22,8 @@ export interface ChatSink {
   /** This instance's own people in `room`, and its rooms. */
   localMembers(room: string): User[];
   localRooms(): RoomCount[];
-  /** Everyone of this instance, by room. */
-  everyone(): Iterable<[room: string, user: User]>;
+  /** Everyone of this instance: their room, who they are, and their resume token's hash. */
+  everyone(): Iterable<{ room: string; user: User; tokenHash: string }>;
 }
 
 /** An answer now, or later. Kept synchronous where it can be, so a single instance never waits. */
@@ -45,9 +45,13 @@ export interface Directory {
   /** Someone of this instance entered `room`, or was renamed there; or left it. */
   present(room: string, user: User): void;
   absent(room: string, address: string): void;
-  /** True if no other instance's person holds `name`; it is then held for `address`. */
-  claimName(name: string, address: string): Answer<boolean>;
-  releaseName(name: string, address: string): void;
+  /**
+   * True if no other instance's person holds `name`, nor is it held for someone else's return
+   * (a person's own token, `tokenHash`, gets their name back); it is then held for `address`.
+   */
+  claimName(name: string, address: string, tokenHash: string): Answer<boolean>;
+  /** Lets go of a name held here; with `holdMs`, it is kept for `tokenHash` that long. */
+  releaseName(name: string, address: string, tokenHash: string, holdMs: number): void;
   /** Everyone in `room`, and every room with people in it, on every instance. */
   members(room: string): Answer<User[]>;
   rooms(): Answer<RoomCount[]>;

@@ -3,6 +3,7 @@
  * still send, and the small socket interface the core talks to them through. Bun's
  * ServerWebSocket has that interface as it is; a unit test's fake member has it too.
  */
+import { createHash, randomBytes } from "node:crypto";
 import { DEFAULT_ROOM, type User } from "../common/events";
 import { TokenBucket } from "../common/token-bucket";
 
@@ -27,12 +28,19 @@ export interface Hub {
   subscriberCount(topic: string): number;
 }
 
-/** The name, room and last sequence number seen that a client asked for when it connected. */
+/**
+ * What a client asked for when it connected: a name, a room, the last sequence number it saw, and
+ * the resume token of its earlier connection, if any.
+ */
 export interface Asked {
   name: string | null;
   room: string | null;
   since: number | null;
+  resume?: string | null;
 }
+
+/** A resume token as the server makes them (128 bits or more, base64url); anything else is ignored. */
+const RESUME_TOKEN = /^[A-Za-z0-9_-]{22,86}$/;
 
 export const OPEN = 1;
 
@@ -46,6 +54,10 @@ export class Member {
   /** Messages refused in a row for going too fast: enough of them and it is flooding. */
   refusedInARow = 0;
   readonly bucket: TokenBucket;
+  /** The secret that lets this person come back as themselves (see names.ts). */
+  readonly resumeToken: string;
+  /** What is kept and compared of it: never the token itself. */
+  readonly tokenHash: string;
 
   constructor(
     /** `ip:port` as seen at upgrade; set by the server, never taken from the client. */
@@ -57,6 +69,9 @@ export class Member {
     { rate, burst }: { rate: number; burst: number },
   ) {
     this.bucket = new TokenBucket(rate, burst);
+    // A client coming back keeps its token, so that it can come back again.
+    this.resumeToken = asked.resume && RESUME_TOKEN.test(asked.resume) ? asked.resume : randomBytes(16).toString("base64url");
+    this.tokenHash = createHash("sha256").update(this.resumeToken).digest("base64url");
   }
 
   get user(): User {

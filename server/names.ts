@@ -1,23 +1,45 @@
 /**
  * Who holds which name. Names are unique regardless of case: on this instance by this registry,
- * across instances by the directory, which is asked before a name is given. While it answers,
- * the name is reserved here, so that nobody else on this instance takes it meanwhile.
+ * across instances by the directory, which is asked before a name is given. While it answers, the
+ * name is reserved here, so that nobody else on this instance takes it meanwhile.
+ *
+ * A name belongs to a person, not to one connection: each connection has a secret resume token
+ * (given in `welcome`), and when a connection with a name ends, the name is held for its token
+ * for --name-grace seconds. Whoever comes back with that token (a reconnecting client, on any
+ * instance) gets it back; nobody else can take it meanwhile.
  */
 import { nameProblem, normalizeName } from "../common/text";
 import { whenAnswered, type Directory } from "./directory";
 import type { Member } from "./member";
 
+/** A departed person's name, kept for their token until `until` (ms since the epoch). */
+interface Held {
+  tokenHash: string;
+  until: number;
+}
+
 export class Names {
   /** Who holds each name, by its lower-case form. */
   readonly #holders = new Map<string, Member>();
+  /** Names of people who left, held for their return. */
+  readonly #held = new Map<string, Held>();
   /** Names being claimed through the directory right now. */
   readonly #reserved = new Set<string>();
+  readonly #sweep: ReturnType<typeof setInterval>;
 
-  constructor(private readonly directory: Directory) {}
+  constructor(
+    private readonly directory: Directory,
+    /** How long a departed person's name is held for them. */
+    private readonly graceMs: number,
+  ) {
+    // Held names expire by themselves; the sweep only gives their memory back.
+    this.#sweep = setInterval(() => this.#forgetExpired(), Math.max(1000, graceMs)).unref();
+  }
 
   /**
-   * Gives `member` the name if it is free here and on every other instance, then calls `done`
-   * with the refusal, if any: at once for a single instance, once Redis answers with several.
+   * Gives `member` the name if it is free here and on every other instance (or held for this
+   * member's token), then calls `done` with the refusal, if any: at once for a single instance,
+   * once Redis answers with several.
    */
   claim(member: Member, wanted: string, done: (problem?: string) => void): void {
     const checked = this.#check(member, wanted);
@@ -26,30 +48,47 @@ export class Names {
     const key = name.toLowerCase();
     this.#reserved.add(key);
     whenAnswered(
-      this.directory.claimName(name, member.address),
+      this.directory.claimName(name, member.address, member.tokenHash),
       (free) => this.#claimed(member, name, free, done),
       // Redis did not answer: this instance decides alone, as when it is down.
       () => this.#claimed(member, name, true, done),
     );
   }
 
-  /** Lets go of the member's name (it left). */
+  /** The member left: its name is held for its token for the grace period. */
   release(member: Member): void {
+    this.#letGo(member, this.graceMs);
+  }
+
+  stop(): void {
+    clearInterval(this.#sweep);
+  }
+
+  /** Lets go of the member's name (it left, or took another), held for its token for `holdMs`. */
+  #letGo(member: Member, holdMs: number): void {
     const { name } = member;
     if (!name || this.#holders.get(name.toLowerCase()) !== member) return;
-    this.#holders.delete(name.toLowerCase());
-    this.directory.releaseName(name, member.address);
+    const key = name.toLowerCase();
+    this.#holders.delete(key);
+    if (holdMs > 0) this.#held.set(key, { tokenHash: member.tokenHash, until: Date.now() + holdMs });
+    this.directory.releaseName(name, member.address, member.tokenHash, holdMs);
   }
 
   #claimed(member: Member, name: string, free: boolean, done: (problem?: string) => void): void {
-    this.#reserved.delete(name.toLowerCase());
+    const key = name.toLowerCase();
+    this.#reserved.delete(key);
     if (!member.open) {
-      if (free) this.directory.releaseName(name, member.address);
+      if (free) this.directory.releaseName(name, member.address, member.tokenHash, 0);
       return;
     }
     if (!free) return done(`The name '${name}' is taken; choose another.`);
-    this.release(member);
-    this.#holders.set(name.toLowerCase(), member);
+    this.#letGo(member, 0);
+    // The same person on a connection that has not closed yet (a half-open TCP connection): the
+    // name moves to the new one.
+    const stale = this.#holders.get(key);
+    if (stale && stale !== member) stale.name = null;
+    this.#held.delete(key);
+    this.#holders.set(key, member);
     member.name = name;
     done();
   }
@@ -60,9 +99,17 @@ export class Names {
     const problem = nameProblem(name);
     if (problem) return { problem };
     const key = name.toLowerCase();
-    const holder = this.#holders.get(key);
-    if ((holder && holder !== member) || this.#reserved.has(key)) return { problem: `The name '${name}' is taken; choose another.` };
     if (member.name === name) return { problem: `You are already ${name}.` };
+    const holder = this.#holders.get(key);
+    const held = this.#held.get(key);
+    const heldForOther = held !== undefined && held.until > Date.now() && held.tokenHash !== member.tokenHash;
+    const heldByOther = holder !== undefined && holder !== member && holder.tokenHash !== member.tokenHash;
+    if (heldByOther || heldForOther || this.#reserved.has(key)) return { problem: `The name '${name}' is taken; choose another.` };
     return { name };
+  }
+
+  #forgetExpired(): void {
+    const now = Date.now();
+    for (const [key, held] of this.#held) if (held.until <= now) this.#held.delete(key);
   }
 }

@@ -99,7 +99,7 @@ function upgrade(request: Request, server: Server<Member>, { chat, admission, me
   const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
   const json = offered.includes(SUBPROTOCOL);
   const since = query.get("since");
-  const asked = { name: query.get("name"), room: query.get("room"), since: since !== null && /^\d{1,15}$/.test(since) ? Number(since) : null };
+  const asked = { name: query.get("name"), room: query.get("room"), since: since !== null && /^\d{1,15}$/.test(since) ? Number(since) : null, resume: query.get("resume") };
   const member = chat.newMember(address ? formatAddress(address) : "unknown", ip, json, asked);
   if (server.upgrade(request, { data: member, headers: json ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : {} })) return undefined;
   return new Response("Bad WebSocket handshake.\n", { status: 400 });

@@ -88,6 +88,7 @@ const LIMITS: Limits = {
   maxBacklog: 10_000,
   announceLimit: 100,
   idleTimeout: 60,
+  nameGrace: 60,
   allowedOrigins: new Set(),
   token: undefined,
 };
@@ -102,8 +103,8 @@ function chatWith(limits: Partial<Limits> = {}) {
   void chat.start();
   let port = 40000;
   /** A member connecting, as the transport would open it. */
-  const connect = ({ name = null, room = null, json = true }: { name?: string | null; room?: string | null; json?: boolean } = {}) => {
-    const member = chat.newMember(`10.0.0.1:${++port}`, "10.0.0.1", json, { name, room, since: null });
+  const connect = ({ name = null, room = null, json = true, resume = null }: { name?: string | null; room?: string | null; json?: boolean; resume?: string | null } = {}) => {
+    const member = chat.newMember(`10.0.0.1:${++port}`, "10.0.0.1", json, { name, room, since: null, resume });
     const socket = new FakeSocket(hub);
     member.socket = socket;
     chat.open(member);
@@ -132,8 +133,8 @@ describe("joining and leaving", () => {
     expect(bob.socket.eventsOf("notice")).toEqual([]);
   });
 
-  test("closing leaves the room, tells it, and frees the name", () => {
-    const { connect, disconnect } = chatWith();
+  test("closing leaves the room and tells it; with no grace period the name is free at once", () => {
+    const { connect, disconnect } = chatWith({ nameGrace: 0 });
     const alice = connect({ name: "alice" });
     const bob = connect({ name: "bob" });
     disconnect(alice.member);
@@ -141,6 +142,34 @@ describe("joining and leaving", () => {
     const again = connect({ name: "Alice" });
     expect(again.member.name).toBe("Alice");
     expect(again.socket.eventsOf("error")).toEqual([]);
+  });
+
+  test("a departed person's name is held for their resume token alone", () => {
+    const { connect, disconnect } = chatWith();
+    const alice = connect({ name: "alice" });
+    const token = alice.socket.eventsOf("welcome")[0]!.resume;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    disconnect(alice.member);
+    const thief = connect({ name: "ALICE" });
+    expect(thief.socket.eventsOf("error")).toEqual([{ type: "error", message: "The name 'ALICE' is taken; choose another.", code: "name-refused" }]);
+    const watcher = connect();
+    watcher.say(JSON.stringify({ type: "nick", name: "alice" }));
+    expect(watcher.socket.eventsOf("error").map((e) => e.message)).toEqual(["The name 'alice' is taken; choose another."]);
+    const back = connect({ name: "alice", resume: token });
+    expect(back.member.name).toBe("alice");
+    // The same token is kept, so that the person can come back again.
+    expect(back.socket.eventsOf("welcome")[0]!.resume).toBe(token);
+  });
+
+  test("the same person on a new connection takes the name from their old one, not yet closed", () => {
+    const { connect } = chatWith();
+    const alice = connect({ name: "alice" });
+    const token = alice.socket.eventsOf("welcome")[0]!.resume;
+    const back = connect({ name: "alice", resume: token });
+    expect([back.member.name, alice.member.name]).toEqual(["alice", null]);
+    // A made-up token gets a name nobody holds, but never someone else's.
+    const other = connect({ name: "alice", resume: "x".repeat(22) });
+    expect(other.member.name).toBeNull();
   });
 
   test("a plain-text member gets no greeting, and lines instead of JSON", () => {

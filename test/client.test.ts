@@ -90,7 +90,7 @@ describe("pipe mode", () => {
     const events = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
     const address = events[0].you.address;
     expect(events.map((e) => e.type)).toEqual(["welcome", "joined", "message", "notice", "members"]);
-    expect(events[0]).toEqual({ type: "welcome", you: { name: "jason", address }, version: pkg.version, limits: { rate: 0, burst: 20, maxMessage: 65536, announceLimit: 100 } });
+    expect(events[0]).toEqual({ type: "welcome", you: { name: "jason", address }, version: pkg.version, limits: { rate: 0, burst: 20, maxMessage: 65536, announceLimit: 100 }, resume: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) });
     expect(events[2]).toMatchObject({ type: "message", room: "chat", from: { name: "jason", address }, text: "hello" });
     expect(events[3]).toMatchObject({ type: "notice", event: "rename", previousName: "jason", user: { name: "jay", address } });
     expect(events[4]).toEqual({ type: "members", room: "chat", members: [{ name: "jay", address }] });

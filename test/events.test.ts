@@ -10,13 +10,17 @@ const EVENTS: ChatEvent[] = [
   { type: "notice", room: "dev", time: "t", event: "rename", user: alice, text: "x is now alice", previousName: null },
   { type: "notice", room: "dev", time: "t", event: "shutdown", text: "bye" },
   { type: "welcome", you: alice, version: "1.0.0", limits: { rate: 5, burst: 20, maxMessage: 65536, announceLimit: 100 } },
+  { type: "welcome", you: alice, version: "1.0.0", limits: { rate: 5, burst: 20, maxMessage: 65536 }, resume: "secret" },
   { type: "joined", room: "chat", members: [alice], count: 1, history: 0, seq: 0 },
   { type: "joined", room: "chat", members: [], count: 300, history: 2, seq: 9, missed: 4 },
   { type: "members", room: "chat", members: [alice] },
   { type: "rooms", rooms: [{ name: "chat", members: 2 }] },
   { type: "help", commands: [{ usage: "/who", help: "list who is in your room" }] },
   { type: "error", message: "no" },
+  { type: "error", message: "The name 'alice' is taken; choose another.", code: "name-refused" },
 ];
+
+const first = (type: ChatEvent["type"]) => EVENTS.find((e) => e.type === type)!;
 
 describe("decodeEvent", () => {
   test.each(EVENTS.map((e) => [e.type, e]))("a %s comes through whole", (_type, event) => {
@@ -24,7 +28,7 @@ describe("decodeEvent", () => {
   });
 
   test("fields it does not know are left behind", () => {
-    const decoded = decodeEvent(JSON.stringify({ ...EVENTS[0], __proto__: { evil: 1 }, extra: "x", from: { ...alice, admin: true } }));
+    const decoded = decodeEvent(JSON.stringify({ ...first("message"), __proto__: { evil: 1 }, extra: "x", from: { ...alice, admin: true } }));
     expect(decoded).toEqual(EVENTS[0]!);
   });
 
@@ -33,21 +37,25 @@ describe("decodeEvent", () => {
     ["not an object", "[1,2]"],
     ["an unknown type", '{"type":"dance"}'],
     ["a type from Object's prototype", '{"type":"constructor"}'],
-    ["a message without a seq", JSON.stringify({ ...EVENTS[0], seq: undefined })],
-    ["a message with a negative seq", JSON.stringify({ ...EVENTS[0], seq: -1 })],
-    ["a sender that is not a user", JSON.stringify({ ...EVENTS[0], from: "alice" })],
-    ["a name that is a number", JSON.stringify({ ...EVENTS[0], from: { name: 5, address: "x" } })],
-    ["a notice of an unknown kind", JSON.stringify({ ...EVENTS[2], event: "explode" })],
-    ["a welcome without limits", JSON.stringify({ ...EVENTS[5], limits: undefined })],
-    ["a joined with a bad member", JSON.stringify({ ...EVENTS[6], members: [alice, 1] })],
+    ["a message without a seq", JSON.stringify({ ...first("message"), seq: undefined })],
+    ["a message with a negative seq", JSON.stringify({ ...first("message"), seq: -1 })],
+    ["a sender that is not a user", JSON.stringify({ ...first("message"), from: "alice" })],
+    ["a name that is a number", JSON.stringify({ ...first("message"), from: { name: 5, address: "x" } })],
+    ["a notice of an unknown kind", JSON.stringify({ ...first("notice"), event: "explode" })],
+    ["a welcome without limits", JSON.stringify({ ...first("welcome"), limits: undefined })],
+    ["a joined with a bad member", JSON.stringify({ ...first("joined"), members: [alice, 1] })],
     ["rooms with a bad count", '{"type":"rooms","rooms":[{"name":"chat","members":"2"}]}'],
     ["an error without a message", '{"type":"error"}'],
   ])("%s is refused", (_what, raw) => {
     expect(decodeEvent(raw)).toBeUndefined();
   });
 
+  test("an error code it does not know is left behind, the error kept", () => {
+    expect(decodeEvent('{"type":"error","message":"m","code":"reboot-now"}')).toEqual({ type: "error", message: "m" });
+  });
+
   test("validEvent takes a value already parsed", () => {
-    expect(validEvent(EVENTS[9])).toEqual(EVENTS[9]!);
+    expect(validEvent(first("rooms"))).toEqual(first("rooms"));
     expect(validEvent(null)).toBeUndefined();
   });
 });

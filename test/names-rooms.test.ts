@@ -9,7 +9,8 @@ import { BUN, jsonClient, ROOT, type RunningServer, settle, startServer, TestSoc
 describe("names, rooms and presence", () => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startServer(["--history", "0"]);
+    // Names are free the moment their holder leaves (a grace period has a test of its own).
+    server = await startServer(["--history", "0", "--name-grace", "0"]);
   });
   afterAll(() => server.stop());
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SUBPROTOCOL } from "../common/events";
-import { startServer, TestSocket, unusedPort, waitFor, type RunningServer } from "./helpers";
+import { pipeClient, startServer, TestSocket, unusedPort, waitFor, type RunningServer } from "./helpers";
 
 /** A redis-server of the test's own, in the foreground so that its pid is the server's. */
 async function startRedis(port = unusedPort()) {
@@ -132,11 +132,12 @@ test("/who lists the room's people on every instance; an instance killed with SI
 }, 30_000);
 
 test("names are unique across instances; a name is free again once its holder leaves, or its instance dies", async () => {
-  await withTwoInstances([], async (a, b) => {
+  // Names are free the moment their holder leaves (a grace period has a test of its own).
+  await withTwoInstances(["--name-grace", "0"], async (a, b) => {
     const holder = await TestSocket.open(`${a.url}/?name=Unique`);
     await a.waitForLog(/Unique \(\S+\) joined chat/);
     const other = await TestSocket.open(`${b.url}/?name=unique`, SUBPROTOCOL);
-    expect(await other.waitForEvent("the refusal", (e) => e.type === "error")).toEqual({ type: "error", message: "The name 'unique' is taken; choose another." });
+    expect(await other.waitForEvent("the refusal", (e) => e.type === "error")).toEqual({ type: "error", message: "The name 'unique' is taken; choose another.", code: "name-refused" });
     expect(other.events.find((e) => e.type === "welcome")!.you.name).toBeNull();
     other.send(JSON.stringify({ type: "nick", name: "UNIQUE" }));
     await other.waitForEvent("the second refusal", (e) => e.type === "error" && e.message.includes("UNIQUE"));
@@ -241,4 +242,42 @@ test("--reuse-port: two instances listen on one port and share the chat through 
     await second.stop();
     await redis.stop();
   }
+});
+
+test("kill -9 the instance holding a client, two instances on one port: the client comes back with its name", async () => {
+  const redis = await startRedis();
+  const port = unusedPort();
+  const instances = [
+    await startServer(["--port", String(port), "--reuse-port", "--redis", redis.url]),
+    await startServer(["--port", String(port), "--reuse-port", "--redis", redis.url]),
+  ];
+  const client = pipeClient(["--name", "keeper", `127.0.0.1:${port}`]);
+  try {
+    for (const instance of instances) await instance.waitForLog(/Redis: connected/);
+    const joined = /keeper \(\S+\) joined chat/;
+    const holding = await waitFor("keeper to join one instance", () => instances.find((i) => joined.test(i.log())));
+    const other = instances.find((i) => i !== holding)!;
+    await holding.stop(); // SIGKILL: the instance says nothing to Redis
+    await other.waitForLog(joined, 10_000);
+    client.write("still keeper");
+    await other.waitForLog(/Message from keeper \(\S+\) in chat: still keeper/);
+    expect(client.out.stderr).not.toContain("taken");
+  } finally {
+    client.proc.kill("SIGKILL");
+    for (const instance of instances) await instance.stop();
+    await redis.stop();
+  }
+}, 20_000);
+
+test("a message with a lone surrogate is made well-formed and delivered alike on every instance", async () => {
+  await withTwoInstances([], async (a, b) => {
+    const onA = await TestSocket.open(a.url, SUBPROTOCOL);
+    const onB = await TestSocket.open(b.url, SUBPROTOCOL);
+    onA.send('{"type":"say","text":"A\\ud800B"}');
+    for (const socket of [onA, onB]) {
+      expect((await socket.waitForEvent("the message", (e) => e.type === "message")).text).toBe("A\uFFFDB");
+    }
+    onA.close();
+    onB.close();
+  });
 });

@@ -1,3 +1,4 @@
+/** The core chat against the real server process: broadcast to everyone in the room, the sender included, its log, and its options. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import pkg from "../package.json";
@@ -176,7 +177,13 @@ describe("options", () => {
       exitCode: 2,
       stdout: "",
       stderr: "bun server.ts: The port must be a number from 0 to 65535, not '99999'. Run 'bun server.ts --help' for usage.\n",
-    });
+    });    for (const url of ["notaurl", "http://127.0.0.1:6379", "redis://"]) {
+      expect(await run([...SERVER, "--redis", url])).toEqual({
+        exitCode: 2,
+        stdout: "",
+        stderr: `bun server.ts: --redis must be a Redis URL such as redis://127.0.0.1:6379, not '${url}'. Run 'bun server.ts --help' for usage.\n`,
+      });
+    }
   });
 
   test("a port already in use is one clear line and exit code 1", async () => {

@@ -178,7 +178,8 @@ describe("how the chat looks", () => {
   let terminal: Terminal;
   let bob: TestSocket;
   beforeAll(async () => {
-    server = await startServer(["--history", "10"]);
+    // Each test has its viewer and bob anew: their names must be free the moment the last ones left.
+    server = await startServer(["--history", "10", "--name-grace", "0"]);
     const earlier = await TestSocket.open(`${server.url}/?name=early`);
     earlier.send("said before you came");
     await earlier.waitForChat(1);

@@ -13,6 +13,7 @@ describe("cleanText", () => {
     ["bidi overrides", "abc\u202edef\u2066", "abcdef"],
     ["a newline, kept", "two\nlines", "two\nlines"],
     ["other C0 and C1 controls", "a\x00b\x07c\x85d", "abcd"],
+    ["a lone surrogate, made well-formed", "A\ud800B", "A\uFFFDB"],
   ])("%s", (_what, given, kept) => {
     expect(cleanText(given)).toBe(kept);
   });

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { BUN, pipeClient, ROOT, run, startServer, unusedPort, waitForStored, type RunningServer } from "./helpers";
+import { BUN, pipeClient, ROOT, run, startServer, TestSocket, unusedPort, waitForStored, type RunningServer } from "./helpers";
 
 /**
  * The callbacks given to page.evaluate and waitForFunction run in the page, where `document` is the
@@ -221,3 +221,28 @@ test("the compiled server serves the page with nothing beside it", async () => {
     rmSync(cwd, { recursive: true, force: true });
   }
 }, 60_000);
+
+test("a taken name keeps the page on the name form, with the reason; another name gets in", async () => {
+  const server = await startServer();
+  const holder = await TestSocket.open(`${server.url}/?name=ada`);
+  const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
+  try {
+    await server.waitForLog(/ada \(\S+\) joined chat/);
+    await page.goto(server.url.replace(/^ws/, "http"));
+    await page.fill("#name", "Ada");
+    await page.press("#name", "Enter");
+    await page.waitForFunction(() => document.querySelector("#name-problem")?.textContent?.includes("taken"), undefined, { timeout: 8_000 });
+    expect(await page.textContent("#name-problem")).toBe("The name 'Ada' is taken; choose another.");
+    expect(await page.isVisible("#welcome")).toBe(true);
+    expect(await page.isVisible("#chat")).toBe(false);
+    await page.fill("#name", "ada2");
+    await page.press("#name", "Enter");
+    await page.waitForSelector("#status.online");
+    expect(await page.isVisible("#welcome")).toBe(false);
+    await server.waitForLog(/ada2 \(\S+\) joined chat/);
+  } finally {
+    holder.close();
+    await page.close();
+    await server.stop();
+  }
+});

@@ -4,7 +4,7 @@
  * reconnects and resumes the same way. Everything people wrote goes on the page as text
  * (textContent), never as HTML; the page's Content-Security-Policy forbids inline script besides.
  */
-import { ChatSession, ConnectError, type Status } from "../client/session";
+import { ChatSession, ConnectError, NameRefusedError, type Status } from "../client/session";
 import { CommandError, parseTyped } from "../common/commands";
 import type { ChatEvent, User } from "../common/events";
 import { describeUser as describe, messagesWere, nameHash, nameProblem, normalizeName } from "../common/text";
@@ -29,17 +29,22 @@ const NAME_KEY = "chat.name";
 
 // 1. A name, or none: Enter in the field joins.
 nameInput.value = localStorage.getItem(NAME_KEY) ?? "";
-welcome.addEventListener("submit", (event) => {
+welcome.addEventListener("submit", async (event) => {
   event.preventDefault();
   const name = normalizeName(nameInput.value);
   const problem = name === "" ? undefined : nameProblem(name);
   nameProblemLine.textContent = problem ?? "";
   if (problem) return nameInput.focus();
   localStorage.setItem(NAME_KEY, name);
+  // The chat shows once the server has let us in; a name it refuses is asked for again here.
+  const refused = await join(name === "" ? undefined : name);
+  if (refused) {
+    nameProblemLine.textContent = refused;
+    return nameInput.focus();
+  }
   welcome.hidden = true;
   chat.hidden = false;
   messageInput.focus();
-  void join(name === "" ? undefined : name);
 });
 
 // 2. Connect, then show what happens.
@@ -52,17 +57,21 @@ let announceLimit = Infinity;
 /** How many people the room had when last told (a big room's `joined` lists only the first of them). */
 let roomCount = 0;
 
-async function join(name: string | undefined): Promise<void> {
+/** Connects and listens; returns the server's reason if it refused the name, to ask again. */
+async function join(name: string | undefined): Promise<string | undefined> {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
   try {
     session = await ChatSession.open({ url, ...(name && { name }), reconnect: true });
   } catch (error) {
+    if (error instanceof NameRefusedError) return error.reason;
     if (!(error instanceof ConnectError)) throw error;
     setStatus("offline", "Not connected");
-    return append("error", error.message);
+    append("error", error.message);
+    return undefined;
   }
   setStatus("online", "Connected");
   session.listen(show, onStatus);
+  return undefined;
 }
 
 function onStatus(change: Status): void {

@@ -82,15 +82,16 @@ export class RedisDirectory implements Directory {
     if (this.#link.connected) this.#redis.send("HDEL", [keys.membersKey(room), address]).catch(() => {});
   }
 
-  claimName(name: string, address: string): Answer<boolean> {
+  claimName(name: string, address: string, tokenHash: string): Answer<boolean> {
     if (!this.#link.connected) return true;
     return this.#redis
-      .send("EVAL", [keys.CLAIM_NAME_SCRIPT, "1", keys.nameKey(name), this.instance, address, keys.ALIVE_PREFIX])
-      .then((holder) => holder === null || holder === false || holder === undefined);
+      .send("EVAL", [keys.CLAIM_NAME_SCRIPT, "1", keys.nameKey(name), this.instance, address, keys.ALIVE_PREFIX, tokenHash])
+      .then((taken) => taken !== "taken");
   }
 
-  releaseName(name: string, address: string): void {
-    if (this.#link.connected) this.#redis.send("EVAL", [keys.RELEASE_NAME_SCRIPT, "1", keys.nameKey(name), this.instance, address]).catch(() => {});
+  releaseName(name: string, address: string, tokenHash: string, holdMs: number): void {
+    if (!this.#link.connected) return;
+    this.#redis.send("EVAL", [keys.RELEASE_NAME_SCRIPT, "1", keys.nameKey(name), this.instance, address, tokenHash, String(holdMs)]).catch(() => {});
   }
 
   members(room: string): Answer<User[]> {
@@ -139,9 +140,9 @@ export class RedisDirectory implements Directory {
   /** Says this instance is alive, and who is here (Redis may have forgotten, if it restarted). */
   async #register(): Promise<void> {
     await this.#redis.send("SET", [keys.aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]);
-    for (const [room, user] of this.#sink?.everyone() ?? []) {
+    for (const { room, user, tokenHash } of this.#sink?.everyone() ?? []) {
       await this.#redis.send("HSET", [keys.membersKey(room), user.address, this.#memberEntry(user)]);
-      if (user.name) await this.#redis.send("SET", [keys.nameKey(user.name), `${this.instance} ${user.address}`]);
+      if (user.name) await this.#redis.send("SET", [keys.nameKey(user.name), `${this.instance} ${user.address} ${tokenHash}`]);
     }
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => {

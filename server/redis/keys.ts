@@ -15,7 +15,10 @@ export const HISTORY_PATTERN = `${PREFIX}history:*`;
 /** Who is in a room: a hash from address to `{instance, user}` (JSON). */
 export const membersKey = (room: string) => `${PREFIX}members:${room}`;
 export const MEMBERS_PREFIX = `${PREFIX}members:`;
-/** Who holds a name (any case): `<instance> <address>`. */
+/**
+ * Who holds a name (any case): `<instance> <address> <token hash>`, or, for a person who left
+ * and may come back, `held - <token hash>`, expiring at the end of the grace period.
+ */
 export const nameKey = (name: string) => `${PREFIX}name:${name.toLowerCase()}`;
 /** Present while an instance is alive; it expires if the instance dies without a word. */
 export const ALIVE_PREFIX = `${PREFIX}instance:`;
@@ -41,22 +44,33 @@ redis.call('PUBLISH', KEYS[3], cjson.encode({ instance = ARGV[3], event = event 
 return seq`;
 
 /**
- * KEYS: the name's key. ARGV: this instance, the claimer's address, the prefix of liveness keys.
- * The name is taken if another instance that is alive holds it; otherwise it is ours. (Within
- * one instance, the instance itself keeps names unique.) Returns the holder's address, or nil.
+ * KEYS: the name's key. ARGV: this instance, the claimer's address, the prefix of liveness keys,
+ * the claimer's token hash. The same person (the same token) always gets their name back: their
+ * old connection is gone, even if its instance does not know yet (it was killed a moment ago).
+ * Otherwise the name is taken while it is held for someone's return, or held by another instance
+ * that is alive. (Within one instance, the instance itself keeps names unique.) Returns "taken",
+ * or false when the name is now the claimer's.
  */
 export const CLAIM_NAME_SCRIPT = `
 local holder = redis.call('GET', KEYS[1])
 if holder then
-  local instance, address = string.match(holder, '^(%S+) (%S+)$')
-  if instance and instance ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. instance) == 1 then return address end
+  local instance, address, token = string.match(holder, '^(%S+) (%S+) (%S+)$')
+  if token ~= ARGV[4] then
+    if instance == 'held' then return 'taken' end
+    if instance and instance ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. instance) == 1 then return 'taken' end
+  end
 end
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[4])
 return false`;
 
-/** KEYS: the name's key. ARGV: this instance and the holder's address. Deletes it only if ours. */
+/**
+ * KEYS: the name's key. ARGV: this instance, the holder's address, its token hash, how long to
+ * hold the name for that token (ms; 0: not at all). Changes it only if it is ours.
+ */
 export const RELEASE_NAME_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] .. ' ' .. ARGV[2] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] then return 0 end
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[1], 'held - ' .. ARGV[3], 'PX', ARGV[4])
+else redis.call('DEL', KEYS[1]) end
 return 0`;
 
 /** KEYS: a room's sequence key. ARGV: a number it must be at least. */
