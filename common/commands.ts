@@ -72,7 +72,7 @@ export function parseTyped(line: string): Command {
   if (!spec.argument) return { type: spec.type } as Command;
   const argument = rest.trim();
   if (argument === "") throw new CommandError(`/${typed} needs ${spec.argument.what}, e.g. /${typed} ${spec.argument.example}.`);
-  return { type: spec.type, [spec.argument.field]: argument } as Command;
+  return withArgument(spec.type, spec.argument.field, argument);
 }
 
 /** Reads a JSON command from a rich client. Throws CommandError saying what is wrong with it. */
@@ -97,5 +97,20 @@ export function decodeCommand(frame: string): Command {
   if (typeof argument !== "string" || argument.trim() === "") {
     throw new CommandError(`The command "${spec.type}" needs a non-empty string "${field}".`);
   }
-  return { type: spec.type, [field]: argument } as Command;
+  return withArgument(spec.type, field, argument);
+}
+
+/**
+ * A command with its argument, built with a literal of its own shape for each field: every
+ * message is one of these, and objects of one shape are what the engine handles fastest.
+ */
+function withArgument(type: string, field: "text" | "name" | "room", value: string): Command {
+  switch (field) {
+    case "text":
+      return { type, text: value } as Command;
+    case "name":
+      return { type, name: value } as Command;
+    case "room":
+      return { type, room: value } as Command;
+  }
 }

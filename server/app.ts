@@ -10,6 +10,7 @@ import { LocalDirectory, type Directory } from "./directory";
 import { History } from "./history";
 import { Logger } from "./log";
 import { Metrics } from "./metrics";
+import { buildPage } from "./page";
 import { RedisDirectory } from "./redis/directory";
 import { listen } from "./transport";
 
@@ -29,9 +30,10 @@ export async function startChatServer(config: Config, version: string): Promise<
   const history = openHistory(config.history, config.store);
   const directory: Directory = config.redis ? new RedisDirectory(config.redis, history, log) : new LocalDirectory(history);
   const chat = new Chat({ limits, history, directory, log, metrics, version });
+  const page = await buildPage();
   const transport = listen(
     { chat, admission: new Admission(limits, metrics), metrics, directory, limits },
-    { host: config.host, port: config.port, tls, reusePort: config.reusePort },
+    { page, host: config.host, port: config.port, tls, reusePort: config.reusePort },
   );
   void chat.start();
   return {

@@ -14,7 +14,7 @@ import { DEFAULT_ROOM, ERROR_CODES, JOINED_MEMBERS, type ChatEvent, type ErrorCo
 import { toText } from "../common/plain-text";
 import { cleanText, describeUser, escapeControls, nameProblem, normalizeName } from "../common/text";
 import type { Limits } from "./config";
-import { whenAnswered, type ChatSink, type Directory, type RoomCount } from "./directory";
+import type { ChatSink, Directory, RoomCount } from "./directory";
 import type { History } from "./history";
 import { printable, type Logger } from "./log";
 import { Member, type Asked, type Hub } from "./member";
@@ -28,6 +28,8 @@ const FORMATS = [false, true] as const;
 const HELD_FRAMES = 100;
 /** A client refused this many messages in a row for going too fast is flooding: it is closed. */
 const FLOOD_REFUSALS = 20;
+/** /rooms lists at most this many rooms, so that its answer stays one reasonable frame. */
+const MAX_ROOMS_LISTED = 1000;
 
 export interface ChatParts {
   limits: Limits;
@@ -140,12 +142,9 @@ export class Chat implements ChatSink {
     this.#broadcast(event.room, event);
   }
 
-  localMembers(room: string): User[] {
-    return [...this.rooms.members(room)].map((member) => member.user);
-  }
-
-  localRooms(): RoomCount[] {
-    return this.rooms.counts();
+  departed(room: string, user: User): void {
+    if (this.rooms.size(room) > this.#limits.announceLimit) return;
+    this.#broadcast(room, notice(room, "leave", user, `${describeUser(user)} left ${room}`));
   }
 
   *everyone(): Generator<{ room: string; user: User; tokenHash: string }> {
@@ -248,9 +247,11 @@ export class Chat implements ChatSink {
     // A plain-text client entering its first room gets no greeting: the core chat had none, and
     // scripts that read its output expect only messages.
     if (member.json || !firstRoom) {
-      const listed = this.rooms.firstOf(room, JOINED_MEMBERS, member);
+      const elsewhere = this.#directory.elsewhere(room);
+      const listed = this.rooms.firstOf(room, JOINED_MEMBERS, member, elsewhere.users);
+      const count = members.size + elsewhere.count;
       const seq = this.#history.lastSeq(room);
-      this.#send(member, { type: "joined", room, members: listed, count: members.size, history: events.length, seq, ...(missed > 0 && { missed }) });
+      this.#send(member, { type: "joined", room, members: listed, count, history: events.length, seq, ...(missed > 0 && { missed }) });
     }
     for (const event of events) this.#send(member, event);
     this.#log.line(`${describeUser(user)} joined ${room}`);
@@ -327,21 +328,21 @@ export class Chat implements ChatSink {
     this.#enter(member, room, { firstRoom: false });
   }
 
-  /** Everyone in the member's room on every instance; if Redis fails to answer, this instance's. */
+  /** Everyone in the member's room, on every instance. */
   #who(member: Member): void {
     const room = member.room;
-    const answer = (members: User[]) => this.#send(member, { type: "members", room, members });
-    whenAnswered(this.#directory.members(room), answer, () => answer(this.localMembers(room)));
+    const here = [...this.rooms.members(room)].map((m) => m.user);
+    this.#send(member, { type: "members", room, members: [...here, ...this.#directory.elsewhere(room).users] });
   }
 
-  /** The rooms of every instance, the default room first; if Redis fails to answer, this instance's. */
+  /** The rooms of every instance with people in them, the default room first. */
   #listRooms(member: Member): void {
-    const answer = (list: RoomCount[]) => {
-      if (!list.some((r) => r.name === DEFAULT_ROOM)) list.push({ name: DEFAULT_ROOM, members: 0 });
-      list.sort((a, b) => (a.name === DEFAULT_ROOM ? -1 : b.name === DEFAULT_ROOM ? 1 : a.name.localeCompare(b.name)));
-      this.#send(member, { type: "rooms", rooms: list });
-    };
-    whenAnswered(this.#directory.rooms(), answer, () => answer(this.localRooms()));
+    const counts = new Map<string, number>([[DEFAULT_ROOM, 0]]);
+    for (const { name, members } of this.rooms.counts()) if (members > 0) counts.set(name, members);
+    for (const [name, count] of this.#directory.roomsElsewhere()) counts.set(name, (counts.get(name) ?? 0) + count);
+    const list: RoomCount[] = [...counts].map(([name, members]) => ({ name, members }));
+    list.sort((a, b) => (a.name === DEFAULT_ROOM ? -1 : b.name === DEFAULT_ROOM ? 1 : a.name.localeCompare(b.name)));
+    this.#send(member, { type: "rooms", rooms: list.slice(0, MAX_ROOMS_LISTED) });
   }
 
   /** True if the member's bucket has a token for this frame; refused FLOOD_REFUSALS in a row, it is closed. */

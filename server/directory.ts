@@ -19,9 +19,8 @@ export interface ChatSink {
   deliverSaid(event: SaidEvent): void;
   /** A join, leave or rename announced by another instance: deliver it here. */
   deliverNotice(event: NoticeEvent): void;
-  /** This instance's own people in `room`, and its rooms. */
-  localMembers(room: string): User[];
-  localRooms(): RoomCount[];
+  /** Someone of another instance is gone without a word (their instance died): tell the room here. */
+  departed(room: string, user: User): void;
   /** Everyone of this instance: their room, who they are, and their resume token's hash. */
   everyone(): Iterable<{ room: string; user: User; tokenHash: string }>;
 }
@@ -52,9 +51,13 @@ export interface Directory {
   claimName(name: string, address: string, tokenHash: string): Answer<boolean>;
   /** Lets go of a name held here; with `holdMs`, it is kept for `tokenHash` that long. */
   releaseName(name: string, address: string, tokenHash: string, holdMs: number): void;
-  /** Everyone in `room`, and every room with people in it, on every instance. */
-  members(room: string): Answer<User[]>;
-  rooms(): Answer<RoomCount[]>;
+  /**
+   * The people of `room` on the other instances, as far as this one knows now (none while Redis
+   * is away): answered at once, so that `joined`, /who and /rooms count everyone.
+   */
+  elsewhere(room: string): { count: number; users: Iterable<User> };
+  /** How many people each room has on the other instances. */
+  roomsElsewhere(): Iterable<[room: string, count: number]>;
   /** For /healthz: whether the chat is whole ("ok") or one instance is serving alone. */
   health(): { degraded: boolean; redis?: "connected" | "unreachable" };
   close(): void;
@@ -84,12 +87,12 @@ export class LocalDirectory implements Directory {
     return true;
   }
 
-  members(room: string): User[] {
-    return this.#sink?.localMembers(room) ?? [];
+  elsewhere() {
+    return { count: 0, users: [] };
   }
 
-  rooms(): RoomCount[] {
-    return this.#sink?.localRooms() ?? [];
+  roomsElsewhere(): [string, number][] {
+    return [];
   }
 
   health() {

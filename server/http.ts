@@ -1,10 +1,13 @@
 /**
- * What the server answers to plain HTTP requests other than the page: GET /healthz (JSON, for load
- * balancers), GET /metrics (Prometheus' text format), and a 404 that says where the chat is.
+ * What the server answers to plain HTTP requests: the page at / (its scripts and styles are
+ * routes of their own), GET /healthz (JSON, for load balancers), GET /metrics (Prometheus' text
+ * format), and a 404 that says where the chat is.
  */
 import { otherProgram } from "../common/cli";
 
 export interface HttpContext {
+  /** The page's HTML, when the server built it (not when Bun serves a compiled-in bundle). */
+  page: Response | undefined;
   /** Open connections, rooms, and whether the chat is whole (the directory's health). */
   status(): { connections: number; rooms: number; uptime: number; degraded: boolean; redis?: string };
   metrics(): string;
@@ -15,6 +18,7 @@ export interface HttpContext {
 
 export function httpAnswer(request: Request, context: HttpContext): Response {
   const path = new URL(request.url).pathname;
+  if (path === "/" && context.page && (request.method === "GET" || request.method === "HEAD")) return context.page.clone() as Response;
   if (path === "/healthz") {
     const { degraded, ...status } = context.status();
     return Response.json({ status: degraded ? "degraded" : "ok", ...status });

@@ -54,12 +54,19 @@ export class Rooms {
     for (const [room, members] of this.#rooms) for (const member of members) yield [room, member];
   }
 
-  /** The first `limit` people of `room` but `except`, then `except`: the order `joined` lists them. */
-  firstOf(room: string, limit: number, except: Member): User[] {
+  /**
+   * The first `limit` people of `room` but `except` (this instance's, then `elsewhere`), then
+   * `except`: the order `joined` lists them. Stops at `limit`, however big the room.
+   */
+  firstOf(room: string, limit: number, except: Member, elsewhere: Iterable<User> = []): User[] {
     const others: User[] = [];
     for (const member of this.members(room)) {
-      if (others.length === limit - 1) break;
+      if (others.length === limit - 1) return [...others, except.user];
       if (member !== except) others.push(member.user);
+    }
+    for (const user of elsewhere) {
+      if (others.length === limit - 1) break;
+      others.push(user);
     }
     return [...others, except.user];
   }

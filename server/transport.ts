@@ -7,7 +7,6 @@
 import type { Server, SocketAddress } from "bun";
 import { StartError } from "../common/cli";
 import { SUBPROTOCOL } from "../common/events";
-import page from "../web/index.html";
 import type { Admission } from "./admission";
 import type { Chat } from "./chat";
 import type { Limits } from "./config";
@@ -15,6 +14,7 @@ import type { Directory } from "./directory";
 import { httpAnswer, type HttpContext } from "./http";
 import type { Member } from "./member";
 import type { Metrics } from "./metrics";
+import type { Page } from "./page";
 
 /** How often all readers are looked over for a backlog (a broadcast checks its room at once). */
 const BACKLOG_CHECK_MS = 250;
@@ -32,6 +32,7 @@ export interface TransportParts {
 }
 
 export interface ListenOptions {
+  page: Page;
   host: string;
   port: number;
   tls: { cert: string; key: string } | undefined;
@@ -54,9 +55,10 @@ export function listen(parts: TransportParts, options: ListenOptions): Transport
       hostname: options.host,
       port: options.port,
       ...(options.tls && { tls: options.tls }),
-      // The web page (web/), bundled by Bun from its HTML import; in an executable from
-      // `bun build --compile`, it is built in. WebSocket upgrades on / still reach fetch below.
-      routes: { "/": page },
+      // The page's scripts and styles (page.ts); the page itself is answered in fetch, beside the
+      // upgrades on the same path. In an executable, Bun serves its built-in bundle at /, and
+      // upgrades there still reach fetch.
+      routes: options.page.html instanceof Response ? options.page.assets : { "/": options.page.html },
       development: false,
       // With `routes`, Bun turns SO_REUSEPORT on by default: a second server on the same port
       // would start and quietly take half the connections instead of saying the port is taken.
@@ -110,6 +112,7 @@ function httpContext(server: Server<Member>, { chat, admission, metrics, directo
     status: () => ({ connections: admission.connections, rooms: chat.rooms.count, uptime: metrics.uptimeSeconds, ...directory.health() }),
     metrics: () => metrics.prometheus({ connections: admission.connections, rooms: chat.rooms.count }),
     listening: `${hostInUrl(options.host)}:${server.port}`,
+    page: options.page.html instanceof Response ? options.page.html : undefined,
     tls: options.tls !== undefined,
   };
 }

@@ -18,7 +18,7 @@ describe("the JSON protocol (chat.v1.json)", () => {
     expect(socket.socket.protocol).toBe(SUBPROTOCOL);
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
     const [welcome, joined] = socket.events;
-    expect(welcome).toEqual({ type: "welcome", you: { name: "jay", address }, version: expect.any(String), limits: { rate: 5, burst: 20, maxMessage: 65536, announceLimit: 100 } });
+    expect(welcome).toEqual({ type: "welcome", you: { name: "jay", address }, version: expect.any(String), limits: { rate: 5, burst: 20, maxMessage: 65536, announceLimit: 100 }, resume: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) });
     expect(joined).toEqual({ type: "joined", room: "json1", members: [{ name: "jay", address }], count: 1, history: 0, seq: 0 });
     socket.close();
   });

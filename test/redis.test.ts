@@ -281,3 +281,65 @@ test("a message with a lone surrogate is made well-formed and delivered alike on
     onB.close();
   });
 });
+
+test("joined counts and lists the people of every instance", async () => {
+  await withTwoInstances([], async (a, b) => {
+    const present = [
+      await TestSocket.open(`${a.url}/?name=a1`),
+      await TestSocket.open(`${a.url}/?name=a2`),
+      await TestSocket.open(`${b.url}/?name=b1`),
+    ];
+    for (const [server, name] of [[a, "a1"], [a, "a2"], [b, "b1"]] as const) await server.waitForLog(new RegExp(`${name} \\(\\S+\\) joined chat`));
+    // The presence of a1 and a2 reaches b through Redis: wait until b's /who lists them.
+    const probe = await TestSocket.open(b.url);
+    for (let asked = 0; asked < 50 && !/^\*\*\* In chat \(4\)/.test(probe.messages.at(-1) ?? ""); asked++) {
+      probe.send("/who");
+      await probe.waitForMessage("an answer", (m) => m.startsWith("*** In chat") && probe.messages.filter((x) => x.startsWith("*** In chat")).length > asked);
+    }
+    probe.close();
+    await b.waitForLog(/Connection from 127\.0\.0\.1:\d+ closed/);
+    const newcomer = await TestSocket.open(`${b.url}/?name=newcomer`, SUBPROTOCOL);
+    const joined = await newcomer.waitForEvent("joined", (e) => e.type === "joined");
+    expect(joined.count).toBe(4);
+    expect(joined.members.map((m: { name: string }) => m.name).sort()).toEqual(["a1", "a2", "b1", "newcomer"]);
+    expect(joined.members.at(-1).name).toBe("newcomer");
+    for (const socket of [...present, newcomer]) socket.close();
+  });
+});
+
+test("when an instance dies without a word, its people are told as leaving on the others", async () => {
+  await withTwoInstances([], async (a, b) => {
+    const watcher = await TestSocket.open(`${a.url}/?name=watcher`, SUBPROTOCOL);
+    const doomed = await TestSocket.open(`${b.url}/?name=doomed`);
+    await watcher.waitForEvent("doomed joining", (e) => e.type === "notice" && e.event === "join" && e.user.name === "doomed");
+    const killed = Date.now();
+    await b.stop(); // SIGKILL: b says nothing
+    const left = await watcher.waitForEvent("doomed leaving", (e) => e.type === "notice" && e.event === "leave" && e.user.name === "doomed", 15_000);
+    expect(left.text).toMatch(/^doomed \(127\.0\.0\.1:\d+\) left chat$/);
+    expect(Date.now() - killed).toBeLessThan(12_000); // alive for 6 s, checked every 2 s
+    watcher.send(JSON.stringify({ type: "who" }));
+    const who = await watcher.waitForEvent("the list", (e) => e.type === "members");
+    expect(who.members.map((m: { name: string }) => m.name)).toEqual(["watcher"]);
+    watcher.close();
+    doomed.close();
+  });
+}, 30_000);
+
+test("four instances on one port serve the page and its files alike from the first request", async () => {
+  const port = unusedPort();
+  const instances: RunningServer[] = [];
+  try {
+    for (let n = 0; n < 4; n++) instances.push(await startServer(["--port", String(port), "--reuse-port"]));
+    // A new connection for each request, so that the kernel spreads them over the four.
+    const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`, { headers: { Connection: "close" } });
+    const html = await (await get("/")).text();
+    const files = [...html.matchAll(/(?:src|href)="\.?(\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(files.length).toBe(2); // the script and the stylesheet
+    const statuses: number[] = [];
+    for (let n = 0; n < 16; n++) for (const path of ["/", ...files]) statuses.push((await get(path)).status);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(statuses).toHaveLength(48);
+  } finally {
+    for (const instance of instances) await instance.stop();
+  }
+});

@@ -7,19 +7,23 @@
  *   back from Redis, and only then, so nothing is delivered twice.
  * - Notices (join, leave, rename) are delivered at once by the instance where they happen and
  *   published to the others, which skip their own.
- * - Who is where (for /who and /rooms) and who holds which name live in Redis too, tagged with the
- *   instance; an instance says it is alive every few seconds, and what belongs to one that died
- *   without a word stops counting once that runs out.
+ * - Who is where lives in Redis too (a hash per room, tagged with the instance), and every change
+ *   is published: each instance keeps a mirror of the others' people (Presence), so `joined`,
+ *   /who and /rooms count everyone without asking Redis. An instance says it is alive every few
+ *   seconds; once one that died without a word runs out, the others drop its people and tell
+ *   their rooms they left.
+ * - Who holds which name lives there too: see names.ts and keys.ts.
  * - While Redis is away, every answer is the local directory's: the instance serves its own
  *   clients alone. Every envelope that comes back is checked like client input.
  */
 import type { RedisClient } from "bun";
 import { validEvent, validUser, type NoticeEvent, type SaidEvent, type User } from "../../common/events";
-import { LocalDirectory, type Answer, type ChatSink, type Directory, type RoomCount } from "../directory";
+import { LocalDirectory, type Answer, type ChatSink, type Directory } from "../directory";
 import type { History } from "../history";
 import type { Logger } from "../log";
 import * as keys from "./keys";
 import { RedisLink } from "./link";
+import { Presence } from "./presence";
 
 /**
  * An instance says it is alive every HEARTBEAT_MS, for ALIVE_MS: the people of an instance that
@@ -37,6 +41,8 @@ export class RedisDirectory implements Directory {
   readonly #local: LocalDirectory;
   #sink: ChatSink | undefined;
   #heartbeat: Timer | undefined;
+  /** The other instances' people. */
+  readonly #others = new Presence();
 
   constructor(
     url: string,
@@ -75,11 +81,15 @@ export class RedisDirectory implements Directory {
   }
 
   present(room: string, user: User): void {
-    if (this.#link.connected) this.#redis.send("HSET", [keys.membersKey(room), user.address, this.#memberEntry(user)]).catch(() => {});
+    if (!this.#link.connected) return;
+    this.#redis.send("HSET", [keys.membersKey(room), user.address, this.#memberEntry(user)]).catch(() => {});
+    this.#redis.publish(keys.CHANNEL, JSON.stringify({ instance: this.instance, presence: { room, address: user.address, user } })).catch(() => {});
   }
 
   absent(room: string, address: string): void {
-    if (this.#link.connected) this.#redis.send("HDEL", [keys.membersKey(room), address]).catch(() => {});
+    if (!this.#link.connected) return;
+    this.#redis.send("HDEL", [keys.membersKey(room), address]).catch(() => {});
+    this.#redis.publish(keys.CHANNEL, JSON.stringify({ instance: this.instance, presence: { room, address } })).catch(() => {});
   }
 
   claimName(name: string, address: string, tokenHash: string): Answer<boolean> {
@@ -94,12 +104,12 @@ export class RedisDirectory implements Directory {
     this.#redis.send("EVAL", [keys.RELEASE_NAME_SCRIPT, "1", keys.nameKey(name), this.instance, address, tokenHash, String(holdMs)]).catch(() => {});
   }
 
-  members(room: string): Answer<User[]> {
-    return this.#link.connected ? this.#sharedMembers(room) : this.#local.members(room);
+  elsewhere(room: string): { count: number; users: Iterable<User> } {
+    return this.#link.connected ? this.#others.inRoom(room) : this.#local.elsewhere();
   }
 
-  rooms(): Answer<RoomCount[]> {
-    return this.#link.connected ? this.#sharedRooms() : this.#local.rooms();
+  roomsElsewhere(): Iterable<[room: string, count: number]> {
+    return this.#link.connected ? this.#others.rooms() : [];
   }
 
   health() {
@@ -119,6 +129,7 @@ export class RedisDirectory implements Directory {
     // Numbers used here while Redis was away must not be handed out again by Redis.
     for (const [room, seq] of this.history.seqs()) await subscriber.send("EVAL", [keys.RAISE_SCRIPT, "1", keys.seqKey(room), String(seq)]);
     await this.#loadHistory(subscriber);
+    await this.#loadOthers(subscriber);
     await this.#register();
   }
 
@@ -146,15 +157,53 @@ export class RedisDirectory implements Directory {
     }
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => {
-      if (this.#link.connected) this.#redis.send("SET", [keys.aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]).catch(() => {});
+      if (!this.#link.connected) return;
+      this.#redis.send("SET", [keys.aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]).catch(() => {});
+      this.#dropDead(this.#redis, true).catch(() => {});
     }, HEARTBEAT_MS);
+  }
+
+  /** The other instances' people, as Redis has them now (this instance's are its own to know). */
+  async #loadOthers(client: RedisClient): Promise<void> {
+    this.#others.clear();
+    let rooms = 0;
+    for await (const key of scan(client, `${keys.MEMBERS_PREFIX}*`)) {
+      if (++rooms > MAX_ROOMS_LOADED) break;
+      const room = key.slice(keys.MEMBERS_PREFIX.length);
+      const flat = (await client.send("HGETALL", [key])) as string[] | Record<string, string>;
+      const entries = Array.isArray(flat) ? Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]!]]))) : flat;
+      for (const value of Object.values(entries)) {
+        const entry = parse(value) as { instance?: unknown; user?: unknown } | undefined;
+        const user = validUser(entry?.user);
+        if (typeof entry?.instance === "string" && entry.instance !== this.instance && user) this.#others.enter(entry.instance, room, user);
+      }
+    }
+    await this.#dropDead(client, false);
+  }
+
+  /**
+   * Drops the people of instances that stopped saying they are alive, from the mirror and from
+   * Redis, and (with `tell`) has their rooms told they left.
+   */
+  async #dropDead(client: RedisClient, tell: boolean): Promise<void> {
+    const instances = this.#others.instances();
+    if (instances.length === 0) return;
+    const alive = (await client.send("MGET", instances.map(keys.aliveKey))) as (string | null)[];
+    for (const [i, instance] of instances.entries()) {
+      if (alive[i] !== null) continue;
+      for (const { room, user } of this.#others.dropInstance(instance)) {
+        this.#redis.send("HDEL", [keys.membersKey(room), user.address]).catch(() => {});
+        if (tell) this.#sink?.departed(room, user);
+      }
+    }
   }
 
   // --- What comes back -----------------------------------------------------------------------
 
   #receive(message: string): void {
-    const envelope = parse(message) as { instance?: unknown; event?: unknown } | undefined;
+    const envelope = parse(message) as { instance?: unknown; event?: unknown; presence?: unknown } | undefined;
     if (typeof envelope?.instance !== "string") return;
+    if (envelope.presence !== undefined) return this.#presence(envelope.instance, envelope.presence);
     const said = saidOf(envelope.event);
     if (said) {
       if (this.history.record(said)) this.#sink?.deliverSaid(said);
@@ -165,40 +214,18 @@ export class RedisDirectory implements Directory {
     if (notice && envelope.instance !== this.instance) this.#sink?.deliverNotice(notice);
   }
 
-  // --- Shared answers ------------------------------------------------------------------------
+  /** Someone of another instance entered a room, was renamed there, or left it. */
+  #presence(instance: string, value: unknown): void {
+    if (instance === this.instance || typeof value !== "object" || value === null) return;
+    const { room, address, user } = value as { room?: unknown; address?: unknown; user?: unknown };
+    if (typeof room !== "string" || typeof address !== "string") return;
+    const checked = validUser(user);
+    if (checked) this.#others.enter(instance, room, checked);
+    else this.#others.leave(room, address);
+  }
 
   #memberEntry(user: User): string {
     return JSON.stringify({ instance: this.instance, user });
-  }
-
-  /** Everyone in `room` on every live instance; entries of instances that died are cleared. */
-  async #sharedMembers(room: string): Promise<User[]> {
-    const flat = (await this.#redis.send("HGETALL", [keys.membersKey(room)])) as string[] | Record<string, string>;
-    const entries = Array.isArray(flat) ? Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]!]]))) : flat;
-    const parsed: { address: string; instance: string; user: User }[] = [];
-    for (const [address, value] of Object.entries(entries)) {
-      const entry = parse(value) as { instance?: unknown; user?: unknown } | undefined;
-      const user = validUser(entry?.user);
-      if (typeof entry?.instance === "string" && user) parsed.push({ address, instance: entry.instance, user });
-    }
-    const instances = [...new Set(parsed.map((p) => p.instance))];
-    const alive = instances.length === 0 ? [] : ((await this.#redis.send("MGET", instances.map(keys.aliveKey))) as (string | null)[]);
-    const live = new Set(instances.filter((_, i) => alive[i] !== null));
-    const dead = parsed.filter((p) => !live.has(p.instance)).map((p) => p.address);
-    if (dead.length > 0) this.#redis.send("HDEL", [keys.membersKey(room), ...dead]).catch(() => {});
-    return parsed.filter((p) => live.has(p.instance)).map((p) => p.user);
-  }
-
-  /** Every room with people in it on any live instance, and how many (at most MAX_ROOMS_LOADED). */
-  async #sharedRooms(): Promise<RoomCount[]> {
-    const list: RoomCount[] = [];
-    for await (const key of scan(this.#redis, `${keys.MEMBERS_PREFIX}*`)) {
-      if (list.length >= MAX_ROOMS_LOADED) break;
-      const name = key.slice(keys.MEMBERS_PREFIX.length);
-      const members = (await this.#sharedMembers(name)).length;
-      if (members > 0) list.push({ name, members });
-    }
-    return list;
   }
 }
 
