@@ -31,6 +31,15 @@ export interface SaidEvent {
   text: string;
   /** Present on events replayed from history when a client enters a room. */
   history?: true;
+  /**
+   * Said on an instance cut off from the others (its Redis was unreachable): delivered there at
+   * once, with the last shared `seq` (it has no number of its own yet). Once the instance is back,
+   * the message is numbered and reaches everyone; the numbered copy has the same `id`, so a client
+   * that showed this one shows it only once.
+   */
+  provisional?: true;
+  /** Present on messages that were provisional, and on their numbered copies. */
+  id?: string;
 }
 
 /** Someone joined, left or renamed: announced to the room, not kept in history. */
@@ -152,7 +161,17 @@ function said(e: Fields): SaidEvent | undefined {
   const from = validUser(e.from);
   if (!isString(e.room) || !isCount(e.seq) || !isString(e.time) || !isString(e.text) || !from) return undefined;
   const type = e.type as SaidEvent["type"];
-  return { type, room: e.room, seq: e.seq, time: e.time, from, text: e.text, ...(e.history === true && { history: true }) };
+  return {
+    type,
+    room: e.room,
+    seq: e.seq,
+    time: e.time,
+    from,
+    text: e.text,
+    ...(e.history === true && { history: true }),
+    ...(e.provisional === true && { provisional: true }),
+    ...(isString(e.id) && { id: e.id }),
+  };
 }
 
 function notice(e: Fields): NoticeEvent | undefined {

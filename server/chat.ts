@@ -133,9 +133,9 @@ export class Chat implements ChatSink {
 
   // --- What the directory delivers, and asks ---------------------------------------------------
 
-  deliverSaid(event: SaidEvent): void {
+  deliverSaid(event: SaidEvent, quietly = false): void {
     this.#broadcast(event.room, event);
-    this.#log.said(event);
+    if (!quietly) this.#log.said(event);
   }
 
   deliverNotice(event: NoticeEvent): void {

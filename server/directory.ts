@@ -15,8 +15,11 @@ export interface RoomCount {
 
 /** What the chat core offers its directory. */
 export interface ChatSink {
-  /** Something said in any instance, numbered and recorded: deliver it to this instance's people. */
-  deliverSaid(event: SaidEvent): void;
+  /**
+   * Something said in any instance, numbered and recorded (or provisional): deliver it to this
+   * instance's people; `quietly`, without a log line of its own.
+   */
+  deliverSaid(event: SaidEvent, quietly?: boolean): void;
   /** A join, leave or rename announced by another instance: deliver it here. */
   deliverNotice(event: NoticeEvent): void;
   /** Someone of another instance is gone without a word (their instance died): tell the room here. */

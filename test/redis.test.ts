@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SUBPROTOCOL } from "../common/events";
-import { pipeClient, startServer, TestSocket, unusedPort, waitFor, type RunningServer } from "./helpers";
+import { pipeClient, Proxy, startServer, TestSocket, unusedPort, waitFor, type RunningServer } from "./helpers";
 
 /** A redis-server of the test's own, in the foreground so that its pid is the server's. */
 async function startRedis(port = unusedPort()) {
@@ -343,3 +343,54 @@ test("four instances on one port serve the page and its files alike from the fir
     for (const instance of instances) await instance.stop();
   }
 });
+
+test("a partition of 3 s with messages on both sides, then healed: every client on both instances ends with every message exactly once", async () => {
+  const redis = await startRedis();
+  const cable = new Proxy(redis.port); // between instance a and Redis, to cut and heal
+  const instances: RunningServer[] = [];
+  try {
+    const a = await startServer(["--redis", `redis://127.0.0.1:${cable.port}`]);
+    instances.push(a);
+    const b = await startServer(["--redis", redis.url]);
+    instances.push(b);
+    for (const instance of instances) await instance.waitForLog(/Redis: connected/);
+    // On each side, a JSON client and a plain-text one.
+    const clients = [await TestSocket.open(a.url, SUBPROTOCOL), await TestSocket.open(a.url), await TestSocket.open(b.url, SUBPROTOCOL), await TestSocket.open(b.url)];
+    const texts = (socket: TestSocket) =>
+      socket.socket.protocol === SUBPROTOCOL ? said(socket).map((e) => e.text as string) : socket.chat.map((line) => line.slice(line.lastIndexOf(": ") + 2));
+    const say = (socket: TestSocket, text: string) => socket.send(JSON.stringify({ type: "say", text }));
+    say(clients[0]!, "before");
+    for (const client of clients) await waitFor("the first message everywhere", () => (texts(client).includes("before") ? true : undefined));
+
+    cable.cut();
+    await a.waitForLog(/Redis: lost Redis/);
+    for (let n = 0; n < 6; n++) {
+      say(clients[0]!, `a${n}`);
+      say(clients[2]!, `b${n}`);
+      await Bun.sleep(500); // the split lasts 3 s, with both sides talking throughout
+    }
+    // Meanwhile each side hears only itself.
+    await waitFor("a's side to hear a5", () => (texts(clients[1]!).includes("a5") ? true : undefined));
+    expect(texts(clients[1]!).filter((t) => /^b\d$/.test(t))).toEqual([]);
+    cable.restore();
+    await a.waitForLog(/Redis: connected[\s\S]*Redis: connected/, 15_000);
+
+    const expected = ["before", ...[0, 1, 2, 3, 4, 5].map((n) => `a${n}`), ...[0, 1, 2, 3, 4, 5].map((n) => `b${n}`)];
+    for (const client of clients) {
+      await waitFor(() => `every message on every client (${texts(client).join(" ")})`, () => (expected.every((t) => texts(client).includes(t)) ? true : undefined), 10_000);
+    }
+    for (const client of clients) {
+      const seen = texts(client);
+      expect([...seen].sort()).toEqual([...expected].sort()); // each exactly once
+      // Each side's messages come in the order they were said.
+      for (const side of [/^a\d$/, /^b\d$/]) expect(seen.filter((t) => side.test(t))).toEqual(expected.filter((t) => side.test(t)));
+    }
+    expect(a.log()).toMatch(/Redis: caught up 6 messages said on other instances meanwhile/);
+    expect(a.log()).toMatch(/Redis: shared 6 messages said here while cut off/);
+    for (const client of clients) client.close();
+  } finally {
+    cable.stop();
+    for (const instance of instances) await instance.stop();
+    await redis.stop();
+  }
+}, 40_000);

@@ -13,12 +13,17 @@
  *   seconds; once one that died without a word runs out, the others drop its people and tell
  *   their rooms they left.
  * - Who holds which name lives there too: see names.ts and keys.ts.
- * - While Redis is away, every answer is the local directory's: the instance serves its own
- *   clients alone. Every envelope that comes back is checked like client input.
+ * - While Redis is away, the instance serves its own clients alone: what they say is delivered to
+ *   them at once as provisional (see SaidEvent) and kept. When Redis is back, the instance catches
+ *   up (healing the partition): subscribed first, it delivers to its people what the others said
+ *   meanwhile, from the shared history, then has its own provisional messages numbered through
+ *   the script, so that they reach the others too; its own people had them already (clients match
+ *   the numbered copy by its id). Every envelope that comes back is checked like client input.
  */
 import type { RedisClient } from "bun";
 import { validEvent, validUser, type NoticeEvent, type SaidEvent, type User } from "../../common/events";
-import { LocalDirectory, type Answer, type ChatSink, type Directory } from "../directory";
+import { randomBytes } from "node:crypto";
+import type { Answer, ChatSink, Directory } from "../directory";
 import type { History } from "../history";
 import type { Logger } from "../log";
 import * as keys from "./keys";
@@ -31,15 +36,25 @@ import { Presence } from "./presence";
  */
 const HEARTBEAT_MS = 2_000;
 const ALIVE_MS = 6_000;
-/** Rooms whose shared history is loaded at start, and listed by /rooms, at most. */
+/** Rooms whose shared history and people are loaded on connecting, at most. */
 const MAX_ROOMS_LOADED = 1000;
+/** Messages kept while cut off from Redis, to share once it is back; past this, they stay here. */
+const MAX_UNSHARED = 100_000;
 
 export class RedisDirectory implements Directory {
   /** Tells this instance's envelopes from the others'. */
   readonly instance = crypto.randomUUID();
   readonly #link: RedisLink;
-  readonly #local: LocalDirectory;
   #sink: ChatSink | undefined;
+  /** Said here while cut off from Redis, in order: to be numbered and shared once it is back. */
+  readonly #unshared: SaidEvent[] = [];
+  #lostUnshared = 0;
+  /** Ids of this instance's provisional messages sent for numbering, not yet back. */
+  readonly #healed = new Set<string>();
+  /** While catching up, what comes through the subscription waits here, in order. */
+  #catchingUp = false;
+  readonly #waiting: string[] = [];
+  #everConnected = false;
   #heartbeat: Timer | undefined;
   /** The other instances' people. */
   readonly #others = new Presence();
@@ -50,7 +65,6 @@ export class RedisDirectory implements Directory {
     private readonly log: Logger,
   ) {
     this.#link = new RedisLink(url);
-    this.#local = new LocalDirectory(history);
   }
 
   get #redis(): RedisClient {
@@ -59,7 +73,6 @@ export class RedisDirectory implements Directory {
 
   async start(sink: ChatSink): Promise<void> {
     this.#sink = sink;
-    await this.#local.start(sink);
     await this.#link.start({
       onConnect: (subscriber) => this.#catchUp(subscriber),
       onMessage: (message) => this.#receive(message),
@@ -68,12 +81,24 @@ export class RedisDirectory implements Directory {
   }
 
   say(event: Omit<SaidEvent, "seq">): void {
-    if (!this.#link.connected) return this.#local.say(event);
+    if (!this.#link.connected) return this.#sayAlone(event);
+    // Delivered when it comes back from Redis; if Redis cannot take it, here and now.
+    this.#number(event).catch(() => this.#sayAlone(event));
+  }
+
+  /** Has Redis number, keep and publish `event`; it comes back through the subscription. */
+  async #number(event: Omit<SaidEvent, "seq">): Promise<void> {
     const floor = this.history.lastSeq(event.room) + 1;
     const keep = String(Math.max(this.history.limit, 1));
-    const args = [keys.SAY_SCRIPT, "3", keys.seqKey(event.room), keys.historyKey(event.room), keys.CHANNEL, JSON.stringify(event), keep, this.instance, String(floor)];
-    // Delivered when it comes back from Redis; if Redis cannot take it, here and now.
-    this.#redis.send("EVAL", args).catch(() => this.#local.say(event));
+    await this.#redis.send("EVAL", [keys.SAY_SCRIPT, "3", keys.seqKey(event.room), keys.historyKey(event.room), keys.CHANNEL, JSON.stringify(event), keep, this.instance, String(floor)]);
+  }
+
+  /** Cut off from the others: delivered here at once, provisionally, and kept to share later. */
+  #sayAlone(event: Omit<SaidEvent, "seq">): void {
+    const provisional: SaidEvent = { ...event, seq: this.history.lastSeq(event.room), id: randomBytes(9).toString("base64url"), provisional: true };
+    if (this.#unshared.length < MAX_UNSHARED) this.#unshared.push(provisional);
+    else this.#lostUnshared++;
+    this.#sink?.deliverSaid(provisional);
   }
 
   notice(event: NoticeEvent): void {
@@ -81,7 +106,11 @@ export class RedisDirectory implements Directory {
   }
 
   present(room: string, user: User): void {
-    if (!this.#link.connected) return;
+    if (this.#link.connected) this.#tellPresent(room, user);
+  }
+
+  /** Keeps `user` in the room's hash, and tells the other instances. */
+  #tellPresent(room: string, user: User): void {
     this.#redis.send("HSET", [keys.membersKey(room), user.address, this.#memberEntry(user)]).catch(() => {});
     this.#redis.publish(keys.CHANNEL, JSON.stringify({ instance: this.instance, presence: { room, address: user.address, user } })).catch(() => {});
   }
@@ -105,7 +134,7 @@ export class RedisDirectory implements Directory {
   }
 
   elsewhere(room: string): { count: number; users: Iterable<User> } {
-    return this.#link.connected ? this.#others.inRoom(room) : this.#local.elsewhere();
+    return this.#link.connected ? this.#others.inRoom(room) : { count: 0, users: [] };
   }
 
   roomsElsewhere(): Iterable<[room: string, count: number]> {
@@ -125,34 +154,68 @@ export class RedisDirectory implements Directory {
 
   // --- On every (re)connection ---------------------------------------------------------------
 
-  async #catchUp(subscriber: RedisClient): Promise<void> {
-    // Numbers used here while Redis was away must not be handed out again by Redis.
-    for (const [room, seq] of this.history.seqs()) await subscriber.send("EVAL", [keys.RAISE_SCRIPT, "1", keys.seqKey(room), String(seq)]);
-    await this.#loadHistory(subscriber);
-    await this.#loadOthers(subscriber);
-    await this.#register();
+  /**
+   * On every (re)connection, subscribed already: what comes through the subscription meanwhile
+   * waits, so that the shared history is caught up first and nothing is delivered out of order.
+   */
+  async #catchUp(client: RedisClient): Promise<void> {
+    this.#catchingUp = true;
+    try {
+      // Numbers used here before (a Redis that lost its data) must not be handed out again.
+      for (const [room, seq] of this.history.seqs()) await client.send("EVAL", [keys.RAISE_SCRIPT, "1", keys.seqKey(room), String(seq)]);
+      await this.#loadHistory(client, this.#everConnected);
+      await this.#shareUnshared();
+      await this.#loadOthers(client);
+      await this.#register();
+      this.#everConnected = true;
+    } finally {
+      this.#catchingUp = false;
+      for (const message of this.#waiting.splice(0)) this.#handle(message);
+    }
   }
 
-  /** The shared history of every room, so that this instance can replay it to its clients. */
-  async #loadHistory(client: RedisClient): Promise<void> {
+  /**
+   * The shared history of every room, so that this instance can replay it to its clients; after a
+   * partition (`deliver`), what the others said meanwhile also goes to this instance's people.
+   */
+  async #loadHistory(client: RedisClient, deliver: boolean): Promise<void> {
     const keep = this.history.limit;
     if (keep === 0) return;
     let rooms = 0;
+    let caughtUp = 0;
     for await (const key of scan(client, keys.HISTORY_PATTERN)) {
-      if (++rooms > MAX_ROOMS_LOADED) return;
+      if (++rooms > MAX_ROOMS_LOADED) break;
       const entries = (await client.send("ZRANGE", [key, String(-keep), "-1"])) as string[];
       for (const entry of entries) {
         const said = saidOf(parse(entry));
-        if (said) this.history.record(said);
+        if (!said || !this.history.record(said) || !deliver) continue;
+        this.#sink?.deliverSaid(said, true);
+        caughtUp++;
       }
     }
+    if (caughtUp > 0) this.log.line(`Redis: caught up ${caughtUp} message${caughtUp === 1 ? "" : "s"} said on other instances meanwhile`);
+  }
+
+  /** What this instance's people said while it was cut off, numbered now, in the order said. */
+  async #shareUnshared(): Promise<void> {
+    const shared = this.#unshared.length;
+    while (this.#unshared.length > 0) {
+      const { provisional: _, seq: __, ...event } = this.#unshared[0]!;
+      this.#healed.add(event.id!);
+      await this.#number(event);
+      this.#unshared.shift();
+    }
+    if (shared > 0) this.log.line(`Redis: shared ${shared} message${shared === 1 ? "" : "s"} said here while cut off`);
+    if (this.#lostUnshared > 0) this.log.line(`Redis: ${this.#lostUnshared} messages said here while cut off were past ${MAX_UNSHARED} and reached only this instance`);
+    this.#lostUnshared = 0;
   }
 
   /** Says this instance is alive, and who is here (Redis may have forgotten, if it restarted). */
   async #register(): Promise<void> {
     await this.#redis.send("SET", [keys.aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]);
     for (const { room, user, tokenHash } of this.#sink?.everyone() ?? []) {
-      await this.#redis.send("HSET", [keys.membersKey(room), user.address, this.#memberEntry(user)]);
+      // The others may have dropped these people while this instance was away: they learn of them again.
+      this.#tellPresent(room, user);
       if (user.name) await this.#redis.send("SET", [keys.nameKey(user.name), `${this.instance} ${user.address} ${tokenHash}`]);
     }
     clearInterval(this.#heartbeat);
@@ -201,12 +264,20 @@ export class RedisDirectory implements Directory {
   // --- What comes back -----------------------------------------------------------------------
 
   #receive(message: string): void {
+    if (this.#catchingUp) this.#waiting.push(message);
+    else this.#handle(message);
+  }
+
+  #handle(message: string): void {
     const envelope = parse(message) as { instance?: unknown; event?: unknown; presence?: unknown } | undefined;
     if (typeof envelope?.instance !== "string") return;
     if (envelope.presence !== undefined) return this.#presence(envelope.instance, envelope.presence);
     const said = saidOf(envelope.event);
     if (said) {
-      if (this.history.record(said)) this.#sink?.deliverSaid(said);
+      if (!this.history.record(said)) return;
+      // This instance's own provisional message, numbered now: its people have it already.
+      if (said.id !== undefined && this.#healed.delete(said.id)) return;
+      this.#sink?.deliverSaid(said);
       return;
     }
     const notice = noticeOf(envelope.event);
@@ -251,7 +322,8 @@ function parse(text: string): unknown {
 function saidOf(value: unknown): SaidEvent | undefined {
   const event = validEvent(value);
   if (event?.type !== "message" && event?.type !== "action") return undefined;
-  const { history: _replayed, ...said } = event;
+  // Never provisional, nor marked as replayed: what comes through Redis is numbered and live.
+  const { history: _replayed, provisional: _provisional, ...said } = event;
   return said;
 }
 

@@ -11,8 +11,11 @@ import { CHANNEL } from "./keys";
 const BACKOFF = { firstMs: 500, maxMs: 5_000 };
 
 export interface LinkHandlers {
-  /** On every (re)connection, before the subscription starts: catch up and register. */
-  onConnect(subscriber: RedisClient): Promise<void>;
+  /**
+   * On every (re)connection, once subscribed (what arrives meanwhile is handed to onMessage as
+   * usual): catch up and register, through the publisher. Connected once it resolves.
+   */
+  onConnect(publisher: RedisClient): Promise<void>;
   /** A message on the channel. */
   onMessage(message: string): void;
   /** Redis came or went: for the log and /healthz. */
@@ -52,14 +55,16 @@ export class RedisLink {
         await subscriber.connect();
         // The publisher connects on its first command, which, with no offline queue, would fail.
         if (!this.publisher.connected) await this.publisher.connect();
-        await handlers.onConnect(subscriber);
-        subscriber.onclose = (error) => this.#lost(subscriber, error);
+        // Subscribed first, so that nothing said while catching up is missed.
         await subscriber.subscribe(CHANNEL, (message) => handlers.onMessage(message));
+        subscriber.onclose = (error) => this.#lost(subscriber, error);
         this.#subscriber = subscriber;
+        await handlers.onConnect(this.publisher);
         this.connected = true;
         handlers.onState(true, `connected to Redis at ${this.#shownUrl}`);
         return firstTried();
       } catch (error) {
+        if (this.#subscriber === subscriber) this.#subscriber = undefined;
         subscriber.close();
         if (attempt === 1) {
           handlers.onState(false, `Redis at ${this.#shownUrl} is not answering (${describe(error)}); serving this instance's clients alone, retrying`);

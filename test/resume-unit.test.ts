@@ -1,0 +1,46 @@
+/** The client's bookkeeping for resuming (client/resume.ts): nothing shown twice, nothing sent lost. */
+import { expect, test } from "bun:test";
+import type { SaidEvent } from "../common/events";
+import { Resume } from "../client/resume";
+
+const said = (seq: number, text: string, extra: Partial<SaidEvent> = {}): SaidEvent => ({ type: "message", room: "chat", seq, time: "t", from: { name: null, address: "a:1" }, text, ...extra });
+
+test("a message at or below the last seen is a duplicate", () => {
+  const resume = new Resume();
+  expect([resume.said(said(1, "one"), false), resume.said(said(2, "two"), false), resume.said(said(2, "two"), false), resume.said(said(1, "one"), false)]).toEqual([true, true, false, false]);
+  expect(resume.lastSeen("chat")).toBe(2);
+});
+
+test("a provisional message is shown once, moves no position, and its numbered copy is not shown again", () => {
+  const resume = new Resume();
+  resume.said(said(10, "before"), false);
+  expect(resume.said(said(10, "mine", { provisional: true, id: "p1" }), false)).toBe(true);
+  expect(resume.said(said(10, "mine", { provisional: true, id: "p1" }), false)).toBe(false);
+  expect(resume.lastSeen("chat")).toBe(10);
+  // What the others said meanwhile, numbered 11 and 12, is new to us.
+  expect([resume.said(said(11, "theirs"), false), resume.said(said(12, "theirs too"), false)]).toEqual([true, true]);
+  // Our provisional message, numbered 13 now: not shown again, but it counts as seen.
+  expect(resume.said(said(13, "mine", { id: "p1" }), false)).toBe(false);
+  expect(resume.lastSeen("chat")).toBe(13);
+  expect(resume.said(said(14, "after"), false)).toBe(true);
+});
+
+test("after a reconnect, what was sent and never came back is sent again once the replay is done", () => {
+  const resume = new Resume();
+  resume.sent({ type: "say", text: "arrived" });
+  resume.sent({ type: "say", text: "lost" });
+  resume.said(said(1, "arrived"), true);
+  expect(resume.unconfirmed).toBe(1);
+  resume.resuming = true;
+  expect(resume.joined({ type: "joined", room: "chat", members: [], count: 1, history: 1, seq: 1 })).toEqual([]);
+  expect(resume.said(said(1, "arrived", { history: true }), true)).toBe(false);
+  expect(resume.replayed()).toEqual([{ type: "say", text: "lost" }]);
+  expect(resume.resuming).toBe(false);
+});
+
+test("a room whose numbering went back (a server without --store restarted) starts over", () => {
+  const resume = new Resume();
+  resume.said(said(40, "old"), false);
+  resume.joined({ type: "joined", room: "chat", members: [], count: 1, history: 0, seq: 2 });
+  expect(resume.said(said(3, "new"), false)).toBe(true);
+});
