@@ -17,7 +17,7 @@ import type { Command, Reply } from "./load";
  * and the defaults (1000 in all, 50 per address) would turn the larger rooms away. Everything else
  * is the default: logging every message (to a file), 50 messages of history, limits and cleaning.
  */
-export const OUR_FLAGS = ["--rate", "0", "--max-clients", "100000", "--max-per-ip", "100000"];
+export const OUR_FLAGS = ["--rate", "0", "--ip-rate", "0", "--ip-connect-rate", "0", "--max-clients", "100000", "--max-per-ip", "100000"];
 
 export const SERVERS = {
   ours: { label: "this server", command: [BUN, join(ROOT, "server.ts"), "--port", "0", ...OUR_FLAGS] as string[] },

@@ -19,12 +19,24 @@ export class TokenBucket {
 
   /** Takes a token if there is one: true if the caller may go ahead. */
   take(now?: number): boolean {
+    return this.spend(1, now);
+  }
+
+  /** Takes `cost` tokens (bytes, say) if there are that many; nothing if there are not. */
+  spend(cost: number, now?: number): boolean {
     // Checked before reading the clock: with no limit, this is on every message's path.
     if (this.rate === 0) return true;
     this.#refill(now ?? performance.now());
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens < cost) return false;
+    this.#tokens -= cost;
     return true;
+  }
+
+  /** True once the bucket has refilled: forgetting it then loses nothing, a new one starts full. */
+  isFull(now?: number): boolean {
+    if (this.rate === 0) return true;
+    this.#refill(now ?? performance.now());
+    return this.#tokens >= this.burst;
   }
 
   /** Milliseconds until the next token is there (0 if one is). */

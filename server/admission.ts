@@ -1,20 +1,25 @@
 /**
- * Who may open a WebSocket: a browser page of an allowed origin, with the token if the server has
- * one, while the server has room and the address has not reached its share. It counts the open
- * connections, in all and per address, as the transport tells it of each opening and closing.
+ * Who may open a WebSocket: an address that has not opened too many too fast, a browser page of an
+ * allowed origin, with the token if the server has one, while the server has room and the address
+ * has not reached its share. It counts the open connections, in all and per address (prefix), as
+ * the transport tells it of each opening and closing.
  */
 import { timingSafeEqual } from "node:crypto";
+import type { AddressBudget } from "./budgets";
 import type { Limits } from "./config";
 import type { Metrics } from "./metrics";
 
 export interface Refusal {
   status: number;
   reason: string;
+  /** Seconds to wait before trying again, for the Retry-After header of a 429 or 503. */
+  retryAfter?: number;
 }
 
+/** What a client is told to wait when the server or its address has no room for it. */
+const FULL_RETRY_AFTER_S = 10;
+
 export class Admission {
-  /** Open connections per IP address, for --max-per-ip. */
-  readonly #perIp = new Map<string, number>();
   #connections = 0;
 
   constructor(
@@ -26,8 +31,13 @@ export class Admission {
     return this.#connections;
   }
 
-  /** Why an upgrade from `ip` is refused, or undefined to let it through. */
-  check(request: Request, ip: string): Refusal | undefined {
+  /** Why an upgrade from the address of `budget` is refused, or undefined to let it through. */
+  check(request: Request, budget: AddressBudget): Refusal | undefined {
+    // Every attempt costs, refused or not: an address that hammers only locks itself out.
+    if (!budget.connections.take()) {
+      const retryAfter = Math.max(1, Math.ceil(budget.connections.waitMs() / 1000));
+      return this.#refuse("connectRate", 429, `Too many new connections from your address (${this.limits.ipConnectRate} a second at most); try again in ${retryAfter} s.`, retryAfter);
+    }
     // A browser names the page's origin; a page on another site must not use its visitors'
     // browsers to talk here (cross-site WebSocket hijacking). Clients that send no Origin
     // (terminals, scripts) are not browsers and are let through.
@@ -39,29 +49,27 @@ export class Admission {
       return this.#refuse("token", 401, "A valid token is needed: pass it with --token or CHAT_TOKEN.");
     }
     if (this.#connections >= this.limits.maxClients) {
-      return this.#refuse("full", 503, `The server is full (${this.limits.maxClients} connections); try again later.`);
+      return this.#refuse("full", 503, `The server is full (${this.limits.maxClients} connections); try again later.`, FULL_RETRY_AFTER_S);
     }
-    if ((this.#perIp.get(ip) ?? 0) >= this.limits.maxPerIp) {
-      return this.#refuse("perIp", 429, `Too many connections from ${ip} (${this.limits.maxPerIp} at most).`);
+    if (budget.open >= this.limits.maxPerIp) {
+      return this.#refuse("perIp", 429, `Too many connections from ${budget.prefix} (${this.limits.maxPerIp} at most); close some, or try again later.`, FULL_RETRY_AFTER_S);
     }
     return undefined;
   }
 
-  opened(ip: string): void {
+  opened(budget: AddressBudget): void {
     this.#connections++;
-    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+    budget.open++;
   }
 
-  closed(ip: string): void {
+  closed(budget: AddressBudget): void {
     this.#connections--;
-    const left = (this.#perIp.get(ip) ?? 1) - 1;
-    if (left === 0) this.#perIp.delete(ip);
-    else this.#perIp.set(ip, left);
+    budget.open--;
   }
 
-  #refuse(reason: keyof Metrics["refusedConnections"], status: number, text: string): Refusal {
+  #refuse(reason: keyof Metrics["refusedConnections"], status: number, text: string, retryAfter?: number): Refusal {
     this.metrics.refusedConnections[reason]++;
-    return { status, reason: text };
+    return { status, reason: text, ...(retryAfter !== undefined && { retryAfter }) };
   }
 
   #originAllowed(origin: string, request: Request): boolean {

@@ -27,7 +27,7 @@ export async function startChatServer(config: Config, version: string): Promise<
   const tls = config.tls && (await readTls(config.tls));
   const log = new Logger(process.stdout, config.quiet);
   const metrics = new Metrics();
-  const history = openHistory(config.history, config.store);
+  const history = openHistory(config);
   const directory: Directory = config.redis ? new RedisDirectory(config.redis, history, log) : new LocalDirectory(history);
   const chat = new Chat({ limits, history, directory, log, metrics, version });
   const page = await buildPage();
@@ -49,9 +49,10 @@ export async function startChatServer(config: Config, version: string): Promise<
   };
 }
 
-function openHistory(limit: number, store: string | undefined): History {
+function openHistory({ history: limit, store, historyBytes, limits, storeKeep }: Config): History {
   try {
-    return new History(limit, store);
+    // Rooms remembered: those with people (at most --max-rooms) and as many that have emptied.
+    return new History(limit, store, { maxBytes: historyBytes, maxRooms: 2 * limits.maxRooms, storeKeep });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new StartError(`Could not open the history store '${store}': ${reason}. Check the path, or leave out --store to keep history in memory.`);

@@ -13,13 +13,15 @@ import { CommandError, decodeCommand, HELP, parseTyped, type Command } from "../
 import { DEFAULT_ROOM, ERROR_CODES, JOINED_MEMBERS, type ChatEvent, type ErrorCode, type NoticeEvent, type SaidEvent, type User } from "../common/events";
 import { toText } from "../common/plain-text";
 import { cleanText, describeUser, escapeControls, nameProblem, normalizeName } from "../common/text";
+import { AddressBudgets } from "./budgets";
 import type { Limits } from "./config";
 import type { ChatSink, Directory, RoomCount } from "./directory";
-import type { History } from "./history";
+import { eventBytes, type History } from "./history";
 import { printable, type Logger } from "./log";
 import { Member, type Asked, type Hub } from "./member";
 import type { Metrics } from "./metrics";
 import { Names } from "./names";
+import { SlowReaders } from "./readers";
 import { Rooms, topic } from "./rooms";
 
 /** The two formats of a room's topics: plain text (false) and JSON (true). */
@@ -43,6 +45,9 @@ export interface ChatParts {
 
 export class Chat implements ChatSink {
   readonly rooms = new Rooms();
+  /** What each client address may still spend, whatever number of connections it uses. */
+  readonly budgets: AddressBudgets;
+  readonly readers: SlowReaders;
   /** The server's pub/sub; set by the transport once it listens. */
   hub!: Hub;
   readonly #names: Names;
@@ -61,6 +66,15 @@ export class Chat implements ChatSink {
     this.#metrics = metrics;
     this.#version = version;
     this.#names = new Names(directory, limits.nameGrace * 1000);
+    this.budgets = new AddressBudgets(limits);
+    this.readers = new SlowReaders(limits, metrics, log);
+    // A room someone is in keeps its numbering when history is short of memory.
+    history.isOccupied = (room) => this.rooms.size(room) > 0;
+  }
+
+  /** What history takes in memory, for /metrics. */
+  get historyUsage(): { bytes: number; rooms: number } {
+    return this.#history.usage;
   }
 
   /** Starts the directory; with Redis, resolves once connected or once the first try failed. */
@@ -69,7 +83,7 @@ export class Chat implements ChatSink {
   }
 
   newMember(address: string, ip: string, json: boolean, asked: Asked): Member {
-    return new Member(address, ip, json, asked, this.#limits);
+    return new Member(address, ip, json, asked, this.#limits, this.budgets.of(ip));
   }
 
   // --- A connection's life ----------------------------------------------------------------------
@@ -89,7 +103,7 @@ export class Chat implements ChatSink {
 
   #admit(member: Member, nameRefused?: string): void {
     const { room, since } = member.asked;
-    const roomRefused = room === null ? undefined : nameProblem(normalizeName(room), "room");
+    const roomRefused = room === null ? undefined : this.#roomProblem(normalizeName(room));
     if (member.json) {
       const { rate, burst, maxMessage, announceLimit } = this.#limits;
       const limits = { rate, burst, maxMessage, announceLimit };
@@ -151,27 +165,11 @@ export class Chat implements ChatSink {
     for (const [room, member] of this.rooms.everyone()) yield { room, user: member.user, tokenHash: member.tokenHash };
   }
 
-  // --- Slow readers -----------------------------------------------------------------------------
+  // --- Slow readers (readers.ts) ---------------------------------------------------------------
 
-  /**
-   * A client that stops reading (a stopped process, a stalled network) gets its messages queued
-   * here. Past --max-backlog it is closed with 1013, so its memory is given back and the others are
-   * not held up; a client of ours reconnects and resumes from history.
-   */
-  closeSlowReaders(readers: Iterable<Member>): void {
-    for (const member of readers) {
-      const waiting = member.socket.getBufferedAmount();
-      if (waiting <= this.#limits.maxBacklog || !member.open) continue;
-      this.#metrics.closedSlow++;
-      this.#log.line(`Closing ${describeUser(member.user)}: too slow, ${waiting} bytes waiting`);
-      // RFC 6455 §7.4.1: 1013, try again later.
-      member.socket.close(1013, "too slow: messages piled up unread");
-    }
-  }
-
-  /** Looks over every reader: those that fell behind on their own replies, not on a broadcast. */
+  /** Looks over every reader for a backlog too big or stalled, and all of them for too much in all. */
   sweepSlowReaders(): void {
-    for (const room of this.rooms.names()) this.closeSlowReaders(this.rooms.members(room));
+    this.readers.sweep(Array.from(this.rooms.everyone(), ([, member]) => member));
   }
 
   // --- Sending ----------------------------------------------------------------------------------
@@ -202,7 +200,7 @@ export class Chat implements ChatSink {
       this.#metrics.deliveries += recipients;
       this.#metrics.bytesOut += frame.length * recipients;
       const sent = except ? except.socket.publish(name, frame) : this.hub.publish(name, frame);
-      if (sent === -1) this.closeSlowReaders(this.rooms.members(room));
+      if (sent === -1) this.readers.closeOverLimit(this.rooms.members(room));
     }
   }
 
@@ -243,7 +241,7 @@ export class Chat implements ChatSink {
     const members = this.rooms.add(member, room);
     member.socket.subscribe(topic(room, member.json));
     this.#announce(notice(room, "join", user, `${describeUser(user)} joined ${room}`), member);
-    const { events, missed } = since == null ? { events: this.#history.recent(room), missed: 0 } : this.#history.since(room, since);
+    const { events, missed } = this.#replay(member, room, since);
     // A plain-text client entering its first room gets no greeting: the core chat had none, and
     // scripts that read its output expect only messages.
     if (member.json || !firstRoom) {
@@ -255,6 +253,19 @@ export class Chat implements ChatSink {
     }
     for (const event of events) this.#send(member, event);
     this.#log.line(`${describeUser(user)} joined ${room}`);
+  }
+
+  /**
+   * The history a member entering `room` gets: the last messages, or what it missed since `since`,
+   * as far as its address's replay budget goes: the newest first, the rest counted as missed.
+   */
+  #replay(member: Member, room: string, since: number | null | undefined): { events: SaidEvent[]; missed: number } {
+    const { events, missed } = since == null ? { events: this.#history.recent(room), missed: 0 } : this.#history.since(room, since);
+    let kept = events.length;
+    while (kept > 0 && member.budget.replayBytes.spend(eventBytes(events[kept - 1]!))) kept--;
+    if (kept === 0) return { events, missed };
+    this.#metrics.replaysCut++;
+    return { events: events.slice(kept), missed: since == null ? missed : missed + kept };
   }
 
   /** Takes `member` out of its room (on /join or on closing), and tells the room. */
@@ -311,6 +322,7 @@ export class Chat implements ChatSink {
   }
 
   #rename(member: Member, wanted: string): void {
+    if (!this.#mayChange(member)) return;
     const previous = member.name;
     this.#names.claim(member, wanted, (problem) => {
       if (problem) return this.#refuse(member, problem);
@@ -322,10 +334,28 @@ export class Chat implements ChatSink {
 
   #join(member: Member, wanted: string): void {
     const room = normalizeName(wanted);
-    const problem = nameProblem(room, "room");
+    const problem = this.#roomProblem(room);
     if (problem) return this.#refuse(member, problem);
     if (room === member.room) return this.#refuse(member, `You are already in ${room}.`);
+    if (!this.#mayChange(member)) return;
     this.#enter(member, room, { firstRoom: false });
+  }
+
+  /** Why `room` cannot be entered: a bad name, or a new room when the server has all it allows. */
+  #roomProblem(room: string): string | undefined {
+    const problem = nameProblem(room, "room");
+    if (problem) return problem;
+    if (this.rooms.size(room) > 0 || room === DEFAULT_ROOM || this.rooms.count < this.#limits.maxRooms) return undefined;
+    this.#metrics.refusedRooms++;
+    return `The server has as many rooms as it allows (${this.#limits.maxRooms}); join one that has people in it (/rooms lists them).`;
+  }
+
+  /** Renames and room changes are told to whole rooms: each address has a budget of them. */
+  #mayChange(member: Member): boolean {
+    if (member.budget.changes.take()) return true;
+    this.#metrics.refusedRate++;
+    this.#refuse(member, `Too many renames and room changes from your address: at most ${this.#limits.ipChanges} a second. Wait a moment and try again.`);
+    return false;
   }
 
   /** Everyone in the member's room, on every instance. */
@@ -345,21 +375,30 @@ export class Chat implements ChatSink {
     this.#send(member, { type: "rooms", rooms: list.slice(0, MAX_ROOMS_LISTED) });
   }
 
-  /** True if the member's bucket has a token for this frame; refused FLOOD_REFUSALS in a row, it is closed. */
+  /**
+   * True if the member's bucket, and its address's, have a token for this frame; refused
+   * FLOOD_REFUSALS in a row, it is closed.
+   */
   #withinRate(member: Member): boolean {
-    if (member.bucket.take()) {
+    const connectionMay = member.bucket.take();
+    if (connectionMay && member.budget.messages.take()) {
       member.refusedInARow = 0;
       return true;
     }
     this.#metrics.refusedRate++;
-    const { rate, burst } = this.#limits;
+    const { rate, burst, ipRate } = this.#limits;
     if (++member.refusedInARow >= FLOOD_REFUSALS) {
       this.#metrics.closedFlooding++;
       this.#log.line(`Closing ${describeUser(member.user)}: flooding`);
       // RFC 6455 §7.4.1: 1008, a message that violates the endpoint's policy.
       member.socket.close(1008, `flooding: more than ${rate} messages a second`);
     } else {
-      this.#refuse(member, `You are sending too fast: at most ${rate} messages a second (${burst} at once). This one was not sent.`);
+      this.#refuse(
+        member,
+        connectionMay
+          ? `Your address is sending too fast: at most ${ipRate} messages a second from all its connections together. This one was not sent.`
+          : `You are sending too fast: at most ${rate} messages a second (${burst} at once). This one was not sent.`,
+      );
     }
     return false;
   }

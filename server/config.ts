@@ -3,6 +3,7 @@
  * mistake reported as one UsageError sentence that names the flag.
  */
 import { parsePort, UsageError } from "../common/cli";
+import { parseNetworks, type Network } from "./proxy";
 
 /** The server's limits. */
 export interface Limits {
@@ -13,13 +14,26 @@ export interface Limits {
   burst: number;
   maxClients: number;
   maxPerIp: number;
+  /** Per address prefix (budgets.ts): messages, renames and joins, connections a second; replay bytes a second. */
+  ipRate: number;
+  ipChanges: number;
+  ipConnectRate: number;
+  ipReplay: number;
+  ipv4Prefix: number;
+  ipv6Prefix: number;
   maxBacklog: number;
+  /** Unsent bytes of every reader together, and seconds a reader may take nothing of its backlog. */
+  maxUnsent: number;
+  stallTimeout: number;
+  maxRooms: number;
   /** Rooms bigger than this hear no joins and leaves. */
   announceLimit: number;
   idleTimeout: number;
   /** Seconds a departed person's name is held for their return. */
   nameGrace: number;
   allowedOrigins: Set<string>;
+  /** Reverse proxies whose X-Forwarded-For / Forwarded is believed. */
+  trustedProxies: Network[];
   token: string | undefined;
 }
 
@@ -28,7 +42,11 @@ export interface Config {
   port: number;
   limits: Limits;
   history: number;
+  /** Bytes of history kept in memory for every room together. */
+  historyBytes: number;
   store: string | undefined;
+  /** How much of the store is kept: messages per room, and days (0: for good). */
+  storeKeep: { perRoom: number; days: number };
   tls: { certFile: string; keyFile: string } | undefined;
   redis: string | undefined;
   reusePort: boolean;
@@ -54,14 +72,26 @@ export function readConfig(options: Options): Config {
     burst: count("burst", 1),
     maxClients: count("max-clients", 1),
     maxPerIp: count("max-per-ip", 1),
+    ipRate: count("ip-rate"),
+    ipChanges: count("ip-changes"),
+    ipConnectRate: count("ip-connect-rate"),
+    ipReplay: count("ip-replay"),
+    ipv4Prefix: count("ipv4-prefix"),
+    ipv6Prefix: count("ipv6-prefix"),
     maxBacklog: count("max-backlog", 1024),
+    maxUnsent: count("max-unsent", 1024),
+    stallTimeout: count("stall-timeout", 1),
+    maxRooms: count("max-rooms", 1),
     announceLimit: count("announce-limit"),
     idleTimeout: count("idle-timeout", 1),
     nameGrace: count("name-grace"),
     allowedOrigins: new Set((options["allow-origin"] as string | undefined ?? "").split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)),
     token: options.token as string | undefined,
+    trustedProxies: trustedProxies(options["trust-proxy"] as string | undefined),
   };
   if (limits.maxFrame < limits.maxMessage) throw new UsageError(`--max-frame (${limits.maxFrame}) must be at least --max-message (${limits.maxMessage}).`);
+  if (limits.ipv4Prefix > 32) throw new UsageError(`--ipv4-prefix can be at most 32 bits, not ${limits.ipv4Prefix}.`);
+  if (limits.ipv6Prefix > 128) throw new UsageError(`--ipv6-prefix can be at most 128 bits, not ${limits.ipv6Prefix}.`);
   if (limits.idleTimeout > 960) throw new UsageError(`--idle-timeout can be at most 960 seconds, not ${limits.idleTimeout}.`);
   const [certFile, keyFile] = [options["tls-cert"] as string | undefined, options["tls-key"] as string | undefined];
   if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--tls-cert and --tls-key go together: give both or neither.");
@@ -72,12 +102,21 @@ export function readConfig(options: Options): Config {
     port: parsePort(text("port"), "The port"),
     limits,
     history: count("history"),
+    historyBytes: count("history-bytes", 1024),
     store: options.store as string | undefined,
+    storeKeep: { perRoom: count("store-keep", 1), days: count("store-days") },
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     redis,
     reusePort: options["reuse-port"] === true,
     quiet: options.quiet === true,
   };
+}
+
+function trustedProxies(list: string | undefined): Network[] {
+  if (list === undefined) return [];
+  const { networks, bad } = parseNetworks(list);
+  if (bad !== undefined) throw new UsageError(`--trust-proxy takes addresses or networks such as 10.0.0.0/8 or ::1, not '${bad}'.`);
+  return networks;
 }
 
 /** Refuses at once what Bun's Redis client would otherwise retry forever. */

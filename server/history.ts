@@ -5,33 +5,69 @@
  *
  * Writes to SQLite are batched: events are queued and written in one transaction per FLUSH_DELAY_MS
  * (or as soon as FLUSH_BATCH are waiting), so a broadcast never waits for the disk.
+ *
+ * Both are bounded: memory by a byte budget for all rooms and a count of rooms remembered (the
+ * least recently used let go first), the store by a count per room and an age.
  */
 import { Database } from "bun:sqlite";
 import type { SaidEvent } from "../common/events";
 
 const FLUSH_DELAY_MS = 50;
 const FLUSH_BATCH = 1000;
+/** How often messages older than --store-days are deleted from the store. */
+const PRUNE_EVERY_MS = 60_000;
+/** When over a budget, history is let go until this share of it is used: not on every message. */
+const EVICT_TO = 0.9;
+
+/** Roughly what an event costs in memory: its strings (two bytes a character) and the object. */
+export function eventBytes(event: SaidEvent): number {
+  return 2 * (event.text.length + event.room.length + event.from.address.length + (event.from.name?.length ?? 0)) + 200;
+}
 
 interface Room {
   /** The last sequence number used in the room (0: none yet). */
   seq: number;
   /** Recent events, oldest first; trimmed to `limit` now and then rather than on every add. */
   events: SaidEvent[];
+  /** What `events` cost, by eventBytes. */
+  bytes: number;
+  /** When the room was last used, as a count of uses: the least recently used is let go first. */
+  usedAt: number;
+}
+
+export interface HistoryOptions {
+  /** Memory for the events of every room together. */
+  maxBytes?: number;
+  /** Rooms remembered; past it, rooms nobody is in are forgotten, least recently used first. */
+  maxRooms?: number;
+  /** How much the store keeps: events per room, and days (0: for good). */
+  storeKeep?: { perRoom: number; days: number };
 }
 
 export class History {
   readonly #rooms = new Map<string, Room>();
   readonly #limit: number;
   readonly #db: Database | undefined;
+  readonly #maxBytes: number;
+  readonly #maxRooms: number;
+  readonly #storeKeep: { perRoom: number; days: number };
+  #bytes = 0;
+  #uses = 0;
   #pending: SaidEvent[] = [];
   #flushTimer: Timer | undefined;
+  #pruneTimer: Timer | undefined;
+  /** Whether someone is in a room here; a room someone is in keeps its numbering. Set by the chat. */
+  isOccupied: (room: string) => boolean = () => false;
 
   /**
    * @param limit how many events per room to keep for replay (0: none)
    * @param file the SQLite file to keep them in across restarts; memory only without one
    */
-  constructor(limit: number, file?: string) {
+  constructor(limit: number, file?: string, { maxBytes = Infinity, maxRooms = Infinity, storeKeep = { perRoom: Infinity, days: 0 } }: HistoryOptions = {}) {
     this.#limit = limit;
+    this.#maxBytes = maxBytes;
+    this.#maxRooms = maxRooms;
+    this.#storeKeep = storeKeep;
     if (file !== undefined) {
       this.#db = new Database(file, { create: true, strict: true });
       this.#db.run("PRAGMA journal_mode = WAL");
@@ -40,6 +76,12 @@ export class History {
         room TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL, type TEXT NOT NULL,
         name TEXT, address TEXT NOT NULL, text TEXT NOT NULL,
         PRIMARY KEY (room, seq)) WITHOUT ROWID`);
+      this.#db.run("CREATE INDEX IF NOT EXISTS events_by_time ON events (time)");
+      if (storeKeep.days > 0) {
+        this.pruneOld();
+        this.#pruneTimer = setInterval(() => this.pruneOld(), PRUNE_EVERY_MS);
+        this.#pruneTimer.unref();
+      }
     }
   }
 
@@ -60,9 +102,45 @@ export class History {
   #keep(room: Room, event: SaidEvent): void {
     if (this.#limit > 0) {
       room.events.push(event);
-      if (room.events.length >= 2 * this.#limit) room.events = room.events.slice(-this.#limit);
+      const size = eventBytes(event);
+      room.bytes += size;
+      this.#bytes += size;
+      if (room.events.length >= 2 * this.#limit) this.#trim(room, room.events.length - this.#limit);
+      if (this.#bytes > this.#maxBytes) this.#letGo();
     }
     this.#persist(event);
+  }
+
+  /** Drops a room's `count` oldest events from memory. */
+  #trim(room: Room, count: number): void {
+    const dropped = room.events.slice(0, count).reduce((sum, event) => sum + eventBytes(event), 0);
+    room.events = room.events.slice(count);
+    room.bytes -= dropped;
+    this.#bytes -= dropped;
+  }
+
+  /**
+   * Over a budget: rooms nobody is in are forgotten, least recently used first, while there are
+   * too many; the events of the least recently used rooms (occupied or not) are let go while they
+   * take too much memory. A room whose events were let go still numbers on; one that was forgotten
+   * starts again from 1 (from the store, with one), which our clients take as a restart.
+   */
+  #letGo(): void {
+    const byAge = [...this.#rooms].sort(([, a], [, b]) => a.usedAt - b.usedAt);
+    for (const [name, room] of byAge) {
+      if (this.#rooms.size <= EVICT_TO * this.#maxRooms && this.#bytes <= EVICT_TO * this.#maxBytes) break;
+      if (this.#rooms.size > EVICT_TO * this.#maxRooms && !this.isOccupied(name)) {
+        this.#trim(room, room.events.length);
+        this.#rooms.delete(name);
+      } else if (this.#bytes > EVICT_TO * this.#maxBytes) {
+        this.#trim(room, room.events.length);
+      }
+    }
+  }
+
+  /** Memory the events of every room take, by eventBytes, and how many rooms are remembered. */
+  get usage(): { bytes: number; rooms: number } {
+    return { bytes: this.#bytes, rooms: this.#rooms.size };
   }
 
   /** Queues an event for the store: written with others in one transaction, off the broadcast path. */
@@ -85,7 +163,7 @@ export class History {
     return true;
   }
 
-  /** The room's last events, oldest first, marked as history. */
+  /** The room's last events, oldest first, marked as history: --history of them at most. */
   recent(roomName: string): SaidEvent[] {
     if (this.#limit === 0) return [];
     return this.#room(roomName).events.slice(-this.#limit).map((event) => ({ ...event, history: true }));
@@ -99,7 +177,11 @@ export class History {
   since(roomName: string, seq: number): { events: SaidEvent[]; missed: number } {
     const room = this.#room(roomName);
     if (seq > room.seq) return { events: this.recent(roomName), missed: 0 };
-    const events = room.events.filter((event) => event.seq > seq).map((event) => ({ ...event, history: true as const }));
+    // Events are trimmed to --history only now and then: a replay never gives more than that.
+    const events = room.events
+      .slice(-this.#limit)
+      .filter((event) => event.seq > seq)
+      .map((event) => ({ ...event, history: true as const }));
     const firstKept = events[0]?.seq ?? room.seq + 1;
     return { events, missed: Math.max(0, firstKept - seq - 1) };
   }
@@ -124,12 +206,27 @@ export class History {
     const insert = this.#db.prepare(
       "INSERT OR REPLACE INTO events (room, seq, time, type, name, address, text) VALUES ($room, $seq, $time, $type, $name, $address, $text)",
     );
+    // What the store keeps per room is enforced as it is written: it never grows past --store-keep.
+    const lastSeqs = new Map<string, number>();
+    const pruneRoom = this.#db.prepare("DELETE FROM events WHERE room = ? AND seq <= ?");
     this.#db.transaction(() => {
-      for (const e of rows) insert.run({ room: e.room, seq: e.seq, time: e.time, type: e.type, name: e.from.name, address: e.from.address, text: e.text });
+      for (const e of rows) {
+        insert.run({ room: e.room, seq: e.seq, time: e.time, type: e.type, name: e.from.name, address: e.from.address, text: e.text });
+        lastSeqs.set(e.room, Math.max(lastSeqs.get(e.room) ?? 0, e.seq));
+      }
+      for (const [room, seq] of lastSeqs) if (seq > this.#storeKeep.perRoom) pruneRoom.run(room, seq - this.#storeKeep.perRoom);
     })();
   }
 
+  /** Deletes from the store what is older than --store-days. */
+  pruneOld(): void {
+    if (!this.#db || this.#storeKeep.days <= 0) return;
+    const cutoff = new Date(Date.now() - this.#storeKeep.days * 86_400_000).toISOString();
+    this.#db.query("DELETE FROM events WHERE time < ?").run(cutoff);
+  }
+
   close(): void {
+    clearInterval(this.#pruneTimer);
     this.flush();
     this.#db?.close();
   }
@@ -137,8 +234,12 @@ export class History {
   /** A room's state, loaded from the store the first time the room is used. */
   #room(name: string): Room {
     let room = this.#rooms.get(name);
-    if (room) return room;
-    room = { seq: 0, events: [] };
+    if (room) {
+      room.usedAt = ++this.#uses;
+      return room;
+    }
+    if (this.#rooms.size >= this.#maxRooms) this.#letGo();
+    room = { seq: 0, events: [], bytes: 0, usedAt: ++this.#uses };
     if (this.#db) {
       const last = this.#db.query<{ seq: number | null }, [string]>("SELECT max(seq) AS seq FROM events WHERE room = ?").get(name);
       room.seq = last?.seq ?? 0;
@@ -149,6 +250,8 @@ export class History {
           )
           .all(name, this.#limit);
         room.events = rows.reverse().map((r) => ({ type: r.type, room: name, seq: r.seq, time: r.time, from: { name: r.name, address: r.address }, text: r.text }));
+        room.bytes = room.events.reduce((sum, event) => sum + eventBytes(event), 0);
+        this.#bytes += room.bytes;
       }
     }
     this.#rooms.set(name, room);

@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { DEFAULT_ROOM, type User } from "../common/events";
 import { TokenBucket } from "../common/token-bucket";
+import type { AddressBudget } from "./budgets";
 
 /** What the core needs of a connection. */
 export interface MemberSocket {
@@ -54,6 +55,9 @@ export class Member {
   /** Messages refused in a row for going too fast: enough of them and it is flooding. */
   refusedInARow = 0;
   readonly bucket: TokenBucket;
+  /** Unsent bytes at the last look, and since when none of them has gone (undefined: not stalled). */
+  backlogSeen = 0;
+  stalledSince: number | undefined;
   /** The secret that lets this person come back as themselves (see names.ts). */
   readonly resumeToken: string;
   /** What is kept and compared of it: never the token itself. */
@@ -67,6 +71,8 @@ export class Member {
     readonly json: boolean,
     readonly asked: Asked,
     { rate, burst }: { rate: number; burst: number },
+    /** What this connection's address may still spend, shared by all its connections. */
+    readonly budget: AddressBudget,
   ) {
     this.bucket = new TokenBucket(rate, burst);
     // A client coming back keeps its token, so that it can come back again.

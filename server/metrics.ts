@@ -1,6 +1,15 @@
 /** What the server counts, and those counts in Prometheus' text format for GET /metrics. */
 
-export type RefusalReason = "origin" | "token" | "full" | "perIp";
+export type RefusalReason = "origin" | "token" | "full" | "perIp" | "connectRate";
+
+/** What is measured at the moment of asking, not counted. */
+export interface Gauges {
+  connections: number;
+  rooms: number;
+  historyBytes: number;
+  addresses: number;
+  unsentBytes: number;
+}
 
 export class Metrics {
   readonly startedAt = Date.now();
@@ -12,14 +21,18 @@ export class Metrics {
   refusedSize = 0;
   closedFlooding = 0;
   closedSlow = 0;
-  readonly refusedConnections: Record<RefusalReason, number> = { origin: 0, token: 0, full: 0, perIp: 0 };
+  closedStalled = 0;
+  closedUnsent = 0;
+  refusedRooms = 0;
+  replaysCut = 0;
+  readonly refusedConnections: Record<RefusalReason, number> = { origin: 0, token: 0, full: 0, perIp: 0, connectRate: 0 };
 
   get uptimeSeconds(): number {
     return Math.round((Date.now() - this.startedAt) / 1000);
   }
 
   /** The counters, and the gauges given, in Prometheus' text format (version 0.0.4). */
-  prometheus({ connections, rooms }: { connections: number; rooms: number }): string {
+  prometheus({ connections, rooms, historyBytes, addresses, unsentBytes }: Gauges): string {
     const lines: string[] = [];
     const metric = (name: string, type: "counter" | "gauge", help: string, value: number, labels = "") => {
       if (!labels || !lines.some((l) => l.startsWith(`# TYPE chat_${name} `))) lines.push(`# HELP chat_${name} ${help}`, `# TYPE chat_${name} ${type}`);
@@ -27,6 +40,9 @@ export class Metrics {
     };
     metric("connections", "gauge", "Open WebSocket connections.", connections);
     metric("rooms", "gauge", "Rooms with people in them, and the default room.", rooms);
+    metric("history_bytes", "gauge", "Memory (estimated) the history of every room takes.", historyBytes);
+    metric("addresses", "gauge", "Client address prefixes with a budget in use.", addresses);
+    metric("unsent_bytes", "gauge", "Bytes queued for readers and not yet taken by the network.", unsentBytes);
     metric("messages_received_total", "counter", "Frames received from clients.", this.messagesIn);
     metric("deliveries_total", "counter", "Frames sent to clients by broadcasts.", this.deliveries);
     metric("received_bytes_total", "counter", "Bytes (UTF-16 units) received in text frames.", this.bytesIn);
@@ -35,6 +51,10 @@ export class Metrics {
     metric("refused_messages_total", "counter", "Messages refused, by reason.", this.refusedSize, '{reason="size"}');
     metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", this.closedFlooding, '{reason="flooding"}');
     metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", this.closedSlow, '{reason="slow"}');
+    metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", this.closedStalled, '{reason="stalled"}');
+    metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", this.closedUnsent, '{reason="server_backlog"}');
+    metric("refused_rooms_total", "counter", "New rooms refused because the server has --max-rooms.", this.refusedRooms);
+    metric("replays_cut_total", "counter", "Replays shortened by their address's --ip-replay budget.", this.replaysCut);
     for (const [reason, value] of Object.entries(this.refusedConnections)) {
       metric("refused_connections_total", "counter", "Upgrades refused, by reason.", value, `{reason="${reason}"}`);
     }

@@ -4,7 +4,7 @@
  * opening, frames and closing, sweeps for slow readers now and then, and shuts down gracefully.
  * It throws a StartError instead of exiting when it cannot listen.
  */
-import type { Server, SocketAddress } from "bun";
+import type { Server } from "bun";
 import { StartError } from "../common/cli";
 import { SUBPROTOCOL } from "../common/events";
 import type { Admission } from "./admission";
@@ -15,6 +15,7 @@ import { httpAnswer, type HttpContext } from "./http";
 import type { Member } from "./member";
 import type { Metrics } from "./metrics";
 import type { Page } from "./page";
+import { clientAddress } from "./proxy";
 
 /** How often all readers are looked over for a backlog (a broadcast checks its room at once). */
 const BACKLOG_CHECK_MS = 250;
@@ -90,19 +91,24 @@ export function listen(parts: TransportParts, options: ListenOptions): Transport
 }
 
 /** A request that is not the page: an upgrade, admitted or refused, or a plain HTTP answer. */
-function upgrade(request: Request, server: Server<Member>, { chat, admission, metrics, directory }: TransportParts, options: ListenOptions): Response | undefined {
+function upgrade(request: Request, server: Server<Member>, parts: TransportParts, options: ListenOptions): Response | undefined {
+  const { chat, admission, metrics, directory } = parts;
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return httpAnswer(request, httpContext(server, { chat, admission, metrics, directory }, options));
-  const address = server.requestIP(request);
-  const ip = address ? formatAddress({ ...address, port: 0 }).replace(/:0$/, "") : "unknown";
-  const refused = admission.check(request, ip);
-  if (refused) return new Response(`${refused.reason}\n`, { status: refused.status, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+  const peer = server.requestIP(request);
+  const client = peer && clientAddress(request.headers, { ip: peer.address, port: peer.port }, parts.limits.trustedProxies);
+  const ip = client?.ip ?? "unknown";
+  const refused = admission.check(request, chat.budgets.of(ip));
+  if (refused) {
+    const headers = { "Content-Type": "text/plain; charset=utf-8", ...(refused.retryAfter !== undefined && { "Retry-After": String(refused.retryAfter) }) };
+    return new Response(`${refused.reason}\n`, { status: refused.status, headers });
+  }
   const query = new URL(request.url).searchParams;
   // RFC 6455 §4.2.2: the server picks one of the subprotocols the client offers, or none.
   const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
   const json = offered.includes(SUBPROTOCOL);
   const since = query.get("since");
   const asked = { name: query.get("name"), room: query.get("room"), since: since !== null && /^\d{1,15}$/.test(since) ? Number(since) : null, resume: query.get("resume") };
-  const member = chat.newMember(address ? formatAddress(address) : "unknown", ip, json, asked);
+  const member = chat.newMember(client ? `${hostInUrl(client.ip)}:${client.port}` : "unknown", ip, json, asked);
   if (server.upgrade(request, { data: member, headers: json ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : {} })) return undefined;
   return new Response("Bad WebSocket handshake.\n", { status: 400 });
 }
@@ -110,7 +116,14 @@ function upgrade(request: Request, server: Server<Member>, { chat, admission, me
 function httpContext(server: Server<Member>, { chat, admission, metrics, directory }: Omit<TransportParts, "limits">, options: ListenOptions): HttpContext {
   return {
     status: () => ({ connections: admission.connections, rooms: chat.rooms.count, uptime: metrics.uptimeSeconds, ...directory.health() }),
-    metrics: () => metrics.prometheus({ connections: admission.connections, rooms: chat.rooms.count }),
+    metrics: () =>
+      metrics.prometheus({
+        connections: admission.connections,
+        rooms: chat.rooms.count,
+        historyBytes: chat.historyUsage.bytes,
+        addresses: chat.budgets.size,
+        unsentBytes: chat.readers.unsent,
+      }),
     listening: `${hostInUrl(options.host)}:${server.port}`,
     page: options.page.html instanceof Response ? options.page.html : undefined,
     tls: options.tls !== undefined,
@@ -130,7 +143,7 @@ function websocketHandler({ chat, admission, metrics, limits }: TransportParts):
     closeOnBackpressureLimit: true,
     open(ws) {
       ws.data.socket = ws;
-      admission.opened(ws.data.ip);
+      admission.opened(ws.data.budget);
       chat.open(ws.data);
     },
     message(ws, message) {
@@ -142,7 +155,7 @@ function websocketHandler({ chat, admission, metrics, limits }: TransportParts):
       chat.receive(ws.data, message);
     },
     close(ws, code, reason) {
-      admission.closed(ws.data.ip);
+      admission.closed(ws.data.budget);
       chat.closed(ws.data, code, reason);
     },
   };
@@ -166,10 +179,4 @@ function describeListenError(error: unknown, where: string): string {
 /** An IPv6 address goes in brackets wherever a port follows it (RFC 3986 §3.2.2). */
 export function hostInUrl(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
-}
-
-/** `127.0.0.1:54321`, `[::1]:54321`; an IPv4-mapped IPv6 address shows as the IPv4 it is. */
-function formatAddress({ address, port }: SocketAddress): string {
-  const ip = address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
-  return `${hostInUrl(ip)}:${port}`;
 }

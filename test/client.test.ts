@@ -11,7 +11,7 @@ describe("pipe mode", () => {
   beforeAll(async () => {
     // History off: each test sees only what happens while its client is connected. No rate
     // limit: some tests pipe in many lines at once.
-    server = await startServer(["--history", "0", "--rate", "0"]);
+    server = await startServer(["--history", "0", "--rate", "0", "--ip-rate", "0"]);
   });
   afterAll(() => server.stop());
 

@@ -36,7 +36,7 @@ describe("floods and slow readers", () => {
   });
 
   test("a client stopped with SIGSTOP is closed once its backlog passes --max-backlog; memory stays bounded; the healthy one loses nothing", async () => {
-    const server = await startServer(["--quiet", "--history", "0", "--rate", "0", "--max-backlog", "1048576"]);
+    const server = await startServer(["--quiet", "--history", "0", "--rate", "0", "--ip-rate", "0", "--max-backlog", "1048576"]);
     const stopped = pipeClient(["--no-reconnect", "--name", "sleeper", server.url]);
     try {
       await server.waitForLog(/sleeper \(\S+\) joined chat/);

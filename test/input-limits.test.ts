@@ -12,7 +12,7 @@ const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
 describe("limits on what clients send", () => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startServer(["--history", "0", "--rate", "0", "--max-message", "1000", "--max-frame", "4000"]);
+    server = await startServer(["--history", "0", "--rate", "0", "--ip-rate", "0", "--max-message", "1000", "--max-frame", "4000"]);
   });
   afterAll(() => server.stop());
 

@@ -132,7 +132,7 @@ describe("names, rooms and presence", () => {
   });
 
   test("in a room of more than 100, joined lists the first 100 (the joiner among them) and counts everyone", async () => {
-    const big = await startServer(["--history", "0", "--max-per-ip", "200"]);
+    const big = await startServer(["--history", "0", "--max-per-ip", "200", "--ip-connect-rate", "0"]);
     const crowd: TestSocket[] = [];
     try {
       for (let n = 0; n < 120; n++) crowd.push(await TestSocket.open(`${big.url}/?name=p${n}`));

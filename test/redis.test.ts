@@ -48,7 +48,7 @@ describe("instances sharing one Redis", () => {
   const servers: RunningServer[] = [];
   beforeAll(async () => {
     redis = await startRedis();
-    for (let n = 0; n < 3; n++) servers.push(await startServer(["--redis", redis.url, "--rate", "0"]));
+    for (let n = 0; n < 3; n++) servers.push(await startServer(["--redis", redis.url, "--rate", "0", "--ip-rate", "0"]));
     for (const server of servers) await server.waitForLog(/Redis: connected/);
   });
   afterAll(async () => {
@@ -194,7 +194,7 @@ test("Redis unreachable at start: the instance serves its own clients, says so, 
 
 test("Redis restarted under load: no crash, delivery across instances resumes, nothing twice", async () => {
   let restarted: Awaited<ReturnType<typeof startRedis>> | undefined;
-  await withTwoInstances(["--rate", "0"], async (a, b, redis) => {
+  await withTwoInstances(["--rate", "0", "--ip-rate", "0"], async (a, b, redis) => {
     const onA = await TestSocket.open(a.url, SUBPROTOCOL);
     const onB = await TestSocket.open(b.url, SUBPROTOCOL);
     let sent = 0;

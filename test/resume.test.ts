@@ -14,7 +14,7 @@ describe("the client: nothing lost", () => {
     const dir = mkdtempSync(join(tmpdir(), "chat-restart-"));
     const store = join(dir, "h.sqlite");
     const port = unusedPort();
-    const args = ["--store", store, "--rate", "0"];
+    const args = ["--store", store, "--rate", "0", "--ip-rate", "0"];
     let server = await startServer([...args, "--port", String(port)]);
     const client = pipeClient(["--name", "stayer", `127.0.0.1:${port}`]);
     try {
@@ -46,7 +46,7 @@ describe("the client: nothing lost", () => {
   }, 30_000);
 
   test("after a network cut the client resumes: what it missed is replayed once, and a gap beyond history is counted", async () => {
-    const server = await startServer(["--history", "3", "--rate", "0"]);
+    const server = await startServer(["--history", "3", "--rate", "0", "--ip-rate", "0"]);
     const proxy = new Proxy(server.port);
     const client = pipeClient(["--name", "cut", "--room", "blips", `127.0.0.1:${proxy.port}`]);
     try {

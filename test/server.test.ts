@@ -11,7 +11,7 @@ describe("broadcast", () => {
   beforeAll(async () => {
     // History off: these tests look at live delivery only, each with clients of its own; no rate
     // limit: the first one sends as fast as it can.
-    server = await startServer(["--history", "0", "--rate", "0"]);
+    server = await startServer(["--history", "0", "--rate", "0", "--ip-rate", "0"]);
   });
   afterAll(() => server.stop());
 
@@ -106,7 +106,7 @@ describe("broadcast", () => {
 });
 
 test("under load, messages past 1000 a second are counted in the log instead of written one by one", async () => {
-  const server = await startServer(["--rate", "0", "--history", "0"]);
+  const server = await startServer(["--rate", "0", "--ip-rate", "0", "--history", "0"]);
   try {
     const client = await TestSocket.open(server.url);
     const sent = 2500;
@@ -162,7 +162,7 @@ describe("options", () => {
     const help = await run([...SERVER, "--help"]);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toStartWith("Usage: bun server.ts [options]\n");
-    expect(help.stdout).toContain("  -p, --port PORT             port to listen on; 0 picks a free one (env PORT, default 2000)\n");
+    expect(help.stdout).toContain("  -p, --port PORT              port to listen on; 0 picks a free one (env PORT, default 2000)\n");
     const version = await run([...SERVER, "--version"]);
     expect(version).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });

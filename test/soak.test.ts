@@ -13,7 +13,7 @@ const ROUNDS = 20;
 const ROUND_MS = 1_000;
 
 test(`soak: ${CLIENTS} clients in ${ROOMS} rooms, one message a second each for ${ROUNDS} s`, async () => {
-  const server = await startServer(["--quiet", "--history", "0", "--max-per-ip", String(CLIENTS + 10)]);
+  const server = await startServer(["--quiet", "--history", "0", "--max-per-ip", String(CLIENTS + 10), "--ip-connect-rate", "0", "--ip-rate", "0"]);
   try {
     // 1. Everyone connects, in batches, each to its room.
     const clients: { socket: TestSocket; room: string; json: boolean }[] = [];

@@ -16,9 +16,10 @@ export class TestSocket {
     socket.addEventListener("close", (event) => (this.closed = event));
   }
 
-  /** Opens `url`, asking for `protocol` (e.g. chat.v1.json) if given. */
-  static open(url: string, protocol?: string, timeoutMs = 5_000): Promise<TestSocket> {
-    const socket = protocol ? new WebSocket(url, protocol) : new WebSocket(url);
+  /** Opens `url`, asking for `protocol` (e.g. chat.v1.json) if given, with extra `headers` (Bun's extension). */
+  static open(url: string, protocol?: string, timeoutMs = 5_000, headers?: Record<string, string>): Promise<TestSocket> {
+    const options = { ...(protocol && { protocols: protocol }), ...(headers && { headers }) };
+    const socket = headers ? new WebSocket(url, options as unknown as string) : protocol ? new WebSocket(url, protocol) : new WebSocket(url);
     const client = new TestSocket(socket);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`could not open ${url} in ${timeoutMs} ms`)), timeoutMs);

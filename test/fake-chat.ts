@@ -1,0 +1,137 @@
+/**
+ * A chat core (server/chat.ts) to drive without Bun.serve or sockets: fake members record what the
+ * core sends them, and a fake hub does what Bun's pub/sub does (publish to a topic's subscribers).
+ */
+import { Chat } from "../server/chat";
+import type { Limits } from "../server/config";
+import { LocalDirectory } from "../server/directory";
+import { History, type HistoryOptions } from "../server/history";
+import { Logger } from "../server/log";
+import type { Hub, Member, MemberSocket } from "../server/member";
+import { Metrics } from "../server/metrics";
+
+export class FakeHub implements Hub {
+  readonly topics = new Map<string, Set<FakeSocket>>();
+  /** What publish returns: -1 says some reader has a backlog, as Bun does. */
+  result = 1;
+
+  publish(topic: string, frame: string): number {
+    for (const socket of this.topics.get(topic) ?? []) socket.frames.push(frame);
+    return this.result;
+  }
+
+  subscriberCount(topic: string): number {
+    return this.topics.get(topic)?.size ?? 0;
+  }
+}
+
+export class FakeSocket implements MemberSocket {
+  readonly frames: string[] = [];
+  readyState = 1;
+  closedWith: { code?: number; reason?: string } | undefined;
+  buffered = 0;
+  readonly #topics = new Set<string>();
+
+  constructor(private readonly hub: FakeHub) {}
+
+  send(frame: string): void {
+    this.frames.push(frame);
+  }
+
+  publish(topic: string, frame: string): number {
+    for (const socket of this.hub.topics.get(topic) ?? []) if (socket !== this) socket.frames.push(frame);
+    return this.hub.result;
+  }
+
+  subscribe(topic: string): void {
+    const subscribers = this.hub.topics.get(topic) ?? new Set();
+    this.hub.topics.set(topic, subscribers.add(this));
+    this.#topics.add(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    this.hub.topics.get(topic)?.delete(this);
+    this.#topics.delete(topic);
+  }
+
+  /** Bun unsubscribes a closed socket from everything, then calls the close handler. */
+  close(code?: number, reason?: string): void {
+    this.readyState = 3;
+    this.closedWith = { code, reason };
+    for (const topic of this.#topics) this.unsubscribe(topic);
+  }
+
+  getBufferedAmount(): number {
+    return this.buffered;
+  }
+
+  /** Everything received, as JSON events. */
+  get events(): Record<string, any>[] {
+    return this.frames.map((frame) => JSON.parse(frame));
+  }
+
+  eventsOf(type: string): Record<string, any>[] {
+    return this.events.filter((event) => event.type === type);
+  }
+}
+
+export const LIMITS: Limits = {
+  maxMessage: 1000,
+  maxFrame: 2000,
+  rate: 0,
+  burst: 20,
+  maxClients: 100,
+  maxPerIp: 100,
+  ipRate: 0,
+  ipChanges: 0,
+  ipConnectRate: 0,
+  ipReplay: 0,
+  ipv4Prefix: 32,
+  ipv6Prefix: 64,
+  maxBacklog: 10_000,
+  maxUnsent: 1_000_000,
+  stallTimeout: 30,
+  maxRooms: 1000,
+  announceLimit: 100,
+  idleTimeout: 60,
+  nameGrace: 60,
+  allowedOrigins: new Set(),
+  token: undefined,
+  trustedProxies: [],
+};
+
+/** A chat core with a local directory, in-memory history and a log kept in a string. */
+export function chatWith(limits: Partial<Limits> = {}, historyOptions: HistoryOptions = {}) {
+  const hub = new FakeHub();
+  const history = new History(50, undefined, historyOptions);
+  const log = { text: "", writableLength: 0, write: (text: string) => void (log.text += text) };
+  const metrics = new Metrics();
+  const chat = new Chat({ limits: { ...LIMITS, ...limits }, history, directory: new LocalDirectory(history), log: new Logger(log), metrics, version: "test" });
+  chat.hub = hub;
+  void chat.start();
+  let port = 40000;
+  /** A member connecting, as the transport would open it. */
+  const connect = ({
+    name = null,
+    room = null,
+    json = true,
+    resume = null,
+    since = null,
+    ip = "10.0.0.1",
+  }: { name?: string | null; room?: string | null; json?: boolean; resume?: string | null; since?: number | null; ip?: string } = {}) => {
+    const member = chat.newMember(`${ip}:${++port}`, ip, json, { name, room, since, resume });
+    const socket = new FakeSocket(hub);
+    member.socket = socket;
+    chat.open(member);
+    return { member, socket, say: (frame: string) => chat.receive(member, frame) };
+  };
+  /** The member's connection closes, as Bun reports it. */
+  const disconnect = (member: Member, code = 1000) => {
+    member.socket.close(code);
+    chat.closed(member, code, "");
+  };
+  return { chat, hub, history, connect, disconnect, metrics, log };
+}
+
+export const say = (text: string) => JSON.stringify({ type: "say", text });
+
