@@ -3,7 +3,7 @@
  * waiting: a refused port says how to start a server, a 401 asks for the token, a close the
  * server meant says not to come back. Runs in Bun and in browsers.
  */
-import { SUBPROTOCOL } from "../common/events";
+import { SUBPROTOCOL, tokenProtocol } from "../common/events";
 
 /** In Bun, a WebSocket takes headers and TLS options, and can ping; in a browser it can do neither. */
 export const IN_BUN = typeof Bun !== "undefined";
@@ -46,7 +46,7 @@ export function openSocket(url: string, shownUrl: string, { token, ca }: { token
           ...(token !== undefined && { headers: { Authorization: `Bearer ${token}` } }),
           ...(ca !== undefined && { tls: { ca } }),
         })
-      : new WebSocket(url, SUBPROTOCOL);
+      : new WebSocket(url, token !== undefined ? [SUBPROTOCOL, tokenProtocol(token)] : SUBPROTOCOL);
     const timer = setTimeout(() => {
       socket.close();
       reject(new ConnectError(`Could not connect to ${shownUrl}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s. Check the host and port.`));
@@ -101,10 +101,11 @@ function describeRefusal(status: string, fail: (why: string, exitCode?: number, 
       return fail("the server wants a valid token (401). Pass it with --token or CHAT_TOKEN.", EXIT_REFUSED, false);
     case "403":
       return fail("the server does not allow this origin (403).", EXIT_REFUSED, false);
+    // Both pass with time: a client that was in keeps trying, with backoff; a new one stops and says so.
     case "429":
-      return fail("too many connections from this address (429). Close some and try again.", EXIT_REFUSED, false);
+      return fail("too many connections from this address, or opened too fast (429). Close some, or wait a moment and try again.", EXIT_REFUSED, true);
     case "503":
-      return fail("the server is full (503). Try again later.", EXIT_REFUSED, false);
+      return fail("the server is full (503). Try again later.", EXIT_REFUSED, true);
     default:
       return fail(`the server answered with HTTP status ${status} instead of a WebSocket. Is it a chat server, and is the path right?`);
   }

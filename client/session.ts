@@ -261,7 +261,8 @@ export class ChatSession {
     if (final || !this.options.reconnect) {
       return this.#end(final?.message ?? `Lost the connection to ${this.shownUrl} (${describeClose(event)}).`, final?.exitCode ?? 1);
     }
-    const reason = describeClose(event);
+    // Each attempt's status says why the last one failed: the drop, then (say) a full server.
+    let reason = describeClose(event);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS && !this.#ending; attempt++) {
       const delayMs = backoffDelay(attempt, BACKOFF);
       this.#onStatus({ type: "lost", reason, attempt, delayMs });
@@ -276,6 +277,7 @@ export class ChatSession {
       } catch (error) {
         if (!(error instanceof ConnectError)) throw error;
         if (!error.retry) return this.#end(error.message, error.exitCode);
+        reason = error.message.replace(/^Could not connect to .*?: /, "");
       }
     }
     if (!this.#ending) this.#end(`Gave up reconnecting to ${this.shownUrl} after ${MAX_ATTEMPTS} attempts.`, 1);

@@ -5,6 +5,7 @@
  * the transport tells it of each opening and closing.
  */
 import { timingSafeEqual } from "node:crypto";
+import { TOKEN_PROTOCOL } from "../common/events";
 import type { AddressBudget } from "./budgets";
 import type { Limits } from "./config";
 import type { Metrics } from "./metrics";
@@ -31,8 +32,15 @@ export class Admission {
     return this.#connections;
   }
 
+  /**
+   * The origins of this server's own page: its scheme and listening address (for a loopback or
+   * wildcard address, the names this machine answers to), with and without a default port. Set by
+   * the transport once it knows the port.
+   */
+  ownOrigins = new Set<string>();
+
   /** Why an upgrade from the address of `budget` is refused, or undefined to let it through. */
-  check(request: Request, budget: AddressBudget): Refusal | undefined {
+  check(request: Request, offered: string[], budget: AddressBudget): Refusal | undefined {
     // Every attempt costs, refused or not: an address that hammers only locks itself out.
     if (!budget.connections.take()) {
       const retryAfter = Math.max(1, Math.ceil(budget.connections.waitMs() / 1000));
@@ -42,10 +50,10 @@ export class Admission {
     // browsers to talk here (cross-site WebSocket hijacking). Clients that send no Origin
     // (terminals, scripts) are not browsers and are let through.
     const origin = request.headers.get("origin");
-    if (origin !== null && !this.#originAllowed(origin, request)) {
+    if (origin !== null && !this.#originAllowed(origin)) {
       return this.#refuse("origin", 403, `Origin ${origin} is not allowed here; the server's operator can allow it with --allow-origin.`);
     }
-    if (this.limits.token !== undefined && !this.#tokenMatches(request)) {
+    if (!this.tokenMatches(request, offered)) {
       return this.#refuse("token", 401, "A valid token is needed: pass it with --token or CHAT_TOKEN.");
     }
     if (this.#connections >= this.limits.maxClients) {
@@ -72,21 +80,26 @@ export class Admission {
     return { status, reason: text, ...(retryAfter !== undefined && { retryAfter }) };
   }
 
-  #originAllowed(origin: string, request: Request): boolean {
+  /**
+   * The origin must be one of the server's own or one allowed by --allow-origin, scheme and port
+   * included. It is not compared with the Host header: a site that points its own name at this
+   * server's address (DNS rebinding) sends a Host and an Origin that agree.
+   */
+  #originAllowed(origin: string): boolean {
     const allowed = this.limits.allowedOrigins;
-    if (allowed.has("*") || allowed.has(origin)) return true;
-    try {
-      return new URL(origin).host === request.headers.get("host");
-    } catch {
-      return false;
-    }
+    return allowed.has("*") || allowed.has(origin) || this.ownOrigins.has(origin);
   }
 
-  /** The token from `Authorization: Bearer`, or `?token=`, compared in constant time. */
-  #tokenMatches(request: Request): boolean {
+  /**
+   * True if the server has no token, or the request carries it: as `Authorization: Bearer` (our
+   * terminal client) or as a `token.` subprotocol entry (the page). Compared in constant time.
+   */
+  tokenMatches(request: Request, offered: string[]): boolean {
+    if (this.limits.token === undefined) return true;
     const bearer = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
-    const given = bearer ?? new URL(request.url).searchParams.get("token") ?? "";
-    const [a, b] = [Buffer.from(given), Buffer.from(this.limits.token ?? "")];
+    const entry = offered.find((protocol) => protocol.startsWith(TOKEN_PROTOCOL));
+    const given = bearer ?? (entry ? Buffer.from(entry.slice(TOKEN_PROTOCOL.length), "base64url").toString() : "");
+    const [a, b] = [Buffer.from(given), Buffer.from(this.limits.token)];
     return a.length === b.length && timingSafeEqual(a, b);
   }
 }

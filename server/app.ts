@@ -31,8 +31,8 @@ export async function startChatServer(config: Config, version: string): Promise<
   const directory: Directory = config.redis ? new RedisDirectory(config.redis, history, log) : new LocalDirectory(history);
   const chat = new Chat({ limits, history, directory, log, metrics, version });
   const page = await buildPage();
-  const transport = listen(
-    { chat, admission: new Admission(limits, metrics), metrics, directory, limits },
+  const transport = await listen(
+    { log, chat, admission: new Admission(limits, metrics), metrics, directory, limits },
     { page, host: config.host, port: config.port, tls, reusePort: config.reusePort },
   );
   void chat.start();

@@ -35,6 +35,8 @@ export interface Limits {
   /** Reverse proxies whose X-Forwarded-For / Forwarded is believed. */
   trustedProxies: Network[];
   token: string | undefined;
+  /** True: /healthz and /metrics answer without the token. */
+  publicStatus: boolean;
 }
 
 export interface Config {
@@ -87,6 +89,7 @@ export function readConfig(options: Options): Config {
     nameGrace: count("name-grace"),
     allowedOrigins: new Set((options["allow-origin"] as string | undefined ?? "").split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)),
     token: options.token as string | undefined,
+    publicStatus: options["public-status"] === true,
     trustedProxies: trustedProxies(options["trust-proxy"] as string | undefined),
   };
   if (limits.maxFrame < limits.maxMessage) throw new UsageError(`--max-frame (${limits.maxFrame}) must be at least --max-message (${limits.maxMessage}).`);

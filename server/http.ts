@@ -1,7 +1,10 @@
 /**
  * What the server answers to plain HTTP requests: the page at / (its scripts and styles are
  * routes of their own), GET /healthz (JSON, for load balancers), GET /metrics (Prometheus' text
- * format), and a 404 that says where the chat is.
+ * format), GET /auth (204 if the request has the token or the server wants none, else 401: the
+ * page asks it whether to show its token field, and whether what was typed is right), and a 404
+ * that says where the chat is. Only GET and HEAD are answered; with --token, /healthz and /metrics
+ * want it too, unless --public-status.
  */
 import { otherProgram } from "../common/cli";
 
@@ -11,14 +14,34 @@ export interface HttpContext {
   /** Open connections, rooms, and whether the chat is whole (the directory's health). */
   status(): { connections: number; rooms: number; uptime: number; degraded: boolean; redis?: string };
   metrics(): string;
+  /** Whether the request carries the server's token (or the server has none). */
+  hasToken(request: Request): boolean;
+  /** True: /healthz and /metrics answer without the token. */
+  publicStatus: boolean;
+  /** Spends one of the address's new-connection budget: false when it has none left. */
+  mayTry(request: Request): boolean;
   /** For the 404's hint when a request has no Host header. */
   listening: string;
   tls: boolean;
 }
 
-export function httpAnswer(request: Request, context: HttpContext): Response {
-  const path = new URL(request.url).pathname;
-  if (path === "/" && context.page && (request.method === "GET" || request.method === "HEAD")) return context.page.clone() as Response;
+export function httpAnswer(request: Request, url: URL, context: HttpContext): Response {
+  const path = url.pathname;
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return new Response("Only GET and HEAD are answered here.\n", { status: 405, headers: { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" } });
+  }
+  if (path === "/" && context.page) return context.page.clone() as Response;
+  if (path === "/auth") {
+    // A check of the token costs what a connection does, so that it cannot be guessed at speed.
+    if (!context.mayTry(request)) return new Response("Too many tries from your address; wait a moment.\n", { status: 429, headers: { "Retry-After": "5" } });
+    return new Response(null, { status: context.hasToken(request) ? 204 : 401, headers: { "Cache-Control": "no-store" } });
+  }
+  if ((path === "/healthz" || path === "/metrics") && !context.publicStatus && !context.hasToken(request)) {
+    return new Response("This server wants its token for /healthz and /metrics: send Authorization: Bearer <token>.\n", {
+      status: 401,
+      headers: { "Content-Type": "text/plain; charset=utf-8", "WWW-Authenticate": 'Bearer realm="chat"' },
+    });
+  }
   if (path === "/healthz") {
     const { degraded, ...status } = context.status();
     return Response.json({ status: degraded ? "degraded" : "ok", ...status });

@@ -5,17 +5,19 @@
  * It throws a StartError instead of exiting when it cannot listen.
  */
 import type { Server } from "bun";
+import { hostname, networkInterfaces } from "node:os";
 import { StartError } from "../common/cli";
 import { SUBPROTOCOL } from "../common/events";
 import type { Admission } from "./admission";
 import type { Chat } from "./chat";
 import type { Limits } from "./config";
+import type { Logger } from "./log";
 import type { Directory } from "./directory";
 import { httpAnswer, type HttpContext } from "./http";
 import type { Member } from "./member";
 import type { Metrics } from "./metrics";
-import type { Page } from "./page";
-import { clientAddress } from "./proxy";
+import { BUNDLE_PATH, pageFromBundle, type Page } from "./page";
+import { clientAddress, type ClientAddress } from "./proxy";
 
 /** How often all readers are looked over for a backlog (a broadcast checks its room at once). */
 const BACKLOG_CHECK_MS = 250;
@@ -25,6 +27,7 @@ const BACKSTOP = 4;
 const SHUTDOWN_GRACE_MS = 2_000;
 
 export interface TransportParts {
+  log: Logger;
   chat: Chat;
   admission: Admission;
   metrics: Metrics;
@@ -48,8 +51,10 @@ export interface Transport {
   shutDown(): Promise<void>;
 }
 
-export function listen(parts: TransportParts, options: ListenOptions): Transport {
+export async function listen(parts: TransportParts, options: ListenOptions): Promise<Transport> {
   const { chat, admission } = parts;
+  // The page at `/`: built already, or (in an executable) read from Bun's bundle once listening.
+  let page = options.page.html instanceof Response ? options.page.html : undefined;
   let server: Server<Member>;
   try {
     server = Bun.serve<Member>({
@@ -57,21 +62,29 @@ export function listen(parts: TransportParts, options: ListenOptions): Transport
       port: options.port,
       ...(options.tls && { tls: options.tls }),
       // The page's scripts and styles (page.ts); the page itself is answered in fetch, beside the
-      // upgrades on the same path. In an executable, Bun serves its built-in bundle at /, and
-      // upgrades there still reach fetch.
-      routes: options.page.html instanceof Response ? options.page.assets : { "/": options.page.html },
+      // upgrades on the same path. In an executable, Bun serves its built-in bundle (page.ts).
+      routes: options.page.html instanceof Response ? options.page.assets : { [BUNDLE_PATH]: options.page.html },
       development: false,
       // With `routes`, Bun turns SO_REUSEPORT on by default: a second server on the same port
       // would start and quietly take half the connections instead of saying the port is taken.
       // It is on only when asked for, for instances meant to share a port (with --redis).
       reusePort: options.reusePort,
-      fetch: (request, server) => upgrade(request, server, parts, options),
+      fetch: (request, server) => answer(request, server, parts, options, page),
+      // Whatever throws while answering is one line in the bounded log and a bare 500, never a
+      // stack trace written to stdout by each request that finds it.
+      error: (error) => {
+        parts.log.line(`Error answering a request: ${error instanceof Error ? error.message : String(error)}`);
+        return new Response("Internal error.\n", { status: 500, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+      },
       websocket: websocketHandler(parts),
     });
   } catch (error) {
     throw new StartError(describeListenError(error, `${hostInUrl(options.host)}:${options.port}`));
   }
   chat.hub = server;
+  const wildcard = options.host === "0.0.0.0" || options.host === "::";
+  page ??= await pageFromBundle(`${options.tls ? "https" : "http"}://${wildcard ? "127.0.0.1" : hostInUrl(options.host)}:${server.port}`);
+  admission.ownOrigins = ownOrigins(options.host, server.port!, options.tls !== undefined);
 
   // Readers that fell behind on something other than a broadcast (their own replies) are swept up
   // now and then.
@@ -90,31 +103,68 @@ export function listen(parts: TransportParts, options: ListenOptions): Transport
   };
 }
 
-/** A request that is not the page: an upgrade, admitted or refused, or a plain HTTP answer. */
-function upgrade(request: Request, server: Server<Member>, parts: TransportParts, options: ListenOptions): Response | undefined {
-  const { chat, admission, metrics, directory } = parts;
-  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return httpAnswer(request, httpContext(server, { chat, admission, metrics, directory }, options));
-  const peer = server.requestIP(request);
-  const client = peer && clientAddress(request.headers, { ip: peer.address, port: peer.port }, parts.limits.trustedProxies);
-  const ip = client?.ip ?? "unknown";
-  const refused = admission.check(request, chat.budgets.of(ip));
-  if (refused) {
-    const headers = { "Content-Type": "text/plain; charset=utf-8", ...(refused.retryAfter !== undefined && { "Retry-After": String(refused.retryAfter) }) };
-    return new Response(`${refused.reason}\n`, { status: refused.status, headers });
+/** A request that is not one of the page's files: an upgrade, admitted or refused, or a plain HTTP answer. */
+function answer(request: Request, server: Server<Member>, parts: TransportParts, options: ListenOptions, page: Response | undefined): Response | undefined {
+  // Bun makes the request's URL from the Host header; a malformed one (`a b`, `[::1`) makes none.
+  let url: URL;
+  try {
+    url = new URL(request.url);
+  } catch {
+    return plain(400, "Bad request: the Host header is not a host name (and port).");
   }
-  const query = new URL(request.url).searchParams;
-  // RFC 6455 §4.2.2: the server picks one of the subprotocols the client offers, or none.
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return httpAnswer(request, url, httpContext(server, parts, options, page));
+  return upgrade(request, url, server, parts);
+}
+
+function upgrade(request: Request, url: URL, server: Server<Member>, { chat, admission, limits }: TransportParts): Response | undefined {
+  const client = clientOf(request, server, limits);
+  const ip = client.ip;
   const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+  const refused = admission.check(request, offered, chat.budgets.of(ip));
+  if (refused) return plain(refused.status, refused.reason, refused.retryAfter);
+  const query = url.searchParams;
+  // RFC 6455 §4.2.2: the server picks one of the subprotocols the client offers, or none. Ours is
+  // chat.v1.json, exactly; anything else (and the page's token entry) is never echoed back.
   const json = offered.includes(SUBPROTOCOL);
   const since = query.get("since");
   const asked = { name: query.get("name"), room: query.get("room"), since: since !== null && /^\d{1,15}$/.test(since) ? Number(since) : null, resume: query.get("resume") };
-  const member = chat.newMember(client ? `${hostInUrl(client.ip)}:${client.port}` : "unknown", ip, json, asked);
-  if (server.upgrade(request, { data: member, headers: json ? { "Sec-WebSocket-Protocol": SUBPROTOCOL } : {} })) return undefined;
-  return new Response("Bad WebSocket handshake.\n", { status: 400 });
+  const member = chat.newMember(client.port ? `${hostInUrl(client.ip)}:${client.port}` : client.ip, ip, json, asked);
+  // Left to itself, Bun echoes the first protocol offered, whatever it is; an empty header says none.
+  if (server.upgrade(request, { data: member, headers: { "Sec-WebSocket-Protocol": json ? SUBPROTOCOL : "" } })) return undefined;
+  return plain(400, "Bad WebSocket handshake.");
 }
 
-function httpContext(server: Server<Member>, { chat, admission, metrics, directory }: Omit<TransportParts, "limits">, options: ListenOptions): HttpContext {
+/** Who sent `request`: its peer, or the client a trusted proxy names (proxy.ts). */
+function clientOf(request: Request, server: Server<Member>, limits: Limits): ClientAddress {
+  const peer = server.requestIP(request);
+  if (!peer) return { ip: "unknown", port: 0 };
+  return clientAddress(request.headers, { ip: peer.address, port: peer.port }, limits.trustedProxies);
+}
+
+function plain(status: number, text: string, retryAfter?: number): Response {
+  const headers = { "Content-Type": "text/plain; charset=utf-8", ...(retryAfter !== undefined && { "Retry-After": String(retryAfter) }) };
+  return new Response(`${text}\n`, { status, headers });
+}
+
+/** The origins a page of this server has: see Admission.ownOrigins. */
+function ownOrigins(host: string, port: number, tls: boolean): Set<string> {
+  const scheme = tls ? "https" : "http";
+  const loopback = ["127.0.0.1", "localhost", "[::1]"];
+  const wildcard = host === "0.0.0.0" || host === "::";
+  const hosts = new Set(wildcard || loopback.includes(hostInUrl(host)) ? loopback : [hostInUrl(host)]);
+  if (wildcard) {
+    for (const addresses of Object.values(networkInterfaces())) for (const { address } of addresses ?? []) hosts.add(hostInUrl(address.replace(/%.*$/, "")));
+    hosts.add(hostname());
+  }
+  const defaultPort = tls ? 443 : 80;
+  return new Set([...hosts].flatMap((h) => [`${scheme}://${h}:${port}`, ...(port === defaultPort ? [`${scheme}://${h}`] : [])]));
+}
+
+function httpContext(server: Server<Member>, { chat, admission, metrics, directory, limits }: TransportParts, options: ListenOptions, page: Response | undefined): HttpContext {
   return {
+    hasToken: (request) => admission.tokenMatches(request, []),
+    publicStatus: limits.publicStatus,
+    mayTry: (request) => chat.budgets.of(clientOf(request, server, limits).ip).connections.take(),
     status: () => ({ connections: admission.connections, rooms: chat.rooms.count, uptime: metrics.uptimeSeconds, ...directory.health() }),
     metrics: () =>
       metrics.prometheus({
@@ -125,7 +175,7 @@ function httpContext(server: Server<Member>, { chat, admission, metrics, directo
         unsentBytes: chat.readers.unsent,
       }),
     listening: `${hostInUrl(options.host)}:${server.port}`,
-    page: options.page.html instanceof Response ? options.page.html : undefined,
+    page,
     tls: options.tls !== undefined,
   };
 }

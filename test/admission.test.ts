@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SUBPROTOCOL, tokenProtocol } from "../common/events";
 import { BUN, ROOT, run, startServer, TestSocket } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
@@ -47,8 +48,12 @@ describe("who may connect", () => {
       expect(await run([...CLIENT, "--token", "wrong", server.url], { input: "hi\n" })).toMatchObject({ exitCode: 3 });
       const allowed = await run([...CLIENT, server.url], { input: "hi\n", env: { CHAT_TOKEN: "s3cret" } });
       expect(allowed.stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: hi\n$/);
-      const viaQuery = await TestSocket.open(`${server.url}/?token=s3cret`);
-      viaQuery.close();
+      // A browser cannot send a header: the page offers the token as a subprotocol entry, never echoed.
+      const viaProtocol = await TestSocket.open(server.url, [SUBPROTOCOL, tokenProtocol("s3cret")] as unknown as string);
+      expect(viaProtocol.socket.protocol).toBe(SUBPROTOCOL);
+      viaProtocol.close();
+      // A token in the URL would end up in proxies' logs: it is not taken.
+      expect(await TestSocket.open(`${server.url}/?token=s3cret`).catch((error: Error) => error.message)).toContain("401");
     } finally {
       await server.stop();
     }
@@ -59,7 +64,7 @@ describe("who may connect", () => {
     try {
       const first = await TestSocket.open(server.url);
       const perIp = await run([...CLIENT, server.url], { input: "hi\n" });
-      expect(perIp).toEqual({ exitCode: 3, stdout: "", stderr: `Could not connect to ${server.url}: too many connections from this address (429). Close some and try again.\n` });
+      expect(perIp).toEqual({ exitCode: 3, stdout: "", stderr: `Could not connect to ${server.url}: too many connections from this address, or opened too fast (429). Close some, or wait a moment and try again.\n` });
       first.close();
       await first.waitForClose();
     } finally {

@@ -98,6 +98,7 @@ export const LIMITS: Limits = {
   allowedOrigins: new Set(),
   token: undefined,
   trustedProxies: [],
+  publicStatus: false,
 };
 
 /** A chat core with a local directory, in-memory history and a log kept in a string. */

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { SUBPROTOCOL } from "../common/events";
-import { startServer, TestSocket, waitFor, type RunningServer } from "./helpers";
+import { pipeClient, Proxy, startServer, TestSocket, waitFor, type RunningServer } from "./helpers";
 
 /** A WebSocket that says, through the trusted proxy header, that it comes from `ip`. */
 function openAs(server: RunningServer, ip: string, path = "/", protocol?: string): Promise<TestSocket> {
@@ -132,4 +132,129 @@ describe("behind a reverse proxy", () => {
       await Promise.all([trusting.stop(), plain.stop()]);
     }
   });
+});
+
+/** Sends `request` as raw bytes and returns the answer's head (status line and headers). */
+async function rawHead(port: number, request: string): Promise<string> {
+  let received = "";
+  const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data: (_s, data) => void (received += data.toString()) } });
+  try {
+    socket.write(request);
+    return await waitFor("an answer", () => (received.includes("\r\n\r\n") ? received.slice(0, received.indexOf("\r\n\r\n")) : undefined));
+  } finally {
+    socket.end();
+  }
+}
+
+const handshake = (port: number, extra: string, host = `127.0.0.1:${port}`) =>
+  `GET / HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
+
+describe("HTTP as an attacker sends it", () => {
+  test("DNS rebinding (Host and Origin agreeing on another name) and https:// on an http server get 403; the server's own origins are let in", async () => {
+    const server = await startServer([]);
+    try {
+      const port = server.port;
+      expect(await rawHead(port, handshake(port, `Origin: http://evil.example:${port}\r\n`, `evil.example:${port}`))).toStartWith("HTTP/1.1 403");
+      expect(await rawHead(port, handshake(port, `Origin: https://127.0.0.1:${port}\r\n`))).toStartWith("HTTP/1.1 403");
+      for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`]) {
+        expect(await rawHead(port, handshake(port, `Origin: ${origin}\r\n`))).toStartWith("HTTP/1.1 101");
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("the page comes with headers that forbid framing and sniffing; only GET and HEAD are answered", async () => {
+    const server = await startServer([]);
+    try {
+      const page = await fetch(`http://127.0.0.1:${server.port}/`);
+      expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+      expect(page.headers.get("x-frame-options")).toBe("DENY");
+      expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(page.headers.get("referrer-policy")).toBe("no-referrer");
+      for (const method of ["POST", "PUT", "DELETE"]) {
+        const answer = await fetch(`http://127.0.0.1:${server.port}/`, { method });
+        expect([answer.status, answer.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a malformed Host header is answered 400, with no stack trace, however often", async () => {
+    const server = await startServer([]);
+    try {
+      for (const host of ["a b", "[::1", "x:99999"]) {
+        expect(await rawHead(server.port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).toStartWith("HTTP/1.1 400");
+      }
+      const logBefore = server.log().length;
+      for (let i = 0; i < 200; i++) await rawHead(server.port, `GET / HTTP/1.1\r\nHost: [::1\r\nConnection: close\r\n\r\n`);
+      expect(server.log().length - logBefore).toBe(0);
+      expect(server.stderr()).toBe("");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("only chat.v1.json, exactly, is answered as a subprotocol; anything else is not echoed", async () => {
+    const server = await startServer([]);
+    try {
+      const protocolOf = async (offer: string) => /^Sec-WebSocket-Protocol: (.*)$/im.exec(await rawHead(server.port, handshake(server.port, `Sec-WebSocket-Protocol: ${offer}\r\n`)))?.[1];
+      expect(await protocolOf("foo")).toBeUndefined();
+      expect(await protocolOf("CHAT.V1.JSON")).toBeUndefined();
+      expect(await protocolOf("token.czNjcmV0, foo")).toBeUndefined();
+      expect(await protocolOf("foo, chat.v1.json")).toBe("chat.v1.json");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("with --token, /healthz and /metrics want it too, unless --public-status", async () => {
+    const guarded = await startServer(["--token", "s3cret"]);
+    const open = await startServer(["--token", "s3cret", "--public-status"]);
+    try {
+      const status = (server: RunningServer, path: string, token?: string) =>
+        fetch(`http://127.0.0.1:${server.port}${path}`, token ? { headers: { Authorization: `Bearer ${token}` } } : {}).then((r) => r.status);
+      expect(await status(guarded, "/healthz")).toBe(401);
+      expect(await status(guarded, "/metrics", "wrong")).toBe(401);
+      expect(await status(guarded, "/healthz", "s3cret")).toBe(200);
+      expect(await status(guarded, "/auth")).toBe(401);
+      expect(await status(guarded, "/auth", "s3cret")).toBe(204);
+      expect(await status(open, "/healthz")).toBe(200);
+      expect(await status(open, "/metrics")).toBe(200);
+    } finally {
+      await Promise.all([guarded.stop(), open.stop()]);
+    }
+  });
+});
+
+describe("a full server, as our clients meet it", () => {
+  test("a dropped client whose reconnect meets 503 keeps trying, and gets back in once there is room", async () => {
+    const server = await startServer(["--max-clients", "1"]);
+    const proxy = new Proxy(server.port);
+    const client = pipeClient(["--name", "patient", `127.0.0.1:${proxy.port}`]);
+    let squatter: TestSocket | undefined;
+    try {
+      await server.waitForLog(/patient \(\S+\) joined chat/);
+      proxy.cut();
+      await client.waitForStderr("the client noticing", (e) => e.includes("Connection lost"));
+      // Its slot is taken while it is away (once the server has seen it go): its reconnects meet 503.
+      await server.waitForLog(/patient \(\S+\) closed/);
+      squatter = await TestSocket.open(server.url);
+      const answer = await fetch(`http://127.0.0.1:${server.port}/`, { headers: upgradeHeaders });
+      expect([answer.status, answer.headers.get("retry-after")]).toEqual([503, "10"]);
+      proxy.restore();
+      await client.waitForStderr("a reconnect meeting 503", (e) => e.includes("the server is full (503)"), 15_000);
+      expect(client.proc.exitCode).toBeNull();
+      squatter.close();
+      await client.waitForStderr("the reconnection", (e) => e.includes("Reconnected"), 20_000);
+      client.proc.stdin.write("back again\n");
+      await client.waitForOutput("its message", (o) => o.includes("patient (") && o.includes("back again"));
+    } finally {
+      squatter?.close();
+      client.proc.kill("SIGKILL");
+      proxy.stop();
+      await server.stop();
+    }
+  }, 40_000);
 });

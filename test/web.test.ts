@@ -246,3 +246,29 @@ test("a taken name keeps the page on the name form, with the reason; another nam
     await server.stop();
   }
 });
+
+test("with --token, the page asks for it, says when it is wrong, and chats once it is right; the token is in no URL", async () => {
+  const server = await startServer(["--token", "s3cret"]);
+  const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+  const requested: string[] = [];
+  page.on("request", (request) => void requested.push(request.url()));
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.waitForSelector("#token-field:not([hidden])");
+    await page.fill("#name", "keyholder");
+    await page.press("#name", "Enter");
+    await page.waitForFunction(() => document.querySelector("#name-problem")?.textContent === "This server wants a token: type it above.");
+    await page.fill("#token", "wrong");
+    await page.press("#token", "Enter");
+    await page.waitForFunction(() => document.querySelector("#name-problem")?.textContent === "That token is not this server's. Check it with the server's operator.");
+    await page.fill("#token", "s3cret");
+    await page.press("#token", "Enter");
+    await page.waitForSelector("#status.online");
+    await say(page, "in with the token");
+    await waitForLog(page, "in with the token");
+    expect(requested.filter((url) => url.includes("s3cret"))).toEqual([]);
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+});

@@ -13,6 +13,8 @@ const element = <T extends HTMLElement>(id: string) => document.getElementById(i
 const welcome = element<HTMLFormElement>("welcome");
 const nameInput = element<HTMLInputElement>("name");
 const nameProblemLine = element<HTMLParagraphElement>("name-problem");
+const tokenField = element<HTMLDivElement>("token-field");
+const tokenInput = element<HTMLInputElement>("token");
 const chat = element<HTMLDivElement>("chat");
 const roomTitle = element<HTMLSpanElement>("room");
 const status = element<HTMLParagraphElement>("status");
@@ -27,14 +29,18 @@ const messageInput = element<HTMLInputElement>("message");
 /** The name is remembered in this browser for the next visit. */
 const NAME_KEY = "chat.name";
 
-// 1. A name, or none: Enter in the field joins.
+// 1. A name, or none: Enter in the field joins. A server with a token asks for it here too (GET
+//    /auth says whether it wants one, and whether one is right); it goes in no URL.
 nameInput.value = localStorage.getItem(NAME_KEY) ?? "";
+const tokenWanted = fetch("/auth").then((answer) => answer.status === 401, () => false);
+void tokenWanted.then((wanted) => (tokenField.hidden = !wanted));
+
 welcome.addEventListener("submit", async (event) => {
   event.preventDefault();
   const name = normalizeName(nameInput.value);
-  const problem = name === "" ? undefined : nameProblem(name);
+  const problem = name === "" ? undefined : nameProblem(name) ?? (await tokenProblem());
   nameProblemLine.textContent = problem ?? "";
-  if (problem) return nameInput.focus();
+  if (problem) return (tokenField.hidden || !problem.includes("token") ? nameInput : tokenInput).focus();
   localStorage.setItem(NAME_KEY, name);
   // The chat shows once the server has let us in; a name it refuses is asked for again here.
   const refused = await join(name === "" ? undefined : name);
@@ -61,7 +67,7 @@ let roomCount = 0;
 async function join(name: string | undefined): Promise<string | undefined> {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
   try {
-    session = await ChatSession.open({ url, ...(name && { name }), reconnect: true });
+    session = await ChatSession.open({ url, ...(name && { name }), ...(!tokenField.hidden && { token: tokenInput.value }), reconnect: true });
   } catch (error) {
     if (error instanceof NameRefusedError) return error.reason;
     if (!(error instanceof ConnectError)) throw error;
@@ -72,6 +78,15 @@ async function join(name: string | undefined): Promise<string | undefined> {
   setStatus("online", "Connected");
   session.listen(show, onStatus);
   return undefined;
+}
+
+/** Why the token typed will not do, or undefined if it will (or none is wanted). */
+async function tokenProblem(): Promise<string | undefined> {
+  if (!(await tokenWanted)) return undefined;
+  if (tokenInput.value === "") return "This server wants a token: type it above.";
+  const answer = await fetch("/auth", { headers: { Authorization: `Bearer ${tokenInput.value}` } }).catch(() => undefined);
+  if (answer?.status === 401) return "That token is not this server's. Check it with the server's operator.";
+  return answer?.ok ? undefined : "The server could not be reached to check the token. Try again in a moment.";
 }
 
 function onStatus(change: Status): void {
