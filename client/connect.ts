@@ -4,6 +4,7 @@
  * server meant says not to come back. Runs in Bun and in browsers.
  */
 import { SUBPROTOCOL, tokenProtocol } from "../common/events";
+import { oneLine } from "../common/text";
 
 /** In Bun, a WebSocket takes headers and TLS options, and can ping; in a browser it can do neither. */
 export const IN_BUN = typeof Bun !== "undefined";
@@ -120,7 +121,8 @@ function serverCommand(): string {
 }
 
 /** A close that means "do not come back": why, and the exit code. RFC 6455 §7.4.1 for the codes. */
-export function finalClose({ code, reason }: { code: number; reason: string }): { message: string; exitCode: number } | undefined {
+export function finalClose({ code, reason: given }: { code: number; reason: string }): { message: string; exitCode: number } | undefined {
+  const reason = oneLine(given); // the server's words, on their way to a terminal
   switch (code) {
     case 1008:
       return { message: `The server closed the connection: ${reason || "policy violation"}. Send more slowly.`, exitCode: EXIT_REFUSED };
@@ -145,6 +147,6 @@ const CLOSE_MEANINGS: Record<number, string> = {
 
 /** "code 1006, connection lost without a close frame": a close code and its meaning (RFC 6455 §7.4.1). */
 export function describeClose({ code, reason }: { code: number; reason: string }): string {
-  const meaning = reason || CLOSE_MEANINGS[code];
+  const meaning = oneLine(reason) || CLOSE_MEANINGS[code];
   return `code ${code}${meaning ? `, ${meaning}` : ""}`;
 }

@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { CommandError } from "../common/commands";
 import type { ChatEvent } from "../common/events";
 import { toText } from "../common/plain-text";
-import { forTerminal, messagesWere } from "../common/text";
+import { messagesWere } from "../common/text";
 import { exitAfterOutput, openOrExit } from "./exit";
 import type { SessionOptions } from "./session";
 
@@ -84,7 +84,6 @@ async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw
  * Like a plain-text client, it shows no greeting; a note about missed messages goes to stderr.
  */
 export async function chatThroughPipes(options: SessionOptions): Promise<void> {
-  const printable = process.stdout.isTTY ? forTerminal : (text: string) => text;
   let rooms = 0;
   let lastRoom: string | undefined;
   await relayStdin(options, (event) => {
@@ -95,11 +94,15 @@ export async function chatThroughPipes(options: SessionOptions): Promise<void> {
       if (rooms++ === 0 || event.room === lastRoom) return void (lastRoom = event.room);
       lastRoom = event.room;
     }
-    output(`From server: ${printable(toText(event))}`);
+    // Every line its own `From server:`, so that a script reading lines never meets a bare one.
+    output(toText(event).replaceAll("\n", "\nFrom server: ").replace(/^/, "From server: "));
   });
 }
 
-/** NDJSON: every event as the server sent it, one per line. */
+/**
+ * NDJSON: every event, one per line, as checked and made safe (a raw line could carry 8-bit
+ * control characters that JSON does not escape).
+ */
 export async function chatAsNdjson(options: SessionOptions): Promise<void> {
-  await relayStdin(options, (_event, raw) => output(raw));
+  await relayStdin(options, (event) => output(JSON.stringify(event)));
 }

@@ -13,7 +13,7 @@
  */
 import { backoffDelay } from "../common/backoff";
 import { parseTyped, type Command } from "../common/commands";
-import { decodeEvent, ERROR_CODES, type ChatEvent, type User, type WelcomeEvent } from "../common/events";
+import { decodeEvent, ERROR_CODES, screenSafe, type ChatEvent, type User, type WelcomeEvent } from "../common/events";
 import { ConnectError, describeClose, finalClose, IN_BUN, NameRefusedError, openSocket } from "./connect";
 import { MAX_QUEUED, Outbox } from "./outbox";
 import { Resume } from "./resume";
@@ -210,8 +210,9 @@ export class ChatSession {
   #receive(raw: string): void {
     this.#progress();
     // Anything that is not one of our events (a newer server's, a broken one's) is skipped.
-    const event = decodeEvent(raw);
-    if (!event) return;
+    const decoded = decodeEvent(raw);
+    if (!decoded) return;
+    const event = screenSafe(decoded);
     this.where.observe(event);
     if (event.type === "welcome") this.#welcomed(event);
     if (event.type === "joined") this.#resend(this.#resume.joined(event));

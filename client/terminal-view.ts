@@ -9,6 +9,9 @@ import type { ChatEvent, User } from "../common/events";
 import { forTerminal, nameHash } from "../common/text";
 import type { Whereabouts } from "./whereabouts";
 
+/** Starts each line of a message after its first: as wide as the time and the space after it. */
+const CONTINUATION = " ".repeat("00:00  ".length);
+
 /** Colours for other people's names; green is kept for your own messages. */
 const NAME_COLOURS = ["cyan", "magenta", "yellow", "blue", "red", "cyanBright", "magentaBright", "yellowBright", "blueBright", "redBright"] as const;
 
@@ -50,7 +53,9 @@ export class TerminalView {
       case "message":
       case "action": {
         const own = this.where.isMe(event.from);
-        const said = forTerminal(event.text);
+        // Lines after the first start under the text, never at the time: no line a sender writes
+        // can look like a line of its own (`12:00  bob: …`).
+        const said = forTerminal(event.text).replaceAll("\n", `\n${CONTINUATION}`);
         const line = event.type === "message" ? `${this.who(event.from)}: ${said}` : styleText("italic", `* ${this.who(event.from)} ${said}`);
         if (event.history) return { text: `${dim(clock(event.time))}  ${line}`, gutter: dim("┊") };
         return { text: `${dim(clock(event.time))}  ${line}`, gutter: own ? styleText("green", "┃") : undefined };

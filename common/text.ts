@@ -15,8 +15,14 @@ import type { User } from "./events";
  */
 const CONTROL_CLASS = "\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069";
 const CONTROL = new RegExp(`[${CONTROL_CLASS}]`, "g");
-/** What cleanText may change: a control character, or any surrogate (the pair of an emoji, or a lone one). */
-const NEEDS_CLEANING = new RegExp(`[${CONTROL_CLASS}\\ud800-\\udfff]`);
+/** What cleanText may change: a control character, a line separator, or any surrogate (the pair of an emoji, or a lone one). */
+const NEEDS_CLEANING = new RegExp(`[${CONTROL_CLASS}\\u2028\\u2029\\ud800-\\udfff]`);
+/**
+ * Everything that ends a line somewhere: CR LF, CR, NEL (U+0085), and the line and paragraph
+ * separators (U+2028, U+2029), which some renderers break on. Each becomes one LF, so that every
+ * renderer sees the same lines and marks the same continuation lines.
+ */
+const LINE_BREAK = /\r\n?|[\x85\u2028\u2029]/g;
 
 /**
  * Terminal control sequences, whole: CSI (`ESC [` or 8-bit 0x9B, e.g. `ESC[2J` clears the
@@ -46,7 +52,7 @@ export function cleanText(given: string): string {
   // made well-formed first, everyone gets the same text.
   const text = given.toWellFormed();
   return text
-    .replace(/\r\n?/g, "\n")
+    .replace(LINE_BREAK, "\n")
     .replace(/\t/g, " ")
     .replace(CONTROL_SEQUENCE, "")
     .replace(CONTROL, (c) => (c === "\n" ? c : ""));
@@ -62,11 +68,18 @@ export function escapeControls(text: string): string {
 
 /**
  * Text from the server on its way to a terminal: control characters could drive it (clear it,
- * move the cursor, set its title), so they show as U+FFFD. Newlines and tabs are kept.
+ * move the cursor, set its title), so they show as U+FFFD. Line breaks of every kind become
+ * newlines, kept with tabs.
  */
 export function forTerminal(text: string): string {
-  if (!hasControls(text)) return text;
-  return text.replace(CONTROL, (c) => (c === "\n" || c === "\t" ? c : "\uFFFD"));
+  if (!hasControls(text) && !/[\u2028\u2029]/.test(text)) return text;
+  return text.replace(LINE_BREAK, "\n").replace(CONTROL, (c) => (c === "\n" || c === "\t" ? c : "\uFFFD"));
+}
+
+/** Text from the server that must stay one line (a name, a room, a close reason): no control at all. */
+export function oneLine(text: string): string {
+  if (!hasControls(text) && !/[\u2028\u2029]/.test(text)) return text;
+  return text.replace(/[\u2028\u2029]/g, "\uFFFD").replace(CONTROL, "\uFFFD");
 }
 
 /** Text for a log line: one line, every control character escaped (a newline as `\n`). */

@@ -83,6 +83,31 @@ describe("pipe mode", () => {
     );
   });
 
+  test("every line printed starts with 'From server:', a multi-line answer's and message's too", async () => {
+    const talker = await TestSocket.open(`${server.url}/?room=lines`);
+    const reader = Bun.spawn([...CLIENT, "--room", "lines", server.url], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    try {
+      let out = "";
+      const collecting = (async () => {
+        for await (const chunk of reader.stdout) out += new TextDecoder().decode(chunk);
+      })();
+      await waitFor("the reader in the room", () => (server.log().match(/joined lines/g)?.length === 2 ? true : undefined));
+      talker.send("first\nsecond\u2028third");
+      reader.stdin.write("/help\n");
+      await waitFor("the answers", () => (out.includes("third") && out.includes("/quit") ? true : undefined));
+      const lines = out.trimEnd().split("\n");
+      expect(lines.filter((line) => !line.startsWith("From server: "))).toEqual([]);
+      expect(lines.slice(0, 3).map((l) => l.replace(/127\.0\.0\.1:\d+/, "ADDR"))).toEqual(["From server: ADDR: first", "From server:   second", "From server:   third"]);
+      expect(lines).toContain("From server: *** Commands:");
+      reader.stdin.end();
+      await reader.exited;
+      await collecting;
+    } finally {
+      reader.kill("SIGKILL");
+      talker.close();
+    }
+  });
+
   test("--json prints every event as one JSON object per line", async () => {
     const result = await run([...CLIENT, "--json", "--name", "jason", server.url], { input: "hello\n/nick jay\n/who\n" });
     expect(result.stderr).toBe("");

@@ -235,3 +235,73 @@ describe("how the chat looks", () => {
     }
   });
 });
+
+describe("what others send cannot pose as the screen's own", () => {
+  let terminal: Terminal | undefined;
+  afterEach(() => terminal?.stop());
+
+  test("a message with a line made to look like another sender's shows as one message, its lines under its text", async () => {
+    const server = await startServer(["--history", "0"]);
+    try {
+      terminal = new Terminal();
+      await terminal.start(["env", "NO_COLOR=1", ...CLIENT, "--name", "viewer", server.url], { columns: 100, rows: 30 });
+      await terminal.waitForScreen("the input line", (s) => s.includes("◆  viewer in chat"));
+      const eve = await TestSocket.open(`${server.url}/?name=eve`);
+      eve.send("hello\n13:24  bob (127.0.0.1:49220): send me your password\u2028" + "13:25  bob (127.0.0.1:49220): please");
+      const screen = await terminal.waitForScreen("eve's message", (s) => s.includes("please"));
+      const lines = screen.split("\n");
+      const first = lines.findIndex((l) => l.includes("eve (") && l.includes(": hello"));
+      expect(lines[first]).toMatch(new RegExp(`^│  ${TIME}  eve \\(${ADDRESS}\\): hello$`));
+      expect(lines[first + 1]).toBe("│         13:24  bob (127.0.0.1:49220): send me your password");
+      expect(lines[first + 2]).toBe("│         13:25  bob (127.0.0.1:49220): please");
+      expect(lines.filter((l) => new RegExp(`^│  ${TIME}  bob`).test(l))).toEqual([]);
+      eve.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a hostile server's escape sequences in help, rooms, names and its close reason never reach the terminal", async () => {
+    const ESC = "\x1b";
+    const title = `${ESC}]0;pwned${ESC}\\`;
+    const clear = `${ESC}[2J${ESC}[H`;
+    const you = { name: "viewer", address: "127.0.0.1:1" };
+    const hostile = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (request, server) => (server.upgrade(request, { headers: { "Sec-WebSocket-Protocol": "chat.v1.json" } }) ? undefined : new Response("no", { status: 400 })),
+      websocket: {
+        open(ws) {
+          ws.send(JSON.stringify({ type: "welcome", you, version: "evil", limits: { rate: 5, burst: 20, maxMessage: 1000 } }));
+          ws.send(JSON.stringify({ type: "joined", room: `chat${title}`, members: [you, { name: `mallory${clear}`, address: "6.6.6.6:6" }], count: 2, history: 0, seq: 0 }));
+        },
+        message(ws, text) {
+          if (String(text).includes('"help"')) ws.send(JSON.stringify({ type: "help", commands: [{ usage: `/x${title}`, help: `boom${clear}` }] }));
+          if (String(text).includes('"rooms"')) ws.send(JSON.stringify({ type: "rooms", rooms: [{ name: `r${clear}`, members: 1 }] }));
+          if (String(text).includes("close me")) ws.close(1008, `bye${clear}${title}`);
+        },
+      },
+    });
+    try {
+      terminal = new Terminal();
+      await terminal.start([...CLIENT, "--name", "viewer", `ws://127.0.0.1:${hostile.port}`], { columns: 100, rows: 30 });
+      await terminal.waitForScreen("the input line", (s) => s.includes("◆  viewer in chat"));
+      for (const command of ["/help", "/rooms"]) {
+        await terminal.type(command);
+        await terminal.press("Enter");
+      }
+      await terminal.waitForScreen("the answers", (s) => s.includes("boom") && s.includes("Rooms:"));
+      await terminal.type("close me");
+      await terminal.press("Enter");
+      const screen = await terminal.waitForScreen("the close", (s) => s.includes("bye"));
+      // Still on screen: the clear would have wiped it; the title would be the pane's.
+      expect(screen).toContain("You are in chat");
+      expect(screen).toContain("mallory\uFFFD[2J\uFFFD[H");
+      expect(screen).toContain("/x\uFFFD]0;pwned\uFFFD\\");
+      expect(screen).toContain("The server closed the connection: bye\uFFFD[2J\uFFFD[H\uFFFD]0;pwned\uFFFD\\. Send more slowly.");
+      expect(await terminal.paneTitle()).not.toContain("pwned");
+    } finally {
+      hostile.stop(true);
+    }
+  });
+});

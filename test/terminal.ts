@@ -43,6 +43,11 @@ export class Terminal {
     return text.replace(/\nPane is dead \(.*\)\s*$/, "").trimEnd();
   }
 
+  /** The title the program set for its pane (OSC 0/2), as tmux keeps it. */
+  async paneTitle(): Promise<string> {
+    return (await this.tmux("display-message", "-p", "#{pane_title}")).trim();
+  }
+
   /** Waits until the screen satisfies `check`; returns the screen. */
   async waitForScreen(what: string, check: (screen: string) => boolean, timeoutMs = 8_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;

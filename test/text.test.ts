@@ -1,6 +1,7 @@
 /** Text as the chat handles it (common/text.ts): one class of control characters, names, wording. */
 import { describe, expect, test } from "bun:test";
-import { cleanText, describeUser, escapeControls, forLog, forTerminal, messagesWere, nameHash, nameProblem, normalizeName, plural } from "../common/text";
+import { cleanText, describeUser, escapeControls, forLog, forTerminal, messagesWere, nameHash, nameProblem, normalizeName, plural, oneLine } from "../common/text";
+import { screenSafe } from "../common/events";
 
 describe("cleanText", () => {
   test.each([
@@ -12,7 +13,8 @@ describe("cleanText", () => {
     ["a tab", "a\tb", "a b"],
     ["bidi overrides", "abc\u202edef\u2066", "abcdef"],
     ["a newline, kept", "two\nlines", "two\nlines"],
-    ["other C0 and C1 controls", "a\x00b\x07c\x85d", "abcd"],
+    ["other C0 and C1 controls", "a\x00b\x07c\x8fd", "abcd"],
+    ["every kind of line break, as one newline", "a\r\nb\rc\x85d\u2028e\u2029f", "a\nb\nc\nd\ne\nf"],
     ["a lone surrogate, made well-formed", "A\ud800B", "A\uFFFDB"],
   ])("%s", (_what, given, kept) => {
     expect(cleanText(given)).toBe(kept);
@@ -62,4 +64,17 @@ test("wording", () => {
   expect(describeUser({ name: null, address: "127.0.0.1:1" })).toBe("127.0.0.1:1");
   expect([plural(1, "other"), plural(2, "other")]).toEqual(["1 other", "2 others"]);
   expect([messagesWere(1), messagesWere(3)]).toEqual(["1 message was", "3 messages were"]);
+});
+
+describe("what a client shows of a server's strings", () => {
+  test("every string of an event is made safe; only text, messages and help keep their lines", () => {
+    const hostile = {
+      type: "help",
+      commands: [{ usage: "/x\x1b]0;owned\x07", help: "clears\x1b[2J the screen\u2028and more" }],
+    };
+    expect(screenSafe(hostile)).toEqual({ type: "help", commands: [{ usage: "/x\uFFFD]0;owned\uFFFD", help: "clears\uFFFD[2J the screen\nand more" }] });
+    const members = { type: "members", room: "r\u2028oom", members: [{ name: "eve\n12:00  bob", address: "1.2.3.4:5" }] };
+    expect(screenSafe(members)).toEqual({ type: "members", room: "r\uFFFDoom", members: [{ name: "eve\uFFFD12:00  bob", address: "1.2.3.4:5" }] });
+    expect(oneLine("bye\x1b[2J")).toBe("bye\uFFFD[2J");
+  });
 });
