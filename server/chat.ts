@@ -22,6 +22,7 @@ import { Member, type Asked, type Hub } from "./member";
 import type { Metrics } from "./metrics";
 import { Names } from "./names";
 import { SlowReaders } from "./readers";
+import { isoNow, notice } from "./notice";
 import { Rooms, topic } from "./rooms";
 
 /** The two formats of a room's topics: plain text (false) and JSON (true). */
@@ -402,18 +403,4 @@ export class Chat implements ChatSink {
     }
     return false;
   }
-}
-
-function notice(room: string, event: "join" | "leave" | "rename", user: User, text: string, previousName?: string | null): NoticeEvent {
-  return { type: "notice", room, time: isoNow(), event, user, text, ...(event === "rename" && { previousName }) };
-}
-
-// Formatting a time costs more than the rest of handling a message, and under load many messages
-// share a millisecond: each millisecond is formatted once.
-let nowMs = 0;
-let nowText = "";
-function isoNow(): string {
-  const ms = Date.now();
-  if (ms !== nowMs) [nowMs, nowText] = [ms, new Date(ms).toISOString()];
-  return nowText;
 }
