@@ -4,6 +4,7 @@
  * rooms are checked and coloured, and how people and counts are worded.
  */
 import type { User } from "./events";
+import { mixedScriptProblem } from "./lookalikes";
 
 // ---------------------------------------------------------------------------------------------
 // Control characters.
@@ -16,7 +17,16 @@ import type { User } from "./events";
 const CONTROL_CLASS = "\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069";
 const CONTROL = new RegExp(`[${CONTROL_CLASS}]`, "g");
 /** What cleanText may change: a control character, a line separator, or any surrogate (the pair of an emoji, or a lone one). */
-const NEEDS_CLEANING = new RegExp(`[${CONTROL_CLASS}\\u2028\\u2029\\ud800-\\udfff]`);
+const NEEDS_CLEANING = new RegExp(`[${CONTROL_CLASS}\\u2028\\u2029\\ud800-\\udfff\\u00ad\\u061c\\u200b-\\u200f\\u2060-\\u2064\\ufeff]`);
+/**
+ * Format characters whose only use in a chat is to hide: zero-width space, word joiner and the
+ * invisible operators, the byte-order mark, the soft hyphen, the bidi marks (LRM, RLM, ALM), and
+ * tag characters. Two are kept where writing needs them: a zero-width non-joiner between letters
+ * (Persian, Indic scripts) and a zero-width joiner inside an emoji sequence (👩‍💻); tag
+ * characters only in a subdivision flag (🏴 + tags + cancel tag, the flag of Scotland).
+ */
+const HIDING =
+  /\u{1F3F4}[\u{E0020}-\u{E007E}]+\u{E007F}|[\u{E0000}-\u{E007F}\u00ad\u061c\u200b\u200e\u200f\u2060-\u2064\ufeff]|(?<!\p{L}\p{M}*)\u200c|\u200c(?!\p{L})|(?<!\p{Extended_Pictographic}[\ufe0f\u{1F3FB}-\u{1F3FF}]?)\u200d|\u200d(?!\p{Extended_Pictographic})/gu;
 /**
  * Everything that ends a line somewhere: CR LF, CR, NEL (U+0085), and the line and paragraph
  * separators (U+2028, U+2029), which some renderers break on. Each becomes one LF, so that every
@@ -43,7 +53,8 @@ export function hasControls(text: string): boolean {
  * What the server lets through of a user's text: well-formed Unicode (a lone surrogate becomes
  * U+FFFD), no escape sequences, no control characters, no bidi overrides, so nobody can clear
  * others' screens, set their titles, write to their clipboards, or reorder what they read.
- * Newlines stay (CR LF and lone CR become LF); a tab becomes a space.
+ * Newlines stay (every kind of line break becomes LF); a tab becomes a space; format characters
+ * that only hide (HIDING) go.
  */
 export function cleanText(given: string): string {
   // Most messages have nothing to change: one scan for that costs a quarter of the replacements.
@@ -55,7 +66,8 @@ export function cleanText(given: string): string {
     .replace(LINE_BREAK, "\n")
     .replace(/\t/g, " ")
     .replace(CONTROL_SEQUENCE, "")
-    .replace(CONTROL, (c) => (c === "\n" ? c : ""));
+    .replace(CONTROL, (c) => (c === "\n" ? c : ""))
+    .replace(HIDING, (found) => (found.startsWith("\u{1F3F4}") ? found : ""));
 }
 
 /**
@@ -91,20 +103,27 @@ export function forLog(text: string): string {
 // ---------------------------------------------------------------------------------------------
 // Names and rooms.
 
-const NAME_PATTERN = /^[\p{L}\p{Nd}_.\-]{1,32}$/u;
+/** Letters of any script (each with its combining marks), digits, and `_`, `.`, `-`. */
+const NAME_PATTERN = /^(?:[\p{L}\p{Nd}_.\-]\p{M}*)+$/u;
+/** Letters that show as nothing (U+3164 HANGUL FILLER and its kin): a name of them looks blank. */
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u3164\u115f\u1160\uffa0]/u;
 
-/** Names and rooms are compared in NFC, so that é typed two ways is one name. */
+/**
+ * Names and rooms are compared in NFKC: é typed two ways is one name, and fullwidth or
+ * mathematical letters (ａｌｉｃｅ, 𝐚𝐥𝐢𝐜𝐞) are the plain letters they stand for.
+ */
 export function normalizeName(name: string): string {
-  return name.trim().normalize("NFC");
+  return name.trim().normalize("NFKC");
 }
 
 /** Why `name` cannot be a name (or room, per `what`), or undefined if it can. */
 export function nameProblem(name: string, what: "name" | "room" = "name"): string | undefined {
-  if (NAME_PATTERN.test(name)) return undefined;
-  const length = Array.from(name).length;
+  const length = Array.from(name.replace(/\p{M}/gu, "")).length;
   if (length === 0) return `A ${what} cannot be empty.`;
   if (length > 32) return `A ${what} can be at most 32 characters; '${name.slice(0, 40)}' has ${length}.`;
-  return `A ${what} can only have letters, digits, '_', '-' and '.'; '${name}' has other characters.`;
+  if (INVISIBLE.test(name)) return `A ${what} cannot have characters that show as nothing.`;
+  if (!NAME_PATTERN.test(name)) return `A ${what} can only have letters, digits, '_', '-' and '.'; '${name}' has other characters.`;
+  return mixedScriptProblem(name, what);
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * Who holds which name. Names are unique regardless of case: on this instance by this registry,
+ * Who holds which name. Names are unique regardless of case and of look-alike letters (their
+ * skeleton, common/lookalikes.ts): on this instance by this registry,
  * across instances by the directory, which is asked before a name is given. While it answers, the
  * name is reserved here, so that nobody else on this instance takes it meanwhile.
  *
@@ -8,6 +9,7 @@
  * for --name-grace seconds. Whoever comes back with that token (a reconnecting client, on any
  * instance) gets it back; nobody else can take it meanwhile.
  */
+import { nameSkeleton } from "../common/lookalikes";
 import { nameProblem, normalizeName } from "../common/text";
 import { whenAnswered, type Directory } from "./directory";
 import type { Member } from "./member";
@@ -45,7 +47,7 @@ export class Names {
     const checked = this.#check(member, wanted);
     if ("problem" in checked) return done(checked.problem);
     const { name } = checked;
-    const key = name.toLowerCase();
+    const key = nameSkeleton(name);
     this.#reserved.add(key);
     whenAnswered(
       this.directory.claimName(name, member.address, member.tokenHash),
@@ -67,15 +69,15 @@ export class Names {
   /** Lets go of the member's name (it left, or took another), held for its token for `holdMs`. */
   #letGo(member: Member, holdMs: number): void {
     const { name } = member;
-    if (!name || this.#holders.get(name.toLowerCase()) !== member) return;
-    const key = name.toLowerCase();
+    if (!name || this.#holders.get(nameSkeleton(name)) !== member) return;
+    const key = nameSkeleton(name);
     this.#holders.delete(key);
     if (holdMs > 0) this.#held.set(key, { tokenHash: member.tokenHash, until: Date.now() + holdMs });
     this.directory.releaseName(name, member.address, member.tokenHash, holdMs);
   }
 
   #claimed(member: Member, name: string, free: boolean, done: (problem?: string) => void): void {
-    const key = name.toLowerCase();
+    const key = nameSkeleton(name);
     this.#reserved.delete(key);
     if (!member.open) {
       if (free) this.directory.releaseName(name, member.address, member.tokenHash, 0);
@@ -98,7 +100,7 @@ export class Names {
     const name = normalizeName(wanted);
     const problem = nameProblem(name);
     if (problem) return { problem };
-    const key = name.toLowerCase();
+    const key = nameSkeleton(name);
     if (member.name === name) return { problem: `You are already ${name}.` };
     const holder = this.#holders.get(key);
     const held = this.#held.get(key);

@@ -258,3 +258,29 @@ describe("a full server, as our clients meet it", () => {
     }
   }, 40_000);
 });
+
+describe("names nobody can pass for", () => {
+  test("look-alikes of a name in use are taken, mixed scripts and invisible names refused, any script's letters with their marks allowed", async () => {
+    const server = await startServer([]);
+    try {
+      const alice = await TestSocket.open(`${server.url}/?name=alice`, SUBPROTOCOL);
+      await alice.waitForEvent("joined", (e) => e.type === "joined");
+      const attempt = async (name: string) => {
+        const socket = await TestSocket.open(`${server.url}/?name=${encodeURIComponent(name)}`, SUBPROTOCOL);
+        const welcome = await socket.waitForEvent("joined", (e) => e.type === "joined");
+        const error = socket.events.find((e) => e.type === "error")?.message as string | undefined;
+        socket.close();
+        return error ?? `joined as ${socket.events.find((e) => e.type === "welcome")!.you.name ?? welcome.room}`;
+      };
+      expect(await attempt("alıce")).toBe("The name 'alıce' is taken; choose another.");
+      expect(await attempt("ａｌｉｃｅ")).toBe("The name 'alice' is taken; choose another.");
+      expect(await attempt("AIice")).toBe("The name 'AIice' is taken; choose another.");
+      expect(await attempt("аlice")).toBe("A name cannot mix scripts (Cyrillic and Latin in 'аlice'): letters from two scripts let one name pass for another.");
+      expect(await attempt("\u3164")).toBe("A name cannot have characters that show as nothing.");
+      expect(await attempt("अनिल")).toBe("joined as अनिल");
+      alice.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});

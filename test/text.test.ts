@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { cleanText, describeUser, escapeControls, forLog, forTerminal, messagesWere, nameHash, nameProblem, normalizeName, plural, oneLine } from "../common/text";
 import { screenSafe } from "../common/events";
+import { nameSkeleton } from "../common/lookalikes";
 
 describe("cleanText", () => {
   test.each([
@@ -76,5 +77,57 @@ describe("what a client shows of a server's strings", () => {
     const members = { type: "members", room: "r\u2028oom", members: [{ name: "eve\n12:00  bob", address: "1.2.3.4:5" }] };
     expect(screenSafe(members)).toEqual({ type: "members", room: "r\uFFFDoom", members: [{ name: "eve\uFFFD12:00  bob", address: "1.2.3.4:5" }] });
     expect(oneLine("bye\x1b[2J")).toBe("bye\uFFFD[2J");
+  });
+});
+
+describe("look-alike and invisible names", () => {
+  test.each([
+    ["Cyrillic а among Latin letters", "аlice", "A name cannot mix scripts (Cyrillic and Latin in 'аlice'): letters from two scripts let one name pass for another."],
+    ["a Hangul filler, which shows as nothing", "\u3164", "A name cannot have characters that show as nothing."],
+    ["a zero-width space", "bob\u200b", "A name cannot have characters that show as nothing."],
+  ])("refused: %s", (_what, given, problem) => {
+    expect(nameProblem(normalizeName(given))).toBe(problem);
+  });
+
+  test.each([["Hindi, with its combining marks", "अनिल"], ["Japanese, three scripts in one", "山田たろう"], ["Korean", "김철수"], ["Greek", "Νίκος"], ["accents", "José"]])(
+    "allowed: %s",
+    (_what, given) => {
+      expect(nameProblem(normalizeName(given))).toBeUndefined();
+    },
+  );
+
+  test("fullwidth and mathematical letters are the plain letters they stand for", () => {
+    expect(normalizeName("ａｌｉｃｅ")).toBe("alice");
+    expect(normalizeName("𝐚𝐥𝐢𝐜𝐞")).toBe("alice");
+  });
+
+  test("names that pass for each other have one skeleton; names that do not, differ", () => {
+    const alice = nameSkeleton("alice");
+    for (const lookalike of ["Alice", "аlice", "alıce", "AIice", "a1ice", "ALICE", "ａｌｉｃｅ"]) expect(nameSkeleton(lookalike)).toBe(alice);
+    expect(nameSkeleton("реа")).toBe(nameSkeleton("pea"));
+    for (const other of ["alicia", "allce", "José"]) expect(nameSkeleton(other)).not.toBe(alice);
+    expect(nameSkeleton("José")).not.toBe(nameSkeleton("Jose"));
+  });
+});
+
+describe("format characters that only hide", () => {
+  test.each([
+    ["zero-width space", "a\u200bb", "ab"],
+    ["soft hyphen", "soft\u00adhyphen", "softhyphen"],
+    ["invisible times", "x\u2062y", "xy"],
+    ["byte-order mark", "\ufeffbom", "bom"],
+    ["right-to-left mark", "rlm\u200f", "rlm"],
+    ["tag characters outside a flag", "hid\u{E0041}\u{E0042}den", "hidden"],
+    ["a joiner between letters", "a\u200db", "ab"],
+  ])("removed: %s", (_what, given, kept) => {
+    expect(cleanText(given)).toBe(kept);
+  });
+
+  test.each([
+    ["a joiner inside an emoji sequence", "👩\u200d💻"],
+    ["a non-joiner inside a Persian word", "می\u200cخواهم"],
+    ["the flag of Scotland (tags)", "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}"],
+  ])("kept: %s", (_what, given) => {
+    expect(cleanText(given)).toBe(given);
   });
 });

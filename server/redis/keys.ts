@@ -3,6 +3,7 @@
  * Channels and keys are fixed by the server (a prefix and validated room names); nothing is
  * pattern-subscribed.
  */
+import { nameSkeleton } from "../../common/lookalikes";
 
 export const PREFIX = "chat:";
 /** Every instance publishes here and subscribes here. */
@@ -19,7 +20,7 @@ export const MEMBERS_PREFIX = `${PREFIX}members:`;
  * Who holds a name (any case): `<instance> <address> <token hash>`, or, for a person who left
  * and may come back, `held - <token hash>`, expiring at the end of the grace period.
  */
-export const nameKey = (name: string) => `${PREFIX}name:${name.toLowerCase()}`;
+export const nameKey = (name: string) => `${PREFIX}name:${nameSkeleton(name)}`;
 /** Present while an instance is alive; it expires if the instance dies without a word. */
 export const ALIVE_PREFIX = `${PREFIX}instance:`;
 export const aliveKey = (instance: string) => `${ALIVE_PREFIX}${instance}`;
