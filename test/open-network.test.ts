@@ -81,6 +81,36 @@ describe("budgets that survive reconnecting", () => {
   });
 });
 
+describe("replays under attack", () => {
+  test("20 loops of connect with ?since=0 and close get the address's replay budget, not 20 full replays", async () => {
+    const server = await startServer(["--quiet", "--history", "50", "--rate", "0", "--trust-proxy", "127.0.0.1"]);
+    try {
+      const filler = await openAs(server, "198.51.100.9");
+      const big = "r".repeat(60_000);
+      for (let i = 0; i < 50; i++) filler.send(`${i} ${big}`);
+      await filler.waitForChat(50, 10_000);
+      const started = performance.now();
+      let received = 0;
+      for (let loop = 0; loop < 20; loop++) {
+        const attacker = await TestSocket.open(`${server.url}/?since=0`, SUBPROTOCOL);
+        await attacker.waitForEvent("joined", (e) => e.type === "joined");
+        attacker.close();
+        await waitFor("the close", () => attacker.closed);
+        received += attacker.messages.reduce((sum, m) => sum + m.length, 0);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const fullReplays = (20 * 50 * big.length) / 2 ** 20;
+      // The budget counts about two bytes a character: 16 MiB at once, then 1 MiB a second.
+      const allowed = (16 + seconds + 1) / 2;
+      console.log(`replayed ${(received / 2 ** 20).toFixed(1)} MiB in ${seconds.toFixed(1)} s, where 20 full replays are ${fullReplays.toFixed(0)} MiB`);
+      expect(received / 2 ** 20).toBeLessThan(allowed);
+      filler.close();
+    } finally {
+      await server.stop();
+    }
+  }, 30_000);
+});
+
 describe("memory under attack", () => {
   test("64 KiB messages into ever new rooms: history stays within --history-bytes and RSS within a bound", async () => {
     const budget = 16 * 1024 * 1024;
@@ -117,6 +147,24 @@ describe("memory under attack", () => {
 });
 
 describe("behind a reverse proxy", () => {
+  test("with --ipv4-prefix 24, twenty addresses of one network share one --max-per-ip; another network still gets in", async () => {
+    const server = await startServer(["--quiet", "--trust-proxy", "127.0.0.1", "--ipv4-prefix", "24", "--max-per-ip", "10", "--ip-connect-rate", "0"]);
+    const sockets: TestSocket[] = [];
+    try {
+      let refused = 0;
+      for (let i = 1; i <= 20; i++) {
+        const socket = await openAs(server, `203.0.113.${i}`).catch(() => undefined);
+        if (socket) sockets.push(socket);
+        else refused++;
+      }
+      expect([sockets.length, refused]).toEqual([10, 10]);
+      sockets.push(await openAs(server, "198.51.100.1"));
+    } finally {
+      for (const socket of sockets) socket.close();
+      await server.stop();
+    }
+  });
+
   test("with --trust-proxy, a client is tagged with the address the proxy names; without it, the header is ignored", async () => {
     const trusting = await startServer(["--trust-proxy", "127.0.0.1"]);
     const plain = await startServer([]);
