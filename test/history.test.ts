@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SaidEvent } from "../common/events";
+import { Database } from "bun:sqlite";
 import { History } from "../server/history";
 
 const said = (room: string, text: string): Omit<SaidEvent, "seq"> => ({ type: "message", room, time: "t", from: { name: null, address: "a:1" }, text });
@@ -57,4 +58,25 @@ test("with a store, history and numbering survive a restart", () => {
   expect(second.recent("a").map((e) => e.text)).toEqual(["3", "4", "5", "6", "7"]);
   expect(second.add(said("a", "8")).seq).toBe(8);
   second.close();
+});
+
+test("the store keeps at most --store-keep messages per room and none older than --store-days; numbering survives", () => {
+  const file = join(dir, "retention.sqlite");
+  const history = new History(5, file, { storeKeep: { perRoom: 10, days: 30 } });
+  const old = new Date(Date.now() - 40 * 86_400_000).toISOString();
+  for (let i = 1; i <= 3; i++) history.add({ ...said("b", `old ${i}`), time: old });
+  for (let i = 1; i <= 25; i++) history.add({ ...said("a", String(i)), time: new Date().toISOString() });
+  history.flush();
+  history.pruneOld();
+  history.close();
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db.query<{ room: string; n: number; low: number; high: number }, []>("SELECT room, count(*) AS n, min(seq) AS low, max(seq) AS high FROM events GROUP BY room").all();
+    expect(rows).toEqual([{ room: "a", n: 10, low: 16, high: 25 }]);
+  } finally {
+    db.close();
+  }
+  const reopened = new History(5, file);
+  expect(reopened.add(said("a", "26")).seq).toBe(26);
+  reopened.close();
 });
