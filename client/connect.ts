@@ -4,6 +4,7 @@
  * server meant says not to come back. Runs in Bun and in browsers.
  */
 import { SUBPROTOCOL, tokenProtocol } from "../common/events";
+import { runCommand } from "../common/run-command";
 import { oneLine } from "../common/text";
 
 /** In Bun, a WebSocket takes headers and TLS options, and can ping; in a browser it can do neither. */
@@ -72,7 +73,7 @@ function describeConnectFailure(shownUrl: string, url: string, event: Event): Co
   const local = /^(localhost|127\.[\d.]+|\[::1\])$/.test(hostname);
   switch (code) {
     case "ECONNREFUSED":
-      return fail(local ? `connection refused. Is the server running? Start one with: ${serverCommand()} --port ${port || 80}` : "connection refused. Is the server running, and is the port right?");
+      return fail(local ? `connection refused. Is the server running? Start one with: ${runCommand("server")} --port ${port || 80}` : "connection refused. Is the server running, and is the port right?");
     case "ENOTFOUND":
     case "EAI_NONAME":
       return fail(`the host '${hostname}' was not found. Check its spelling.`);
@@ -110,14 +111,6 @@ function describeRefusal(status: string, fail: (why: string, exitCode?: number, 
     default:
       return fail(`the server answered with HTTP status ${status} instead of a WebSocket. Is it a chat server, and is the path right?`);
   }
-}
-
-/**
- * `bun server.ts`, or `chat-server` from a compiled client: common/cli.ts's otherProgram("server"),
- * which this file cannot import, since it runs in browsers too and cli.ts needs node modules.
- */
-function serverCommand(): string {
-  return IN_BUN && Bun.main.includes("$bunfs") ? "chat-server" : "bun server.ts";
 }
 
 /** A close that means "do not come back": why, and the exit code. RFC 6455 §7.4.1 for the codes. */

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { basename } from "node:path";
+import { runCommand } from "./run-command";
 
 /** One command-line option. */
 export interface OptionSpec {
@@ -40,14 +41,14 @@ export function isCompiled(): boolean {
   return Bun.main.includes("$bunfs");
 }
 
-/** How the user started this program, for messages: `bun server.ts`, or `chat-server` when compiled. */
+/** How the user starts this program, for messages: `bun server.ts`, `npx bun server.ts`, or `chat-server` when compiled. */
 export function commandName(script: string): string {
-  return isCompiled() ? basename(process.execPath) : `bun ${script}`;
+  return isCompiled() ? basename(process.execPath) : runCommand(script.replace(/\.ts$/, "") as "client" | "server");
 }
 
 /** How to start the other program of the pair, in the same form as this one was started. */
 export function otherProgram(role: "server" | "client"): string {
-  return isCompiled() ? `chat-${role}` : `bun ${role}.ts`;
+  return runCommand(role);
 }
 
 /** Parses `argv` against `options`; throws UsageError for unknown flags or missing values. */
@@ -62,7 +63,7 @@ export function parseCommandLine<const T extends readonly OptionSpec[]>(
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: config, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: withValuesAttached(options, argv), options: config, strict: true, allowPositionals: true });
   } catch (error) {
     throw new UsageError(describeParseError(error));
   }
@@ -78,6 +79,38 @@ export function parseCommandLine<const T extends readonly OptionSpec[]>(
   return { values: values as OptionValues<T>, positionals: parsed.positionals };
 }
 
+/**
+ * `--port 80` as `--port=80`, checked: node:util takes `--port -1` for two options and blames the
+ * wrong one, and says `-p,` for a short option with no value. Here a missing value is named by its
+ * long flag, and a value that starts with a dash and a digit (`-1`) is the value, for the option's
+ * own check to refuse in its words.
+ */
+function withValuesAttached(options: readonly OptionSpec[], argv: string[]): string[] {
+  const valued = new Map<string, OptionSpec>();
+  for (const option of options) {
+    if (!option.value) continue;
+    valued.set(`--${option.flag}`, option);
+    if (option.short) valued.set(`-${option.short}`, option);
+  }
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const option = valued.get(arg);
+    if (arg === "--") return [...args, ...argv.slice(i)];
+    if (!option) {
+      args.push(arg);
+      continue;
+    }
+    const value = argv[i + 1];
+    if (value === undefined || (value.startsWith("-") && !/^-\d/.test(value))) {
+      throw new UsageError(`Option '--${option.flag}' needs a value (${option.value}).`);
+    }
+    args.push(`--${option.flag}=${value}`);
+    i++;
+  }
+  return args;
+}
+
 function envValue(name: string | undefined): string | undefined {
   const value = name ? process.env[name] : undefined;
   return value === "" ? undefined : value;
@@ -87,7 +120,8 @@ function envValue(name: string | undefined): string | undefined {
 function describeParseError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code;
-  const flag = /'(-[^' ]+)/.exec(message)?.[1];
+  // node names an option with a short form as '-q, --quiet': the long form is the one to show.
+  const flag = /'(?:-\w, )?(--?[^' ,]+)/.exec(message)?.[1];
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag) return `Unknown option '${flag}'.`;
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag) {
     return message.includes("argument missing") ? `Option '${flag}' needs a value.` : `Option '${flag}' takes no value.`;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SUBPROTOCOL, tokenProtocol } from "../common/events";
-import { BUN, ROOT, run, startServer, TestSocket } from "./helpers";
+import { BUN, ROOT, run, startServer, TestSocket, RUN } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 const SERVER = [BUN, join(ROOT, "server.ts")];
@@ -100,7 +100,7 @@ describe("who may connect", () => {
       } finally {
         await server.stop();
       }
-      expect(await run([...SERVER, "--tls-cert", cert])).toMatchObject({ exitCode: 2, stderr: "bun server.ts: --tls-cert and --tls-key go together: give both or neither. Run 'bun server.ts --help' for usage.\n" });
+      expect(await run([...SERVER, "--tls-cert", cert])).toMatchObject({ exitCode: 2, stderr: `${RUN.server}: --tls-cert and --tls-key go together: give both or neither. Run '${RUN.server} --help' for usage.\n` });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import pkg from "../package.json";
-import { BUN, ROOT, run, startServer, TestSocket, unusedPort, waitFor, type RunningServer } from "./helpers";
+import { BUN, ROOT, run, startServer, TestSocket, unusedPort, waitFor, type RunningServer, RUN } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 
@@ -153,7 +153,7 @@ describe("errors", () => {
     expect(await run([...CLIENT, "--port", String(port)], { input: "hi\n" })).toEqual({
       exitCode: 1,
       stdout: "",
-      stderr: `Could not connect to ws://127.0.0.1:${port}: connection refused. Is the server running? Start one with: bun server.ts --port ${port}\n`,
+      stderr: `Could not connect to ws://127.0.0.1:${port}: connection refused. Is the server running? Start one with: ${RUN.server} --port ${port}\n`,
     });
   });
 
@@ -180,7 +180,7 @@ describe("errors", () => {
     expect(await run([...CLIENT, ...args])).toEqual({
       exitCode: 2,
       stdout: "",
-      stderr: `bun client.ts: ${message} Run 'bun client.ts --help' for usage.\n`,
+      stderr: `${RUN.client}: ${message} Run '${RUN.client} --help' for usage.\n`,
     });
   });
 
@@ -188,7 +188,7 @@ describe("errors", () => {
     const help = await run([...CLIENT, "--help"]);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toStartWith(
-      "Usage: bun client.ts [options] [URL]\n       bun client.ts [options] < messages.txt\n       bun client.ts --json [options] [URL]\n",
+      `Usage: ${RUN.client} [options] [URL]\n       ${RUN.client} [options] < messages.txt\n       ${RUN.client} --json [options] [URL]\n`,
     );
     expect(help.stdout).toContain("  -n, --name NAME     your name in the chat (on a terminal you are asked otherwise)\n");
     expect(await run([...CLIENT, "-v"])).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });

@@ -1,8 +1,10 @@
 /** The core chat against the real server process: broadcast to everyone in the room, the sender included, its log, and its options. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json";
-import { BUN, ROOT, run, startServer, TestSocket, waitFor, type RunningServer } from "./helpers";
+import { BUN, ROOT, run, startServer, TestSocket, waitFor, type RunningServer, RUN } from "./helpers";
 
 const SERVER = [BUN, join(ROOT, "server.ts")];
 
@@ -79,7 +81,7 @@ describe("broadcast", () => {
     const elsewhere = await fetch(`http://127.0.0.1:${server.port}/elsewhere`);
     expect(elsewhere.status).toBe(404);
     expect(await elsewhere.text()).toBe(
-      `Nothing here. The chat is at http://127.0.0.1:${server.port}/ in a browser; terminal and WebSocket clients connect to ws://127.0.0.1:${server.port}, for example:\n  bun client.ts ws://127.0.0.1:${server.port}\n`,
+      `Nothing here. The chat is at http://127.0.0.1:${server.port}/ in a browser; terminal and WebSocket clients connect to ws://127.0.0.1:${server.port}, for example:\n  ${RUN.client} ws://127.0.0.1:${server.port}\n`,
     );
   });
 
@@ -161,7 +163,7 @@ describe("options", () => {
   test("--help and --version", async () => {
     const help = await run([...SERVER, "--help"]);
     expect(help.exitCode).toBe(0);
-    expect(help.stdout).toStartWith("Usage: bun server.ts [options]\n");
+    expect(help.stdout).toStartWith(`Usage: ${RUN.server} [options]\n`);
     expect(help.stdout).toContain("  -p, --port PORT              port to listen on; 0 picks a free one (env PORT, default 2000)\n");
     const version = await run([...SERVER, "--version"]);
     expect(version).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
@@ -171,18 +173,44 @@ describe("options", () => {
     expect(await run([...SERVER, "--colour"])).toEqual({
       exitCode: 2,
       stdout: "",
-      stderr: "bun server.ts: Unknown option '--colour'. Run 'bun server.ts --help' for usage.\n",
+      stderr: `${RUN.server}: Unknown option '--colour'. Run '${RUN.server} --help' for usage.\n`,
     });
     expect(await run([...SERVER, "--port", "99999"])).toEqual({
       exitCode: 2,
       stdout: "",
-      stderr: "bun server.ts: The port must be a number from 0 to 65535, not '99999'. Run 'bun server.ts --help' for usage.\n",
-    });    for (const url of ["notaurl", "http://127.0.0.1:6379", "redis://"]) {
+      stderr: `${RUN.server}: The port must be a number from 0 to 65535, not '99999'. Run '${RUN.server} --help' for usage.\n`,
+    });
+    for (const url of ["notaurl", "http://127.0.0.1:6379", "redis://"]) {
       expect(await run([...SERVER, "--redis", url])).toEqual({
         exitCode: 2,
         stdout: "",
-        stderr: `bun server.ts: --redis must be a Redis URL such as redis://127.0.0.1:6379, not '${url}'. Run 'bun server.ts --help' for usage.\n`,
+        stderr: `${RUN.server}: --redis must be a Redis URL such as redis://127.0.0.1:6379, not '${url}'. Run '${RUN.server} --help' for usage.\n`,
       });
+    }
+  });
+
+  test.each([
+    [["--port"], "Option '--port' needs a value (PORT)."],
+    [["-p"], "Option '--port' needs a value (PORT)."],
+    [["--port", "--quiet"], "Option '--port' needs a value (PORT)."],
+    [["--port", "-1"], "The port must be a number from 0 to 65535, not '-1'."],
+    [["--history", "-3"], "--history must be a whole number, not '-3'."],
+    [["--rate", "-1"], "--rate must be a whole number, not '-1'."],
+    [["--quiet=yes"], "Option '--quiet' takes no value."],
+  ])("flag mistakes are named right: %p", async (args, sentence) => {
+    expect(await run([...SERVER, ...args])).toEqual({ exitCode: 2, stdout: "", stderr: `${RUN.server}: ${sentence} Run '${RUN.server} --help' for usage.\n` });
+  });
+
+  test("the hints name the command that works: `npx bun` for Bun from npm only, `bun` with Bun on the PATH", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chat-path-"));
+    try {
+      symlinkSync(BUN, join(dir, "bun"));
+      const npmOnly = `${join(ROOT, "node_modules", ".bin")}:/usr/bin:/bin`;
+      const usage = async (PATH: string) => (await run([BUN, join(ROOT, "server.ts"), "--help"], { env: { PATH } })).stdout.split("\n")[0];
+      expect(await usage(npmOnly)).toBe("Usage: npx bun server.ts [options]");
+      expect(await usage(`${dir}:${npmOnly}`)).toBe("Usage: bun server.ts [options]");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -193,7 +221,7 @@ describe("options", () => {
       expect(second).toEqual({
         exitCode: 1,
         stdout: "",
-        stderr: `bun server.ts: Could not listen on 127.0.0.1:${first.port}: the port is already in use. Stop the other server or pick another port with --port.\n`,
+        stderr: `${RUN.server}: Could not listen on 127.0.0.1:${first.port}: the port is already in use. Stop the other server or pick another port with --port.\n`,
       });
     } finally {
       await first.stop();
@@ -205,7 +233,7 @@ describe("options", () => {
     expect(result).toEqual({
       exitCode: 1,
       stdout: "",
-      stderr: "bun server.ts: Could not listen on [::2]:0: this machine has no such address. Use one of its own addresses, e.g. --host 127.0.0.1.\n",
+      stderr: `${RUN.server}: Could not listen on [::2]:0: this machine has no such address. Use one of its own addresses, e.g. --host 127.0.0.1.\n`,
     });
   });
 });

@@ -1,7 +1,7 @@
 /** The interactive client, driven through a real pseudo-terminal (tmux send-keys / capture-pane). */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BUN, ROOT, startServer, Terminal, TestSocket, unusedPort, type RunningServer } from "./helpers";
+import { BUN, ROOT, startServer, Terminal, TestSocket, unusedPort, type RunningServer, RUN } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 const HINT = "└  Enter sends · /help lists commands · /quit leaves";
@@ -168,7 +168,7 @@ describe("interactive client", () => {
     const terminal = await startClient(["--name", "x", `127.0.0.1:${port}`], "Could not connect", { columns: 160 });
     expect(await terminal.waitForExit()).toBe(1);
     expect(await terminal.screen()).toContain(
-      `Could not connect to ws://127.0.0.1:${port}: connection refused. Is the server running? Start one with: bun server.ts --port ${port}`,
+      `Could not connect to ws://127.0.0.1:${port}: connection refused. Is the server running? Start one with: ${RUN.server} --port ${port}`,
     );
   });
 });
