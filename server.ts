@@ -8,6 +8,7 @@
  * or `127.0.0.1:54321: hello` without a name). Clients that ask for no subprotocol speak plain
  * text, one message per frame; clients that ask for `chat.v1.json` get JSON events.
  */
+import { X509Certificate } from "node:crypto";
 import { commandName, formatHelp, otherProgram, parseCommandLine, runMain } from "./common/cli";
 import { SUBPROTOCOL } from "./common/events";
 import pkg from "./package.json";
@@ -75,10 +76,14 @@ async function main(): Promise<void> {
   }
 
   // 2. Listen, or say in one line why we cannot; with --redis, join the other instances.
-  const server = await startChatServer(readConfig(options), pkg.version);
+  const config = readConfig(options);
+  const server = await startChatServer(config, pkg.version);
+  // Listening on every address (:: or 0.0.0.0), this machine reaches itself at 127.0.0.1.
+  const local = server.url.replace(/\/\/(\[::\]|0\.0\.0\.0):/, "//127.0.0.1:");
+  const ca = config.tls && isSelfSigned(await Bun.file(config.tls.certFile).text()) ? ` --ca ${config.tls.certFile}` : "";
   server.log.line(`Listening on ${server.url}`);
-  server.log.line(`Connect a client with: ${otherProgram("client")} ${server.url}`);
-  server.log.line(`Or open ${server.url.replace(/^ws/, "http")}/ in a browser`);
+  server.log.line(`Connect a client with: ${otherProgram("client")}${ca} ${local}`);
+  server.log.line(`Or open ${local.replace(/^ws/, "http")}/ in a browser${ca && " (it will warn about the self-signed certificate)"}`);
 
   // 3. Stop cleanly on Ctrl-C or a service manager's SIGTERM: tell everyone, close with 1001,
   //    write out the history, and exit.
@@ -88,6 +93,16 @@ async function main(): Promise<void> {
       await server.shutDown();
       process.exit(0);
     });
+  }
+}
+
+/** A certificate that signed itself: clients must be given it (--ca) to trust it. */
+function isSelfSigned(pem: string): boolean {
+  try {
+    const certificate = new X509Certificate(pem);
+    return certificate.issuer === certificate.subject;
+  } catch {
+    return false;
   }
 }
 

@@ -73,14 +73,17 @@ function describeConnectFailure(shownUrl: string, url: string, event: Event): Co
   const local = /^(localhost|127\.[\d.]+|\[::1\])$/.test(hostname);
   switch (code) {
     case "ECONNREFUSED":
-      return fail(local ? `connection refused. Is the server running? Start one with: ${runCommand("server")} --port ${port || 80}` : "connection refused. Is the server running, and is the port right?");
+      return fail(local ? `connection refused. Is the server running? Start one with: ${runCommand("server")}${hostFlag(hostname)} --port ${port || 80}` : "connection refused. Is the server running, and is the port right?");
     case "ENOTFOUND":
     case "EAI_NONAME":
       return fail(`the host '${hostname}' was not found. Check its spelling.`);
     case "ETIMEDOUT":
       return fail("the connection timed out. Check the host and port, and any firewall between.");
     case "ECONNRESET":
-      return fail("the server closed the connection during the handshake. Is it a chat server?");
+      // A TLS server answers a plain handshake by closing: the likeliest mistake is the scheme.
+      return url.startsWith("ws:")
+        ? fail(`the server closed the connection during the handshake. If it serves TLS, use ${shownUrl.replace(/^ws:/, "wss:")}; otherwise, is it a chat server?`)
+        : fail("the server closed the connection during the handshake. Is it a chat server?");
     case "EHOSTUNREACH":
     case "ENETUNREACH":
       return fail("the host cannot be reached from here.");
@@ -94,6 +97,11 @@ function describeConnectFailure(shownUrl: string, url: string, event: Event): Co
   }
   const detail = message.replace(/^WebSocket connection to '[^']*' failed: /, "") || "the WebSocket handshake failed";
   return fail(`${detail}${code ? ` (${code})` : ""}. Is it a chat server?`);
+}
+
+/** The server's `--host` for a local address other than its default, 127.0.0.1. */
+function hostFlag(hostname: string): string {
+  return hostname === "127.0.0.1" || hostname === "localhost" ? "" : ` --host ${hostname.replace(/^\[|\]$/g, "")}`;
 }
 
 /** An HTTP status instead of the upgrade. */

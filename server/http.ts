@@ -31,6 +31,8 @@ export function httpAnswer(request: Request, url: URL, context: HttpContext): Re
     return new Response("Only GET and HEAD are answered here.\n", { status: 405, headers: { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" } });
   }
   if (path === "/" && context.page) return context.page.clone() as Response;
+  // The page has its icon inline; other browsers' and tools' guesses at one get an empty answer, not a 404.
+  if (path === "/favicon.ico") return new Response(null, { status: 204, headers: { "Cache-Control": "public, max-age=86400" } });
   if (path === "/auth") {
     // A check of the token costs what a connection does, so that it cannot be guessed at speed.
     if (!context.mayTry(request)) return new Response("Too many tries from your address; wait a moment.\n", { status: 429, headers: { "Retry-After": "5" } });

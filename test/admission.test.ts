@@ -90,6 +90,12 @@ describe("who may connect", () => {
       const server = await startServer(["--tls-cert", cert, "--tls-key", key]);
       try {
         expect(server.url).toStartWith("wss://127.0.0.1:");
+        // The certificate signed itself: the banner's command passes it, and ws:// is told to use wss://.
+        expect(server.log()).toContain(`Connect a client with: ${RUN.client} --ca ${cert} ${server.url}\n`);
+        const plainScheme = server.url.replace(/^wss:/, "ws:");
+        expect((await run([...CLIENT, plainScheme], { input: "hi\n" })).stderr).toBe(
+          `Could not connect to ${plainScheme}: the server closed the connection during the handshake. If it serves TLS, use ${server.url}; otherwise, is it a chat server?\n`,
+        );
         const trusted = await run([...CLIENT, "--ca", cert, server.url], { input: "over tls\n" });
         expect(trusted.stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: over tls\n$/);
         const untrusted = await run([...CLIENT, server.url], { input: "hi\n" });

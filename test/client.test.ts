@@ -157,6 +157,12 @@ describe("errors", () => {
     });
   });
 
+  test("on ::1, the hint to start a server names --host too", async () => {
+    const port = unusedPort();
+    const result = await run([...CLIENT, "--host", "::1", "--port", String(port)], { input: "hi\n" });
+    expect(result.stderr).toBe(`Could not connect to ws://[::1]:${port}: connection refused. Is the server running? Start one with: ${RUN.server} --host ::1 --port ${port}\n`);
+  });
+
   test("a server that is not a WebSocket server is named as such", async () => {
     using web = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("a web page") });
     const result = await run([...CLIENT, `127.0.0.1:${web.port}`], { input: "hi\n" });

@@ -214,6 +214,15 @@ describe("options", () => {
     }
   });
 
+  test("listening on every address, the banner gives an address this machine can use", async () => {
+    const server = await startServer(["--host", "::"]);
+    try {
+      expect(server.log()).toContain(`Listening on ws://[::]:${server.port}\nConnect a client with: ${RUN.client} ws://127.0.0.1:${server.port}\nOr open http://127.0.0.1:${server.port}/ in a browser\n`);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test("a port already in use is one clear line and exit code 1", async () => {
     const first = await startServer();
     try {

@@ -272,3 +272,22 @@ test("with --token, the page asks for it, says when it is wrong, and chats once 
     await server.stop();
   }
 });
+
+test("loading the page asks for nothing that is not there and logs no error", async () => {
+  const server = await startServer([]);
+  const page = await browser.newPage();
+  const failures: string[] = [];
+  page.on("console", (message) => void (message.type() === "error" && failures.push(message.text())));
+  page.on("response", (response) => void (response.status() >= 400 && failures.push(`${response.status()} ${response.url()}`)));
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.fill("#name", "iconic");
+    await page.press("#name", "Enter");
+    await page.waitForSelector("#status.online");
+    expect(failures).toEqual([]);
+    expect((await fetch(`http://127.0.0.1:${server.port}/favicon.ico`)).status).toBe(204);
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+});
