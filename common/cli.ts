@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { basename } from "node:path";
-import { runCommand } from "./run-command";
+import { bunCommand, runCommand } from "./run-command";
 
 /** One command-line option. */
 export interface OptionSpec {
@@ -43,7 +43,7 @@ export function isCompiled(): boolean {
 
 /** How the user starts this program, for messages: `bun server.ts`, `npx bun server.ts`, or `chat-server` when compiled. */
 export function commandName(script: string): string {
-  return isCompiled() ? basename(process.execPath) : runCommand(script.replace(/\.ts$/, "") as "client" | "server");
+  return isCompiled() ? basename(process.execPath) : `${bunCommand()} ${script}`;
 }
 
 /** How to start the other program of the pair, in the same form as this one was started. */

@@ -7,9 +7,13 @@
 
 /** `client` or `server`: the command that starts it, in the form that works for this person. */
 export function runCommand(role: "client" | "server"): string {
-  if (typeof Bun === "undefined") return `bun ${role}.ts`;
-  if (Bun.main.includes("$bunfs")) return `chat-${role}`;
-  return bunOnUsersPath() ? `bun ${role}.ts` : `npx bun ${role}.ts`;
+  if (typeof Bun !== "undefined" && Bun.main.includes("$bunfs")) return `chat-${role}`;
+  return `${bunCommand()} ${role}.ts`;
+}
+
+/** `bun`, or `npx bun` when Bun came from npm and is not on the user's own PATH. */
+export function bunCommand(): string {
+  return typeof Bun === "undefined" || bunOnUsersPath() ? "bun" : "npx bun";
 }
 
 let onPath: boolean | undefined;

@@ -8,7 +8,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, ROOT, run } from "./helpers";
+import { BUN, ROOT, run, RUN } from "./helpers";
 
 const out = mkdtempSync(join(tmpdir(), "chat-bench-test-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -46,5 +46,5 @@ test("a tiny run measures all three servers and writes the table and the chart",
 test("bad options are one line and exit code 2", async () => {
   const finished = await run([BUN, join(ROOT, "bench/run.ts"), "--runs", "many"]);
   expect(finished.exitCode).toBe(2);
-  expect(finished.stderr.trim()).toBe("bun bench/run.ts: --runs must be a positive number, not 'many'. Run 'bun bench/run.ts --help' for usage.");
+  expect(finished.stderr.trim()).toBe(`${RUN.bun} bench/run.ts: --runs must be a positive number, not 'many'. Run '${RUN.bun} bench/run.ts --help' for usage.`);
 });

@@ -4,7 +4,7 @@
  * sockets and a real terminal (tmux) to drive the interactive client. Every wait is bounded in
  * time; every process started here is stopped by its pid.
  */
-import { runCommand } from "../common/run-command";
+import { bunCommand, runCommand } from "../common/run-command";
 import type { Subprocess } from "bun";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
@@ -13,7 +13,7 @@ export const ROOT = join(import.meta.dir, "..");
 /** The Bun running the tests runs the programs too. */
 export const BUN = process.execPath;
 /** How our programs name themselves in their messages here: `bun server.ts`, or `npx bun server.ts` without a global Bun. */
-export const RUN = { server: runCommand("server"), client: runCommand("client") };
+export const RUN = { server: runCommand("server"), client: runCommand("client"), bun: bunCommand() };
 
 /** Waits until `check` returns a value other than undefined, polling; fails after `timeoutMs`. */
 export async function waitFor<T>(what: string | (() => string), check: () => T | undefined, timeoutMs = 5_000): Promise<T> {

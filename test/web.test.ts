@@ -291,3 +291,33 @@ test("loading the page asks for nothing that is not there and logs no error", as
     await server.stop();
   }
 });
+
+test("others coming and going do not make the page spend its own rate asking for the rooms", async () => {
+  const server = await startServer(["--ip-connect-rate", "0", "--ip-changes", "0", "--trust-proxy", "127.0.0.1"]);
+  const page = await browser.newPage();
+  let roomsAsked = 0;
+  page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => void (String(payload).includes('"rooms"') && roomsAsked++)));
+  const visitors: TestSocket[] = [];
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.fill("#name", "steady");
+    await page.press("#name", "Enter");
+    await page.waitForSelector("#status.online");
+    for (let i = 0; i < 15; i++) {
+      const visitor = await TestSocket.open(`${server.url}/?name=v${i}`, undefined, 5_000, { "X-Forwarded-For": `198.51.100.${i + 1}` });
+      visitor.send(`/nick w${i}`);
+      visitors.push(visitor);
+    }
+    await waitForLog(page, "v14");
+    await waitForLog(page, "is now w14");
+    // The page still says how many are here, from the notices alone.
+    await page.waitForFunction(() => document.querySelector("#rooms")?.textContent?.includes("16"));
+    expect(roomsAsked).toBeLessThanOrEqual(2);
+    await say(page, "still can talk");
+    await waitForLog(page, "still can talk");
+  } finally {
+    for (const visitor of visitors) visitor.close();
+    await page.close();
+    await server.stop();
+  }
+});

@@ -147,6 +147,7 @@ function show(event: ChatEvent): void {
       roomCount = event.count;
       renderMembers();
       if (event.missed) append("info", `${messagesWere(event.missed)} missed, too far back to replay.`);
+      roomsAskedAt = Date.now();
       session?.send({ type: "rooms" });
       return;
     }
@@ -163,7 +164,11 @@ function show(event: ChatEvent): void {
           members.set(event.user.address, event.user);
         }
         renderMembers();
-        session?.send({ type: "rooms" });
+        // This room's count is known here; the others' are asked for now and then, not at every
+        // notice: each ask spends the user's own rate budget, and others' comings and goings
+        // must not use it up.
+        renderRooms(shownRooms.map((room) => (room.name === shownRoom ? { ...room, members: roomCount } : room)));
+        refreshRoomsSoon();
       }
       return append("notice", event.text, event.time);
     }
@@ -249,7 +254,23 @@ function renderMembers(): void {
   );
 }
 
+/** How often at most the list of rooms is asked for while people come and go. */
+const ROOMS_REFRESH_MS = 30_000;
+let roomsAskedAt = 0;
+let roomsRefresh: ReturnType<typeof setTimeout> | undefined;
+let shownRooms: { name: string; members: number }[] = [];
+
+function refreshRoomsSoon(): void {
+  if (roomsRefresh) return;
+  roomsRefresh = setTimeout(() => {
+    roomsRefresh = undefined;
+    roomsAskedAt = Date.now();
+    session?.send({ type: "rooms" });
+  }, Math.max(0, roomsAskedAt + ROOMS_REFRESH_MS - Date.now()));
+}
+
 function renderRooms(rooms: { name: string; members: number }[]): void {
+  shownRooms = rooms;
   roomsList.replaceChildren(
     ...rooms.map(({ name, members: count }) => {
       const item = document.createElement("li");
