@@ -29,6 +29,18 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
   sudo=sudo
 fi
+# Installing system packages is not something to do behind a person's back: on a terminal, ask
+# first. CI (CI=true) and anything without a terminal install without asking.
+if [ -t 0 ] && [ -t 2 ] && [ "${CI:-}" != "true" ]; then
+  read -r -p "The tests need ${missing[*]} (Debian packages). Install them now with ${sudo:+sudo }apt-get? [y/N] " answer >&2 || answer=""
+  case "$answer" in
+    [yY]*) ;;
+    *)
+      echo "Not installed. Install them with '${sudo:+sudo }apt-get install ${missing[*]}', or run 'CI=true npm test' to let the tests do it, then run the tests again." >&2
+      exit 1
+      ;;
+  esac
+fi
 echo "Installing ${missing[*]} for the tests (apt-get)..." >&2
 $sudo apt-get update -qq >&2
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
