@@ -58,6 +58,8 @@ export class Chat implements ChatSink {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #version: string;
+  /** Set once the server is shutting down (closeAll). */
+  #closing = false;
 
   constructor({ limits, history, directory, log, metrics, version }: ChatParts) {
     this.#limits = limits;
@@ -139,6 +141,9 @@ export class Chat implements ChatSink {
 
   /** Tells every room the server is going, and closes every connection with 1001 (going away). */
   closeAll(): void {
+    // Everyone here is about to be closed: telling each of them of every other one leaving would
+    // be a line per person on every screen, about people who will be back in a moment.
+    this.#closing = true;
     const everyone = [...this.rooms.everyone()].map(([, member]) => member);
     for (const room of this.rooms.names()) {
       this.#broadcast(room, { type: "notice", room, time: isoNow(), event: "shutdown", text: "The server is shutting down; reconnect in a moment." });
@@ -217,7 +222,7 @@ export class Chat implements ChatSink {
   #announce(event: NoticeEvent, except?: Member): void {
     const told = event.event === "rename" || this.rooms.size(event.room) <= this.#limits.announceLimit;
     if (told) {
-      this.#broadcast(event.room, event, except);
+      if (!this.#closing) this.#broadcast(event.room, event, except);
       this.#directory.notice(event);
     }
     if (!event.user) return;

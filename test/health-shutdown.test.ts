@@ -46,6 +46,9 @@ describe("health, metrics and shutdown", () => {
       expect(await text.waitForMessage("the notice", (m) => m.startsWith("*** The server"))).toBe("*** The server is shutting down; reconnect in a moment.");
       expect(await json.waitForEvent("the notice", (e) => e.type === "notice")).toMatchObject({ event: "shutdown", room: "chat" });
       for (const socket of [text, json]) expect([(await socket.waitForClose()).code, socket.closed!.reason]).toEqual([1001, "server shutting down"]);
+      // Nobody is told of everybody else leaving: they are all about to come back.
+      expect(json.events.filter((e) => e.type === "notice" && e.event === "leave")).toEqual([]);
+      expect(text.messages.filter((m) => m.endsWith(" left chat"))).toEqual([]);
       const again = await startServer(["--store", store]);
       try {
         const late = await TestSocket.open(again.url);
