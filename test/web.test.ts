@@ -162,10 +162,14 @@ test("a server restart is survived by the page: it reconnects, resumes, and noth
     await waitForStored(store, "before the restart"); // SIGKILL gives the store no chance to write what is pending
     await server.stop(); // SIGKILL
     await page.waitForSelector("#status.reconnecting", { timeout: 8_000 });
+    expect(await page.getAttribute("#message", "placeholder")).toBe("Offline: what you type waits, and goes out on reconnecting");
     await say(page, "typed while down");
+    // Shown at once, marked as waiting; replaced by the real thing once it went out.
+    expect(await page.$$eval("#log li.pending", (items) => items.map((item) => item.textContent))).toEqual(["typed while down"]);
     server = await startServer(args);
     await page.waitForSelector("#status.online", { timeout: 15_000 });
-    await waitForLog(page, "typed while down");
+    await waitForLog(page, ": typed while down");
+    await page.waitForFunction(() => [...document.querySelectorAll("#log li.pending")].length === 0);
     expect((await run([BUN, join(ROOT, "client.ts"), "--name", "late", server.url], { input: "after the restart\n" })).exitCode).toBe(0);
     await waitForLog(page, "after the restart");
     const said = (await logTexts(page)).filter((text) => /before the restart|typed while down|after the restart/.test(text));

@@ -96,15 +96,60 @@ function onStatus(change: Status): void {
     case "reconnected":
       return setStatus("online", "Connected");
     case "not-sent":
+      for (const item of [...log.querySelectorAll("li.pending")].slice(0, change.count)) item.classList.replace("pending", "failed");
       return append("error", `${messagesWere(change.count)} not sent: ${change.why}.`);
     case "ended":
       setStatus("offline", "Disconnected");
       messageInput.disabled = true;
-      return append("error", change.message);
+      for (const item of log.querySelectorAll("li.pending")) item.classList.replace("pending", "failed");
+      append("error", change.message);
+      return offerRetry();
   }
 }
 
+/** The session gave up: a button to try again (the page keeps the name; a reload would too). */
+function offerRetry(): void {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "retry";
+  button.textContent = "Reconnect";
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    setStatus("reconnecting", "Reconnecting…");
+    await join(session?.where.me?.name ?? undefined);
+    if (online) {
+      button.closest("li")?.remove();
+      messageInput.disabled = false;
+      messageInput.focus();
+    } else button.disabled = false;
+  });
+  const item = document.createElement("li");
+  item.className = "info";
+  item.append(button);
+  add(item);
+}
+
+/** A message typed while offline, shown until its echo arrives (see show()). */
+function appendPending(text: string): void {
+  const item = document.createElement("li");
+  item.className = "said message own pending";
+  item.dataset.text = text;
+  item.textContent = text;
+  add(item);
+}
+
+/** Our own message came back: the waiting copy of it goes. */
+function settlePending(text: string): void {
+  const waiting = [...log.querySelectorAll<HTMLLIElement>("li.pending")];
+  (waiting.find((item) => item.dataset.text === text) ?? waiting.find((item) => item.dataset.text?.trim() === text.trim()))?.remove();
+}
+
+let online = false;
+
 function setStatus(state: "online" | "reconnecting" | "offline", text: string): void {
+  online = state === "online";
+  // Offline, the field stays usable, and says what becomes of what is typed.
+  messageInput.placeholder = online ? "Message · /help lists the commands" : "Offline: what you type waits, and goes out on reconnecting";
   status.className = `status ${state}`;
   status.textContent = text;
 }
@@ -125,6 +170,9 @@ composer.addEventListener("submit", (event) => {
       return append("info", "You left the chat. Reload the page to come back.");
     }
     session.send(command);
+    // Offline, what is typed waits in the session's outbox: it shows at once, marked as waiting,
+    // until its echo comes back.
+    if (!online && (command.type === "say" || command.type === "me")) appendPending(command.text);
   } catch (error) {
     if (!(error instanceof CommandError)) throw error;
     append("error", error.message);
@@ -153,6 +201,7 @@ function show(event: ChatEvent): void {
     }
     case "message":
     case "action":
+      if (!event.history && session?.where.isMe(event.from)) settlePending(event.text);
       return appendSaid(event.from, event.text, event.time, { action: event.type === "action", history: event.history === true });
     case "notice": {
       if (event.room === shownRoom && event.user) {
