@@ -9,6 +9,8 @@
  */
 import { settings, TextPrompt } from "@clack/core";
 import { styleText } from "node:util";
+import type { Interface } from "node:readline";
+import { Recall } from "./recall";
 
 export interface InputLineOptions {
   /** Shown on the prompt's first line. */
@@ -33,6 +35,7 @@ export class InputLine extends TextPrompt {
   readonly #output: NodeJS.WriteStream;
   #title: string;
   readonly #hint: string;
+  readonly #recall = new Recall();
 
   constructor({ title, hint, onLine }: InputLineOptions, output: NodeJS.WriteStream = process.stdout) {
     const stop = new AbortController();
@@ -49,20 +52,43 @@ export class InputLine extends TextPrompt {
     this.#hint = hint;
 
     this.on("key", (_char, key) => {
-      if (key.name === "return") {
+      if (key.name === "up" || key.name === "down") {
+        const recalled = key.name === "up" ? this.#recall.older(this.userInput) : this.#recall.newer();
+        if (recalled !== undefined) this.#replaceInput(recalled);
+      } else if (key.name === "return") {
         // readline has already taken the line and cleared its own copy; clear ours to match.
         const line = this.userInput;
         this._setUserInput("");
         this._cursor = 0;
+        // Recalling is ours (recall.ts): readline's own history would search by the half-typed
+        // prefix and blank the line past the oldest.
+        this.#readline()?.history.splice(0);
+        if (line.trim() !== "") this.#recall.add(line);
         // Hand the line over once clack has drawn the cleared input, so that whatever onLine
         // does to the screen (even ending the prompt) comes after that drawing, not under it.
         if (line.trim() !== "") queueMicrotask(() => onLine(line));
       } else if (key.ctrl && key.name === "d" && this.userInput === "") {
         this.state = "cancel"; // Ctrl-D on an empty line ends input, as in a shell.
+      } else if (!["left", "right", "home", "end"].includes(key.name ?? "")) {
+        this.#recall.edited();
       }
     });
     // clack ends a prompt with a newline; take it back so what follows starts where the frame was.
     this.on("cancel", () => this.#output.write(`${cursorUp(1)}${ERASE_TO_END_OF_SCREEN}`));
+  }
+
+  /** Puts `text` in the input, the cursor at its end, in readline's copy and ours. */
+  #replaceInput(text: string): void {
+    const rl = this.#readline();
+    rl?.write(null, { ctrl: true, name: "e" });
+    rl?.write(null, { ctrl: true, name: "u" });
+    this._setUserInput(text, true);
+    this._cursor = text.length;
+  }
+
+  /** clack's readline interface, private in its types. */
+  #readline(): (Interface & { history: string[] }) | undefined {
+    return (this as unknown as { rl?: Interface & { history: string[] } }).rl;
   }
 
   /** Enter sends a message; the prompt itself never "submits". */

@@ -236,6 +236,41 @@ describe("how the chat looks", () => {
   });
 });
 
+describe("recalling what was sent", () => {
+  let terminal: Terminal | undefined;
+  afterEach(() => terminal?.stop());
+
+  test("Up keeps the half-typed line for Down, stops at the oldest, and starts over after Ctrl-U", async () => {
+    const server = await startServer(["--history", "0"]);
+    try {
+      terminal = new Terminal();
+      await terminal.start([...CLIENT, "--name", "typist", server.url], { columns: 100, rows: 30 });
+      await terminal.waitForScreen("the input line", (s) => s.includes("◆  typist in chat"));
+      for (const line of ["first", "second"]) {
+        await terminal.type(line);
+        await terminal.press("Enter");
+        await terminal.waitForScreen(`'${line}' sent`, (s) => s.includes(`: ${line}`));
+      }
+      const input = async (what: string, text: string) => terminal!.waitForScreen(what, (s) => s.includes(`│  ${text}█`) || s.includes(`│  ${text}\n`));
+      await terminal.type("half");
+      await terminal.press("Up");
+      await input("the newest line", "second");
+      await terminal.press("Up");
+      await input("the oldest line", "first");
+      await terminal.press("Up");
+      await input("still the oldest line", "first");
+      await terminal.press("Down");
+      await terminal.press("Down");
+      await input("the half-typed line back", "half");
+      await terminal.press("C-u");
+      await terminal.press("Up");
+      await input("the newest again after Ctrl-U", "second");
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("what others send cannot pose as the screen's own", () => {
   let terminal: Terminal | undefined;
   afterEach(() => terminal?.stop());
