@@ -30,6 +30,11 @@ const cursorUp = (lines: number) => (lines > 0 ? `\x1b[${lines}A` : "");
 /** After clack draws a frame the cursor rests on the line below it (at some column). */
 const frameHeight = (frame: string) => frame.split("\n").length - 1;
 
+/** The gutter and the two spaces after it. */
+const GUTTER_WIDTH = 3;
+/** A line too long for the screen goes on under its text, past the time (`00:00  `). */
+const WRAP_INDENT = " ".repeat(7);
+
 export class InputLine extends TextPrompt {
   readonly #stop: AbortController;
   readonly #output: NodeJS.WriteStream;
@@ -117,7 +122,15 @@ export class InputLine extends TextPrompt {
    * line starts with `gutter`, clack's grey bar unless told otherwise.
    */
   print(text: string, gutter = styleText("gray", "│")): void {
-    this.#redraw(text.split("\n").map((line) => `${gutter}  ${line}\n`).join(""));
+    // Lines are wrapped here, at word boundaries, rather than by the terminal at its edge: each
+    // piece then keeps the gutter, and a wrapped piece starts under the text, not at the time.
+    const width = Math.max(20, (this.#output.columns || 80) - GUTTER_WIDTH);
+    const lines = text.split("\n").flatMap((line) => {
+      if (Bun.stringWidth(line) <= width) return [line];
+      const [first = "", ...rest] = Bun.wrapAnsi(line, width - WRAP_INDENT.length, { hard: true }).split("\n");
+      return [first, ...rest.map((piece) => WRAP_INDENT + piece)];
+    });
+    this.#redraw(lines.map((line) => `${gutter}  ${line}\n`).join(""));
   }
 
   /** Changes the prompt's first line, e.g. when the user's name or room changes. */

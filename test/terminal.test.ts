@@ -340,3 +340,30 @@ describe("what others send cannot pose as the screen's own", () => {
     }
   });
 });
+
+test("a long message wraps at word boundaries inside the margin, each piece behind the gutter", async () => {
+  const server = await startServer(["--history", "0"]);
+  const terminal = new Terminal();
+  try {
+    await terminal.start(["env", "NO_COLOR=1", ...CLIENT, "--name", "reader", server.url], { columns: 60, rows: 30 });
+    await terminal.waitForScreen("the input line", (s) => s.includes("◆  reader in chat"));
+    const talker = await TestSocket.open(`${server.url}/?name=talker`);
+    const words = Array.from({ length: 30 }, (_, i) => `word${i}`);
+    talker.send(words.join(" "));
+    const screen = await terminal.waitForScreen("the whole message", (s) => s.includes("word29"));
+    const lines = screen.split("\n");
+    const first = lines.findIndex((l) => l.includes("talker (") && l.includes(": word0"));
+    const pieces = lines.slice(first, lines.findIndex((l) => l.includes("word29")) + 1);
+    expect(pieces.length).toBeGreaterThan(2);
+    for (const piece of pieces) {
+      expect(piece.length).toBeLessThanOrEqual(60);
+      expect(piece).toStartWith("│  ");
+    }
+    for (const piece of pieces.slice(1)) expect(piece).toMatch(/^│ {9}word\d+( word\d+)*$/);
+    expect([...(pieces.join(" ").match(/word\d+/g) ?? [])]).toEqual(words);
+    talker.close();
+  } finally {
+    terminal.stop();
+    await server.stop();
+  }
+});
