@@ -14,6 +14,8 @@ import { BUN, pipeClient, ROOT, run, startServer, TestSocket, unusedPort, waitFo
  * DOM's. The tests compile with Bun's types, not the DOM's (the two clash), so this much is declared.
  */
 declare const document: {
+  hidden: boolean;
+  dispatchEvent(event: Event): boolean;
   querySelector(selector: string): { textContent: string | null } | null;
   querySelectorAll(selector: string): Iterable<{ textContent: string | null }>;
   activeElement: { id: string } | null;
@@ -321,6 +323,45 @@ test("others coming and going do not make the page spend its own rate asking for
     await waitForLog(page, "still can talk");
   } finally {
     for (const visitor of visitors) visitor.close();
+    await page.close();
+    await server.stop();
+  }
+});
+
+test("a mention is highlighted, a hidden tab counts what came in its title, and the field shows what is left near the limit", async () => {
+  const server = await startServer(["--max-message", "300"]);
+  const page = await joinAs(server.url, "mira");
+  try {
+    const other = await TestSocket.open(`${server.url}/?name=otto`);
+    other.send("hey mira, look");
+    other.send("nothing for miranda here");
+    await waitForLog(page, "nothing for miranda here");
+    const mentioned = await page.$$eval("#log li.mention", (items) => items.map((item) => item.textContent ?? ""));
+    expect(mentioned.map((text) => text.replace(/^.*: /, ""))).toEqual(["hey mira, look"]);
+
+    // The tab is hidden: what comes in is counted in the title, and the count goes once it is shown.
+    await page.evaluate(() => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    other.send("one");
+    other.send("two");
+    await waitForLog(page, ": two");
+    expect(await page.title()).toBe("(2) #chat · Chat");
+    await page.evaluate(() => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => false });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    expect(await page.title()).toBe("#chat · Chat");
+
+    await page.fill("#message", "x".repeat(250));
+    expect(await page.textContent("#length-left")).toBe("50 left");
+    await page.fill("#message", "x".repeat(310));
+    expect(await page.textContent("#length-left")).toBe("10 too long");
+    await page.fill("#message", "short");
+    expect(await page.isHidden("#length-left")).toBe(true);
+    other.close();
+  } finally {
     await page.close();
     await server.stop();
   }

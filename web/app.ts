@@ -25,6 +25,7 @@ const membersTitle = element<HTMLHeadingElement>("members-title");
 const roomsList = element<HTMLUListElement>("rooms");
 const composer = element<HTMLFormElement>("composer");
 const messageInput = element<HTMLInputElement>("message");
+const lengthLeft = element<HTMLSpanElement>("length-left");
 
 /** The name is remembered in this browser for the next visit. */
 const NAME_KEY = "chat.name";
@@ -179,17 +180,43 @@ composer.addEventListener("submit", (event) => {
   }
 });
 
+// Near the length limit, the field says how much is left (in UTF-8 bytes, as the server counts).
+let maxMessage = Infinity;
+messageInput.addEventListener("input", () => {
+  const left = maxMessage - new TextEncoder().encode(messageInput.value).length;
+  lengthLeft.hidden = left > Math.min(200, maxMessage / 10);
+  lengthLeft.textContent = left >= 0 ? `${left} left` : `${-left} too long`;
+  lengthLeft.classList.toggle("over", left < 0);
+});
+
+// Messages that came while the tab was hidden are counted in its title until it is shown again.
+let unread = 0;
+function showUnread(count: number): void {
+  unread = count;
+  document.title = `${count > 0 ? `(${count}) ` : ""}#${shownRoom} · Chat`;
+}
+document.addEventListener("visibilitychange", () => void (document.hidden || showUnread(0)));
+
+/** True if `text` names me (my name as a word, whatever its case). */
+function mentions(text: string): boolean {
+  const name = session?.where.me?.name;
+  if (!name) return false;
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escaped}($|[^\\p{L}\\p{N}_])`, "iu").test(text);
+}
+
 // 4. Events on the page.
 function show(event: ChatEvent): void {
   switch (event.type) {
     case "welcome":
       announceLimit = event.limits.announceLimit ?? Infinity;
+      maxMessage = event.limits.maxMessage;
       return;
     case "joined": {
       if (event.room !== shownRoom) log.replaceChildren(); // a new room: its own conversation
       shownRoom = event.room;
       roomTitle.textContent = event.room;
-      document.title = `#${event.room} · Chat`;
+      showUnread(0);
       members.clear();
       for (const member of event.members) members.set(member.address, member);
       roomCount = event.count;
@@ -202,6 +229,7 @@ function show(event: ChatEvent): void {
     case "message":
     case "action":
       if (!event.history && session?.where.isMe(event.from)) settlePending(event.text);
+      if (!event.history && document.hidden && !session?.where.isMe(event.from)) showUnread(unread + 1);
       return appendSaid(event.from, event.text, event.time, { action: event.type === "action", history: event.history === true });
     case "notice": {
       if (event.room === shownRoom && event.user) {
@@ -266,6 +294,7 @@ function appendSaid(from: User, text: string, time: string, { action, history }:
   item.classList.add("said", action ? "action" : "message");
   if (history) item.classList.add("history");
   if (session?.where.isMe(from)) item.classList.add("own");
+  else if (mentions(text)) item.classList.add("mention");
   const who = document.createElement("span");
   who.className = "who";
   who.textContent = from.name ?? from.address;
