@@ -7,13 +7,16 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { contrast, deltaE2000, parseColour } from "./colour";
 import { BUN, pipeClient, ROOT, run, startServer, TestSocket, unusedPort, waitForStored, type RunningServer } from "./helpers";
 
 /**
  * The callbacks given to page.evaluate and waitForFunction run in the page, where `document` is the
  * DOM's. The tests compile with Bun's types, not the DOM's (the two clash), so this much is declared.
  */
+declare const getComputedStyle: (element: object) => { color: string; getPropertyValue(name: string): string };
 declare const document: {
+  documentElement: object;
   hidden: boolean;
   dispatchEvent(event: Event): boolean;
   querySelector(selector: string): { textContent: string | null } | null;
@@ -363,6 +366,39 @@ test("a mention is highlighted, a hidden tab counts what came in its title, and 
     other.close();
   } finally {
     await page.close();
+    await server.stop();
+  }
+});
+
+test("the name colours of 12 people are pairwise distinguishable and AA-contrasted, in the light theme and the dark", async () => {
+  const server = await startServer(["--ip-rate", "0", "--history", "0"]);
+  const names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj"];
+  const talkers: TestSocket[] = [];
+  try {
+    for (const name of names.slice(1)) talkers.push(await TestSocket.open(`${server.url}/?name=${name}`));
+    for (const scheme of ["light", "dark"] as const) {
+      const page = await browser.newPage({ colorScheme: scheme });
+      try {
+        await page.goto(`http://127.0.0.1:${server.port}/`);
+        await page.fill("#name", `${names[0]}-${scheme}`);
+        await page.press("#name", "Enter");
+        await page.waitForSelector("#status.online");
+        await say(page, "hello");
+        for (const [i, talker] of talkers.entries()) talker.send(`hi from ${names[i + 1]} (${scheme})`);
+        await waitForLog(page, `hi from niaj (${scheme})`);
+        const seen = await page.$$eval("#log li.said .who", (items) => items.map((item) => [item.textContent ?? "", getComputedStyle(item).color] as const));
+        const backgrounds = await page.evaluate(() => ["--bg", "--panel", "--own"].map((v) => getComputedStyle(document.documentElement).getPropertyValue(v)));
+        const colourByName = new Map(seen);
+        expect(colourByName.size).toBe(12);
+        const colours = [...colourByName.values()].map(parseColour);
+        for (const colour of colours) for (const background of backgrounds) expect(contrast(colour, parseColour(background))).toBeGreaterThanOrEqual(4.5);
+        for (let i = 0; i < colours.length; i++) for (let j = i + 1; j < colours.length; j++) expect(deltaE2000(colours[i]!, colours[j]!)).toBeGreaterThanOrEqual(10);
+      } finally {
+        await page.close();
+      }
+    }
+  } finally {
+    for (const talker of talkers) talker.close();
     await server.stop();
   }
 });

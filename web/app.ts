@@ -205,6 +205,24 @@ function mentions(text: string): boolean {
   return new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escaped}($|[^\\p{L}\\p{N}_])`, "iu").test(text);
 }
 
+/**
+ * Which of the twelve name colours (style.css) a person gets. Each prefers the one its name hashes
+ * to, the same in every browser; on this page, a colour another name already has goes to the next
+ * free one, so that the first twelve people all differ. Past twelve, colours repeat.
+ */
+const NAME_COLOURS = 12;
+const colours = new Map<string, number>();
+function colourOf(key: string): number {
+  const known = colours.get(key);
+  if (known !== undefined) return known;
+  const taken = new Set(colours.values());
+  const preferred = nameHash(key) % NAME_COLOURS;
+  let colour = preferred;
+  for (let step = 0; step < NAME_COLOURS && taken.has(colour); step++) colour = (preferred + step + 1) % NAME_COLOURS;
+  colours.set(key, colour);
+  return colour;
+}
+
 // 4. Events on the page.
 function show(event: ChatEvent): void {
   switch (event.type) {
@@ -298,8 +316,7 @@ function appendSaid(from: User, text: string, time: string, { action, history }:
   const who = document.createElement("span");
   who.className = "who";
   who.textContent = from.name ?? from.address;
-  // The same name gets the same hue every time, in every browser.
-  who.style.setProperty("--hue", String(nameHash(from.name ?? from.address) % 360));
+  who.classList.add(`name-${colourOf(from.name?.toLowerCase() ?? from.address)}`);
   const parts: Node[] = [timeElement(time)];
   if (action) parts.push(document.createTextNode("* "));
   parts.push(who);
