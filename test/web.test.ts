@@ -402,3 +402,43 @@ test("the name colours of 12 people are pairwise distinguishable and AA-contrast
     await server.stop();
   }
 });
+
+test("on a phone, people and rooms are a drawer from the top bar; screenshots wide, phone with the drawer open, and dark", async () => {
+  const server = await startServer([]);
+  const others = [await TestSocket.open(`${server.url}/?name=pia`), await TestSocket.open(`${server.url}/?name=quinn&room=games`)];
+  try {
+    const phone = await joinAs(server.url, "rhea", { width: 390, height: 740 });
+    try {
+      others[0]!.send("hello from pia");
+      await waitForLog(phone, "hello from pia");
+      expect(await phone.isVisible("#side")).toBe(false);
+      expect(await phone.getAttribute("#message", "placeholder")).toBe("Message");
+      await phone.click("#drawer-toggle");
+      await phone.waitForSelector("#side", { state: "visible" });
+      expect(await phone.textContent("#members")).toContain("pia");
+      await phone.waitForFunction(() => document.querySelector("#rooms")?.textContent?.includes("games"));
+      await phone.screenshot({ path: join(ARTIFACTS, "page-phone-drawer.png") });
+      await phone.click("#rooms button:has-text('games')");
+      await phone.waitForSelector("#side", { state: "hidden" });
+      await phone.waitForFunction(() => document.querySelector("#room")?.textContent === "games");
+    } finally {
+      await phone.close();
+    }
+    const wide = await joinAs(server.url, "sol");
+    await waitForLog(wide, "hello from pia");
+    await wide.screenshot({ path: join(ARTIFACTS, "page-wide.png") });
+    await wide.close();
+    const dark = await browser.newPage({ viewport: { width: 1100, height: 700 }, colorScheme: "dark" });
+    await dark.goto(`http://127.0.0.1:${server.port}/`);
+    await dark.fill("#name", "tam");
+    await dark.press("#name", "Enter");
+    await dark.waitForSelector("#status.online");
+    others[0]!.send("evening");
+    await waitForLog(dark, "evening");
+    await dark.screenshot({ path: join(ARTIFACTS, "page-dark.png") });
+    await dark.close();
+  } finally {
+    for (const other of others) other.close();
+    await server.stop();
+  }
+});

@@ -23,6 +23,7 @@ const log = element<HTMLOListElement>("log");
 const membersList = element<HTMLUListElement>("members");
 const membersTitle = element<HTMLHeadingElement>("members-title");
 const roomsList = element<HTMLUListElement>("rooms");
+const drawerToggle = element<HTMLButtonElement>("drawer-toggle");
 const composer = element<HTMLFormElement>("composer");
 const messageInput = element<HTMLInputElement>("message");
 const lengthLeft = element<HTMLSpanElement>("length-left");
@@ -150,7 +151,9 @@ let online = false;
 function setStatus(state: "online" | "reconnecting" | "offline", text: string): void {
   online = state === "online";
   // Offline, the field stays usable, and says what becomes of what is typed.
-  messageInput.placeholder = online ? "Message · /help lists the commands" : "Offline: what you type waits, and goes out on reconnecting";
+  messageInput.placeholder = narrow.matches
+    ? online ? "Message" : "Offline: messages wait"
+    : online ? "Message · /help lists the commands" : "Offline: what you type waits, and goes out on reconnecting";
   status.className = `status ${state}`;
   status.textContent = text;
 }
@@ -222,6 +225,16 @@ function colourOf(key: string): number {
   colours.set(key, colour);
   return colour;
 }
+
+// On a phone the people and rooms are a drawer: the top bar's button opens and closes it, Escape
+// closes it, and so does choosing a room. The field's hint is shorter where it would be cut off.
+function openDrawer(open: boolean): void {
+  chat.classList.toggle("drawer-open", open);
+  drawerToggle.setAttribute("aria-expanded", String(open));
+}
+drawerToggle.addEventListener("click", () => openDrawer(!chat.classList.contains("drawer-open")));
+document.addEventListener("keydown", (event) => void (event.key === "Escape" && openDrawer(false)));
+const narrow = matchMedia("(max-width: 40rem)");
 
 // 4. Events on the page.
 function show(event: ChatEvent): void {
@@ -375,6 +388,7 @@ function renderRooms(rooms: { name: string; members: number }[]): void {
       button.setAttribute("aria-current", String(name === shownRoom));
       button.addEventListener("click", () => {
         if (name !== shownRoom) session?.send({ type: "join", room: name });
+        openDrawer(false);
         messageInput.focus();
       });
       item.append(button);
