@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { SUBPROTOCOL } from "../common/events";
 import { contrast, deltaE2000, parseColour } from "./colour";
 import { BUN, pipeClient, ROOT, run, startServer, TestSocket, unusedPort, waitForStored, type RunningServer } from "./helpers";
 
@@ -439,6 +440,29 @@ test("on a phone, people and rooms are a drawer from the top bar; screenshots wi
     await dark.close();
   } finally {
     for (const other of others) other.close();
+    await server.stop();
+  }
+});
+
+test("Shift+Enter writes a second line, and a pasted block goes as one message; later lines are indented under the first", async () => {
+  const server = await startServer([]);
+  const page = await joinAs(server.url, "poet");
+  const listener = await TestSocket.open(server.url, SUBPROTOCOL);
+  try {
+    await page.type("#message", "first line");
+    await page.keyboard.press("Shift+Enter");
+    await page.keyboard.type("second line");
+    await page.press("#message", "Enter");
+    await page.fill("#message", "pasted\nblock\nof three");
+    await page.press("#message", "Enter");
+    await listener.waitForEvent("the pasted block", (e) => e.type === "message" && e.text === "pasted\nblock\nof three");
+    expect(listener.events.filter((e) => e.type === "message").map((e) => e.text)).toEqual(["first line\nsecond line", "pasted\nblock\nof three"]);
+    await waitForLog(page, "of three");
+    const item = await page.$("#log li.said:last-child");
+    expect(await item!.evaluate((li) => getComputedStyle(li).getPropertyValue("text-indent"))).toMatch(/^-\d/);
+  } finally {
+    listener.close();
+    await page.close();
     await server.stop();
   }
 });

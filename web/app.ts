@@ -25,7 +25,7 @@ const membersTitle = element<HTMLHeadingElement>("members-title");
 const roomsList = element<HTMLUListElement>("rooms");
 const drawerToggle = element<HTMLButtonElement>("drawer-toggle");
 const composer = element<HTMLFormElement>("composer");
-const messageInput = element<HTMLInputElement>("message");
+const messageInput = element<HTMLTextAreaElement>("message");
 const lengthLeft = element<HTMLSpanElement>("length-left");
 
 /** The name is remembered in this browser for the next visit. */
@@ -153,17 +153,31 @@ function setStatus(state: "online" | "reconnecting" | "offline", text: string): 
   // Offline, the field stays usable, and says what becomes of what is typed.
   messageInput.placeholder = narrow.matches
     ? online ? "Message" : "Offline: messages wait"
-    : online ? "Message · /help lists the commands" : "Offline: what you type waits, and goes out on reconnecting";
+    : online ? "Message · Shift+Enter for a new line · /help lists the commands" : "Offline: what you type waits, and goes out on reconnecting";
   status.className = `status ${state}`;
   status.textContent = text;
 }
 
-// 3. Typing: Enter sends; slash commands as in the terminal client. Focus stays in the field.
+// 3. Typing: Enter sends, Shift+Enter starts a new line of the same message (a pasted block stays
+//    one message too); slash commands as in the terminal client. Focus stays in the field, which
+//    grows with its lines up to a point.
+messageInput.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+  event.preventDefault();
+  composer.requestSubmit();
+});
+messageInput.addEventListener("input", fitMessageInput);
+function fitMessageInput(): void {
+  messageInput.style.height = "auto";
+  messageInput.style.height = `${messageInput.scrollHeight + 2}px`;
+}
+
 composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const line = messageInput.value;
   if (line.trim() === "" || !session) return;
   messageInput.value = "";
+  fitMessageInput();
   messageInput.focus();
   try {
     const command = parseTyped(line);
