@@ -126,6 +126,11 @@ export class ChatSession {
     this.send(parseTyped(line));
   }
 
+  /** How many of our messages wait in the queue, paced to the server's rate. */
+  get queued(): number {
+    return this.#outbox.waitingSaid;
+  }
+
   /** How many of our messages are queued or have not come back yet. */
   get pending(): number {
     return this.#outbox.waitingSaid + this.#resume.unconfirmed;

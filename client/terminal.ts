@@ -137,11 +137,15 @@ class ChatScreen {
     }
     if (command.type === "quit") return this.input.end();
     this.session.send(command);
+    this.#retitle();
   }
 
   #retitle(): void {
     const title = this.#view.title();
     const reconnecting = this.#reconnecting;
-    this.input.retitle(reconnecting ? `${title} · ${SPINNER[reconnecting.frame % SPINNER.length]} reconnecting (attempt ${reconnecting.attempt})` : title);
+    // A pasted block goes out a line at a time, at the server's rate: the title says how many wait.
+    const queued = this.session.queued;
+    const waiting = queued > 1 ? ` · ${queued} waiting to send` : "";
+    this.input.retitle(reconnecting ? `${title}${waiting} · ${SPINNER[reconnecting.frame % SPINNER.length]} reconnecting (attempt ${reconnecting.attempt})` : `${title}${waiting}`);
   }
 }

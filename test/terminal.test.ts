@@ -367,3 +367,18 @@ test("a long message wraps at word boundaries inside the margin, each piece behi
     await server.stop();
   }
 });
+
+test("a pasted block waits its turn at the server's rate, and the input line says how many lines wait", async () => {
+  const server = await startServer(["--history", "0", "--rate", "2", "--burst", "2"]);
+  const terminal = new Terminal();
+  try {
+    await terminal.start([...CLIENT, "--name", "paster", server.url], { columns: 100, rows: 30 });
+    await terminal.waitForScreen("the input line", (s) => s.includes("◆  paster in chat"));
+    await terminal.type(Array.from({ length: 8 }, (_, i) => `pasted ${i}`).join("\r") + "\r");
+    await terminal.waitForScreen("the queue in the title", (s) => /◆ {2}paster in chat · \d+ waiting to send/.test(s));
+    await terminal.waitForScreen("every line sent", (s) => s.includes(": pasted 7") && !s.includes("waiting to send"), 15_000);
+  } finally {
+    terminal.stop();
+    await server.stop();
+  }
+}, 30_000);
