@@ -68,6 +68,9 @@ export class TerminalView {
         return { text: `In ${forTerminal(event.room)} (${event.members.length}): ${event.members.map((m) => this.who(m)).join(", ")}` };
       case "rooms":
         return { text: `Rooms: ${event.rooms.map((r) => `${forTerminal(r.name)} (${r.members})`).join(", ")}` };
+      case "earlier":
+        if (event.messages.length === 0) return { text: dim(`Nothing earlier in ${forTerminal(event.room)}.`) };
+        return { text: event.messages.map((m) => this.render({ ...m, history: true })!.text).join("\n"), gutter: dim("┊") };
       case "help":
         return { text: ["Commands:", ...event.commands.map((c) => `  ${c.usage.padEnd(12)} ${dim(c.help)}`)].join("\n") };
       case "error":

@@ -6,7 +6,7 @@
 
 /** What a command takes: the JSON field it goes in, and how help and errors show it. */
 interface Argument {
-  readonly field: "text" | "name" | "room";
+  readonly field: "text" | "name" | "room" | "before";
   /** Shown in `/help`, e.g. `/nick NAME`. */
   readonly placeholder: string;
   /** For "/nick needs a name, e.g. /nick alice". */
@@ -30,6 +30,7 @@ export const COMMANDS = [
   { type: "join", argument: { field: "room", placeholder: "ROOM", what: "a room", example: "dev" }, help: "move to another room (same rules as names)" },
   { type: "rooms", help: "list the rooms and how many people are in each" },
   { type: "who", help: "list who is in your room" },
+  { type: "older", argument: { field: "before", placeholder: "N", what: "a message number", example: "120" }, help: "show the room's messages before number N (the page asks as you scroll up)" },
   { type: "me", argument: { field: "text", placeholder: "ACTION", what: "an action", example: "waves" }, help: "say what you are doing, e.g. /me waves" },
   { type: "help", help: "list the commands" },
   { type: "quit", help: "leave the chat" },
@@ -93,7 +94,8 @@ export function decodeCommand(frame: string): Command {
   }
   if (!spec.argument) return { type: spec.type } as Command;
   const { field } = spec.argument;
-  const argument = command[field];
+  // A message number may come as a JSON number.
+  const argument = field === "before" && typeof command[field] === "number" ? String(command[field]) : command[field];
   if (typeof argument !== "string" || argument.trim() === "") {
     throw new CommandError(`The command "${spec.type}" needs a non-empty string "${field}".`);
   }
@@ -104,7 +106,7 @@ export function decodeCommand(frame: string): Command {
  * A command with its argument, built with a literal of its own shape for each field: every
  * message is one of these, and objects of one shape are what the engine handles fastest.
  */
-function withArgument(type: string, field: "text" | "name" | "room", value: string): Command {
+function withArgument(type: string, field: Argument["field"], value: string): Command {
   switch (field) {
     case "text":
       return { type, text: value } as Command;
@@ -112,5 +114,7 @@ function withArgument(type: string, field: "text" | "name" | "room", value: stri
       return { type, name: value } as Command;
     case "room":
       return { type, room: value } as Command;
+    case "before":
+      return { type, before: value } as Command;
   }
 }

@@ -122,6 +122,18 @@ export interface RoomsEvent {
   rooms: { name: string; members: number }[];
 }
 
+/**
+ * Reply to `older`: the room's messages before a number, oldest first (at most --history of them),
+ * and whether there are more before those. A page shows them above what it has.
+ */
+export interface EarlierEvent {
+  type: "earlier";
+  room: string;
+  messages: SaidEvent[];
+  /** True when nothing older is kept: the room's history starts here. */
+  start: boolean;
+}
+
 /** Reply to `help`. */
 export interface HelpEvent {
   type: "help";
@@ -144,7 +156,7 @@ export const ERROR_CODES = {
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 const KNOWN_CODES = new Set<string>(Object.values(ERROR_CODES));
 
-export type ChatEvent = SaidEvent | NoticeEvent | WelcomeEvent | JoinedEvent | MembersEvent | RoomsEvent | HelpEvent | ErrorEvent;
+export type ChatEvent = SaidEvent | NoticeEvent | WelcomeEvent | JoinedEvent | MembersEvent | RoomsEvent | EarlierEvent | HelpEvent | ErrorEvent;
 
 
 // ---------------------------------------------------------------------------------------------
@@ -229,6 +241,10 @@ const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined }
   rooms: (e) => {
     const rooms = listOf(e.rooms, (r) => (isString(r.name) && isCount(r.members) ? { name: r.name, members: r.members } : undefined));
     return rooms ? { type: "rooms", rooms } : undefined;
+  },
+  earlier: (e) => {
+    const messages = listOf(e.messages, (m) => (m.type === "message" || m.type === "action" ? said(m) : undefined));
+    return isString(e.room) && messages && typeof e.start === "boolean" ? { type: "earlier", room: e.room, messages, start: e.start } : undefined;
   },
   help: (e) => {
     const commands = listOf(e.commands, (c) => (isString(c.usage) && isString(c.help) ? { usage: c.usage, help: c.help } : undefined));

@@ -34,6 +34,9 @@ export function toText(event: ChatEvent): string {
       return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeUser).join(", ")}`;
     case "rooms":
       return `*** Rooms: ${event.rooms.map((r) => `${r.name} (${r.members})`).join(", ")}`;
+    case "earlier":
+      if (event.messages.length === 0) return `*** Nothing earlier in ${event.room}.`;
+      return [`*** Earlier in ${event.room}:`, ...event.messages.map((m) => toText({ ...m, history: true }))].join("\n");
     case "help":
       return ["*** Commands:", ...event.commands.map((c) => `${c.usage.padEnd(12)} ${c.help}`)].join("\n");
     case "error":

@@ -267,11 +267,16 @@ export class Chat implements ChatSink {
    */
   #replay(member: Member, room: string, since: number | null | undefined): { events: SaidEvent[]; missed: number } {
     const { events, missed } = since == null ? { events: this.#history.recent(room), missed: 0 } : this.#history.since(room, since);
-    let kept = events.length;
-    while (kept > 0 && member.budget.replayBytes.spend(eventBytes(events[kept - 1]!))) kept--;
-    if (kept === 0) return { events, missed };
-    this.#metrics.replaysCut++;
-    return { events: events.slice(kept), missed: since == null ? missed : missed + kept };
+    const cut = this.#beyondReplayBudget(member, events);
+    return { events: events.slice(cut), missed: since == null ? missed : missed + cut };
+  }
+
+  /** How many of `events`, oldest first, the address's replay budget does not cover (the newest are). */
+  #beyondReplayBudget(member: Member, events: SaidEvent[]): number {
+    let cut = events.length;
+    while (cut > 0 && member.budget.replayBytes.spend(eventBytes(events[cut - 1]!))) cut--;
+    if (cut > 0) this.#metrics.replaysCut++;
+    return cut;
   }
 
   /** Takes `member` out of its room (on /join or on closing), and tells the room. */
@@ -314,6 +319,8 @@ export class Chat implements ChatSink {
         return this.#who(member);
       case "rooms":
         return this.#listRooms(member);
+      case "older":
+        return this.#older(member, command.before);
       case "help":
         return this.#send(member, { type: "help", commands: HELP });
       case "quit":
@@ -369,6 +376,18 @@ export class Chat implements ChatSink {
     const room = member.room;
     const here = [...this.rooms.members(room)].map((m) => m.user);
     this.#send(member, { type: "members", room, members: [...here, ...this.#directory.elsewhere(room).users] });
+  }
+
+  /**
+   * The room's messages before number `before`, for a page scrolling up: as many as --history and
+   * the address's replay budget allow, the newest of them first to be kept.
+   */
+  #older(member: Member, beforeText: string): void {
+    const before = Number(beforeText);
+    if (!Number.isSafeInteger(before) || before < 1) return this.#refuse(member, `/older needs a message number, e.g. /older 120, not '${beforeText}'.`);
+    const { events, start } = this.#history.before(member.room, before);
+    const cut = this.#beyondReplayBudget(member, events);
+    this.#send(member, { type: "earlier", room: member.room, messages: events.slice(cut), start: start && cut === 0 });
   }
 
   /** The rooms of every instance with people in them, the default room first. */

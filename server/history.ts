@@ -186,6 +186,32 @@ export class History {
     return { events, missed: Math.max(0, firstKept - seq - 1) };
   }
 
+  /**
+   * The room's events numbered below `before`, oldest first, marked as history: --history of them
+   * at most, from the store when there is one (it keeps more than memory), and whether none older
+   * is kept (`start`).
+   */
+  before(roomName: string, before: number): { events: SaidEvent[]; start: boolean } {
+    if (this.#limit === 0) return { events: [], start: true };
+    let events: SaidEvent[];
+    let start: boolean;
+    if (this.#db) {
+      this.flush();
+      const rows = this.#db
+        .query<{ seq: number; time: string; type: "message" | "action"; name: string | null; address: string; text: string }, [string, number, number]>(
+          "SELECT seq, time, type, name, address, text FROM events WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+        )
+        .all(roomName, before, this.#limit + 1);
+      start = rows.length <= this.#limit;
+      events = rows.slice(0, this.#limit).reverse().map((r) => ({ type: r.type, room: roomName, seq: r.seq, time: r.time, from: { name: r.name, address: r.address }, text: r.text }));
+    } else {
+      const older = this.#room(roomName).events.filter((event) => event.seq < before);
+      start = older.length <= this.#limit;
+      events = older.slice(-this.#limit);
+    }
+    return { events: events.map((event) => ({ ...event, history: true as const })), start };
+  }
+
   /** Every room this server knows, with its last sequence number. */
   seqs(): [room: string, seq: number][] {
     return [...this.#rooms].map(([name, room]) => [name, room.seq]);

@@ -11,6 +11,7 @@ describe("typed lines", () => {
     ["/join dev", { type: "join", room: "dev" }],
     ["/me waves at\nyou", { type: "me", text: "waves at\nyou" }],
     ["/who", { type: "who" }],
+    ["/older 120", { type: "older", before: "120" }],
     ["/rooms", { type: "rooms" }],
     ["/help", { type: "help" }],
     ["/quit", { type: "quit" }],
@@ -37,11 +38,15 @@ describe("JSON commands", () => {
     }
   });
 
+  test("a message number may come as a JSON number", () => {
+    expect(decodeCommand('{"type":"older","before":120}')).toEqual({ type: "older", before: "120" });
+  });
+
   test.each([
     ["not json", "Not JSON: expected a command such as {\"type\":\"say\",\"text\":\"hello\"}."],
     ["[1]", "A command is a JSON object such as {\"type\":\"say\",\"text\":\"hello\"}."],
-    ['{"type":"dance"}', 'Unknown command type "dance"; known: nick, join, rooms, who, me, help, quit, say.'],
-    ['{"type":"toString"}', 'Unknown command type "toString"; known: nick, join, rooms, who, me, help, quit, say.'],
+    ['{"type":"dance"}', 'Unknown command type "dance"; known: nick, join, rooms, who, older, me, help, quit, say.'],
+    ['{"type":"toString"}', 'Unknown command type "toString"; known: nick, join, rooms, who, older, me, help, quit, say.'],
     ['{"type":"say","text":"  "}', 'The command "say" needs a non-empty string "text".'],
     ['{"type":"nick","name":5}', 'The command "nick" needs a non-empty string "name".'],
   ])("%p is refused", (frame, message) => {
@@ -50,6 +55,6 @@ describe("JSON commands", () => {
 });
 
 test("/help lists every command of the table once, in its order", () => {
-  expect(HELP.map((h) => h.usage)).toEqual(["/nick NAME", "/join ROOM", "/rooms", "/who", "/me ACTION", "/help", "/quit", "//TEXT"]);
+  expect(HELP.map((h) => h.usage)).toEqual(["/nick NAME", "/join ROOM", "/rooms", "/who", "/older N", "/me ACTION", "/help", "/quit", "//TEXT"]);
   expect(HELP.every((h) => h.help.length > 0)).toBe(true);
 });

@@ -93,3 +93,20 @@ describe("history", () => {
     expect(result.stderr.toString()).toEndWith("Check the path, or leave out --store to keep history in memory.\n");
   });
 });
+
+test("/older N gives the messages before N, at most --history of them, to a plain-text client too", async () => {
+  const server = await startServer(["--history", "3", "--rate", "0", "--ip-rate", "0"]);
+  try {
+    const talker = await TestSocket.open(server.url);
+    for (let i = 1; i <= 5; i++) talker.send(`m${i}`);
+    await talker.waitForChat(5);
+    talker.send("/older 5");
+    const answer = await talker.waitForMessage("the earlier messages", (m) => m.startsWith("*** Earlier in chat:"));
+    expect(answer.replace(/127\.0\.0\.1:\d+/g, "ADDR").split("\n")).toEqual(["*** Earlier in chat:", "[history] ADDR: m2", "[history] ADDR: m3", "[history] ADDR: m4"]);
+    talker.send("/older zero");
+    expect(await talker.waitForMessage("the refusal", (m) => m.startsWith("*** Error"))).toBe("*** Error: /older needs a message number, e.g. /older 120, not 'zero'.");
+    talker.close();
+  } finally {
+    await server.stop();
+  }
+});

@@ -80,3 +80,19 @@ test("the store keeps at most --store-keep messages per room and none older than
   expect(reopened.add(said("a", "26")).seq).toBe(26);
   reopened.close();
 });
+
+test("older messages page backwards: from memory without a store, from the store with one, --history at a time", () => {
+  const memory = new History(3);
+  for (let i = 1; i <= 5; i++) memory.add(said("a", String(i)));
+  // Memory keeps up to twice --history between trims: 1 to 5 here.
+  expect(memory.before("a", 5)).toEqual({ events: ["2", "3", "4"].map((text, i) => expect.objectContaining({ seq: i + 2, text, history: true })), start: false });
+  expect(memory.before("a", 2).events.map((e) => e.seq)).toEqual([1]);
+  expect(memory.before("a", 2).start).toBe(true);
+  const file = join(dir, "paging.sqlite");
+  const stored = new History(3, file);
+  for (let i = 1; i <= 20; i++) stored.add(said("a", String(i)));
+  expect(stored.before("a", 10).events.map((e) => e.seq)).toEqual([7, 8, 9]);
+  expect(stored.before("a", 3)).toMatchObject({ start: true });
+  expect(stored.before("a", 3).events.map((e) => e.seq)).toEqual([1, 2]);
+  stored.close();
+});

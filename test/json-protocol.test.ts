@@ -60,7 +60,7 @@ describe("the JSON protocol (chat.v1.json)", () => {
     const cases: [string, string][] = [
       ["not json", 'Not JSON: expected a command such as {"type":"say","text":"hello"}.'],
       ["[1,2]", 'A command is a JSON object such as {"type":"say","text":"hello"}.'],
-      ['{"type":"dance"}', 'Unknown command type "dance"; known: nick, join, rooms, who, me, help, quit, say.'],
+      ['{"type":"dance"}', 'Unknown command type "dance"; known: nick, join, rooms, who, older, me, help, quit, say.'],
       ['{"type":"say"}', 'The command "say" needs a non-empty string "text".'],
       ['{"type":"say","text":42}', 'The command "say" needs a non-empty string "text".'],
       ['{"type":"join","room":"no spaces"}', "A room can only have letters, digits, '_', '-' and '.'; 'no spaces' has other characters."],

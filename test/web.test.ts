@@ -466,3 +466,36 @@ test("Shift+Enter writes a second line, and a pasted block goes as one message; 
     await server.stop();
   }
 });
+
+test("scrolling to the top loads older messages from the server, page by page, to the start of the room's history", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "chat-web-older-"));
+  const server = await startServer(["--store", join(dir, "h.sqlite"), "--history", "5", "--rate", "0", "--ip-rate", "0"]);
+  const talker = await TestSocket.open(`${server.url}/?name=chronicler`);
+  const page = await browser.newPage({ viewport: { width: 700, height: 300 } });
+  try {
+    for (let i = 1; i <= 30; i++) talker.send(`entry ${i}`);
+    await talker.waitForChat(30);
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.fill("#name", "reader");
+    await page.press("#name", "Enter");
+    await waitForLog(page, "entry 30");
+    const seqs = () => page.$$eval("#log li.said", (items) => items.map((item) => Number((item as unknown as { dataset: { seq: string } }).dataset.seq)));
+    expect(await seqs()).toEqual([26, 27, 28, 29, 30]);
+    for (let round = 0; round < 10 && !(await logTexts(page)).some((t) => t.includes("The start of #chat")); round++) {
+      const before = (await seqs()).length;
+      await page.evaluate(() => {
+        const conversation = document.querySelector(".conversation") as unknown as { scrollTop: number; dispatchEvent(event: Event): boolean };
+        conversation.scrollTop = 0;
+        conversation.dispatchEvent(new Event("scroll"));
+      });
+      await page.waitForFunction((count) => [...document.querySelectorAll("#log li")].length > count, before, { timeout: 5_000 });
+    }
+    expect(await seqs()).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect((await logTexts(page))[0]).toBe("The start of #chat's history.");
+  } finally {
+    talker.close();
+    await page.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

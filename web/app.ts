@@ -6,7 +6,7 @@
  */
 import { ChatSession, ConnectError, NameRefusedError, type Status } from "../client/session";
 import { CommandError, parseTyped } from "../common/commands";
-import type { ChatEvent, User } from "../common/events";
+import type { ChatEvent, SaidEvent, User } from "../common/events";
 import { describeUser as describe, messagesWere, nameHash, nameProblem, normalizeName } from "../common/text";
 
 const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -258,7 +258,10 @@ function show(event: ChatEvent): void {
       maxMessage = event.limits.maxMessage;
       return;
     case "joined": {
-      if (event.room !== shownRoom) log.replaceChildren(); // a new room: its own conversation
+      if (event.room !== shownRoom) {
+        log.replaceChildren(); // a new room: its own conversation
+        [oldestSeq, historyStart, askingOlder] = [Infinity, false, false];
+      }
       shownRoom = event.room;
       roomTitle.textContent = event.room;
       showUnread(0);
@@ -275,7 +278,7 @@ function show(event: ChatEvent): void {
     case "action":
       if (!event.history && session?.where.isMe(event.from)) settlePending(event.text);
       if (!event.history && document.hidden && !session?.where.isMe(event.from)) showUnread(unread + 1);
-      return appendSaid(event.from, event.text, event.time, { action: event.type === "action", history: event.history === true });
+      return add(saidItem(event));
     case "notice": {
       if (event.room === shownRoom && event.user) {
         if (event.event === "leave") {
@@ -302,6 +305,8 @@ function show(event: ChatEvent): void {
       return append("info", `In ${event.room}: ${event.members.map(describe).join(", ")}`);
     case "rooms":
       return renderRooms(event.rooms);
+    case "earlier":
+      return event.room === shownRoom ? prependEarlier(event.messages, event.start) : undefined;
     case "help":
       return append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));
     case "error":
@@ -310,6 +315,35 @@ function show(event: ChatEvent): void {
 }
 
 /** Adds a line to the conversation, keeping the newest in view unless the reader scrolled up. */
+// Scrolling to the top asks the server for what came before the oldest message shown, until the
+// room's history starts; what comes is put above, the view staying where it was.
+let oldestSeq = Infinity;
+let historyStart = false;
+let askingOlder = false;
+conversation.addEventListener("scroll", () => {
+  if (conversation.scrollTop > 40 || askingOlder || historyStart || !Number.isFinite(oldestSeq) || oldestSeq <= 1 || !online) return;
+  askingOlder = true;
+  session?.send({ type: "older", before: String(oldestSeq) });
+});
+
+function prependEarlier(messages: SaidEvent[], start: boolean): void {
+  askingOlder = false;
+  historyStart = start || messages.length === 0;
+  const first = log.querySelector("li.said");
+  const shown = messages.filter((m) => m.seq < oldestSeq);
+  const items: HTMLLIElement[] = shown.map(saidItem);
+  if (historyStart) {
+    const item = document.createElement("li");
+    item.className = "info";
+    item.textContent = `The start of #${shownRoom}'s history.`;
+    items.unshift(item);
+  }
+  const height = conversation.scrollHeight;
+  if (first) first.before(...items);
+  else log.prepend(...items);
+  conversation.scrollTop += conversation.scrollHeight - height;
+}
+
 function add(item: HTMLLIElement): void {
   const atBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 40;
   log.append(item);
@@ -334,8 +368,12 @@ function append(kind: "notice" | "info" | "error", text: string, time?: string):
   add(item);
 }
 
-function appendSaid(from: User, text: string, time: string, { action, history }: { action: boolean; history: boolean }): void {
+/** A message or action as an item of the log (not yet placed). */
+function saidItem({ type, from, text, time, seq, history }: SaidEvent): HTMLLIElement {
+  const action = type === "action";
   const item = document.createElement("li");
+  item.dataset.seq = String(seq);
+  oldestSeq = Math.min(oldestSeq, seq);
   item.classList.add("said", action ? "action" : "message");
   if (history) item.classList.add("history");
   if (session?.where.isMe(from)) item.classList.add("own");
@@ -358,7 +396,7 @@ function appendSaid(from: User, text: string, time: string, { action, history }:
   body.textContent = action ? ` ${text}` : `: ${text}`;
   parts.push(body);
   item.append(...parts);
-  add(item);
+  return item;
 }
 
 
