@@ -15,7 +15,7 @@ import { toText } from "../common/plain-text";
 import { cleanText, describeUser, escapeControls, nameProblem, normalizeName } from "../common/text";
 import { AddressBudgets } from "./budgets";
 import type { Limits } from "./config";
-import type { ChatSink, Directory, RoomCount } from "./directory";
+import type { ChatSink, Directory } from "./directory";
 import { eventBytes, type History } from "./history";
 import { printable, type Logger } from "./log";
 import { Member, type Asked, type Hub } from "./member";
@@ -392,12 +392,7 @@ export class Chat implements ChatSink {
 
   /** The rooms of every instance with people in them, the default room first. */
   #listRooms(member: Member): void {
-    const counts = new Map<string, number>([[DEFAULT_ROOM, 0]]);
-    for (const { name, members } of this.rooms.counts()) if (members > 0) counts.set(name, members);
-    for (const [name, count] of this.#directory.roomsElsewhere()) counts.set(name, (counts.get(name) ?? 0) + count);
-    const list: RoomCount[] = [...counts].map(([name, members]) => ({ name, members }));
-    list.sort((a, b) => (a.name === DEFAULT_ROOM ? -1 : b.name === DEFAULT_ROOM ? 1 : a.name.localeCompare(b.name)));
-    this.#send(member, { type: "rooms", rooms: list.slice(0, MAX_ROOMS_LISTED) });
+    this.#send(member, { type: "rooms", rooms: this.rooms.listed(this.#directory.roomsElsewhere(), MAX_ROOMS_LISTED) });
   }
 
   /**

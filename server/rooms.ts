@@ -45,8 +45,17 @@ export class Rooms {
     return [...this.#rooms.keys()];
   }
 
-  counts(): RoomCount[] {
-    return [...this.#rooms].map(([name, members]) => ({ name, members: members.size }));
+  /**
+   * The rooms with people in them, here and (`elsewhere`) on other instances, with their counts:
+   * the default room first, always, then by name; `limit` of them at most.
+   */
+  listed(elsewhere: Iterable<[name: string, count: number]>, limit: number): RoomCount[] {
+    const counts = new Map<string, number>([[DEFAULT_ROOM, 0]]);
+    for (const [name, members] of this.#rooms) if (members.size > 0) counts.set(name, members.size);
+    for (const [name, count] of elsewhere) counts.set(name, (counts.get(name) ?? 0) + count);
+    const list = [...counts].map(([name, members]) => ({ name, members }));
+    list.sort((a, b) => (a.name === DEFAULT_ROOM ? -1 : b.name === DEFAULT_ROOM ? 1 : a.name.localeCompare(b.name)));
+    return list.slice(0, limit);
   }
 
   /** Everyone, by room. */
