@@ -499,3 +499,41 @@ test("scrolling to the top loads older messages from the server, page by page, t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("with notifications turned on, a mention in a hidden tab shows a desktop notification; other messages do not", async () => {
+  const server = await startServer([]);
+  const context = await browser.newContext({ permissions: ["notifications"] });
+  const page = await context.newPage();
+  // The browser's own Notification, recording what it is asked to show.
+  await page.addInitScript({
+    content: `{
+      const Real = window.Notification;
+      window.shownNotifications = [];
+      window.Notification = class extends Real {
+        constructor(title, options) { super(title, options); window.shownNotifications.push({ title, body: options && options.body }); }
+      };
+    }`,
+  });
+  const other = await TestSocket.open(`${server.url}/?name=ozzy`);
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.fill("#name", "nell");
+    await page.press("#name", "Enter");
+    await page.waitForSelector("#status.online");
+    await page.click("#notify-toggle");
+    await page.waitForSelector("#notify-toggle[aria-pressed='true']");
+    await page.evaluate(() => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    other.send("just chatting");
+    other.send("nell, are you there?");
+    await waitForLog(page, "are you there");
+    const shown = await page.evaluate(() => (globalThis as unknown as { shownNotifications: { title: string; body: string }[] }).shownNotifications);
+    expect(shown).toEqual([{ title: expect.stringMatching(/^ozzy \(127\.0\.0\.1:\d+\) mentioned you in #chat$/), body: "nell, are you there?" }]);
+  } finally {
+    other.close();
+    await context.close();
+    await server.stop();
+  }
+});

@@ -24,6 +24,7 @@ const membersList = element<HTMLUListElement>("members");
 const membersTitle = element<HTMLHeadingElement>("members-title");
 const roomsList = element<HTMLUListElement>("rooms");
 const drawerToggle = element<HTMLButtonElement>("drawer-toggle");
+const notifyToggle = element<HTMLButtonElement>("notify-toggle");
 const composer = element<HTMLFormElement>("composer");
 const messageInput = element<HTMLTextAreaElement>("message");
 const lengthLeft = element<HTMLSpanElement>("length-left");
@@ -214,6 +215,25 @@ function showUnread(count: number): void {
 }
 document.addEventListener("visibilitychange", () => void (document.hidden || showUnread(0)));
 
+// Desktop notifications of mentions are opt-in: the button asks the browser's permission once; the
+// choice is remembered here. They come only while the tab is hidden.
+const NOTIFY_KEY = "chat.notify";
+let notifying = typeof Notification !== "undefined" && Notification.permission === "granted" && localStorage.getItem(NOTIFY_KEY) === "on";
+notifyToggle.hidden = typeof Notification === "undefined";
+notifyToggle.setAttribute("aria-pressed", String(notifying));
+notifyToggle.addEventListener("click", async () => {
+  const wanted = !notifying;
+  notifying = wanted && (Notification.permission === "granted" || (await Notification.requestPermission()) === "granted");
+  localStorage.setItem(NOTIFY_KEY, notifying ? "on" : "off");
+  notifyToggle.setAttribute("aria-pressed", String(notifying));
+  if (wanted && !notifying) append("info", "The browser did not allow notifications; its site settings can.");
+});
+
+function notifyMention(from: User, text: string): void {
+  if (!notifying || !document.hidden) return;
+  new Notification(`${describe(from)} mentioned you in #${shownRoom}`, { body: text.slice(0, 200), tag: "chat-mention" });
+}
+
 /** True if `text` names me (my name as a word, whatever its case). */
 function mentions(text: string): boolean {
   const name = session?.where.me?.name;
@@ -278,6 +298,7 @@ function show(event: ChatEvent): void {
     case "action":
       if (!event.history && session?.where.isMe(event.from)) settlePending(event.text);
       if (!event.history && document.hidden && !session?.where.isMe(event.from)) showUnread(unread + 1);
+      if (!event.history && !session?.where.isMe(event.from) && mentions(event.text)) notifyMention(event.from, event.text);
       return add(saidItem(event));
     case "notice": {
       if (event.room === shownRoom && event.user) {
