@@ -30,6 +30,9 @@ const cursorUp = (lines: number) => (lines > 0 ? `\x1b[${lines}A` : "");
 /** After clack draws a frame the cursor rests on the line below it (at some column). */
 const frameHeight = (frame: string) => frame.split("\n").length - 1;
 
+const BRACKETED_PASTE_ON = "\x1b[?2004h";
+const BRACKETED_PASTE_OFF = "\x1b[?2004l";
+
 /** The gutter and the two spaces after it. */
 const GUTTER_WIDTH = 3;
 /** A line too long for the screen goes on under its text, past the time (`00:00  `). */
@@ -41,6 +44,10 @@ export class InputLine extends TextPrompt {
   #title: string;
   readonly #hint: string;
   readonly #recall = new Recall();
+  /** The lines of a paste under way (between the terminal's paste-start and paste-end). */
+  #pasting: string[] | undefined;
+  /** A pasted block of several lines, waiting for Enter to go as one message. */
+  #block: string | undefined;
 
   constructor({ title, hint, onLine }: InputLineOptions, output: NodeJS.WriteStream = process.stdout) {
     const stop = new AbortController();
@@ -57,6 +64,7 @@ export class InputLine extends TextPrompt {
     this.#hint = hint;
 
     this.on("key", (_char, key) => {
+      if (this.#paste(key.name, onLine)) return;
       if (key.name === "up" || key.name === "down") {
         const recalled = key.name === "up" ? this.#recall.older(this.userInput) : this.#recall.newer();
         if (recalled !== undefined) this.#replaceInput(recalled);
@@ -82,6 +90,50 @@ export class InputLine extends TextPrompt {
     this.on("cancel", () => this.#output.write(`${cursorUp(1)}${ERASE_TO_END_OF_SCREEN}`));
   }
 
+  /**
+   * A paste of several lines (the terminal marks it, in bracketed paste mode) is not sent a line at
+   * a time: it is held as one block, shown in the input, that Enter sends as one message and Esc
+   * drops. True if `key` was taken for that.
+   */
+  #paste(key: string | undefined, onLine: (line: string) => void): boolean {
+    if (key === "paste-start") {
+      this.#pasting = [];
+      return true;
+    }
+    if (key === "paste-end" && this.#pasting) {
+      const lines = [...this.#pasting, this.userInput];
+      this.#pasting = undefined;
+      if (lines.length === 1) return true; // one line: it is in the input, as if typed
+      if (lines.at(-1) === "") lines.pop();
+      this.#clearInput();
+      this.#block = [this.#block, ...lines].filter((part) => part !== undefined).join("\n");
+      return true;
+    }
+    if (key === "return" && this.#pasting) {
+      this.#pasting.push(this.userInput);
+      this.#clearInput();
+      return true;
+    }
+    if (key === "return" && this.#block !== undefined) {
+      const text = this.userInput === "" ? this.#block : `${this.#block}\n${this.userInput}`;
+      this.#block = undefined;
+      this.#clearInput();
+      queueMicrotask(() => onLine(text));
+      return true;
+    }
+    if (key === "escape" && this.#block !== undefined) {
+      this.#block = undefined;
+      return true;
+    }
+    return false;
+  }
+
+  #clearInput(): void {
+    this.#readline()?.history.splice(0);
+    this._setUserInput("");
+    this._cursor = 0;
+  }
+
   /** Puts `text` in the input, the cursor at its end, in readline's copy and ours. */
   #replaceInput(text: string): void {
     const rl = this.#readline();
@@ -103,7 +155,13 @@ export class InputLine extends TextPrompt {
 
   /** Waits until the user leaves (Ctrl-C, Ctrl-D) or `end()` is called; the frame is gone then. */
   async run(): Promise<void> {
-    await this.prompt();
+    // Bracketed paste (xterm's mode 2004): the terminal marks the start and end of a paste.
+    this.#output.write(BRACKETED_PASTE_ON);
+    try {
+      await this.prompt();
+    } finally {
+      this.#output.write(BRACKETED_PASTE_OFF);
+    }
   }
 
   /** Ends the prompt from outside, e.g. on /quit or when the connection is lost. */
@@ -161,11 +219,13 @@ export class InputLine extends TextPrompt {
   private frame(): string {
     if (this.state === "cancel" || this.state === "submit") return "";
     const columns = this.#output.columns || 80;
-    const input = inputWindow(this.userInput, this.cursor, Math.max(columns - 4, 8));
+    const block = this.#block === undefined ? "" : `[${this.#block.split("\n").length} pasted lines] `;
+    const input = inputWindow(this.userInput, this.cursor, Math.max(columns - 4 - block.length, 8));
+    const hint = block ? "Enter sends the pasted lines as one message · Esc drops them" : this.#hint;
     return [
       `${styleText("cyan", "◆")}  ${this.#title}`,
-      `${styleText("cyan", "│")}  ${input}`,
-      `${styleText("cyan", "└")}  ${styleText("dim", fitWidth(this.#hint, columns - 4))}`,
+      `${styleText("cyan", "│")}  ${styleText("yellow", block)}${input}`,
+      `${styleText("cyan", "└")}  ${styleText("dim", fitWidth(hint, columns - 4))}`,
       "",
     ].join("\n");
   }

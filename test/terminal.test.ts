@@ -382,3 +382,28 @@ test("a pasted block waits its turn at the server's rate, and the input line say
     await server.stop();
   }
 }, 30_000);
+
+test("a pasted block of lines is held as one message: Enter sends it whole, Esc drops it", async () => {
+  const server = await startServer(["--history", "0"]);
+  const terminal = new Terminal();
+  const listener = await TestSocket.open(server.url);
+  try {
+    await terminal.start([...CLIENT, "--name", "paster", server.url], { columns: 100, rows: 30 });
+    await terminal.waitForScreen("the input line", (s) => s.includes("◆  paster in chat"));
+    await terminal.paste("dropped one\ndropped two\n");
+    await terminal.waitForScreen("the held block", (s) => s.includes("[2 pasted lines]") && s.includes("Esc drops them"));
+    await terminal.press("Escape");
+    await terminal.waitForScreen("the block gone", (s) => !s.includes("pasted lines"));
+    await terminal.paste("alpha\nbeta\ngamma");
+    await terminal.waitForScreen("the held block", (s) => s.includes("[3 pasted lines]"));
+    await terminal.press("Enter");
+    const said = await listener.waitForMessage("the block as one message", (m) => m.includes("alpha"));
+    expect(said).toMatch(/^paster \(127\.0\.0\.1:\d+\): alpha\n {2}beta\n {2}gamma$/);
+    await terminal.waitForScreen("its lines under its text", (s) => s.includes("┃         beta") && s.includes("┃         gamma"));
+    expect(listener.chat.filter((m) => m.includes("dropped"))).toEqual([]);
+  } finally {
+    listener.close();
+    terminal.stop();
+    await server.stop();
+  }
+});

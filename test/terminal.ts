@@ -31,6 +31,12 @@ export class Terminal {
     return this.tmux("send-keys", "-l", text);
   }
 
+  /** Pastes `text` as a terminal does, marked as a paste if the program asked for that (tmux paste-buffer -p). */
+  async paste(text: string): Promise<void> {
+    await this.tmux("set-buffer", "-b", "test-paste", text);
+    await this.tmux("paste-buffer", "-p", "-d", "-b", "test-paste");
+  }
+
   /** Presses keys by tmux name: Enter, Left, C-c, ... */
   press(...keys: string[]): Promise<string> {
     return this.tmux("send-keys", ...keys);
