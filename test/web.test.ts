@@ -537,3 +537,17 @@ test("with notifications turned on, a mention in a hidden tab shows a desktop no
     await server.stop();
   }
 });
+
+test("someone who joins and leaves at once makes one line, 'came and went'", async () => {
+  const server = await startServer([]);
+  const page = await joinAs(server.url, "watcher");
+  try {
+    expect((await run([BUN, join(ROOT, "client.ts"), "--name", "drive-by", server.url], { input: "just passing\n" })).exitCode).toBe(0);
+    await waitForLog(page, "came and went");
+    const lines = (await logTexts(page)).filter((text) => text.includes("drive-by"));
+    expect(lines.map((text) => text.replace(/^\d\d:\d\d\s*/, "").replace(/127\.0\.0\.1:\d+/, "ADDR"))).toEqual(["drive-by (ADDR) came and went", expect.stringContaining("just passing")]);
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+});

@@ -100,7 +100,7 @@ function onStatus(change: Status): void {
       return setStatus("online", "Connected");
     case "not-sent":
       for (const item of [...log.querySelectorAll("li.pending")].slice(0, change.count)) item.classList.replace("pending", "failed");
-      return append("error", `${messagesWere(change.count)} not sent: ${change.why}.`);
+      return void append("error", `${messagesWere(change.count)} not sent: ${change.why}.`);
     case "ended":
       setStatus("offline", "Disconnected");
       messageInput.disabled = true;
@@ -315,23 +315,26 @@ function show(event: ChatEvent): void {
         // must not use it up.
         renderRooms(shownRooms.map((room) => (room.name === shownRoom ? { ...room, members: roomCount } : room)));
         refreshRoomsSoon();
+        if (event.event === "leave" && cameAndWent(event.user, event.text)) return;
       }
-      return append("notice", event.text, event.time);
+      const item = append("notice", event.text, event.time);
+      if (event.event === "join" && event.user) recentJoins.set(event.user.address, { item, at: Date.now() });
+      return;
     }
     case "members":
       members.clear();
       for (const member of event.members) members.set(member.address, member);
       roomCount = members.size;
       renderMembers();
-      return append("info", `In ${event.room}: ${event.members.map(describe).join(", ")}`);
+      return void append("info", `In ${event.room}: ${event.members.map(describe).join(", ")}`);
     case "rooms":
       return renderRooms(event.rooms);
     case "earlier":
       return event.room === shownRoom ? prependEarlier(event.messages, event.start) : undefined;
     case "help":
-      return append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));
+      return void append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));
     case "error":
-      return append("error", event.message);
+      return void append("error", event.message);
   }
 }
 
@@ -379,7 +382,7 @@ function timeElement(time: string | undefined): HTMLTimeElement {
   return element;
 }
 
-function append(kind: "notice" | "info" | "error", text: string, time?: string): void {
+function append(kind: "notice" | "info" | "error", text: string, time?: string): HTMLLIElement {
   const item = document.createElement("li");
   item.className = kind;
   const body = document.createElement("span");
@@ -387,6 +390,24 @@ function append(kind: "notice" | "info" | "error", text: string, time?: string):
   body.textContent = text;
   item.append(timeElement(time), body);
   add(item);
+  return item;
+}
+
+/**
+ * Someone who joined a moment ago and leaves again (a script that says one thing, a page reloaded)
+ * makes one line, not two: their join line becomes "came and went". The page's own record, by
+ * address, of the last few seconds' joins.
+ */
+const CAME_AND_WENT_MS = 15_000;
+const recentJoins = new Map<string, { item: HTMLLIElement; at: number }>();
+function cameAndWent(user: User, leaveText: string): boolean {
+  const joined = recentJoins.get(user.address);
+  recentJoins.delete(user.address);
+  for (const [address, { at }] of recentJoins) if (Date.now() - at > CAME_AND_WENT_MS) recentJoins.delete(address);
+  if (!joined || Date.now() - joined.at > CAME_AND_WENT_MS || !joined.item.isConnected) return false;
+  const body = joined.item.querySelector(".text");
+  if (body) body.textContent = leaveText.replace(/ left (\S+)$/, " came and went");
+  return true;
 }
 
 /** A message or action as an item of the log (not yet placed). */
