@@ -538,14 +538,22 @@ test("with notifications turned on, a mention in a hidden tab shows a desktop no
   }
 });
 
-test("someone who joins and leaves at once makes one line, 'came and went'", async () => {
+test("someone who joins and leaves with nothing said between makes one line, 'came and went'", async () => {
   const server = await startServer([]);
   const page = await joinAs(server.url, "watcher");
   try {
-    expect((await run([BUN, join(ROOT, "client.ts"), "--name", "drive-by", server.url], { input: "just passing\n" })).exitCode).toBe(0);
+    expect((await run([BUN, join(ROOT, "client.ts"), "--name", "lookin", server.url], { input: "" })).exitCode).toBe(0);
     await waitForLog(page, "came and went");
-    const lines = (await logTexts(page)).filter((text) => text.includes("drive-by"));
-    expect(lines.map((text) => text.replace(/^\d\d:\d\d\s*/, "").replace(/127\.0\.0\.1:\d+/, "ADDR"))).toEqual(["drive-by (ADDR) came and went", expect.stringContaining("just passing")]);
+    expect((await run([BUN, join(ROOT, "client.ts"), "--name", "talker", server.url], { input: "just passing\n" })).exitCode).toBe(0);
+    await waitForLog(page, "talker (");
+    await page.waitForFunction(() => [...document.querySelectorAll("#log li")].some((li) => li.textContent?.includes("talker") && li.textContent.includes("left chat")));
+    const lines = (await logTexts(page)).filter((text) => /lookin|talker/.test(text));
+    expect(lines.map((text) => text.replace(/^\d\d:\d\d\s*/, "").replace(/127\.0\.0\.1:\d+/, "ADDR"))).toEqual([
+      "lookin (ADDR) came and went",
+      "talker (ADDR) joined chat",
+      "talker(ADDR): just passing",
+      "talker (ADDR) left chat",
+    ]);
   } finally {
     await page.close();
     await server.stop();

@@ -394,8 +394,9 @@ function append(kind: "notice" | "info" | "error", text: string, time?: string):
 }
 
 /**
- * Someone who joined a moment ago and leaves again (a script that says one thing, a page reloaded)
- * makes one line, not two: their join line becomes "came and went". The page's own record, by
+ * Someone who joined a moment ago and leaves again with nothing said since (a client that only
+ * looked in, a reconnect that did not last) makes one line, not two: their join line becomes
+ * "came and went". The page's own record, by
  * address, of the last few seconds' joins.
  */
 const CAME_AND_WENT_MS = 15_000;
@@ -405,6 +406,8 @@ function cameAndWent(user: User, leaveText: string): boolean {
   recentJoins.delete(user.address);
   for (const [address, { at }] of recentJoins) if (Date.now() - at > CAME_AND_WENT_MS) recentJoins.delete(address);
   if (!joined || Date.now() - joined.at > CAME_AND_WENT_MS || !joined.item.isConnected) return false;
+  // Only if nothing was said since: the leave would otherwise be far from where it is read.
+  for (let next = joined.item.nextElementSibling; next; next = next.nextElementSibling) if (!next.classList.contains("notice")) return false;
   const body = joined.item.querySelector(".text");
   if (body) body.textContent = leaveText.replace(/ left (\S+)$/, " came and went");
   return true;
