@@ -44,6 +44,9 @@ export class InputLine extends TextPrompt {
   #title: string;
   readonly #hint: string;
   readonly #recall = new Recall();
+  /** How many times print() was called: a caller can tell whether anything was printed since. */
+  printed = 0;
+  #lastPrinted = { lines: 0, count: 0 };
   /** The lines of a paste under way (between the terminal's paste-start and paste-end). */
   #pasting: string[] | undefined;
   /** A pasted block of several lines, waiting for Enter to go as one message. */
@@ -189,6 +192,18 @@ export class InputLine extends TextPrompt {
       return [first, ...rest.map((piece) => WRAP_INDENT + piece)];
     });
     this.#redraw(lines.map((line) => `${gutter}  ${line}\n`).join(""));
+    this.#lastPrinted = { lines: lines.length, count: ++this.printed };
+  }
+
+  /**
+   * Rewrites the last thing printed, if it was one line and it is still right above the frame;
+   * otherwise prints `text` as new. For "came and went" in place of a join line.
+   */
+  replaceLast(text: string, gutter = styleText("gray", "│")): void {
+    const fits = Bun.stringWidth(text) <= (this.#output.columns || 80) - GUTTER_WIDTH;
+    if (!this.#isOnScreen() || this.#lastPrinted.lines !== 1 || !fits) return this.print(text, gutter);
+    const frame = this.frame();
+    this.#output.write(`\r${cursorUp(frameHeight(frame) + 1)}${ERASE_TO_END_OF_SCREEN}${gutter}  ${text}\n${frame}`);
   }
 
   /** Changes the prompt's first line, e.g. when the user's name or room changes. */

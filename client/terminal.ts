@@ -6,7 +6,7 @@
 import { cancel, intro, isCancel, log, outro, spinner, text } from "@clack/prompts";
 import { styleText } from "node:util";
 import { CommandError, parseTyped } from "../common/commands";
-import type { ChatEvent } from "../common/events";
+import type { ChatEvent, NoticeEvent } from "../common/events";
 import { messagesWere, nameProblem, normalizeName } from "../common/text";
 import { exitAfterOutput } from "./exit";
 import { InputLine } from "./input-line";
@@ -75,6 +75,8 @@ async function askName(): Promise<string | undefined> {
 }
 
 const SPINNER = ["◒", "◐", "◓", "◑"];
+/** A leave this soon after a join, with nothing printed between, is folded into the join line. */
+const CAME_AND_WENT_MS = 15_000;
 const warning = (message: string) => [styleText("yellow", message), styleText("yellow", "▲")] as const;
 
 /** The input line, with events printed above it and the connection's state in its title. */
@@ -82,6 +84,8 @@ class ChatScreen {
   readonly input: InputLine;
   readonly #view: TerminalView;
   #reconnecting: { attempt: number; frame: number; timer: Timer } | undefined;
+  /** The last join notice printed, to fold a quick leave into it. */
+  #lastJoin: { address: string; at: number; printed: number } | undefined;
   /** Set when the session is over for good: what to say, and the exit code. */
   ended: Extract<Status, { type: "ended" }> | undefined;
 
@@ -99,8 +103,23 @@ class ChatScreen {
 
   show(event: ChatEvent): void {
     const shown = this.#view.render(event);
+    if (event.type === "notice" && event.event === "leave" && this.#cameAndWent(event)) return this.#retitle();
     if (shown) this.input.print(shown.text, shown.gutter);
+    if (event.type === "notice" && event.event === "join" && event.user) this.#lastJoin = { address: event.user.address, at: Date.now(), printed: this.input.printed };
     this.#retitle();
+  }
+
+  /**
+   * Someone who joined a moment ago leaves with nothing printed since (a client that only looked
+   * in, a reconnect that did not last): their join line becomes "came and went", not two lines.
+   */
+  #cameAndWent(event: NoticeEvent): boolean {
+    const join = this.#lastJoin;
+    this.#lastJoin = undefined;
+    if (!join || !event.user || join.address !== event.user.address || join.printed !== this.input.printed || Date.now() - join.at > CAME_AND_WENT_MS) return false;
+    const folded = this.#view.render({ ...event, text: event.text.replace(/ left \S+$/, " came and went") });
+    if (folded) this.input.replaceLast(folded.text, folded.gutter);
+    return true;
   }
 
   status(status: Status): void {

@@ -407,3 +407,30 @@ test("a pasted block of lines is held as one message: Enter sends it whole, Esc 
     await server.stop();
   }
 });
+
+test("someone who joins and leaves with nothing printed between makes one line, 'came and went'", async () => {
+  const server = await startServer(["--history", "0"]);
+  const terminal = new Terminal();
+  try {
+    await terminal.start(["env", "NO_COLOR=1", ...CLIENT, "--name", "watcher", server.url], { columns: 100, rows: 30 });
+    await terminal.waitForScreen("the input line", (s) => s.includes("◆  watcher in chat"));
+    const lookin = await TestSocket.open(`${server.url}/?name=lookin`);
+    await terminal.waitForScreen("the join", (s) => s.includes("lookin (") && s.includes("joined chat"));
+    lookin.close();
+    await terminal.waitForScreen("the folded line", (s) => s.includes("came and went"));
+    const talker = await TestSocket.open(`${server.url}/?name=talker`);
+    talker.send("just passing");
+    talker.close();
+    const screen = await terminal.waitForScreen("the talker's leave", (s) => s.includes("talker (") && s.includes("left chat"));
+    const lines = screen.split("\n").filter((l) => /lookin|talker/.test(l)).map((l) => l.replace(/\d\d:\d\d/, "TIME").replace(/127\.0\.0\.1:\d+/, "ADDR"));
+    expect(lines).toEqual([
+      "│  TIME  ← lookin (ADDR) came and went",
+      "│  TIME  → talker (ADDR) joined chat",
+      "│  TIME  talker (ADDR): just passing",
+      "│  TIME  ← talker (ADDR) left chat",
+    ]);
+  } finally {
+    terminal.stop();
+    await server.stop();
+  }
+});
