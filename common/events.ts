@@ -19,10 +19,6 @@ export const SUBPROTOCOL = "chat.v1.json";
  */
 export const TOKEN_PROTOCOL = "token.";
 
-export function tokenProtocol(token: string): string {
-  const bytes = new TextEncoder().encode(token);
-  return TOKEN_PROTOCOL + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
 /** Everyone starts here; it is also the pub/sub topic the plain-text clients of this room share. */
 export const DEFAULT_ROOM = "chat";
 
@@ -285,4 +281,10 @@ export function decodeEvent(raw: string): ChatEvent | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The page's token as a subprotocol entry (see TOKEN_PROTOCOL). */
+export function tokenProtocol(token: string): string {
+  const bytes = new TextEncoder().encode(token);
+  return TOKEN_PROTOCOL + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }

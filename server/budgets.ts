@@ -75,9 +75,9 @@ export class AddressBudgets {
  */
 export function addressPrefix(ip: string, v4Bits: number, v6Bits: number): string {
   const bare = ip.replace(/^\[|\]$/g, "");
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(bare);
-  if (v4) {
-    const value = v4.slice(1).reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  const octets = ipv4Octets(bare);
+  if (octets) {
+    const value = octets.reduce((sum, octet) => sum * 256 + octet, 0);
     const masked = v4Bits === 0 ? 0 : value - (value % 2 ** (32 - v4Bits));
     return `${[24, 16, 8, 0].map((shift) => Math.floor(masked / 2 ** shift) % 256).join(".")}/${v4Bits}`;
   }
@@ -90,10 +90,17 @@ export function addressPrefix(ip: string, v4Bits: number, v6Bits: number): strin
   return `${masked.map((g) => g.toString(16)).join(":")}/${v6Bits}`;
 }
 
+/** The four octets of an IPv4 address, or undefined if it is not one. */
+export function ipv4Octets(text: string): number[] | undefined {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  const octets = match?.slice(1).map(Number);
+  return octets?.every((octet) => octet <= 255) ? octets : undefined;
+}
+
 /** The eight 16-bit groups of an IPv6 address, or undefined if it is not one. */
-function expandIpv6(text: string): number[] | undefined {
+export function expandIpv6(text: string): number[] | undefined {
   const address = text.replace(/%.*$/, ""); // a zone (fe80::1%eth0) is not part of the network
-  if (!/^[0-9a-f:.]+$/i.test(address) || address.split("::").length > 2) return undefined;
+  if (!/^[0-9a-f:]+$/i.test(address) || address.split("::").length > 2) return undefined;
   const [head, tail] = address.includes("::") ? address.split("::") : [address, undefined];
   const parse = (part: string | undefined) => (part ? part.split(":").map((g) => parseInt(g, 16)) : []);
   const [front, back] = [parse(head), parse(tail)];

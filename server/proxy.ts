@@ -6,7 +6,7 @@
  * not itself a trusted proxy, since everything left of that the client could have written itself.
  * From anywhere else the headers are ignored: anyone can send them.
  */
-import { addressPrefix } from "./budgets";
+import { addressPrefix, expandIpv6, ipv4Octets } from "./budgets";
 
 /** An address as the server tags it: the IP, and the port when one is known. */
 export interface ClientAddress {
@@ -86,9 +86,9 @@ function prefixOf(ip: string, v4: boolean, bits: number): string {
 }
 
 function isIpv4(text: string): boolean {
-  return /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(text) && text.split(".").every((octet) => Number(octet) <= 255);
+  return ipv4Octets(text) !== undefined;
 }
 
 function isIpv6(text: string): boolean {
-  return text.includes(":") && addressPrefix(text, 0, 128) !== text;
+  return expandIpv6(text) !== undefined;
 }

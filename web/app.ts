@@ -235,11 +235,15 @@ function notifyMention(from: User, text: string): void {
 }
 
 /** True if `text` names me (my name as a word, whatever its case). */
+let mention: { name: string; pattern: RegExp } | undefined;
 function mentions(text: string): boolean {
   const name = session?.where.me?.name;
   if (!name) return false;
-  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escaped}($|[^\\p{L}\\p{N}_])`, "iu").test(text);
+  if (mention?.name !== name) {
+    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    mention = { name, pattern: new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escaped}($|[^\\p{L}\\p{N}_])`, "iu") };
+  }
+  return mention.pattern.test(text);
 }
 
 /**
