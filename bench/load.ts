@@ -10,14 +10,27 @@
  *
  * Every message it sends ends in a fixed tail, `#PP:IIIIII:TTTTTTTTTTTTT`: the phase (so frames of
  * an earlier phase, or history replayed on connecting, are not counted), the sender's index (so a
- * sender knows its own message came back), and the microsecond it was meant to be sent, on this
- * process's clock (for latency). Whatever a server puts before the message (`127.0.0.1:p: `) does
- * not matter, nor do frames without the tail (join notices): they are not deliveries of the load.
+ * sender knows its own message came back), and a number: while measuring latency, the microsecond
+ * it was meant to be sent, on this process's clock; in the flood, the sender's count of messages
+ * so far, so that every client can check it got each one exactly once and in order. Whatever a
+ * server puts before the message (`127.0.0.1:p: `) does not matter, nor do frames without the
+ * tail (join notices): they are not deliveries of the load.
+ *
+ * Socket.IO's clients speak Engine.IO over the same WebSocket: a message goes out as
+ * `42["m","<text>"]` and comes back the same way, so the tail is followed by `"]`.
  */
 import type { Socket } from "bun";
 
+/** How a client talks: plain text frames (our server, the ceiling, Node + ws), or Socket.IO's packets. */
+export type Protocol = "plain" | "socketio";
+export interface Endpoint {
+  host: string;
+  port: number;
+  protocol: Protocol;
+}
+
 export type Command =
-  | { type: "connect"; host: string; port: number; count: number }
+  | { type: "connect"; endpoints: Endpoint[]; count: number }
   | { type: "flood"; senders: number; window: number; warmupMs: number; durationMs: number }
   | { type: "latency"; perSecond: number; population: number; durationMs: number }
   | { type: "expect"; probe: number }
@@ -26,13 +39,27 @@ export type Command =
 
 export type Reply =
   | { type: "connected"; open: number; failed: number; firstError?: string }
-  | { type: "flooded"; deliveries: number; seconds: number; closed: number }
+  | { type: "flooded"; deliveries: number; seconds: number; closed: number; delivery: DeliveryCheck }
   | { type: "latencies"; micros: number[]; sent: number; closed: number }
   | { type: "counted"; received: number; open: number }
   | { type: "done" }
   | { type: "failed"; message: string };
 
+/**
+ * Whether every client got every flood message exactly once, in each sender's order: deliveries of
+ * a message already had (`duplicates`), arriving past one not yet had (`skipped`: lost, or out of
+ * order), and messages never had once the flood drained (`missing`).
+ */
+export interface DeliveryCheck {
+  duplicates: number;
+  skipped: number;
+  missing: number;
+}
+
 const TAIL = "#PP:IIIIII:TTTTTTTTTTTTT".length;
+/** Socket.IO: the event's name, then the text as a JSON string; it comes back in the same form. */
+const SOCKETIO_EVENT_START = '42["m","';
+const SOCKETIO_EVENT_END = '"]';
 const BODY = "load test message, about as long as a line of chat ";
 /** Handshakes in flight at once while connecting: more only trips the listen backlog. */
 const CONNECTING_AT_ONCE = 256;
@@ -44,6 +71,9 @@ const ZERO = 0x30;
 
 interface Client {
   index: number;
+  /** Which of the endpoints (the server's instances) it is connected to. */
+  instance: number;
+  protocol: Protocol;
   socket: Socket<Client>;
   open: boolean;
   /** Bytes received but not yet a whole frame (or, before the upgrade, the response so far). */
@@ -63,18 +93,19 @@ interface Client {
 const clients: Client[] = [];
 let phase = 0;
 /** What the current phase does with each load message it sees: set by flood/latency/probe. */
-let onLoadMessage: (client: Client, sender: number, sentAtMicros: number, now: number) => void = () => {};
+let onLoadMessage: (client: Client, sender: number, number: number, now: number) => void = () => {};
 let closedDuringPhase = 0;
 
 // --- Sending ------------------------------------------------------------------------------------
 
 /**
- * A masked text frame holding BODY and the tail. A client must mask (RFC 6455 §5.3); a zero mask
- * key is a valid key that leaves the payload as it is, so frames are built without XORing.
+ * A masked text frame from `client` holding BODY and the tail, with `number` (a due time or a
+ * count) in it. A client must mask (RFC 6455 §5.3); a zero mask key is a valid key that leaves the
+ * payload as it is, so frames are built without XORing.
  */
-function loadFrame(sender: number, sentAtMicros: number): Uint8Array {
-  const payload = `${BODY}#${String(phase % 100).padStart(2, "0")}:${String(sender).padStart(6, "0")}:${String(Math.floor(sentAtMicros)).padStart(13, "0")}`;
-  return maskedFrame(0x1, encoder.encode(payload));
+function loadFrame(client: Client, number: number): Uint8Array {
+  const text = `${BODY}#${String(phase % 100).padStart(2, "0")}:${String(client.index).padStart(6, "0")}:${String(Math.floor(number)).padStart(13, "0")}`;
+  return maskedFrame(0x1, encoder.encode(client.protocol === "socketio" ? `${SOCKETIO_EVENT_START}${text}${SOCKETIO_EVENT_END}` : text));
 }
 
 function maskedFrame(opcode: number, payload: Uint8Array): Uint8Array {
@@ -135,7 +166,8 @@ function receive(client: Client, chunk: Uint8Array): void {
       return;
     }
     client.upgraded = true;
-    client.settle?.();
+    if (client.protocol === "socketio") client.replies.push(maskedFrame(0x1, encoder.encode("40")));
+    else client.settle?.();
     at = end + 4;
   }
   // Frames from a server are not masked (RFC 6455 §5.1).
@@ -153,13 +185,24 @@ function receive(client: Client, chunk: Uint8Array): void {
       start += 8;
     }
     if (start + length > bytes.length) break;
-    if (opcode === 0x1) text(client, bytes, start, start + length, now);
+    if (opcode === 0x1) client.protocol === "socketio" ? socketIoPacket(client, bytes, start, start + length, now) : text(client, bytes, start, start + length, now);
     else if (opcode === 0x9) client.replies.push(maskedFrame(0xa, bytes.slice(start, start + length)));
     else if (opcode === 0x8) client.socket.end();
     at = start + length;
   }
   if (at < bytes.length) client.partial = bytes.slice(at);
   sendReplies(client);
+}
+
+/**
+ * An Engine.IO packet: a ping is answered (or the server drops the client after 45 s), the answer
+ * to joining ("40") completes the connection, and an event ("42") holds a text like any other.
+ */
+function socketIoPacket(client: Client, bytes: Uint8Array, start: number, end: number, now: number): void {
+  const kind = bytes[start]! - ZERO;
+  if (kind === 2 && end === start + 1) return void client.replies.push(maskedFrame(0x1, encoder.encode("3")));
+  if (kind === 4 && bytes[start + 1] === ZERO) return client.settle?.();
+  if (kind === 4 && bytes[start + 1] === ZERO + 2) text(client, bytes, start, end - SOCKETIO_EVENT_END.length, now);
 }
 
 /** A text frame: if it ends in the tail of a load message of this phase, it is one delivered. */
@@ -192,9 +235,15 @@ function indexOfBlankLine(bytes: Uint8Array): number {
 
 // --- Connecting ---------------------------------------------------------------------------------
 
-async function connectOne(host: string, port: number): Promise<void> {
+/**
+ * Opens one client to `endpoint` and upgrades it to a WebSocket; a Socket.IO client then joins the
+ * main namespace ("40") and is connected once the server answers.
+ */
+async function connectOne({ host, port, protocol }: Endpoint, instance: number): Promise<void> {
   const client: Client = {
     index: clients.length,
+    instance,
+    protocol,
     socket: null!,
     open: false,
     partial: null,
@@ -229,20 +278,22 @@ async function connectOne(host: string, port: number): Promise<void> {
   });
   client.open = true;
   const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
-  write(client, encoder.encode(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`));
+  const path = protocol === "socketio" ? "/socket.io/?EIO=4&transport=websocket" : "/";
+  write(client, encoder.encode(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`));
   await upgraded;
   client.index = clients.length;
   clients.push(client);
 }
 
-async function connect({ host, port, count }: Extract<Command, { type: "connect" }>): Promise<Reply> {
+/** Opens `count` clients, each to the next of `endpoints` in turn. */
+async function connect({ endpoints, count }: Extract<Command, { type: "connect" }>): Promise<Reply> {
   let failed = 0;
   let firstError: string | undefined;
   let next = 0;
   const worker = async () => {
     while (next < count) {
-      next++;
-      await connectOne(host, port).catch((error: Error) => {
+      const instance = next++ % endpoints.length;
+      await connectOne(endpoints[instance]!, instance).catch((error: Error) => {
         failed++;
         firstError ??= error.message;
       });
@@ -261,23 +312,25 @@ function newPhase(): void {
 }
 
 /**
- * Saturation: the first `senders` clients each keep `window` of their own messages in flight,
- * sending the next as soon as one comes back. Deliveries to every client are counted between the
- * end of the warm-up and the end of the measurement; then sending stops and the rest drains.
+ * Saturation: `senders` clients (taken from each instance in turn) each keep `window` of their own
+ * messages in flight, sending the next as soon as one comes back. Deliveries to every client are
+ * counted between the end of the warm-up and the end of the measurement; then sending stops and
+ * the rest drains. Every delivery, counted or not, is checked against the sender's count.
  */
 async function flood({ senders, window, warmupMs, durationMs }: Extract<Command, { type: "flood" }>): Promise<Reply> {
   newPhase();
   let counting = false;
   let sending = true;
   let deliveries = 0;
-  // Throughput needs no timestamps: each sender's frame is made once and sent again and again.
-  const frames = clients.slice(0, senders).map((client) => loadFrame(client.index, 0));
-  onLoadMessage = (client, sender) => {
+  const sendingClients = sendersByInstance(senders);
+  const check = new DeliveryChecker(sendingClients);
+  onLoadMessage = (client, sender, number) => {
     if (counting) deliveries++;
-    if (sender === client.index && sending) client.replies.push(frames[sender]!);
+    check.received(client, sender, number);
+    if (sender === client.index && sending) client.replies.push(loadFrame(client, check.next(client)));
   };
-  for (const [index, frame] of frames.entries()) {
-    for (let n = 0; n < window; n++) write(clients[index]!, frame);
+  for (const client of sendingClients) {
+    for (let n = 0; n < window; n++) write(client, loadFrame(client, check.next(client)));
   }
   await Bun.sleep(warmupMs);
   counting = true;
@@ -287,7 +340,56 @@ async function flood({ senders, window, warmupMs, durationMs }: Extract<Command,
   const seconds = (performance.now() - countFrom) / 1000;
   sending = false;
   await quiet();
-  return { type: "flooded", deliveries, seconds, closed: closedDuringPhase };
+  return { type: "flooded", deliveries, seconds, closed: closedDuringPhase, delivery: check.result() };
+}
+
+/** `count` clients, from each instance in turn, so that every instance has senders. */
+function sendersByInstance(count: number): Client[] {
+  const byInstance: Client[][] = [];
+  for (const client of clients) (byInstance[client.instance] ??= []).push(client);
+  const chosen: Client[] = [];
+  for (let i = 0; chosen.length < Math.min(count, clients.length); i++) {
+    for (const group of byInstance) if (group[i] && chosen.length < count) chosen.push(group[i]!);
+  }
+  return chosen;
+}
+
+/** Counts, for every client and every sender, which of the sender's messages it has had. */
+class DeliveryChecker {
+  /** A sender's client index to its slot in the tables below. */
+  readonly #slot = new Int32Array(clients.length).fill(-1);
+  /** How many messages each sender has sent. */
+  readonly #sent: Int32Array;
+  /** For each client, the number of the message it should have next from each sender. */
+  readonly #expected: Int32Array[];
+  #duplicates = 0;
+  #skipped = 0;
+
+  constructor(senders: Client[]) {
+    senders.forEach((client, slot) => (this.#slot[client.index] = slot));
+    this.#sent = new Int32Array(senders.length);
+    this.#expected = clients.map(() => new Int32Array(senders.length));
+  }
+
+  /** The number to put in `sender`'s next message. */
+  next(sender: Client): number {
+    return this.#sent[this.#slot[sender.index]!]!++;
+  }
+
+  received(client: Client, sender: number, number: number): void {
+    const slot = this.#slot[sender] ?? -1;
+    if (slot < 0) return;
+    const expected = this.#expected[client.index]!;
+    if (number < expected[slot]!) return void this.#duplicates++;
+    if (number > expected[slot]!) this.#skipped++;
+    expected[slot] = number + 1;
+  }
+
+  result(): DeliveryCheck {
+    let missing = 0;
+    for (const expected of this.#expected) expected.forEach((next, slot) => (missing += this.#sent[slot]! - next));
+    return { duplicates: this.#duplicates, skipped: this.#skipped, missing };
+  }
 }
 
 /**
@@ -310,7 +412,7 @@ async function latency({ perSecond, population, durationMs }: Extract<Command, {
     const due = Math.floor((performance.now() - start) * messagesPerMs) + 1;
     for (; sent < due; sent++) {
       const client = clients[next++ % clients.length]!;
-      write(client, loadFrame(client.index, (start + sent / messagesPerMs) * 1000));
+      write(client, loadFrame(client, (start + sent / messagesPerMs) * 1000));
     }
     // Timers are good to about a millisecond, as long as the gap between messages: sleep until
     // just before the next one is due, then yield to I/O until it is.
@@ -362,7 +464,7 @@ async function perform(command: Command): Promise<Reply> {
     case "probe": {
       const client = clients.find((c) => c.open);
       if (!client) return { type: "failed", message: "no open connection to send the probe from" };
-      write(client, loadFrame(client.index, performance.now() * 1000));
+      write(client, loadFrame(client, performance.now() * 1000));
       return { type: "done" };
     }
     case "count":

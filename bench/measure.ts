@@ -7,16 +7,19 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, ROOT, unusedPort } from "../test/helpers";
-import type { Reply } from "./load";
+import type { DeliveryCheck, Reply } from "./load";
 import { count, median } from "./report";
-import { connectAll, cpuSeconds, DELIVERIES_IN_FLIGHT, memory, SERVERS, spawnChild, withServer, type ServerName } from "./servers";
+import { connectAll, cpuSeconds, DELIVERIES_IN_FLIGHT, serverCpuSeconds, serverMemory, SERVERS, spawnChild, withServer, type ServerName } from "./servers";
 
 export interface LoadFigures {
   /** Deliveries a second at saturation. */
   throughput: number;
-  /** Share of one core the server and the load generator used while counting. */
+  /** Share of one core the server (its instances together), the load generator and Redis used while counting. */
   serverCpu: number;
   generatorCpu: number;
+  redisCpu: number;
+  /** Whether every client got every flood message exactly once and in order. */
+  delivery: DeliveryCheck;
   latency: { p50: number; p99: number; max: number };
   /** VmHWM after the load: the most memory the server has held. */
   peakRss: number;
@@ -35,10 +38,10 @@ export function measureLoad(name: ServerName, clients: number, seconds: number, 
     const durationMs = seconds * 1000;
     const flooded = generator.ask({ type: "flood", senders, window, warmupMs, durationMs }, "flooded");
     await Bun.sleep(warmupMs);
-    const before = await Promise.all([cpuSeconds(server.process.pid), cpuSeconds(generator.process.pid)]);
+    const before = await Promise.all([serverCpuSeconds(server), cpuSeconds(generator.process.pid)]);
     const started = performance.now();
     await Bun.sleep(durationMs);
-    const after = await Promise.all([cpuSeconds(server.process.pid), cpuSeconds(generator.process.pid)]);
+    const after = await Promise.all([serverCpuSeconds(server), cpuSeconds(generator.process.pid)]);
     const wall = (performance.now() - started) / 1000;
     const flood = await flooded;
     if (flood.closed > 0) throw new Error(`${SERVERS[name].label} closed ${flood.closed} connections during the flood`);
@@ -52,10 +55,12 @@ export function measureLoad(name: ServerName, clients: number, seconds: number, 
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
     return {
       throughput: flood.deliveries / flood.seconds,
-      serverCpu: (after[0]! - before[0]!) / wall,
+      serverCpu: (after[0].instances - before[0].instances) / wall,
       generatorCpu: (after[1]! - before[1]!) / wall,
+      redisCpu: (after[0].redis - before[0].redis) / wall,
+      delivery: flood.delivery,
       latency: { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! },
-      peakRss: (await memory(server.process.pid)).peak,
+      peakRss: (await serverMemory(server)).peak,
     };
   });
 }
@@ -70,10 +75,10 @@ export interface MemoryFigures {
 export function measureIdleMemory(name: ServerName, connections: number): Promise<MemoryFigures> {
   return withServer(name, connections, async (server, generators) => {
     await Bun.sleep(300);
-    const { rss: startRss } = await memory(server.process.pid);
+    const { rss: startRss } = await serverMemory(server);
     await connectAll(server, generators, connections);
     await Bun.sleep(1000);
-    const { rss: idleRss } = await memory(server.process.pid);
+    const { rss: idleRss } = await serverMemory(server);
     return { startRss, idleRss, perConnection: (idleRss - startRss) / connections };
   });
 }

@@ -18,29 +18,43 @@ export const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 export const ratio = (r: number) => `${r.toFixed(2)}×`;
 export const percent = (share: number) => `${Math.round(share * 100)}%`;
 export const micros = (us: number) => (us >= 10_000 ? `${(us / 1000).toFixed(0)} ms` : us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${Math.round(us)} µs`);
-const check = (ok: boolean) => (ok ? "yes" : "**no**");
 
 export function progress(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 }
 
+/** Deliveries a second, in millions, or in thousands below a hundred thousand. */
+const rate = (n: number) => (n >= 100_000 ? millions(n) : `${(n / 1000).toFixed(1)} k`);
+
+const COLOURS: Record<ServerName, string> = {
+  ours: "#2563eb",
+  ceiling: "#9ca3af",
+  node: "#f59e0b",
+  "ours-redis": "#60a5fa",
+  "ours-redis-2": "#1e3a8a",
+  socketio: "#10b981",
+  "socketio-redis": "#6ee7b7",
+  "socketio-redis-2": "#065f46",
+};
+
 /** Bars for throughput by room size, one per server, as an SVG chart that needs no script. */
-export function throughputChart(sizes: number[], perSecond: Record<ServerName, number[]>, caption: string): string {
-  const width = 720;
-  const height = 385;
+export function throughputChart(sizes: number[], perSecond: Partial<Record<ServerName, number[]>>, caption: string): string {
+  const servers = SERVER_NAMES.filter((name) => perSecond[name]);
+  const width = 900;
+  const legendRows = Math.ceil(servers.length / 3);
+  const top = 30 + legendRows * 20;
+  const bottom = top + 260;
+  const height = bottom + 85;
   const left = 70;
-  const bottom = 300;
-  const top = 40;
-  const colours: Record<ServerName, string> = { ours: "#2563eb", ceiling: "#9ca3af", node: "#f59e0b" };
   // Round ticks (1, 2 or 5 times a power of ten), four to eight of them.
-  const highest = Math.max(...SERVER_NAMES.flatMap((s) => perSecond[s]), 1);
+  const highest = Math.max(...servers.flatMap((s) => perSecond[s]!), 1);
   const magnitude = 10 ** Math.floor(Math.log10(highest / 4));
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((candidate) => highest / candidate <= 8)!;
   const ticks = Math.ceil(highest / step);
   const scaleTop = ticks * step;
   const y = (v: number) => bottom - (v / scaleTop) * (bottom - top);
   const groupWidth = (width - left - 20) / sizes.length;
-  const barWidth = (groupWidth - 30) / SERVER_NAMES.length;
+  const barWidth = (groupWidth - 30) / servers.length;
   const parts: string[] = [];
   for (let tick = 0; tick <= ticks; tick++) {
     const value = step * tick;
@@ -49,31 +63,33 @@ export function throughputChart(sizes: number[], perSecond: Record<ServerName, n
   }
   sizes.forEach((size, g) => {
     const x0 = left + g * groupWidth + 15;
-    SERVER_NAMES.forEach((name, b) => {
-      const value = perSecond[name][g]!;
+    servers.forEach((name, b) => {
+      const value = perSecond[name]![g]!;
       const x = x0 + b * barWidth;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y(value).toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${(bottom - y(value)).toFixed(1)}" fill="${colours[name]}"/>`);
-      parts.push(`<text x="${(x + (barWidth - 4) / 2).toFixed(1)}" y="${(y(value) - 5).toFixed(1)}" text-anchor="middle" font-size="11">${(value / 1e6).toFixed(2)}</text>`);
+      parts.push(`<rect x="${x.toFixed(1)}" y="${y(value).toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${(bottom - y(value)).toFixed(1)}" fill="${COLOURS[name]}"/>`);
+      parts.push(`<text x="${(x + (barWidth - 4) / 2).toFixed(1)}" y="${(y(value) - 5).toFixed(1)}" text-anchor="middle" font-size="10">${(value / 1e6).toFixed(value >= 1e6 ? 1 : 2)}</text>`);
     });
     parts.push(`<text x="${(x0 + (groupWidth - 30) / 2).toFixed(1)}" y="${bottom + 20}" text-anchor="middle">${size} clients</text>`);
   });
-  SERVER_NAMES.forEach((name, i) => {
-    parts.push(`<rect x="${left + i * 190}" y="12" width="12" height="12" fill="${colours[name]}"/>`);
-    parts.push(`<text x="${left + i * 190 + 18}" y="22">${SERVERS[name].label}</text>`);
+  servers.forEach((name, i) => {
+    const [x, row] = [left + (i % 3) * 270, 12 + Math.floor(i / 3) * 20];
+    parts.push(`<rect x="${x}" y="${row}" width="12" height="12" fill="${COLOURS[name]}"/>`);
+    parts.push(`<text x="${x + 18}" y="${row + 10}">${SERVERS[name].label}</text>`);
   });
   parts.push(`<text x="${left}" y="${height - 12}" font-size="11" fill="#4b5563">${caption}</text>`);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${left}" y="${bottom + 45}" font-size="12" fill="#4b5563">Deliveries per second at saturation, everyone in one room receiving every message (medians)</text>`,
+    `<text x="${left}" y="${bottom + 45}" font-size="12" fill="#4b5563">Deliveries per second at saturation, everyone in one room receiving every message (medians, in millions)</text>`,
     ...parts,
     `</svg>`,
     "",
   ].join("\n");
 }
 
-/** Everything measured in one `bun run bench`, each figure once per run. */
+/** Everything measured in one `bun run bench`, each figure once per run, for the servers measured. */
 export interface Results {
+  servers: ServerName[];
   sizes: number[];
   runs: number;
   memoryRuns: number;
@@ -81,20 +97,23 @@ export interface Results {
   idle: number;
   capacity: number;
   openFileLimit: number;
-  load: Record<ServerName, LoadFigures[][]>;
-  idleMemory: Record<ServerName, MemoryFigures[]>;
-  capacityRuns: Record<ServerName, CapacityFigures[]>;
-  startup: StartupFigures & { runs: number };
+  load: Partial<Record<ServerName, LoadFigures[][]>>;
+  idleMemory: Partial<Record<ServerName, MemoryFigures[]>>;
+  capacityRuns: Partial<Record<ServerName, CapacityFigures[]>>;
+  startup?: StartupFigures & { runs: number };
 }
 
-/** Medians over runs, and ratios of ours to another server taken run by run, then their median. */
+/** Medians over runs, and ratios of one server to another taken run by run, then their median. */
 function statistics({ load, idleMemory, capacityRuns }: Results) {
   return {
-    pick: (name: ServerName, i: number, f: (x: LoadFigures) => number) => median(load[name][i]!.map(f)),
-    pairwise: (i: number, other: ServerName, f: (x: LoadFigures) => number) => median(load.ours[i]!.map((ours, run) => f(ours) / f(load[other][i]![run]!))),
-    memoryOf: (name: ServerName, f: (x: MemoryFigures) => number) => median(idleMemory[name].map(f)),
-    memoryRatio: (other: ServerName) => median(idleMemory.ours.map((ours, run) => ours.perConnection / idleMemory[other][run]!.perConnection)),
-    capacityOf: (name: ServerName, f: (x: CapacityFigures) => number) => median(capacityRuns[name].map(f)),
+    pick: (name: ServerName, i: number, f: (x: LoadFigures) => number) => median(load[name]![i]!.map(f)),
+    /** f(a) / f(b), or with `difference`, f(a) - f(b), run by run; undefined unless both were measured. */
+    pairwise: (i: number, a: ServerName, b: ServerName, f: (x: LoadFigures) => number, difference = false) => {
+      if (!load[a] || !load[b]) return undefined;
+      return median(load[a]![i]!.map((x, run) => (difference ? f(x) - f(load[b]![i]![run]!) : f(x) / f(load[b]![i]![run]!))));
+    },
+    memoryOf: (name: ServerName, f: (x: MemoryFigures) => number) => median(idleMemory[name]!.map(f)),
+    capacityOf: (name: ServerName, f: (x: CapacityFigures) => number) => median(capacityRuns[name]!.map(f)),
   };
 }
 type Statistics = ReturnType<typeof statistics>;
@@ -106,89 +125,145 @@ export function machine(): string {
 /** results.md's body: how it was measured, then one table per measurement. */
 export function report(results: Results, date: string): string {
   const stats = statistics(results);
-  const nodeVersion = Bun.spawnSync(["node", "--version"]).stdout.toString().trim();
+  const version = (command: string[]) => Bun.spawnSync(command).stdout.toString().trim();
+  const redis = results.servers.some((name) => SERVERS[name].redis) ? `, ${version(["redis-server", "--version"]).split(" ").slice(0, 3).join(" ")}` : "";
   return [
-    `Measured ${date} on ${machine()}; Bun ${Bun.version}, Node.js ${nodeVersion}. ` +
-      `This server ran with ${SERVERS.ours.command.slice(4).join(" ")}. ` +
+    `Measured ${date} on ${machine()}; Bun ${Bun.version}, Node.js ${version(["node", "--version"])}${redis}. ` +
+      `This server ran with ${SERVERS.ours.command().slice(4).join(" ")} (and --redis URL in the Redis set-ups). ` +
       `Medians of ${results.runs} runs (memory and capacity: ${results.memoryRuns}); ratios are taken run by run, then their median. All on 127.0.0.1` +
-      `${PINNING ? ", the server on core 0 and the load generator on core 1" : ""}.`,
+      `${PINNING ? ", the servers on core 0 (both instances of a two-instance set-up), the load generator and redis-server on core 1" : ""}.`,
     "",
     ...throughputTable(results, stats),
+    ...targetsTable(results, stats),
     ...latencyTable(results, stats),
+    ...deliveryTable(results),
     ...memoryTable(results, stats),
     ...capacityTable(results, stats),
-    `Start-up: the compiled server (from \`bun build --compile\`) accepts its first WebSocket connection ` +
-      `${results.startup.milliseconds.toFixed(0)} ms after it is started (median of ${results.startup.runs}); the executable is ${mib(results.startup.bytes)}.`,
-    "",
+    ...(results.startup
+      ? [
+          `Start-up: the compiled server (from \`bun build --compile\`) accepts its first WebSocket connection ` +
+            `${results.startup.milliseconds.toFixed(0)} ms after it is started (median of ${results.startup.runs}); the executable is ${mib(results.startup.bytes)}.`,
+          "",
+        ]
+      : []),
   ].join("\n");
 }
 
-function throughputTable({ sizes }: Results, { pick, pairwise }: Statistics): string[] {
-  const shares = (name: ServerName, i: number) => `${percent(pick(name, i, (x) => x.serverCpu))} / ${percent(pick(name, i, (x) => x.generatorCpu))}`;
+const measured = ({ servers, load }: Results) => servers.filter((name) => load[name]);
+const sizeColumns = (sizes: number[]) => [`| ${sizes.map((size) => `${count(size)} clients`).join(" | ")} |`, `|${sizes.map(() => "---:").join("|")}|`];
+
+function throughputTable(results: Results, { pick }: Statistics): string[] {
+  const { sizes } = results;
+  const µsPerDelivery = (name: ServerName, i: number, f: (x: LoadFigures) => number) => `${pick(name, i, (x) => (f(x) / x.throughput) * 1e6).toFixed(2)}`;
+  const cpu = (name: ServerName, i: number) =>
+    `${µsPerDelivery(name, i, (x) => x.serverCpu)}${SERVERS[name].redis ? ` + ${µsPerDelivery(name, i, (x) => x.redisCpu)}` : ""} µs ` +
+    `(${percent(pick(name, i, (x) => x.serverCpu))} / ${percent(pick(name, i, (x) => x.generatorCpu))}${SERVERS[name].redis ? ` / ${percent(pick(name, i, (x) => x.redisCpu))}` : ""})`;
   return [
     `Throughput: deliveries a second at saturation, everyone in one room receiving every message.`,
     "",
-    "| clients | this server | ceiling (bare Bun) | Node.js + ws | ours / ceiling | ours / Node | server CPU per delivery, ours / ceiling | CPU of server / generator: ours | ceiling | Node | ≥ 0.9 × ceiling | ≥ 20 × Node |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|",
-    ...sizes.map((size, i) => {
-      const vsCeiling = pairwise(i, "ceiling", (x) => x.throughput);
-      const vsNode = pairwise(i, "node", (x) => x.throughput);
-      const cpuPerDelivery = pairwise(i, "ceiling", (x) => x.serverCpu / x.throughput);
-      const rates = SERVER_NAMES.map((name) => millions(pick(name, i, (x) => x.throughput))).join(" | ");
-      return `| ${count(size)} | ${rates} | ${ratio(vsCeiling)} | ${ratio(vsNode)} | ${ratio(cpuPerDelivery)} | ${SERVER_NAMES.map((name) => shares(name, i)).join(" | ")} | ${check(vsCeiling >= 0.9)} | ${check(vsNode >= 20)} |`;
-    }),
+    `| server ${sizeColumns(sizes)[0]}`,
+    `|---${sizeColumns(sizes)[1]}`,
+    ...measured(results).map((name) => `| ${SERVERS[name].label} | ${sizes.map((_, i) => rate(pick(name, i, (x) => x.throughput))).join(" | ")} |`),
+    "",
+    `CPU per delivery at saturation: the server's (its instances' together), plus Redis's where it has one, in µs; ` +
+      `then the share of a core used by the server / the load generator / Redis while counting. A server near 100% was the bottleneck.`,
+    "",
+    `| server ${sizeColumns(sizes)[0]}`,
+    `|---${sizeColumns(sizes)[1]}`,
+    ...measured(results).map((name) => `| ${SERVERS[name].label} | ${sizes.map((_, i) => cpu(name, i)).join(" | ")} |`),
     "",
   ];
 }
 
-function latencyTable({ sizes, latencyRate }: Results, { pick, pairwise }: Statistics): string[] {
+/** The targets set for this server, each where both of its sides were measured. */
+function targetsTable(results: Results, { pairwise }: Statistics): string[] {
+  const { sizes } = results;
+  const targets: { what: string; value: (i: number) => number | undefined; met: (v: number, size: number) => boolean; show: (v: number) => string }[] = [
+    { what: "this server / ceiling, throughput (≥ 0.95×)", value: (i) => pairwise(i, "ours", "ceiling", (x) => x.throughput), met: (v) => v >= 0.95, show: ratio },
+    { what: "this server / Node.js + ws, throughput (≥ 20×)", value: (i) => pairwise(i, "ours", "node", (x) => x.throughput), met: (v) => v >= 20, show: ratio },
+    { what: "this server / ceiling, p99 latency (≤ 1.2×)", value: (i) => pairwise(i, "ours", "ceiling", (x) => x.latency.p99), met: (v) => v <= 1.2, show: ratio },
+    { what: "+ Redis / without, throughput (≥ 0.8× at 32, 0.9× above)", value: (i) => pairwise(i, "ours-redis", "ours", (x) => x.throughput), met: (v, size) => v >= (size <= 32 ? 0.8 : 0.9), show: ratio },
+    { what: "+ Redis − without, p99 latency (≤ 2 ms)", value: (i) => pairwise(i, "ours-redis", "ours", (x) => x.latency.p99, true), met: (v) => v <= 2000, show: (v) => `${v < 0 ? "−" : "+"}${micros(Math.abs(v))}` },
+    { what: "+ Redis / Socket.IO + Redis adapter, throughput (≥ 10×)", value: (i) => pairwise(i, "ours-redis", "socketio-redis", (x) => x.throughput), met: (v) => v >= 10, show: ratio },
+    { what: "2 instances / Socket.IO's 2 instances, throughput (≥ 10×)", value: (i) => pairwise(i, "ours-redis-2", "socketio-redis-2", (x) => x.throughput), met: (v) => v >= 10, show: ratio },
+    { what: "2 instances / 1 instance, both + Redis, throughput", value: (i) => pairwise(i, "ours-redis-2", "ours-redis", (x) => x.throughput), met: () => true, show: ratio },
+  ];
+  const rows = targets
+    .filter((target) => target.value(0) !== undefined)
+    .map(({ what, value, met, show }) => `| ${what} | ${sizes.map((size, i) => `${show(value(i)!)}${met(value(i)!, size) ? "" : " **no**"}`).join(" | ")} |`);
+  if (rows.length === 0) return [];
+  return ["Targets: ratios taken run by run, then their median; **no** where a target is missed.", "", `| ${sizeColumns(sizes)[0]}`, `|---${sizeColumns(sizes)[1]}`, ...rows, ""];
+}
+
+function latencyTable(results: Results, { pick }: Statistics): string[] {
+  const { sizes, latencyRate } = results;
+  const cell = (name: ServerName, i: number) => (["p50", "p99", "max"] as const).map((q) => micros(pick(name, i, (x) => x.latency[q]))).join(" / ");
   return [
-    `Latency: from the moment a message was due to be sent to its receipt by each client, at ${count(latencyRate)} deliveries a second.`,
+    `Latency, p50 / p99 / max: from the moment a message was due to be sent to its receipt by each client, at ${count(latencyRate)} deliveries a second.`,
     "",
-    "| clients | this server p50 / p99 / max | ceiling p50 / p99 / max | Node.js + ws p50 / p99 / max | p99 ours / ceiling | ≤ 1.2 × ceiling |",
-    "|---:|---:|---:|---:|---:|:-:|",
-    ...sizes.map((size, i) => {
-      const cell = (name: ServerName) => (["p50", "p99", "max"] as const).map((q) => micros(pick(name, i, (x) => x.latency[q]))).join(" / ");
-      const p99 = pairwise(i, "ceiling", (x) => x.latency.p99);
-      return `| ${count(size)} | ${SERVER_NAMES.map(cell).join(" | ")} | ${ratio(p99)} | ${check(p99 <= 1.2)} |`;
-    }),
+    `| server ${sizeColumns(sizes)[0]}`,
+    `|---${sizeColumns(sizes)[1]}`,
+    ...measured(results).map((name) => `| ${SERVERS[name].label} | ${sizes.map((_, i) => cell(name, i)).join(" | ")} |`),
     "",
   ];
 }
 
-function memoryTable({ sizes, idle }: Results, { pick, memoryOf, memoryRatio }: Statistics): string[] {
-  const row = (f: (name: ServerName) => string) => SERVER_NAMES.map(f).join(" | ");
+/** Whether, in every run, every client got every message of the flood exactly once and in order. */
+function deliveryTable(results: Results): string[] {
+  const { sizes, load, runs } = results;
+  const cell = (name: ServerName, i: number) => {
+    const failed = load[name]![i]!.filter(({ delivery: d }) => d.duplicates + d.skipped + d.missing > 0);
+    if (failed.length === 0) return "yes";
+    const sum = (f: (x: LoadFigures) => number) => failed.reduce((total, x) => total + f(x), 0);
+    return `**no** in ${failed.length} of ${runs} runs: ${count(sum((x) => x.delivery.duplicates))} duplicates, ${count(sum((x) => x.delivery.skipped))} skipped, ${count(sum((x) => x.delivery.missing))} missing`;
+  };
   return [
-    "Memory: resident set size (RSS) of the server process.",
+    "Exactly once, in order: every client checks, for every sender, that it gets each of the sender's flood messages once and in the order sent, " +
+      "and that none is missing once the flood has drained (at saturation, the warm-up and the drain included).",
     "",
-    "| | this server | ceiling (bare Bun) | Node.js + ws |",
-    "|---|---:|---:|---:|",
-    `| at start | ${row((n) => mib(memoryOf(n, (m) => m.startRss)))} |`,
-    `| with ${count(idle)} idle connections | ${row((n) => mib(memoryOf(n, (m) => m.idleRss)))} |`,
-    `| per idle connection | ${row((n) => kib(memoryOf(n, (m) => m.perConnection)))} |`,
-    `| peak under load (${count(sizes.at(-1)!)} clients) | ${row((n) => mib(pick(n, sizes.length - 1, (x) => x.peakRss)))} |`,
-    "",
-    `Per idle connection, ours / ceiling: ${ratio(memoryRatio("ceiling"))} (target ≤ 1.3×: ${check(memoryRatio("ceiling") <= 1.3)}); ours / Node: ${ratio(memoryRatio("node"))}.`,
+    `| server ${sizeColumns(sizes)[0]}`,
+    `|---${sizeColumns(sizes)[1]}`,
+    ...measured(results).map((name) => `| ${SERVERS[name].label} | ${sizes.map((_, i) => cell(name, i)).join(" | ")} |`),
     "",
   ];
 }
 
-function capacityTable({ capacity, openFileLimit, capacityRuns }: Results, { capacityOf }: Statistics): string[] {
+function memoryTable(results: Results, { pick, memoryOf }: Statistics): string[] {
+  const { sizes, idle, servers, idleMemory } = results;
+  const withMemory = servers.filter((name) => idleMemory[name]);
+  if (withMemory.length === 0) return [];
+  return [
+    "Memory: resident set size (RSS) of the server's processes together (not Redis's).",
+    "",
+    `| server | at start | with ${count(idle)} idle connections | per idle connection | peak under load (${count(sizes.at(-1)!)} clients) |`,
+    "|---|---:|---:|---:|---:|",
+    ...withMemory.map(
+      (name) =>
+        `| ${SERVERS[name].label} | ${mib(memoryOf(name, (m) => m.startRss))} | ${mib(memoryOf(name, (m) => m.idleRss))} | ` +
+        `${kib(memoryOf(name, (m) => m.perConnection))} | ${hasLoad(results, name) ? mib(pick(name, sizes.length - 1, (x) => x.peakRss)) : "–"} |`,
+    ),
+    "",
+  ];
+}
+const hasLoad = ({ load }: Results, name: ServerName) => load[name] !== undefined;
+
+function capacityTable({ capacity, openFileLimit, capacityRuns, servers }: Results, { capacityOf }: Statistics): string[] {
+  const withCapacity = servers.filter((name) => capacityRuns[name]);
+  if (withCapacity.length === 0) return [];
   return [
     `Capacity: connections held at once with a broadcast still reaching every one, trying ${count(capacity)} ` +
       `(the open-file limit here is ${count(openFileLimit)} per process).`,
     "",
-    "| | this server | ceiling (bare Bun) | Node.js + ws |",
-    "|---|---:|---:|---:|",
-    `| held | ${SERVER_NAMES.map((n) => count(capacityOf(n, (c) => c.held))).join(" | ")} |`,
-    `| received the broadcast | ${SERVER_NAMES.map((n) => count(capacityOf(n, (c) => c.delivered))).join(" | ")} |`,
+    "| server | held | received the broadcast |",
+    "|---|---:|---:|",
+    ...withCapacity.map((n) => `| ${SERVERS[n].label} | ${count(capacityOf(n, (c) => c.held))} | ${count(capacityOf(n, (c) => c.delivered))} |`),
     "",
-    ...SERVER_NAMES.flatMap((n) => capacityRuns[n].filter((c) => c.stopped).map((c) => `In one run, ${SERVERS[n].label} stopped ${c.stopped}.\n`)),
+    ...withCapacity.flatMap((n) => capacityRuns[n]!.filter((c) => c.stopped).map((c) => `In one run, ${SERVERS[n].label} stopped ${c.stopped}.\n`)),
   ];
 }
 
-/** Median throughput per server and room size, for the chart. */
-export function throughputs({ sizes, ...results }: Results): Record<ServerName, number[]> {
-  const { pick } = statistics({ sizes, ...results });
-  return Object.fromEntries(SERVER_NAMES.map((n) => [n, sizes.map((_, i) => pick(n, i, (x) => x.throughput))])) as Record<ServerName, number[]>;
+/** Median throughput per server measured and room size, for the chart. */
+export function throughputs(results: Results): Partial<Record<ServerName, number[]>> {
+  const { pick } = statistics(results);
+  return Object.fromEntries(measured(results).map((n) => [n, results.sizes.map((_, i) => pick(n, i, (x) => x.throughput))]));
 }

@@ -1,20 +1,21 @@
 /**
  * `bun run bench`: this chat server against the ceiling (a bare Bun pub/sub server) and the usual
- * alternative (Node.js with `ws`), side by side on 127.0.0.1, in one run. bench/README.md says what
- * each number means and how the load is made. Results go to bench/results/ (Markdown and SVG).
+ * alternatives (Node.js with `ws`; Socket.IO), alone and scaled out through Redis, side by side on
+ * 127.0.0.1, in one run. bench/README.md says what each number means and how the load is made.
+ * Results go to bench/results/ (Markdown and SVG).
  *
  * This file is the orchestration: which measurement runs when, against which server. servers.ts
  * starts the processes, measure.ts measures, report.ts writes the tables and the chart.
  *
  * The machines this runs on are shared and noisy: every figure is a median of several runs, and
- * each ratio is taken within one run (the three servers measured back to back) before its median.
+ * each ratio is taken within one run (the servers measured back to back) before its median.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatHelp, parseCommandLine, runMain, UsageError } from "../common/cli";
 import { measureCapacity, measureIdleMemory, measureLoad, measureStartup, type CapacityFigures, type LoadFigures, type MemoryFigures } from "./measure";
 import { count, kib, machine, micros, millions, mib, percent, progress, report, throughputChart, throughputs, type Results } from "./report";
-import { PER_GENERATOR, SERVER_NAMES, SERVERS, type ServerName } from "./servers";
+import { extraFlags, PER_GENERATOR, SERVER_NAMES, SERVERS, SINGLE_SERVERS, type ServerName } from "./servers";
 
 const OPTIONS = [
   { flag: "clients", value: "N,N,...", default: "32,256,1000", help: "room sizes for throughput and latency" },
@@ -22,6 +23,8 @@ const OPTIONS = [
   { flag: "seconds", value: "S", default: "3", help: "length of each throughput and latency measurement" },
   { flag: "latency-rate", value: "N", default: "25000", help: "deliveries a second offered while measuring latency" },
   { flag: "idle", value: "N", default: "10000", help: "idle connections for the memory measurement" },
+  { flag: "servers", value: "NAME,...", default: SERVER_NAMES.join(","), help: "which servers to measure (capacity: only ours, ceiling and node)" },
+  { flag: "load-only", help: "measure throughput and latency only, not memory, capacity or start-up (a quicker comparison)" },
   { flag: "server-flags", value: "FLAGS", help: "more flags for this server, to measure what a setting costs, e.g. '--store /tmp/h.sqlite'" },
   { flag: "capacity", value: "N", help: "connections to try to hold (default: as many as the open-file limit allows)" },
   { flag: "out", value: "DIR", default: join(import.meta.dir, "results"), help: "where results.md and throughput.svg go" },
@@ -29,6 +32,7 @@ const OPTIONS = [
 ] as const;
 
 interface Settings {
+  servers: ServerName[];
   sizes: number[];
   runs: number;
   seconds: number;
@@ -46,10 +50,15 @@ function readSettings(values: ReturnType<typeof parseCommandLine<typeof OPTIONS>
     return n;
   };
   const sizes = values.clients.split(",").map((n) => Math.round(positive("clients", n)));
+  const servers = values.servers.split(",").map((name) => {
+    if (!SERVER_NAMES.includes(name as ServerName)) throw new UsageError(`--servers: there is no '${name}'; choose from ${SERVER_NAMES.join(", ")}.`);
+    return name as ServerName;
+  });
   if (Math.max(...sizes) > PER_GENERATOR) throw new UsageError(`--clients can be at most ${PER_GENERATOR}.`);
   // Each process may have this many files open; the server needs a few besides its connections.
   const openFileLimit = Number(Bun.spawnSync(["sh", "-c", "ulimit -Hn"]).stdout.toString().trim()) || 1024;
   return {
+    servers,
     sizes,
     runs: Math.round(positive("runs", values.runs)),
     seconds: positive("seconds", values.seconds),
@@ -61,23 +70,28 @@ function readSettings(values: ReturnType<typeof parseCommandLine<typeof OPTIONS>
   };
 }
 
+/** An empty list of figures for each server measured. */
+const perServer = <T>(servers: ServerName[], empty: () => T) => Object.fromEntries(servers.map((name) => [name, empty()])) as Partial<Record<ServerName, T>>;
+
 /**
- * Throughput and latency: for each run and room size, the three servers back to back, in an order
- * that turns each run, so that a slow spell on the machine does not always hit the same one.
+ * Throughput and latency: for each run and room size, the servers back to back, in an order that
+ * turns each run, so that a slow spell on the machine does not always hit the same one.
  */
-async function runLoad({ sizes, runs, seconds, latencyRate }: Settings): Promise<Record<ServerName, LoadFigures[][]>> {
-  const load: Record<ServerName, LoadFigures[][]> = { ours: sizes.map(() => []), ceiling: sizes.map(() => []), node: sizes.map(() => []) };
+async function runLoad({ servers, sizes, runs, seconds, latencyRate }: Settings): Promise<Partial<Record<ServerName, LoadFigures[][]>>> {
+  const load = perServer(servers, () => sizes.map((): LoadFigures[] => []));
   let done = 0;
-  const total = runs * sizes.length * SERVER_NAMES.length;
+  const total = runs * sizes.length * servers.length;
   for (let run = 0; run < runs; run++) {
     for (const [i, size] of sizes.entries()) {
-      const order = SERVER_NAMES.map((_, k) => SERVER_NAMES[(k + run) % SERVER_NAMES.length]!);
+      const order = servers.map((_, k) => servers[(k + run) % servers.length]!);
       for (const name of order) {
         const figures = await measureLoad(name, size, seconds, latencyRate);
-        load[name][i]!.push(figures);
+        load[name]![i]!.push(figures);
+        const { duplicates, skipped, missing } = figures.delivery;
         progress(
           `[${++done}/${total}] ${SERVERS[name].label}, ${size} clients: ${millions(figures.throughput)} deliveries/s ` +
-            `(server ${percent(figures.serverCpu)} CPU, generator ${percent(figures.generatorCpu)}), p99 ${micros(figures.latency.p99)}`,
+            `(server ${percent(figures.serverCpu)} CPU, generator ${percent(figures.generatorCpu)}${SERVERS[name].redis ? `, Redis ${percent(figures.redisCpu)}` : ""}), ` +
+            `p99 ${micros(figures.latency.p99)}${duplicates + skipped + missing > 0 ? `; NOT exactly once: ${duplicates} duplicates, ${skipped} skipped, ${missing} missing` : ""}`,
         );
       }
     }
@@ -85,25 +99,26 @@ async function runLoad({ sizes, runs, seconds, latencyRate }: Settings): Promise
   return load;
 }
 
-async function runIdleMemory(idle: number, memoryRuns: number): Promise<Record<ServerName, MemoryFigures[]>> {
-  const figures: Record<ServerName, MemoryFigures[]> = { ours: [], ceiling: [], node: [] };
+async function runIdleMemory({ servers, idle }: Settings, memoryRuns: number): Promise<Partial<Record<ServerName, MemoryFigures[]>>> {
+  const figures = perServer(servers, (): MemoryFigures[] => []);
   for (let run = 0; run < memoryRuns; run++) {
-    for (const name of SERVER_NAMES) {
+    for (const name of servers) {
       const measured = await measureIdleMemory(name, idle);
-      figures[name].push(measured);
+      figures[name]!.push(measured);
       progress(`memory ${run + 1}/${memoryRuns}, ${SERVERS[name].label}: ${count(idle)} idle connections, ${kib(measured.perConnection)} each`);
     }
   }
   return figures;
 }
 
-async function runCapacity(capacity: number, memoryRuns: number): Promise<Record<ServerName, CapacityFigures[]>> {
-  const figures: Record<ServerName, CapacityFigures[]> = { ours: [], ceiling: [], node: [] };
+async function runCapacity({ servers, capacity }: Settings, memoryRuns: number): Promise<Partial<Record<ServerName, CapacityFigures[]>>> {
+  const measured = servers.filter((name) => SINGLE_SERVERS.includes(name));
+  const figures = perServer(measured, (): CapacityFigures[] => []);
   for (let run = 0; run < memoryRuns; run++) {
-    for (const name of SERVER_NAMES) {
+    for (const name of measured) {
       const label = `capacity ${run + 1}/${memoryRuns}, ${SERVERS[name].label}`;
       const measured = await measureCapacity(name, capacity, (held) => progress(`${label}: ${count(held)} connections held, a broadcast reached them all`));
-      figures[name].push(measured);
+      figures[name]!.push(measured);
       if (measured.stopped) progress(`${label}: stopped ${measured.stopped}`);
     }
   }
@@ -114,24 +129,23 @@ async function main(): Promise<void> {
   // 1. Options.
   const { values } = parseCommandLine(OPTIONS, process.argv.slice(2));
   if (values.help) {
-    process.stdout.write(formatHelp(["bun run bench [options]"], "Benchmarks this chat server against a bare Bun pub/sub server and Node.js + ws.", OPTIONS));
+    process.stdout.write(formatHelp(["bun run bench [options]"], "Benchmarks this chat server against a bare Bun pub/sub server, Node.js + ws and Socket.IO, alone and through Redis.", OPTIONS));
     return;
   }
   const settings = readSettings(values);
-  SERVERS.ours.command.push(...(values["server-flags"] ?? "").split(" ").filter(Boolean));
-  if (Bun.spawnSync(["node", "--version"], { stdout: "ignore", stderr: "ignore" }).exitCode !== 0) {
-    throw new UsageError("Node.js ('node') is needed for the Node.js + ws server; install it and run again.");
-  }
+  extraFlags.push(...(values["server-flags"] ?? "").split(" ").filter(Boolean));
+  needs("node", settings.servers.some((name) => SERVERS[name].command().includes("node")), "Node.js ('node') is needed for the Node.js + ws and Socket.IO servers; install it, or leave them out with --servers.");
+  needs("redis-server", settings.servers.some((name) => SERVERS[name].redis), "redis-server is needed for the Redis set-ups: install it (sudo apt-get install redis-server), or leave them out with --servers.");
   mkdirSync(settings.out, { recursive: true });
 
   // 2. Measure: load, then memory and capacity (fewer runs: they vary less and take longer), then start-up.
   const memoryRuns = Math.max(1, Math.min(settings.runs, 3));
   const load = await runLoad(settings);
-  const idleMemory = await runIdleMemory(settings.idle, memoryRuns);
-  const capacityRuns = await runCapacity(settings.capacity, memoryRuns);
+  const idleMemory = values["load-only"] ? {} : await runIdleMemory(settings, memoryRuns);
+  const capacityRuns = values["load-only"] ? {} : await runCapacity(settings, memoryRuns);
   const startupRuns = Math.max(3, settings.runs * 2);
-  const startup = { ...(await measureStartup(startupRuns)), runs: startupRuns };
-  progress(`start-up: the compiled server accepts a connection ${startup.milliseconds.toFixed(0)} ms after it is started; it is ${mib(startup.bytes)}`);
+  const startup = values["load-only"] ? undefined : { ...(await measureStartup(startupRuns)), runs: startupRuns };
+  if (startup) progress(`start-up: the compiled server accepts a connection ${startup.milliseconds.toFixed(0)} ms after it is started; it is ${mib(startup.bytes)}`);
 
   // 3. Report.
   const results: Results = { ...settings, memoryRuns, load, idleMemory, capacityRuns, startup };
@@ -140,6 +154,11 @@ async function main(): Promise<void> {
   writeFileSync(join(settings.out, "results.md"), `# Benchmark results\n\n${table}\n![Throughput by room size](throughput.svg)\n`);
   writeFileSync(join(settings.out, "throughput.svg"), throughputChart(settings.sizes, throughputs(results), `${date}, ${machine()}, medians of ${settings.runs} runs`));
   process.stdout.write(`${table}\nWritten to ${join(settings.out, "results.md")} and throughput.svg.\n`);
+}
+
+/** Stops with `message` if `command` is wanted and not installed. */
+function needs(command: string, wanted: boolean, message: string): void {
+  if (wanted && Bun.which(command) === null) throw new UsageError(message);
 }
 
 await runMain("bench/run.ts", main);

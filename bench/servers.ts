@@ -1,36 +1,64 @@
 /**
- * The benchmark's processes: the three servers it compares (and the flags ours runs with), the load
- * generators that drive them over IPC, and reading a process's CPU time and memory from /proc.
+ * The benchmark's processes: the server set-ups it compares (and the flags ours runs with), with
+ * their redis-servers, the load generators that drive them over IPC, and reading a process's CPU
+ * time and memory from /proc.
  * Every process started here is killed if the benchmark is interrupted or fails.
  */
 import type { Subprocess } from "bun";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, ROOT, waitFor } from "../test/helpers";
-import type { Command, Reply } from "./load";
+import { BUN, ROOT, startRedis, waitFor, type RunningRedis } from "../test/helpers";
+import type { Command, Endpoint, Protocol, Reply } from "./load";
 
 /**
- * The flags our server runs with, and why: its defaults protect a public chat, and three of them
- * would stop the benchmark itself. --rate 0: the default 5 messages a second per connection would
- * refuse the flood. --max-clients and --max-per-ip: every benchmark client comes from 127.0.0.1,
- * and the defaults (1000 in all, 50 per address) would turn the larger rooms away. Everything else
- * is the default: logging every message (to a file), 50 messages of history, limits and cleaning.
+ * The flags our server runs with, and why: its defaults protect a public chat, and some of them
+ * would stop the benchmark itself. --rate 0 and --ip-rate 0: the default 5 messages a second per
+ * connection (20 per address) would refuse the flood. --ip-connect-rate 0, --max-clients and
+ * --max-per-ip: every benchmark client comes from 127.0.0.1, and the defaults (2 new connections a
+ * second per address, 1000 in all, 50 per address) would turn the larger rooms away. Everything
+ * else is the default: logging every message (to a file), 50 messages of history, limits and cleaning.
  */
 export const OUR_FLAGS = ["--rate", "0", "--ip-rate", "0", "--ip-connect-rate", "0", "--max-clients", "100000", "--max-per-ip", "100000"];
+/** More flags for our server, from --server-flags: to measure what a setting costs. */
+export const extraFlags: string[] = [];
+
+/**
+ * One server set-up the benchmark measures: how to start one instance of it (on a free port, with
+ * the Redis URL if it uses Redis), how many instances share the clients (each client goes to the
+ * next instance in turn), and which protocol its clients speak.
+ */
+interface Setup {
+  label: string;
+  command: (redisUrl?: string) => string[];
+  instances: number;
+  redis: boolean;
+  protocol: Protocol;
+}
+
+const ours = (redisUrl?: string) => [BUN, join(ROOT, "server.ts"), "--port", "0", ...OUR_FLAGS, ...(redisUrl ? ["--redis", redisUrl] : []), ...extraFlags];
+const socketIo = (redisUrl?: string) => ["node", join(ROOT, "bench/socketio-server.mjs"), "0", ...(redisUrl ? [redisUrl] : [])];
 
 export const SERVERS = {
-  ours: { label: "this server", command: [BUN, join(ROOT, "server.ts"), "--port", "0", ...OUR_FLAGS] as string[] },
-  ceiling: { label: "ceiling (bare Bun)", command: [BUN, join(ROOT, "bench/ceiling-server.ts"), "0"] },
-  node: { label: "Node.js + ws", command: ["node", join(ROOT, "bench/node-server.mjs"), "0"] },
-} as const;
+  ours: { label: "this server", command: ours, instances: 1, redis: false, protocol: "plain" },
+  ceiling: { label: "ceiling (bare Bun)", command: () => [BUN, join(ROOT, "bench/ceiling-server.ts"), "0"], instances: 1, redis: false, protocol: "plain" },
+  node: { label: "Node.js + ws", command: () => ["node", join(ROOT, "bench/node-server.mjs"), "0"], instances: 1, redis: false, protocol: "plain" },
+  "ours-redis": { label: "this server + Redis", command: ours, instances: 1, redis: true, protocol: "plain" },
+  "ours-redis-2": { label: "this server + Redis, 2 instances", command: ours, instances: 2, redis: true, protocol: "plain" },
+  socketio: { label: "Socket.IO", command: socketIo, instances: 1, redis: false, protocol: "socketio" },
+  "socketio-redis": { label: "Socket.IO + Redis adapter", command: socketIo, instances: 1, redis: true, protocol: "socketio" },
+  "socketio-redis-2": { label: "Socket.IO + Redis adapter, 2 instances", command: socketIo, instances: 2, redis: true, protocol: "socketio" },
+} as const satisfies Record<string, Setup>;
 export type ServerName = keyof typeof SERVERS;
 export const SERVER_NAMES = Object.keys(SERVERS) as ServerName[];
+/** The single-process servers the scale-out ones are compared with; capacity is measured on these only. */
+export const SINGLE_SERVERS: ServerName[] = ["ours", "ceiling", "node"];
 
 /**
  * With two cores or more, the server runs on the first and the load generators on the second
  * (taskset), so neither is moved between cores mid-measurement and the server has a core to
- * itself, as it would with its load coming from elsewhere. All three servers are placed alike.
+ * itself, as it would with its load coming from elsewhere. Every server is placed alike; a set-up
+ * of two instances has both on the first core, so it gets the same CPU as one instance.
  */
 export const PINNING = cpus().length >= 2 && Bun.which("taskset") !== null;
 export const onCore = (core: number, command: string[]) => (PINNING ? ["taskset", "-c", String(core), ...command] : command);
@@ -60,27 +88,54 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 export interface Running {
   name: ServerName;
-  process: Subprocess;
-  host: string;
-  port: number;
-  logFile: string;
+  /** One per instance; clients are spread over them in turn. */
+  instances: Subprocess[];
+  endpoints: Endpoint[];
+  redis?: RunningRedis;
+  logFiles: string[];
 }
 
 /**
- * Starts a server with its log going to a file: unlike the tests' servers, whose output is kept in
- * memory, a benchmarked server logs millions of lines, and reading them here would load the very
- * machine being measured.
+ * Starts a set-up: its redis-server first if it has one (on the generator's core: the servers'
+ * core is theirs alone, as Redis would usually be on a machine of its own), then its instances.
  */
 export async function startServer(name: ServerName): Promise<Running> {
-  const logFile = join(tmpdir(), `chat-bench-${process.pid}-${name}-${Date.now()}.log`);
-  const server = spawnChild(onCore(0, [...SERVERS[name].command]), { cwd: ROOT, stdout: Bun.file(logFile), stderr: "inherit" });
+  const setup: Setup = SERVERS[name];
+  const running: Running = { name, instances: [], endpoints: [], logFiles: [] };
+  try {
+    if (setup.redis) running.redis = await startRedis(undefined, (command) => onCore(1, command));
+    for (let n = 0; n < setup.instances; n++) {
+      const { process, endpoint, logFile } = await startInstance(setup, running.redis?.url);
+      running.instances.push(process);
+      running.endpoints.push(endpoint);
+      running.logFiles.push(logFile);
+    }
+    // Instances sharing a chat must all be in it before the clients come, or the first messages
+    // reach only some of them.
+    if (setup.redis) await Bun.sleep(300);
+    return running;
+  } catch (error) {
+    await stopServer(running);
+    throw error;
+  }
+}
+
+/**
+ * Starts one instance with its log going to a file: unlike the tests' servers, whose output is
+ * kept in memory, a benchmarked server logs millions of lines, and reading them here would load
+ * the very machine being measured.
+ */
+async function startInstance(setup: Setup, redisUrl?: string): Promise<{ process: Subprocess; endpoint: Endpoint; logFile: string }> {
+  const logFile = join(tmpdir(), `chat-bench-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
+  const server = spawnChild(onCore(0, setup.command(redisUrl)), { cwd: ROOT, stdout: Bun.file(logFile), stderr: "inherit" });
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
   try {
-    const [, host, port] = await waitFor(`${SERVERS[name].label} to listen`, () => {
-      if (server.exitCode !== null) throw new Error(`${SERVERS[name].label} exited with ${server.exitCode}`);
+    const [, host, port] = await waitFor(`${setup.label} to listen`, () => {
+      if (server.exitCode !== null) throw new Error(`${setup.label} exited with ${server.exitCode}`);
       return /Listening on ws:\/\/([\d.]+):(\d+)/.exec(log()) ?? undefined;
     }, 10_000);
-    return { name, process: server, host: host!, port: Number(port), logFile };
+    if (setup.redis && setup.protocol === "plain") await waitFor(`${setup.label} to connect to Redis`, () => (/Redis: connected/.test(log()) ? true : undefined), 10_000);
+    return { process: server, endpoint: { host: host!, port: Number(port), protocol: setup.protocol }, logFile };
   } catch (error) {
     server.kill("SIGKILL");
     throw new Error(`${(error as Error).message}; its output is in ${logFile}`);
@@ -88,9 +143,22 @@ export async function startServer(name: ServerName): Promise<Running> {
 }
 
 export async function stopServer(server: Running): Promise<void> {
-  server.process.kill("SIGKILL");
-  await server.process.exited;
-  rmSync(server.logFile, { force: true });
+  for (const instance of server.instances) instance.kill("SIGKILL");
+  await Promise.all(server.instances.map((instance) => instance.exited));
+  await server.redis?.stop();
+  for (const logFile of server.logFiles) rmSync(logFile, { force: true });
+}
+
+/** CPU seconds of a set-up's instances together, and of its redis-server apart. */
+export async function serverCpuSeconds(server: Running): Promise<{ instances: number; redis: number }> {
+  const each = await Promise.all(server.instances.map((instance) => cpuSeconds(instance.pid)));
+  return { instances: each.reduce((a, b) => a + b, 0), redis: server.redis ? await cpuSeconds(server.redis.pid) : 0 };
+}
+
+/** Resident memory of a set-up's instances together (not Redis's), now and at each one's peak. */
+export async function serverMemory(server: Running): Promise<{ rss: number; peak: number }> {
+  const each = await Promise.all(server.instances.map((instance) => memory(instance.pid)));
+  return { rss: each.reduce((sum, m) => sum + m.rss, 0), peak: each.reduce((sum, m) => sum + m.peak, 0) };
 }
 
 /** A load generator process (bench/load.ts), asked one thing at a time over IPC. */
@@ -123,7 +191,7 @@ export class Generator {
 export async function connectAll(server: Running, generators: Generator[], count: number): Promise<void> {
   const shares = generators.map((_, i) => Math.floor(count / generators.length) + (i < count % generators.length ? 1 : 0));
   const results = await Promise.all(
-    generators.map((g, i) => g.ask({ type: "connect", host: server.host, port: server.port, count: shares[i]! }, "connected")),
+    generators.map((g, i) => g.ask({ type: "connect", endpoints: server.endpoints, count: shares[i]! }, "connected")),
   );
   const failed = results.reduce((sum, r) => sum + r.failed, 0);
   if (failed > 0) throw new Error(`${SERVERS[server.name].label}: ${failed} of ${count} connections failed (${results.find((r) => r.firstError)?.firstError})`);

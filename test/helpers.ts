@@ -156,5 +156,29 @@ export function unusedPort(): number {
   return port;
 }
 
+/**
+ * A redis-server (Debian's) of the caller's own on `port`, saving nothing to disk; in the
+ * foreground, so that its pid is the server's and stop() kills it. `wrap` may prefix its command
+ * (the benchmark pins it to a core with taskset).
+ */
+export async function startRedis(port = unusedPort(), wrap: (command: string[]) => string[] = (command) => command) {
+  const proc = Bun.spawn(wrap(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]), { stdout: "ignore", stderr: "ignore" });
+  await waitFor("redis-server to answer", () => {
+    if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
+    const ping = Bun.spawnSync(["redis-cli", "-p", String(port), "PING"]);
+    return ping.stdout.toString().trim() === "PONG" ? true : undefined;
+  });
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    pid: proc.pid,
+    async stop() {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    },
+  };
+}
+export type RunningRedis = Awaited<ReturnType<typeof startRedis>>;
+
 export * from "./sockets";
 export * from "./terminal";

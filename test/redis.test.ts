@@ -4,25 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SUBPROTOCOL } from "../common/events";
-import { pipeClient, Proxy, startServer, TestSocket, unusedPort, waitFor, type RunningServer } from "./helpers";
-
-/** A redis-server of the test's own, in the foreground so that its pid is the server's. */
-async function startRedis(port = unusedPort()) {
-  const proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
-  const url = `redis://127.0.0.1:${port}`;
-  await waitFor("redis to answer", () => {
-    const ping = Bun.spawnSync(["redis-cli", "-p", String(port), "PING"]);
-    return ping.stdout.toString().trim() === "PONG" ? true : undefined;
-  });
-  return {
-    port,
-    url,
-    async stop() {
-      proc.kill("SIGKILL");
-      await proc.exited;
-    },
-  };
-}
+import { pipeClient, Proxy, startRedis, startServer, TestSocket, unusedPort, waitFor, type RunningServer } from "./helpers";
 
 /**
  * A redis-server and two instances using it (with `args`), both connected to it, for `use`; all
