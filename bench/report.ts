@@ -131,7 +131,7 @@ export function report(results: Results, date: string): string {
     `Measured ${date} on ${machine()}; Bun ${Bun.version}, Node.js ${version(["node", "--version"])}${redis}. ` +
       `This server ran with ${SERVERS.ours.command().slice(4).join(" ")} (and --redis URL in the Redis set-ups). ` +
       `Medians of ${results.runs} runs (memory and capacity: ${results.memoryRuns}); ratios are taken run by run, then their median. All on 127.0.0.1` +
-      `${PINNING ? ", the servers on core 0 (both instances of a two-instance set-up), the load generator and redis-server on core 1" : ""}.`,
+      `${PINNING ? ", the servers on core 0 (both instances of a two-instance set-up, and redis-server), the load generator on core 1" : ""}.`,
     "",
     ...throughputTable(results, stats),
     ...targetsTable(results, stats),

@@ -4,7 +4,9 @@
  *
  * - What is said is numbered, kept in the shared history and published to every instance in one
  *   Lua script (keys.ts). Every instance, the sender's included, delivers a message when it comes
- *   back from Redis, and only then, so nothing is delivered twice.
+ *   back from Redis, and only then, so nothing is delivered twice. What an instance hears in one
+ *   turn of its event loop goes to Redis as one batch: one script call and one publish, whatever
+ *   the number of messages, which is what keeps a busy instance near its speed without Redis.
  * - Notices (join, leave, rename) are delivered at once by the instance where they happen and
  *   published to the others, which skip their own.
  * - Who is where lives in Redis too (a hash per room, tagged with the instance), and every change
@@ -58,6 +60,10 @@ export class RedisDirectory implements Directory {
   #heartbeat: Timer | undefined;
   /** The other instances' people. */
   readonly #others = new Presence();
+  /** Said here in this turn of the event loop, to be numbered together once it ends. */
+  #batch: Omit<SaidEvent, "seq">[] = [];
+  /** Numbers this instance's batches, so that it knows its own when they come back. */
+  #batchesSent = 0;
 
   constructor(
     url: string,
@@ -82,15 +88,43 @@ export class RedisDirectory implements Directory {
 
   say(event: Omit<SaidEvent, "seq">): void {
     if (!this.#link.connected) return this.#sayAlone(event);
-    // Delivered when it comes back from Redis; if Redis cannot take it, here and now.
-    this.#number(event).catch(() => this.#sayAlone(event));
+    // setImmediate runs once the event loop has handled all the input it had: everything said
+    // in this turn, from every connection, goes in one batch.
+    if (this.#batch.push(event) === 1) setImmediate(() => this.#sendBatch());
   }
 
-  /** Has Redis number, keep and publish `event`; it comes back through the subscription. */
-  async #number(event: Omit<SaidEvent, "seq">): Promise<void> {
-    const floor = this.history.lastSeq(event.room) + 1;
-    const keep = String(Math.max(this.history.limit, 1));
-    await this.#redis.send("EVAL", [keys.SAY_SCRIPT, "3", keys.seqKey(event.room), keys.historyKey(event.room), keys.CHANNEL, JSON.stringify(event), keep, this.instance, String(floor)]);
+  /**
+   * Has Redis number what was said in this turn; it is delivered when it comes back through the
+   * subscription. If Redis cannot take it, it is delivered here and now, provisionally.
+   */
+  #sendBatch(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    if (!this.#link.connected) return batch.forEach((event) => this.#sayAlone(event));
+    for (let from = 0; from < batch.length; from += keys.MAX_BATCH) {
+      const part = batch.slice(from, from + keys.MAX_BATCH);
+      this.#number(part).catch(() => part.forEach((event) => this.#sayAlone(event)));
+    }
+  }
+
+  /**
+   * Has Redis number, keep and publish `events` (no more than MAX_BATCH), in one script call;
+   * they come back through the subscription, in one envelope. The script wants them by room.
+   */
+  async #number(events: Omit<SaidEvent, "seq">[]): Promise<void> {
+    const byRoom = new Map<string, Omit<SaidEvent, "seq">[]>();
+    for (const event of events) {
+      const said = byRoom.get(event.room);
+      if (said) said.push(event);
+      else byRoom.set(event.room, [event]);
+    }
+    const scriptKeys = [keys.CHANNEL];
+    const args = [this.instance, String(++this.#batchesSent), String(Math.max(this.history.limit, 1))];
+    for (const [room, said] of byRoom) {
+      scriptKeys.push(keys.seqKey(room), keys.historyKey(room));
+      args.push(String(this.history.lastSeq(room) + 1), String(said.length), JSON.stringify(said));
+    }
+    await this.#redis.send("EVAL", [keys.SAY_SCRIPT, String(scriptKeys.length), ...scriptKeys, ...args]);
   }
 
   /** Cut off from the others: delivered here at once, provisionally, and kept to share later. */
@@ -102,6 +136,8 @@ export class RedisDirectory implements Directory {
   }
 
   notice(event: NoticeEvent): void {
+    // What was said before it in this turn goes first, so the others hear "bye" before "left".
+    if (this.#batch.length > 0) this.#sendBatch();
     if (this.#link.connected) this.#redis.publish(keys.CHANNEL, JSON.stringify({ instance: this.instance, event })).catch(() => {});
   }
 
@@ -164,9 +200,11 @@ export class RedisDirectory implements Directory {
       // Numbers used here before (a Redis that lost its data) must not be handed out again.
       for (const [room, seq] of this.history.seqs()) await client.send("EVAL", [keys.RAISE_SCRIPT, "1", keys.seqKey(room), String(seq)]);
       await this.#loadHistory(client, this.#everConnected);
-      await this.#shareUnshared();
       await this.#loadOthers(client);
       await this.#register();
+      // Last: what is said until the link counts as connected is provisional, and kept to share.
+      // Once this is done, nothing can be said before it does (no input is read in between).
+      await this.#shareUnshared();
       this.#everConnected = true;
     } finally {
       this.#catchingUp = false;
@@ -185,9 +223,10 @@ export class RedisDirectory implements Directory {
     let caughtUp = 0;
     for await (const key of scan(client, keys.HISTORY_PATTERN)) {
       if (++rooms > MAX_ROOMS_LOADED) break;
+      // Each entry is a batch of one event or more: the last `keep` entries hold the last `keep` events.
       const entries = (await client.send("ZRANGE", [key, String(-keep), "-1"])) as string[];
-      for (const entry of entries) {
-        const said = saidOf(parse(entry));
+      for (const value of entries.flatMap((entry) => numbered(parse(entry))).slice(-keep)) {
+        const said = saidOf(value);
         if (!said || !this.history.record(said) || !deliver) continue;
         this.#sink?.deliverSaid(said, true);
         caughtUp++;
@@ -198,12 +237,13 @@ export class RedisDirectory implements Directory {
 
   /** What this instance's people said while it was cut off, numbered now, in the order said. */
   async #shareUnshared(): Promise<void> {
-    const shared = this.#unshared.length;
+    let shared = 0;
     while (this.#unshared.length > 0) {
-      const { provisional: _, seq: __, ...event } = this.#unshared[0]!;
-      this.#healed.add(event.id!);
-      await this.#number(event);
-      this.#unshared.shift();
+      const part = this.#unshared.slice(0, keys.MAX_BATCH).map(({ provisional: _, seq: __, ...event }) => event);
+      for (const event of part) this.#healed.add(event.id!);
+      await this.#number(part);
+      this.#unshared.splice(0, part.length);
+      shared += part.length;
     }
     if (shared > 0) this.log.line(`Redis: shared ${shared} message${shared === 1 ? "" : "s"} said here while cut off`);
     if (this.#lostUnshared > 0) this.log.line(`Redis: ${this.#lostUnshared} messages said here while cut off were past ${MAX_UNSHARED} and reached only this instance`);
@@ -269,20 +309,25 @@ export class RedisDirectory implements Directory {
   }
 
   #handle(message: string): void {
-    const envelope = parse(message) as { instance?: unknown; event?: unknown; presence?: unknown } | undefined;
+    const envelope = parse(message) as { instance?: unknown; rooms?: unknown; event?: unknown; presence?: unknown } | undefined;
     if (typeof envelope?.instance !== "string") return;
     if (envelope.presence !== undefined) return this.#presence(envelope.instance, envelope.presence);
-    const said = saidOf(envelope.event);
-    if (said) {
-      if (!this.history.record(said)) return;
-      // This instance's own provisional message, numbered now: its people have it already.
-      if (said.id !== undefined && this.#healed.delete(said.id)) return;
-      this.#sink?.deliverSaid(said);
+    if (Array.isArray(envelope.rooms)) {
+      for (const entry of envelope.rooms) for (const value of numbered(entry)) this.#said(value);
       return;
     }
     const notice = noticeOf(envelope.event);
     // Our own notices were delivered here already.
     if (notice && envelope.instance !== this.instance) this.#sink?.deliverNotice(notice);
+  }
+
+  /** A message or action numbered by the script, of any instance, this one's included. */
+  #said(value: unknown): void {
+    const said = saidOf(value);
+    if (!said || !this.history.record(said)) return;
+    // This instance's own provisional message, numbered now: its people have it already.
+    if (said.id !== undefined && this.#healed.delete(said.id)) return;
+    this.#sink?.deliverSaid(said);
   }
 
   /** Someone of another instance entered a room, was renamed there, or left it. */
@@ -316,6 +361,17 @@ function parse(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The events of one room's entry of a batch (`{"first":N,"said":[…]}`, see SAY_SCRIPT), each
+ * given its number; still to be checked, as anything from Redis is. Anything else is taken for
+ * one event with its seq, as versions before batching kept the shared history.
+ */
+function numbered(entry: unknown): unknown[] {
+  const { first, said } = (entry ?? {}) as { first?: unknown; said?: unknown };
+  if (!Number.isSafeInteger(first) || !Array.isArray(said)) return [entry];
+  return said.map((event, i) => (typeof event === "object" && event !== null ? { ...event, seq: (first as number) + i } : event));
 }
 
 /** A message or action as the script publishes it, or undefined for anything else. */

@@ -10,7 +10,10 @@ export const PREFIX = "chat:";
 export const CHANNEL = `${PREFIX}events`;
 /** A room's last sequence number. */
 export const seqKey = (room: string) => `${PREFIX}seq:${room}`;
-/** A room's shared history: a sorted set of events (JSON) scored by sequence number. */
+/**
+ * A room's shared history: a sorted set of batches, each `{"first":N,"said":[event,…]}` (the
+ * events numbered N, N+1, …, without their seq), scored by the last number in it.
+ */
 export const historyKey = (room: string) => `${PREFIX}history:${room}`;
 export const HISTORY_PATTERN = `${PREFIX}history:*`;
 /** Who is in a room: a hash from address to `{instance, user}` (JSON). */
@@ -26,23 +29,42 @@ export const ALIVE_PREFIX = `${PREFIX}instance:`;
 export const aliveKey = (instance: string) => `${ALIVE_PREFIX}${instance}`;
 
 /**
- * Numbers an event, keeps it in the shared history and publishes it to every instance, in one
- * step, so sequence numbers are shared and every instance sees the messages in the same order.
- * KEYS: the room's sequence key, its history key, the channel. ARGV: the event without its seq
- * (JSON), how many to keep, this instance's id, the lowest seq allowed (one past what this
- * instance has seen, so numbering never goes back after it served alone while Redis was down).
+ * Numbers a batch of events (what one instance heard in one turn of its event loop), keeps them in
+ * the shared history and publishes them to every instance, in one step, so sequence numbers are
+ * shared and every instance sees the messages in the same order. Each room's events are numbered
+ * at once (one INCRBY) and kept as one entry of its history; the whole batch is one PUBLISH:
+ * `{"instance":…,"batch":B,"first":[N,…],"rooms":[{"first":N,"said":[event,…]},…]}`, one
+ * entry per room. The events stay as the instance wrote them (one JSON array per room, without
+ * seq): Lua here costs about a microsecond per string it touches, so it touches none per event.
+ *
+ * KEYS: the channel, then for each room its sequence key and its history key.
+ * ARGV: this instance's id, the batch's number (for the instance to know its own batch when it
+ * comes back), how many events to keep per room, then for each room: the lowest seq allowed (one
+ * past what this instance has seen, so numbering never goes back after it served alone while
+ * Redis was down), how many events it has, and the events as a JSON array.
  */
 export const SAY_SCRIPT = `
-local seq = redis.call('INCR', KEYS[1])
-local floor = tonumber(ARGV[4])
-if seq < floor then seq = floor; redis.call('SET', KEYS[1], seq) end
-local event = cjson.decode(ARGV[1])
-event['seq'] = seq
-local json = cjson.encode(event)
-redis.call('ZADD', KEYS[2], seq, json)
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
-redis.call('PUBLISH', KEYS[3], cjson.encode({ instance = ARGV[3], event = event }))
-return seq`;
+local keep = tonumber(ARGV[3])
+local entries, firsts = {}, {}
+for k = 2, #KEYS, 2 do
+  local at = 4 + (k / 2 - 1) * 3
+  local floor, count = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+  local last = redis.call('INCRBY', KEYS[k], count)
+  if last - count + 1 < floor then
+    last = floor + count - 1
+    redis.call('SET', KEYS[k], last)
+  end
+  local first = last - count + 1
+  local entry = '{"first":' .. first .. ',"said":' .. ARGV[at + 2] .. '}'
+  redis.call('ZADD', KEYS[k + 1], last, entry)
+  redis.call('ZREMRANGEBYSCORE', KEYS[k + 1], '-inf', last - keep)
+  entries[#entries + 1] = entry
+  firsts[#firsts + 1] = first
+end
+redis.call('PUBLISH', KEYS[1], '{"instance":"' .. ARGV[1] .. '","batch":' .. ARGV[2] .. ',"first":[' .. table.concat(firsts, ',') .. '],"rooms":[' .. table.concat(entries, ',') .. ']}')
+return #entries`;
+/** Events numbered in one script call at most, to keep one publish a reasonable size. */
+export const MAX_BATCH = 1000;
 
 /**
  * KEYS: the name's key. ARGV: this instance, the claimer's address, the prefix of liveness keys,
