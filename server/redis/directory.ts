@@ -64,6 +64,15 @@ export class RedisDirectory implements Directory {
   #batch: Omit<SaidEvent, "seq">[] = [];
   /** Numbers this instance's batches, so that it knows its own when they come back. */
   #batchesSent = 0;
+  /**
+   * This instance's batches sent for numbering and not back yet, by number, as the events of each
+   * room: when one comes back, its events are delivered from here, numbered, instead of being
+   * parsed and checked again. Forgotten if the script fails, and on every reconnection (what did
+   * not come back is in the shared history the catch-up loads, or was delivered provisionally).
+   */
+  readonly #inFlight = new Map<number, Omit<SaidEvent, "seq">[][]>();
+  /** After a batch's header: the rooms' events still to come, in the order the script publishes them. */
+  #expected: ExpectedBatch | undefined;
 
   constructor(
     url: string,
@@ -118,13 +127,20 @@ export class RedisDirectory implements Directory {
       if (said) said.push(event);
       else byRoom.set(event.room, [event]);
     }
+    const batch = ++this.#batchesSent;
     const scriptKeys = [keys.CHANNEL];
-    const args = [this.instance, String(++this.#batchesSent), String(Math.max(this.history.limit, 1))];
+    const args = [this.instance, String(batch), String(Math.max(this.history.limit, 1))];
     for (const [room, said] of byRoom) {
       scriptKeys.push(keys.seqKey(room), keys.historyKey(room));
-      args.push(String(this.history.lastSeq(room) + 1), String(said.length), JSON.stringify(said));
+      args.push(String(this.history.lastSeq(room) + 1), String(said.length), JSON.stringify({ batch: `${this.instance}:${batch}`, said }));
     }
-    await this.#redis.send("EVAL", [keys.SAY_SCRIPT, String(scriptKeys.length), ...scriptKeys, ...args]);
+    this.#inFlight.set(batch, [...byRoom.values()]);
+    try {
+      await this.#redis.send("EVAL", [keys.SAY_SCRIPT, String(scriptKeys.length), ...scriptKeys, ...args]);
+    } catch (error) {
+      this.#inFlight.delete(batch);
+      throw error;
+    }
   }
 
   /** Cut off from the others: delivered here at once, provisionally, and kept to share later. */
@@ -196,6 +212,8 @@ export class RedisDirectory implements Directory {
    */
   async #catchUp(client: RedisClient): Promise<void> {
     this.#catchingUp = true;
+    this.#inFlight.clear();
+    this.#expected = undefined;
     try {
       // Numbers used here before (a Redis that lost its data) must not be handed out again.
       for (const [room, seq] of this.history.seqs()) await client.send("EVAL", [keys.RAISE_SCRIPT, "1", keys.seqKey(room), String(seq)]);
@@ -223,9 +241,10 @@ export class RedisDirectory implements Directory {
     let caughtUp = 0;
     for await (const key of scan(client, keys.HISTORY_PATTERN)) {
       if (++rooms > MAX_ROOMS_LOADED) break;
-      // Each entry is a batch of one event or more: the last `keep` entries hold the last `keep` events.
-      const entries = (await client.send("ZRANGE", [key, String(-keep), "-1"])) as string[];
-      for (const value of entries.flatMap((entry) => numbered(parse(entry))).slice(-keep)) {
+      // Each entry is a batch of one event or more, scored by its last number: the last `keep`
+      // entries hold the last `keep` events.
+      const entries = scored(await client.send("ZRANGE", [key, String(-keep), "-1", "WITHSCORES"]));
+      for (const value of entries.flatMap(([entry, last]) => numberedUpTo(parse(entry), last)).slice(-keep)) {
         const said = saidOf(value);
         if (!said || !this.history.record(said) || !deliver) continue;
         this.#sink?.deliverSaid(said, true);
@@ -309,11 +328,14 @@ export class RedisDirectory implements Directory {
   }
 
   #handle(message: string): void {
-    const envelope = parse(message) as { instance?: unknown; rooms?: unknown; event?: unknown; presence?: unknown } | undefined;
+    if (this.#expected) return this.#batchRoom(message, this.#expected);
+    const envelope = parse(message) as { instance?: unknown; batch?: unknown; first?: unknown; event?: unknown; presence?: unknown } | undefined;
     if (typeof envelope?.instance !== "string") return;
     if (envelope.presence !== undefined) return this.#presence(envelope.instance, envelope.presence);
-    if (Array.isArray(envelope.rooms)) {
-      for (const entry of envelope.rooms) for (const value of numbered(entry)) this.#said(value);
+    if (Number.isSafeInteger(envelope.batch) && Array.isArray(envelope.first) && envelope.first.every(Number.isSafeInteger)) {
+      const own = envelope.instance === this.instance ? this.#inFlight.get(envelope.batch as number) : undefined;
+      this.#inFlight.delete(envelope.batch as number);
+      this.#expected = { id: `{"batch":"${envelope.instance}:${envelope.batch}",`, firsts: envelope.first as number[], own, room: 0 };
       return;
     }
     const notice = noticeOf(envelope.event);
@@ -321,10 +343,37 @@ export class RedisDirectory implements Directory {
     if (notice && envelope.instance !== this.instance) this.#sink?.deliverNotice(notice);
   }
 
-  /** A message or action numbered by the script, of any instance, this one's included. */
-  #said(value: unknown): void {
-    const said = saidOf(value);
-    if (!said || !this.history.record(said)) return;
+  /**
+   * One room's events of the batch whose header came last (SAY_SCRIPT). This instance's own are
+   * still here: only numbered, not parsed and checked again.
+   */
+  #batchRoom(message: string, expected: ExpectedBatch): void {
+    const room = expected.room++;
+    if (expected.room === expected.firsts.length) this.#expected = undefined;
+    // Not what the header announced (it cannot be, as a script runs alone): drop the batch's rest.
+    if (!message.startsWith(expected.id)) {
+      this.#expected = undefined;
+      return this.#handle(message);
+    }
+    const first = expected.firsts[room]!;
+    const own = expected.own?.[room];
+    if (!own) {
+      const said = (parse(message) as { said?: unknown } | undefined)?.said;
+      for (const value of Array.isArray(said) ? numberedFrom(said, first) : []) {
+        const checked = saidOf(value);
+        if (checked) this.#deliverNumbered(checked);
+      }
+      return;
+    }
+    for (const [i, event] of own.entries()) {
+      // The chat core's own event, made once and held only here: numbered in place.
+      (event as SaidEvent).seq = first + i;
+      this.#deliverNumbered(event as SaidEvent);
+    }
+  }
+
+  #deliverNumbered(said: SaidEvent): void {
+    if (!this.history.record(said)) return;
     // This instance's own provisional message, numbered now: its people have it already.
     if (said.id !== undefined && this.#healed.delete(said.id)) return;
     this.#sink?.deliverSaid(said);
@@ -363,15 +412,36 @@ function parse(text: string): unknown {
   }
 }
 
+/** A batch whose header has come: the id its rooms' messages start with, their first numbers, this instance's events if it is its own. */
+interface ExpectedBatch {
+  id: string;
+  firsts: number[];
+  own: Omit<SaidEvent, "seq">[][] | undefined;
+  room: number;
+}
+
 /**
- * The events of one room's entry of a batch (`{"first":N,"said":[…]}`, see SAY_SCRIPT), each
- * given its number; still to be checked, as anything from Redis is. Anything else is taken for
- * one event with its seq, as versions before batching kept the shared history.
+ * The events of one room's entry of a batch (`{"batch":…,"said":[…]}`, see SAY_SCRIPT), whose
+ * last is numbered `last`, each given its number; still to be checked, as anything from Redis is.
+ * Anything else is taken for one event with its seq, as versions before batching kept history.
  */
-function numbered(entry: unknown): unknown[] {
-  const { first, said } = (entry ?? {}) as { first?: unknown; said?: unknown };
-  if (!Number.isSafeInteger(first) || !Array.isArray(said)) return [entry];
-  return said.map((event, i) => (typeof event === "object" && event !== null ? { ...event, seq: (first as number) + i } : event));
+function numberedUpTo(entry: unknown, last: number): unknown[] {
+  const said = (entry as { said?: unknown } | undefined)?.said;
+  return Array.isArray(said) ? numberedFrom(said, last - said.length + 1) : [entry];
+}
+
+/** Events numbered `first`, `first` + 1, …; still to be checked. */
+function numberedFrom(said: unknown[], first: number): unknown[] {
+  return said.map((event, i) => (typeof event === "object" && event !== null ? { ...event, seq: first + i } : event));
+}
+
+/** ZRANGE … WITHSCORES as pairs, whether the reply is RESP3's pairs or RESP2's flat list. */
+function scored(reply: unknown): [member: string, score: number][] {
+  if (!Array.isArray(reply)) return [];
+  if (reply.every(Array.isArray)) return reply.map(([member, score]) => [String(member), Number(score)]);
+  const pairs: [string, number][] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([String(reply[i]), Number(reply[i + 1])]);
+  return pairs;
 }
 
 /** A message or action as the script publishes it, or undefined for anything else. */
