@@ -377,17 +377,24 @@ test("a partition of 3 s with messages on both sides, then healed: every client 
   }
 }, 40_000);
 
-test("what one instance hears in one turn is numbered in one script call, and an instance started later replays the last --history of it", async () => {
+test("what one instance hears in one turn is numbered in one script call, room by room, and an instance started later replays the last --history of it", async () => {
   await withTwoInstances(["--history", "5", "--rate", "0", "--ip-rate", "0"], async (a, b, redis) => {
-    const writers = await Promise.all([1, 2, 3, 4].map(() => TestSocket.open(`${a.url}/?room=burst`, SUBPROTOCOL)));
-    const reader = await TestSocket.open(`${b.url}/?room=burst`, SUBPROTOCOL);
+    const rooms = ["burst", "other"];
+    const writers = await Promise.all([0, 1, 2, 3].map((w) => TestSocket.open(`${a.url}/?room=${rooms[w % 2]}`, SUBPROTOCOL)));
+    const readers = await Promise.all(rooms.map((room) => TestSocket.open(`${b.url}/?room=${room}`, SUBPROTOCOL)));
     const evalsBefore = evalCalls(redis.port);
-    // 4 × 50 messages written at once: they reach the instance in a few reads, not 200.
+    // 4 × 50 messages into two rooms, written at once: they reach the instance in a few reads, not 200.
     writers.forEach((writer, w) => {
       for (let n = 1; n <= 50; n++) writer.send(JSON.stringify({ type: "say", text: `w${w} ${n}` }));
     });
-    await waitFor(() => `the 200 messages on the other instance (have ${said(reader).length})`, () => (said(reader).length >= 200 ? true : undefined), 15_000);
-    expect(said(reader).map((e) => e.seq)).toEqual(Array.from({ length: 200 }, (_, n) => n + 1));
+    for (const reader of readers) {
+      await waitFor(() => `100 messages on the other instance (have ${said(reader).length})`, () => (said(reader).length >= 100 ? true : undefined), 15_000);
+      expect(said(reader).map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, n) => n + 1));
+    }
+    for (const [w, writer] of writers.entries()) {
+      const mine = said(writer).filter((e) => (e.text as string).startsWith(`w${w} `));
+      expect(mine.map((e) => e.text)).toEqual(Array.from({ length: 50 }, (_, n) => `w${w} ${n + 1}`));
+    }
     const evals = evalCalls(redis.port) - evalsBefore;
     expect(evals).toBeGreaterThan(0);
     expect(evals).toBeLessThan(100);
@@ -398,13 +405,13 @@ test("what one instance hears in one turn is numbered in one script call, and an
       await late.waitForLog(/Redis: connected/);
       const newcomer = await TestSocket.open(`${late.url}/?room=burst`, SUBPROTOCOL);
       await waitFor("the history", () => (newcomer.events.filter((e) => e.history === true).length >= 5 ? true : undefined));
-      const last = said(reader).slice(-5);
+      const last = said(readers[0]!).slice(-5);
       expect(newcomer.events.filter((e) => e.history === true).map((e) => [e.seq, e.text])).toEqual(last.map((e) => [e.seq, e.text]));
       newcomer.close();
     } finally {
       await late.stop();
     }
-    for (const socket of [...writers, reader]) socket.close();
+    for (const socket of [...writers, ...readers]) socket.close();
   });
 });
 
