@@ -23,7 +23,7 @@ const OPTIONS = [
   { flag: "seconds", value: "S", default: "3", help: "length of each throughput and latency measurement" },
   { flag: "latency-rate", value: "N", default: "25000", help: "deliveries a second offered while measuring latency" },
   { flag: "idle", value: "N", default: "10000", help: "idle connections for the memory measurement" },
-  { flag: "servers", value: "NAME,...", default: SERVER_NAMES.join(","), help: "which servers to measure (capacity: only ours, ceiling and node)" },
+  { flag: "servers", value: "NAME,...", default: "all", help: `which set-ups to measure: all, or some of ${SERVER_NAMES.join(", ")} (capacity: the first three only)` },
   { flag: "load-only", help: "measure throughput and latency only, not memory, capacity or start-up (a quicker comparison)" },
   { flag: "server-flags", value: "FLAGS", help: "more flags for this server, to measure what a setting costs, e.g. '--store /tmp/h.sqlite'" },
   { flag: "capacity", value: "N", help: "connections to try to hold (default: as many as the open-file limit allows)" },
@@ -50,7 +50,7 @@ function readSettings(values: ReturnType<typeof parseCommandLine<typeof OPTIONS>
     return n;
   };
   const sizes = values.clients.split(",").map((n) => Math.round(positive("clients", n)));
-  const servers = values.servers.split(",").map((name) => {
+  const servers = (values.servers === "all" ? SERVER_NAMES : values.servers.split(",")).map((name) => {
     if (!SERVER_NAMES.includes(name as ServerName)) throw new UsageError(`--servers: there is no '${name}'; choose from ${SERVER_NAMES.join(", ")}.`);
     return name as ServerName;
   });

@@ -1,8 +1,8 @@
 /**
  * The benchmark (bench/run.ts), run in a tiny configuration so that it cannot rot: a few clients,
- * a fraction of a second per measurement. It checks that every measurement ran against all three
- * servers and that the report and chart were written, not how fast anything was: speed is for
- * `bun run bench` to measure, not for a timed test on a shared machine.
+ * a fraction of a second per measurement. It checks that every measurement ran against every
+ * set-up (Redis and Socket.IO included) and that the report and chart were written, not how fast
+ * anything was: speed is for `bun run bench` to measure, not for a timed test on a shared machine.
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -13,38 +13,83 @@ import { BUN, ROOT, run, RUN } from "./helpers";
 const out = mkdtempSync(join(tmpdir(), "chat-bench-test-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-test("a tiny run measures all three servers and writes the table and the chart", async () => {
+const SET_UPS = [
+  "this server",
+  "ceiling (bare Bun)",
+  "Node.js + ws",
+  "this server + Redis",
+  "this server + Redis, 2 instances",
+  "Socket.IO",
+  "Socket.IO + Redis adapter",
+  "Socket.IO + Redis adapter, 2 instances",
+];
+const SINGLE = SET_UPS.slice(0, 3);
+
+/** The rows of the table that follows the line starting with `heading`, by their first cell. */
+function table(report: string, heading: string): Map<string, string[]> {
+  const lines = report.split("\n");
+  const start = lines.findIndex((line) => line.startsWith(heading));
+  const rows = new Map<string, string[]>();
+  for (const line of lines.slice(start + 1)) {
+    if (line.startsWith("|---") || line.startsWith("| server") || line.startsWith("| |")) continue;
+    if (!line.startsWith("|")) {
+      if (rows.size > 0) break;
+      continue;
+    }
+    const cells = line.split("|").slice(1, -1).map((cell) => cell.trim());
+    rows.set(cells[0]!, cells.slice(1));
+  }
+  return rows;
+}
+
+test("a tiny run measures every set-up and writes the tables and the chart", async () => {
   const tiny = ["--clients", "4,12", "--runs", "1", "--seconds", "0.3", "--latency-rate", "2000", "--idle", "60", "--capacity", "80"];
-  const finished = await run([BUN, join(ROOT, "bench/run.ts"), ...tiny, "--out", out], { timeoutMs: 120_000 });
+  const finished = await run([BUN, join(ROOT, "bench/run.ts"), ...tiny, "--out", out], { timeoutMs: 200_000 });
   expect(finished.stderr).not.toContain("rror");
   expect(finished.exitCode).toBe(0);
 
   const report = readFileSync(join(out, "results.md"), "utf8");
-  // Each room size has a throughput row with three positive rates, in millions a second.
-  for (const size of [4, 12]) {
-    const row = report.split("\n").find((line) => line.startsWith(`| ${size} | `) && line.includes(" M |"));
-    expect(row).toBeDefined();
-    const rates = [...row!.matchAll(/([\d.]+) M/g)].map((m) => Number(m[1]));
-    expect(rates).toHaveLength(3);
-    for (const rate of rates) expect(rate).toBeGreaterThan(0);
+  // Every set-up has a throughput row with a positive rate per room size, and got every message once, in order.
+  const throughput = table(report, "Throughput:");
+  const exactly = table(report, "Exactly once");
+  const latency = table(report, "Latency,");
+  const memory = table(report, "Memory:");
+  for (const name of SET_UPS) {
+    const rates = throughput.get(name)!.map((cell) => /^([\d.]+) (M|k)$/.exec(cell)!);
+    expect(rates).toHaveLength(2);
+    for (const [, rate] of rates) expect(Number(rate)).toBeGreaterThan(0);
+    expect(exactly.get(name)).toEqual(["yes", "yes"]);
+    expect(latency.get(name)![1]).toMatch(/^[\d.]+ (µs|ms) \/ [\d.]+ (µs|ms) \/ [\d.]+ (µs|ms)$/);
+    expect(memory.get(name)![2]).toMatch(/^-?[\d.]+ KiB$/);
   }
-  // Latency rows, memory, capacity (every connection held and reached) and start-up.
-  expect(report).toMatch(/\| 12 \| [\d.]+ (µs|ms) \/ [\d.]+ (µs|ms) \/ [\d.]+ (µs|ms) \|/);
-  expect(report).toMatch(/\| with 60 idle connections \| [\d.]+ MiB \| [\d.]+ MiB \| [\d.]+ MiB \|/);
-  expect(report).toContain("| held | 80 | 80 | 80 |");
-  expect(report).toContain("| received the broadcast | 80 | 80 | 80 |");
+  // The targets, each with a value per room size.
+  const targets = table(report, "Targets:");
+  expect(targets.size).toBe(8);
+  for (const values of targets.values()) expect(values).toHaveLength(2);
+  // Capacity, for the single servers: every connection held and reached.
+  const capacity = table(report, "Capacity:");
+  expect([...capacity.keys()]).toEqual(SINGLE);
+  for (const name of SINGLE) expect(capacity.get(name)).toEqual(["80", "80"]);
   expect(report).toMatch(/accepts its first WebSocket connection \d+ ms after it is started/);
   expect(finished.stdout).toContain(report.split("\n")[2]!);
 
   const chart = readFileSync(join(out, "throughput.svg"), "utf8");
   expect(chart).toStartWith("<svg ");
-  expect(chart.match(/<rect [^>]*height="[\d.]+" fill="#/g)?.length).toBe(2 * 3 + 3); // bars, then the legend
+  expect(chart.match(/<rect [^>]*height="[\d.]+" fill="#/g)?.length).toBe(2 * 8 + 8); // bars, then the legend
   // The progress went to stderr as it ran, one line per measurement.
-  expect(finished.stderr.match(/\] .* clients: [\d.]+ M deliveries\/s/g)?.length).toBe(2 * 3);
-}, 150_000);
+  expect(finished.stderr.match(/\] .* clients: [\d.]+ M deliveries\/s/g)?.length).toBe(2 * 8);
+}, 240_000);
 
 test("bad options are one line and exit code 2", async () => {
   const finished = await run([BUN, join(ROOT, "bench/run.ts"), "--runs", "many"]);
   expect(finished.exitCode).toBe(2);
   expect(finished.stderr.trim()).toBe(`${RUN.bun} bench/run.ts: --runs must be a positive number, not 'many'. Run '${RUN.bun} bench/run.ts --help' for usage.`);
+});
+
+test("an unknown set-up in --servers is one line naming the ones there are", async () => {
+  const finished = await run([BUN, join(ROOT, "bench/run.ts"), "--servers", "ours,nope"]);
+  expect(finished.exitCode).toBe(2);
+  expect(finished.stderr.trim()).toBe(
+    `${RUN.bun} bench/run.ts: --servers: there is no 'nope'; choose from ours, ceiling, node, ours-redis, ours-redis-2, socketio, socketio-redis, socketio-redis-2. Run '${RUN.bun} bench/run.ts --help' for usage.`,
+  );
 });

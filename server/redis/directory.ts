@@ -138,7 +138,8 @@ export class RedisDirectory implements Directory {
     try {
       await this.#redis.send("EVAL", [keys.SAY_SCRIPT, String(scriptKeys.length), ...scriptKeys, ...args]);
     } catch (error) {
-      this.#inFlight.delete(batch);
+      // Its header came back already: the script ran and everyone has it, whatever the reply.
+      if (!this.#inFlight.delete(batch)) return;
       throw error;
     }
   }
