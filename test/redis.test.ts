@@ -392,6 +392,7 @@ test("what one instance hears in one turn is numbered in one script call, room b
       expect(said(reader).map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, n) => n + 1));
     }
     for (const [w, writer] of writers.entries()) {
+      await waitFor(() => `the room's 100 messages back on the writer's instance (have ${said(writer).length})`, () => (said(writer).length >= 100 ? true : undefined), 15_000);
       const mine = said(writer).filter((e) => (e.text as string).startsWith(`w${w} `));
       expect(mine.map((e) => e.text)).toEqual(Array.from({ length: 50 }, (_, n) => `w${w} ${n + 1}`));
     }

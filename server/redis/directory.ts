@@ -118,7 +118,8 @@ export class RedisDirectory implements Directory {
 
   /**
    * Has Redis number, keep and publish `events` (no more than MAX_BATCH), in one script call;
-   * they come back through the subscription, in one envelope. The script wants them by room.
+   * they come back through the subscription: a header with the numbers, then each room's events.
+   * The script wants them by room.
    */
   async #number(events: Omit<SaidEvent, "seq">[]): Promise<void> {
     const byRoom = new Map<string, Omit<SaidEvent, "seq">[]>();
@@ -334,8 +335,13 @@ export class RedisDirectory implements Directory {
     if (typeof envelope?.instance !== "string") return;
     if (envelope.presence !== undefined) return this.#presence(envelope.instance, envelope.presence);
     if (Number.isSafeInteger(envelope.batch) && Array.isArray(envelope.first) && envelope.first.every(Number.isSafeInteger)) {
-      const own = envelope.instance === this.instance ? this.#inFlight.get(envelope.batch as number) : undefined;
-      this.#inFlight.delete(envelope.batch as number);
+      let own: Omit<SaidEvent, "seq">[][] | undefined;
+      if (envelope.instance === this.instance) {
+        own = this.#inFlight.get(envelope.batch as number);
+        // Back: whatever the script's reply says, the batch is not to be delivered provisionally.
+        this.#inFlight.delete(envelope.batch as number);
+        if (own?.length !== envelope.first.length) own = undefined;
+      }
       this.#expected = { id: `{"batch":"${envelope.instance}:${envelope.batch}",`, firsts: envelope.first as number[], own, room: 0 };
       return;
     }
