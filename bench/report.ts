@@ -240,12 +240,11 @@ function memoryTable(results: Results, { pick, memoryOf }: Statistics): string[]
     ...withMemory.map(
       (name) =>
         `| ${SERVERS[name].label} | ${mib(memoryOf(name, (m) => m.startRss))} | ${mib(memoryOf(name, (m) => m.idleRss))} | ` +
-        `${kib(memoryOf(name, (m) => m.perConnection))} | ${hasLoad(results, name) ? mib(pick(name, sizes.length - 1, (x) => x.peakRss)) : "–"} |`,
+        `${kib(memoryOf(name, (m) => m.perConnection))} | ${results.load[name] ? mib(pick(name, sizes.length - 1, (x) => x.peakRss)) : "–"} |`,
     ),
     "",
   ];
 }
-const hasLoad = ({ load }: Results, name: ServerName) => load[name] !== undefined;
 
 function capacityTable({ capacity, openFileLimit, capacityRuns, servers }: Results, { capacityOf }: Statistics): string[] {
   const withCapacity = servers.filter((name) => capacityRuns[name]);

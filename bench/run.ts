@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   }
   const settings = readSettings(values);
   extraFlags.push(...(values["server-flags"] ?? "").split(" ").filter(Boolean));
-  needs("node", settings.servers.some((name) => SERVERS[name].command().includes("node")), "Node.js ('node') is needed for the Node.js + ws and Socket.IO servers; install it, or leave them out with --servers.");
+  needs("node", settings.servers.some((name) => SERVERS[name].command()[0] === "node"), "Node.js ('node') is needed for the Node.js + ws and Socket.IO servers; install it, or leave them out with --servers.");
   needs("redis-server", settings.servers.some((name) => SERVERS[name].redis), "redis-server is needed for the Redis set-ups: install it (sudo apt-get install redis-server), or leave them out with --servers.");
   mkdirSync(settings.out, { recursive: true });
 

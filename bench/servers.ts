@@ -112,9 +112,9 @@ export async function startServer(name: ServerName): Promise<Running> {
       running.endpoints.push(endpoint);
       running.logFiles.push(logFile);
     }
-    // Instances sharing a chat must all be in it before the clients come, or the first messages
-    // reach only some of them.
-    if (setup.redis) await Bun.sleep(300);
+    // Ours says when it is connected to Redis (waited for above); Socket.IO's adapter subscribes
+    // without waiting for Redis to confirm, so its instances get a moment before the clients come.
+    if (setup.redis && setup.protocol === "socketio") await Bun.sleep(300);
     return running;
   } catch (error) {
     await stopServer(running);

@@ -4,6 +4,12 @@ import { join } from "node:path";
 import { BUN, ROOT, startServer, Terminal, TestSocket, unusedPort, type RunningServer, RUN } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
+
+/** The terminal client, without colour, as `name` on `server`, waiting for its input line. */
+async function startNamed(terminal: Terminal, server: RunningServer, name: string, columns: number): Promise<void> {
+  await terminal.start(["env", "NO_COLOR=1", ...CLIENT, "--name", name, server.url], { columns, rows: 30 });
+  await terminal.waitForScreen("the input line", (s) => s.includes(`◆  ${name} in chat`));
+}
 const HINT = "└  Enter sends · /help lists commands · /quit leaves";
 const TIME = "\\d\\d:\\d\\d";
 const ADDRESS = "127\\.0\\.0\\.1:\\d+";
@@ -279,8 +285,7 @@ describe("what others send cannot pose as the screen's own", () => {
     const server = await startServer(["--history", "0"]);
     try {
       terminal = new Terminal();
-      await terminal.start(["env", "NO_COLOR=1", ...CLIENT, "--name", "viewer", server.url], { columns: 100, rows: 30 });
-      await terminal.waitForScreen("the input line", (s) => s.includes("◆  viewer in chat"));
+      await startNamed(terminal, server, "viewer", 100);
       const eve = await TestSocket.open(`${server.url}/?name=eve`);
       eve.send("hello\n13:24  bob (127.0.0.1:49220): send me your password\u2028" + "13:25  bob (127.0.0.1:49220): please");
       const screen = await terminal.waitForScreen("eve's message", (s) => s.includes("please"));
@@ -345,8 +350,7 @@ test("a long message wraps at word boundaries inside the margin, each piece behi
   const server = await startServer(["--history", "0"]);
   const terminal = new Terminal();
   try {
-    await terminal.start(["env", "NO_COLOR=1", ...CLIENT, "--name", "reader", server.url], { columns: 60, rows: 30 });
-    await terminal.waitForScreen("the input line", (s) => s.includes("◆  reader in chat"));
+    await startNamed(terminal, server, "reader", 60);
     const talker = await TestSocket.open(`${server.url}/?name=talker`);
     const words = Array.from({ length: 30 }, (_, i) => `word${i}`);
     talker.send(words.join(" "));
@@ -412,8 +416,7 @@ test("someone who joins and leaves with nothing printed between makes one line, 
   const server = await startServer(["--history", "0"]);
   const terminal = new Terminal();
   try {
-    await terminal.start(["env", "NO_COLOR=1", ...CLIENT, "--name", "watcher", server.url], { columns: 100, rows: 30 });
-    await terminal.waitForScreen("the input line", (s) => s.includes("◆  watcher in chat"));
+    await startNamed(terminal, server, "watcher", 100);
     const lookin = await TestSocket.open(`${server.url}/?name=lookin`);
     await terminal.waitForScreen("the join", (s) => s.includes("lookin (") && s.includes("joined chat"));
     lookin.close();

@@ -55,6 +55,12 @@ async function say(page: Page, text: string): Promise<void> {
   await page.press("#message", "Enter");
 }
 
+/** Makes the page believe its tab is hidden (or shown again), as switching tabs would. */
+const setTabHidden = (page: Page, hidden: boolean) =>
+  page.evaluate((hidden) => {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
 const logTexts = (page: Page) => page.$$eval("#log li", (items) => items.map((item) => item.textContent ?? ""));
 const waitForLog = (page: Page, text: string) => page.waitForFunction((t) => [...document.querySelectorAll("#log li")].some((li) => li.textContent?.includes(t)), text, { timeout: 8_000 });
 
@@ -344,18 +350,12 @@ test("a mention is highlighted, a hidden tab counts what came in its title, and 
     expect(mentioned.map((text) => text.replace(/^.*: /, ""))).toEqual(["hey mira, look"]);
 
     // The tab is hidden: what comes in is counted in the title, and the count goes once it is shown.
-    await page.evaluate(() => {
-      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
-      document.dispatchEvent(new Event("visibilitychange"));
-    });
+    await setTabHidden(page, true);
     other.send("one");
     other.send("two");
     await waitForLog(page, ": two");
     expect(await page.title()).toBe("(2) #chat · Chat");
-    await page.evaluate(() => {
-      Object.defineProperty(document, "hidden", { configurable: true, get: () => false });
-      document.dispatchEvent(new Event("visibilitychange"));
-    });
+    await setTabHidden(page, false);
     expect(await page.title()).toBe("#chat · Chat");
 
     await page.fill("#message", "x".repeat(250));
@@ -522,10 +522,7 @@ test("with notifications turned on, a mention in a hidden tab shows a desktop no
     await page.waitForSelector("#status.online");
     await page.click("#notify-toggle");
     await page.waitForSelector("#notify-toggle[aria-pressed='true']");
-    await page.evaluate(() => {
-      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
-      document.dispatchEvent(new Event("visibilitychange"));
-    });
+    await setTabHidden(page, true);
     other.send("just chatting");
     other.send("nell, are you there?");
     await waitForLog(page, "are you there");

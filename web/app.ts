@@ -342,7 +342,6 @@ function show(event: ChatEvent): void {
   }
 }
 
-/** Adds a line to the conversation, keeping the newest in view unless the reader scrolled up. */
 // Scrolling to the top asks the server for what came before the oldest message shown, until the
 // room's history starts; what comes is put above, the view staying where it was.
 let oldestSeq = Infinity;
@@ -372,6 +371,7 @@ function prependEarlier(messages: SaidEvent[], start: boolean): void {
   conversation.scrollTop += conversation.scrollHeight - height;
 }
 
+/** Adds a line to the conversation, keeping the newest in view unless the reader scrolled up. */
 function add(item: HTMLLIElement): void {
   const atBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 40;
   log.append(item);
@@ -400,8 +400,7 @@ function append(kind: "notice" | "info" | "error", text: string, time?: string):
 /**
  * Someone who joined a moment ago and leaves again with nothing said since (a client that only
  * looked in, a reconnect that did not last) makes one line, not two: their join line becomes
- * "came and went". The page's own record, by
- * address, of the last few seconds' joins.
+ * "came and went". recentJoins is the page's record of the last few seconds' joins, by address.
  */
 const CAME_AND_WENT_MS = 15_000;
 const recentJoins = new Map<string, { item: HTMLLIElement; at: number }>();
