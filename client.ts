@@ -9,12 +9,13 @@
  * All three speak chat.v1.json through a ChatSession (client/session.ts), which reconnects by
  * itself after a drop and resumes where it left off.
  */
-import { commandName, formatHelp, parseCommandLine, runMain } from "./common/cli";
-import pkg from "./package.json";
+
 import { chatAsNdjson, chatThroughPipes } from "./client/pipes";
 import type { SessionOptions } from "./client/session";
 import { checkedName, DEFAULT_URL, readCa, serverUrl } from "./client/target";
 import { chatInTerminal } from "./client/terminal";
+import { commandName, formatHelp, parseCommandLine, runMain } from "./common/cli";
+import pkg from "./package.json";
 
 const OPTIONS = [
   { flag: "name", short: "n", value: "NAME", help: "your name in the chat (on a terminal you are asked otherwise)" },

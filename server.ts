@@ -16,39 +16,174 @@ import { startChatServer } from "./server/app";
 import { readConfig } from "./server/config";
 
 const OPTIONS = [
-  { flag: "host", value: "HOST", env: "HOST", default: "127.0.0.1", help: "address to listen on; :: or 0.0.0.0 for every interface" },
-  { flag: "port", short: "p", value: "PORT", env: "PORT", default: "2000", help: "port to listen on; 0 picks a free one" },
-  { flag: "history", value: "N", default: "50", help: "messages per room replayed to who enters it; 0 turns history off" },
-  { flag: "store", value: "FILE", help: "keep history in this SQLite file, so it survives a restart (default: in memory)" },
-  { flag: "store-keep", value: "N", default: "10000", help: "messages per room kept in the --store file; older ones are deleted" },
-  { flag: "store-days", value: "DAYS", default: "30", help: "days messages are kept in the --store file; 0 keeps them for good" },
+  {
+    flag: "host",
+    value: "HOST",
+    env: "HOST",
+    default: "127.0.0.1",
+    help: "address to listen on; :: or 0.0.0.0 for every interface",
+  },
+  {
+    flag: "port",
+    short: "p",
+    value: "PORT",
+    env: "PORT",
+    default: "2000",
+    help: "port to listen on; 0 picks a free one",
+  },
+  {
+    flag: "history",
+    value: "N",
+    default: "50",
+    help: "messages per room replayed to who enters it; 0 turns history off",
+  },
+  {
+    flag: "store",
+    value: "FILE",
+    help: "keep history in this SQLite file, so it survives a restart (default: in memory)",
+  },
+  {
+    flag: "store-keep",
+    value: "N",
+    default: "10000",
+    help: "messages per room kept in the --store file; older ones are deleted",
+  },
+  {
+    flag: "store-days",
+    value: "DAYS",
+    default: "30",
+    help: "days messages are kept in the --store file; 0 keeps them for good",
+  },
   { flag: "max-message", value: "BYTES", default: "65536", help: "longest message; a longer one is refused" },
-  { flag: "max-frame", value: "BYTES", default: "1048576", help: "largest WebSocket frame; a larger one closes the connection (1009)" },
-  { flag: "rate", value: "N", default: "5", help: "messages a second one connection may send on average; 0 for no limit" },
+  {
+    flag: "max-frame",
+    value: "BYTES",
+    default: "1048576",
+    help: "largest WebSocket frame; a larger one closes the connection (1009)",
+  },
+  {
+    flag: "rate",
+    value: "N",
+    default: "5",
+    help: "messages a second one connection may send on average; 0 for no limit",
+  },
   { flag: "burst", value: "N", default: "20", help: "messages one connection may send at once before --rate applies" },
   { flag: "max-clients", value: "N", default: "1000", help: "connections in all; more are answered 503" },
-  { flag: "max-per-ip", value: "N", default: "50", help: "connections open from one address (prefix); more are answered 429" },
-  { flag: "ip-rate", value: "N", default: "20", help: "messages a second from one address, all its connections together; 0 for no limit" },
-  { flag: "ip-changes", value: "N", default: "2", help: "renames and room changes a second from one address; 0 for no limit" },
-  { flag: "ip-connect-rate", value: "N", default: "2", help: "new connections a second from one address (bursts of 15 times that); 0 for no limit" },
-  { flag: "ip-replay", value: "BYTES", default: "1048576", help: "bytes of history a second replayed to one address; 0 for no limit" },
-  { flag: "ipv4-prefix", value: "BITS", default: "32", help: "IPv4 addresses sharing this many leading bits count as one address" },
-  { flag: "ipv6-prefix", value: "BITS", default: "64", help: "IPv6 addresses sharing this many leading bits count as one address" },
-  { flag: "max-backlog", value: "BYTES", default: "8388608", help: "unsent bytes a slow reader may have waiting before it is closed (1013)" },
-  { flag: "max-unsent", value: "BYTES", default: "268435456", help: "unsent bytes of all readers together; past it the biggest backlogs are closed" },
-  { flag: "stall-timeout", value: "SECONDS", default: "30", help: "close a reader that has taken nothing of its backlog this long" },
-  { flag: "max-rooms", value: "N", default: "10000", help: "rooms with people in them; joining a new one past this is refused" },
-  { flag: "history-bytes", value: "BYTES", default: "67108864", help: "memory for history in all rooms; the least recently used rooms' is let go first" },
-  { flag: "announce-limit", value: "N", default: "100", help: "announce joins and leaves only in rooms of up to N people; bigger rooms would drown in them" },
-  { flag: "name-grace", value: "SECONDS", default: "60", help: "hold a departed person's name this long, for them alone to come back to" },
-  { flag: "idle-timeout", value: "SECONDS", default: "60", help: "close a connection silent this long; pings keep live ones alive" },
-  { flag: "allow-origin", value: "ORIGINS", help: "web origins allowed besides the server's own, comma-separated; * for any" },
-  { flag: "trust-proxy", value: "NETWORKS", help: "reverse proxies (e.g. 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For names the client" },
-  { flag: "token", value: "TOKEN", env: "CHAT_TOKEN", help: "a shared secret clients must present (Authorization: Bearer; the page asks for it)" },
+  {
+    flag: "max-per-ip",
+    value: "N",
+    default: "50",
+    help: "connections open from one address (prefix); more are answered 429",
+  },
+  {
+    flag: "ip-rate",
+    value: "N",
+    default: "20",
+    help: "messages a second from one address, all its connections together; 0 for no limit",
+  },
+  {
+    flag: "ip-changes",
+    value: "N",
+    default: "2",
+    help: "renames and room changes a second from one address; 0 for no limit",
+  },
+  {
+    flag: "ip-connect-rate",
+    value: "N",
+    default: "2",
+    help: "new connections a second from one address (bursts of 15 times that); 0 for no limit",
+  },
+  {
+    flag: "ip-replay",
+    value: "BYTES",
+    default: "1048576",
+    help: "bytes of history a second replayed to one address; 0 for no limit",
+  },
+  {
+    flag: "ipv4-prefix",
+    value: "BITS",
+    default: "32",
+    help: "IPv4 addresses sharing this many leading bits count as one address",
+  },
+  {
+    flag: "ipv6-prefix",
+    value: "BITS",
+    default: "64",
+    help: "IPv6 addresses sharing this many leading bits count as one address",
+  },
+  {
+    flag: "max-backlog",
+    value: "BYTES",
+    default: "8388608",
+    help: "unsent bytes a slow reader may have waiting before it is closed (1013)",
+  },
+  {
+    flag: "max-unsent",
+    value: "BYTES",
+    default: "268435456",
+    help: "unsent bytes of all readers together; past it the biggest backlogs are closed",
+  },
+  {
+    flag: "stall-timeout",
+    value: "SECONDS",
+    default: "30",
+    help: "close a reader that has taken nothing of its backlog this long",
+  },
+  {
+    flag: "max-rooms",
+    value: "N",
+    default: "10000",
+    help: "rooms with people in them; joining a new one past this is refused",
+  },
+  {
+    flag: "history-bytes",
+    value: "BYTES",
+    default: "67108864",
+    help: "memory for history in all rooms; the least recently used rooms' is let go first",
+  },
+  {
+    flag: "announce-limit",
+    value: "N",
+    default: "100",
+    help: "announce joins and leaves only in rooms of up to N people; bigger rooms would drown in them",
+  },
+  {
+    flag: "name-grace",
+    value: "SECONDS",
+    default: "60",
+    help: "hold a departed person's name this long, for them alone to come back to",
+  },
+  {
+    flag: "idle-timeout",
+    value: "SECONDS",
+    default: "60",
+    help: "close a connection silent this long; pings keep live ones alive",
+  },
+  {
+    flag: "allow-origin",
+    value: "ORIGINS",
+    help: "web origins allowed besides the server's own, comma-separated; * for any",
+  },
+  {
+    flag: "trust-proxy",
+    value: "NETWORKS",
+    help: "reverse proxies (e.g. 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For names the client",
+  },
+  {
+    flag: "token",
+    value: "TOKEN",
+    env: "CHAT_TOKEN",
+    help: "a shared secret clients must present (Authorization: Bearer; the page asks for it)",
+  },
   { flag: "public-status", help: "answer /healthz and /metrics without the token (for a load balancer's checks)" },
   { flag: "tls-cert", value: "FILE", help: "serve wss:// with this certificate (PEM); needs --tls-key" },
   { flag: "tls-key", value: "FILE", help: "the certificate's private key (PEM)" },
-  { flag: "redis", value: "URL", env: "REDIS_URL", help: "share the chat with other instances through this Redis, e.g. redis://127.0.0.1:6379" },
+  {
+    flag: "redis",
+    value: "URL",
+    env: "REDIS_URL",
+    help: "share the chat with other instances through this Redis, e.g. redis://127.0.0.1:6379",
+  },
   { flag: "reuse-port", help: "let several instances listen on one port (SO_REUSEPORT), to use every core" },
   { flag: "quiet", short: "q", help: "do not log each message (connections are still logged)" },
   { flag: "help", short: "h", help: "show this help and exit" },
@@ -80,10 +215,13 @@ async function main(): Promise<void> {
   const server = await startChatServer(config, pkg.version);
   // Listening on every address (:: or 0.0.0.0), this machine reaches itself at 127.0.0.1.
   const local = server.url.replace(/\/\/(\[::\]|0\.0\.0\.0):/, "//127.0.0.1:");
-  const ca = config.tls && isSelfSigned(await Bun.file(config.tls.certFile).text()) ? ` --ca ${config.tls.certFile}` : "";
+  const ca =
+    config.tls && isSelfSigned(await Bun.file(config.tls.certFile).text()) ? ` --ca ${config.tls.certFile}` : "";
   server.log.line(`Listening on ${server.url}`);
   server.log.line(`Connect a client with: ${otherProgram("client")}${ca} ${local}`);
-  server.log.line(`Or open ${local.replace(/^ws/, "http")}/ in a browser${ca && " (it will warn about the self-signed certificate)"}`);
+  server.log.line(
+    `Or open ${local.replace(/^ws/, "http")}/ in a browser${ca && " (it will warn about the self-signed certificate)"}`,
+  );
 
   // 3. Stop cleanly on Ctrl-C or a service manager's SIGTERM: tell everyone, close with 1001,
   //    write out the history, and exit.

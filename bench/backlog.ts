@@ -20,16 +20,39 @@ const RUN_LIMIT_MS = 30_000;
 
 async function run(bound: number): Promise<{ closed: number; complete: number; seconds: number }> {
   const server = Bun.spawn(
-    [process.execPath, join(import.meta.dir, "..", "server.ts"), "--port", "0", "--quiet", "--rate", "0", "--history", "0", "--max-backlog", String(bound)],
+    [
+      process.execPath,
+      join(import.meta.dir, "..", "server.ts"),
+      "--port",
+      "0",
+      "--quiet",
+      "--rate",
+      "0",
+      "--history",
+      "0",
+      "--max-backlog",
+      String(bound),
+    ],
     { stdout: "pipe" },
   );
   try {
     const reader = server.stdout.getReader();
     let output = "";
-    for (let reads = 0; reads < 100 && !/Listening on (ws:\/\/\S+)\n/.test(output); reads++) output += new TextDecoder().decode((await reader.read()).value);
+    for (let reads = 0; reads < 100 && !/Listening on (ws:\/\/\S+)\n/.test(output); reads++)
+      output += new TextDecoder().decode((await reader.read()).value);
     const url = /Listening on (ws:\/\/\S+)\n/.exec(output)![1]!;
     const sockets = await Promise.all(
-      Array.from({ length: CLIENTS }, () => new Promise<WebSocket>((resolve) => Object.assign(new WebSocket(url), { onopen(this: WebSocket) { resolve(this); } }))),
+      Array.from(
+        { length: CLIENTS },
+        () =>
+          new Promise<WebSocket>((resolve) =>
+            Object.assign(new WebSocket(url), {
+              onopen(this: WebSocket) {
+                resolve(this);
+              },
+            }),
+          ),
+      ),
     );
     const start = performance.now();
     let complete = 0;
@@ -38,23 +61,36 @@ async function run(bound: number): Promise<{ closed: number; complete: number; s
       const settle = () => complete + closed === CLIENTS && resolve();
       for (const socket of sockets) {
         let received = 0;
-        socket.onmessage = () => void (++received === CLIENTS * MESSAGES && (complete++, settle()));
-        socket.onclose = () => void (closed++, settle());
+        socket.onmessage = () => {
+          if (++received !== CLIENTS * MESSAGES) return;
+          complete++;
+          settle();
+        };
+        socket.onclose = () => {
+          closed++;
+          settle();
+        };
       }
       for (let n = 0; n < MESSAGES; n++) for (const socket of sockets) socket.send(`${n} ${BODY}`);
       setTimeout(resolve, RUN_LIMIT_MS);
     });
     const seconds = (performance.now() - start) / 1000;
-    const metrics = await (await fetch(url.replace("ws://", "http://") + "/metrics")).text();
+    const metrics = await (await fetch(`${url.replace("ws://", "http://")}/metrics`)).text();
     for (const socket of sockets) socket.close();
-    return { closed: Number(/chat_closed_connections_total\{reason="slow"\} (\d+)/.exec(metrics)![1]), complete, seconds };
+    return {
+      closed: Number(/chat_closed_connections_total\{reason="slow"\} (\d+)/.exec(metrics)![1]),
+      complete,
+      seconds,
+    };
   } finally {
     server.kill();
     await server.exited;
   }
 }
 
-console.log(`${CLIENTS} clients x ${MESSAGES} messages of ${BODY.length} bytes, every client reading all; ${RUNS} runs per bound`);
+console.log(
+  `${CLIENTS} clients x ${MESSAGES} messages of ${BODY.length} bytes, every client reading all; ${RUNS} runs per bound`,
+);
 for (const bound of BOUNDS) {
   const runs = [];
   for (let n = 0; n < RUNS; n++) runs.push(await run(bound));

@@ -105,7 +105,10 @@ let closedDuringPhase = 0;
  */
 function loadFrame(client: Client, number: number): Uint8Array {
   const text = `${BODY}#${String(phase % 100).padStart(2, "0")}:${String(client.index).padStart(6, "0")}:${String(Math.floor(number)).padStart(13, "0")}`;
-  return maskedFrame(0x1, encoder.encode(client.protocol === "socketio" ? `${SOCKETIO_EVENT_START}${text}${SOCKETIO_EVENT_END}` : text));
+  return maskedFrame(
+    0x1,
+    encoder.encode(client.protocol === "socketio" ? `${SOCKETIO_EVENT_START}${text}${SOCKETIO_EVENT_END}` : text),
+  );
 }
 
 function maskedFrame(opcode: number, payload: Uint8Array): Uint8Array {
@@ -185,7 +188,10 @@ function receive(client: Client, chunk: Uint8Array): void {
       start += 8;
     }
     if (start + length > bytes.length) break;
-    if (opcode === 0x1) client.protocol === "socketio" ? socketIoPacket(client, bytes, start, start + length, now) : text(client, bytes, start, start + length, now);
+    if (opcode === 0x1)
+      client.protocol === "socketio"
+        ? socketIoPacket(client, bytes, start, start + length, now)
+        : text(client, bytes, start, start + length, now);
     else if (opcode === 0x9) client.replies.push(maskedFrame(0xa, bytes.slice(start, start + length)));
     else if (opcode === 0x8) client.socket.end();
     at = start + length;
@@ -279,7 +285,12 @@ async function connectOne({ host, port, protocol }: Endpoint, instance: number):
   client.open = true;
   const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
   const path = protocol === "socketio" ? "/socket.io/?EIO=4&transport=websocket" : "/";
-  write(client, encoder.encode(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`));
+  write(
+    client,
+    encoder.encode(
+      `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    ),
+  );
   await upgraded;
   client.index = clients.length;
   clients.push(client);
@@ -366,7 +377,7 @@ class DeliveryChecker {
   #skipped = 0;
 
   constructor(senders: Client[]) {
-    senders.forEach((client, slot) => (this.#slot[client.index] = slot));
+    for (const [slot, client] of senders.entries()) this.#slot[client.index] = slot;
     this.#sent = new Int32Array(senders.length);
     this.#expected = clients.map(() => new Int32Array(senders.length));
   }
@@ -387,7 +398,8 @@ class DeliveryChecker {
 
   result(): DeliveryCheck {
     let missing = 0;
-    for (const expected of this.#expected) expected.forEach((next, slot) => (missing += this.#sent[slot]! - next));
+    for (const expected of this.#expected)
+      for (const [slot, next] of expected.entries()) missing += this.#sent[slot]! - next;
     return { duplicates: this.#duplicates, skipped: this.#skipped, missing };
   }
 }

@@ -9,7 +9,17 @@ import { join } from "node:path";
 import { BUN, ROOT, unusedPort } from "../test/helpers";
 import type { DeliveryCheck, Reply } from "./load";
 import { count, median } from "./report";
-import { connectAll, cpuSeconds, DELIVERIES_IN_FLIGHT, serverCpuSeconds, serverMemory, SERVERS, spawnChild, withServer, type ServerName } from "./servers";
+import {
+  connectAll,
+  cpuSeconds,
+  DELIVERIES_IN_FLIGHT,
+  SERVERS,
+  type ServerName,
+  serverCpuSeconds,
+  serverMemory,
+  spawnChild,
+  withServer,
+} from "./servers";
 
 export interface LoadFigures {
   /** Deliveries a second at saturation. */
@@ -26,7 +36,12 @@ export interface LoadFigures {
 }
 
 /** Throughput, then latency, on one server with `clients` connected clients in one room. */
-export function measureLoad(name: ServerName, clients: number, seconds: number, latencyRate: number): Promise<LoadFigures> {
+export function measureLoad(
+  name: ServerName,
+  clients: number,
+  seconds: number,
+  latencyRate: number,
+): Promise<LoadFigures> {
   return withServer(name, clients, async (server, generators) => {
     const generator = generators[0]!;
     await connectAll(server, [generator], clients);
@@ -47,10 +62,17 @@ export function measureLoad(name: ServerName, clients: number, seconds: number, 
     if (flood.closed > 0) throw new Error(`${SERVERS[name].label} closed ${flood.closed} connections during the flood`);
 
     // Twice as long as the flood: at a thousand clients, a second at this rate is only 25 messages.
-    const measured = await generator.ask({ type: "latency", perSecond: latencyRate, population: clients, durationMs: 2 * durationMs }, "latencies");
-    if (measured.closed > 0) throw new Error(`${SERVERS[name].label} closed ${measured.closed} connections while measuring latency`);
+    const measured = await generator.ask(
+      { type: "latency", perSecond: latencyRate, population: clients, durationMs: 2 * durationMs },
+      "latencies",
+    );
+    if (measured.closed > 0)
+      throw new Error(`${SERVERS[name].label} closed ${measured.closed} connections while measuring latency`);
     const expected = measured.sent * clients;
-    if (measured.micros.length !== expected) throw new Error(`${SERVERS[name].label}: ${measured.micros.length} of ${expected} deliveries arrived while measuring latency`);
+    if (measured.micros.length !== expected)
+      throw new Error(
+        `${SERVERS[name].label}: ${measured.micros.length} of ${expected} deliveries arrived while measuring latency`,
+      );
     const sorted = Float64Array.from(measured.micros).sort();
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
     return {
@@ -95,13 +117,20 @@ export interface CapacityFigures {
  * client and counts how many clients receive it. The result is the largest step at which every
  * connection opened and every client got the message.
  */
-export function measureCapacity(name: ServerName, target: number, onStep: (held: number) => void): Promise<CapacityFigures> {
+export function measureCapacity(
+  name: ServerName,
+  target: number,
+  onStep: (held: number) => void,
+): Promise<CapacityFigures> {
   const step = Math.max(1, Math.ceil(target / 4));
   return withServer(name, target, async (server, generators) => {
     let best: CapacityFigures = { held: 0, delivered: 0 };
     for (let open = 0, probe = 1; open < target; probe++) {
       const adding = Math.min(step, target - open);
-      const failed = await connectAll(server, generators, adding).then(() => undefined, (error: Error) => error.message);
+      const failed = await connectAll(server, generators, adding).then(
+        () => undefined,
+        (error: Error) => error.message,
+      );
       await Promise.all(generators.map((g) => g.ask({ type: "expect", probe }, "done")));
       await generators[0]!.ask({ type: "probe", probe }, "done");
       let counted: Extract<Reply, { type: "counted" }>[] = [];
@@ -113,7 +142,11 @@ export function measureCapacity(name: ServerName, target: number, onStep: (held:
       const held = counted.reduce((sum, c) => sum + c.open, 0);
       const delivered = counted.reduce((sum, c) => sum + c.received, 0);
       if (failed || held < open + adding || delivered < held) {
-        const stopped = failed ?? (held < open + adding ? `${count(open + adding - held)} connections were closed` : `${count(held - delivered)} clients did not receive the broadcast in 20 s`);
+        const stopped =
+          failed ??
+          (held < open + adding
+            ? `${count(open + adding - held)} connections were closed`
+            : `${count(held - delivered)} clients did not receive the broadcast in 20 s`);
         best = { ...(best.held > 0 ? best : { held, delivered }), stopped: `at ${count(open + adding)}: ${stopped}` };
         break;
       }
@@ -144,7 +177,11 @@ export async function measureStartup(runs: number): Promise<StartupFigures> {
 }
 
 async function timeStartup(executable: string, runs: number): Promise<StartupFigures> {
-  const build = Bun.spawnSync([BUN, "build", "--compile", join(ROOT, "server.ts"), "--outfile", executable], { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
+  const build = Bun.spawnSync([BUN, "build", "--compile", join(ROOT, "server.ts"), "--outfile", executable], {
+    cwd: ROOT,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   if (build.exitCode !== 0) throw new Error(`bun build --compile failed: ${build.stderr.toString().trim()}`);
   const times: number[] = [];
   for (let run = 0; run < runs; run++) {
@@ -169,7 +206,10 @@ async function timeStartup(executable: string, runs: number): Promise<StartupFig
 function opens(url: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new WebSocket(url);
-    socket.onopen = () => (socket.close(), resolve(true));
+    socket.onopen = () => {
+      socket.close();
+      resolve(true);
+    };
     socket.onerror = () => resolve(false);
   });
 }

@@ -4,7 +4,7 @@
  * bench/ceiling-server.ts: tag each message with the sender's address and send it to everyone.
  * Plain JavaScript, because Node 20 runs no TypeScript. Usage: node bench/node-server.mjs PORT
  */
-import { WebSocketServer, WebSocket } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
 
 const server = new WebSocketServer({ host: "127.0.0.1", port: Number(process.argv[2] ?? 0) });
 server.on("connection", (ws, request) => {

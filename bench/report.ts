@@ -17,7 +17,8 @@ export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 export const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 export const ratio = (r: number) => `${r.toFixed(2)}×`;
 export const percent = (share: number) => `${Math.round(share * 100)}%`;
-export const micros = (us: number) => (us >= 10_000 ? `${(us / 1000).toFixed(0)} ms` : us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${Math.round(us)} µs`);
+export const micros = (us: number) =>
+  us >= 10_000 ? `${(us / 1000).toFixed(0)} ms` : us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${Math.round(us)} µs`;
 
 export function progress(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -38,7 +39,11 @@ const COLOURS: Record<ServerName, string> = {
 };
 
 /** Bars for throughput by room size, one per server, as an SVG chart that needs no script. */
-export function throughputChart(sizes: number[], perSecond: Partial<Record<ServerName, number[]>>, caption: string): string {
+export function throughputChart(
+  sizes: number[],
+  perSecond: Partial<Record<ServerName, number[]>>,
+  caption: string,
+): string {
   const servers = SERVER_NAMES.filter((name) => perSecond[name]);
   const width = 900;
   const legendRows = Math.ceil(servers.length / 3);
@@ -59,17 +64,25 @@ export function throughputChart(sizes: number[], perSecond: Partial<Record<Serve
   for (let tick = 0; tick <= ticks; tick++) {
     const value = step * tick;
     parts.push(`<line x1="${left}" x2="${width - 20}" y1="${y(value)}" y2="${y(value)}" stroke="#e5e7eb"/>`);
-    parts.push(`<text x="${left - 8}" y="${y(value) + 4}" text-anchor="end">${Number((value / 1e6).toFixed(2))} M</text>`);
+    parts.push(
+      `<text x="${left - 8}" y="${y(value) + 4}" text-anchor="end">${Number((value / 1e6).toFixed(2))} M</text>`,
+    );
   }
   sizes.forEach((size, g) => {
     const x0 = left + g * groupWidth + 15;
     servers.forEach((name, b) => {
       const value = perSecond[name]![g]!;
       const x = x0 + b * barWidth;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y(value).toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${(bottom - y(value)).toFixed(1)}" fill="${COLOURS[name]}"/>`);
-      parts.push(`<text x="${(x + (barWidth - 4) / 2).toFixed(1)}" y="${(y(value) - 5).toFixed(1)}" text-anchor="middle" font-size="10">${(value / 1e6).toFixed(value >= 1e6 ? 1 : 2)}</text>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${y(value).toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${(bottom - y(value)).toFixed(1)}" fill="${COLOURS[name]}"/>`,
+      );
+      parts.push(
+        `<text x="${(x + (barWidth - 4) / 2).toFixed(1)}" y="${(y(value) - 5).toFixed(1)}" text-anchor="middle" font-size="10">${(value / 1e6).toFixed(value >= 1e6 ? 1 : 2)}</text>`,
+      );
     });
-    parts.push(`<text x="${(x0 + (groupWidth - 30) / 2).toFixed(1)}" y="${bottom + 20}" text-anchor="middle">${size} clients</text>`);
+    parts.push(
+      `<text x="${(x0 + (groupWidth - 30) / 2).toFixed(1)}" y="${bottom + 20}" text-anchor="middle">${size} clients</text>`,
+    );
   });
   servers.forEach((name, i) => {
     const [x, row] = [left + (i % 3) * 270, 12 + Math.floor(i / 3) * 20];
@@ -110,7 +123,9 @@ function statistics({ load, idleMemory, capacityRuns }: Results) {
     /** f(a) / f(b), or with `difference`, f(a) - f(b), run by run; undefined unless both were measured. */
     pairwise: (i: number, a: ServerName, b: ServerName, f: (x: LoadFigures) => number, difference = false) => {
       if (!load[a] || !load[b]) return undefined;
-      return median(load[a]![i]!.map((x, run) => (difference ? f(x) - f(load[b]![i]![run]!) : f(x) / f(load[b]![i]![run]!))));
+      return median(
+        load[a]![i]!.map((x, run) => (difference ? f(x) - f(load[b]![i]![run]!) : f(x) / f(load[b]![i]![run]!))),
+      );
     },
     memoryOf: (name: ServerName, f: (x: MemoryFigures) => number) => median(idleMemory[name]!.map(f)),
     capacityOf: (name: ServerName, f: (x: CapacityFigures) => number) => median(capacityRuns[name]!.map(f)),
@@ -126,7 +141,9 @@ export function machine(): string {
 export function report(results: Results, date: string): string {
   const stats = statistics(results);
   const version = (command: string[]) => Bun.spawnSync(command).stdout.toString().trim();
-  const redis = results.servers.some((name) => SERVERS[name].redis) ? `, ${version(["redis-server", "--version"]).split(" ").slice(0, 3).join(" ")}` : "";
+  const redis = results.servers.some((name) => SERVERS[name].redis)
+    ? `, ${version(["redis-server", "--version"]).split(" ").slice(0, 3).join(" ")}`
+    : "";
   return [
     `Measured ${date} on ${machine()}; Bun ${Bun.version}, Node.js ${version(["node", "--version"])}${redis}. ` +
       `This server ran with ${SERVERS.ours.command().slice(4).join(" ")} (and --redis URL in the Redis set-ups). ` +
@@ -150,11 +167,15 @@ export function report(results: Results, date: string): string {
 }
 
 const measured = ({ servers, load }: Results) => servers.filter((name) => load[name]);
-const sizeColumns = (sizes: number[]) => [`| ${sizes.map((size) => `${count(size)} clients`).join(" | ")} |`, `|${sizes.map(() => "---:").join("|")}|`];
+const sizeColumns = (sizes: number[]) => [
+  `| ${sizes.map((size) => `${count(size)} clients`).join(" | ")} |`,
+  `|${sizes.map(() => "---:").join("|")}|`,
+];
 
 function throughputTable(results: Results, { pick }: Statistics): string[] {
   const { sizes } = results;
-  const µsPerDelivery = (name: ServerName, i: number, f: (x: LoadFigures) => number) => `${pick(name, i, (x) => (f(x) / x.throughput) * 1e6).toFixed(2)}`;
+  const µsPerDelivery = (name: ServerName, i: number, f: (x: LoadFigures) => number) =>
+    `${pick(name, i, (x) => (f(x) / x.throughput) * 1e6).toFixed(2)}`;
   const cpu = (name: ServerName, i: number) =>
     `${µsPerDelivery(name, i, (x) => x.serverCpu)}${SERVERS[name].redis ? ` + ${µsPerDelivery(name, i, (x) => x.redisCpu)}` : ""} µs ` +
     `(${percent(pick(name, i, (x) => x.serverCpu))} / ${percent(pick(name, i, (x) => x.generatorCpu))}${SERVERS[name].redis ? ` / ${percent(pick(name, i, (x) => x.redisCpu))}` : ""})`;
@@ -163,7 +184,10 @@ function throughputTable(results: Results, { pick }: Statistics): string[] {
     "",
     `| server ${sizeColumns(sizes)[0]}`,
     `|---${sizeColumns(sizes)[1]}`,
-    ...measured(results).map((name) => `| ${SERVERS[name].label} | ${sizes.map((_, i) => rate(pick(name, i, (x) => x.throughput))).join(" | ")} |`),
+    ...measured(results).map(
+      (name) =>
+        `| ${SERVERS[name].label} | ${sizes.map((_, i) => rate(pick(name, i, (x) => x.throughput))).join(" | ")} |`,
+    ),
     "",
     `CPU per delivery at saturation: the server's (its instances' together), plus Redis's where it has one, in µs; ` +
       `then the share of a core used by the server / the load generator / Redis while counting. A server near 100% was the bottleneck.`,
@@ -178,32 +202,90 @@ function throughputTable(results: Results, { pick }: Statistics): string[] {
 /** The targets set for this server, each where both of its sides were measured. */
 function targetsTable(results: Results, { pairwise }: Statistics): string[] {
   const { sizes } = results;
-  const targets: { what: string; value: (i: number) => number | undefined; met: (v: number, size: number) => boolean; show: (v: number) => string }[] = [
-    { what: "this server / ceiling, throughput (≥ 0.95×)", value: (i) => pairwise(i, "ours", "ceiling", (x) => x.throughput), met: (v) => v >= 0.95, show: ratio },
-    { what: "this server / Node.js + ws, throughput (≥ 20×)", value: (i) => pairwise(i, "ours", "node", (x) => x.throughput), met: (v) => v >= 20, show: ratio },
-    { what: "this server / ceiling, p99 latency (≤ 1.2×)", value: (i) => pairwise(i, "ours", "ceiling", (x) => x.latency.p99), met: (v) => v <= 1.2, show: ratio },
-    { what: "+ Redis / without, throughput (≥ 0.8× at 32, 0.9× above)", value: (i) => pairwise(i, "ours-redis", "ours", (x) => x.throughput), met: (v, size) => v >= (size <= 32 ? 0.8 : 0.9), show: ratio },
-    { what: "+ Redis − without, p99 latency (≤ 2 ms)", value: (i) => pairwise(i, "ours-redis", "ours", (x) => x.latency.p99, true), met: (v) => v <= 2000, show: (v) => `${v < 0 ? "−" : "+"}${micros(Math.abs(v))}` },
-    { what: "+ Redis / Socket.IO + Redis adapter, throughput (≥ 10×)", value: (i) => pairwise(i, "ours-redis", "socketio-redis", (x) => x.throughput), met: (v) => v >= 10, show: ratio },
-    { what: "2 instances / Socket.IO's 2 instances, throughput (≥ 10×)", value: (i) => pairwise(i, "ours-redis-2", "socketio-redis-2", (x) => x.throughput), met: (v) => v >= 10, show: ratio },
-    { what: "2 instances / 1 instance, both + Redis, throughput", value: (i) => pairwise(i, "ours-redis-2", "ours-redis", (x) => x.throughput), met: () => true, show: ratio },
+  const targets: {
+    what: string;
+    value: (i: number) => number | undefined;
+    met: (v: number, size: number) => boolean;
+    show: (v: number) => string;
+  }[] = [
+    {
+      what: "this server / ceiling, throughput (≥ 0.95×)",
+      value: (i) => pairwise(i, "ours", "ceiling", (x) => x.throughput),
+      met: (v) => v >= 0.95,
+      show: ratio,
+    },
+    {
+      what: "this server / Node.js + ws, throughput (≥ 20×)",
+      value: (i) => pairwise(i, "ours", "node", (x) => x.throughput),
+      met: (v) => v >= 20,
+      show: ratio,
+    },
+    {
+      what: "this server / ceiling, p99 latency (≤ 1.2×)",
+      value: (i) => pairwise(i, "ours", "ceiling", (x) => x.latency.p99),
+      met: (v) => v <= 1.2,
+      show: ratio,
+    },
+    {
+      what: "+ Redis / without, throughput (≥ 0.8× at 32, 0.9× above)",
+      value: (i) => pairwise(i, "ours-redis", "ours", (x) => x.throughput),
+      met: (v, size) => v >= (size <= 32 ? 0.8 : 0.9),
+      show: ratio,
+    },
+    {
+      what: "+ Redis − without, p99 latency (≤ 2 ms)",
+      value: (i) => pairwise(i, "ours-redis", "ours", (x) => x.latency.p99, true),
+      met: (v) => v <= 2000,
+      show: (v) => `${v < 0 ? "−" : "+"}${micros(Math.abs(v))}`,
+    },
+    {
+      what: "+ Redis / Socket.IO + Redis adapter, throughput (≥ 10×)",
+      value: (i) => pairwise(i, "ours-redis", "socketio-redis", (x) => x.throughput),
+      met: (v) => v >= 10,
+      show: ratio,
+    },
+    {
+      what: "2 instances / Socket.IO's 2 instances, throughput (≥ 10×)",
+      value: (i) => pairwise(i, "ours-redis-2", "socketio-redis-2", (x) => x.throughput),
+      met: (v) => v >= 10,
+      show: ratio,
+    },
+    {
+      what: "2 instances / 1 instance, both + Redis, throughput",
+      value: (i) => pairwise(i, "ours-redis-2", "ours-redis", (x) => x.throughput),
+      met: () => true,
+      show: ratio,
+    },
   ];
   const rows = targets
     .filter((target) => target.value(0) !== undefined)
-    .map(({ what, value, met, show }) => `| ${what} | ${sizes.map((size, i) => `${show(value(i)!)}${met(value(i)!, size) ? "" : " **no**"}`).join(" | ")} |`);
+    .map(
+      ({ what, value, met, show }) =>
+        `| ${what} | ${sizes.map((size, i) => `${show(value(i)!)}${met(value(i)!, size) ? "" : " **no**"}`).join(" | ")} |`,
+    );
   if (rows.length === 0) return [];
-  return ["Targets: ratios taken run by run, then their median; **no** where a target is missed.", "", `| ${sizeColumns(sizes)[0]}`, `|---${sizeColumns(sizes)[1]}`, ...rows, ""];
+  return [
+    "Targets: ratios taken run by run, then their median; **no** where a target is missed.",
+    "",
+    `| ${sizeColumns(sizes)[0]}`,
+    `|---${sizeColumns(sizes)[1]}`,
+    ...rows,
+    "",
+  ];
 }
 
 function latencyTable(results: Results, { pick }: Statistics): string[] {
   const { sizes, latencyRate } = results;
-  const cell = (name: ServerName, i: number) => (["p50", "p99", "max"] as const).map((q) => micros(pick(name, i, (x) => x.latency[q]))).join(" / ");
+  const cell = (name: ServerName, i: number) =>
+    (["p50", "p99", "max"] as const).map((q) => micros(pick(name, i, (x) => x.latency[q]))).join(" / ");
   return [
     `Latency, p50 / p99 / max: from the moment a message was due to be sent to its receipt by each client, at ${count(latencyRate)} deliveries a second.`,
     "",
     `| server ${sizeColumns(sizes)[0]}`,
     `|---${sizeColumns(sizes)[1]}`,
-    ...measured(results).map((name) => `| ${SERVERS[name].label} | ${sizes.map((_, i) => cell(name, i)).join(" | ")} |`),
+    ...measured(results).map(
+      (name) => `| ${SERVERS[name].label} | ${sizes.map((_, i) => cell(name, i)).join(" | ")} |`,
+    ),
     "",
   ];
 }
@@ -223,7 +305,9 @@ function deliveryTable(results: Results): string[] {
     "",
     `| server ${sizeColumns(sizes)[0]}`,
     `|---${sizeColumns(sizes)[1]}`,
-    ...measured(results).map((name) => `| ${SERVERS[name].label} | ${sizes.map((_, i) => cell(name, i)).join(" | ")} |`),
+    ...measured(results).map(
+      (name) => `| ${SERVERS[name].label} | ${sizes.map((_, i) => cell(name, i)).join(" | ")} |`,
+    ),
     "",
   ];
 }
@@ -246,7 +330,10 @@ function memoryTable(results: Results, { pick, memoryOf }: Statistics): string[]
   ];
 }
 
-function capacityTable({ capacity, openFileLimit, capacityRuns, servers }: Results, { capacityOf }: Statistics): string[] {
+function capacityTable(
+  { capacity, openFileLimit, capacityRuns, servers }: Results,
+  { capacityOf }: Statistics,
+): string[] {
   const withCapacity = servers.filter((name) => capacityRuns[name]);
   if (withCapacity.length === 0) return [];
   return [
@@ -255,14 +342,21 @@ function capacityTable({ capacity, openFileLimit, capacityRuns, servers }: Resul
     "",
     "| server | held | received the broadcast |",
     "|---|---:|---:|",
-    ...withCapacity.map((n) => `| ${SERVERS[n].label} | ${count(capacityOf(n, (c) => c.held))} | ${count(capacityOf(n, (c) => c.delivered))} |`),
+    ...withCapacity.map(
+      (n) =>
+        `| ${SERVERS[n].label} | ${count(capacityOf(n, (c) => c.held))} | ${count(capacityOf(n, (c) => c.delivered))} |`,
+    ),
     "",
-    ...withCapacity.flatMap((n) => capacityRuns[n]!.filter((c) => c.stopped).map((c) => `In one run, ${SERVERS[n].label} stopped ${c.stopped}.\n`)),
+    ...withCapacity.flatMap((n) =>
+      capacityRuns[n]!.filter((c) => c.stopped).map((c) => `In one run, ${SERVERS[n].label} stopped ${c.stopped}.\n`),
+    ),
   ];
 }
 
 /** Median throughput per server measured and room size, for the chart. */
 export function throughputs(results: Results): Partial<Record<ServerName, number[]>> {
   const { pick } = statistics(results);
-  return Object.fromEntries(measured(results).map((n) => [n, results.sizes.map((_, i) => pick(n, i, (x) => x.throughput))]));
+  return Object.fromEntries(
+    measured(results).map((n) => [n, results.sizes.map((_, i) => pick(n, i, (x) => x.throughput))]),
+  );
 }

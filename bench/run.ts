@@ -13,9 +13,30 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatHelp, parseCommandLine, runMain, UsageError } from "../common/cli";
-import { measureCapacity, measureIdleMemory, measureLoad, measureStartup, type CapacityFigures, type LoadFigures, type MemoryFigures } from "./measure";
-import { count, kib, machine, micros, millions, mib, percent, progress, report, throughputChart, throughputs, type Results } from "./report";
-import { extraFlags, PER_GENERATOR, SERVER_NAMES, SERVERS, SINGLE_SERVERS, type ServerName } from "./servers";
+import {
+  type CapacityFigures,
+  type LoadFigures,
+  type MemoryFigures,
+  measureCapacity,
+  measureIdleMemory,
+  measureLoad,
+  measureStartup,
+} from "./measure";
+import {
+  count,
+  kib,
+  machine,
+  mib,
+  micros,
+  millions,
+  percent,
+  progress,
+  type Results,
+  report,
+  throughputChart,
+  throughputs,
+} from "./report";
+import { extraFlags, PER_GENERATOR, SERVER_NAMES, SERVERS, type ServerName, SINGLE_SERVERS } from "./servers";
 
 const OPTIONS = [
   { flag: "clients", value: "N,N,...", default: "32,256,1000", help: "room sizes for throughput and latency" },
@@ -23,11 +44,28 @@ const OPTIONS = [
   { flag: "seconds", value: "S", default: "3", help: "length of each throughput and latency measurement" },
   { flag: "latency-rate", value: "N", default: "25000", help: "deliveries a second offered while measuring latency" },
   { flag: "idle", value: "N", default: "10000", help: "idle connections for the memory measurement" },
-  { flag: "servers", value: "NAME,...", default: "all", help: `which set-ups to measure: all, or some of ${SERVER_NAMES.join(", ")} (capacity: the first three only)` },
-  { flag: "load-only", help: "measure throughput and latency only, not memory, capacity or start-up (a quicker comparison)" },
-  { flag: "server-flags", value: "FLAGS", help: "more flags for this server, to measure what a setting costs, e.g. '--store /tmp/h.sqlite'" },
+  {
+    flag: "servers",
+    value: "NAME,...",
+    default: "all",
+    help: `which set-ups to measure: all, or some of ${SERVER_NAMES.join(", ")} (capacity: the first three only)`,
+  },
+  {
+    flag: "load-only",
+    help: "measure throughput and latency only, not memory, capacity or start-up (a quicker comparison)",
+  },
+  {
+    flag: "server-flags",
+    value: "FLAGS",
+    help: "more flags for this server, to measure what a setting costs, e.g. '--store /tmp/h.sqlite'",
+  },
   { flag: "capacity", value: "N", help: "connections to try to hold (default: as many as the open-file limit allows)" },
-  { flag: "out", value: "DIR", default: join(import.meta.dir, "results"), help: "where results.md and throughput.svg go" },
+  {
+    flag: "out",
+    value: "DIR",
+    default: join(import.meta.dir, "results"),
+    help: "where results.md and throughput.svg go",
+  },
   { flag: "help", short: "h", help: "show this help" },
 ] as const;
 
@@ -51,7 +89,8 @@ function readSettings(values: ReturnType<typeof parseCommandLine<typeof OPTIONS>
   };
   const sizes = values.clients.split(",").map((n) => Math.round(positive("clients", n)));
   const servers = (values.servers === "all" ? SERVER_NAMES : values.servers.split(",")).map((name) => {
-    if (!SERVER_NAMES.includes(name as ServerName)) throw new UsageError(`--servers: there is no '${name}'; choose from ${SERVER_NAMES.join(", ")}.`);
+    if (!SERVER_NAMES.includes(name as ServerName))
+      throw new UsageError(`--servers: there is no '${name}'; choose from ${SERVER_NAMES.join(", ")}.`);
     return name as ServerName;
   });
   if (Math.max(...sizes) > PER_GENERATOR) throw new UsageError(`--clients can be at most ${PER_GENERATOR}.`);
@@ -71,13 +110,20 @@ function readSettings(values: ReturnType<typeof parseCommandLine<typeof OPTIONS>
 }
 
 /** An empty list of figures for each server measured. */
-const perServer = <T>(servers: ServerName[], empty: () => T) => Object.fromEntries(servers.map((name) => [name, empty()])) as Partial<Record<ServerName, T>>;
+const perServer = <T>(servers: ServerName[], empty: () => T) =>
+  Object.fromEntries(servers.map((name) => [name, empty()])) as Partial<Record<ServerName, T>>;
 
 /**
  * Throughput and latency: for each run and room size, the servers back to back, in an order that
  * turns each run, so that a slow spell on the machine does not always hit the same one.
  */
-async function runLoad({ servers, sizes, runs, seconds, latencyRate }: Settings): Promise<Partial<Record<ServerName, LoadFigures[][]>>> {
+async function runLoad({
+  servers,
+  sizes,
+  runs,
+  seconds,
+  latencyRate,
+}: Settings): Promise<Partial<Record<ServerName, LoadFigures[][]>>> {
   const load = perServer(servers, () => sizes.map((): LoadFigures[] => []));
   let done = 0;
   const total = runs * sizes.length * servers.length;
@@ -99,25 +145,35 @@ async function runLoad({ servers, sizes, runs, seconds, latencyRate }: Settings)
   return load;
 }
 
-async function runIdleMemory({ servers, idle }: Settings, memoryRuns: number): Promise<Partial<Record<ServerName, MemoryFigures[]>>> {
+async function runIdleMemory(
+  { servers, idle }: Settings,
+  memoryRuns: number,
+): Promise<Partial<Record<ServerName, MemoryFigures[]>>> {
   const figures = perServer(servers, (): MemoryFigures[] => []);
   for (let run = 0; run < memoryRuns; run++) {
     for (const name of servers) {
       const measured = await measureIdleMemory(name, idle);
       figures[name]!.push(measured);
-      progress(`memory ${run + 1}/${memoryRuns}, ${SERVERS[name].label}: ${count(idle)} idle connections, ${kib(measured.perConnection)} each`);
+      progress(
+        `memory ${run + 1}/${memoryRuns}, ${SERVERS[name].label}: ${count(idle)} idle connections, ${kib(measured.perConnection)} each`,
+      );
     }
   }
   return figures;
 }
 
-async function runCapacity({ servers, capacity }: Settings, memoryRuns: number): Promise<Partial<Record<ServerName, CapacityFigures[]>>> {
+async function runCapacity(
+  { servers, capacity }: Settings,
+  memoryRuns: number,
+): Promise<Partial<Record<ServerName, CapacityFigures[]>>> {
   const measured = servers.filter((name) => SINGLE_SERVERS.includes(name));
   const figures = perServer(measured, (): CapacityFigures[] => []);
   for (let run = 0; run < memoryRuns; run++) {
     for (const name of measured) {
       const label = `capacity ${run + 1}/${memoryRuns}, ${SERVERS[name].label}`;
-      const measured = await measureCapacity(name, capacity, (held) => progress(`${label}: ${count(held)} connections held, a broadcast reached them all`));
+      const measured = await measureCapacity(name, capacity, (held) =>
+        progress(`${label}: ${count(held)} connections held, a broadcast reached them all`),
+      );
       figures[name]!.push(measured);
       if (measured.stopped) progress(`${label}: stopped ${measured.stopped}`);
     }
@@ -129,13 +185,27 @@ async function main(): Promise<void> {
   // 1. Options.
   const { values } = parseCommandLine(OPTIONS, process.argv.slice(2));
   if (values.help) {
-    process.stdout.write(formatHelp(["bun run bench [options]"], "Benchmarks this chat server against a bare Bun pub/sub server, Node.js + ws and Socket.IO, alone and through Redis.", OPTIONS));
+    process.stdout.write(
+      formatHelp(
+        ["bun run bench [options]"],
+        "Benchmarks this chat server against a bare Bun pub/sub server, Node.js + ws and Socket.IO, alone and through Redis.",
+        OPTIONS,
+      ),
+    );
     return;
   }
   const settings = readSettings(values);
   extraFlags.push(...(values["server-flags"] ?? "").split(" ").filter(Boolean));
-  needs("node", settings.servers.some((name) => SERVERS[name].command()[0] === "node"), "Node.js ('node') is needed for the Node.js + ws and Socket.IO servers; install it, or leave them out with --servers.");
-  needs("redis-server", settings.servers.some((name) => SERVERS[name].redis), "redis-server is needed for the Redis set-ups: install it (sudo apt-get install redis-server), or leave them out with --servers.");
+  needs(
+    "node",
+    settings.servers.some((name) => SERVERS[name].command()[0] === "node"),
+    "Node.js ('node') is needed for the Node.js + ws and Socket.IO servers; install it, or leave them out with --servers.",
+  );
+  needs(
+    "redis-server",
+    settings.servers.some((name) => SERVERS[name].redis),
+    "redis-server is needed for the Redis set-ups: install it (sudo apt-get install redis-server), or leave them out with --servers.",
+  );
   mkdirSync(settings.out, { recursive: true });
 
   // 2. Measure: load, then memory and capacity (fewer runs: they vary less and take longer), then start-up.
@@ -145,14 +215,23 @@ async function main(): Promise<void> {
   const capacityRuns = values["load-only"] ? {} : await runCapacity(settings, memoryRuns);
   const startupRuns = Math.max(3, settings.runs * 2);
   const startup = values["load-only"] ? undefined : { ...(await measureStartup(startupRuns)), runs: startupRuns };
-  if (startup) progress(`start-up: the compiled server accepts a connection ${startup.milliseconds.toFixed(0)} ms after it is started; it is ${mib(startup.bytes)}`);
+  if (startup)
+    progress(
+      `start-up: the compiled server accepts a connection ${startup.milliseconds.toFixed(0)} ms after it is started; it is ${mib(startup.bytes)}`,
+    );
 
   // 3. Report.
   const results: Results = { ...settings, memoryRuns, load, idleMemory, capacityRuns, startup };
   const date = new Date().toISOString().slice(0, 10);
   const table = report(results, date);
-  writeFileSync(join(settings.out, "results.md"), `# Benchmark results\n\n${table}\n![Throughput by room size](throughput.svg)\n`);
-  writeFileSync(join(settings.out, "throughput.svg"), throughputChart(settings.sizes, throughputs(results), `${date}, ${machine()}, medians of ${settings.runs} runs`));
+  writeFileSync(
+    join(settings.out, "results.md"),
+    `# Benchmark results\n\n${table}\n![Throughput by room size](throughput.svg)\n`,
+  );
+  writeFileSync(
+    join(settings.out, "throughput.svg"),
+    throughputChart(settings.sizes, throughputs(results), `${date}, ${machine()}, medians of ${settings.runs} runs`),
+  );
   process.stdout.write(`${table}\nWritten to ${join(settings.out, "results.md")} and throughput.svg.\n`);
 }
 

@@ -4,11 +4,12 @@
  * time and memory from /proc.
  * Every process started here is killed if the benchmark is interrupted or fails.
  */
-import type { Subprocess } from "bun";
+
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, ROOT, startRedis, waitFor, type RunningRedis } from "../test/helpers";
+import type { Subprocess } from "bun";
+import { BUN, ROOT, type RunningRedis, startRedis, waitFor } from "../test/helpers";
 import type { Command, Endpoint, Protocol, Reply } from "./load";
 
 /**
@@ -19,7 +20,18 @@ import type { Command, Endpoint, Protocol, Reply } from "./load";
  * second per address, 1000 in all, 50 per address) would turn the larger rooms away. Everything
  * else is the default: logging every message (to a file), 50 messages of history, limits and cleaning.
  */
-export const OUR_FLAGS = ["--rate", "0", "--ip-rate", "0", "--ip-connect-rate", "0", "--max-clients", "100000", "--max-per-ip", "100000"];
+export const OUR_FLAGS = [
+  "--rate",
+  "0",
+  "--ip-rate",
+  "0",
+  "--ip-connect-rate",
+  "0",
+  "--max-clients",
+  "100000",
+  "--max-per-ip",
+  "100000",
+];
 /** More flags for our server, from --server-flags: to measure what a setting costs. */
 export const extraFlags: string[] = [];
 
@@ -36,18 +48,61 @@ interface Setup {
   protocol: Protocol;
 }
 
-const ours = (redisUrl?: string) => [BUN, join(ROOT, "server.ts"), "--port", "0", ...OUR_FLAGS, ...(redisUrl ? ["--redis", redisUrl] : []), ...extraFlags];
-const socketIo = (redisUrl?: string) => ["node", join(ROOT, "bench/socketio-server.mjs"), "0", ...(redisUrl ? [redisUrl] : [])];
+const ours = (redisUrl?: string) => [
+  BUN,
+  join(ROOT, "server.ts"),
+  "--port",
+  "0",
+  ...OUR_FLAGS,
+  ...(redisUrl ? ["--redis", redisUrl] : []),
+  ...extraFlags,
+];
+const socketIo = (redisUrl?: string) => [
+  "node",
+  join(ROOT, "bench/socketio-server.mjs"),
+  "0",
+  ...(redisUrl ? [redisUrl] : []),
+];
 
 export const SERVERS = {
   ours: { label: "this server", command: ours, instances: 1, redis: false, protocol: "plain" },
-  ceiling: { label: "ceiling (bare Bun)", command: () => [BUN, join(ROOT, "bench/ceiling-server.ts"), "0"], instances: 1, redis: false, protocol: "plain" },
-  node: { label: "Node.js + ws", command: () => ["node", join(ROOT, "bench/node-server.mjs"), "0"], instances: 1, redis: false, protocol: "plain" },
+  ceiling: {
+    label: "ceiling (bare Bun)",
+    command: () => [BUN, join(ROOT, "bench/ceiling-server.ts"), "0"],
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+  },
+  node: {
+    label: "Node.js + ws",
+    command: () => ["node", join(ROOT, "bench/node-server.mjs"), "0"],
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+  },
   "ours-redis": { label: "this server + Redis", command: ours, instances: 1, redis: true, protocol: "plain" },
-  "ours-redis-2": { label: "this server + Redis, 2 instances", command: ours, instances: 2, redis: true, protocol: "plain" },
+  "ours-redis-2": {
+    label: "this server + Redis, 2 instances",
+    command: ours,
+    instances: 2,
+    redis: true,
+    protocol: "plain",
+  },
   socketio: { label: "Socket.IO", command: socketIo, instances: 1, redis: false, protocol: "socketio" },
-  "socketio-redis": { label: "Socket.IO + Redis adapter", command: socketIo, instances: 1, redis: true, protocol: "socketio" },
-  "socketio-redis-2": { label: "Socket.IO + Redis adapter, 2 instances", command: socketIo, instances: 2, redis: true, protocol: "socketio" },
+  "socketio-redis": {
+    label: "Socket.IO + Redis adapter",
+    command: socketIo,
+    instances: 1,
+    redis: true,
+    protocol: "socketio",
+  },
+  "socketio-redis-2": {
+    label: "Socket.IO + Redis adapter, 2 instances",
+    command: socketIo,
+    instances: 2,
+    redis: true,
+    protocol: "socketio",
+  },
 } as const satisfies Record<string, Setup>;
 export type ServerName = keyof typeof SERVERS;
 export const SERVER_NAMES = Object.keys(SERVERS) as ServerName[];
@@ -61,7 +116,8 @@ export const SINGLE_SERVERS: ServerName[] = ["ours", "ceiling", "node"];
  * of two instances has both on the first core, so it gets the same CPU as one instance.
  */
 export const PINNING = cpus().length >= 2 && Bun.which("taskset") !== null;
-export const onCore = (core: number, command: string[]) => (PINNING ? ["taskset", "-c", String(core), ...command] : command);
+export const onCore = (core: number, command: string[]) =>
+  PINNING ? ["taskset", "-c", String(core), ...command] : command;
 
 /** A generator process holds at most this many connections: well within one process's open-file limit (20,000 here). */
 export const PER_GENERATOR = 9_000;
@@ -127,16 +183,32 @@ export async function startServer(name: ServerName): Promise<Running> {
  * kept in memory, a benchmarked server logs millions of lines, and reading them here would load
  * the very machine being measured.
  */
-async function startInstance(setup: Setup, redisUrl?: string): Promise<{ process: Subprocess; endpoint: Endpoint; logFile: string }> {
+async function startInstance(
+  setup: Setup,
+  redisUrl?: string,
+): Promise<{ process: Subprocess; endpoint: Endpoint; logFile: string }> {
   const logFile = join(tmpdir(), `chat-bench-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
-  const server = spawnChild(onCore(0, setup.command(redisUrl)), { cwd: ROOT, stdout: Bun.file(logFile), stderr: "inherit" });
+  const server = spawnChild(onCore(0, setup.command(redisUrl)), {
+    cwd: ROOT,
+    stdout: Bun.file(logFile),
+    stderr: "inherit",
+  });
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
   try {
-    const [, host, port] = await waitFor(`${setup.label} to listen`, () => {
-      if (server.exitCode !== null) throw new Error(`${setup.label} exited with ${server.exitCode}`);
-      return /Listening on ws:\/\/([\d.]+):(\d+)/.exec(log()) ?? undefined;
-    }, 10_000);
-    if (setup.redis && setup.protocol === "plain") await waitFor(`${setup.label} to connect to Redis`, () => (/Redis: connected/.test(log()) ? true : undefined), 10_000);
+    const [, host, port] = await waitFor(
+      `${setup.label} to listen`,
+      () => {
+        if (server.exitCode !== null) throw new Error(`${setup.label} exited with ${server.exitCode}`);
+        return /Listening on ws:\/\/([\d.]+):(\d+)/.exec(log()) ?? undefined;
+      },
+      10_000,
+    );
+    if (setup.redis && setup.protocol === "plain")
+      await waitFor(
+        `${setup.label} to connect to Redis`,
+        () => (/Redis: connected/.test(log()) ? true : undefined),
+        10_000,
+      );
     return { process: server, endpoint: { host: host!, port: Number(port), protocol: setup.protocol }, logFile };
   } catch (error) {
     server.kill("SIGKILL");
@@ -178,7 +250,12 @@ export class Generator {
     return new Promise((resolve, reject) => {
       this.replies.push((reply) => {
         if (reply.type === expected) resolve(reply as Extract<Reply, { type: T }>);
-        else reject(new Error(`load generator: ${reply.type === "failed" ? reply.message : `answered ${reply.type} to ${command.type}`}`));
+        else
+          reject(
+            new Error(
+              `load generator: ${reply.type === "failed" ? reply.message : `answered ${reply.type} to ${command.type}`}`,
+            ),
+          );
       });
       this.process.send(command);
     });
@@ -191,12 +268,17 @@ export class Generator {
 
 /** Opens `count` connections spread over `generators`; fails unless every one of them opens. */
 export async function connectAll(server: Running, generators: Generator[], count: number): Promise<void> {
-  const shares = generators.map((_, i) => Math.floor(count / generators.length) + (i < count % generators.length ? 1 : 0));
+  const shares = generators.map(
+    (_, i) => Math.floor(count / generators.length) + (i < count % generators.length ? 1 : 0),
+  );
   const results = await Promise.all(
     generators.map((g, i) => g.ask({ type: "connect", endpoints: server.endpoints, count: shares[i]! }, "connected")),
   );
   const failed = results.reduce((sum, r) => sum + r.failed, 0);
-  if (failed > 0) throw new Error(`${SERVERS[server.name].label}: ${failed} of ${count} connections failed (${results.find((r) => r.firstError)?.firstError})`);
+  if (failed > 0)
+    throw new Error(
+      `${SERVERS[server.name].label}: ${failed} of ${count} connections failed (${results.find((r) => r.firstError)?.firstError})`,
+    );
 }
 
 /** Linux counts a process's CPU time in clock ticks of 1/100 s (USER_HZ). */
@@ -220,7 +302,11 @@ export async function memory(pid: number): Promise<{ rss: number; peak: number }
  * Runs `measure` against a fresh server with enough generators for `connections`, then stops them
  * all, whatever happened.
  */
-export async function withServer<T>(name: ServerName, connections: number, measure: (server: Running, generators: Generator[]) => Promise<T>): Promise<T> {
+export async function withServer<T>(
+  name: ServerName,
+  connections: number,
+  measure: (server: Running, generators: Generator[]) => Promise<T>,
+): Promise<T> {
   const server = await startServer(name);
   const generators = Array.from({ length: Math.max(1, Math.ceil(connections / PER_GENERATOR)) }, () => new Generator());
   try {

@@ -10,7 +10,10 @@ import { oneLine } from "../common/text";
 /** In Bun, a WebSocket takes headers and TLS options, and can ping; in a browser it can do neither. */
 export const IN_BUN = typeof Bun !== "undefined";
 /** Bun's WebSocket constructor, spelled out so that this file also compiles against the DOM's types. */
-type BunWebSocket = new (url: string, options: { protocol: string; headers?: Record<string, string>; tls?: { ca: string } }) => WebSocket;
+type BunWebSocket = new (
+  url: string,
+  options: { protocol: string; headers?: Record<string, string>; tls?: { ca: string } },
+) => WebSocket;
 
 /** How long to wait for the server to accept a connection. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -40,7 +43,11 @@ export class NameRefusedError extends ConnectError {
 }
 
 /** Opens a chat.v1.json connection to `url`; `shownUrl` is how messages name the server. */
-export function openSocket(url: string, shownUrl: string, { token, ca }: { token?: string; ca?: string }): Promise<WebSocket> {
+export function openSocket(
+  url: string,
+  shownUrl: string,
+  { token, ca }: { token?: string; ca?: string },
+): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const socket = IN_BUN
       ? new (WebSocket as unknown as BunWebSocket)(url, {
@@ -51,29 +58,52 @@ export function openSocket(url: string, shownUrl: string, { token, ca }: { token
       : new WebSocket(url, token !== undefined ? [SUBPROTOCOL, tokenProtocol(token)] : SUBPROTOCOL);
     const timer = setTimeout(() => {
       socket.close();
-      reject(new ConnectError(`Could not connect to ${shownUrl}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s. Check the host and port.`));
+      reject(
+        new ConnectError(
+          `Could not connect to ${shownUrl}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s. Check the host and port.`,
+        ),
+      );
     }, CONNECT_TIMEOUT_MS);
-    socket.addEventListener("open", () => {
-      clearTimeout(timer);
-      if (socket.protocol === SUBPROTOCOL) return resolve(socket);
-      socket.close();
-      reject(new ConnectError(`Could not connect to ${shownUrl}: the server does not speak ${SUBPROTOCOL}. Is it this chat's server?`, 1, false));
-    }, { once: true });
-    socket.addEventListener("error", (event) => {
-      clearTimeout(timer);
-      reject(describeConnectFailure(shownUrl, url, event));
-    }, { once: true });
+    socket.addEventListener(
+      "open",
+      () => {
+        clearTimeout(timer);
+        if (socket.protocol === SUBPROTOCOL) return resolve(socket);
+        socket.close();
+        reject(
+          new ConnectError(
+            `Could not connect to ${shownUrl}: the server does not speak ${SUBPROTOCOL}. Is it this chat's server?`,
+            1,
+            false,
+          ),
+        );
+      },
+      { once: true },
+    );
+    socket.addEventListener(
+      "error",
+      (event) => {
+        clearTimeout(timer);
+        reject(describeConnectFailure(shownUrl, url, event));
+      },
+      { once: true },
+    );
   });
 }
 
 function describeConnectFailure(shownUrl: string, url: string, event: Event): ConnectError {
-  const fail = (why: string, exitCode = 1, retry = true) => new ConnectError(`Could not connect to ${shownUrl}: ${why}`, exitCode, retry);
+  const fail = (why: string, exitCode = 1, retry = true) =>
+    new ConnectError(`Could not connect to ${shownUrl}: ${why}`, exitCode, retry);
   const code = ((event as globalThis.ErrorEvent).error as { code?: string } | undefined)?.code;
   const { hostname, port } = new URL(url);
   const local = /^(localhost|127\.[\d.]+|\[::1\])$/.test(hostname);
   switch (code) {
     case "ECONNREFUSED":
-      return fail(local ? `connection refused. Is the server running? Start one with: ${runCommand("server")}${hostFlag(hostname)} --port ${port || 80}` : "connection refused. Is the server running, and is the port right?");
+      return fail(
+        local
+          ? `connection refused. Is the server running? Start one with: ${runCommand("server")}${hostFlag(hostname)} --port ${port || 80}`
+          : "connection refused. Is the server running, and is the port right?",
+      );
     case "ENOTFOUND":
     case "EAI_NONAME":
       return fail(`the host '${hostname}' was not found. Check its spelling.`);
@@ -82,7 +112,9 @@ function describeConnectFailure(shownUrl: string, url: string, event: Event): Co
     case "ECONNRESET":
       // A TLS server answers a plain handshake by closing: the likeliest mistake is the scheme.
       return url.startsWith("ws:")
-        ? fail(`the server closed the connection during the handshake. If it serves TLS, use ${shownUrl.replace(/^ws:/, "wss:")}; otherwise, is it a chat server?`)
+        ? fail(
+            `the server closed the connection during the handshake. If it serves TLS, use ${shownUrl.replace(/^ws:/, "wss:")}; otherwise, is it a chat server?`,
+          )
         : fail("the server closed the connection during the handshake. Is it a chat server?");
     case "EHOSTUNREACH":
     case "ENETUNREACH":
@@ -93,7 +125,11 @@ function describeConnectFailure(shownUrl: string, url: string, event: Event): Co
   const status = /Expected 101 status code: (\d+)/.exec(message)?.[1];
   if (status !== undefined) return describeRefusal(status, fail);
   if (/certificate|self.signed|UNABLE_TO_VERIFY|DEPTH_ZERO/i.test(`${message} ${code ?? ""}`)) {
-    return fail(`its TLS certificate is not trusted (${code ?? message}). For a self-signed certificate, pass it with --ca FILE.`, 1, false);
+    return fail(
+      `its TLS certificate is not trusted (${code ?? message}). For a self-signed certificate, pass it with --ca FILE.`,
+      1,
+      false,
+    );
   }
   const detail = message.replace(/^WebSocket connection to '[^']*' failed: /, "") || "the WebSocket handshake failed";
   return fail(`${detail}${code ? ` (${code})` : ""}. Is it a chat server?`);
@@ -105,7 +141,10 @@ function hostFlag(hostname: string): string {
 }
 
 /** An HTTP status instead of the upgrade. */
-function describeRefusal(status: string, fail: (why: string, exitCode?: number, retry?: boolean) => ConnectError): ConnectError {
+function describeRefusal(
+  status: string,
+  fail: (why: string, exitCode?: number, retry?: boolean) => ConnectError,
+): ConnectError {
   switch (status) {
     case "401":
       return fail("the server wants a valid token (401). Pass it with --token or CHAT_TOKEN.", EXIT_REFUSED, false);
@@ -113,20 +152,35 @@ function describeRefusal(status: string, fail: (why: string, exitCode?: number, 
       return fail("the server does not allow this origin (403).", EXIT_REFUSED, false);
     // Both pass with time: a client that was in keeps trying, with backoff; a new one stops and says so.
     case "429":
-      return fail("too many connections from this address, or opened too fast (429). Close some, or wait a moment and try again.", EXIT_REFUSED, true);
+      return fail(
+        "too many connections from this address, or opened too fast (429). Close some, or wait a moment and try again.",
+        EXIT_REFUSED,
+        true,
+      );
     case "503":
       return fail("the server is full (503). Try again later.", EXIT_REFUSED, true);
     default:
-      return fail(`the server answered with HTTP status ${status} instead of a WebSocket. Is it a chat server, and is the path right?`);
+      return fail(
+        `the server answered with HTTP status ${status} instead of a WebSocket. Is it a chat server, and is the path right?`,
+      );
   }
 }
 
 /** A close that means "do not come back": why, and the exit code. RFC 6455 §7.4.1 for the codes. */
-export function finalClose({ code, reason: given }: { code: number; reason: string }): { message: string; exitCode: number } | undefined {
+export function finalClose({
+  code,
+  reason: given,
+}: {
+  code: number;
+  reason: string;
+}): { message: string; exitCode: number } | undefined {
   const reason = oneLine(given); // the server's words, on their way to a terminal
   switch (code) {
     case 1008:
-      return { message: `The server closed the connection: ${reason || "policy violation"}. Send more slowly.`, exitCode: EXIT_REFUSED };
+      return {
+        message: `The server closed the connection: ${reason || "policy violation"}. Send more slowly.`,
+        exitCode: EXIT_REFUSED,
+      };
     case 1003:
     case 1009:
       return { message: `The server closed the connection: ${reason || CLOSE_MEANINGS[code]}.`, exitCode: 1 };

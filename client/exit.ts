@@ -14,7 +14,10 @@ export function exitAfterOutput(code: number): void {
 }
 
 /** Opens the session, or says why not (on stderr, or through `report`) and exits. */
-export async function openOrExit(options: SessionOptions, report: (message: string) => void = (message) => void process.stderr.write(`${message}\n`)): Promise<ChatSession | undefined> {
+export async function openOrExit(
+  options: SessionOptions,
+  report: (message: string) => void = (message) => void process.stderr.write(`${message}\n`),
+): Promise<ChatSession | undefined> {
   try {
     return await ChatSession.open(options);
   } catch (error) {

@@ -7,9 +7,10 @@
  * above works like wscat's `print()`: move to the top of the prompt's frame, erase it, write the
  * message, and draw the same frame again, so clack's own idea of the screen stays true.
  */
-import { settings, TextPrompt } from "@clack/core";
-import { styleText } from "node:util";
+
 import type { Interface } from "node:readline";
+import { styleText } from "node:util";
+import { settings, TextPrompt } from "@clack/core";
 import { Recall } from "./recall";
 
 export interface InputLineOptions {
@@ -261,7 +262,7 @@ export function inputWindow(text: string, cursor: number, width: number): string
     // Keep some text after the cursor in view, and as much as fits before it.
     const keepAfter = Math.min(Bun.stringWidth(after), Math.floor(width / 4));
     const roomBefore = width - cursorWidth - keepAfter;
-    if (Bun.stringWidth(before) > roomBefore) before = "…" + dropFromStart(before, roomBefore - 1);
+    if (Bun.stringWidth(before) > roomBefore) before = `…${dropFromStart(before, roomBefore - 1)}`;
     const roomAfter = width - cursorWidth - Bun.stringWidth(before);
     if (Bun.stringWidth(after) > roomAfter) after = fitWidth(after, roomAfter);
   }
@@ -284,6 +285,7 @@ export function fitWidth(text: string, width: number): string {
   const chars = Array.from(text);
   let shown = 0;
   let end = 0;
-  while (end < chars.length && shown + Bun.stringWidth(chars[end]!) <= width - 1) shown += Bun.stringWidth(chars[end++]!);
-  return chars.slice(0, end).join("") + "…";
+  while (end < chars.length && shown + Bun.stringWidth(chars[end]!) <= width - 1)
+    shown += Bun.stringWidth(chars[end++]!);
+  return `${chars.slice(0, end).join("")}…`;
 }

@@ -43,7 +43,9 @@ async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw
   session.listen(print, (status) => {
     switch (status.type) {
       case "lost":
-        return say(`Connection lost (${status.reason}); reconnecting in ${(status.delayMs / 1000).toFixed(1)} s (attempt ${status.attempt}).`);
+        return say(
+          `Connection lost (${status.reason}); reconnecting in ${(status.delayMs / 1000).toFixed(1)} s (attempt ${status.attempt}).`,
+        );
       case "reconnected":
         return say(`Reconnected to ${session.shownUrl}.`);
       case "not-sent":
@@ -69,7 +71,9 @@ async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw
   const pending = session.pending;
   await session.close();
   if (!answered) {
-    say(`${session.shownUrl} stopped answering for ${SETTLE_QUIET_MS / 1000} s; ${pending} of the messages sent had not come back.`);
+    say(
+      `${session.shownUrl} stopped answering for ${SETTLE_QUIET_MS / 1000} s; ${pending} of the messages sent had not come back.`,
+    );
     return exitAfterOutput(1);
   }
   if (pending > 0) {
@@ -89,7 +93,10 @@ export async function chatThroughPipes(options: SessionOptions): Promise<void> {
   await relayStdin(options, (event) => {
     if (event.type === "welcome") return;
     if (event.type === "joined") {
-      if (event.missed) process.stderr.write(`${messagesWere(event.missed)} missed while disconnected, too far back for the server's history.\n`);
+      if (event.missed)
+        process.stderr.write(
+          `${messagesWere(event.missed)} missed while disconnected, too far back for the server's history.\n`,
+        );
       // The first room, and the same room again after a reconnection, are not news; a /join is.
       if (rooms++ === 0 || event.room === lastRoom) return void (lastRoom = event.room);
       lastRoom = event.room;

@@ -12,8 +12,8 @@
  *   and every failure is worded for the person (connect.ts).
  */
 import { backoffDelay } from "../common/backoff";
-import { parseTyped, type Command } from "../common/commands";
-import { decodeEvent, ERROR_CODES, screenSafe, type ChatEvent, type User, type WelcomeEvent } from "../common/events";
+import { type Command, parseTyped } from "../common/commands";
+import { type ChatEvent, decodeEvent, ERROR_CODES, screenSafe, type User, type WelcomeEvent } from "../common/events";
 import { ConnectError, describeClose, finalClose, IN_BUN, NameRefusedError, openSocket } from "./connect";
 import { MAX_QUEUED, Outbox } from "./outbox";
 import { Resume } from "./resume";
@@ -118,7 +118,8 @@ export class ChatSession {
 
   /** Sends a command now if the rate allows, otherwise as soon as it does (or once reconnected). */
   send(command: Command): void {
-    if (!this.#outbox.add(command)) this.#onStatus({ type: "not-sent", count: 1, why: `more than ${MAX_QUEUED} are waiting to be sent` });
+    if (!this.#outbox.add(command))
+      this.#onStatus({ type: "not-sent", count: 1, why: `more than ${MAX_QUEUED} are waiting to be sent` });
   }
 
   /** Sends a line as typed by a person (`/nick x`, `//text`, or a message). */
@@ -200,7 +201,14 @@ export class ChatSession {
     socket.addEventListener("message", ({ data }) => this.#receive(String(data)));
     socket.addEventListener("close", (event) => {
       if (this.#socket !== socket || this.#ending) return;
-      if (!this.#in) return this.#entered.reject(new ConnectError(`The server closed the connection before letting us in (${describeClose(event)}).`, 1, false));
+      if (!this.#in)
+        return this.#entered.reject(
+          new ConnectError(
+            `The server closed the connection before letting us in (${describeClose(event)}).`,
+            1,
+            false,
+          ),
+        );
       void this.#lost(event);
     });
     this.#outbox.flush();
@@ -265,7 +273,10 @@ export class ChatSession {
     this.#socket = undefined;
     const final = finalClose(event);
     if (final || !this.options.reconnect) {
-      return this.#end(final?.message ?? `Lost the connection to ${this.shownUrl} (${describeClose(event)}).`, final?.exitCode ?? 1);
+      return this.#end(
+        final?.message ?? `Lost the connection to ${this.shownUrl} (${describeClose(event)}).`,
+        final?.exitCode ?? 1,
+      );
     }
     // Each attempt's status says why the last one failed: the drop, then (say) a full server.
     let reason = describeClose(event);

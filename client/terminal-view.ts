@@ -13,7 +13,18 @@ import type { Whereabouts } from "./whereabouts";
 const CONTINUATION = " ".repeat("00:00  ".length);
 
 /** Colours for other people's names; green is kept for your own messages. */
-const NAME_COLOURS = ["cyan", "magenta", "yellow", "blue", "red", "cyanBright", "magentaBright", "yellowBright", "blueBright", "redBright"] as const;
+const NAME_COLOURS = [
+  "cyan",
+  "magenta",
+  "yellow",
+  "blue",
+  "red",
+  "cyanBright",
+  "magentaBright",
+  "yellowBright",
+  "blueBright",
+  "redBright",
+] as const;
 
 /** The same name gets the same colour every time, in every terminal. */
 export function colourOf(key: string): (typeof NAME_COLOURS)[number] {
@@ -47,7 +58,9 @@ export class TerminalView {
         const others = event.members.filter((m) => !this.where.isMe(m));
         const unlisted = event.count - 1 - others.length;
         const who =
-          others.length === 0 ? "nobody else yet" : `${others.map((m) => this.who(m)).join(", ")}${unlisted > 0 ? ` and ${unlisted} more (/who lists them)` : ""}`;
+          others.length === 0
+            ? "nobody else yet"
+            : `${others.map((m) => this.who(m)).join(", ")}${unlisted > 0 ? ` and ${unlisted} more (/who lists them)` : ""}`;
         return { text: dim(`${clock()}  You are in ${forTerminal(event.room)} with ${who}.`) };
       }
       case "message":
@@ -56,7 +69,10 @@ export class TerminalView {
         // Lines after the first start under the text, never at the time: no line a sender writes
         // can look like a line of its own (`12:00  bob: …`).
         const said = forTerminal(event.text).replaceAll("\n", `\n${CONTINUATION}`);
-        const line = event.type === "message" ? `${this.who(event.from)}: ${said}` : styleText("italic", `* ${this.who(event.from)} ${said}`);
+        const line =
+          event.type === "message"
+            ? `${this.who(event.from)}: ${said}`
+            : styleText("italic", `* ${this.who(event.from)} ${said}`);
         if (event.history) return { text: `${dim(clock(event.time))}  ${line}`, gutter: dim("┊") };
         return { text: `${dim(clock(event.time))}  ${line}`, gutter: own ? styleText("green", "┃") : undefined };
       }
@@ -65,14 +81,21 @@ export class TerminalView {
         return { text: dim(`${clock(event.time)}  ${arrow} ${forTerminal(event.text)}`) };
       }
       case "members":
-        return { text: `In ${forTerminal(event.room)} (${event.members.length}): ${event.members.map((m) => this.who(m)).join(", ")}` };
+        return {
+          text: `In ${forTerminal(event.room)} (${event.members.length}): ${event.members.map((m) => this.who(m)).join(", ")}`,
+        };
       case "rooms":
         return { text: `Rooms: ${event.rooms.map((r) => `${forTerminal(r.name)} (${r.members})`).join(", ")}` };
       case "earlier":
         if (event.messages.length === 0) return { text: dim(`Nothing earlier in ${forTerminal(event.room)}.`) };
-        return { text: event.messages.map((m) => this.render({ ...m, history: true })!.text).join("\n"), gutter: dim("┊") };
+        return {
+          text: event.messages.map((m) => this.render({ ...m, history: true })!.text).join("\n"),
+          gutter: dim("┊"),
+        };
       case "help":
-        return { text: ["Commands:", ...event.commands.map((c) => `  ${c.usage.padEnd(12)} ${dim(c.help)}`)].join("\n") };
+        return {
+          text: ["Commands:", ...event.commands.map((c) => `  ${c.usage.padEnd(12)} ${dim(c.help)}`)].join("\n"),
+        };
       case "error":
         return { text: styleText("yellow", forTerminal(event.message)), gutter: styleText("yellow", "▲") };
     }

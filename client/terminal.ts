@@ -3,9 +3,10 @@
  * while connecting, then keeps an input line at the bottom while what is said in the room appears
  * above it, and what happens to the connection shows in the line's title.
  */
-import { cancel, intro, isCancel, log, outro, spinner, text } from "@clack/prompts";
+
 import { styleText } from "node:util";
-import { CommandError, parseTyped } from "../common/commands";
+import { cancel, intro, isCancel, log, outro, spinner, text } from "@clack/prompts";
+import { type Command, CommandError, parseTyped } from "../common/commands";
 import type { ChatEvent, NoticeEvent } from "../common/events";
 import { messagesWere, nameProblem, normalizeName } from "../common/text";
 import { exitAfterOutput } from "./exit";
@@ -105,7 +106,8 @@ class ChatScreen {
     const shown = this.#view.render(event);
     if (event.type === "notice" && event.event === "leave" && this.#cameAndWent(event)) return this.#retitle();
     if (shown) this.input.print(shown.text, shown.gutter);
-    if (event.type === "notice" && event.event === "join" && event.user) this.#lastJoin = { address: event.user.address, at: Date.now(), printed: this.input.printed };
+    if (event.type === "notice" && event.event === "join" && event.user)
+      this.#lastJoin = { address: event.user.address, at: Date.now(), printed: this.input.printed };
     this.#retitle();
   }
 
@@ -116,7 +118,14 @@ class ChatScreen {
   #cameAndWent(event: NoticeEvent): boolean {
     const join = this.#lastJoin;
     this.#lastJoin = undefined;
-    if (!join || !event.user || join.address !== event.user.address || join.printed !== this.input.printed || Date.now() - join.at > CAME_AND_WENT_MS) return false;
+    if (
+      !join ||
+      !event.user ||
+      join.address !== event.user.address ||
+      join.printed !== this.input.printed ||
+      Date.now() - join.at > CAME_AND_WENT_MS
+    )
+      return false;
     const folded = this.#view.render({ ...event, text: event.text.replace(/ left \S+$/, " came and went") });
     if (folded) this.input.replaceLast(folded.text, folded.gutter);
     return true;
@@ -127,7 +136,10 @@ class ChatScreen {
       case "lost":
         if (!this.#reconnecting) {
           this.input.print(...warning(`Connection lost (${status.reason}). Reconnecting; what you type waits.`));
-          const timer = setInterval(() => (this.#reconnecting && this.#reconnecting.frame++, this.#retitle()), 150);
+          const timer = setInterval(() => {
+            if (this.#reconnecting) this.#reconnecting.frame++;
+            this.#retitle();
+          }, 150);
           this.#reconnecting = { attempt: status.attempt, frame: 0, timer };
         }
         this.#reconnecting.attempt = status.attempt;
@@ -147,7 +159,7 @@ class ChatScreen {
   }
 
   #typed(line: string): void {
-    let command;
+    let command: Command;
     try {
       command = parseTyped(line);
     } catch (error) {
@@ -165,6 +177,10 @@ class ChatScreen {
     // A pasted block goes out a line at a time, at the server's rate: the title says how many wait.
     const queued = this.session.queued;
     const waiting = queued > 1 ? ` · ${queued} waiting to send` : "";
-    this.input.retitle(reconnecting ? `${title}${waiting} · ${SPINNER[reconnecting.frame % SPINNER.length]} reconnecting (attempt ${reconnecting.attempt})` : `${title}${waiting}`);
+    this.input.retitle(
+      reconnecting
+        ? `${title}${waiting} · ${SPINNER[reconnecting.frame % SPINNER.length]} reconnecting (attempt ${reconnecting.attempt})`
+        : `${title}${waiting}`,
+    );
   }
 }

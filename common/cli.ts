@@ -3,8 +3,9 @@
  * and that table drives both the parsing (flag, then environment variable, then default) and the
  * `--help` text, so the two can never disagree.
  */
-import { parseArgs } from "node:util";
+
 import { basename } from "node:path";
+import { parseArgs } from "node:util";
 import { bunCommand, runCommand } from "./run-command";
 
 /** One command-line option. */
@@ -26,7 +27,9 @@ export interface OptionSpec {
 /** The values of a table's options: a string (or undefined) for valued options, a boolean for switches. */
 export type OptionValues<T extends readonly OptionSpec[]> = {
   [O in T[number] as O["flag"]]: O extends { value: string }
-    ? O extends { default: string } ? string : string | undefined
+    ? O extends { default: string }
+      ? string
+      : string | undefined
     : boolean;
 };
 
@@ -61,9 +64,14 @@ export function parseCommandLine<const T extends readonly OptionSpec[]>(
   for (const option of options) {
     config[option.flag] = { type: option.value ? "string" : "boolean", ...(option.short && { short: option.short }) };
   }
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: withValuesAttached(options, argv), options: config, strict: true, allowPositionals: true });
+    parsed = parseArgs({
+      args: withValuesAttached(options, argv),
+      options: config,
+      strict: true,
+      allowPositionals: true,
+    });
   } catch (error) {
     throw new UsageError(describeParseError(error));
   }
@@ -124,7 +132,9 @@ function describeParseError(error: unknown): string {
   const flag = /'(?:-\w, )?(--?[^' ,]+)/.exec(message)?.[1];
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag) return `Unknown option '${flag}'.`;
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag) {
-    return message.includes("argument missing") ? `Option '${flag}' needs a value.` : `Option '${flag}' takes no value.`;
+    return message.includes("argument missing")
+      ? `Option '${flag}' needs a value.`
+      : `Option '${flag}' takes no value.`;
   }
   return message.split("\n")[0] ?? message;
 }
@@ -137,7 +147,15 @@ export function formatHelp(usage: string[], description: string, options: readon
     const notes = [o.env && `env ${o.env}`, o.default !== undefined && `default ${o.default}`].filter(Boolean);
     return `  ${left[i]!.padEnd(width)}${o.help}${notes.length ? ` (${notes.join(", ")})` : ""}`;
   });
-  return [...usage.map((u, i) => `${i === 0 ? "Usage: " : "       "}${u}`), "", description, "", "Options:", ...rows, ""].join("\n");
+  return [
+    ...usage.map((u, i) => `${i === 0 ? "Usage: " : "       "}${u}`),
+    "",
+    description,
+    "",
+    "Options:",
+    ...rows,
+    "",
+  ].join("\n");
 }
 
 /** Parses a TCP port; `what` names where it came from, for the error. */

@@ -26,15 +26,37 @@ interface CommandSpec {
 
 /** Every command, in the order `/help` lists them. */
 export const COMMANDS = [
-  { type: "nick", argument: { field: "name", placeholder: "NAME", what: "a name", example: "alice" }, help: "set your name (letters, digits, _ - .; up to 32)" },
-  { type: "join", argument: { field: "room", placeholder: "ROOM", what: "a room", example: "dev" }, help: "move to another room (same rules as names)" },
+  {
+    type: "nick",
+    argument: { field: "name", placeholder: "NAME", what: "a name", example: "alice" },
+    help: "set your name (letters, digits, _ - .; up to 32)",
+  },
+  {
+    type: "join",
+    argument: { field: "room", placeholder: "ROOM", what: "a room", example: "dev" },
+    help: "move to another room (same rules as names)",
+  },
   { type: "rooms", help: "list the rooms and how many people are in each" },
   { type: "who", help: "list who is in your room" },
-  { type: "older", argument: { field: "before", placeholder: "N", what: "a message number", example: "120" }, help: "show the room's messages before number N (the page asks as you scroll up)" },
-  { type: "me", argument: { field: "text", placeholder: "ACTION", what: "an action", example: "waves" }, help: "say what you are doing, e.g. /me waves" },
+  {
+    type: "older",
+    argument: { field: "before", placeholder: "N", what: "a message number", example: "120" },
+    help: "show the room's messages before number N (the page asks as you scroll up)",
+  },
+  {
+    type: "me",
+    argument: { field: "text", placeholder: "ACTION", what: "an action", example: "waves" },
+    help: "say what you are doing, e.g. /me waves",
+  },
   { type: "help", help: "list the commands" },
   { type: "quit", help: "leave the chat" },
-  { type: "say", argument: { field: "text", placeholder: "TEXT", what: "some text", example: "hello" }, usage: "//TEXT", help: "send a message that starts with /", typedWithoutSlash: true },
+  {
+    type: "say",
+    argument: { field: "text", placeholder: "TEXT", what: "some text", example: "hello" },
+    usage: "//TEXT",
+    help: "send a message that starts with /",
+    typedWithoutSlash: true,
+  },
 ] as const satisfies readonly CommandSpec[];
 
 type Spec = (typeof COMMANDS)[number];
@@ -68,11 +90,14 @@ export function parseTyped(line: string): Command {
   const [, typed = "", rest = ""] = /^\/(\S*)\s*([\s\S]*)$/.exec(line) ?? [];
   const spec = byType.get(typed.toLowerCase());
   if (!spec || spec.typedWithoutSlash) {
-    throw new CommandError(`There is no command /${typed}; /help lists the commands (start with // to send a message beginning with /).`);
+    throw new CommandError(
+      `There is no command /${typed}; /help lists the commands (start with // to send a message beginning with /).`,
+    );
   }
   if (!spec.argument) return { type: spec.type } as Command;
   const argument = rest.trim();
-  if (argument === "") throw new CommandError(`/${typed} needs ${spec.argument.what}, e.g. /${typed} ${spec.argument.example}.`);
+  if (argument === "")
+    throw new CommandError(`/${typed} needs ${spec.argument.what}, e.g. /${typed} ${spec.argument.example}.`);
   return withArgument(spec.type, spec.argument.field, argument);
 }
 
@@ -90,7 +115,9 @@ export function decodeCommand(frame: string): Command {
   const command = value as Record<string, unknown>;
   const spec = typeof command.type === "string" ? byType.get(command.type) : undefined;
   if (!spec) {
-    throw new CommandError(`Unknown command type ${JSON.stringify(command.type)}; known: ${COMMANDS.map((c) => c.type).join(", ")}.`);
+    throw new CommandError(
+      `Unknown command type ${JSON.stringify(command.type)}; known: ${COMMANDS.map((c) => c.type).join(", ")}.`,
+    );
   }
   if (!spec.argument) return { type: spec.type } as Command;
   const { field } = spec.argument;

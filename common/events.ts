@@ -152,8 +152,16 @@ export const ERROR_CODES = {
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 const KNOWN_CODES = new Set<string>(Object.values(ERROR_CODES));
 
-export type ChatEvent = SaidEvent | NoticeEvent | WelcomeEvent | JoinedEvent | MembersEvent | RoomsEvent | EarlierEvent | HelpEvent | ErrorEvent;
-
+export type ChatEvent =
+  | SaidEvent
+  | NoticeEvent
+  | WelcomeEvent
+  | JoinedEvent
+  | MembersEvent
+  | RoomsEvent
+  | EarlierEvent
+  | HelpEvent
+  | ErrorEvent;
 
 // ---------------------------------------------------------------------------------------------
 // Decoding. Each check builds a fresh event of the known fields only, so nothing unexpected that
@@ -196,26 +204,49 @@ function said(e: Fields): SaidEvent | undefined {
 }
 
 function notice(e: Fields): NoticeEvent | undefined {
-  if (!isString(e.room) || !isString(e.time) || !isString(e.text) || !isString(e.event) || !NOTICE_KINDS.has(e.event)) return undefined;
+  if (!isString(e.room) || !isString(e.time) || !isString(e.text) || !isString(e.event) || !NOTICE_KINDS.has(e.event))
+    return undefined;
   const who = e.user === undefined ? undefined : validUser(e.user);
   if (e.user !== undefined && !who) return undefined;
   const previousName = isString(e.previousName) ? e.previousName : null;
   const event = e.event as NoticeEvent["event"];
-  return { type: "notice", room: e.room, time: e.time, event, ...(who && { user: who }), text: e.text, ...(event === "rename" && { previousName }) };
+  return {
+    type: "notice",
+    room: e.room,
+    time: e.time,
+    event,
+    ...(who && { user: who }),
+    text: e.text,
+    ...(event === "rename" && { previousName }),
+  };
 }
 
 function welcome(e: Fields): WelcomeEvent | undefined {
   const you = validUser(e.you);
   const l = e.limits;
-  if (!you || !isString(e.version) || !isObject(l) || !isCount(l.rate) || !isCount(l.burst) || !isCount(l.maxMessage)) return undefined;
-  const limits = { rate: l.rate, burst: l.burst, maxMessage: l.maxMessage, ...(isCount(l.announceLimit) && { announceLimit: l.announceLimit }) };
+  if (!you || !isString(e.version) || !isObject(l) || !isCount(l.rate) || !isCount(l.burst) || !isCount(l.maxMessage))
+    return undefined;
+  const limits = {
+    rate: l.rate,
+    burst: l.burst,
+    maxMessage: l.maxMessage,
+    ...(isCount(l.announceLimit) && { announceLimit: l.announceLimit }),
+  };
   return { type: "welcome", you, version: e.version, limits, ...(isString(e.resume) && { resume: e.resume }) };
 }
 
 function joined(e: Fields): JoinedEvent | undefined {
   const members = users(e.members);
   if (!isString(e.room) || !members || !isCount(e.count) || !isCount(e.history) || !isCount(e.seq)) return undefined;
-  return { type: "joined", room: e.room, members, count: e.count, history: e.history, seq: e.seq, ...(isCount(e.missed) && e.missed > 0 && { missed: e.missed }) };
+  return {
+    type: "joined",
+    room: e.room,
+    members,
+    count: e.count,
+    history: e.history,
+    seq: e.seq,
+    ...(isCount(e.missed) && e.missed > 0 && { missed: e.missed }),
+  };
 }
 
 function listOf<T>(v: unknown, item: (x: Fields) => T | undefined): T[] | undefined {
@@ -235,20 +266,30 @@ const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined }
     return isString(e.room) && members ? { type: "members", room: e.room, members } : undefined;
   },
   rooms: (e) => {
-    const rooms = listOf(e.rooms, (r) => (isString(r.name) && isCount(r.members) ? { name: r.name, members: r.members } : undefined));
+    const rooms = listOf(e.rooms, (r) =>
+      isString(r.name) && isCount(r.members) ? { name: r.name, members: r.members } : undefined,
+    );
     return rooms ? { type: "rooms", rooms } : undefined;
   },
   earlier: (e) => {
     const messages = listOf(e.messages, (m) => (m.type === "message" || m.type === "action" ? said(m) : undefined));
-    return isString(e.room) && messages && typeof e.start === "boolean" ? { type: "earlier", room: e.room, messages, start: e.start } : undefined;
+    return isString(e.room) && messages && typeof e.start === "boolean"
+      ? { type: "earlier", room: e.room, messages, start: e.start }
+      : undefined;
   },
   help: (e) => {
-    const commands = listOf(e.commands, (c) => (isString(c.usage) && isString(c.help) ? { usage: c.usage, help: c.help } : undefined));
+    const commands = listOf(e.commands, (c) =>
+      isString(c.usage) && isString(c.help) ? { usage: c.usage, help: c.help } : undefined,
+    );
     return commands ? { type: "help", commands } : undefined;
   },
   error: (e) => {
     if (!isString(e.message)) return undefined;
-    return { type: "error", message: e.message, ...(isString(e.code) && KNOWN_CODES.has(e.code) && { code: e.code as ErrorCode }) };
+    return {
+      type: "error",
+      message: e.message,
+      ...(isString(e.code) && KNOWN_CODES.has(e.code) && { code: e.code as ErrorCode }),
+    };
   },
 };
 
@@ -270,7 +311,8 @@ const MULTILINE_FIELDS = new Set(["text", "message", "help"]);
 export function screenSafe<T>(value: T, field = ""): T {
   if (typeof value === "string") return (MULTILINE_FIELDS.has(field) ? forTerminal(value) : oneLine(value)) as T;
   if (Array.isArray(value)) return value.map((item) => screenSafe(item, field)) as T;
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, screenSafe(item, key)])) as T;
+  if (isObject(value))
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, screenSafe(item, key)])) as T;
   return value;
 }
 
@@ -286,5 +328,11 @@ export function decodeEvent(raw: string): ChatEvent | undefined {
 /** The page's token as a subprotocol entry (see TOKEN_PROTOCOL). */
 export function tokenProtocol(token: string): string {
   const bytes = new TextEncoder().encode(token);
-  return TOKEN_PROTOCOL + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return (
+    TOKEN_PROTOCOL +
+    btoa(String.fromCharCode(...bytes))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "")
+  );
 }

@@ -19,7 +19,8 @@ export function toText(event: ChatEvent): string {
     case "action": {
       // Lines after the first are indented, so no line of a message can pass for another message.
       const text = event.text.replaceAll("\n", `\n${CONTINUATION}`);
-      const line = event.type === "message" ? `${describeUser(event.from)}: ${text}` : `* ${describeUser(event.from)} ${text}`;
+      const line =
+        event.type === "message" ? `${describeUser(event.from)}: ${text}` : `* ${describeUser(event.from)} ${text}`;
       return event.history ? `[history] ${line}` : line;
     }
     case "notice":
@@ -36,7 +37,9 @@ export function toText(event: ChatEvent): string {
       return `*** Rooms: ${event.rooms.map((r) => `${r.name} (${r.members})`).join(", ")}`;
     case "earlier":
       if (event.messages.length === 0) return `*** Nothing earlier in ${event.room}.`;
-      return [`*** Earlier in ${event.room}:`, ...event.messages.map((m) => toText({ ...m, history: true }))].join("\n");
+      return [`*** Earlier in ${event.room}:`, ...event.messages.map((m) => toText({ ...m, history: true }))].join(
+        "\n",
+      );
     case "help":
       return ["*** Commands:", ...event.commands.map((c) => `${c.usage.padEnd(12)} ${c.help}`)].join("\n");
     case "error":

@@ -17,7 +17,9 @@ import { mixedScriptProblem } from "./lookalikes";
 const CONTROL_CLASS = "\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069";
 const CONTROL = new RegExp(`[${CONTROL_CLASS}]`, "g");
 /** What cleanText may change: a control character, a line separator, or any surrogate (the pair of an emoji, or a lone one). */
-const NEEDS_CLEANING = new RegExp(`[${CONTROL_CLASS}\\u2028\\u2029\\ud800-\\udfff\\u00ad\\u061c\\u200b-\\u200f\\u2060-\\u2064\\ufeff]`);
+const NEEDS_CLEANING = new RegExp(
+  `[${CONTROL_CLASS}\\u2028\\u2029\\ud800-\\udfff\\u00ad\\u061c\\u200b-\\u200f\\u2060-\\u2064\\ufeff]`,
+);
 /**
  * Format characters whose only use in a chat is to hide: zero-width space, word joiner and the
  * invisible operators, the byte-order mark, the soft hyphen, the bidi marks (LRM, RLM, ALM), and
@@ -104,7 +106,7 @@ export function forLog(text: string): string {
 // Names and rooms.
 
 /** Letters of any script (each with its combining marks), digits, and `_`, `.`, `-`. */
-const NAME_PATTERN = /^(?:[\p{L}\p{Nd}_.\-]\p{M}*)+$/u;
+const NAME_PATTERN = /^(?:[\p{L}\p{Nd}_.-]\p{M}*)+$/u;
 /** Letters that show as nothing (U+3164 HANGUL FILLER and its kin): a name of them looks blank. */
 const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u3164\u115f\u1160\uffa0]/u;
 
@@ -122,7 +124,8 @@ export function nameProblem(name: string, what: "name" | "room" = "name"): strin
   if (length === 0) return `A ${what} cannot be empty.`;
   if (length > 32) return `A ${what} can be at most 32 characters; '${name.slice(0, 40)}' has ${length}.`;
   if (INVISIBLE.test(name)) return `A ${what} cannot have characters that show as nothing.`;
-  if (!NAME_PATTERN.test(name)) return `A ${what} can only have letters, digits, '_', '-' and '.'; '${name}' has other characters.`;
+  if (!NAME_PATTERN.test(name))
+    return `A ${what} can only have letters, digits, '_', '-' and '.'; '${name}' has other characters.`;
   return mixedScriptProblem(name, what);
 }
 

@@ -15,7 +15,15 @@ const server = await startServer(["--history", "20"]);
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   // Without the background services, Chromium keeps trying hosts this machine cannot reach.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
 });
 const terminal = new Terminal();
 try {
@@ -34,7 +42,11 @@ try {
   await terminal.waitForScreen("the browser's message", (s) => s.includes("this is the browser"));
   await terminal.type("hello ada, from a terminal");
   await terminal.press("Enter");
-  await page.waitForFunction(() => document.querySelector("#log")?.textContent?.includes("from a terminal"), undefined, { timeout: 8_000 });
+  await page.waitForFunction(
+    () => document.querySelector("#log")?.textContent?.includes("from a terminal"),
+    undefined,
+    { timeout: 8_000 },
+  );
   await terminal.type("typing…");
   await terminal.waitForScreen("the half-typed line", (s) => s.includes("typing…"));
 

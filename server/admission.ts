@@ -44,23 +44,42 @@ export class Admission {
     // Every attempt costs, refused or not: an address that hammers only locks itself out.
     if (!budget.connections.take()) {
       const retryAfter = Math.max(1, Math.ceil(budget.connections.waitMs() / 1000));
-      return this.#refuse("connectRate", 429, `Too many new connections from your address (${this.limits.ipConnectRate} a second at most); try again in ${retryAfter} s.`, retryAfter);
+      return this.#refuse(
+        "connectRate",
+        429,
+        `Too many new connections from your address (${this.limits.ipConnectRate} a second at most); try again in ${retryAfter} s.`,
+        retryAfter,
+      );
     }
     // A browser names the page's origin; a page on another site must not use its visitors'
     // browsers to talk here (cross-site WebSocket hijacking). Clients that send no Origin
     // (terminals, scripts) are not browsers and are let through.
     const origin = request.headers.get("origin");
     if (origin !== null && !this.#originAllowed(origin)) {
-      return this.#refuse("origin", 403, `Origin ${origin} is not allowed here; the server's operator can allow it with --allow-origin.`);
+      return this.#refuse(
+        "origin",
+        403,
+        `Origin ${origin} is not allowed here; the server's operator can allow it with --allow-origin.`,
+      );
     }
     if (!this.tokenMatches(request, offered)) {
       return this.#refuse("token", 401, "A valid token is needed: pass it with --token or CHAT_TOKEN.");
     }
     if (this.#connections >= this.limits.maxClients) {
-      return this.#refuse("full", 503, `The server is full (${this.limits.maxClients} connections); try again later.`, FULL_RETRY_AFTER_S);
+      return this.#refuse(
+        "full",
+        503,
+        `The server is full (${this.limits.maxClients} connections); try again later.`,
+        FULL_RETRY_AFTER_S,
+      );
     }
     if (budget.open >= this.limits.maxPerIp) {
-      return this.#refuse("perIp", 429, `Too many connections from ${budget.prefix} (${this.limits.maxPerIp} at most); close some, or try again later.`, FULL_RETRY_AFTER_S);
+      return this.#refuse(
+        "perIp",
+        429,
+        `Too many connections from ${budget.prefix} (${this.limits.maxPerIp} at most); close some, or try again later.`,
+        FULL_RETRY_AFTER_S,
+      );
     }
     return undefined;
   }

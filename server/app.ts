@@ -5,8 +5,8 @@
 import { StartError } from "../common/cli";
 import { Admission } from "./admission";
 import { Chat } from "./chat";
-import { readTls, type Config } from "./config";
-import { LocalDirectory, type Directory } from "./directory";
+import { type Config, readTls } from "./config";
+import { type Directory, LocalDirectory } from "./directory";
 import { History } from "./history";
 import { Logger } from "./log";
 import { Metrics } from "./metrics";
@@ -28,7 +28,9 @@ export async function startChatServer(config: Config, version: string): Promise<
   const log = new Logger(process.stdout, config.quiet);
   const metrics = new Metrics();
   const history = openHistory(config);
-  const directory: Directory = config.redis ? new RedisDirectory(config.redis, history, log) : new LocalDirectory(history);
+  const directory: Directory = config.redis
+    ? new RedisDirectory(config.redis, history, log)
+    : new LocalDirectory(history);
   const chat = new Chat({ limits, history, directory, log, metrics, version });
   const page = await buildPage();
   const transport = await listen(
@@ -55,6 +57,8 @@ function openHistory({ history: limit, store, historyBytes, limits, storeKeep }:
     return new History(limit, store, { maxBytes: historyBytes, maxRooms: 2 * limits.maxRooms, storeKeep });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new StartError(`Could not open the history store '${store}': ${reason}. Check the path, or leave out --store to keep history in memory.`);
+    throw new StartError(
+      `Could not open the history store '${store}': ${reason}. Check the path, or leave out --store to keep history in memory.`,
+    );
   }
 }

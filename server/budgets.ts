@@ -24,7 +24,10 @@ export class AddressBudget {
   /** Bytes of history replayed to this prefix's connections. */
   readonly replayBytes: TokenBucket;
 
-  constructor(readonly prefix: string, { ipRate, burst, ipChanges, ipConnectRate, ipReplay }: Limits) {
+  constructor(
+    readonly prefix: string,
+    { ipRate, burst, ipChanges, ipConnectRate, ipReplay }: Limits,
+  ) {
     this.messages = new TokenBucket(ipRate, Math.max(ipRate, 3 * burst));
     this.changes = new TokenBucket(ipChanges, 15 * ipChanges);
     this.connections = new TokenBucket(ipConnectRate, 15 * ipConnectRate);
@@ -34,7 +37,10 @@ export class AddressBudget {
   /** True when forgetting it would change nothing: no connection, every bucket full. */
   get idle(): boolean {
     const now = performance.now();
-    return this.open === 0 && [this.messages, this.changes, this.connections, this.replayBytes].every((bucket) => bucket.isFull(now));
+    return (
+      this.open === 0 &&
+      [this.messages, this.changes, this.connections, this.replayBytes].every((bucket) => bucket.isFull(now))
+    );
   }
 }
 

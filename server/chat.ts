@@ -9,20 +9,29 @@
  * and hands it back to deliverSaid() on every instance; that publishes it once per format to the
  * room's topics, so everyone in the room, the sender included, gets it.
  */
-import { CommandError, decodeCommand, HELP, parseTyped, type Command } from "../common/commands";
-import { DEFAULT_ROOM, ERROR_CODES, JOINED_MEMBERS, type ChatEvent, type ErrorCode, type NoticeEvent, type SaidEvent, type User } from "../common/events";
+import { type Command, CommandError, decodeCommand, HELP, parseTyped } from "../common/commands";
+import {
+  type ChatEvent,
+  DEFAULT_ROOM,
+  ERROR_CODES,
+  type ErrorCode,
+  JOINED_MEMBERS,
+  type NoticeEvent,
+  type SaidEvent,
+  type User,
+} from "../common/events";
 import { toText } from "../common/plain-text";
 import { cleanText, describeUser, escapeControls, nameProblem, normalizeName } from "../common/text";
 import { AddressBudgets } from "./budgets";
 import type { Limits } from "./config";
 import type { ChatSink, Directory } from "./directory";
 import { eventBytes, type History } from "./history";
-import { printable, type Logger } from "./log";
-import { Member, type Asked, type Hub } from "./member";
+import { type Logger, printable } from "./log";
+import { type Asked, type Hub, Member } from "./member";
 import type { Metrics } from "./metrics";
 import { Names } from "./names";
-import { SlowReaders } from "./readers";
 import { isoNow, notice } from "./notice";
+import { SlowReaders } from "./readers";
 import { Rooms, topic } from "./rooms";
 
 /** The two formats of a room's topics: plain text (false) and JSON (true). */
@@ -110,7 +119,13 @@ export class Chat implements ChatSink {
     if (member.json) {
       const { rate, burst, maxMessage, announceLimit } = this.#limits;
       const limits = { rate, burst, maxMessage, announceLimit };
-      this.#send(member, { type: "welcome", you: member.user, version: this.#version, limits, resume: member.resumeToken });
+      this.#send(member, {
+        type: "welcome",
+        you: member.user,
+        version: this.#version,
+        limits,
+        resume: member.resumeToken,
+      });
     }
     if (nameRefused) this.#refuse(member, nameRefused, ERROR_CODES.nameRefused);
     if (roomRefused) this.#refuse(member, roomRefused);
@@ -136,7 +151,9 @@ export class Chat implements ChatSink {
   closed(member: Member, code: number, reason: string): void {
     this.#names.release(member);
     this.#leave(member);
-    this.#log.line(`Connection from ${describeUser(member.user)} closed (${code}${reason ? ` ${printable(reason)}` : ""})`);
+    this.#log.line(
+      `Connection from ${describeUser(member.user)} closed (${code}${reason ? ` ${printable(reason)}` : ""})`,
+    );
   }
 
   /** Tells every room the server is going, and closes every connection with 1001 (going away). */
@@ -146,7 +163,13 @@ export class Chat implements ChatSink {
     this.#closing = true;
     const everyone = [...this.rooms.everyone()].map(([, member]) => member);
     for (const room of this.rooms.names()) {
-      this.#broadcast(room, { type: "notice", room, time: isoNow(), event: "shutdown", text: "The server is shutting down; reconnect in a moment." });
+      this.#broadcast(room, {
+        type: "notice",
+        room,
+        time: isoNow(),
+        event: "shutdown",
+        text: "The server is shutting down; reconnect in a moment.",
+      });
     }
     for (const member of everyone) member.socket.close(1001, "server shutting down");
   }
@@ -255,7 +278,15 @@ export class Chat implements ChatSink {
       const listed = this.rooms.firstOf(room, JOINED_MEMBERS, member, elsewhere.users);
       const count = members.size + elsewhere.count;
       const seq = this.#history.lastSeq(room);
-      this.#send(member, { type: "joined", room, members: listed, count, history: events.length, seq, ...(missed > 0 && { missed }) });
+      this.#send(member, {
+        type: "joined",
+        room,
+        members: listed,
+        count,
+        history: events.length,
+        seq,
+        ...(missed > 0 && { missed }),
+      });
     }
     for (const event of events) this.#send(member, event);
     this.#log.line(`${describeUser(user)} joined ${room}`);
@@ -266,7 +297,8 @@ export class Chat implements ChatSink {
    * as far as its address's replay budget goes: the newest first, the rest counted as missed.
    */
   #replay(member: Member, room: string, since: number | null | undefined): { events: SaidEvent[]; missed: number } {
-    const { events, missed } = since == null ? { events: this.#history.recent(room), missed: 0 } : this.#history.since(room, since);
+    const { events, missed } =
+      since == null ? { events: this.#history.recent(room), missed: 0 } : this.#history.since(room, since);
     const cut = this.#beyondReplayBudget(member, events);
     return { events: events.slice(cut), missed: since == null ? missed : missed + cut };
   }
@@ -294,7 +326,10 @@ export class Chat implements ChatSink {
     // Three bytes per UTF-16 unit is UTF-8's worst case: only long messages need measuring.
     if (frame.length * 3 > maxMessage && Buffer.byteLength(frame) > maxMessage) {
       this.#metrics.refusedSize++;
-      return this.#refuse(member, `That message is ${Buffer.byteLength(frame)} bytes; the limit is ${maxMessage}. It was not sent.`);
+      return this.#refuse(
+        member,
+        `That message is ${Buffer.byteLength(frame)} bytes; the limit is ${maxMessage}. It was not sent.`,
+      );
     }
     let command: Command;
     try {
@@ -331,7 +366,13 @@ export class Chat implements ChatSink {
   #say(member: Member, type: "say" | "me", typed: string): void {
     const text = cleanText(typed);
     if (text.trim() === "") return this.#refuse(member, "A message needs some text besides control characters.");
-    this.#directory.say({ type: type === "say" ? "message" : "action", room: member.room, time: isoNow(), from: member.user, text });
+    this.#directory.say({
+      type: type === "say" ? "message" : "action",
+      room: member.room,
+      time: isoNow(),
+      from: member.user,
+      text,
+    });
   }
 
   #rename(member: Member, wanted: string): void {
@@ -358,7 +399,8 @@ export class Chat implements ChatSink {
   #roomProblem(room: string): string | undefined {
     const problem = nameProblem(room, "room");
     if (problem) return problem;
-    if (this.rooms.size(room) > 0 || room === DEFAULT_ROOM || this.rooms.count < this.#limits.maxRooms) return undefined;
+    if (this.rooms.size(room) > 0 || room === DEFAULT_ROOM || this.rooms.count < this.#limits.maxRooms)
+      return undefined;
     this.#metrics.refusedRooms++;
     return `The server has as many rooms as it allows (${this.#limits.maxRooms}); join one that has people in it (/rooms lists them).`;
   }
@@ -367,7 +409,10 @@ export class Chat implements ChatSink {
   #mayChange(member: Member): boolean {
     if (member.budget.changes.take()) return true;
     this.#metrics.refusedRate++;
-    this.#refuse(member, `Too many renames and room changes from your address: at most ${this.#limits.ipChanges} a second. Wait a moment and try again.`);
+    this.#refuse(
+      member,
+      `Too many renames and room changes from your address: at most ${this.#limits.ipChanges} a second. Wait a moment and try again.`,
+    );
     return false;
   }
 
@@ -384,7 +429,8 @@ export class Chat implements ChatSink {
    */
   #older(member: Member, beforeText: string): void {
     const before = Number(beforeText);
-    if (!Number.isSafeInteger(before) || before < 1) return this.#refuse(member, `/older needs a message number, e.g. /older 120, not '${beforeText}'.`);
+    if (!Number.isSafeInteger(before) || before < 1)
+      return this.#refuse(member, `/older needs a message number, e.g. /older 120, not '${beforeText}'.`);
     const { events, start } = this.#history.before(member.room, before);
     const cut = this.#beyondReplayBudget(member, events);
     this.#send(member, { type: "earlier", room: member.room, messages: events.slice(cut), start: start && cut === 0 });

@@ -3,7 +3,7 @@
  * mistake reported as one UsageError sentence that names the flag.
  */
 import { parsePort, UsageError } from "../common/cli";
-import { parseNetworks, type Network } from "./proxy";
+import { type Network, parseNetworks } from "./proxy";
 
 /** The server's limits. */
 export interface Limits {
@@ -59,14 +59,44 @@ export interface Config {
 type Options = Record<string, string | boolean | undefined>;
 
 export function readConfig(options: Options): Config {
+  const { text, count } = readers(options);
+  const host = text("host");
+  if (host === "" || /\s/.test(host))
+    throw new UsageError(`The host must be an address such as 127.0.0.1 or ::1, not '${host}'.`);
+  const [certFile, keyFile] = [options["tls-cert"] as string | undefined, options["tls-key"] as string | undefined];
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together: give both or neither.");
+  const redis = options.redis as string | undefined;
+  if (redis !== undefined) checkRedisUrl(redis);
+  return {
+    host,
+    port: parsePort(text("port"), "The port"),
+    limits: readLimits(options),
+    history: count("history"),
+    historyBytes: count("history-bytes", 1024),
+    store: options.store as string | undefined,
+    storeKeep: { perRoom: count("store-keep", 1), days: count("store-days") },
+    tls: certFile && keyFile ? { certFile, keyFile } : undefined,
+    redis,
+    reusePort: options["reuse-port"] === true,
+    quiet: options.quiet === true,
+  };
+}
+
+/** An option's text, and an option read as a whole number of at least `min`. */
+function readers(options: Options) {
   const text = (flag: string) => options[flag] as string;
   const count = (flag: string, min = 0) => {
     const given = text(flag);
-    if (!/^\d{1,12}$/.test(given) || Number(given) < min) throw new UsageError(`--${flag} must be a whole number${min ? ` of at least ${min}` : ""}, not '${given}'.`);
+    if (!/^\d{1,12}$/.test(given) || Number(given) < min)
+      throw new UsageError(`--${flag} must be a whole number${min ? ` of at least ${min}` : ""}, not '${given}'.`);
     return Number(given);
   };
-  const host = text("host");
-  if (host === "" || /\s/.test(host)) throw new UsageError(`The host must be an address such as 127.0.0.1 or ::1, not '${host}'.`);
+  return { text, count };
+}
+
+function readLimits(options: Options): Limits {
+  const { count } = readers(options);
   const limits: Limits = {
     maxMessage: count("max-message", 1),
     maxFrame: count("max-frame", 1),
@@ -87,38 +117,30 @@ export function readConfig(options: Options): Config {
     announceLimit: count("announce-limit"),
     idleTimeout: count("idle-timeout", 1),
     nameGrace: count("name-grace"),
-    allowedOrigins: new Set((options["allow-origin"] as string | undefined ?? "").split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)),
+    allowedOrigins: new Set(
+      ((options["allow-origin"] as string | undefined) ?? "")
+        .split(",")
+        .map((o) => o.trim().replace(/\/$/, ""))
+        .filter(Boolean),
+    ),
     token: options.token as string | undefined,
     publicStatus: options["public-status"] === true,
     trustedProxies: trustedProxies(options["trust-proxy"] as string | undefined),
   };
-  if (limits.maxFrame < limits.maxMessage) throw new UsageError(`--max-frame (${limits.maxFrame}) must be at least --max-message (${limits.maxMessage}).`);
+  if (limits.maxFrame < limits.maxMessage)
+    throw new UsageError(`--max-frame (${limits.maxFrame}) must be at least --max-message (${limits.maxMessage}).`);
   if (limits.ipv4Prefix > 32) throw new UsageError(`--ipv4-prefix can be at most 32 bits, not ${limits.ipv4Prefix}.`);
   if (limits.ipv6Prefix > 128) throw new UsageError(`--ipv6-prefix can be at most 128 bits, not ${limits.ipv6Prefix}.`);
-  if (limits.idleTimeout > 960) throw new UsageError(`--idle-timeout can be at most 960 seconds, not ${limits.idleTimeout}.`);
-  const [certFile, keyFile] = [options["tls-cert"] as string | undefined, options["tls-key"] as string | undefined];
-  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--tls-cert and --tls-key go together: give both or neither.");
-  const redis = options.redis as string | undefined;
-  if (redis !== undefined) checkRedisUrl(redis);
-  return {
-    host,
-    port: parsePort(text("port"), "The port"),
-    limits,
-    history: count("history"),
-    historyBytes: count("history-bytes", 1024),
-    store: options.store as string | undefined,
-    storeKeep: { perRoom: count("store-keep", 1), days: count("store-days") },
-    tls: certFile && keyFile ? { certFile, keyFile } : undefined,
-    redis,
-    reusePort: options["reuse-port"] === true,
-    quiet: options.quiet === true,
-  };
+  if (limits.idleTimeout > 960)
+    throw new UsageError(`--idle-timeout can be at most 960 seconds, not ${limits.idleTimeout}.`);
+  return limits;
 }
 
 function trustedProxies(list: string | undefined): Network[] {
   if (list === undefined) return [];
   const { networks, bad } = parseNetworks(list);
-  if (bad !== undefined) throw new UsageError(`--trust-proxy takes addresses or networks such as 10.0.0.0/8 or ::1, not '${bad}'.`);
+  if (bad !== undefined)
+    throw new UsageError(`--trust-proxy takes addresses or networks such as 10.0.0.0/8 or ::1, not '${bad}'.`);
   return networks;
 }
 
@@ -137,12 +159,20 @@ function checkRedisUrl(text: string): void {
 }
 
 /** Reads the certificate and key for --tls-cert/--tls-key. */
-export async function readTls({ certFile, keyFile }: { certFile: string; keyFile: string }): Promise<{ cert: string; key: string }> {
+export async function readTls({
+  certFile,
+  keyFile,
+}: {
+  certFile: string;
+  keyFile: string;
+}): Promise<{ cert: string; key: string }> {
   const read = async (file: string, flag: string) => {
     try {
       return await Bun.file(file).text();
     } catch (error) {
-      throw new UsageError(`${flag} '${file}' could not be read: ${(error as { code?: string }).code ?? String(error)}.`);
+      throw new UsageError(
+        `${flag} '${file}' could not be read: ${(error as { code?: string }).code ?? String(error)}.`,
+      );
     }
   };
   return { cert: await read(certFile, "--tls-cert"), key: await read(keyFile, "--tls-key") };

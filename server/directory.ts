@@ -32,7 +32,11 @@ export interface ChatSink {
 export type Answer<T> = T | Promise<T>;
 
 /** Calls `then` with the answer, at once if it is there; `otherwise` if a promised one fails. */
-export function whenAnswered<T>(answer: Answer<T>, then: (value: T) => void, otherwise: (error: unknown) => void): void {
+export function whenAnswered<T>(
+  answer: Answer<T>,
+  then: (value: T) => void,
+  otherwise: (error: unknown) => void,
+): void {
   if (answer instanceof Promise) answer.then(then, otherwise);
   else then(answer);
 }

@@ -63,7 +63,11 @@ export class History {
    * @param limit how many events per room to keep for replay (0: none)
    * @param file the SQLite file to keep them in across restarts; memory only without one
    */
-  constructor(limit: number, file?: string, { maxBytes = Infinity, maxRooms = Infinity, storeKeep = { perRoom: Infinity, days: 0 } }: HistoryOptions = {}) {
+  constructor(
+    limit: number,
+    file?: string,
+    { maxBytes = Infinity, maxRooms = Infinity, storeKeep = { perRoom: Infinity, days: 0 } }: HistoryOptions = {},
+  ) {
     this.#limit = limit;
     this.#maxBytes = maxBytes;
     this.#maxRooms = maxRooms;
@@ -93,7 +97,14 @@ export class History {
   /** Numbers `event` (its `seq` is set here) and records it. */
   add(event: Omit<SaidEvent, "seq">): SaidEvent {
     const room = this.#room(event.room);
-    const numbered: SaidEvent = { type: event.type, room: event.room, seq: ++room.seq, time: event.time, from: event.from, text: event.text };
+    const numbered: SaidEvent = {
+      type: event.type,
+      room: event.room,
+      seq: ++room.seq,
+      time: event.time,
+      from: event.from,
+      text: event.text,
+    };
     this.#keep(room, numbered);
     return numbered;
   }
@@ -166,7 +177,9 @@ export class History {
   /** The room's last events, oldest first, marked as history: --history of them at most. */
   recent(roomName: string): SaidEvent[] {
     if (this.#limit === 0) return [];
-    return this.#room(roomName).events.slice(-this.#limit).map((event) => ({ ...event, history: true }));
+    return this.#room(roomName)
+      .events.slice(-this.#limit)
+      .map((event) => ({ ...event, history: true }));
   }
 
   /**
@@ -198,12 +211,25 @@ export class History {
     if (this.#db) {
       this.flush();
       const rows = this.#db
-        .query<{ seq: number; time: string; type: "message" | "action"; name: string | null; address: string; text: string }, [string, number, number]>(
+        .query<
+          { seq: number; time: string; type: "message" | "action"; name: string | null; address: string; text: string },
+          [string, number, number]
+        >(
           "SELECT seq, time, type, name, address, text FROM events WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
         )
         .all(roomName, before, this.#limit + 1);
       start = rows.length <= this.#limit;
-      events = rows.slice(0, this.#limit).reverse().map((r) => ({ type: r.type, room: roomName, seq: r.seq, time: r.time, from: { name: r.name, address: r.address }, text: r.text }));
+      events = rows
+        .slice(0, this.#limit)
+        .reverse()
+        .map((r) => ({
+          type: r.type,
+          room: roomName,
+          seq: r.seq,
+          time: r.time,
+          from: { name: r.name, address: r.address },
+          text: r.text,
+        }));
     } else {
       const older = this.#room(roomName).events.filter((event) => event.seq < before);
       start = older.length <= this.#limit;
@@ -237,10 +263,19 @@ export class History {
     const pruneRoom = this.#db.prepare("DELETE FROM events WHERE room = ? AND seq <= ?");
     this.#db.transaction(() => {
       for (const e of rows) {
-        insert.run({ room: e.room, seq: e.seq, time: e.time, type: e.type, name: e.from.name, address: e.from.address, text: e.text });
+        insert.run({
+          room: e.room,
+          seq: e.seq,
+          time: e.time,
+          type: e.type,
+          name: e.from.name,
+          address: e.from.address,
+          text: e.text,
+        });
         lastSeqs.set(e.room, Math.max(lastSeqs.get(e.room) ?? 0, e.seq));
       }
-      for (const [room, seq] of lastSeqs) if (seq > this.#storeKeep.perRoom) pruneRoom.run(room, seq - this.#storeKeep.perRoom);
+      for (const [room, seq] of lastSeqs)
+        if (seq > this.#storeKeep.perRoom) pruneRoom.run(room, seq - this.#storeKeep.perRoom);
     })();
   }
 
@@ -267,15 +302,32 @@ export class History {
     if (this.#rooms.size >= this.#maxRooms) this.#letGo();
     room = { seq: 0, events: [], bytes: 0, usedAt: ++this.#uses };
     if (this.#db) {
-      const last = this.#db.query<{ seq: number | null }, [string]>("SELECT max(seq) AS seq FROM events WHERE room = ?").get(name);
+      const last = this.#db
+        .query<{ seq: number | null }, [string]>("SELECT max(seq) AS seq FROM events WHERE room = ?")
+        .get(name);
       room.seq = last?.seq ?? 0;
       if (this.#limit > 0) {
         const rows = this.#db
-          .query<{ seq: number; time: string; type: "message" | "action"; name: string | null; address: string; text: string }, [string, number]>(
-            "SELECT seq, time, type, name, address, text FROM events WHERE room = ? ORDER BY seq DESC LIMIT ?",
-          )
+          .query<
+            {
+              seq: number;
+              time: string;
+              type: "message" | "action";
+              name: string | null;
+              address: string;
+              text: string;
+            },
+            [string, number]
+          >("SELECT seq, time, type, name, address, text FROM events WHERE room = ? ORDER BY seq DESC LIMIT ?")
           .all(name, this.#limit);
-        room.events = rows.reverse().map((r) => ({ type: r.type, room: name, seq: r.seq, time: r.time, from: { name: r.name, address: r.address }, text: r.text }));
+        room.events = rows.reverse().map((r) => ({
+          type: r.type,
+          room: name,
+          seq: r.seq,
+          time: r.time,
+          from: { name: r.name, address: r.address },
+          text: r.text,
+        }));
         room.bytes = room.events.reduce((sum, event) => sum + eventBytes(event), 0);
         this.#bytes += room.bytes;
       }

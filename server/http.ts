@@ -28,27 +28,42 @@ export interface HttpContext {
 export function httpAnswer(request: Request, url: URL, context: HttpContext): Response {
   const path = url.pathname;
   if (request.method !== "GET" && request.method !== "HEAD") {
-    return new Response("Only GET and HEAD are answered here.\n", { status: 405, headers: { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" } });
+    return new Response("Only GET and HEAD are answered here.\n", {
+      status: 405,
+      headers: { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" },
+    });
   }
   if (path === "/" && context.page) return context.page.clone() as Response;
   // The page has its icon inline; other browsers' and tools' guesses at one get an empty answer, not a 404.
-  if (path === "/favicon.ico") return new Response(null, { status: 204, headers: { "Cache-Control": "public, max-age=86400" } });
+  if (path === "/favicon.ico")
+    return new Response(null, { status: 204, headers: { "Cache-Control": "public, max-age=86400" } });
   if (path === "/auth") {
     // A check of the token costs what a connection does, so that it cannot be guessed at speed.
-    if (!context.mayTry(request)) return new Response("Too many tries from your address; wait a moment.\n", { status: 429, headers: { "Retry-After": "5" } });
-    return new Response(null, { status: context.hasToken(request) ? 204 : 401, headers: { "Cache-Control": "no-store" } });
+    if (!context.mayTry(request))
+      return new Response("Too many tries from your address; wait a moment.\n", {
+        status: 429,
+        headers: { "Retry-After": "5" },
+      });
+    return new Response(null, {
+      status: context.hasToken(request) ? 204 : 401,
+      headers: { "Cache-Control": "no-store" },
+    });
   }
   if ((path === "/healthz" || path === "/metrics") && !context.publicStatus && !context.hasToken(request)) {
-    return new Response("This server wants its token for /healthz and /metrics: send Authorization: Bearer <token>.\n", {
-      status: 401,
-      headers: { "Content-Type": "text/plain; charset=utf-8", "WWW-Authenticate": 'Bearer realm="chat"' },
-    });
+    return new Response(
+      "This server wants its token for /healthz and /metrics: send Authorization: Bearer <token>.\n",
+      {
+        status: 401,
+        headers: { "Content-Type": "text/plain; charset=utf-8", "WWW-Authenticate": 'Bearer realm="chat"' },
+      },
+    );
   }
   if (path === "/healthz") {
     const { degraded, ...status } = context.status();
     return Response.json({ status: degraded ? "degraded" : "ok", ...status });
   }
-  if (path === "/metrics") return new Response(context.metrics(), { headers: { "Content-Type": "text/plain; version=0.0.4" } });
+  if (path === "/metrics")
+    return new Response(context.metrics(), { headers: { "Content-Type": "text/plain; version=0.0.4" } });
   const where = request.headers.get("host") ?? context.listening;
   const [http, ws] = context.tls ? ["https", "wss"] : ["http", "ws"];
   return new Response(

@@ -55,7 +55,9 @@ export class Logger {
     if (this.#saidLogged === 0) setTimeout(() => this.#endSaidSecond(), 1000).unref();
     if (this.#saidLogged === SAID_LINES_PER_SECOND) return void this.#saidCounted++;
     this.#saidLogged++;
-    this.line(`${event.type === "message" ? "Message" : "Action"} from ${describeUser(event.from)} in ${event.room}: ${printable(event.text)}`);
+    this.line(
+      `${event.type === "message" ? "Message" : "Action"} from ${describeUser(event.from)} in ${event.room}: ${printable(event.text)}`,
+    );
   }
 
   flush(): void {
@@ -69,7 +71,8 @@ export class Logger {
 
   #endSaidSecond(): void {
     const counted = this.#saidCounted;
-    if (counted > 0) this.line(`(${counted} more message${counted === 1 ? "" : "s"} in the last second, too many to log one by one)`);
+    if (counted > 0)
+      this.line(`(${counted} more message${counted === 1 ? "" : "s"} in the last second, too many to log one by one)`);
     this.#saidLogged = 0;
     this.#saidCounted = 0;
   }

@@ -76,7 +76,8 @@ export class Member {
   ) {
     this.bucket = new TokenBucket(rate, burst);
     // A client coming back keeps its token, so that it can come back again.
-    this.resumeToken = asked.resume && RESUME_TOKEN.test(asked.resume) ? asked.resume : randomBytes(16).toString("base64url");
+    this.resumeToken =
+      asked.resume && RESUME_TOKEN.test(asked.resume) ? asked.resume : randomBytes(16).toString("base64url");
     this.tokenHash = createHash("sha256").update(this.resumeToken).digest("base64url");
   }
 

@@ -25,7 +25,13 @@ export class Metrics {
   closedUnsent = 0;
   refusedRooms = 0;
   replaysCut = 0;
-  readonly refusedConnections: Record<RefusalReason, number> = { origin: 0, token: 0, full: 0, perIp: 0, connectRate: 0 };
+  readonly refusedConnections: Record<RefusalReason, number> = {
+    origin: 0,
+    token: 0,
+    full: 0,
+    perIp: 0,
+    connectRate: 0,
+  };
 
   get uptimeSeconds(): number {
     return Math.round((Date.now() - this.startedAt) / 1000);
@@ -35,7 +41,8 @@ export class Metrics {
   prometheus({ connections, rooms, historyBytes, addresses, unsentBytes }: Gauges): string {
     const lines: string[] = [];
     const metric = (name: string, type: "counter" | "gauge", help: string, value: number, labels = "") => {
-      if (!labels || !lines.some((l) => l.startsWith(`# TYPE chat_${name} `))) lines.push(`# HELP chat_${name} ${help}`, `# TYPE chat_${name} ${type}`);
+      if (!labels || !lines.some((l) => l.startsWith(`# TYPE chat_${name} `)))
+        lines.push(`# HELP chat_${name} ${help}`, `# TYPE chat_${name} ${type}`);
       lines.push(`chat_${name}${labels} ${value}`);
     };
     metric("connections", "gauge", "Open WebSocket connections.", connections);
@@ -49,11 +56,40 @@ export class Metrics {
     metric("sent_bytes_total", "counter", "Bytes (UTF-16 units) sent in text frames.", this.bytesOut);
     metric("refused_messages_total", "counter", "Messages refused, by reason.", this.refusedRate, '{reason="rate"}');
     metric("refused_messages_total", "counter", "Messages refused, by reason.", this.refusedSize, '{reason="size"}');
-    metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", this.closedFlooding, '{reason="flooding"}');
-    metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", this.closedSlow, '{reason="slow"}');
-    metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", this.closedStalled, '{reason="stalled"}');
-    metric("closed_connections_total", "counter", "Connections closed by the server, by reason.", this.closedUnsent, '{reason="server_backlog"}');
-    metric("refused_rooms_total", "counter", "New rooms refused because the server has --max-rooms.", this.refusedRooms);
+    metric(
+      "closed_connections_total",
+      "counter",
+      "Connections closed by the server, by reason.",
+      this.closedFlooding,
+      '{reason="flooding"}',
+    );
+    metric(
+      "closed_connections_total",
+      "counter",
+      "Connections closed by the server, by reason.",
+      this.closedSlow,
+      '{reason="slow"}',
+    );
+    metric(
+      "closed_connections_total",
+      "counter",
+      "Connections closed by the server, by reason.",
+      this.closedStalled,
+      '{reason="stalled"}',
+    );
+    metric(
+      "closed_connections_total",
+      "counter",
+      "Connections closed by the server, by reason.",
+      this.closedUnsent,
+      '{reason="server_backlog"}',
+    );
+    metric(
+      "refused_rooms_total",
+      "counter",
+      "New rooms refused because the server has --max-rooms.",
+      this.refusedRooms,
+    );
     metric("replays_cut_total", "counter", "Replays shortened by their address's --ip-replay budget.", this.replaysCut);
     for (const [reason, value] of Object.entries(this.refusedConnections)) {
       metric("refused_connections_total", "counter", "Upgrades refused, by reason.", value, `{reason="${reason}"}`);

@@ -11,7 +11,7 @@
  */
 import { nameSkeleton } from "../common/lookalikes";
 import { nameProblem, normalizeName } from "../common/text";
-import { whenAnswered, type Directory } from "./directory";
+import { type Directory, whenAnswered } from "./directory";
 import type { Member } from "./member";
 
 /** A departed person's name, kept for their token until `until` (ms since the epoch). */
@@ -106,7 +106,8 @@ export class Names {
     const held = this.#held.get(key);
     const heldForOther = held !== undefined && held.until > Date.now() && held.tokenHash !== member.tokenHash;
     const heldByOther = holder !== undefined && holder !== member && holder.tokenHash !== member.tokenHash;
-    if (heldByOther || heldForOther || this.#reserved.has(key)) return { problem: `The name '${name}' is taken; choose another.` };
+    if (heldByOther || heldForOther || this.#reserved.has(key))
+      return { problem: `The name '${name}' is taken; choose another.` };
     return { name };
   }
 

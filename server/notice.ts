@@ -3,7 +3,13 @@
  */
 import type { NoticeEvent, User } from "../common/events";
 
-export function notice(room: string, event: "join" | "leave" | "rename", user: User, text: string, previousName?: string | null): NoticeEvent {
+export function notice(
+  room: string,
+  event: "join" | "leave" | "rename",
+  user: User,
+  text: string,
+  previousName?: string | null,
+): NoticeEvent {
   return { type: "notice", room, time: isoNow(), event, user, text, ...(event === "rename" && { previousName }) };
 }
 

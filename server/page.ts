@@ -5,9 +5,10 @@
  * script it had not built yet), and each file goes out with headers of our own. In an executable
  * from `bun build --compile`, the page was built at compile time and is served from there.
  */
-import type { HTMLBundle } from "bun";
+
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import type { HTMLBundle } from "bun";
 import { isCompiled, StartError } from "../common/cli";
 import page from "../web/index.html";
 
@@ -43,12 +44,18 @@ export async function pageFromBundle(origin: string): Promise<Response> {
   const answer = await fetch(`${origin}${BUNDLE_PATH}`, { tls: { rejectUnauthorized: false } });
   if (!answer.ok) throw new StartError(`The web page could not be read from the executable (${answer.status}).`);
   const html = await answer.arrayBuffer();
-  return new Response(html, { headers: { ...SECURITY_HEADERS, "Content-Type": "text/html;charset=utf-8", "Cache-Control": "no-cache" } });
+  return new Response(html, {
+    headers: { ...SECURITY_HEADERS, "Content-Type": "text/html;charset=utf-8", "Cache-Control": "no-cache" },
+  });
 }
 
 export async function buildPage(): Promise<Page> {
   if (isCompiled()) return { html: page, assets: {} };
-  const built = await Bun.build({ entrypoints: [join(import.meta.dir, "../web/index.html")], target: "browser", minify: true });
+  const built = await Bun.build({
+    entrypoints: [join(import.meta.dir, "../web/index.html")],
+    target: "browser",
+    minify: true,
+  });
   if (!built.success) throw new StartError(`The web page could not be built: ${built.logs.map(String).join("; ")}`);
   let html: Response | undefined;
   const assets: Record<string, Response> = {};
@@ -56,7 +63,11 @@ export async function buildPage(): Promise<Page> {
     // Scripts and styles are named by a hash of their content: they can be kept for good; the
     // page itself cannot.
     const isPage = output.path.endsWith(".html");
-    const headers = { ...SECURITY_HEADERS, "Content-Type": output.type, "Cache-Control": isPage ? "no-cache" : "public, max-age=31536000, immutable" };
+    const headers = {
+      ...SECURITY_HEADERS,
+      "Content-Type": output.type,
+      "Cache-Control": isPage ? "no-cache" : "public, max-age=31536000, immutable",
+    };
     const response = new Response(await output.arrayBuffer(), { headers });
     if (isPage) html = response;
     else assets[output.path.replace(/^\.?\//, "/")] = response;

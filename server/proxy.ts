@@ -24,7 +24,10 @@ export interface Network {
 /** Parses --trust-proxy's list; undefined names the first entry that is not a network. */
 export function parseNetworks(list: string): { networks: Network[]; bad?: string } {
   const networks: Network[] = [];
-  for (const entry of list.split(",").map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of list
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const [address = "", bitsText] = entry.split("/");
     const v4 = isIpv4(address);
     if (!v4 && !isIpv6(address)) return { networks, bad: entry };

@@ -56,7 +56,11 @@ export class SlowReaders {
         this.#close(member, `too slow, ${waiting} bytes waiting`, "too slow: messages piled up unread");
       } else if (member.stalledSince !== undefined && now - member.stalledSince > this.limits.stallTimeout * 1000) {
         this.metrics.closedStalled++;
-        this.#close(member, `reading nothing for ${this.limits.stallTimeout} s, ${waiting} bytes waiting`, "stalled: nothing read for a while");
+        this.#close(
+          member,
+          `reading nothing for ${this.limits.stallTimeout} s, ${waiting} bytes waiting`,
+          "stalled: nothing read for a while",
+        );
       }
     }
     if (unsent <= this.limits.maxUnsent) return;
@@ -66,7 +70,11 @@ export class SlowReaders {
       if (!member.open) continue;
       unsent -= waiting;
       this.metrics.closedUnsent++;
-      this.#close(member, `the server's readers have too much waiting, ${waiting} bytes of it here`, "too slow: the server has too much waiting to send");
+      this.#close(
+        member,
+        `the server's readers have too much waiting, ${waiting} bytes of it here`,
+        "too slow: the server has too much waiting to send",
+      );
     }
   }
 

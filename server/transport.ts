@@ -4,20 +4,21 @@
  * opening, frames and closing, sweeps for slow readers now and then, and shuts down gracefully.
  * It throws a StartError instead of exiting when it cannot listen.
  */
-import type { Server } from "bun";
+
 import { hostname, networkInterfaces } from "node:os";
+import type { Server } from "bun";
 import { StartError } from "../common/cli";
 import { SUBPROTOCOL } from "../common/events";
 import type { Admission } from "./admission";
 import type { Chat } from "./chat";
 import type { Limits } from "./config";
-import type { Logger } from "./log";
 import type { Directory } from "./directory";
-import { httpAnswer, type HttpContext } from "./http";
+import { type HttpContext, httpAnswer } from "./http";
+import type { Logger } from "./log";
 import type { Member } from "./member";
 import type { Metrics } from "./metrics";
-import { BUNDLE_PATH, pageFromBundle, type Page } from "./page";
-import { clientAddress, type ClientAddress } from "./proxy";
+import { BUNDLE_PATH, type Page, pageFromBundle } from "./page";
+import { type ClientAddress, clientAddress } from "./proxy";
 
 /** How often all readers are looked over for a backlog (a broadcast checks its room at once). */
 const BACKLOG_CHECK_MS = 250;
@@ -74,7 +75,10 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
       // stack trace written to stdout by each request that finds it.
       error: (error) => {
         parts.log.line(`Error answering a request: ${error instanceof Error ? error.message : String(error)}`);
-        return new Response("Internal error.\n", { status: 500, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+        return new Response("Internal error.\n", {
+          status: 500,
+          headers: { "Content-Type": "text/plain; charset=utf-8" },
+        });
       },
       websocket: websocketHandler(parts),
     });
@@ -83,7 +87,9 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
   }
   chat.hub = server;
   const wildcard = options.host === "0.0.0.0" || options.host === "::";
-  page ??= await pageFromBundle(`${options.tls ? "https" : "http"}://${wildcard ? "127.0.0.1" : hostInUrl(options.host)}:${server.port}`);
+  page ??= await pageFromBundle(
+    `${options.tls ? "https" : "http"}://${wildcard ? "127.0.0.1" : hostInUrl(options.host)}:${server.port}`,
+  );
   admission.ownOrigins = ownOrigins(options.host, server.port!, options.tls !== undefined);
 
   // Readers that fell behind on something other than a broadcast (their own replies) are swept up
@@ -104,7 +110,13 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
 }
 
 /** A request that is not one of the page's files: an upgrade, admitted or refused, or a plain HTTP answer. */
-function answer(request: Request, server: Server<Member>, parts: TransportParts, options: ListenOptions, page: Response | undefined): Response | undefined {
+function answer(
+  request: Request,
+  server: Server<Member>,
+  parts: TransportParts,
+  options: ListenOptions,
+  page: Response | undefined,
+): Response | undefined {
   // Bun makes the request's URL from the Host header; a malformed one (`a b`, `[::1`) makes none.
   let url: URL;
   try {
@@ -112,11 +124,17 @@ function answer(request: Request, server: Server<Member>, parts: TransportParts,
   } catch {
     return plain(400, "Bad request: the Host header is not a host name (and port).");
   }
-  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return httpAnswer(request, url, httpContext(server, parts, options, page));
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
+    return httpAnswer(request, url, httpContext(server, parts, options, page));
   return upgrade(request, url, server, parts);
 }
 
-function upgrade(request: Request, url: URL, server: Server<Member>, { chat, admission, limits }: TransportParts): Response | undefined {
+function upgrade(
+  request: Request,
+  url: URL,
+  server: Server<Member>,
+  { chat, admission, limits }: TransportParts,
+): Response | undefined {
   const client = clientOf(request, server, limits);
   const ip = client.ip;
   const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
@@ -127,10 +145,16 @@ function upgrade(request: Request, url: URL, server: Server<Member>, { chat, adm
   // chat.v1.json, exactly; anything else (and the page's token entry) is never echoed back.
   const json = offered.includes(SUBPROTOCOL);
   const since = query.get("since");
-  const asked = { name: query.get("name"), room: query.get("room"), since: since !== null && /^\d{1,15}$/.test(since) ? Number(since) : null, resume: query.get("resume") };
+  const asked = {
+    name: query.get("name"),
+    room: query.get("room"),
+    since: since !== null && /^\d{1,15}$/.test(since) ? Number(since) : null,
+    resume: query.get("resume"),
+  };
   const member = chat.newMember(client.port ? `${hostInUrl(client.ip)}:${client.port}` : client.ip, ip, json, asked);
   // Left to itself, Bun echoes the first protocol offered, whatever it is; an empty header says none.
-  if (server.upgrade(request, { data: member, headers: { "Sec-WebSocket-Protocol": json ? SUBPROTOCOL : "" } })) return undefined;
+  if (server.upgrade(request, { data: member, headers: { "Sec-WebSocket-Protocol": json ? SUBPROTOCOL : "" } }))
+    return undefined;
   return plain(400, "Bad WebSocket handshake.");
 }
 
@@ -142,7 +166,10 @@ function clientOf(request: Request, server: Server<Member>, limits: Limits): Cli
 }
 
 function plain(status: number, text: string, retryAfter?: number): Response {
-  const headers = { "Content-Type": "text/plain; charset=utf-8", ...(retryAfter !== undefined && { "Retry-After": String(retryAfter) }) };
+  const headers = {
+    "Content-Type": "text/plain; charset=utf-8",
+    ...(retryAfter !== undefined && { "Retry-After": String(retryAfter) }),
+  };
   return new Response(`${text}\n`, { status, headers });
 }
 
@@ -153,19 +180,32 @@ function ownOrigins(host: string, port: number, tls: boolean): Set<string> {
   const wildcard = host === "0.0.0.0" || host === "::";
   const hosts = new Set(wildcard || loopback.includes(hostInUrl(host)) ? loopback : [hostInUrl(host)]);
   if (wildcard) {
-    for (const addresses of Object.values(networkInterfaces())) for (const { address } of addresses ?? []) hosts.add(hostInUrl(address.replace(/%.*$/, "")));
+    for (const addresses of Object.values(networkInterfaces()))
+      for (const { address } of addresses ?? []) hosts.add(hostInUrl(address.replace(/%.*$/, "")));
     hosts.add(hostname());
   }
   const defaultPort = tls ? 443 : 80;
-  return new Set([...hosts].flatMap((h) => [`${scheme}://${h}:${port}`, ...(port === defaultPort ? [`${scheme}://${h}`] : [])]));
+  return new Set(
+    [...hosts].flatMap((h) => [`${scheme}://${h}:${port}`, ...(port === defaultPort ? [`${scheme}://${h}`] : [])]),
+  );
 }
 
-function httpContext(server: Server<Member>, { chat, admission, metrics, directory, limits }: TransportParts, options: ListenOptions, page: Response | undefined): HttpContext {
+function httpContext(
+  server: Server<Member>,
+  { chat, admission, metrics, directory, limits }: TransportParts,
+  options: ListenOptions,
+  page: Response | undefined,
+): HttpContext {
   return {
     hasToken: (request) => admission.tokenMatches(request, []),
     publicStatus: limits.publicStatus,
     mayTry: (request) => chat.budgets.of(clientOf(request, server, limits).ip).connections.take(),
-    status: () => ({ connections: admission.connections, rooms: chat.rooms.count, uptime: metrics.uptimeSeconds, ...directory.health() }),
+    status: () => ({
+      connections: admission.connections,
+      rooms: chat.rooms.count,
+      uptime: metrics.uptimeSeconds,
+      ...directory.health(),
+    }),
     metrics: () =>
       metrics.prometheus({
         connections: admission.connections,

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SUBPROTOCOL, tokenProtocol } from "../common/events";
-import { BUN, ROOT, run, startServer, TestSocket, RUN } from "./helpers";
+import { BUN, ROOT, RUN, run, startServer, TestSocket } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 const SERVER = [BUN, join(ROOT, "server.ts")];
@@ -18,13 +18,24 @@ describe("who may connect", () => {
     try {
       const upgrade = (origin?: string) =>
         fetch(`http://127.0.0.1:${server.port}/`, {
-          headers: { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13", ...(origin && { Origin: origin }) },
+          headers: {
+            Upgrade: "websocket",
+            Connection: "Upgrade",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version": "13",
+            ...(origin && { Origin: origin }),
+          },
         }).catch((error: Error) => ({ status: 101, text: async () => String(error) }));
       const evil = await upgrade("https://evil.example");
       expect(evil.status).toBe(403);
-      expect(await evil.text()).toBe("Origin https://evil.example is not allowed here; the server's operator can allow it with --allow-origin.\n");
+      expect(await evil.text()).toBe(
+        "Origin https://evil.example is not allowed here; the server's operator can allow it with --allow-origin.\n",
+      );
       for (const origin of [`http://127.0.0.1:${server.port}`, "https://chat.example", undefined]) {
-        const socket = new WebSocket(server.url, origin ? ({ headers: { Origin: origin } } as unknown as string) : undefined);
+        const socket = new WebSocket(
+          server.url,
+          origin ? ({ headers: { Origin: origin } } as unknown as string) : undefined,
+        );
         await new Promise((resolve, reject) => {
           socket.onopen = resolve;
           socket.onerror = () => reject(new Error(`origin ${origin} was refused`));
@@ -49,11 +60,16 @@ describe("who may connect", () => {
       const allowed = await run([...CLIENT, server.url], { input: "hi\n", env: { CHAT_TOKEN: "s3cret" } });
       expect(allowed.stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: hi\n$/);
       // A browser cannot send a header: the page offers the token as a subprotocol entry, never echoed.
-      const viaProtocol = await TestSocket.open(server.url, [SUBPROTOCOL, tokenProtocol("s3cret")] as unknown as string);
+      const viaProtocol = await TestSocket.open(server.url, [
+        SUBPROTOCOL,
+        tokenProtocol("s3cret"),
+      ] as unknown as string);
       expect(viaProtocol.socket.protocol).toBe(SUBPROTOCOL);
       viaProtocol.close();
       // A token in the URL would end up in proxies' logs: it is not taken.
-      expect(await TestSocket.open(`${server.url}/?token=s3cret`).catch((error: Error) => error.message)).toContain("401");
+      expect(await TestSocket.open(`${server.url}/?token=s3cret`).catch((error: Error) => error.message)).toContain(
+        "401",
+      );
     } finally {
       await server.stop();
     }
@@ -64,7 +80,11 @@ describe("who may connect", () => {
     try {
       const first = await TestSocket.open(server.url);
       const perIp = await run([...CLIENT, server.url], { input: "hi\n" });
-      expect(perIp).toEqual({ exitCode: 3, stdout: "", stderr: `Could not connect to ${server.url}: too many connections from this address, or opened too fast (429). Close some, or wait a moment and try again.\n` });
+      expect(perIp).toEqual({
+        exitCode: 3,
+        stdout: "",
+        stderr: `Could not connect to ${server.url}: too many connections from this address, or opened too fast (429). Close some, or wait a moment and try again.\n`,
+      });
       first.close();
       await first.waitForClose();
     } finally {
@@ -74,7 +94,11 @@ describe("who may connect", () => {
     try {
       const only = await TestSocket.open(full.url);
       const refused = await run([...CLIENT, full.url], { input: "hi\n" });
-      expect(refused).toEqual({ exitCode: 3, stdout: "", stderr: `Could not connect to ${full.url}: the server is full (503). Try again later.\n` });
+      expect(refused).toEqual({
+        exitCode: 3,
+        stdout: "",
+        stderr: `Could not connect to ${full.url}: the server is full (503). Try again later.\n`,
+      });
       only.close();
     } finally {
       await full.stop();
@@ -85,7 +109,24 @@ describe("who may connect", () => {
     const dir = mkdtempSync(join(tmpdir(), "chat-tls-"));
     const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
     try {
-      const made = await run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]);
+      const made = await run([
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      ]);
       expect(made.exitCode).toBe(0);
       const server = await startServer(["--tls-cert", cert, "--tls-key", key]);
       try {
@@ -106,7 +147,10 @@ describe("who may connect", () => {
       } finally {
         await server.stop();
       }
-      expect(await run([...SERVER, "--tls-cert", cert])).toMatchObject({ exitCode: 2, stderr: `${RUN.server}: --tls-cert and --tls-key go together: give both or neither. Run '${RUN.server} --help' for usage.\n` });
+      expect(await run([...SERVER, "--tls-cert", cert])).toMatchObject({
+        exitCode: 2,
+        stderr: `${RUN.server}: --tls-cert and --tls-key go together: give both or neither. Run '${RUN.server} --help' for usage.\n`,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,7 +8,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, ROOT, run, RUN } from "./helpers";
+import { BUN, ROOT, RUN, run } from "./helpers";
 
 const out = mkdtempSync(join(tmpdir(), "chat-bench-test-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -36,14 +36,30 @@ function table(report: string, heading: string): Map<string, string[]> {
       if (rows.size > 0) break;
       continue;
     }
-    const cells = line.split("|").slice(1, -1).map((cell) => cell.trim());
+    const cells = line
+      .split("|")
+      .slice(1, -1)
+      .map((cell) => cell.trim());
     rows.set(cells[0]!, cells.slice(1));
   }
   return rows;
 }
 
 test("a tiny run measures every set-up and writes the tables and the chart", async () => {
-  const tiny = ["--clients", "4,12", "--runs", "1", "--seconds", "0.3", "--latency-rate", "2000", "--idle", "60", "--capacity", "80"];
+  const tiny = [
+    "--clients",
+    "4,12",
+    "--runs",
+    "1",
+    "--seconds",
+    "0.3",
+    "--latency-rate",
+    "2000",
+    "--idle",
+    "60",
+    "--capacity",
+    "80",
+  ];
   const finished = await run([BUN, join(ROOT, "bench/run.ts"), ...tiny, "--out", out], { timeoutMs: 200_000 });
   expect(finished.stderr).not.toContain("rror");
   expect(finished.exitCode).toBe(0);
@@ -83,7 +99,9 @@ test("a tiny run measures every set-up and writes the tables and the chart", asy
 test("bad options are one line and exit code 2", async () => {
   const finished = await run([BUN, join(ROOT, "bench/run.ts"), "--runs", "many"]);
   expect(finished.exitCode).toBe(2);
-  expect(finished.stderr.trim()).toBe(`${RUN.bun} bench/run.ts: --runs must be a positive number, not 'many'. Run '${RUN.bun} bench/run.ts --help' for usage.`);
+  expect(finished.stderr.trim()).toBe(
+    `${RUN.bun} bench/run.ts: --runs must be a positive number, not 'many'. Run '${RUN.bun} bench/run.ts --help' for usage.`,
+  );
 });
 
 test("an unknown set-up in --servers is one line naming the ones there are", async () => {

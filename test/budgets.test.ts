@@ -5,10 +5,10 @@
  * against the real server process.
  */
 import { describe, expect, test } from "bun:test";
-import { addressPrefix, AddressBudgets } from "../server/budgets";
-import { clientAddress, parseNetworks } from "../server/proxy";
+import { AddressBudgets, addressPrefix } from "../server/budgets";
 import { eventBytes, History } from "../server/history";
-import { chatWith, FakeSocket, LIMITS, say } from "./fake-chat";
+import { clientAddress, parseNetworks } from "../server/proxy";
+import { chatWith, type FakeSocket, LIMITS, say } from "./fake-chat";
 
 describe("address prefixes", () => {
   test("IPv4 by /32 or /24, IPv6 by /64; anything else is its own", () => {
@@ -25,7 +25,14 @@ describe("address prefixes", () => {
   });
 
   test("an address's budget is forgotten once it has no connection and has refilled", async () => {
-    const budgets = new AddressBudgets({ ...LIMITS, ipRate: 1000, burst: 1, ipChanges: 1000, ipConnectRate: 1000, ipReplay: 1_000_000 });
+    const budgets = new AddressBudgets({
+      ...LIMITS,
+      ipRate: 1000,
+      burst: 1,
+      ipChanges: 1000,
+      ipConnectRate: 1000,
+      ipReplay: 1_000_000,
+    });
     try {
       for (let i = 0; i < 100; i++) budgets.of(`2001:db8:${i.toString(16)}::1`).messages.take();
       const open = budgets.of("10.0.0.1");
@@ -62,10 +69,17 @@ describe("per address, whatever the connections", () => {
     const { connect } = chatWith({ rate: 0, burst: 5, ipRate: 5 });
     const greedy = connect();
     for (let j = 0; j < 30; j++) greedy.say(say(`g${j}`));
-    expect(greedy.socket.eventsOf("error").at(-1)?.message).toBe("Your address is sending too fast: at most 5 messages a second from all its connections together. This one was not sent.");
+    expect(greedy.socket.eventsOf("error").at(-1)?.message).toBe(
+      "Your address is sending too fast: at most 5 messages a second from all its connections together. This one was not sent.",
+    );
     const other = connect({ ip: "10.0.0.2" });
     other.say(say("mine"));
-    expect(other.socket.eventsOf("message").filter((e) => !e.history).map((e) => e.text)).toEqual(["mine"]);
+    expect(
+      other.socket
+        .eventsOf("message")
+        .filter((e) => !e.history)
+        .map((e) => e.text),
+    ).toEqual(["mine"]);
   });
 
   test("renames and room changes share one budget per address", () => {
@@ -74,20 +88,33 @@ describe("per address, whatever the connections", () => {
     const second = connect();
     for (let i = 0; i < 10; i++) first.say(JSON.stringify({ type: "nick", name: `n${i}` }));
     for (let i = 0; i < 10; i++) second.say(JSON.stringify({ type: "join", room: `r${i}` }));
-    const renames = first.socket.eventsOf("notice").filter((n) => n.event === "rename" && n.user.address === first.member.address).length;
+    const renames = first.socket
+      .eventsOf("notice")
+      .filter((n) => n.event === "rename" && n.user.address === first.member.address).length;
     const joins = second.socket.eventsOf("joined").length - 1;
     expect(renames + joins).toBe(15);
-    expect(second.socket.eventsOf("error").at(-1)?.message).toBe("Too many renames and room changes from your address: at most 1 a second. Wait a moment and try again.");
+    expect(second.socket.eventsOf("error").at(-1)?.message).toBe(
+      "Too many renames and room changes from your address: at most 1 a second. Wait a moment and try again.",
+    );
   });
 
   test("a replay is cut to the address's replay budget, newest first, and the rest is counted as missed", () => {
     const { connect } = chatWith({ ipReplay: 1000 });
     const talker = connect({ ip: "10.0.0.2" });
     for (let i = 0; i < 30; i++) talker.say(say(`${i} ${"x".repeat(500)}`));
-    const size = eventBytes({ type: "message", room: "chat", seq: 1, time: "", from: talker.member.user, text: `10 ${"x".repeat(500)}` });
+    const size = eventBytes({
+      type: "message",
+      room: "chat",
+      seq: 1,
+      time: "",
+      from: talker.member.user,
+      text: `10 ${"x".repeat(500)}`,
+    });
     const fits = Math.floor(16_000 / size);
     const first = connect({ since: 0 });
-    expect(first.socket.eventsOf("message").map((e) => Number(e.text.split(" ")[0]))).toEqual(Array.from({ length: fits }, (_, i) => 30 - fits + i));
+    expect(first.socket.eventsOf("message").map((e) => Number(e.text.split(" ")[0]))).toEqual(
+      Array.from({ length: fits }, (_, i) => 30 - fits + i),
+    );
     expect(first.socket.eventsOf("joined")[0]).toMatchObject({ missed: 30 - fits });
     // The budget is the address's: a second connection from it now gets nothing replayed.
     const second = connect();
@@ -102,7 +129,9 @@ describe("for the whole server", () => {
     const b = connect({ room: "two" });
     const c = connect();
     c.say(JSON.stringify({ type: "join", room: "three" }));
-    expect(c.socket.eventsOf("error")[0]?.message).toBe("The server has as many rooms as it allows (3); join one that has people in it (/rooms lists them).");
+    expect(c.socket.eventsOf("error")[0]?.message).toBe(
+      "The server has as many rooms as it allows (3); join one that has people in it (/rooms lists them).",
+    );
     c.say(JSON.stringify({ type: "join", room: "two" }));
     expect(c.socket.eventsOf("joined").at(-1)).toMatchObject({ room: "two" });
     const d = connect({ room: "four" });
@@ -128,7 +157,8 @@ describe("for the whole server", () => {
 
   test("a replay never gives more than --history, however many events are kept between trims", () => {
     const history = new History(3);
-    for (let i = 0; i < 5; i++) history.add({ type: "message", room: "r", time: "", from: { name: null, address: "a" }, text: `${i}` });
+    for (let i = 0; i < 5; i++)
+      history.add({ type: "message", room: "r", time: "", from: { name: null, address: "a" }, text: `${i}` });
     const { events, missed } = history.since("r", 0);
     expect(events.map((e) => e.text)).toEqual(["2", "3", "4"]);
     expect(missed).toBe(2);
@@ -158,7 +188,10 @@ describe("readers that do not read", () => {
       (reader.socket as FakeSocket).buffered = buffered;
       return reader;
     });
-    chat.readers.sweep(readers.map((r) => r.member), 0);
+    chat.readers.sweep(
+      readers.map((r) => r.member),
+      0,
+    );
     expect(readers.map((r) => r.socket.closedWith?.code ?? "open")).toEqual(["open", 1013, "open", "open"]);
     expect(chat.readers.unsent).toBe(1900);
   });
@@ -170,17 +203,37 @@ describe("behind a reverse proxy", () => {
   const headers = (init: Record<string, string>) => new Headers(init);
 
   test("a trusted proxy's X-Forwarded-For names the client: the last hop that is not a trusted proxy", () => {
-    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("127.0.0.1"), trusted)).toEqual({ ip: "203.0.113.9", port: 5555 });
+    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("127.0.0.1"), trusted)).toEqual({
+      ip: "203.0.113.9",
+      port: 5555,
+    });
     // The client wrote 6.6.6.6 itself; our proxy at 10.1.1.1 added what it saw, 198.51.100.4.
-    expect(clientAddress(headers({ "X-Forwarded-For": "6.6.6.6, 198.51.100.4, 10.1.1.1" }), peer("127.0.0.1"), trusted)).toEqual({ ip: "198.51.100.4", port: 5555 });
-    expect(clientAddress(headers({ Forwarded: 'for=192.0.2.60;proto=http, for="[2001:db8:cafe::17]:4711"' }), peer("::1"), trusted)).toEqual({ ip: "2001:db8:cafe::17", port: 4711 });
-    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("::ffff:127.0.0.1"), trusted)).toEqual({ ip: "203.0.113.9", port: 5555 });
+    expect(
+      clientAddress(headers({ "X-Forwarded-For": "6.6.6.6, 198.51.100.4, 10.1.1.1" }), peer("127.0.0.1"), trusted),
+    ).toEqual({ ip: "198.51.100.4", port: 5555 });
+    expect(
+      clientAddress(
+        headers({ Forwarded: 'for=192.0.2.60;proto=http, for="[2001:db8:cafe::17]:4711"' }),
+        peer("::1"),
+        trusted,
+      ),
+    ).toEqual({ ip: "2001:db8:cafe::17", port: 4711 });
+    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("::ffff:127.0.0.1"), trusted)).toEqual({
+      ip: "203.0.113.9",
+      port: 5555,
+    });
   });
 
   test("from anyone else, or when the header is not an address, the connection's own address stands", () => {
-    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("192.0.2.1"), trusted)).toEqual(peer("192.0.2.1"));
-    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("127.0.0.1"), [])).toEqual(peer("127.0.0.1"));
-    expect(clientAddress(headers({ "X-Forwarded-For": "not-an-ip" }), peer("127.0.0.1"), trusted)).toEqual(peer("127.0.0.1"));
+    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("192.0.2.1"), trusted)).toEqual(
+      peer("192.0.2.1"),
+    );
+    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("127.0.0.1"), [])).toEqual(
+      peer("127.0.0.1"),
+    );
+    expect(clientAddress(headers({ "X-Forwarded-For": "not-an-ip" }), peer("127.0.0.1"), trusted)).toEqual(
+      peer("127.0.0.1"),
+    );
     expect(clientAddress(headers({}), peer("127.0.0.1"), trusted)).toEqual(peer("127.0.0.1"));
   });
 

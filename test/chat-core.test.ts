@@ -17,10 +17,19 @@ describe("joining and leaving", () => {
     const { connect } = chatWith();
     const alice = connect({ name: "alice" });
     expect(alice.socket.events.map((e) => e.type)).toEqual(["welcome", "joined"]);
-    expect(alice.socket.events[0]).toMatchObject({ you: { name: "alice", address: alice.member.address }, limits: { rate: 0, burst: 20, maxMessage: 1000 } });
+    expect(alice.socket.events[0]).toMatchObject({
+      you: { name: "alice", address: alice.member.address },
+      limits: { rate: 0, burst: 20, maxMessage: 1000 },
+    });
     const bob = connect({ name: "bob" });
-    expect(alice.socket.eventsOf("notice")).toEqual([expect.objectContaining({ event: "join", room: "chat", text: `bob (${bob.member.address}) joined chat` })]);
-    expect(bob.socket.eventsOf("joined")[0]).toMatchObject({ room: "chat", count: 2, members: [{ name: "alice" }, { name: "bob" }] });
+    expect(alice.socket.eventsOf("notice")).toEqual([
+      expect.objectContaining({ event: "join", room: "chat", text: `bob (${bob.member.address}) joined chat` }),
+    ]);
+    expect(bob.socket.eventsOf("joined")[0]).toMatchObject({
+      room: "chat",
+      count: 2,
+      members: [{ name: "alice" }, { name: "bob" }],
+    });
     // The joiner does not hear of its own joining.
     expect(bob.socket.eventsOf("notice")).toEqual([]);
   });
@@ -30,7 +39,10 @@ describe("joining and leaving", () => {
     const alice = connect({ name: "alice" });
     const bob = connect({ name: "bob" });
     disconnect(alice.member);
-    expect(bob.socket.eventsOf("notice").at(-1)).toMatchObject({ event: "leave", text: `alice (${alice.member.address}) left chat` });
+    expect(bob.socket.eventsOf("notice").at(-1)).toMatchObject({
+      event: "leave",
+      text: `alice (${alice.member.address}) left chat`,
+    });
     const again = connect({ name: "Alice" });
     expect(again.member.name).toBe("Alice");
     expect(again.socket.eventsOf("error")).toEqual([]);
@@ -43,10 +55,14 @@ describe("joining and leaving", () => {
     expect(token).toMatch(/^[A-Za-z0-9_-]{22}$/);
     disconnect(alice.member);
     const thief = connect({ name: "ALICE" });
-    expect(thief.socket.eventsOf("error")).toEqual([{ type: "error", message: "The name 'ALICE' is taken; choose another.", code: "name-refused" }]);
+    expect(thief.socket.eventsOf("error")).toEqual([
+      { type: "error", message: "The name 'ALICE' is taken; choose another.", code: "name-refused" },
+    ]);
     const watcher = connect();
     watcher.say(JSON.stringify({ type: "nick", name: "alice" }));
-    expect(watcher.socket.eventsOf("error").map((e) => e.message)).toEqual(["The name 'alice' is taken; choose another."]);
+    expect(watcher.socket.eventsOf("error").map((e) => e.message)).toEqual([
+      "The name 'alice' is taken; choose another.",
+    ]);
     const back = connect({ name: "alice", resume: token });
     expect(back.member.name).toBe("alice");
     // The same token is kept, so that the person can come back again.
@@ -70,7 +86,10 @@ describe("joining and leaving", () => {
     expect(plain.socket.frames).toEqual([]);
     const alice = connect({ name: "alice" });
     alice.say(say("hello"));
-    expect(plain.socket.frames).toEqual([`*** alice (${alice.member.address}) joined chat`, `alice (${alice.member.address}): hello`]);
+    expect(plain.socket.frames).toEqual([
+      `*** alice (${alice.member.address}) joined chat`,
+      `alice (${alice.member.address}): hello`,
+    ]);
   });
 });
 
@@ -83,8 +102,22 @@ describe("messages", () => {
     alice.say(JSON.stringify({ type: "me", text: "waves" }));
     for (const { socket } of [alice, bob]) {
       expect(socket.events.filter((e) => e.type === "message" || e.type === "action")).toEqual([
-        { type: "message", room: "chat", seq: 1, time: expect.any(String), from: { name: "alice", address: alice.member.address }, text: "hello" },
-        { type: "action", room: "chat", seq: 2, time: expect.any(String), from: { name: "alice", address: alice.member.address }, text: "waves" },
+        {
+          type: "message",
+          room: "chat",
+          seq: 1,
+          time: expect.any(String),
+          from: { name: "alice", address: alice.member.address },
+          text: "hello",
+        },
+        {
+          type: "action",
+          room: "chat",
+          seq: 2,
+          time: expect.any(String),
+          from: { name: "alice", address: alice.member.address },
+          text: "waves",
+        },
       ]);
     }
   });
@@ -95,7 +128,9 @@ describe("messages", () => {
     alice.say(say("\x1b[2Jhi\tthere\r\n"));
     alice.say(say("\x1b[2J\x07"));
     expect(alice.socket.eventsOf("message").map((e) => e.text)).toEqual(["hi there\n"]);
-    expect(alice.socket.eventsOf("error").map((e) => e.message)).toEqual(["A message needs some text besides control characters."]);
+    expect(alice.socket.eventsOf("error").map((e) => e.message)).toEqual([
+      "A message needs some text besides control characters.",
+    ]);
   });
 
   test("a message over --max-message is refused to its sender alone", () => {
@@ -103,7 +138,9 @@ describe("messages", () => {
     const alice = connect();
     const bob = connect();
     alice.say(say("é".repeat(20)));
-    expect(alice.socket.eventsOf("error")[0]?.message).toMatch(/^That message is \d+ bytes; the limit is 10\. It was not sent\.$/);
+    expect(alice.socket.eventsOf("error")[0]?.message).toMatch(
+      /^That message is \d+ bytes; the limit is 10\. It was not sent\.$/,
+    );
     expect(bob.socket.eventsOf("message")).toEqual([]);
   });
 
@@ -114,7 +151,10 @@ describe("messages", () => {
     alice.say(say("two"));
     const bob = connect();
     expect(bob.socket.eventsOf("joined")[0]).toMatchObject({ history: 2, seq: 2 });
-    expect(bob.socket.eventsOf("message").map((e) => [e.text, e.history])).toEqual([["one", true], ["two", true]]);
+    expect(bob.socket.eventsOf("message").map((e) => [e.text, e.history])).toEqual([
+      ["one", true],
+      ["two", true],
+    ]);
   });
 });
 
@@ -132,10 +172,15 @@ describe("names", () => {
     const { connect } = chatWith();
     const alice = connect({ name: "alice" });
     const bob = connect();
-    bob.say("{\"type\":\"nick\",\"name\":\"bob\"}");
-    expect(alice.socket.eventsOf("notice").at(-1)).toMatchObject({ event: "rename", previousName: null, user: { name: "bob" }, text: `${bob.member.address} is now bob` });
+    bob.say('{"type":"nick","name":"bob"}');
+    expect(alice.socket.eventsOf("notice").at(-1)).toMatchObject({
+      event: "rename",
+      previousName: null,
+      user: { name: "bob" },
+      text: `${bob.member.address} is now bob`,
+    });
     // The old name is free again after a second rename.
-    bob.say("{\"type\":\"nick\",\"name\":\"robert\"}");
+    bob.say('{"type":"nick","name":"robert"}');
     const carol = connect({ name: "bob" });
     expect(carol.member.name).toBe("bob");
   });
@@ -158,7 +203,14 @@ describe("names", () => {
       }
     })(history);
     const log = { write() {}, writableLength: 0 };
-    const chat = new Chat({ limits: LIMITS, history, directory, log: new Logger(log), metrics: new Metrics(), version: "test" });
+    const chat = new Chat({
+      limits: LIMITS,
+      history,
+      directory,
+      log: new Logger(log),
+      metrics: new Metrics(),
+      version: "test",
+    });
     chat.hub = hub;
     await chat.start();
     const member = chat.newMember("10.0.0.9:1", "10.0.0.9", true, { name: "zoe", room: null, since: null });
@@ -171,7 +223,10 @@ describe("names", () => {
     answer(true);
     await Bun.sleep(0);
     expect(socket.events.map((e) => e.type)).toEqual(["welcome", "joined", "message", "message"]);
-    expect(socket.eventsOf("message").map((e) => [e.text, e.from.name])).toEqual([["first", "zoe"], ["second", "zoe"]]);
+    expect(socket.eventsOf("message").map((e) => [e.text, e.from.name])).toEqual([
+      ["first", "zoe"],
+      ["second", "zoe"],
+    ]);
   });
 });
 
@@ -221,7 +276,10 @@ describe("rooms", () => {
     const dave = connect({ name: "dave" });
     disconnect(dave.member); // back to 3: not told
     alice.say(JSON.stringify({ type: "nick", name: "alicia" }));
-    expect(alice.socket.eventsOf("notice").map((n) => [n.event, n.user.name])).toEqual([["join", "bob"], ["rename", "alicia"]]);
+    expect(alice.socket.eventsOf("notice").map((n) => [n.event, n.user.name])).toEqual([
+      ["join", "bob"],
+      ["rename", "alicia"],
+    ]);
   });
 });
 
@@ -232,7 +290,9 @@ describe("limits", () => {
     for (let i = 0; i < 3; i++) alice.say(say(`ok ${i}`));
     alice.say(say("too fast"));
     expect(alice.socket.eventsOf("message").map((e) => e.text)).toEqual(["ok 0", "ok 1", "ok 2"]);
-    expect(alice.socket.eventsOf("error")[0]?.message).toBe("You are sending too fast: at most 1 messages a second (3 at once). This one was not sent.");
+    expect(alice.socket.eventsOf("error")[0]?.message).toBe(
+      "You are sending too fast: at most 1 messages a second (3 at once). This one was not sent.",
+    );
     for (let i = 0; i < 18; i++) alice.say(say("flood"));
     expect(alice.socket.closedWith).toBeUndefined();
     alice.say(say("flood"));
@@ -258,7 +318,14 @@ describe("limits", () => {
         return new Promise(() => {});
       }
     })(history);
-    const chat = new Chat({ limits: LIMITS, history, directory, log: new Logger({ write() {}, writableLength: 0 }), metrics: new Metrics(), version: "test" });
+    const chat = new Chat({
+      limits: LIMITS,
+      history,
+      directory,
+      log: new Logger({ write() {}, writableLength: 0 }),
+      metrics: new Metrics(),
+      version: "test",
+    });
     chat.hub = hub;
     const member = chat.newMember("10.0.0.9:1", "10.0.0.9", true, { name: "zoe", room: null, since: null });
     const socket = new FakeSocket(hub);

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import pkg from "../package.json";
-import { BUN, ROOT, run, startServer, TestSocket, unusedPort, waitFor, type RunningServer, RUN } from "./helpers";
+import { BUN, ROOT, RUN, type RunningServer, run, startServer, TestSocket, unusedPort, waitFor } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 
@@ -48,7 +48,9 @@ describe("pipe mode", () => {
       await waitFor("the client to connect", () => (connections() > before ? true : undefined));
       const other = await TestSocket.open(server.url);
       other.send("hello from elsewhere");
-      await waitFor("the other's message in the client's output", () => (stdout.includes(": hello from elsewhere\n") ? true : undefined));
+      await waitFor("the other's message in the client's output", () =>
+        stdout.includes(": hello from elsewhere\n") ? true : undefined,
+      );
       client.stdin.write("and back\n");
       client.stdin.end();
       expect(await client.exited).toBe(0);
@@ -75,29 +77,46 @@ describe("pipe mode", () => {
   });
 
   test("--name and --room apply in pipe mode; commands typed as lines work; /quit ends the input", async () => {
-    const result = await run([...CLIENT, "--name", "piper", "--room", "pipes", server.url], { input: "hi\n/who\n/me nods\n/quit\nnever sent\n" });
+    const result = await run([...CLIENT, "--name", "piper", "--room", "pipes", server.url], {
+      input: "hi\n/who\n/me nods\n/quit\nnever sent\n",
+    });
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     expect(result.stdout.replace(/127\.0\.0\.1:\d+/g, "ADDR")).toBe(
-      ["From server: piper (ADDR): hi", "From server: *** In pipes (1): piper (ADDR)", "From server: * piper (ADDR) nods", ""].join("\n"),
+      [
+        "From server: piper (ADDR): hi",
+        "From server: *** In pipes (1): piper (ADDR)",
+        "From server: * piper (ADDR) nods",
+        "",
+      ].join("\n"),
     );
   });
 
   test("every line printed starts with 'From server:', a multi-line answer's and message's too", async () => {
     const talker = await TestSocket.open(`${server.url}/?room=lines`);
-    const reader = Bun.spawn([...CLIENT, "--room", "lines", server.url], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const reader = Bun.spawn([...CLIENT, "--room", "lines", server.url], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     try {
       let out = "";
       const collecting = (async () => {
         for await (const chunk of reader.stdout) out += new TextDecoder().decode(chunk);
       })();
-      await waitFor("the reader in the room", () => (server.log().match(/joined lines/g)?.length === 2 ? true : undefined));
+      await waitFor("the reader in the room", () =>
+        server.log().match(/joined lines/g)?.length === 2 ? true : undefined,
+      );
       talker.send("first\nsecond\u2028third");
       reader.stdin.write("/help\n");
       await waitFor("the answers", () => (out.includes("third") && out.includes("/quit") ? true : undefined));
       const lines = out.trimEnd().split("\n");
       expect(lines.filter((line) => !line.startsWith("From server: "))).toEqual([]);
-      expect(lines.slice(0, 3).map((l) => l.replace(/127\.0\.0\.1:\d+/, "ADDR"))).toEqual(["From server: ADDR: first", "From server:   second", "From server:   third"]);
+      expect(lines.slice(0, 3).map((l) => l.replace(/127\.0\.0\.1:\d+/, "ADDR"))).toEqual([
+        "From server: ADDR: first",
+        "From server:   second",
+        "From server:   third",
+      ]);
       expect(lines).toContain("From server: *** Commands:");
       reader.stdin.end();
       await reader.exited;
@@ -109,15 +128,31 @@ describe("pipe mode", () => {
   });
 
   test("--json prints every event as one JSON object per line", async () => {
-    const result = await run([...CLIENT, "--json", "--name", "jason", server.url], { input: "hello\n/nick jay\n/who\n" });
+    const result = await run([...CLIENT, "--json", "--name", "jason", server.url], {
+      input: "hello\n/nick jay\n/who\n",
+    });
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
-    const events = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+    const events = result.stdout
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line));
     const address = events[0].you.address;
     expect(events.map((e) => e.type)).toEqual(["welcome", "joined", "message", "notice", "members"]);
-    expect(events[0]).toEqual({ type: "welcome", you: { name: "jason", address }, version: pkg.version, limits: { rate: 0, burst: 20, maxMessage: 65536, announceLimit: 100 }, resume: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) });
+    expect(events[0]).toEqual({
+      type: "welcome",
+      you: { name: "jason", address },
+      version: pkg.version,
+      limits: { rate: 0, burst: 20, maxMessage: 65536, announceLimit: 100 },
+      resume: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+    });
     expect(events[2]).toMatchObject({ type: "message", room: "chat", from: { name: "jason", address }, text: "hello" });
-    expect(events[3]).toMatchObject({ type: "notice", event: "rename", previousName: "jason", user: { name: "jay", address } });
+    expect(events[3]).toMatchObject({
+      type: "notice",
+      event: "rename",
+      previousName: "jason",
+      user: { name: "jay", address },
+    });
     expect(events[4]).toEqual({ type: "members", room: "chat", members: [{ name: "jay", address }] });
   });
 
@@ -133,7 +168,11 @@ describe("pipe mode", () => {
 
   test("with --no-reconnect, when the server goes away the client says so and exits non-zero", async () => {
     const doomed = await startServer();
-    const client = Bun.spawn([...CLIENT, "--no-reconnect", doomed.url], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const client = Bun.spawn([...CLIENT, "--no-reconnect", doomed.url], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     try {
       await doomed.waitForLog(/New connection from/); // a server of its own: the only connection.
       await doomed.stop();
@@ -160,7 +199,9 @@ describe("errors", () => {
   test("on ::1, the hint to start a server names --host too", async () => {
     const port = unusedPort();
     const result = await run([...CLIENT, "--host", "::1", "--port", String(port)], { input: "hi\n" });
-    expect(result.stderr).toBe(`Could not connect to ws://[::1]:${port}: connection refused. Is the server running? Start one with: ${RUN.server} --host ::1 --port ${port}\n`);
+    expect(result.stderr).toBe(
+      `Could not connect to ws://[::1]:${port}: connection refused. Is the server running? Start one with: ${RUN.server} --host ::1 --port ${port}\n`,
+    );
   });
 
   test("a server that is not a WebSocket server is named as such", async () => {
@@ -174,13 +215,19 @@ describe("errors", () => {
   });
 
   test.each([
-    [["ftp://example.test"], "'ftp://example.test' is not a WebSocket URL; use ws:// or wss://, e.g. ws://127.0.0.1:2000."],
+    [
+      ["ftp://example.test"],
+      "'ftp://example.test' is not a WebSocket URL; use ws:// or wss://, e.g. ws://127.0.0.1:2000.",
+    ],
     [["ws://[oops"], "'ws://[oops' is not a valid URL; expected something like ws://127.0.0.1:2000."],
     [["127.0.0.1:2000", "--port", "2001"], "Give either a URL or --host/--port, not both."],
     [["--port", "http"], "The port must be a number from 0 to 65535, not 'http'."],
     [["a", "b"], "Unexpected argument 'b'."],
     [["--nick", "x"], "Unknown option '--nick'."],
-    [["--name", "two words"], "--name: A name can only have letters, digits, '_', '-' and '.'; 'two words' has other characters."],
+    [
+      ["--name", "two words"],
+      "--name: A name can only have letters, digits, '_', '-' and '.'; 'two words' has other characters.",
+    ],
     [["--room", ""], "--room: A room cannot be empty."],
   ])("bad arguments %p: one line and exit code 2", async (args, message) => {
     expect(await run([...CLIENT, ...args])).toEqual({
@@ -196,7 +243,9 @@ describe("errors", () => {
     expect(help.stdout).toStartWith(
       `Usage: ${RUN.client} [options] [URL]\n       ${RUN.client} [options] < messages.txt\n       ${RUN.client} --json [options] [URL]\n`,
     );
-    expect(help.stdout).toContain("  -n, --name NAME     your name in the chat (on a terminal you are asked otherwise)\n");
+    expect(help.stdout).toContain(
+      "  -n, --name NAME     your name in the chat (on a terminal you are asked otherwise)\n",
+    );
     expect(await run([...CLIENT, "-v"])).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });
 });

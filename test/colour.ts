@@ -53,8 +53,20 @@ export function deltaE2000(first: Rgb, second: Rgb): number {
   const dHp = 2 * Math.sqrt(C1p * C2p) * Math.sin(rad(dhp / 2));
   const Lbp = (L1 + L2) / 2;
   const Cbp = (C1p + C2p) / 2;
-  const hbp = C1p * C2p === 0 ? h1p + h2p : Math.abs(h1p - h2p) <= 180 ? (h1p + h2p) / 2 : h1p + h2p < 360 ? (h1p + h2p + 360) / 2 : (h1p + h2p - 360) / 2;
-  const T = 1 - 0.17 * Math.cos(rad(hbp - 30)) + 0.24 * Math.cos(rad(2 * hbp)) + 0.32 * Math.cos(rad(3 * hbp + 6)) - 0.2 * Math.cos(rad(4 * hbp - 63));
+  const hbp =
+    C1p * C2p === 0
+      ? h1p + h2p
+      : Math.abs(h1p - h2p) <= 180
+        ? (h1p + h2p) / 2
+        : h1p + h2p < 360
+          ? (h1p + h2p + 360) / 2
+          : (h1p + h2p - 360) / 2;
+  const T =
+    1 -
+    0.17 * Math.cos(rad(hbp - 30)) +
+    0.24 * Math.cos(rad(2 * hbp)) +
+    0.32 * Math.cos(rad(3 * hbp + 6)) -
+    0.2 * Math.cos(rad(4 * hbp - 63));
   const dTheta = 30 * Math.exp(-(((hbp - 275) / 25) ** 2));
   const Rc = 2 * Math.sqrt(Cbp ** 7 / (Cbp ** 7 + 25 ** 7));
   const Sl = 1 + (0.015 * (Lbp - 50) ** 2) / Math.sqrt(20 + (Lbp - 50) ** 2);

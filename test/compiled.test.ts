@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json";
-import { BUN, ROOT, run, startServer, Terminal, unusedPort, type RunningServer } from "./helpers";
+import { BUN, ROOT, type RunningServer, run, startServer, Terminal, unusedPort } from "./helpers";
 
 describe("compiled executables", () => {
   const binDir = mkdtempSync(join(tmpdir(), "chat-bin-"));
@@ -17,8 +17,13 @@ describe("compiled executables", () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    for (const [source, output] of [["server.ts", chatServer], ["client.ts", chatClient]] as const) {
-      const build = await run([BUN, "build", "--compile", join(ROOT, source), "--outfile", output], { timeoutMs: 60_000 });
+    for (const [source, output] of [
+      ["server.ts", chatServer],
+      ["client.ts", chatClient],
+    ] as const) {
+      const build = await run([BUN, "build", "--compile", join(ROOT, source), "--outfile", output], {
+        timeoutMs: 60_000,
+      });
       if (build.exitCode !== 0) throw new Error(`bun build --compile ${source} failed:\n${build.stderr}`);
     }
     expect(readdirSync(binDir).sort()).toEqual(["chat-client", "chat-server"]);
@@ -47,7 +52,11 @@ describe("compiled executables", () => {
   test("--help and --version, with the executables' own names", async () => {
     const help = await run([chatServer, "--help"], { cwd: workDir });
     expect(help.stdout).toStartWith("Usage: chat-server [options]\n");
-    expect(await run([chatClient, "--version"], { cwd: workDir })).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
+    expect(await run([chatClient, "--version"], { cwd: workDir })).toEqual({
+      exitCode: 0,
+      stdout: `${pkg.version}\n`,
+      stderr: "",
+    });
     expect(await run([chatClient, "--bogus"], { cwd: workDir })).toEqual({
       exitCode: 2,
       stdout: "",
@@ -64,7 +73,11 @@ describe("compiled executables", () => {
     const second = await startServer(["--store", store], { command: [chatServer], cwd: workDir });
     try {
       const result = await run([chatClient, "--json", second.url], { input: "", cwd: workDir });
-      const replayed = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line)).filter((e) => e.history === true);
+      const replayed = result.stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => JSON.parse(line))
+        .filter((e) => e.history === true);
       expect(replayed.map((e) => [e.seq, e.text])).toEqual([[1, "kept"]]);
     } finally {
       await second.stop();
@@ -90,7 +103,9 @@ describe("compiled executables", () => {
       await terminal.waitForScreen("the input line", (screen) => screen.includes("◆  binary in chat"));
       await terminal.type("typed into the binary");
       await terminal.press("Enter");
-      await terminal.waitForScreen("the echo", (screen) => /┃ {2}\d\d:\d\d {2}binary \(127\.0\.0\.1:\d+\): typed into the binary/.test(screen));
+      await terminal.waitForScreen("the echo", (screen) =>
+        /┃ {2}\d\d:\d\d {2}binary \(127\.0\.0\.1:\d+\): typed into the binary/.test(screen),
+      );
       await terminal.press("C-c");
       expect(await terminal.waitForExit()).toBe(0);
     } finally {

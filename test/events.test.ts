@@ -1,16 +1,35 @@
 /** The one event decoder (common/events.ts), used by the clients, the page and the Redis path. */
 import { describe, expect, test } from "bun:test";
-import { decodeEvent, validEvent, type ChatEvent } from "../common/events";
+import { type ChatEvent, decodeEvent, validEvent } from "../common/events";
 
 const alice = { name: "alice", address: "127.0.0.1:5000" };
 const EVENTS: ChatEvent[] = [
   { type: "message", room: "chat", seq: 3, time: "2026-01-01T00:00:00.000Z", from: alice, text: "hi" },
-  { type: "action", room: "chat", seq: 4, time: "2026-01-01T00:00:00.000Z", from: { name: null, address: "[::1]:9" }, text: "waves", history: true },
+  {
+    type: "action",
+    room: "chat",
+    seq: 4,
+    time: "2026-01-01T00:00:00.000Z",
+    from: { name: null, address: "[::1]:9" },
+    text: "waves",
+    history: true,
+  },
   { type: "notice", room: "dev", time: "t", event: "join", user: alice, text: "alice joined dev" },
   { type: "notice", room: "dev", time: "t", event: "rename", user: alice, text: "x is now alice", previousName: null },
   { type: "notice", room: "dev", time: "t", event: "shutdown", text: "bye" },
-  { type: "welcome", you: alice, version: "1.0.0", limits: { rate: 5, burst: 20, maxMessage: 65536, announceLimit: 100 } },
-  { type: "welcome", you: alice, version: "1.0.0", limits: { rate: 5, burst: 20, maxMessage: 65536 }, resume: "secret" },
+  {
+    type: "welcome",
+    you: alice,
+    version: "1.0.0",
+    limits: { rate: 5, burst: 20, maxMessage: 65536, announceLimit: 100 },
+  },
+  {
+    type: "welcome",
+    you: alice,
+    version: "1.0.0",
+    limits: { rate: 5, burst: 20, maxMessage: 65536 },
+    resume: "secret",
+  },
   { type: "joined", room: "chat", members: [alice], count: 1, history: 0, seq: 0 },
   { type: "joined", room: "chat", members: [], count: 300, history: 2, seq: 9, missed: 4 },
   { type: "members", room: "chat", members: [alice] },
@@ -28,7 +47,9 @@ describe("decodeEvent", () => {
   });
 
   test("fields it does not know are left behind", () => {
-    const decoded = decodeEvent(JSON.stringify({ ...first("message"), __proto__: { evil: 1 }, extra: "x", from: { ...alice, admin: true } }));
+    const decoded = decodeEvent(
+      JSON.stringify({ ...first("message"), __proto__: { evil: 1 }, extra: "x", from: { ...alice, admin: true } }),
+    );
     expect(decoded).toEqual(EVENTS[0]!);
   });
 

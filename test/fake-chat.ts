@@ -107,7 +107,14 @@ export function chatWith(limits: Partial<Limits> = {}, historyOptions: HistoryOp
   const history = new History(50, undefined, historyOptions);
   const log = { text: "", writableLength: 0, write: (text: string) => void (log.text += text) };
   const metrics = new Metrics();
-  const chat = new Chat({ limits: { ...LIMITS, ...limits }, history, directory: new LocalDirectory(history), log: new Logger(log), metrics, version: "test" });
+  const chat = new Chat({
+    limits: { ...LIMITS, ...limits },
+    history,
+    directory: new LocalDirectory(history),
+    log: new Logger(log),
+    metrics,
+    version: "test",
+  });
   chat.hub = hub;
   void chat.start();
   let port = 40000;
@@ -119,7 +126,14 @@ export function chatWith(limits: Partial<Limits> = {}, historyOptions: HistoryOp
     resume = null,
     since = null,
     ip = "10.0.0.1",
-  }: { name?: string | null; room?: string | null; json?: boolean; resume?: string | null; since?: number | null; ip?: string } = {}) => {
+  }: {
+    name?: string | null;
+    room?: string | null;
+    json?: boolean;
+    resume?: string | null;
+    since?: number | null;
+    ip?: string;
+  } = {}) => {
     const member = chat.newMember(`${ip}:${++port}`, ip, json, { name, room, since, resume });
     const socket = new FakeSocket(hub);
     member.socket = socket;
@@ -135,4 +149,3 @@ export function chatWith(limits: Partial<Limits> = {}, historyOptions: HistoryOp
 }
 
 export const say = (text: string) => JSON.stringify({ type: "say", text });
-

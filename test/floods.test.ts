@@ -24,7 +24,13 @@ describe("floods and slow readers", () => {
         const mine = healthy.chat.filter((m) => m.includes(": healthy "));
         return mine.length === 5 ? mine : undefined;
       });
-      expect(own.map((m) => m.replace(/^.*: /, ""))).toEqual(["healthy 0", "healthy 1", "healthy 2", "healthy 3", "healthy 4"]);
+      expect(own.map((m) => m.replace(/^.*: /, ""))).toEqual([
+        "healthy 0",
+        "healthy 1",
+        "healthy 2",
+        "healthy 3",
+        "healthy 4",
+      ]);
       expect(healthy.chat.filter((m) => m.includes(": flood "))).toHaveLength(20);
       const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
       expect(metrics).toContain('chat_refused_messages_total{reason="rate"} 20');
@@ -36,14 +42,25 @@ describe("floods and slow readers", () => {
   });
 
   test("a client stopped with SIGSTOP is closed once its backlog passes --max-backlog; memory stays bounded; the healthy one loses nothing", async () => {
-    const server = await startServer(["--quiet", "--history", "0", "--rate", "0", "--ip-rate", "0", "--max-backlog", "1048576"]);
+    const server = await startServer([
+      "--quiet",
+      "--history",
+      "0",
+      "--rate",
+      "0",
+      "--ip-rate",
+      "0",
+      "--max-backlog",
+      "1048576",
+    ]);
     const stopped = pipeClient(["--no-reconnect", "--name", "sleeper", server.url]);
     try {
       await server.waitForLog(/sleeper \(\S+\) joined chat/);
       stopped.proc.kill("SIGSTOP");
       const healthy = await TestSocket.open(server.url);
       const producer = await TestSocket.open(server.url);
-      const rss = async () => Number(/VmRSS:\s+(\d+)/.exec(await Bun.file(`/proc/${server.process.pid}/status`).text())![1]) * 1024;
+      const rss = async () =>
+        Number(/VmRSS:\s+(\d+)/.exec(await Bun.file(`/proc/${server.process.pid}/status`).text())![1]) * 1024;
       const before = await rss();
       // Send in batches of 3 MB until the server gives up on the sleeper. The kernel takes the first
       // tens of megabytes into its socket buffers (up to 32 MB here), so it takes a while; at most
@@ -57,10 +74,14 @@ describe("floods and slow readers", () => {
       }
       expect(server.log()).toMatch(closedAsSlow);
       const received = await healthy.waitForChat(count, 20_000);
-      expect(received.map((m) => Number(m.split(": ")[1]!.split(" ")[0]))).toEqual(Array.from({ length: count }, (_, n) => n));
+      expect(received.map((m) => Number(m.split(": ")[1]!.split(" ")[0]))).toEqual(
+        Array.from({ length: count }, (_, n) => n),
+      );
       const grown = (await rss()) - before;
       expect(grown).toBeLessThan(150 * 1024 * 1024);
-      await server.waitForLog(/Connection from sleeper \(\S+\) closed \((1013 too slow: messages piled up unread|1006)\)/);
+      await server.waitForLog(
+        /Connection from sleeper \(\S+\) closed \((1013 too slow: messages piled up unread|1006)\)/,
+      );
       const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
       expect(metrics).toContain('chat_closed_connections_total{reason="slow"} 1');
       healthy.close();

@@ -31,8 +31,33 @@ function generator(seed: number) {
 /** Random inputs of every kind a client can send: typed lines, JSON commands, raw frames. */
 function inputs(random: ReturnType<typeof generator>) {
   const ROOMS = ["chat", "a", "b"];
-  const PIECES = ["hello", " ", "\n", "\r", "\t", "\x1b[2J", "\x1b]0;t\x07", "\x1b]52;c;eA==\x1b\\", "\x9b31m", "\x00", "\x07", "\b", "\u202e", "\u2066",
-    "é", "漢字", "😀", "'", '"', "<b>", "*** fake notice", "127.0.0.1:1: fake", "/", "//", "\ud800"] as const;
+  const PIECES = [
+    "hello",
+    " ",
+    "\n",
+    "\r",
+    "\t",
+    "\x1b[2J",
+    "\x1b]0;t\x07",
+    "\x1b]52;c;eA==\x1b\\",
+    "\x9b31m",
+    "\x00",
+    "\x07",
+    "\b",
+    "\u202e",
+    "\u2066",
+    "é",
+    "漢字",
+    "😀",
+    "'",
+    '"',
+    "<b>",
+    "*** fake notice",
+    "127.0.0.1:1: fake",
+    "/",
+    "//",
+    "\ud800",
+  ] as const;
   const text = () => Array.from({ length: 1 + random.int(8) }, () => random.pick(PIECES)).join("");
   const name = () => random.pick(["alice", "Bob", "名前", "x".repeat(33), "a b", "", "z_1.2-3", "\x1b[31mred"]);
   const textLine = () =>
@@ -78,7 +103,12 @@ function expectClean(everyone: TestSocket[]): void {
       }
       const event = decodeEvent(frame);
       expect(event?.type).toBe(JSON.parse(frame).type);
-      const texts = event?.type === "message" || event?.type === "action" ? [event.text, event.from.name] : event?.type === "notice" ? [event.text, event.user?.name] : [];
+      const texts =
+        event?.type === "message" || event?.type === "action"
+          ? [event.text, event.from.name]
+          : event?.type === "notice"
+            ? [event.text, event.user?.name]
+            : [];
       for (const value of texts) if (typeof value === "string") expect(value).not.toMatch(CONTROL);
     }
   }
@@ -88,7 +118,26 @@ test(`fuzz: ${STEPS} random commands, texts and frames (seed ${SEED}) leave the 
   const random = generator(SEED);
   const { textLine, jsonFrame, rawFrame } = inputs(random);
   // A generous rate limit (the limit has a test of its own): here every command should be heard.
-  const server = await startServer(["--history", "5", "--max-message", "2000", "--max-frame", "8000", "--max-per-ip", "100", "--rate", "500", "--burst", "1000", "--ip-rate", "0", "--ip-changes", "0", "--ip-connect-rate", "0"]);
+  const server = await startServer([
+    "--history",
+    "5",
+    "--max-message",
+    "2000",
+    "--max-frame",
+    "8000",
+    "--max-per-ip",
+    "100",
+    "--rate",
+    "500",
+    "--burst",
+    "1000",
+    "--ip-rate",
+    "0",
+    "--ip-changes",
+    "0",
+    "--ip-connect-rate",
+    "0",
+  ]);
   try {
     const textClients = await Promise.all([0, 1, 2].map(() => TestSocket.open(server.url)));
     const jsonClients = await Promise.all([0, 1, 2].map(() => TestSocket.open(server.url, SUBPROTOCOL)));
@@ -100,7 +149,8 @@ test(`fuzz: ${STEPS} random commands, texts and frames (seed ${SEED}) leave the 
     for (let step = 0; step < STEPS; step++) {
       const choice = random.int(10);
       if (choice < 8) {
-        const [pool, protocol, frame] = choice < 4 ? [textClients, undefined, textLine] : [jsonClients, SUBPROTOCOL, jsonFrame];
+        const [pool, protocol, frame] =
+          choice < 4 ? [textClients, undefined, textLine] : [jsonClients, SUBPROTOCOL, jsonFrame];
         const at = random.int(pool.length);
         if (pool[at]!.closed) {
           closedCodes.push(pool[at]!.closed!.code);

@@ -43,16 +43,28 @@ describe("health, metrics and shutdown", () => {
       expect(await server.process.exited).toBe(0);
       expect(Date.now() - started).toBeLessThan(3_000);
       expect(server.log()).toContain("Shutting down (SIGTERM)\n");
-      expect(await text.waitForMessage("the notice", (m) => m.startsWith("*** The server"))).toBe("*** The server is shutting down; reconnect in a moment.");
-      expect(await json.waitForEvent("the notice", (e) => e.type === "notice")).toMatchObject({ event: "shutdown", room: "chat" });
-      for (const socket of [text, json]) expect([(await socket.waitForClose()).code, socket.closed!.reason]).toEqual([1001, "server shutting down"]);
+      expect(await text.waitForMessage("the notice", (m) => m.startsWith("*** The server"))).toBe(
+        "*** The server is shutting down; reconnect in a moment.",
+      );
+      expect(await json.waitForEvent("the notice", (e) => e.type === "notice")).toMatchObject({
+        event: "shutdown",
+        room: "chat",
+      });
+      for (const socket of [text, json])
+        expect([(await socket.waitForClose()).code, socket.closed!.reason]).toEqual([1001, "server shutting down"]);
       // Nobody is told of everybody else leaving: they are all about to come back.
       expect(json.events.filter((e) => e.type === "notice" && e.event === "leave")).toEqual([]);
       expect(text.messages.filter((m) => m.endsWith(" left chat"))).toEqual([]);
       const again = await startServer(["--store", store]);
       try {
         const late = await TestSocket.open(again.url);
-        expect((await late.waitForChat(5)).map((m) => m.replace(/^\[history\] \S+: /, ""))).toEqual(["kept 0", "kept 1", "kept 2", "kept 3", "kept 4"]);
+        expect((await late.waitForChat(5)).map((m) => m.replace(/^\[history\] \S+: /, ""))).toEqual([
+          "kept 0",
+          "kept 1",
+          "kept 2",
+          "kept 3",
+          "kept 4",
+        ]);
         late.close();
       } finally {
         await again.stop();

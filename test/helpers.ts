@@ -4,10 +4,11 @@
  * sockets and a real terminal (tmux) to drive the interactive client. Every wait is bounded in
  * time; every process started here is stopped by its pid.
  */
-import { bunCommand, runCommand } from "../common/run-command";
-import type { Subprocess } from "bun";
+
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { bunCommand, runCommand } from "../common/run-command";
 
 export const ROOT = join(import.meta.dir, "..");
 /** The Bun running the tests runs the programs too. */
@@ -16,12 +17,17 @@ export const BUN = process.execPath;
 export const RUN = { server: runCommand("server"), client: runCommand("client"), bun: bunCommand() };
 
 /** Waits until `check` returns a value other than undefined, polling; fails after `timeoutMs`. */
-export async function waitFor<T>(what: string | (() => string), check: () => T | undefined, timeoutMs = 5_000): Promise<T> {
+export async function waitFor<T>(
+  what: string | (() => string),
+  check: () => T | undefined,
+  timeoutMs = 5_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
     await Bun.sleep(20);
   }
 }
@@ -54,10 +60,20 @@ export interface RunningServer {
  */
 export async function startServer(
   args: string[] = [],
-  { command = [BUN, join(ROOT, "server.ts")], env = {}, cwd = ROOT }: { command?: string[]; env?: Record<string, string>; cwd?: string } = {},
+  {
+    command = [BUN, join(ROOT, "server.ts")],
+    env = {},
+    cwd = ROOT,
+  }: { command?: string[]; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<RunningServer> {
   const portArgs = "PORT" in env ? [] : ["--port", "0"];
-  const proc = Bun.spawn([...command, ...portArgs, ...args], { cwd, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const proc = Bun.spawn([...command, ...portArgs, ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
   const stdout = collect(proc.stdout);
   const stderr = collect(proc.stderr);
   const server: RunningServer = {
@@ -109,9 +125,17 @@ export function pipeClient(args: string[], command = [BUN, join(ROOT, "client.ts
     out,
     write: (line: string) => proc.stdin.write(`${line}\n`),
     waitForOutput: (what: string, check: (stdout: string) => boolean, timeoutMs = 8_000) =>
-      waitFor(() => `${what}; stdout so far: ${out.stdout}; stderr: ${out.stderr}`, () => (check(out.stdout) ? true : undefined), timeoutMs),
+      waitFor(
+        () => `${what}; stdout so far: ${out.stdout}; stderr: ${out.stderr}`,
+        () => (check(out.stdout) ? true : undefined),
+        timeoutMs,
+      ),
     waitForStderr: (what: string, check: (stderr: string) => boolean, timeoutMs = 8_000) =>
-      waitFor(() => `${what}; stderr so far: ${out.stderr}`, () => (check(out.stderr) ? true : undefined), timeoutMs),
+      waitFor(
+        () => `${what}; stderr so far: ${out.stderr}`,
+        () => (check(out.stderr) ? true : undefined),
+        timeoutMs,
+      ),
   };
 }
 
@@ -122,10 +146,28 @@ export interface Finished {
 }
 
 /** Runs a command to completion with `input` on stdin; kills it if it outlives `timeoutMs`. */
-export async function run(command: string[], { input = "", cwd = ROOT, timeoutMs = 15_000, env }: { input?: string; cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Finished> {
-  const proc = Bun.spawn(command, { cwd, stdin: new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+export async function run(
+  command: string[],
+  {
+    input = "",
+    cwd = ROOT,
+    timeoutMs = 15_000,
+    env,
+  }: { input?: string; cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<Finished> {
+  const proc = Bun.spawn(command, {
+    cwd,
+    stdin: new TextEncoder().encode(input),
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, ...env },
+  });
   const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
-  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   clearTimeout(timer);
   return { exitCode, stdout, stderr };
 }
@@ -135,17 +177,21 @@ export async function run(command: string[], { input = "", cwd = ROOT, timeoutMs
  * (every 50 ms), and a test about to SIGKILL the server must not kill it before the write.
  */
 export function waitForStored(store: string, text: string, timeoutMs = 5_000): Promise<true> {
-  return waitFor(`'${text}' written to ${store}`, () => {
-    let db: Database | undefined;
-    try {
-      db = new Database(store, { readonly: true });
-      return db.query("SELECT 1 FROM events WHERE text = ?").get(text) ? true : undefined;
-    } catch {
-      return undefined; // Not created yet, or busy: asked again.
-    } finally {
-      db?.close();
-    }
-  }, timeoutMs);
+  return waitFor(
+    `'${text}' written to ${store}`,
+    () => {
+      let db: Database | undefined;
+      try {
+        db = new Database(store, { readonly: true });
+        return db.query("SELECT 1 FROM events WHERE text = ?").get(text) ? true : undefined;
+      } catch {
+        return undefined; // Not created yet, or busy: asked again.
+      } finally {
+        db?.close();
+      }
+    },
+    timeoutMs,
+  );
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
@@ -162,7 +208,10 @@ export function unusedPort(): number {
  * (the benchmark pins it to a core with taskset).
  */
 export async function startRedis(port = unusedPort(), wrap: (command: string[]) => string[] = (command) => command) {
-  const proc = Bun.spawn(wrap(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]), { stdout: "ignore", stderr: "ignore" });
+  const proc = Bun.spawn(
+    wrap(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]),
+    { stdout: "ignore", stderr: "ignore" },
+  );
   await waitFor("redis-server to answer", () => {
     if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
     const ping = Bun.spawnSync(["redis-cli", "-p", String(port), "PING"]);

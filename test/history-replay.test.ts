@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, jsonClient, ROOT, settle, startServer, TestSocket, RUN } from "./helpers";
+import { BUN, jsonClient, ROOT, RUN, settle, startServer, TestSocket } from "./helpers";
 
 describe("history", () => {
   test("who enters a room first gets its last N messages, oldest first, marked as history", async () => {
@@ -73,7 +73,11 @@ describe("history", () => {
         const joined = await after.waitForEvent("joined", (e) => e.type === "joined");
         expect(joined.history).toBe(3);
         const replayed = await after.waitForEvent("the replay", (e) => e.text === "three");
-        expect(after.events.filter((e) => e.history === true).map((e) => [e.seq, e.text])).toEqual([[1, "one"], [2, "two"], [3, "three"]]);
+        expect(after.events.filter((e) => e.history === true).map((e) => [e.seq, e.text])).toEqual([
+          [1, "one"],
+          [2, "two"],
+          [3, "three"],
+        ]);
         expect(replayed.history).toBe(true);
         after.send(JSON.stringify({ type: "say", text: "four" }));
         expect((await after.waitForEvent("the new message", (e) => e.text === "four")).seq).toBe(4);
@@ -89,7 +93,9 @@ describe("history", () => {
   test("a store that cannot be opened is one clear line and exit code 1", async () => {
     const result = Bun.spawnSync([BUN, join(ROOT, "server.ts"), "--port", "0", "--store", "/nonexistent/dir/h.sqlite"]);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr.toString()).toStartWith(`${RUN.server}: Could not open the history store '/nonexistent/dir/h.sqlite': `);
+    expect(result.stderr.toString()).toStartWith(
+      `${RUN.server}: Could not open the history store '/nonexistent/dir/h.sqlite': `,
+    );
     expect(result.stderr.toString()).toEndWith("Check the path, or leave out --store to keep history in memory.\n");
   });
 });
@@ -102,9 +108,16 @@ test("/older N gives the messages before N, at most --history of them, to a plai
     await talker.waitForChat(5);
     talker.send("/older 5");
     const answer = await talker.waitForMessage("the earlier messages", (m) => m.startsWith("*** Earlier in chat:"));
-    expect(answer.replace(/127\.0\.0\.1:\d+/g, "ADDR").split("\n")).toEqual(["*** Earlier in chat:", "[history] ADDR: m2", "[history] ADDR: m3", "[history] ADDR: m4"]);
+    expect(answer.replace(/127\.0\.0\.1:\d+/g, "ADDR").split("\n")).toEqual([
+      "*** Earlier in chat:",
+      "[history] ADDR: m2",
+      "[history] ADDR: m3",
+      "[history] ADDR: m4",
+    ]);
     talker.send("/older zero");
-    expect(await talker.waitForMessage("the refusal", (m) => m.startsWith("*** Error"))).toBe("*** Error: /older needs a message number, e.g. /older 120, not 'zero'.");
+    expect(await talker.waitForMessage("the refusal", (m) => m.startsWith("*** Error"))).toBe(
+      "*** Error: /older needs a message number, e.g. /older 120, not 'zero'.",
+    );
     talker.close();
   } finally {
     await server.stop();

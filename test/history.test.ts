@@ -1,19 +1,28 @@
 /** History (server/history.ts): numbering, replay, resuming, and the SQLite store across a restart. */
+
+import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SaidEvent } from "../common/events";
-import { Database } from "bun:sqlite";
 import { History } from "../server/history";
 
-const said = (room: string, text: string): Omit<SaidEvent, "seq"> => ({ type: "message", room, time: "t", from: { name: null, address: "a:1" }, text });
+const said = (room: string, text: string): Omit<SaidEvent, "seq"> => ({
+  type: "message",
+  room,
+  time: "t",
+  from: { name: null, address: "a:1" },
+  text,
+});
 const dir = mkdtempSync(join(tmpdir(), "chat-history-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("each room numbers its messages from 1", () => {
   const history = new History(10);
-  expect([history.add(said("a", "1")).seq, history.add(said("a", "2")).seq, history.add(said("b", "1")).seq]).toEqual([1, 2, 1]);
+  expect([history.add(said("a", "1")).seq, history.add(said("a", "2")).seq, history.add(said("b", "1")).seq]).toEqual([
+    1, 2, 1,
+  ]);
   expect(history.lastSeq("a")).toBe(2);
   expect(history.lastSeq("nobody")).toBe(0);
 });
@@ -21,7 +30,11 @@ test("each room numbers its messages from 1", () => {
 test("recent() replays at most the limit, oldest first, marked as history", () => {
   const history = new History(3);
   for (let i = 1; i <= 10; i++) history.add(said("a", String(i)));
-  expect(history.recent("a").map((e) => [e.text, e.history])).toEqual([["8", true], ["9", true], ["10", true]]);
+  expect(history.recent("a").map((e) => [e.text, e.history])).toEqual([
+    ["8", true],
+    ["9", true],
+    ["10", true],
+  ]);
   expect(new History(0).recent("a")).toEqual([]);
 });
 
@@ -71,7 +84,11 @@ test("the store keeps at most --store-keep messages per room and none older than
   history.close();
   const db = new Database(file, { readonly: true });
   try {
-    const rows = db.query<{ room: string; n: number; low: number; high: number }, []>("SELECT room, count(*) AS n, min(seq) AS low, max(seq) AS high FROM events GROUP BY room").all();
+    const rows = db
+      .query<{ room: string; n: number; low: number; high: number }, []>(
+        "SELECT room, count(*) AS n, min(seq) AS low, max(seq) AS high FROM events GROUP BY room",
+      )
+      .all();
     expect(rows).toEqual([{ room: "a", n: 10, low: 16, high: 25 }]);
   } finally {
     db.close();
@@ -85,7 +102,10 @@ test("older messages page backwards: from memory without a store, from the store
   const memory = new History(3);
   for (let i = 1; i <= 5; i++) memory.add(said("a", String(i)));
   // Memory keeps up to twice --history between trims: 1 to 5 here.
-  expect(memory.before("a", 5)).toEqual({ events: ["2", "3", "4"].map((text, i) => expect.objectContaining({ seq: i + 2, text, history: true })), start: false });
+  expect(memory.before("a", 5)).toEqual({
+    events: ["2", "3", "4"].map((text, i) => expect.objectContaining({ seq: i + 2, text, history: true })),
+    start: false,
+  });
   expect(memory.before("a", 2).events.map((e) => e.seq)).toEqual([1]);
   expect(memory.before("a", 2).start).toBe(true);
   const file = join(dir, "paging.sqlite");

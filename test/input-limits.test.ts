@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SUBPROTOCOL } from "../common/events";
-import { RawSocket, startServer, TestSocket, waitFor, wsFrame, type RunningServer } from "./helpers";
+import { RawSocket, type RunningServer, startServer, TestSocket, waitFor, wsFrame } from "./helpers";
 
 /** Anything a terminal would act on: C0 but newline, DEL, C1, bidi overrides and isolates. */
 const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
@@ -12,7 +12,18 @@ const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
 describe("limits on what clients send", () => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startServer(["--history", "0", "--rate", "0", "--ip-rate", "0", "--max-message", "1000", "--max-frame", "4000"]);
+    server = await startServer([
+      "--history",
+      "0",
+      "--rate",
+      "0",
+      "--ip-rate",
+      "0",
+      "--max-message",
+      "1000",
+      "--max-frame",
+      "4000",
+    ]);
   });
   afterAll(() => server.stop());
 
@@ -20,11 +31,15 @@ describe("limits on what clients send", () => {
     const sender = await TestSocket.open(server.url);
     const watcher = await TestSocket.open(server.url);
     sender.send("x".repeat(1001));
-    expect(await sender.waitForMessage("the refusal", (m) => m.startsWith("*** Error"))).toBe("*** Error: That message is 1001 bytes; the limit is 1000. It was not sent.");
+    expect(await sender.waitForMessage("the refusal", (m) => m.startsWith("*** Error"))).toBe(
+      "*** Error: That message is 1001 bytes; the limit is 1000. It was not sent.",
+    );
     sender.send("é".repeat(501)); // 1002 bytes of UTF-8 in 501 characters
     await sender.waitForMessage("the second refusal", (m) => m.includes("1002 bytes"));
     sender.send("y".repeat(1000));
-    expect(await watcher.waitForMessage("the message at the limit", (m) => m.includes("yyy"))).toEndWith(`: ${"y".repeat(1000)}`);
+    expect(await watcher.waitForMessage("the message at the limit", (m) => m.includes("yyy"))).toEndWith(
+      `: ${"y".repeat(1000)}`,
+    );
     expect(watcher.chat).toHaveLength(1);
     sender.close();
     watcher.close();
@@ -37,7 +52,9 @@ describe("limits on what clients send", () => {
     const closed = await big.waitForClose();
     expect([closed.code, closed.reason]).toEqual([1009, "Received too big message"]);
     other.send("still fine");
-    expect(await other.waitForMessage("its message", (m) => m.endsWith(": still fine"))).toMatch(/^127\.0\.0\.1:\d+: still fine$/);
+    expect(await other.waitForMessage("its message", (m) => m.endsWith(": still fine"))).toMatch(
+      /^127\.0\.0\.1:\d+: still fine$/,
+    );
     other.close();
   });
 
@@ -62,7 +79,7 @@ describe("limits on what clients send", () => {
       const said = json.events.filter((e) => e.type === "message");
       return said.length >= attacks.length ? said : undefined;
     })) as { text: string }[];
-    attacks.forEach(([, clean], i) => expect(events[i]!.text).toBe(clean));
+    for (const [i, [, clean]] of attacks.entries()) expect(events[i]!.text).toBe(clean);
     for (const line of lines) {
       expect(line).not.toMatch(CONTROL);
       // Every line of a message after its first is indented: none can start like a sender's tag.
@@ -73,7 +90,9 @@ describe("limits on what clients send", () => {
       "*** Error: A name can only have letters, digits, '_', '-' and '.'; '\\u001b[31mred' has other characters.",
     );
     evil.send("\x1b[31m\x07");
-    expect(await evil.waitForMessage("the refusal", (m) => m.includes("needs some text"))).toBe("*** Error: A message needs some text besides control characters.");
+    expect(await evil.waitForMessage("the refusal", (m) => m.includes("needs some text"))).toBe(
+      "*** Error: A message needs some text besides control characters.",
+    );
     for (const s of [evil, text, json]) s.close();
   });
 

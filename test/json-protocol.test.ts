@@ -18,8 +18,21 @@ describe("the JSON protocol (chat.v1.json)", () => {
     expect(socket.socket.protocol).toBe(SUBPROTOCOL);
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
     const [welcome, joined] = socket.events;
-    expect(welcome).toEqual({ type: "welcome", you: { name: "jay", address }, version: expect.any(String), limits: { rate: 5, burst: 20, maxMessage: 65536, announceLimit: 100 }, resume: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) });
-    expect(joined).toEqual({ type: "joined", room: "json1", members: [{ name: "jay", address }], count: 1, history: 0, seq: 0 });
+    expect(welcome).toEqual({
+      type: "welcome",
+      you: { name: "jay", address },
+      version: expect.any(String),
+      limits: { rate: 5, burst: 20, maxMessage: 65536, announceLimit: 100 },
+      resume: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+    });
+    expect(joined).toEqual({
+      type: "joined",
+      room: "json1",
+      members: [{ name: "jay", address }],
+      count: 1,
+      history: 0,
+      seq: 0,
+    });
     socket.close();
   });
 
@@ -28,7 +41,9 @@ describe("the JSON protocol (chat.v1.json)", () => {
     const text = await TestSocket.open(`${server.url}/?room=mixed&name=tex`);
     await json.waitForEvent("tex joining", (e) => e.type === "notice" && e.event === "join");
     json.send(JSON.stringify({ type: "say", text: "from json" }));
-    expect(await text.waitForMessage("the JSON client's message", (m) => m.endsWith("from json"))).toBe(`${address}: from json`);
+    expect(await text.waitForMessage("the JSON client's message", (m) => m.endsWith("from json"))).toBe(
+      `${address}: from json`,
+    );
     text.send("from text");
     const event = await json.waitForEvent("the text client's message", (e) => e.text === "from text");
     expect(event).toEqual({
@@ -63,7 +78,10 @@ describe("the JSON protocol (chat.v1.json)", () => {
       ['{"type":"dance"}', 'Unknown command type "dance"; known: nick, join, rooms, who, older, me, help, quit, say.'],
       ['{"type":"say"}', 'The command "say" needs a non-empty string "text".'],
       ['{"type":"say","text":42}', 'The command "say" needs a non-empty string "text".'],
-      ['{"type":"join","room":"no spaces"}', "A room can only have letters, digits, '_', '-' and '.'; 'no spaces' has other characters."],
+      [
+        '{"type":"join","room":"no spaces"}',
+        "A room can only have letters, digits, '_', '-' and '.'; 'no spaces' has other characters.",
+      ],
     ];
     for (const [frame, message] of cases) {
       const before = socket.messages.length;

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { SUBPROTOCOL } from "../common/events";
-import { pipeClient, Proxy, startServer, TestSocket, waitFor, type RunningServer } from "./helpers";
+import { CuttableLink, pipeClient, type RunningServer, startServer, TestSocket, waitFor } from "./helpers";
 
 /** A WebSocket that says, through the trusted proxy header, that it comes from `ip`. */
 function openAs(server: RunningServer, ip: string, path = "/", protocol?: string): Promise<TestSocket> {
@@ -25,7 +25,12 @@ async function metric(server: RunningServer, name: string): Promise<number> {
   return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)![1]);
 }
 
-const upgradeHeaders = { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13" };
+const upgradeHeaders = {
+  Upgrade: "websocket",
+  Connection: "Upgrade",
+  "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+  "Sec-WebSocket-Version": "13",
+};
 
 describe("budgets that survive reconnecting", () => {
   test("40 loops of connect, send 20, close deliver no more than the address's budget, and the loops meet 429 with Retry-After", async () => {
@@ -56,7 +61,9 @@ describe("budgets that survive reconnecting", () => {
       const answer = await fetch(`http://127.0.0.1:${server.port}/`, { headers: upgradeHeaders });
       expect(answer.status).toBe(429);
       expect(Number(answer.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-      expect(await answer.text()).toMatch(/^Too many new connections from your address \(2 a second at most\); try again in \d+ s\.\n$/);
+      expect(await answer.text()).toMatch(
+        /^Too many new connections from your address \(2 a second at most\); try again in \d+ s\.\n$/,
+      );
       watcher.close();
     } finally {
       await server.stop();
@@ -72,7 +79,9 @@ describe("budgets that survive reconnecting", () => {
       const late = await TestSocket.open(`${server.url}/?since=0`, SUBPROTOCOL);
       const joined = await late.waitForEvent("joined", (e) => e.type === "joined");
       expect(joined).toMatchObject({ history: 50, missed: 49 });
-      await waitFor("the replay", () => (late.events.filter((e) => e.type === "message").length >= 50 ? true : undefined));
+      await waitFor("the replay", () =>
+        late.events.filter((e) => e.type === "message").length >= 50 ? true : undefined,
+      );
       expect(late.events.filter((e) => e.type === "message").map((e) => e.text)[0]).toBe("m50");
       for (const socket of [talker, late]) socket.close();
     } finally {
@@ -102,7 +111,9 @@ describe("replays under attack", () => {
       const fullReplays = (20 * 50 * big.length) / 2 ** 20;
       // The budget counts about two bytes a character: 16 MiB at once, then 1 MiB a second.
       const allowed = (16 + seconds + 1) / 2;
-      console.log(`replayed ${(received / 2 ** 20).toFixed(1)} MiB in ${seconds.toFixed(1)} s, where 20 full replays are ${fullReplays.toFixed(0)} MiB`);
+      console.log(
+        `replayed ${(received / 2 ** 20).toFixed(1)} MiB in ${seconds.toFixed(1)} s, where 20 full replays are ${fullReplays.toFixed(0)} MiB`,
+      );
       expect(received / 2 ** 20).toBeLessThan(allowed);
       filler.close();
     } finally {
@@ -114,7 +125,19 @@ describe("replays under attack", () => {
 describe("memory under attack", () => {
   test("64 KiB messages into ever new rooms: history stays within --history-bytes and RSS within a bound", async () => {
     const budget = 16 * 1024 * 1024;
-    const server = await startServer(["--quiet", "--rate", "0", "--ip-rate", "0", "--ip-changes", "0", "--history-bytes", String(budget), "--max-rooms", "500"]);
+    const server = await startServer([
+      "--quiet",
+      "--rate",
+      "0",
+      "--ip-rate",
+      "0",
+      "--ip-changes",
+      "0",
+      "--history-bytes",
+      String(budget),
+      "--max-rooms",
+      "500",
+    ]);
     try {
       const before = await rssMiB(server);
       const attackers = await Promise.all(Array.from({ length: 8 }, () => TestSocket.open(server.url, SUBPROTOCOL)));
@@ -127,18 +150,28 @@ describe("memory under attack", () => {
           sent += 10;
         }
         // Let the attackers read, so that their backlogs are not what is measured.
-        await waitFor("the round's echoes", () => (attackers.every((a) => a.events.filter((e) => e.type === "message").length >= 10) ? true : undefined), 20_000);
+        await waitFor(
+          "the round's echoes",
+          () => (attackers.every((a) => a.events.filter((e) => e.type === "message").length >= 10) ? true : undefined),
+          20_000,
+        );
         for (const attacker of attackers) attacker.messages.length = 0;
       }
       const said = sent * big.length;
       const history = await metric(server, "chat_history_bytes");
       const peak = await rssMiB(server);
-      console.log(`said ${(said / 2 ** 20).toFixed(0)} MiB in ${sent} messages; history ${(history / 2 ** 20).toFixed(1)} MiB; RSS ${before.toFixed(0)} -> ${peak.toFixed(0)} MiB`);
+      console.log(
+        `said ${(said / 2 ** 20).toFixed(0)} MiB in ${sent} messages; history ${(history / 2 ** 20).toFixed(1)} MiB; RSS ${before.toFixed(0)} -> ${peak.toFixed(0)} MiB`,
+      );
       expect(said).toBeGreaterThan(10 * budget);
       expect(history).toBeLessThanOrEqual(budget);
       expect(peak - before).toBeLessThan(200);
       for (const attacker of attackers) attacker.close();
-      const rooms = await waitFor("the attackers' rooms to go", async () => ((await metric(server, "chat_rooms")) === 1 ? true : undefined), 5_000);
+      const rooms = await waitFor(
+        "the attackers' rooms to go",
+        async () => ((await metric(server, "chat_rooms")) === 1 ? true : undefined),
+        5_000,
+      );
       expect(rooms).toBe(true);
     } finally {
       await server.stop();
@@ -148,7 +181,17 @@ describe("memory under attack", () => {
 
 describe("behind a reverse proxy", () => {
   test("with --ipv4-prefix 24, twenty addresses of one network share one --max-per-ip; another network still gets in", async () => {
-    const server = await startServer(["--quiet", "--trust-proxy", "127.0.0.1", "--ipv4-prefix", "24", "--max-per-ip", "10", "--ip-connect-rate", "0"]);
+    const server = await startServer([
+      "--quiet",
+      "--trust-proxy",
+      "127.0.0.1",
+      "--ipv4-prefix",
+      "24",
+      "--max-per-ip",
+      "10",
+      "--ip-connect-rate",
+      "0",
+    ]);
     const sockets: TestSocket[] = [];
     try {
       let refused = 0;
@@ -171,10 +214,14 @@ describe("behind a reverse proxy", () => {
     try {
       const viaProxy = await openAs(trusting, "203.0.113.50");
       viaProxy.send("hello");
-      expect(await viaProxy.waitForMessage("its own message", (m) => m.endsWith(": hello"))).toMatch(/^203\.0\.113\.50:\d+: hello$/);
+      expect(await viaProxy.waitForMessage("its own message", (m) => m.endsWith(": hello"))).toMatch(
+        /^203\.0\.113\.50:\d+: hello$/,
+      );
       const spoofing = await openAs(plain, "203.0.113.50");
       spoofing.send("hello");
-      expect(await spoofing.waitForMessage("its own message", (m) => m.endsWith(": hello"))).toMatch(/^127\.0\.0\.1:\d+: hello$/);
+      expect(await spoofing.waitForMessage("its own message", (m) => m.endsWith(": hello"))).toMatch(
+        /^127\.0\.0\.1:\d+: hello$/,
+      );
       for (const socket of [viaProxy, spoofing]) socket.close();
     } finally {
       await Promise.all([trusting.stop(), plain.stop()]);
@@ -185,10 +232,16 @@ describe("behind a reverse proxy", () => {
 /** Sends `request` as raw bytes and returns the answer's head (status line and headers). */
 async function rawHead(port: number, request: string): Promise<string> {
   let received = "";
-  const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data: (_s, data) => void (received += data.toString()) } });
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: { data: (_s, data) => void (received += data.toString()) },
+  });
   try {
     socket.write(request);
-    return await waitFor("an answer", () => (received.includes("\r\n\r\n") ? received.slice(0, received.indexOf("\r\n\r\n")) : undefined));
+    return await waitFor("an answer", () =>
+      received.includes("\r\n\r\n") ? received.slice(0, received.indexOf("\r\n\r\n")) : undefined,
+    );
   } finally {
     socket.end();
   }
@@ -202,7 +255,9 @@ describe("HTTP as an attacker sends it", () => {
     const server = await startServer([]);
     try {
       const port = server.port;
-      expect(await rawHead(port, handshake(port, `Origin: http://evil.example:${port}\r\n`, `evil.example:${port}`))).toStartWith("HTTP/1.1 403");
+      expect(
+        await rawHead(port, handshake(port, `Origin: http://evil.example:${port}\r\n`, `evil.example:${port}`)),
+      ).toStartWith("HTTP/1.1 403");
       expect(await rawHead(port, handshake(port, `Origin: https://127.0.0.1:${port}\r\n`))).toStartWith("HTTP/1.1 403");
       for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`]) {
         expect(await rawHead(port, handshake(port, `Origin: ${origin}\r\n`))).toStartWith("HTTP/1.1 101");
@@ -233,10 +288,13 @@ describe("HTTP as an attacker sends it", () => {
     const server = await startServer([]);
     try {
       for (const host of ["a b", "[::1", "x:99999"]) {
-        expect(await rawHead(server.port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).toStartWith("HTTP/1.1 400");
+        expect(await rawHead(server.port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).toStartWith(
+          "HTTP/1.1 400",
+        );
       }
       const logBefore = server.log().length;
-      for (let i = 0; i < 200; i++) await rawHead(server.port, `GET / HTTP/1.1\r\nHost: [::1\r\nConnection: close\r\n\r\n`);
+      for (let i = 0; i < 200; i++)
+        await rawHead(server.port, `GET / HTTP/1.1\r\nHost: [::1\r\nConnection: close\r\n\r\n`);
       expect(server.log().length - logBefore).toBe(0);
       expect(server.stderr()).toBe("");
     } finally {
@@ -247,7 +305,10 @@ describe("HTTP as an attacker sends it", () => {
   test("only chat.v1.json, exactly, is answered as a subprotocol; anything else is not echoed", async () => {
     const server = await startServer([]);
     try {
-      const protocolOf = async (offer: string) => /^Sec-WebSocket-Protocol: (.*)$/im.exec(await rawHead(server.port, handshake(server.port, `Sec-WebSocket-Protocol: ${offer}\r\n`)))?.[1];
+      const protocolOf = async (offer: string) =>
+        /^Sec-WebSocket-Protocol: (.*)$/im.exec(
+          await rawHead(server.port, handshake(server.port, `Sec-WebSocket-Protocol: ${offer}\r\n`)),
+        )?.[1];
       expect(await protocolOf("foo")).toBeUndefined();
       expect(await protocolOf("CHAT.V1.JSON")).toBeUndefined();
       expect(await protocolOf("token.czNjcmV0, foo")).toBeUndefined();
@@ -262,7 +323,10 @@ describe("HTTP as an attacker sends it", () => {
     const open = await startServer(["--token", "s3cret", "--public-status"]);
     try {
       const status = (server: RunningServer, path: string, token?: string) =>
-        fetch(`http://127.0.0.1:${server.port}${path}`, token ? { headers: { Authorization: `Bearer ${token}` } } : {}).then((r) => r.status);
+        fetch(
+          `http://127.0.0.1:${server.port}${path}`,
+          token ? { headers: { Authorization: `Bearer ${token}` } } : {},
+        ).then((r) => r.status);
       expect(await status(guarded, "/healthz")).toBe(401);
       expect(await status(guarded, "/metrics", "wrong")).toBe(401);
       expect(await status(guarded, "/healthz", "s3cret")).toBe(200);
@@ -279,7 +343,7 @@ describe("HTTP as an attacker sends it", () => {
 describe("a full server, as our clients meet it", () => {
   test("a dropped client whose reconnect meets 503 keeps trying, and gets back in once there is room", async () => {
     const server = await startServer(["--max-clients", "1"]);
-    const proxy = new Proxy(server.port);
+    const proxy = new CuttableLink(server.port);
     const client = pipeClient(["--name", "patient", `127.0.0.1:${proxy.port}`]);
     let squatter: TestSocket | undefined;
     try {
@@ -323,7 +387,9 @@ describe("names nobody can pass for", () => {
       expect(await attempt("alıce")).toBe("The name 'alıce' is taken; choose another.");
       expect(await attempt("ａｌｉｃｅ")).toBe("The name 'alice' is taken; choose another.");
       expect(await attempt("AIice")).toBe("The name 'AIice' is taken; choose another.");
-      expect(await attempt("аlice")).toBe("A name cannot mix scripts (Cyrillic and Latin in 'аlice'): letters from two scripts let one name pass for another.");
+      expect(await attempt("аlice")).toBe(
+        "A name cannot mix scripts (Cyrillic and Latin in 'аlice'): letters from two scripts let one name pass for another.",
+      );
       expect(await attempt("\u3164")).toBe("A name cannot have characters that show as nothing.");
       expect(await attempt("अनिल")).toBe("joined as अनिल");
       alice.close();

@@ -22,7 +22,10 @@ test("on a terminal it asks before apt-get, and 'no' installs nothing and says h
   const dir = pathWithoutPrerequisites();
   try {
     terminal = new Terminal();
-    await terminal.start(["env", `PATH=${dir}`, "CI=", "bash", join(ROOT, "test/prerequisites.sh")], { columns: 200, rows: 10 });
+    await terminal.start(["env", `PATH=${dir}`, "CI=", "bash", join(ROOT, "test/prerequisites.sh")], {
+      columns: 200,
+      rows: 10,
+    });
     await terminal.waitForScreen("the question", (s) => s.includes("Install them now with") && s.includes("[y/N]"));
     expect(await terminal.screen()).toMatch(/The tests need (tmux|openssl|chromium|redis-server)/);
     await terminal.type("n");

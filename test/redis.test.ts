@@ -4,13 +4,25 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SUBPROTOCOL } from "../common/events";
-import { pipeClient, Proxy, startRedis, startServer, TestSocket, unusedPort, waitFor, type RunningServer } from "./helpers";
+import {
+  CuttableLink,
+  pipeClient,
+  type RunningServer,
+  startRedis,
+  startServer,
+  TestSocket,
+  unusedPort,
+  waitFor,
+} from "./helpers";
 
 /**
  * A redis-server and two instances using it (with `args`), both connected to it, for `use`; all
  * stopped by their pids afterwards, even if `use` stopped some already.
  */
-async function withTwoInstances(args: string[], use: (a: RunningServer, b: RunningServer, redis: Awaited<ReturnType<typeof startRedis>>) => Promise<void>): Promise<void> {
+async function withTwoInstances(
+  args: string[],
+  use: (a: RunningServer, b: RunningServer, redis: Awaited<ReturnType<typeof startRedis>>) => Promise<void>,
+): Promise<void> {
   const redis = await startRedis();
   const instances: RunningServer[] = [];
   try {
@@ -30,7 +42,8 @@ describe("instances sharing one Redis", () => {
   const servers: RunningServer[] = [];
   beforeAll(async () => {
     redis = await startRedis();
-    for (let n = 0; n < 3; n++) servers.push(await startServer(["--redis", redis.url, "--rate", "0", "--ip-rate", "0"]));
+    for (let n = 0; n < 3; n++)
+      servers.push(await startServer(["--redis", redis.url, "--rate", "0", "--ip-rate", "0"]));
     for (const server of servers) await server.waitForLog(/Redis: connected/);
   });
   afterAll(async () => {
@@ -40,20 +53,28 @@ describe("instances sharing one Redis", () => {
 
   test("three instances: every message reaches every client exactly once, in one order everywhere", async () => {
     const clients: TestSocket[] = [];
-    for (const server of servers) for (let k = 0; k < 2; k++) clients.push(await TestSocket.open(`${server.url}/?room=everyone`, SUBPROTOCOL));
+    for (const server of servers)
+      for (let k = 0; k < 2; k++) clients.push(await TestSocket.open(`${server.url}/?room=everyone`, SUBPROTOCOL));
     const perClient = 20;
     clients.forEach((client, c) => {
       for (let n = 1; n <= perClient; n++) client.send(JSON.stringify({ type: "say", text: `c${c} m${n}` }));
     });
     const total = clients.length * perClient;
-    await waitFor(() => `every client's ${total} messages (have ${clients.map((c) => said(c).length).join(",")})`, () => (clients.every((c) => said(c).length >= total) ? true : undefined), 15_000);
+    await waitFor(
+      () => `every client's ${total} messages (have ${clients.map((c) => said(c).length).join(",")})`,
+      () => (clients.every((c) => said(c).length >= total) ? true : undefined),
+      15_000,
+    );
     const orders = clients.map((client) => said(client).map((e) => `${e.seq} ${e.text}`));
     for (const order of orders) {
       expect(order).toHaveLength(total); // nothing twice
       expect(order).toEqual(orders[0]!); // the same order on every instance
       expect(order.map((line) => Number(line.split(" ")[0]))).toEqual(Array.from({ length: total }, (_, n) => n + 1));
       clients.forEach((_, c) => {
-        const mine = order.map((line) => new RegExp(`^\\d+ c${c} m(\\d+)$`).exec(line)?.[1]).filter((n) => n !== undefined).map(Number);
+        const mine = order
+          .map((line) => new RegExp(`^\\d+ c${c} m(\\d+)$`).exec(line)?.[1])
+          .filter((n) => n !== undefined)
+          .map(Number);
         expect(mine).toEqual(Array.from({ length: perClient }, (_, n) => n + 1)); // each sender's order
       });
     }
@@ -63,11 +84,17 @@ describe("instances sharing one Redis", () => {
   test("notices cross instances; a plain-text client on one hears a JSON client on another", async () => {
     const text = await TestSocket.open(`${servers[0]!.url}/?room=mixed&name=txt`);
     const json = await TestSocket.open(`${servers[1]!.url}/?room=mixed&name=jsn`, SUBPROTOCOL);
-    expect(await text.waitForMessage("the join from the other instance", (m) => m.includes("jsn"))).toMatch(/^\*\*\* jsn \(127\.0\.0\.1:\d+\) joined mixed$/);
+    expect(await text.waitForMessage("the join from the other instance", (m) => m.includes("jsn"))).toMatch(
+      /^\*\*\* jsn \(127\.0\.0\.1:\d+\) joined mixed$/,
+    );
     json.send(JSON.stringify({ type: "say", text: "across" }));
-    expect(await text.waitForMessage("the message", (m) => m.endsWith(": across"))).toMatch(/^jsn \(127\.0\.0\.1:\d+\): across$/);
+    expect(await text.waitForMessage("the message", (m) => m.endsWith(": across"))).toMatch(
+      /^jsn \(127\.0\.0\.1:\d+\): across$/,
+    );
     json.close();
-    expect(await text.waitForMessage("the leave", (m) => m.includes("left"))).toMatch(/^\*\*\* jsn \(127\.0\.0\.1:\d+\) left mixed$/);
+    expect(await text.waitForMessage("the leave", (m) => m.includes("left"))).toMatch(
+      /^\*\*\* jsn \(127\.0\.0\.1:\d+\) left mixed$/,
+    );
     text.close();
   });
 
@@ -76,10 +103,20 @@ describe("instances sharing one Redis", () => {
     for (let n = 1; n <= 5; n++) writer.send(JSON.stringify({ type: "say", text: `r${n}` }));
     await waitFor("the five messages", () => (said(writer).length >= 5 ? true : undefined));
     const late = await TestSocket.open(`${servers[1]!.url}/?room=resume`, SUBPROTOCOL);
-    await waitFor("the history on another instance", () => (late.events.filter((e) => e.history === true).length >= 5 ? true : undefined));
-    expect(late.events.filter((e) => e.history === true).map((e) => [e.seq, e.text])).toEqual([[1, "r1"], [2, "r2"], [3, "r3"], [4, "r4"], [5, "r5"]]);
+    await waitFor("the history on another instance", () =>
+      late.events.filter((e) => e.history === true).length >= 5 ? true : undefined,
+    );
+    expect(late.events.filter((e) => e.history === true).map((e) => [e.seq, e.text])).toEqual([
+      [1, "r1"],
+      [2, "r2"],
+      [3, "r3"],
+      [4, "r4"],
+      [5, "r5"],
+    ]);
     const resumer = await TestSocket.open(`${servers[2]!.url}/?room=resume&since=3`, SUBPROTOCOL);
-    await waitFor("the resume", () => (resumer.events.filter((e) => e.history === true).length >= 2 ? true : undefined));
+    await waitFor("the resume", () =>
+      resumer.events.filter((e) => e.history === true).length >= 2 ? true : undefined,
+    );
     expect(resumer.events.filter((e) => e.history === true).map((e) => e.text)).toEqual(["r4", "r5"]);
     for (const s of [writer, late, resumer]) s.close();
   });
@@ -98,7 +135,9 @@ test("/who lists the room's people on every instance; an instance killed with SI
     };
     expect(await who()).toMatch(/^\*\*\* In who \(2\): (alice \(\S+\), bob \(\S+\)|bob \(\S+\), alice \(\S+\))$/);
     alice.send("/rooms");
-    expect(await alice.waitForMessage("the rooms", (m) => m.startsWith("*** Rooms"))).toBe("*** Rooms: chat (0), who (2)");
+    expect(await alice.waitForMessage("the rooms", (m) => m.startsWith("*** Rooms"))).toBe(
+      "*** Rooms: chat (0), who (2)",
+    );
     await b.stop(); // SIGKILL: no goodbye, no leave notice from b
     const started = Date.now();
     let listed = "";
@@ -119,14 +158,21 @@ test("names are unique across instances; a name is free again once its holder le
     const holder = await TestSocket.open(`${a.url}/?name=Unique`);
     await a.waitForLog(/Unique \(\S+\) joined chat/);
     const other = await TestSocket.open(`${b.url}/?name=unique`, SUBPROTOCOL);
-    expect(await other.waitForEvent("the refusal", (e) => e.type === "error")).toEqual({ type: "error", message: "The name 'unique' is taken; choose another.", code: "name-refused" });
+    expect(await other.waitForEvent("the refusal", (e) => e.type === "error")).toEqual({
+      type: "error",
+      message: "The name 'unique' is taken; choose another.",
+      code: "name-refused",
+    });
     expect(other.events.find((e) => e.type === "welcome")!.you.name).toBeNull();
     other.send(JSON.stringify({ type: "nick", name: "UNIQUE" }));
     await other.waitForEvent("the second refusal", (e) => e.type === "error" && e.message.includes("UNIQUE"));
     holder.close();
     await a.waitForLog(/Connection from Unique \(\S+\) closed/);
     other.send(JSON.stringify({ type: "nick", name: "unique" }));
-    await other.waitForEvent("the rename", (e) => e.type === "notice" && e.event === "rename" && e.user.name === "unique");
+    await other.waitForEvent(
+      "the rename",
+      (e) => e.type === "notice" && e.event === "rename" && e.user.name === "unique",
+    );
 
     // The holder's instance dies without a word: after its liveness window, the name is free.
     const third = await TestSocket.open(a.url, SUBPROTOCOL);
@@ -151,20 +197,30 @@ test("Redis unreachable at start: the instance serves its own clients, says so, 
   let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
   let other: RunningServer | undefined;
   try {
-    await alone.waitForLog(/Redis: Redis at redis:\/\/127\.0\.0\.1:\d+ is not answering .*; serving this instance's clients alone, retrying/);
-    expect(await (await fetch(`http://127.0.0.1:${alone.port}/healthz`)).json()).toMatchObject({ status: "degraded", redis: "unreachable" });
+    await alone.waitForLog(
+      /Redis: Redis at redis:\/\/127\.0\.0\.1:\d+ is not answering .*; serving this instance's clients alone, retrying/,
+    );
+    expect(await (await fetch(`http://127.0.0.1:${alone.port}/healthz`)).json()).toMatchObject({
+      status: "degraded",
+      redis: "unreachable",
+    });
     const local = await TestSocket.open(alone.url);
     local.send("still chatting");
     await local.waitForChat(1);
 
     redis = await startRedis(port);
     await alone.waitForLog(/Redis: connected/, 15_000);
-    expect(await (await fetch(`http://127.0.0.1:${alone.port}/healthz`)).json()).toMatchObject({ status: "ok", redis: "connected" });
+    expect(await (await fetch(`http://127.0.0.1:${alone.port}/healthz`)).json()).toMatchObject({
+      status: "ok",
+      redis: "connected",
+    });
     other = await startServer(["--redis", redis.url]);
     await other.waitForLog(/Redis: connected/);
     const remote = await TestSocket.open(other.url);
     remote.send("hello from the other instance");
-    expect(await local.waitForMessage("the other instance's message", (m) => m.endsWith("hello from the other instance"))).toMatch(/^127\.0\.0\.1:\d+: hello from the other instance$/);
+    expect(
+      await local.waitForMessage("the other instance's message", (m) => m.endsWith("hello from the other instance")),
+    ).toMatch(/^127\.0\.0\.1:\d+: hello from the other instance$/);
     local.close();
     remote.close();
   } finally {
@@ -181,7 +237,8 @@ test("Redis restarted under load: no crash, delivery across instances resumes, n
     const onB = await TestSocket.open(b.url, SUBPROTOCOL);
     let sent = 0;
     const load = setInterval(() => onA.send(JSON.stringify({ type: "say", text: `load ${++sent}` })), 10);
-    const flowing = (socket: TestSocket, beyond: number) => waitFor("the load flowing across", () => (said(socket).length > beyond ? true : undefined), 10_000);
+    const flowing = (socket: TestSocket, beyond: number) =>
+      waitFor("the load flowing across", () => (said(socket).length > beyond ? true : undefined), 10_000);
     await flowing(onB, 10);
     await redis.stop();
     await a.waitForLog(/Redis: lost Redis/);
@@ -198,7 +255,10 @@ test("Redis restarted under load: no crash, delivery across instances resumes, n
       expect(new Set(texts).size).toBe(texts.length); // nothing twice
     }
     // Both instances are still up.
-    for (const server of [a, b]) expect(((await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json()) as { status: string }).status).toBe("ok");
+    for (const server of [a, b])
+      expect(
+        ((await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json()) as { status: string }).status,
+      ).toBe("ok");
     onA.close();
     onB.close();
   }).finally(() => restarted?.stop());
@@ -215,9 +275,12 @@ test("--reuse-port: two instances listen on one port and share the chat through 
     await second.waitForLog(/Redis: connected/);
     const clients = await Promise.all(Array.from({ length: 8 }, () => TestSocket.open(`ws://127.0.0.1:${port}`)));
     // The kernel spreads connections over both listeners.
-    await waitFor("connections on both", () => (/New connection/.test(first.log()) && /New connection/.test(second.log()) ? true : undefined));
+    await waitFor("connections on both", () =>
+      /New connection/.test(first.log()) && /New connection/.test(second.log()) ? true : undefined,
+    );
     clients[0]!.send("to everyone on the port");
-    for (const client of clients) await client.waitForMessage("the message", (m) => m.endsWith("to everyone on the port"));
+    for (const client of clients)
+      await client.waitForMessage("the message", (m) => m.endsWith("to everyone on the port"));
     for (const client of clients) client.close();
   } finally {
     await first.stop();
@@ -271,12 +334,20 @@ test("joined counts and lists the people of every instance", async () => {
       await TestSocket.open(`${a.url}/?name=a2`),
       await TestSocket.open(`${b.url}/?name=b1`),
     ];
-    for (const [server, name] of [[a, "a1"], [a, "a2"], [b, "b1"]] as const) await server.waitForLog(new RegExp(`${name} \\(\\S+\\) joined chat`));
+    for (const [server, name] of [
+      [a, "a1"],
+      [a, "a2"],
+      [b, "b1"],
+    ] as const)
+      await server.waitForLog(new RegExp(`${name} \\(\\S+\\) joined chat`));
     // The presence of a1 and a2 reaches b through Redis: wait until b's /who lists them.
     const probe = await TestSocket.open(b.url);
     for (let asked = 0; asked < 50 && !/^\*\*\* In chat \(4\)/.test(probe.messages.at(-1) ?? ""); asked++) {
       probe.send("/who");
-      await probe.waitForMessage("an answer", (m) => m.startsWith("*** In chat") && probe.messages.filter((x) => x.startsWith("*** In chat")).length > asked);
+      await probe.waitForMessage(
+        "an answer",
+        (m) => m.startsWith("*** In chat") && probe.messages.filter((x) => x.startsWith("*** In chat")).length > asked,
+      );
     }
     probe.close();
     await b.waitForLog(/Connection from 127\.0\.0\.1:\d+ closed/);
@@ -293,10 +364,17 @@ test("when an instance dies without a word, its people are told as leaving on th
   await withTwoInstances([], async (a, b) => {
     const watcher = await TestSocket.open(`${a.url}/?name=watcher`, SUBPROTOCOL);
     const doomed = await TestSocket.open(`${b.url}/?name=doomed`);
-    await watcher.waitForEvent("doomed joining", (e) => e.type === "notice" && e.event === "join" && e.user.name === "doomed");
+    await watcher.waitForEvent(
+      "doomed joining",
+      (e) => e.type === "notice" && e.event === "join" && e.user.name === "doomed",
+    );
     const killed = Date.now();
     await b.stop(); // SIGKILL: b says nothing
-    const left = await watcher.waitForEvent("doomed leaving", (e) => e.type === "notice" && e.event === "leave" && e.user.name === "doomed", 15_000);
+    const left = await watcher.waitForEvent(
+      "doomed leaving",
+      (e) => e.type === "notice" && e.event === "leave" && e.user.name === "doomed",
+      15_000,
+    );
     expect(left.text).toMatch(/^doomed \(127\.0\.0\.1:\d+\) left chat$/);
     expect(Date.now() - killed).toBeLessThan(12_000); // alive for 6 s, checked every 2 s
     watcher.send(JSON.stringify({ type: "who" }));
@@ -328,7 +406,7 @@ test("four instances on one port serve the page and its files alike from the fir
 
 test("a partition of 3 s with messages on both sides, then healed: every client on both instances ends with every message exactly once", async () => {
   const redis = await startRedis();
-  const cable = new Proxy(redis.port); // between instance a and Redis, to cut and heal
+  const cable = new CuttableLink(redis.port); // between instance a and Redis, to cut and heal
   const instances: RunningServer[] = [];
   try {
     const a = await startServer(["--redis", `redis://127.0.0.1:${cable.port}`]);
@@ -337,12 +415,20 @@ test("a partition of 3 s with messages on both sides, then healed: every client 
     instances.push(b);
     for (const instance of instances) await instance.waitForLog(/Redis: connected/);
     // On each side, a JSON client and a plain-text one.
-    const clients = [await TestSocket.open(a.url, SUBPROTOCOL), await TestSocket.open(a.url), await TestSocket.open(b.url, SUBPROTOCOL), await TestSocket.open(b.url)];
+    const clients = [
+      await TestSocket.open(a.url, SUBPROTOCOL),
+      await TestSocket.open(a.url),
+      await TestSocket.open(b.url, SUBPROTOCOL),
+      await TestSocket.open(b.url),
+    ];
     const texts = (socket: TestSocket) =>
-      socket.socket.protocol === SUBPROTOCOL ? said(socket).map((e) => e.text as string) : socket.chat.map((line) => line.slice(line.lastIndexOf(": ") + 2));
+      socket.socket.protocol === SUBPROTOCOL
+        ? said(socket).map((e) => e.text as string)
+        : socket.chat.map((line) => line.slice(line.lastIndexOf(": ") + 2));
     const say = (socket: TestSocket, text: string) => socket.send(JSON.stringify({ type: "say", text }));
     say(clients[0]!, "before");
-    for (const client of clients) await waitFor("the first message everywhere", () => (texts(client).includes("before") ? true : undefined));
+    for (const client of clients)
+      await waitFor("the first message everywhere", () => (texts(client).includes("before") ? true : undefined));
 
     cable.cut();
     await a.waitForLog(/Redis: lost Redis/);
@@ -359,13 +445,18 @@ test("a partition of 3 s with messages on both sides, then healed: every client 
 
     const expected = ["before", ...[0, 1, 2, 3, 4, 5].map((n) => `a${n}`), ...[0, 1, 2, 3, 4, 5].map((n) => `b${n}`)];
     for (const client of clients) {
-      await waitFor(() => `every message on every client (${texts(client).join(" ")})`, () => (expected.every((t) => texts(client).includes(t)) ? true : undefined), 10_000);
+      await waitFor(
+        () => `every message on every client (${texts(client).join(" ")})`,
+        () => (expected.every((t) => texts(client).includes(t)) ? true : undefined),
+        10_000,
+      );
     }
     for (const client of clients) {
       const seen = texts(client);
       expect([...seen].sort()).toEqual([...expected].sort()); // each exactly once
       // Each side's messages come in the order they were said.
-      for (const side of [/^a\d$/, /^b\d$/]) expect(seen.filter((t) => side.test(t))).toEqual(expected.filter((t) => side.test(t)));
+      for (const side of [/^a\d$/, /^b\d$/])
+        expect(seen.filter((t) => side.test(t))).toEqual(expected.filter((t) => side.test(t)));
     }
     expect(a.log()).toMatch(/Redis: caught up 6 messages said on other instances meanwhile/);
     expect(a.log()).toMatch(/Redis: shared 6 messages said here while cut off/);
@@ -380,7 +471,9 @@ test("a partition of 3 s with messages on both sides, then healed: every client 
 test("what one instance hears in one turn is numbered in one script call, room by room, and an instance started later replays the last --history of it", async () => {
   await withTwoInstances(["--history", "5", "--rate", "0", "--ip-rate", "0"], async (a, b, redis) => {
     const rooms = ["burst", "other"];
-    const writers = await Promise.all([0, 1, 2, 3].map((w) => TestSocket.open(`${a.url}/?room=${rooms[w % 2]}`, SUBPROTOCOL)));
+    const writers = await Promise.all(
+      [0, 1, 2, 3].map((w) => TestSocket.open(`${a.url}/?room=${rooms[w % 2]}`, SUBPROTOCOL)),
+    );
     const readers = await Promise.all(rooms.map((room) => TestSocket.open(`${b.url}/?room=${room}`, SUBPROTOCOL)));
     const evalsBefore = evalCalls(redis.port);
     // 4 × 50 messages into two rooms, written at once: they reach the instance in a few reads, not 200.
@@ -388,11 +481,19 @@ test("what one instance hears in one turn is numbered in one script call, room b
       for (let n = 1; n <= 50; n++) writer.send(JSON.stringify({ type: "say", text: `w${w} ${n}` }));
     });
     for (const reader of readers) {
-      await waitFor(() => `100 messages on the other instance (have ${said(reader).length})`, () => (said(reader).length >= 100 ? true : undefined), 15_000);
+      await waitFor(
+        () => `100 messages on the other instance (have ${said(reader).length})`,
+        () => (said(reader).length >= 100 ? true : undefined),
+        15_000,
+      );
       expect(said(reader).map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, n) => n + 1));
     }
     for (const [w, writer] of writers.entries()) {
-      await waitFor(() => `the room's 100 messages back on the writer's instance (have ${said(writer).length})`, () => (said(writer).length >= 100 ? true : undefined), 15_000);
+      await waitFor(
+        () => `the room's 100 messages back on the writer's instance (have ${said(writer).length})`,
+        () => (said(writer).length >= 100 ? true : undefined),
+        15_000,
+      );
       const mine = said(writer).filter((e) => (e.text as string).startsWith(`w${w} `));
       expect(mine.map((e) => e.text)).toEqual(Array.from({ length: 50 }, (_, n) => `w${w} ${n + 1}`));
     }
@@ -405,9 +506,13 @@ test("what one instance hears in one turn is numbered in one script call, room b
     try {
       await late.waitForLog(/Redis: connected/);
       const newcomer = await TestSocket.open(`${late.url}/?room=burst`, SUBPROTOCOL);
-      await waitFor("the history", () => (newcomer.events.filter((e) => e.history === true).length >= 5 ? true : undefined));
+      await waitFor("the history", () =>
+        newcomer.events.filter((e) => e.history === true).length >= 5 ? true : undefined,
+      );
       const last = said(readers[0]!).slice(-5);
-      expect(newcomer.events.filter((e) => e.history === true).map((e) => [e.seq, e.text])).toEqual(last.map((e) => [e.seq, e.text]));
+      expect(newcomer.events.filter((e) => e.history === true).map((e) => [e.seq, e.text])).toEqual(
+        last.map((e) => [e.seq, e.text]),
+      );
       newcomer.close();
     } finally {
       await late.stop();

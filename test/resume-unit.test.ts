@@ -1,13 +1,26 @@
 /** The client's bookkeeping for resuming (client/resume.ts): nothing shown twice, nothing sent lost. */
 import { expect, test } from "bun:test";
-import type { SaidEvent } from "../common/events";
 import { Resume } from "../client/resume";
+import type { SaidEvent } from "../common/events";
 
-const said = (seq: number, text: string, extra: Partial<SaidEvent> = {}): SaidEvent => ({ type: "message", room: "chat", seq, time: "t", from: { name: null, address: "a:1" }, text, ...extra });
+const said = (seq: number, text: string, extra: Partial<SaidEvent> = {}): SaidEvent => ({
+  type: "message",
+  room: "chat",
+  seq,
+  time: "t",
+  from: { name: null, address: "a:1" },
+  text,
+  ...extra,
+});
 
 test("a message at or below the last seen is a duplicate", () => {
   const resume = new Resume();
-  expect([resume.said(said(1, "one"), false), resume.said(said(2, "two"), false), resume.said(said(2, "two"), false), resume.said(said(1, "one"), false)]).toEqual([true, true, false, false]);
+  expect([
+    resume.said(said(1, "one"), false),
+    resume.said(said(2, "two"), false),
+    resume.said(said(2, "two"), false),
+    resume.said(said(1, "one"), false),
+  ]).toEqual([true, true, false, false]);
   expect(resume.lastSeen("chat")).toBe(2);
 });
 

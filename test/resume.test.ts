@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SUBPROTOCOL } from "../common/events";
-import { pipeClient, Proxy, startServer, TestSocket, unusedPort, waitFor, waitForStored } from "./helpers";
+import { CuttableLink, pipeClient, startServer, TestSocket, unusedPort, waitFor, waitForStored } from "./helpers";
 
 describe("the client: nothing lost", () => {
   test("a server killed and restarted under a connected client: it reconnects and nothing is lost or doubled", async () => {
@@ -22,21 +22,30 @@ describe("the client: nothing lost", () => {
       await client.waitForOutput("m1 back", (o) => o.includes(": m1\n"));
       await waitForStored(store, "m1"); // SIGKILL gives the store no chance to write what is pending
       await server.stop(); // SIGKILL
-      await client.waitForStderr("the reconnecting line", (e) => /Connection lost \(code 1006.*\); reconnecting in [\d.]+ s \(attempt 1\)\./.test(e));
+      await client.waitForStderr("the reconnecting line", (e) =>
+        /Connection lost \(code 1006.*\); reconnecting in [\d.]+ s \(attempt 1\)\./.test(e),
+      );
       client.write("m2"); // typed while the server is down: queued
       server = await startServer([...args, "--port", String(port)]);
       await client.waitForStderr("the reconnection", (e) => e.includes(`Reconnected to ws://127.0.0.1:${port}.`));
       client.write("m3");
       client.proc.stdin.end();
       expect(await client.proc.exited).toBe(0);
-      const said = client.out.stdout.split("\n").filter((l) => /: m\d$/.test(l)).map((l) => l.slice(-2));
+      const said = client.out.stdout
+        .split("\n")
+        .filter((l) => /: m\d$/.test(l))
+        .map((l) => l.slice(-2));
       expect(said).toEqual(["m1", "m2", "m3"]);
       const late = await TestSocket.open(`127.0.0.1:${port}`.replace(/^/, "ws://"), SUBPROTOCOL);
       const history = await waitFor("the history", () => {
         const replayed = late.events.filter((e) => e.history === true);
         return replayed.length >= 3 ? replayed : undefined;
       });
-      expect(history.map((e) => [e.seq, e.text, e.from.name])).toEqual([[1, "m1", "stayer"], [2, "m2", "stayer"], [3, "m3", "stayer"]]);
+      expect(history.map((e) => [e.seq, e.text, e.from.name])).toEqual([
+        [1, "m1", "stayer"],
+        [2, "m2", "stayer"],
+        [3, "m3", "stayer"],
+      ]);
       late.close();
     } finally {
       client.proc.kill("SIGKILL");
@@ -47,7 +56,7 @@ describe("the client: nothing lost", () => {
 
   test("after a network cut the client resumes: what it missed is replayed once, and a gap beyond history is counted", async () => {
     const server = await startServer(["--history", "3", "--rate", "0", "--ip-rate", "0"]);
-    const proxy = new Proxy(server.port);
+    const proxy = new CuttableLink(server.port);
     const client = pipeClient(["--name", "cut", "--room", "blips", `127.0.0.1:${proxy.port}`]);
     try {
       await server.waitForLog(/cut \(\S+\) joined blips/);
@@ -60,11 +69,22 @@ describe("the client: nothing lost", () => {
       await talker.waitForChat(6);
       proxy.restore();
       await client.waitForStderr("the reconnection", (e) => e.includes("Reconnected"));
-      await client.waitForStderr("the count of missed messages", (e) => e.includes("2 messages were missed while disconnected, too far back for the server's history."));
+      await client.waitForStderr("the count of missed messages", (e) =>
+        e.includes("2 messages were missed while disconnected, too far back for the server's history."),
+      );
       talker.send("after the cut");
       await client.waitForOutput("the live message", (o) => o.includes("after the cut"));
-      const said = client.out.stdout.split("\n").filter((l) => l.includes("talker (") && !l.startsWith("From server: ***")).map((l) => l.replace(/^From server: (\[history\] )?talker \(\S+\): /, "$1"));
-      expect(said).toEqual(["before the cut", "[history] during the cut 3", "[history] during the cut 4", "[history] during the cut 5", "after the cut"]);
+      const said = client.out.stdout
+        .split("\n")
+        .filter((l) => l.includes("talker (") && !l.startsWith("From server: ***"))
+        .map((l) => l.replace(/^From server: (\[history\] )?talker \(\S+\): /, "$1"));
+      expect(said).toEqual([
+        "before the cut",
+        "[history] during the cut 3",
+        "[history] during the cut 4",
+        "[history] during the cut 5",
+        "after the cut",
+      ]);
       talker.close();
     } finally {
       client.proc.kill("SIGKILL");

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json";
-import { BUN, ROOT, run, startServer, TestSocket, waitFor, type RunningServer, RUN } from "./helpers";
+import { BUN, ROOT, RUN, type RunningServer, run, startServer, TestSocket, waitFor } from "./helpers";
 
 const SERVER = [BUN, join(ROOT, "server.ts")];
 
@@ -43,7 +43,9 @@ describe("broadcast", () => {
       expect(received).toHaveLength(expected);
       clients.forEach((_, sender) => {
         const fromSender = received.filter((m) => m.startsWith(`${tags[sender]}: `));
-        expect(fromSender).toEqual(Array.from({ length: perSender }, (_, n) => `${tags[sender]}: message ${n + 1} from client ${sender}`));
+        expect(fromSender).toEqual(
+          Array.from({ length: perSender }, (_, n) => `${tags[sender]}: message ${n + 1} from client ${sender}`),
+        );
       });
     }
     for (const client of clients) client.close();
@@ -115,12 +117,20 @@ test("under load, messages past 1000 a second are counted in the log instead of 
     for (let n = 0; n < sent; n++) client.send(`burst ${n}`);
     await client.waitForChat(sent, 10_000);
     // Each second logs at most 1000 one by one; the line counting the rest comes at its end.
-    const [, firstCount] = await server.waitForLog(/\((\d+) more messages in the last second, too many to log one by one\)/, 5_000);
+    const [, firstCount] = await server.waitForLog(
+      /\((\d+) more messages in the last second, too many to log one by one\)/,
+      5_000,
+    );
     expect(Number(firstCount)).toBeGreaterThan(0);
     const oneByOne = () => server.log().match(/Message from [^\n]* in chat: burst \d+\n/g)?.length ?? 0;
-    const inCounts = () => [...server.log().matchAll(/\((\d+) more messages in the last second/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const inCounts = () =>
+      [...server.log().matchAll(/\((\d+) more messages in the last second/g)].reduce((sum, m) => sum + Number(m[1]), 0);
     // A burst straddling two seconds has a count line for each, the second at that second's end.
-    await waitFor(() => `every message logged or counted (${oneByOne()} + ${inCounts()} of ${sent})`, () => (oneByOne() + inCounts() >= sent ? true : undefined), 3_000);
+    await waitFor(
+      () => `every message logged or counted (${oneByOne()} + ${inCounts()} of ${sent})`,
+      () => (oneByOne() + inCounts() >= sent ? true : undefined),
+      3_000,
+    );
     expect(oneByOne()).toBeLessThanOrEqual(2000);
     expect(oneByOne() + inCounts()).toBe(sent);
     expect(server.log()).toContain("Message from ");
@@ -164,7 +174,9 @@ describe("options", () => {
     const help = await run([...SERVER, "--help"]);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toStartWith(`Usage: ${RUN.server} [options]\n`);
-    expect(help.stdout).toContain("  -p, --port PORT              port to listen on; 0 picks a free one (env PORT, default 2000)\n");
+    expect(help.stdout).toContain(
+      "  -p, --port PORT              port to listen on; 0 picks a free one (env PORT, default 2000)\n",
+    );
     const version = await run([...SERVER, "--version"]);
     expect(version).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });
@@ -198,7 +210,11 @@ describe("options", () => {
     [["--rate", "-1"], "--rate must be a whole number, not '-1'."],
     [["--quiet=yes"], "Option '--quiet' takes no value."],
   ])("flag mistakes are named right: %p", async (args, sentence) => {
-    expect(await run([...SERVER, ...args])).toEqual({ exitCode: 2, stdout: "", stderr: `${RUN.server}: ${sentence} Run '${RUN.server} --help' for usage.\n` });
+    expect(await run([...SERVER, ...args])).toEqual({
+      exitCode: 2,
+      stdout: "",
+      stderr: `${RUN.server}: ${sentence} Run '${RUN.server} --help' for usage.\n`,
+    });
   });
 
   test("the hints name the command that works: `npx bun` for Bun from npm only, `bun` with Bun on the PATH", async () => {
@@ -206,7 +222,8 @@ describe("options", () => {
     try {
       symlinkSync(BUN, join(dir, "bun"));
       const npmOnly = `${join(ROOT, "node_modules", ".bin")}:/usr/bin:/bin`;
-      const usage = async (PATH: string) => (await run([BUN, join(ROOT, "server.ts"), "--help"], { env: { PATH } })).stdout.split("\n")[0];
+      const usage = async (PATH: string) =>
+        (await run([BUN, join(ROOT, "server.ts"), "--help"], { env: { PATH } })).stdout.split("\n")[0];
       expect(await usage(npmOnly)).toBe("Usage: npx bun server.ts [options]");
       expect(await usage(`${dir}:${npmOnly}`)).toBe("Usage: bun server.ts [options]");
     } finally {
@@ -217,7 +234,9 @@ describe("options", () => {
   test("listening on every address, the banner gives an address this machine can use", async () => {
     const server = await startServer(["--host", "::"]);
     try {
-      expect(server.log()).toContain(`Listening on ws://[::]:${server.port}\nConnect a client with: ${RUN.client} ws://127.0.0.1:${server.port}\nOr open http://127.0.0.1:${server.port}/ in a browser\n`);
+      expect(server.log()).toContain(
+        `Listening on ws://[::]:${server.port}\nConnect a client with: ${RUN.client} ws://127.0.0.1:${server.port}\nOr open http://127.0.0.1:${server.port}/ in a browser\n`,
+      );
     } finally {
       await server.stop();
     }

@@ -13,7 +13,17 @@ const ROUNDS = 20;
 const ROUND_MS = 1_000;
 
 test(`soak: ${CLIENTS} clients in ${ROOMS} rooms, one message a second each for ${ROUNDS} s`, async () => {
-  const server = await startServer(["--quiet", "--history", "0", "--max-per-ip", String(CLIENTS + 10), "--ip-connect-rate", "0", "--ip-rate", "0"]);
+  const server = await startServer([
+    "--quiet",
+    "--history",
+    "0",
+    "--max-per-ip",
+    String(CLIENTS + 10),
+    "--ip-connect-rate",
+    "0",
+    "--ip-rate",
+    "0",
+  ]);
   try {
     // 1. Everyone connects, in batches, each to its room.
     const clients: { socket: TestSocket; room: string; json: boolean }[] = [];
@@ -23,14 +33,19 @@ test(`soak: ${CLIENTS} clients in ${ROOMS} rooms, one message a second each for 
           const index = batch + k;
           const json = index % 2 === 1;
           const room = `room${index % ROOMS}`;
-          return { socket: await TestSocket.open(`${server.url}/?room=${room}`, json ? SUBPROTOCOL : undefined), room, json };
+          return {
+            socket: await TestSocket.open(`${server.url}/?room=${room}`, json ? SUBPROTOCOL : undefined),
+            room,
+            json,
+          };
         }),
       );
       clients.push(...opened);
     }
     let connections = 0;
     for (let attempt = 0; attempt < 100 && connections < CLIENTS; attempt++) {
-      connections = ((await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json()) as { connections: number }).connections;
+      connections = ((await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json()) as { connections: number })
+        .connections;
       if (connections < CLIENTS) await Bun.sleep(50);
     }
     expect(connections).toBe(CLIENTS);
@@ -41,11 +56,14 @@ test(`soak: ${CLIENTS} clients in ${ROOMS} rooms, one message a second each for 
         clients.map(
           ({ socket, json }, index) =>
             new Promise<void>((resolve) =>
-              setTimeout(() => {
-                const text = `c${index} m${round}`;
-                socket.send(json ? JSON.stringify({ type: "say", text }) : text);
-                resolve();
-              }, Math.random() * ROUND_MS * 0.9),
+              setTimeout(
+                () => {
+                  const text = `c${index} m${round}`;
+                  socket.send(json ? JSON.stringify({ type: "say", text }) : text);
+                  resolve();
+                },
+                Math.random() * ROUND_MS * 0.9,
+              ),
             ),
         ),
       );
@@ -54,7 +72,9 @@ test(`soak: ${CLIENTS} clients in ${ROOMS} rooms, one message a second each for 
 
     // 3. Everyone gets everything of its room, once, in each sender's order.
     const said = (client: (typeof clients)[number]): string[] =>
-      client.json ? client.socket.events.filter((e) => e.type === "message").map((e) => e.text) : client.socket.chat.map((line) => line.slice(line.indexOf(": ") + 2));
+      client.json
+        ? client.socket.events.filter((e) => e.type === "message").map((e) => e.text)
+        : client.socket.chat.map((line) => line.slice(line.indexOf(": ") + 2));
     const perRoom = CLIENTS / ROOMS;
     await waitFor(
       () => `every client's ${perRoom * ROUNDS} messages`,

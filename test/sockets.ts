@@ -1,11 +1,11 @@
 /**
  * WebSocket clients for the tests, over real sockets: TestSocket records what it receives; wsFrame
  * and RawSocket make frames and handshakes by hand, for what a well-behaved library never sends;
- * Proxy sits in front of a server to cut the network under a client.
+ * CuttableLink sits in front of a server to cut the network under a client.
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { SUBPROTOCOL } from "../common/events";
-import { waitFor, type RunningServer } from "./helpers";
+import { type RunningServer, waitFor } from "./helpers";
 
 /** A WebSocket client for tests that records every message it receives. */
 export class TestSocket {
@@ -17,14 +17,37 @@ export class TestSocket {
   }
 
   /** Opens `url`, asking for `protocol` (e.g. chat.v1.json) if given, with extra `headers` (Bun's extension). */
-  static open(url: string, protocol?: string, timeoutMs = 5_000, headers?: Record<string, string>): Promise<TestSocket> {
+  static open(
+    url: string,
+    protocol?: string,
+    timeoutMs = 5_000,
+    headers?: Record<string, string>,
+  ): Promise<TestSocket> {
     const options = { ...(protocol && { protocols: protocol }), ...(headers && { headers }) };
-    const socket = headers ? new WebSocket(url, options as unknown as string) : protocol ? new WebSocket(url, protocol) : new WebSocket(url);
+    const socket = headers
+      ? new WebSocket(url, options as unknown as string)
+      : protocol
+        ? new WebSocket(url, protocol)
+        : new WebSocket(url);
     const client = new TestSocket(socket);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`could not open ${url} in ${timeoutMs} ms`)), timeoutMs);
-      socket.addEventListener("open", () => (clearTimeout(timer), resolve(client)), { once: true });
-      socket.addEventListener("error", (e) => (clearTimeout(timer), reject(new Error(`could not open ${url}: ${(e as ErrorEvent).message}`))), { once: true });
+      socket.addEventListener(
+        "open",
+        () => {
+          clearTimeout(timer);
+          resolve(client);
+        },
+        { once: true },
+      );
+      socket.addEventListener(
+        "error",
+        (e) => {
+          clearTimeout(timer);
+          reject(new Error(`could not open ${url}: ${(e as ErrorEvent).message}`));
+        },
+        { once: true },
+      );
     });
   }
 
@@ -39,7 +62,11 @@ export class TestSocket {
 
   /** Waits until at least `count` chat lines (not notices) have arrived; returns them. */
   waitForChat(count: number, timeoutMs = 5_000): Promise<string[]> {
-    return waitFor(() => `${count} chat lines (have ${this.chat.length}: ${JSON.stringify(this.messages.slice(-3))})`, () => (this.chat.length >= count ? this.chat : undefined), timeoutMs);
+    return waitFor(
+      () => `${count} chat lines (have ${this.chat.length}: ${JSON.stringify(this.messages.slice(-3))})`,
+      () => (this.chat.length >= count ? this.chat : undefined),
+      timeoutMs,
+    );
   }
 
   /** The messages parsed as JSON, for a client of chat.v1.json. */
@@ -53,13 +80,21 @@ export class TestSocket {
   }
 
   /** Waits until an event (JSON) satisfies `check`; returns it. */
-  waitForEvent(what: string, check: (event: Record<string, any>) => boolean, timeoutMs = 5_000): Promise<Record<string, any>> {
+  waitForEvent(
+    what: string,
+    check: (event: Record<string, any>) => boolean,
+    timeoutMs = 5_000,
+  ): Promise<Record<string, any>> {
     return waitFor(what, () => this.events.find(check), timeoutMs);
   }
 
   /** Waits until at least `count` messages have arrived; returns all of them. */
   waitForMessages(count: number, timeoutMs = 5_000): Promise<string[]> {
-    return waitFor(() => `${count} messages (have ${this.messages.length}: ${JSON.stringify(this.messages.slice(-3))})`, () => (this.messages.length >= count ? this.messages : undefined), timeoutMs);
+    return waitFor(
+      () => `${count} messages (have ${this.messages.length}: ${JSON.stringify(this.messages.slice(-3))})`,
+      () => (this.messages.length >= count ? this.messages : undefined),
+      timeoutMs,
+    );
   }
 
   waitForClose(timeoutMs = 5_000): Promise<CloseEvent> {
@@ -75,7 +110,10 @@ export class TestSocket {
 export async function settle(from: TestSocket, ...to: TestSocket[]): Promise<void> {
   const marker = `marker ${Math.random()}`;
   from.send(from.socket.protocol === SUBPROTOCOL ? JSON.stringify({ type: "say", text: marker }) : marker);
-  for (const socket of [from, ...to]) await socket.waitForMessage(`the marker at ${socket === from ? "the sender" : "a watcher"}`, (m) => m.includes(marker));
+  for (const socket of [from, ...to])
+    await socket.waitForMessage(`the marker at ${socket === from ? "the sender" : "a watcher"}`, (m) =>
+      m.includes(marker),
+    );
 }
 
 /** A JSON client and the address the server gave it. */
@@ -86,7 +124,11 @@ export async function jsonClient(server: RunningServer, query = ""): Promise<{ s
 }
 
 /** One WebSocket frame, built by hand (RFC 6455 §5.2), masked as a client's must be. */
-export function wsFrame(opcode: number, payload: Uint8Array | string, { fin = true, mask = true, declaredLength }: { fin?: boolean; mask?: boolean; declaredLength?: bigint } = {}): Uint8Array {
+export function wsFrame(
+  opcode: number,
+  payload: Uint8Array | string,
+  { fin = true, mask = true, declaredLength }: { fin?: boolean; mask?: boolean; declaredLength?: bigint } = {},
+): Uint8Array {
   const body = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
   const length = declaredLength ?? BigInt(body.length);
   const header: number[] = [(fin ? 0x80 : 0) | opcode];
@@ -124,9 +166,12 @@ export class RawSocket {
       },
     });
     raw = new RawSocket(socket);
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
     await waitFor("the handshake", () => (raw.received.includes("\r\n\r\n") ? true : undefined));
-    if (!raw.received.toString().startsWith("HTTP/1.1 101")) throw new Error(`handshake refused: ${raw.received.toString()}`);
+    if (!raw.received.toString().startsWith("HTTP/1.1 101"))
+      throw new Error(`handshake refused: ${raw.received.toString()}`);
     return raw;
   }
 
@@ -152,7 +197,7 @@ interface ProxiedPair {
  * A TCP proxy in front of a server, to cut the network under a client: `cut()` drops every
  * connection through it and refuses new ones until `restore()`.
  */
-export class Proxy {
+export class CuttableLink {
   readonly port: number;
   private down = false;
   private readonly pairs = new Set<ProxiedPair>();

@@ -1,7 +1,7 @@
 /** The interactive client, driven through a real pseudo-terminal (tmux send-keys / capture-pane). */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BUN, ROOT, startServer, Terminal, TestSocket, unusedPort, type RunningServer, RUN } from "./helpers";
+import { BUN, ROOT, RUN, type RunningServer, startServer, Terminal, TestSocket, unusedPort } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 
@@ -26,10 +26,16 @@ describe("interactive client", () => {
   afterEach(() => terminal.stop());
 
   /** Starts the client in a terminal with `args` and waits for `screenText`. */
-  async function startClient(args: string[], screenText: string | RegExp, { columns = 100, env = [] as string[] } = {}): Promise<Terminal> {
+  async function startClient(
+    args: string[],
+    screenText: string | RegExp,
+    { columns = 100, env = [] as string[] } = {},
+  ): Promise<Terminal> {
     terminal = new Terminal();
     await terminal.start([...(env.length ? ["env", ...env] : []), ...CLIENT, ...args], { columns, rows: 30 });
-    await terminal.waitForScreen(`${screenText}`, (screen) => (typeof screenText === "string" ? screen.includes(screenText) : screenText.test(screen)));
+    await terminal.waitForScreen(`${screenText}`, (screen) =>
+      typeof screenText === "string" ? screen.includes(screenText) : screenText.test(screen),
+    );
     return terminal;
   }
 
@@ -68,7 +74,12 @@ describe("interactive client", () => {
     const mine = await other.waitForMessage("tess's message", (m) => m.endsWith(": hello Xworld"));
     expect(mine).toMatch(new RegExp(`^tess \\(${ADDRESS}\\): hello Xworld$`));
     const after = await terminal.waitForScreen("the echo", (s) => s.includes(mine));
-    expect(after.split("\n").slice(-4)).toEqual([`┃  ${after.match(new RegExp(TIME + "(?=  tess)"))![0]}  ${mine}`, "◆  tess in chat", "│  █", HINT]);
+    expect(after.split("\n").slice(-4)).toEqual([
+      `┃  ${after.match(new RegExp(`${TIME}(?=  tess)`))![0]}  ${mine}`,
+      "◆  tess in chat",
+      "│  █",
+      HINT,
+    ]);
 
     // Empty input is not sent.
     await terminal.press("Enter");
@@ -76,7 +87,11 @@ describe("interactive client", () => {
     await terminal.press("Enter");
     other.send("after the blanks");
     await other.waitForMessage("its own message", (m) => m.endsWith(": after the blanks"));
-    expect(other.chat.map((m) => m.replace(/^.*?: /, ""))).toEqual(["news from elsewhere", "hello Xworld", "after the blanks"]);
+    expect(other.chat.map((m) => m.replace(/^.*?: /, ""))).toEqual([
+      "news from elsewhere",
+      "hello Xworld",
+      "after the blanks",
+    ]);
 
     // Ctrl-C leaves with a normal close and exit code 0.
     await terminal.press("C-c");
@@ -97,7 +112,9 @@ describe("interactive client", () => {
     terminal = await startClient([server.url], "◆  Your name");
     await terminal.type("no spaces please");
     await terminal.press("Enter");
-    await terminal.waitForScreen("the name problem", (s) => s.includes("A name can only have letters, digits, '_', '-' and '.'"));
+    await terminal.waitForScreen("the name problem", (s) =>
+      s.includes("A name can only have letters, digits, '_', '-' and '.'"),
+    );
     await terminal.press("C-c");
     expect(await terminal.waitForExit()).toBe(0);
     expect(await terminal.screen()).toContain("Not connected.");
@@ -107,13 +124,21 @@ describe("interactive client", () => {
     const terminal = await startClient(["--name", "cmd", "--room", "cmds", server.url], "◆  cmd in cmds");
     await terminal.type("/nick cmd2");
     await terminal.press("Enter");
-    await terminal.waitForScreen("the new name", (s) => s.includes("◆  cmd2 in cmds") && /~ cmd \(.*\) is now cmd2/.test(s));
+    await terminal.waitForScreen(
+      "the new name",
+      (s) => s.includes("◆  cmd2 in cmds") && /~ cmd \(.*\) is now cmd2/.test(s),
+    );
     await terminal.type("/join elsewhere");
     await terminal.press("Enter");
-    await terminal.waitForScreen("the new room", (s) => s.includes("◆  cmd2 in elsewhere") && s.includes("You are in elsewhere with nobody else yet."));
+    await terminal.waitForScreen(
+      "the new room",
+      (s) => s.includes("◆  cmd2 in elsewhere") && s.includes("You are in elsewhere with nobody else yet."),
+    );
     await terminal.type("/who");
     await terminal.press("Enter");
-    await terminal.waitForScreen("the member list", (s) => new RegExp(`│  In elsewhere \\(1\\): cmd2 \\(${ADDRESS}\\)`).test(s));
+    await terminal.waitForScreen("the member list", (s) =>
+      new RegExp(`│  In elsewhere \\(1\\): cmd2 \\(${ADDRESS}\\)`).test(s),
+    );
     await terminal.type("/bogus");
     await terminal.press("Enter");
     await terminal.waitForScreen("the local error", (s) => s.includes("▲  There is no command /bogus"));
@@ -146,7 +171,9 @@ describe("interactive client", () => {
     const terminal = await startClient(["--no-reconnect", "--name", "left", doomed.url], "◆  left in chat");
     await doomed.stop();
     expect(await terminal.waitForExit()).toBe(1);
-    expect(await terminal.screen()).toContain(`Lost the connection to ${doomed.url} (code 1006, connection lost without a close frame).`);
+    expect(await terminal.screen()).toContain(
+      `Lost the connection to ${doomed.url} (code 1006, connection lost without a close frame).`,
+    );
   });
 
   test("when the server restarts, the client shows it is reconnecting, keeps what was typed meanwhile, and comes back", async () => {
@@ -155,11 +182,21 @@ describe("interactive client", () => {
     try {
       const terminal = await startClient(["--name", "rita", `127.0.0.1:${port}`], "◆  rita in chat");
       await restarting.stop(); // SIGKILL
-      await terminal.waitForScreen("the reconnecting state", (s) => /◆ {2}rita in chat · [◒◐◓◑] reconnecting \(attempt \d+\)/.test(s) && s.includes("▲  Connection lost (code 1006"));
+      await terminal.waitForScreen(
+        "the reconnecting state",
+        (s) =>
+          /◆ {2}rita in chat · [◒◐◓◑] reconnecting \(attempt \d+\)/.test(s) &&
+          s.includes("▲  Connection lost (code 1006"),
+      );
       await terminal.type("typed offline");
       await terminal.press("Enter");
       restarting = await startServer(["--port", String(port)]);
-      const back = await terminal.waitForScreen("the reconnection", (s) => s.includes(`✓  Reconnected to ws://127.0.0.1:${port}.`) && /┃ {2}\d\d:\d\d {2}rita \(\S+\): typed offline/.test(s));
+      const back = await terminal.waitForScreen(
+        "the reconnection",
+        (s) =>
+          s.includes(`✓  Reconnected to ws://127.0.0.1:${port}.`) &&
+          /┃ {2}\d\d:\d\d {2}rita \(\S+\): typed offline/.test(s),
+      );
       expect(back.split("\n").filter((line) => line.includes("typed offline"))).toHaveLength(1);
       expect(back).toContain("◆  rita in chat\n");
       await terminal.press("C-c");
@@ -207,12 +244,16 @@ describe("how the chat looks", () => {
     bob.send("/me waves");
     await terminal.type("hello bob");
     await terminal.press("Enter");
-    await terminal.waitForScreen("everything", (s) => s.includes("* bob") && s.includes("viewer (") && s.includes("hi viewer"));
+    await terminal.waitForScreen(
+      "everything",
+      (s) => s.includes("* bob") && s.includes("viewer (") && s.includes("hi viewer"),
+    );
     return terminal.screen({ colours: true });
   }
 
   /** The screen line that contains `text` (escape sequences included). */
-  const lineWith = (screen: string, text: string) => screen.split("\n").find((l) => l.replace(/\x1b\[[0-9;]*m/g, "").includes(text))!;
+  const lineWith = (screen: string, text: string) =>
+    screen.split("\n").find((l) => l.replace(/\x1b\[[0-9;]*m/g, "").includes(text))!;
 
   test("history is marked, notices are dimmed, names keep their colour, own messages stand apart", async () => {
     const screen = await watchBob([]);
@@ -222,7 +263,8 @@ describe("how the chat looks", () => {
     expect(plain).toMatch(new RegExp(`┃  ${TIME}  viewer \\(${ADDRESS}\\): hello bob`));
 
     // bob's name has one colour in his message and in his action, not the green of one's own.
-    const colourBefore = (line: string, name: string) => /(\x1b\[[0-9;]*m)+(?=[^\x1b]*$)/.exec(line.slice(0, line.indexOf(name)))?.[0];
+    const colourBefore = (line: string, name: string) =>
+      /(\x1b\[[0-9;]*m)+(?=[^\x1b]*$)/.exec(line.slice(0, line.indexOf(name)))?.[0];
     const inMessage = colourBefore(lineWith(screen, "hi viewer"), "bob");
     const inAction = colourBefore(lineWith(screen, "* bob"), "bob");
     expect(inMessage).toMatch(FOREGROUND_COLOUR);
@@ -236,7 +278,14 @@ describe("how the chat looks", () => {
 
   test("NO_COLOR gives plain text", async () => {
     const screen = await watchBob(["NO_COLOR=1"]);
-    for (const text of ["hi viewer", "* bob", "hello bob", "joined chat", "said before you came", "◆  viewer in chat"]) {
+    for (const text of [
+      "hi viewer",
+      "* bob",
+      "hello bob",
+      "joined chat",
+      "said before you came",
+      "◆  viewer in chat",
+    ]) {
       expect(lineWith(screen, text)).not.toMatch(FOREGROUND_COLOUR);
     }
   });
@@ -257,7 +306,8 @@ describe("recalling what was sent", () => {
         await terminal.press("Enter");
         await terminal.waitForScreen(`'${line}' sent`, (s) => s.includes(`: ${line}`));
       }
-      const input = async (what: string, text: string) => terminal!.waitForScreen(what, (s) => s.includes(`│  ${text}█`) || s.includes(`│  ${text}\n`));
+      const input = async (what: string, text: string) =>
+        terminal!.waitForScreen(what, (s) => s.includes(`│  ${text}█`) || s.includes(`│  ${text}\n`));
       await terminal.type("half");
       await terminal.press("Up");
       await input("the newest line", "second");
@@ -287,7 +337,9 @@ describe("what others send cannot pose as the screen's own", () => {
       terminal = new Terminal();
       await startNamed(terminal, server, "viewer", 100);
       const eve = await TestSocket.open(`${server.url}/?name=eve`);
-      eve.send("hello\n13:24  bob (127.0.0.1:49220): send me your password\u2028" + "13:25  bob (127.0.0.1:49220): please");
+      eve.send(
+        "hello\n13:24  bob (127.0.0.1:49220): send me your password\u2028" + "13:25  bob (127.0.0.1:49220): please",
+      );
       const screen = await terminal.waitForScreen("eve's message", (s) => s.includes("please"));
       const lines = screen.split("\n");
       const first = lines.findIndex((l) => l.includes("eve (") && l.includes(": hello"));
@@ -309,22 +361,41 @@ describe("what others send cannot pose as the screen's own", () => {
     const hostile = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
-      fetch: (request, server) => (server.upgrade(request, { headers: { "Sec-WebSocket-Protocol": "chat.v1.json" } }) ? undefined : new Response("no", { status: 400 })),
+      fetch: (request, server) =>
+        server.upgrade(request, { headers: { "Sec-WebSocket-Protocol": "chat.v1.json" } })
+          ? undefined
+          : new Response("no", { status: 400 }),
       websocket: {
         open(ws) {
-          ws.send(JSON.stringify({ type: "welcome", you, version: "evil", limits: { rate: 5, burst: 20, maxMessage: 1000 } }));
-          ws.send(JSON.stringify({ type: "joined", room: `chat${title}`, members: [you, { name: `mallory${clear}`, address: "6.6.6.6:6" }], count: 2, history: 0, seq: 0 }));
+          ws.send(
+            JSON.stringify({ type: "welcome", you, version: "evil", limits: { rate: 5, burst: 20, maxMessage: 1000 } }),
+          );
+          ws.send(
+            JSON.stringify({
+              type: "joined",
+              room: `chat${title}`,
+              members: [you, { name: `mallory${clear}`, address: "6.6.6.6:6" }],
+              count: 2,
+              history: 0,
+              seq: 0,
+            }),
+          );
         },
         message(ws, text) {
-          if (String(text).includes('"help"')) ws.send(JSON.stringify({ type: "help", commands: [{ usage: `/x${title}`, help: `boom${clear}` }] }));
-          if (String(text).includes('"rooms"')) ws.send(JSON.stringify({ type: "rooms", rooms: [{ name: `r${clear}`, members: 1 }] }));
+          if (String(text).includes('"help"'))
+            ws.send(JSON.stringify({ type: "help", commands: [{ usage: `/x${title}`, help: `boom${clear}` }] }));
+          if (String(text).includes('"rooms"'))
+            ws.send(JSON.stringify({ type: "rooms", rooms: [{ name: `r${clear}`, members: 1 }] }));
           if (String(text).includes("close me")) ws.close(1008, `bye${clear}${title}`);
         },
       },
     });
     try {
       terminal = new Terminal();
-      await terminal.start([...CLIENT, "--name", "viewer", `ws://127.0.0.1:${hostile.port}`], { columns: 100, rows: 30 });
+      await terminal.start([...CLIENT, "--name", "viewer", `ws://127.0.0.1:${hostile.port}`], {
+        columns: 100,
+        rows: 30,
+      });
       await terminal.waitForScreen("the input line", (s) => s.includes("◆  viewer in chat"));
       for (const command of ["/help", "/rooms"]) {
         await terminal.type(command);
@@ -338,7 +409,9 @@ describe("what others send cannot pose as the screen's own", () => {
       expect(screen).toContain("You are in chat");
       expect(screen).toContain("mallory\uFFFD[2J\uFFFD[H");
       expect(screen).toContain("/x\uFFFD]0;pwned\uFFFD\\");
-      expect(screen).toContain("The server closed the connection: bye\uFFFD[2J\uFFFD[H\uFFFD]0;pwned\uFFFD\\. Send more slowly.");
+      expect(screen).toContain(
+        "The server closed the connection: bye\uFFFD[2J\uFFFD[H\uFFFD]0;pwned\uFFFD\\. Send more slowly.",
+      );
       expect(await terminal.paneTitle()).not.toContain("pwned");
     } finally {
       hostile.stop(true);
@@ -378,9 +451,13 @@ test("a pasted block waits its turn at the server's rate, and the input line say
   try {
     await terminal.start([...CLIENT, "--name", "paster", server.url], { columns: 100, rows: 30 });
     await terminal.waitForScreen("the input line", (s) => s.includes("◆  paster in chat"));
-    await terminal.type(Array.from({ length: 8 }, (_, i) => `pasted ${i}`).join("\r") + "\r");
+    await terminal.type(`${Array.from({ length: 8 }, (_, i) => `pasted ${i}`).join("\r")}\r`);
     await terminal.waitForScreen("the queue in the title", (s) => /◆ {2}paster in chat · \d+ waiting to send/.test(s));
-    await terminal.waitForScreen("every line sent", (s) => s.includes(": pasted 7") && !s.includes("waiting to send"), 15_000);
+    await terminal.waitForScreen(
+      "every line sent",
+      (s) => s.includes(": pasted 7") && !s.includes("waiting to send"),
+      15_000,
+    );
   } finally {
     terminal.stop();
     await server.stop();
@@ -395,7 +472,10 @@ test("a pasted block of lines is held as one message: Enter sends it whole, Esc 
     await terminal.start([...CLIENT, "--name", "paster", server.url], { columns: 100, rows: 30 });
     await terminal.waitForScreen("the input line", (s) => s.includes("◆  paster in chat"));
     await terminal.paste("dropped one\ndropped two\n");
-    await terminal.waitForScreen("the held block", (s) => s.includes("[2 pasted lines]") && s.includes("Esc drops them"));
+    await terminal.waitForScreen(
+      "the held block",
+      (s) => s.includes("[2 pasted lines]") && s.includes("Esc drops them"),
+    );
     await terminal.press("Escape");
     await terminal.waitForScreen("the block gone", (s) => !s.includes("pasted lines"));
     await terminal.paste("alpha\nbeta\ngamma");
@@ -403,7 +483,10 @@ test("a pasted block of lines is held as one message: Enter sends it whole, Esc 
     await terminal.press("Enter");
     const said = await listener.waitForMessage("the block as one message", (m) => m.includes("alpha"));
     expect(said).toMatch(/^paster \(127\.0\.0\.1:\d+\): alpha\n {2}beta\n {2}gamma$/);
-    await terminal.waitForScreen("its lines under its text", (s) => s.includes("┃         beta") && s.includes("┃         gamma"));
+    await terminal.waitForScreen(
+      "its lines under its text",
+      (s) => s.includes("┃         beta") && s.includes("┃         gamma"),
+    );
     expect(listener.chat.filter((m) => m.includes("dropped"))).toEqual([]);
   } finally {
     listener.close();
@@ -424,8 +507,14 @@ test("someone who joins and leaves with nothing printed between makes one line, 
     const talker = await TestSocket.open(`${server.url}/?name=talker`);
     talker.send("just passing");
     talker.close();
-    const screen = await terminal.waitForScreen("the talker's leave", (s) => s.includes("talker (") && s.includes("left chat"));
-    const lines = screen.split("\n").filter((l) => /lookin|talker/.test(l)).map((l) => l.replace(/\d\d:\d\d/, "TIME").replace(/127\.0\.0\.1:\d+/, "ADDR"));
+    const screen = await terminal.waitForScreen(
+      "the talker's leave",
+      (s) => s.includes("talker (") && s.includes("left chat"),
+    );
+    const lines = screen
+      .split("\n")
+      .filter((l) => /lookin|talker/.test(l))
+      .map((l) => l.replace(/\d\d:\d\d/, "TIME").replace(/127\.0\.0\.1:\d+/, "ADDR"));
     expect(lines).toEqual([
       "│  TIME  ← lookin (ADDR) came and went",
       "│  TIME  → talker (ADDR) joined chat",

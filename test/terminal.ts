@@ -20,7 +20,21 @@ export class Terminal {
   async start(command: string[], { columns = 80, rows = 24, cwd = ROOT } = {}): Promise<void> {
     const quote = (part: string) => `'${part.replaceAll("'", "'\\''")}'`;
     const shellCommand = `${command.map(quote).join(" ")}; echo $? > ${quote(this.statusFile)}`;
-    await this.tmux("new-session", "-d", "-x", String(columns), "-y", String(rows), "-c", cwd, shellCommand, ";", "set-option", "remain-on-exit", "on");
+    await this.tmux(
+      "new-session",
+      "-d",
+      "-x",
+      String(columns),
+      "-y",
+      String(rows),
+      "-c",
+      cwd,
+      shellCommand,
+      ";",
+      "set-option",
+      "remain-on-exit",
+      "on",
+    );
     const [serverPid, shellPid] = (await this.tmux("display-message", "-p", "#{pid} #{pane_pid}")).trim().split(" ");
     // The shell leads the window's process group, which holds the program too: -pid stops both.
     this.pids = [-Number(shellPid), Number(serverPid)];
@@ -60,21 +74,26 @@ export class Terminal {
     for (;;) {
       const screen = await this.screen();
       if (check(screen)) return screen;
-      if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; the screen shows:\n${screen}`);
+      if (Date.now() > deadline)
+        throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; the screen shows:\n${screen}`);
       await Bun.sleep(50);
     }
   }
 
   /** Waits for the command in the window to exit; returns its exit status. */
   async waitForExit(timeoutMs = 8_000): Promise<number> {
-    const status = await waitFor("the program to exit", () => {
-      try {
-        const text = readFileSync(this.statusFile, "utf8");
-        return text.endsWith("\n") ? Number(text) : undefined;
-      } catch {
-        return undefined;
-      }
-    }, timeoutMs).catch(async (error: Error) => {
+    const status = await waitFor(
+      "the program to exit",
+      () => {
+        try {
+          const text = readFileSync(this.statusFile, "utf8");
+          return text.endsWith("\n") ? Number(text) : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      timeoutMs,
+    ).catch(async (error: Error) => {
       throw new Error(`${error.message}; the screen shows:\n${await this.screen()}`);
     });
     return status;

@@ -1,8 +1,20 @@
 /** Text as the chat handles it (common/text.ts): one class of control characters, names, wording. */
 import { describe, expect, test } from "bun:test";
-import { cleanText, describeUser, escapeControls, forLog, forTerminal, messagesWere, nameHash, nameProblem, normalizeName, plural, oneLine } from "../common/text";
 import { screenSafe } from "../common/events";
 import { nameSkeleton } from "../common/lookalikes";
+import {
+  cleanText,
+  describeUser,
+  escapeControls,
+  forLog,
+  forTerminal,
+  messagesWere,
+  nameHash,
+  nameProblem,
+  normalizeName,
+  oneLine,
+  plural,
+} from "../common/text";
 
 describe("cleanText", () => {
   test.each([
@@ -73,28 +85,46 @@ describe("what a client shows of a server's strings", () => {
       type: "help",
       commands: [{ usage: "/x\x1b]0;owned\x07", help: "clears\x1b[2J the screen\u2028and more" }],
     };
-    expect(screenSafe(hostile)).toEqual({ type: "help", commands: [{ usage: "/x\uFFFD]0;owned\uFFFD", help: "clears\uFFFD[2J the screen\nand more" }] });
-    const members = { type: "members", room: "r\u2028oom", members: [{ name: "eve\n12:00  bob", address: "1.2.3.4:5" }] };
-    expect(screenSafe(members)).toEqual({ type: "members", room: "r\uFFFDoom", members: [{ name: "eve\uFFFD12:00  bob", address: "1.2.3.4:5" }] });
+    expect(screenSafe(hostile)).toEqual({
+      type: "help",
+      commands: [{ usage: "/x\uFFFD]0;owned\uFFFD", help: "clears\uFFFD[2J the screen\nand more" }],
+    });
+    const members = {
+      type: "members",
+      room: "r\u2028oom",
+      members: [{ name: "eve\n12:00  bob", address: "1.2.3.4:5" }],
+    };
+    expect(screenSafe(members)).toEqual({
+      type: "members",
+      room: "r\uFFFDoom",
+      members: [{ name: "eve\uFFFD12:00  bob", address: "1.2.3.4:5" }],
+    });
     expect(oneLine("bye\x1b[2J")).toBe("bye\uFFFD[2J");
   });
 });
 
 describe("look-alike and invisible names", () => {
   test.each([
-    ["Cyrillic а among Latin letters", "аlice", "A name cannot mix scripts (Cyrillic and Latin in 'аlice'): letters from two scripts let one name pass for another."],
+    [
+      "Cyrillic а among Latin letters",
+      "аlice",
+      "A name cannot mix scripts (Cyrillic and Latin in 'аlice'): letters from two scripts let one name pass for another.",
+    ],
     ["a Hangul filler, which shows as nothing", "\u3164", "A name cannot have characters that show as nothing."],
     ["a zero-width space", "bob\u200b", "A name cannot have characters that show as nothing."],
   ])("refused: %s", (_what, given, problem) => {
     expect(nameProblem(normalizeName(given))).toBe(problem);
   });
 
-  test.each([["Hindi, with its combining marks", "अनिल"], ["Japanese, three scripts in one", "山田たろう"], ["Korean", "김철수"], ["Greek", "Νίκος"], ["accents", "José"]])(
-    "allowed: %s",
-    (_what, given) => {
-      expect(nameProblem(normalizeName(given))).toBeUndefined();
-    },
-  );
+  test.each([
+    ["Hindi, with its combining marks", "अनिल"],
+    ["Japanese, three scripts in one", "山田たろう"],
+    ["Korean", "김철수"],
+    ["Greek", "Νίκος"],
+    ["accents", "José"],
+  ])("allowed: %s", (_what, given) => {
+    expect(nameProblem(normalizeName(given))).toBeUndefined();
+  });
 
   test("fullwidth and mathematical letters are the plain letters they stand for", () => {
     expect(normalizeName("ａｌｉｃｅ")).toBe("alice");
@@ -103,7 +133,8 @@ describe("look-alike and invisible names", () => {
 
   test("names that pass for each other have one skeleton; names that do not, differ", () => {
     const alice = nameSkeleton("alice");
-    for (const lookalike of ["Alice", "аlice", "alıce", "AIice", "a1ice", "ALICE", "ａｌｉｃｅ"]) expect(nameSkeleton(lookalike)).toBe(alice);
+    for (const lookalike of ["Alice", "аlice", "alıce", "AIice", "a1ice", "ALICE", "ａｌｉｃｅ"])
+      expect(nameSkeleton(lookalike)).toBe(alice);
     expect(nameSkeleton("реа")).toBe(nameSkeleton("pea"));
     for (const other of ["alicia", "allce", "José"]) expect(nameSkeleton(other)).not.toBe(alice);
     expect(nameSkeleton("José")).not.toBe(nameSkeleton("Jose"));

@@ -6,10 +6,20 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { SUBPROTOCOL } from "../common/events";
 import { contrast, deltaE2000, parseColour } from "./colour";
-import { BUN, pipeClient, ROOT, run, startServer, TestSocket, unusedPort, waitForStored, type RunningServer } from "./helpers";
+import {
+  BUN,
+  pipeClient,
+  ROOT,
+  type RunningServer,
+  run,
+  startServer,
+  TestSocket,
+  unusedPort,
+  waitForStored,
+} from "./helpers";
 
 /**
  * The callbacks given to page.evaluate and waitForFunction run in the page, where `document` is the
@@ -34,7 +44,15 @@ beforeAll(async () => {
   // Without the background services, Chromium keeps trying hosts this machine cannot reach.
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 });
 afterAll(() => browser?.close());
@@ -62,7 +80,12 @@ const setTabHidden = (page: Page, hidden: boolean) =>
     document.dispatchEvent(new Event("visibilitychange"));
   }, hidden);
 const logTexts = (page: Page) => page.$$eval("#log li", (items) => items.map((item) => item.textContent ?? ""));
-const waitForLog = (page: Page, text: string) => page.waitForFunction((t) => [...document.querySelectorAll("#log li")].some((li) => li.textContent?.includes(t)), text, { timeout: 8_000 });
+const waitForLog = (page: Page, text: string) =>
+  page.waitForFunction(
+    (t) => [...document.querySelectorAll("#log li")].some((li) => li.textContent?.includes(t)),
+    text,
+    { timeout: 8_000 },
+  );
 
 describe("the web page", () => {
   let server: RunningServer;
@@ -76,8 +99,12 @@ describe("the web page", () => {
     const bo = await joinAs(server.url, "bo");
     const term = pipeClient(["--name", "term", server.url]);
     try {
-      await ada.waitForFunction(() => document.querySelector("#members")?.textContent?.includes("term ("), undefined, { timeout: 8_000 });
-      expect(await ada.textContent("#members")).toMatch(/ada \(127\.0\.0\.1:\d+\) · you.*bo \(127\.0\.0\.1:\d+\).*term \(127\.0\.0\.1:\d+\)/);
+      await ada.waitForFunction(() => document.querySelector("#members")?.textContent?.includes("term ("), undefined, {
+        timeout: 8_000,
+      });
+      expect(await ada.textContent("#members")).toMatch(
+        /ada \(127\.0\.0\.1:\d+\) · you.*bo \(127\.0\.0\.1:\d+\).*term \(127\.0\.0\.1:\d+\)/,
+      );
 
       await say(ada, "hello from ada");
       await waitForLog(bo, "hello from ada");
@@ -90,16 +117,22 @@ describe("the web page", () => {
       await waitForLog(bo, "hello from the terminal");
 
       // Own messages stand apart; Enter sends and focus stays in the field.
-      expect(await ada.$$eval("#log li.own", (items) => items.map((i) => i.textContent))).toEqual([expect.stringContaining("hello from ada")]);
+      expect(await ada.$$eval("#log li.own", (items) => items.map((i) => i.textContent))).toEqual([
+        expect.stringContaining("hello from ada"),
+      ]);
       expect(await ada.evaluate(() => document.activeElement?.id)).toBe("message");
 
       // A rename and a departure reach the other page's list and conversation.
       await say(bo, "/nick bob");
       await waitForLog(ada, "is now bob");
-      await ada.waitForFunction(() => document.querySelector("#members")?.textContent?.includes("bob ("), undefined, { timeout: 8_000 });
+      await ada.waitForFunction(() => document.querySelector("#members")?.textContent?.includes("bob ("), undefined, {
+        timeout: 8_000,
+      });
       term.proc.stdin.end();
       await waitForLog(ada, "term (");
-      await ada.waitForFunction(() => !document.querySelector("#members")?.textContent?.includes("term ("), undefined, { timeout: 8_000 });
+      await ada.waitForFunction(() => !document.querySelector("#members")?.textContent?.includes("term ("), undefined, {
+        timeout: 8_000,
+      });
       expect(await logTexts(ada)).toContainEqual(expect.stringMatching(/term \(127\.0\.0\.1:\d+\) left chat/));
 
       await ada.screenshot({ path: join(ARTIFACTS, "page-light.png") });
@@ -119,7 +152,10 @@ describe("the web page", () => {
     const writer = await joinAs(server.url, "mallory");
     const reader = await joinAs(server.url, "victim");
     let dialogs = 0;
-    reader.on("dialog", (dialog) => (dialogs++, dialog.dismiss()));
+    reader.on("dialog", (dialog) => {
+      dialogs++;
+      void dialog.dismiss();
+    });
     try {
       const attack = "<img src=x onerror=alert(1)><script>alert(2)</script>";
       await say(writer, attack);
@@ -143,8 +179,11 @@ describe("the web page", () => {
     const talker = pipeClient(["--name", "chatty", "--room", "scrolling", server.url]);
     try {
       await say(page, "/join scrolling");
-      await page.waitForFunction(() => document.querySelector("#room")?.textContent === "scrolling", undefined, { timeout: 8_000 });
-      const position = () => page.$eval(".conversation", (c) => ({ top: c.scrollTop, bottom: c.scrollHeight - c.clientHeight }));
+      await page.waitForFunction(() => document.querySelector("#room")?.textContent === "scrolling", undefined, {
+        timeout: 8_000,
+      });
+      const position = () =>
+        page.$eval(".conversation", (c) => ({ top: c.scrollTop, bottom: c.scrollHeight - c.clientHeight }));
       for (let n = 1; n <= 15; n++) talker.write(`line ${n}`);
       await waitForLog(page, "line 15");
       const atEnd = await position();
@@ -174,18 +213,31 @@ test("a server restart is survived by the page: it reconnects, resumes, and noth
     await waitForStored(store, "before the restart"); // SIGKILL gives the store no chance to write what is pending
     await server.stop(); // SIGKILL
     await page.waitForSelector("#status.reconnecting", { timeout: 8_000 });
-    expect(await page.getAttribute("#message", "placeholder")).toBe("Offline: what you type waits, and goes out on reconnecting");
+    expect(await page.getAttribute("#message", "placeholder")).toBe(
+      "Offline: what you type waits, and goes out on reconnecting",
+    );
     await say(page, "typed while down");
     // Shown at once, marked as waiting; replaced by the real thing once it went out.
-    expect(await page.$$eval("#log li.pending", (items) => items.map((item) => item.textContent))).toEqual(["typed while down"]);
+    expect(await page.$$eval("#log li.pending", (items) => items.map((item) => item.textContent))).toEqual([
+      "typed while down",
+    ]);
     server = await startServer(args);
     await page.waitForSelector("#status.online", { timeout: 15_000 });
     await waitForLog(page, ": typed while down");
     await page.waitForFunction(() => [...document.querySelectorAll("#log li.pending")].length === 0);
-    expect((await run([BUN, join(ROOT, "client.ts"), "--name", "late", server.url], { input: "after the restart\n" })).exitCode).toBe(0);
+    expect(
+      (await run([BUN, join(ROOT, "client.ts"), "--name", "late", server.url], { input: "after the restart\n" }))
+        .exitCode,
+    ).toBe(0);
     await waitForLog(page, "after the restart");
-    const said = (await logTexts(page)).filter((text) => /before the restart|typed while down|after the restart/.test(text));
-    expect(said.map((text) => text.replace(/^.*: /, ""))).toEqual(["before the restart", "typed while down", "after the restart"]);
+    const said = (await logTexts(page)).filter((text) =>
+      /before the restart|typed while down|after the restart/.test(text),
+    );
+    expect(said.map((text) => text.replace(/^.*: /, ""))).toEqual([
+      "before the restart",
+      "typed while down",
+      "after the restart",
+    ]);
     await page.screenshot({ path: join(ARTIFACTS, "page-after-restart.png") });
   } finally {
     await page.close();
@@ -201,14 +253,22 @@ test("in a room past --announce-limit, the page says its list of people is a sna
   try {
     expect(await first.textContent("#members-title")).toBe("Here now");
     second = await joinAs(server.url, "second");
-    await second.waitForFunction(() => document.querySelector("#members")?.textContent?.includes("first ("), undefined, { timeout: 8_000 });
+    await second.waitForFunction(
+      () => document.querySelector("#members")?.textContent?.includes("first ("),
+      undefined,
+      { timeout: 8_000 },
+    );
     expect(await second.textContent("#members-title")).toBe("2 here when you looked (/who to refresh)");
     // The first page heard no join: its list stays as it was, until it asks.
     await say(second, "hello first");
     await waitForLog(first, "hello first");
     expect(await first.textContent("#members")).not.toContain("second (");
     await say(first, "/who");
-    await first.waitForFunction(() => document.querySelector("#members")?.textContent?.includes("second ("), undefined, { timeout: 8_000 });
+    await first.waitForFunction(
+      () => document.querySelector("#members")?.textContent?.includes("second ("),
+      undefined,
+      { timeout: 8_000 },
+    );
     expect(await first.textContent("#members-title")).toBe("2 here when you looked (/who to refresh)");
   } finally {
     await first.close();
@@ -221,7 +281,10 @@ test("the compiled server serves the page with nothing beside it", async () => {
   const bin = mkdtempSync(join(tmpdir(), "chat-web-bin-"));
   const cwd = mkdtempSync(join(tmpdir(), "chat-web-cwd-"));
   try {
-    const built = await run([BUN, "build", "--compile", join(ROOT, "server.ts"), "--outfile", join(bin, "chat-server")], { timeoutMs: 60_000 });
+    const built = await run(
+      [BUN, "build", "--compile", join(ROOT, "server.ts"), "--outfile", join(bin, "chat-server")],
+      { timeoutMs: 60_000 },
+    );
     expect(built.exitCode).toBe(0);
     const server = await startServer([], { command: [join(bin, "chat-server")], cwd });
     try {
@@ -247,7 +310,11 @@ test("a taken name keeps the page on the name form, with the reason; another nam
     await page.goto(server.url.replace(/^ws/, "http"));
     await page.fill("#name", "Ada");
     await page.press("#name", "Enter");
-    await page.waitForFunction(() => document.querySelector("#name-problem")?.textContent?.includes("taken"), undefined, { timeout: 8_000 });
+    await page.waitForFunction(
+      () => document.querySelector("#name-problem")?.textContent?.includes("taken"),
+      undefined,
+      { timeout: 8_000 },
+    );
     expect(await page.textContent("#name-problem")).toBe("The name 'Ada' is taken; choose another.");
     expect(await page.isVisible("#welcome")).toBe(true);
     expect(await page.isVisible("#chat")).toBe(false);
@@ -273,10 +340,16 @@ test("with --token, the page asks for it, says when it is wrong, and chats once 
     await page.waitForSelector("#token-field:not([hidden])");
     await page.fill("#name", "keyholder");
     await page.press("#name", "Enter");
-    await page.waitForFunction(() => document.querySelector("#name-problem")?.textContent === "This server wants a token: type it above.");
+    await page.waitForFunction(
+      () => document.querySelector("#name-problem")?.textContent === "This server wants a token: type it above.",
+    );
     await page.fill("#token", "wrong");
     await page.press("#token", "Enter");
-    await page.waitForFunction(() => document.querySelector("#name-problem")?.textContent === "That token is not this server's. Check it with the server's operator.");
+    await page.waitForFunction(
+      () =>
+        document.querySelector("#name-problem")?.textContent ===
+        "That token is not this server's. Check it with the server's operator.",
+    );
     await page.fill("#token", "s3cret");
     await page.press("#token", "Enter");
     await page.waitForSelector("#status.online");
@@ -294,7 +367,10 @@ test("loading the page asks for nothing that is not there and logs no error", as
   const page = await browser.newPage();
   const failures: string[] = [];
   page.on("console", (message) => void (message.type() === "error" && failures.push(message.text())));
-  page.on("response", (response) => void (response.status() >= 400 && failures.push(`${response.status()} ${response.url()}`)));
+  page.on(
+    "response",
+    (response) => void (response.status() >= 400 && failures.push(`${response.status()} ${response.url()}`)),
+  );
   try {
     await page.goto(`http://127.0.0.1:${server.port}/`);
     await page.fill("#name", "iconic");
@@ -312,7 +388,9 @@ test("others coming and going do not make the page spend its own rate asking for
   const server = await startServer(["--ip-connect-rate", "0", "--ip-changes", "0", "--trust-proxy", "127.0.0.1"]);
   const page = await browser.newPage();
   let roomsAsked = 0;
-  page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => void (String(payload).includes('"rooms"') && roomsAsked++)));
+  page.on("websocket", (socket) =>
+    socket.on("framesent", ({ payload }) => void (String(payload).includes('"rooms"') && roomsAsked++)),
+  );
   const visitors: TestSocket[] = [];
   try {
     await page.goto(`http://127.0.0.1:${server.port}/`);
@@ -320,7 +398,9 @@ test("others coming and going do not make the page spend its own rate asking for
     await page.press("#name", "Enter");
     await page.waitForSelector("#status.online");
     for (let i = 0; i < 15; i++) {
-      const visitor = await TestSocket.open(`${server.url}/?name=v${i}`, undefined, 5_000, { "X-Forwarded-For": `198.51.100.${i + 1}` });
+      const visitor = await TestSocket.open(`${server.url}/?name=v${i}`, undefined, 5_000, {
+        "X-Forwarded-For": `198.51.100.${i + 1}`,
+      });
       visitor.send(`/nick w${i}`);
       visitors.push(visitor);
     }
@@ -387,13 +467,21 @@ test("the name colours of 12 people are pairwise distinguishable and AA-contrast
         await say(page, "hello");
         for (const [i, talker] of talkers.entries()) talker.send(`hi from ${names[i + 1]} (${scheme})`);
         await waitForLog(page, `hi from niaj (${scheme})`);
-        const seen = await page.$$eval("#log li.said .who", (items) => items.map((item) => [item.textContent ?? "", getComputedStyle(item).color] as const));
-        const backgrounds = await page.evaluate(() => ["--bg", "--panel", "--own"].map((v) => getComputedStyle(document.documentElement).getPropertyValue(v)));
+        const seen = await page.$$eval("#log li.said .who", (items) =>
+          items.map((item) => [item.textContent ?? "", getComputedStyle(item).color] as const),
+        );
+        const backgrounds = await page.evaluate(() =>
+          ["--bg", "--panel", "--own"].map((v) => getComputedStyle(document.documentElement).getPropertyValue(v)),
+        );
         const colourByName = new Map(seen);
         expect(colourByName.size).toBe(12);
         const colours = [...colourByName.values()].map(parseColour);
-        for (const colour of colours) for (const background of backgrounds) expect(contrast(colour, parseColour(background))).toBeGreaterThanOrEqual(4.5);
-        for (let i = 0; i < colours.length; i++) for (let j = i + 1; j < colours.length; j++) expect(deltaE2000(colours[i]!, colours[j]!)).toBeGreaterThanOrEqual(10);
+        for (const colour of colours)
+          for (const background of backgrounds)
+            expect(contrast(colour, parseColour(background))).toBeGreaterThanOrEqual(4.5);
+        for (let i = 0; i < colours.length; i++)
+          for (let j = i + 1; j < colours.length; j++)
+            expect(deltaE2000(colours[i]!, colours[j]!)).toBeGreaterThanOrEqual(10);
       } finally {
         await page.close();
       }
@@ -406,7 +494,10 @@ test("the name colours of 12 people are pairwise distinguishable and AA-contrast
 
 test("on a phone, people and rooms are a drawer from the top bar; screenshots wide, phone with the drawer open, and dark", async () => {
   const server = await startServer([]);
-  const others = [await TestSocket.open(`${server.url}/?name=pia`), await TestSocket.open(`${server.url}/?name=quinn&room=games`)];
+  const others = [
+    await TestSocket.open(`${server.url}/?name=pia`),
+    await TestSocket.open(`${server.url}/?name=quinn&room=games`),
+  ];
   try {
     const phone = await joinAs(server.url, "rhea", { width: 390, height: 740 });
     try {
@@ -455,8 +546,14 @@ test("Shift+Enter writes a second line, and a pasted block goes as one message; 
     await page.press("#message", "Enter");
     await page.fill("#message", "pasted\nblock\nof three");
     await page.press("#message", "Enter");
-    await listener.waitForEvent("the pasted block", (e) => e.type === "message" && e.text === "pasted\nblock\nof three");
-    expect(listener.events.filter((e) => e.type === "message").map((e) => e.text)).toEqual(["first line\nsecond line", "pasted\nblock\nof three"]);
+    await listener.waitForEvent(
+      "the pasted block",
+      (e) => e.type === "message" && e.text === "pasted\nblock\nof three",
+    );
+    expect(listener.events.filter((e) => e.type === "message").map((e) => e.text)).toEqual([
+      "first line\nsecond line",
+      "pasted\nblock\nof three",
+    ]);
     await waitForLog(page, "of three");
     const item = await page.$("#log li.said:last-child");
     expect(await item!.evaluate((li) => getComputedStyle(li).getPropertyValue("text-indent"))).toMatch(/^-\d/);
@@ -469,7 +566,16 @@ test("Shift+Enter writes a second line, and a pasted block goes as one message; 
 
 test("scrolling to the top loads older messages from the server, page by page, to the start of the room's history", async () => {
   const dir = mkdtempSync(join(tmpdir(), "chat-web-older-"));
-  const server = await startServer(["--store", join(dir, "h.sqlite"), "--history", "5", "--rate", "0", "--ip-rate", "0"]);
+  const server = await startServer([
+    "--store",
+    join(dir, "h.sqlite"),
+    "--history",
+    "5",
+    "--rate",
+    "0",
+    "--ip-rate",
+    "0",
+  ]);
   const talker = await TestSocket.open(`${server.url}/?name=chronicler`);
   const page = await browser.newPage({ viewport: { width: 700, height: 300 } });
   try {
@@ -479,16 +585,24 @@ test("scrolling to the top loads older messages from the server, page by page, t
     await page.fill("#name", "reader");
     await page.press("#name", "Enter");
     await waitForLog(page, "entry 30");
-    const seqs = () => page.$$eval("#log li.said", (items) => items.map((item) => Number((item as unknown as { dataset: { seq: string } }).dataset.seq)));
+    const seqs = () =>
+      page.$$eval("#log li.said", (items) =>
+        items.map((item) => Number((item as unknown as { dataset: { seq: string } }).dataset.seq)),
+      );
     expect(await seqs()).toEqual([26, 27, 28, 29, 30]);
     for (let round = 0; round < 10 && !(await logTexts(page)).some((t) => t.includes("The start of #chat")); round++) {
       const before = (await seqs()).length;
       await page.evaluate(() => {
-        const conversation = document.querySelector(".conversation") as unknown as { scrollTop: number; dispatchEvent(event: Event): boolean };
+        const conversation = document.querySelector(".conversation") as unknown as {
+          scrollTop: number;
+          dispatchEvent(event: Event): boolean;
+        };
         conversation.scrollTop = 0;
         conversation.dispatchEvent(new Event("scroll"));
       });
-      await page.waitForFunction((count) => [...document.querySelectorAll("#log li")].length > count, before, { timeout: 5_000 });
+      await page.waitForFunction((count) => [...document.querySelectorAll("#log li")].length > count, before, {
+        timeout: 5_000,
+      });
     }
     expect(await seqs()).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect((await logTexts(page))[0]).toBe("The start of #chat's history.");
@@ -526,8 +640,15 @@ test("with notifications turned on, a mention in a hidden tab shows a desktop no
     other.send("just chatting");
     other.send("nell, are you there?");
     await waitForLog(page, "are you there");
-    const shown = await page.evaluate(() => (globalThis as unknown as { shownNotifications: { title: string; body: string }[] }).shownNotifications);
-    expect(shown).toEqual([{ title: expect.stringMatching(/^ozzy \(127\.0\.0\.1:\d+\) mentioned you in #chat$/), body: "nell, are you there?" }]);
+    const shown = await page.evaluate(
+      () => (globalThis as unknown as { shownNotifications: { title: string; body: string }[] }).shownNotifications,
+    );
+    expect(shown).toEqual([
+      {
+        title: expect.stringMatching(/^ozzy \(127\.0\.0\.1:\d+\) mentioned you in #chat$/),
+        body: "nell, are you there?",
+      },
+    ]);
   } finally {
     other.close();
     await context.close();
@@ -541,9 +662,15 @@ test("someone who joins and leaves with nothing said between makes one line, 'ca
   try {
     expect((await run([BUN, join(ROOT, "client.ts"), "--name", "lookin", server.url], { input: "" })).exitCode).toBe(0);
     await waitForLog(page, "came and went");
-    expect((await run([BUN, join(ROOT, "client.ts"), "--name", "talker", server.url], { input: "just passing\n" })).exitCode).toBe(0);
+    expect(
+      (await run([BUN, join(ROOT, "client.ts"), "--name", "talker", server.url], { input: "just passing\n" })).exitCode,
+    ).toBe(0);
     await waitForLog(page, "talker (");
-    await page.waitForFunction(() => [...document.querySelectorAll("#log li")].some((li) => li.textContent?.includes("talker") && li.textContent.includes("left chat")));
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll("#log li")].some(
+        (li) => li.textContent?.includes("talker") && li.textContent.includes("left chat"),
+      ),
+    );
     const lines = (await logTexts(page)).filter((text) => /lookin|talker/.test(text));
     expect(lines.map((text) => text.replace(/^\d\d:\d\d\s*/, "").replace(/127\.0\.0\.1:\d+/, "ADDR"))).toEqual([
       "lookin (ADDR) came and went",

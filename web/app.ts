@@ -35,13 +35,16 @@ const NAME_KEY = "chat.name";
 // 1. A name, or none: Enter in the field joins. A server with a token asks for it here too (GET
 //    /auth says whether it wants one, and whether one is right); it goes in no URL.
 nameInput.value = localStorage.getItem(NAME_KEY) ?? "";
-const tokenWanted = fetch("/auth").then((answer) => answer.status === 401, () => false);
+const tokenWanted = fetch("/auth").then(
+  (answer) => answer.status === 401,
+  () => false,
+);
 void tokenWanted.then((wanted) => (tokenField.hidden = !wanted));
 
 welcome.addEventListener("submit", async (event) => {
   event.preventDefault();
   const name = normalizeName(nameInput.value);
-  const problem = name === "" ? undefined : nameProblem(name) ?? (await tokenProblem());
+  const problem = name === "" ? undefined : (nameProblem(name) ?? (await tokenProblem()));
   nameProblemLine.textContent = problem ?? "";
   if (problem) return (tokenField.hidden || !problem.includes("token") ? nameInput : tokenInput).focus();
   localStorage.setItem(NAME_KEY, name);
@@ -70,7 +73,12 @@ let roomCount = 0;
 async function join(name: string | undefined): Promise<string | undefined> {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
   try {
-    session = await ChatSession.open({ url, ...(name && { name }), ...(!tokenField.hidden && { token: tokenInput.value }), reconnect: true });
+    session = await ChatSession.open({
+      url,
+      ...(name && { name }),
+      ...(!tokenField.hidden && { token: tokenInput.value }),
+      reconnect: true,
+    });
   } catch (error) {
     if (error instanceof NameRefusedError) return error.reason;
     if (!(error instanceof ConnectError)) throw error;
@@ -87,7 +95,9 @@ async function join(name: string | undefined): Promise<string | undefined> {
 async function tokenProblem(): Promise<string | undefined> {
   if (!(await tokenWanted)) return undefined;
   if (tokenInput.value === "") return "This server wants a token: type it above.";
-  const answer = await fetch("/auth", { headers: { Authorization: `Bearer ${tokenInput.value}` } }).catch(() => undefined);
+  const answer = await fetch("/auth", { headers: { Authorization: `Bearer ${tokenInput.value}` } }).catch(
+    () => undefined,
+  );
   if (answer?.status === 401) return "That token is not this server's. Check it with the server's operator.";
   return answer?.ok ? undefined : "The server could not be reached to check the token. Try again in a moment.";
 }
@@ -99,7 +109,8 @@ function onStatus(change: Status): void {
     case "reconnected":
       return setStatus("online", "Connected");
     case "not-sent":
-      for (const item of [...log.querySelectorAll("li.pending")].slice(0, change.count)) item.classList.replace("pending", "failed");
+      for (const item of [...log.querySelectorAll("li.pending")].slice(0, change.count))
+        item.classList.replace("pending", "failed");
       return void append("error", `${messagesWere(change.count)} not sent: ${change.why}.`);
     case "ended":
       setStatus("offline", "Disconnected");
@@ -144,7 +155,10 @@ function appendPending(text: string): void {
 /** Our own message came back: the waiting copy of it goes. */
 function settlePending(text: string): void {
   const waiting = [...log.querySelectorAll<HTMLLIElement>("li.pending")];
-  (waiting.find((item) => item.dataset.text === text) ?? waiting.find((item) => item.dataset.text?.trim() === text.trim()))?.remove();
+  (
+    waiting.find((item) => item.dataset.text === text) ??
+    waiting.find((item) => item.dataset.text?.trim() === text.trim())
+  )?.remove();
 }
 
 let online = false;
@@ -153,8 +167,12 @@ function setStatus(state: "online" | "reconnecting" | "offline", text: string): 
   online = state === "online";
   // Offline, the field stays usable, and says what becomes of what is typed.
   messageInput.placeholder = narrow.matches
-    ? online ? "Message" : "Offline: messages wait"
-    : online ? "Message · Shift+Enter for a new line · /help lists the commands" : "Offline: what you type waits, and goes out on reconnecting";
+    ? online
+      ? "Message"
+      : "Offline: messages wait"
+    : online
+      ? "Message · Shift+Enter for a new line · /help lists the commands"
+      : "Offline: what you type waits, and goes out on reconnecting";
   status.className = `status ${state}`;
   status.textContent = text;
 }
@@ -218,12 +236,16 @@ document.addEventListener("visibilitychange", () => void (document.hidden || sho
 // Desktop notifications of mentions are opt-in: the button asks the browser's permission once; the
 // choice is remembered here. They come only while the tab is hidden.
 const NOTIFY_KEY = "chat.notify";
-let notifying = typeof Notification !== "undefined" && Notification.permission === "granted" && localStorage.getItem(NOTIFY_KEY) === "on";
+let notifying =
+  typeof Notification !== "undefined" &&
+  Notification.permission === "granted" &&
+  localStorage.getItem(NOTIFY_KEY) === "on";
 notifyToggle.hidden = typeof Notification === "undefined";
 notifyToggle.setAttribute("aria-pressed", String(notifying));
 notifyToggle.addEventListener("click", async () => {
   const wanted = !notifying;
-  notifying = wanted && (Notification.permission === "granted" || (await Notification.requestPermission()) === "granted");
+  notifying =
+    wanted && (Notification.permission === "granted" || (await Notification.requestPermission()) === "granted");
   localStorage.setItem(NOTIFY_KEY, notifying ? "on" : "off");
   notifyToggle.setAttribute("aria-pressed", String(notifying));
   if (wanted && !notifying) append("info", "The browser did not allow notifications; its site settings can.");
@@ -231,7 +253,10 @@ notifyToggle.addEventListener("click", async () => {
 
 function notifyMention(from: User, text: string): void {
   if (!notifying || !document.hidden) return;
-  new Notification(`${describe(from)} mentioned you in #${shownRoom}`, { body: text.slice(0, 200), tag: "chat-mention" });
+  new Notification(`${describe(from)} mentioned you in #${shownRoom}`, {
+    body: text.slice(0, 200),
+    tag: "chat-mention",
+  });
 }
 
 /** True if `text` names me (my name as a word, whatever its case). */
@@ -302,7 +327,8 @@ function show(event: ChatEvent): void {
     case "action":
       if (!event.history && session?.where.isMe(event.from)) settlePending(event.text);
       if (!event.history && document.hidden && !session?.where.isMe(event.from)) showUnread(unread + 1);
-      if (!event.history && !session?.where.isMe(event.from) && mentions(event.text)) notifyMention(event.from, event.text);
+      if (!event.history && !session?.where.isMe(event.from) && mentions(event.text))
+        notifyMention(event.from, event.text);
       return add(saidItem(event));
     case "notice": {
       if (event.room === shownRoom && event.user) {
@@ -348,7 +374,15 @@ let oldestSeq = Infinity;
 let historyStart = false;
 let askingOlder = false;
 conversation.addEventListener("scroll", () => {
-  if (conversation.scrollTop > 40 || askingOlder || historyStart || !Number.isFinite(oldestSeq) || oldestSeq <= 1 || !online) return;
+  if (
+    conversation.scrollTop > 40 ||
+    askingOlder ||
+    historyStart ||
+    !Number.isFinite(oldestSeq) ||
+    oldestSeq <= 1 ||
+    !online
+  )
+    return;
   askingOlder = true;
   session?.send({ type: "older", before: String(oldestSeq) });
 });
@@ -410,7 +444,8 @@ function cameAndWent(user: User, leaveText: string): boolean {
   for (const [address, { at }] of recentJoins) if (Date.now() - at > CAME_AND_WENT_MS) recentJoins.delete(address);
   if (!joined || Date.now() - joined.at > CAME_AND_WENT_MS || !joined.item.isConnected) return false;
   // Only if nothing was said since: the leave would otherwise be far from where it is read.
-  for (let next = joined.item.nextElementSibling; next; next = next.nextElementSibling) if (!next.classList.contains("notice")) return false;
+  for (let next = joined.item.nextElementSibling; next; next = next.nextElementSibling)
+    if (!next.classList.contains("notice")) return false;
   const body = joined.item.querySelector(".text");
   if (body) body.textContent = leaveText.replace(/ left (\S+)$/, " came and went");
   return true;
@@ -447,12 +482,12 @@ function saidItem({ type, from, text, time, seq, history }: SaidEvent): HTMLLIEl
   return item;
 }
 
-
 function renderMembers(): void {
   // A room bigger than the server's announce limit hears no joins and leaves: say the list is as
   // it was on entering (or at the last /who) rather than pass it off as live.
   const count = Math.max(roomCount, members.size);
-  membersTitle.textContent = count > announceLimit || count > members.size ? `${count} here when you looked (/who to refresh)` : "Here now";
+  membersTitle.textContent =
+    count > announceLimit || count > members.size ? `${count} here when you looked (/who to refresh)` : "Here now";
   membersList.replaceChildren(
     ...[...members.values()].map((member) => {
       const item = document.createElement("li");
@@ -470,11 +505,14 @@ let shownRooms: { name: string; members: number }[] = [];
 
 function refreshRoomsSoon(): void {
   if (roomsRefresh) return;
-  roomsRefresh = setTimeout(() => {
-    roomsRefresh = undefined;
-    roomsAskedAt = Date.now();
-    session?.send({ type: "rooms" });
-  }, Math.max(0, roomsAskedAt + ROOMS_REFRESH_MS - Date.now()));
+  roomsRefresh = setTimeout(
+    () => {
+      roomsRefresh = undefined;
+      roomsAskedAt = Date.now();
+      session?.send({ type: "rooms" });
+    },
+    Math.max(0, roomsAskedAt + ROOMS_REFRESH_MS - Date.now()),
+  );
 }
 
 function renderRooms(rooms: { name: string; members: number }[]): void {

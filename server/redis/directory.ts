@@ -22,9 +22,10 @@
  *   the script, so that they reach the others too; its own people had them already (clients match
  *   the numbered copy by its id). Every envelope that comes back is checked like client input.
  */
-import type { RedisClient } from "bun";
-import { validEvent, validUser, type NoticeEvent, type SaidEvent, type User } from "../../common/events";
+
 import { randomBytes } from "node:crypto";
+import type { RedisClient } from "bun";
+import { type NoticeEvent, type SaidEvent, type User, validEvent, validUser } from "../../common/events";
 import type { Answer, ChatSink, Directory } from "../directory";
 import type { History } from "../history";
 import type { Logger } from "../log";
@@ -109,10 +110,15 @@ export class RedisDirectory implements Directory {
   #sendBatch(): void {
     const batch = this.#batch;
     this.#batch = [];
-    if (!this.#link.connected) return batch.forEach((event) => this.#sayAlone(event));
+    if (!this.#link.connected) {
+      for (const event of batch) this.#sayAlone(event);
+      return;
+    }
     for (let from = 0; from < batch.length; from += keys.MAX_BATCH) {
       const part = batch.slice(from, from + keys.MAX_BATCH);
-      this.#number(part).catch(() => part.forEach((event) => this.#sayAlone(event)));
+      this.#number(part).catch(() => {
+        for (const event of part) this.#sayAlone(event);
+      });
     }
   }
 
@@ -133,7 +139,11 @@ export class RedisDirectory implements Directory {
     const args = [this.instance, String(batch), String(Math.max(this.history.limit, 1))];
     for (const [room, said] of byRoom) {
       scriptKeys.push(keys.seqKey(room), keys.historyKey(room));
-      args.push(String(this.history.lastSeq(room) + 1), String(said.length), JSON.stringify({ batch: `${this.instance}:${batch}`, said }));
+      args.push(
+        String(this.history.lastSeq(room) + 1),
+        String(said.length),
+        JSON.stringify({ batch: `${this.instance}:${batch}`, said }),
+      );
     }
     this.#inFlight.set(batch, [...byRoom.values()]);
     try {
@@ -147,7 +157,12 @@ export class RedisDirectory implements Directory {
 
   /** Cut off from the others: delivered here at once, provisionally, and kept to share later. */
   #sayAlone(event: Omit<SaidEvent, "seq">): void {
-    const provisional: SaidEvent = { ...event, seq: this.history.lastSeq(event.room), id: randomBytes(9).toString("base64url"), provisional: true };
+    const provisional: SaidEvent = {
+      ...event,
+      seq: this.history.lastSeq(event.room),
+      id: randomBytes(9).toString("base64url"),
+      provisional: true,
+    };
     if (this.#unshared.length < MAX_UNSHARED) this.#unshared.push(provisional);
     else this.#lostUnshared++;
     this.#sink?.deliverSaid(provisional);
@@ -156,7 +171,8 @@ export class RedisDirectory implements Directory {
   notice(event: NoticeEvent): void {
     // What was said before it in this turn goes first, so the others hear "bye" before "left".
     if (this.#batch.length > 0) this.#sendBatch();
-    if (this.#link.connected) this.#redis.publish(keys.CHANNEL, JSON.stringify({ instance: this.instance, event })).catch(() => {});
+    if (this.#link.connected)
+      this.#redis.publish(keys.CHANNEL, JSON.stringify({ instance: this.instance, event })).catch(() => {});
   }
 
   present(room: string, user: User): void {
@@ -166,25 +182,50 @@ export class RedisDirectory implements Directory {
   /** Keeps `user` in the room's hash, and tells the other instances. */
   #tellPresent(room: string, user: User): void {
     this.#redis.send("HSET", [keys.membersKey(room), user.address, this.#memberEntry(user)]).catch(() => {});
-    this.#redis.publish(keys.CHANNEL, JSON.stringify({ instance: this.instance, presence: { room, address: user.address, user } })).catch(() => {});
+    this.#redis
+      .publish(
+        keys.CHANNEL,
+        JSON.stringify({ instance: this.instance, presence: { room, address: user.address, user } }),
+      )
+      .catch(() => {});
   }
 
   absent(room: string, address: string): void {
     if (!this.#link.connected) return;
     this.#redis.send("HDEL", [keys.membersKey(room), address]).catch(() => {});
-    this.#redis.publish(keys.CHANNEL, JSON.stringify({ instance: this.instance, presence: { room, address } })).catch(() => {});
+    this.#redis
+      .publish(keys.CHANNEL, JSON.stringify({ instance: this.instance, presence: { room, address } }))
+      .catch(() => {});
   }
 
   claimName(name: string, address: string, tokenHash: string): Answer<boolean> {
     if (!this.#link.connected) return true;
     return this.#redis
-      .send("EVAL", [keys.CLAIM_NAME_SCRIPT, "1", keys.nameKey(name), this.instance, address, keys.ALIVE_PREFIX, tokenHash])
+      .send("EVAL", [
+        keys.CLAIM_NAME_SCRIPT,
+        "1",
+        keys.nameKey(name),
+        this.instance,
+        address,
+        keys.ALIVE_PREFIX,
+        tokenHash,
+      ])
       .then((taken) => taken !== "taken");
   }
 
   releaseName(name: string, address: string, tokenHash: string, holdMs: number): void {
     if (!this.#link.connected) return;
-    this.#redis.send("EVAL", [keys.RELEASE_NAME_SCRIPT, "1", keys.nameKey(name), this.instance, address, tokenHash, String(holdMs)]).catch(() => {});
+    this.#redis
+      .send("EVAL", [
+        keys.RELEASE_NAME_SCRIPT,
+        "1",
+        keys.nameKey(name),
+        this.instance,
+        address,
+        tokenHash,
+        String(holdMs),
+      ])
+      .catch(() => {});
   }
 
   elsewhere(room: string): { count: number; users: Iterable<User> } {
@@ -218,7 +259,8 @@ export class RedisDirectory implements Directory {
     this.#expected = undefined;
     try {
       // Numbers used here before (a Redis that lost its data) must not be handed out again.
-      for (const [room, seq] of this.history.seqs()) await client.send("EVAL", [keys.RAISE_SCRIPT, "1", keys.seqKey(room), String(seq)]);
+      for (const [room, seq] of this.history.seqs())
+        await client.send("EVAL", [keys.RAISE_SCRIPT, "1", keys.seqKey(room), String(seq)]);
       await this.#loadHistory(client, this.#everConnected);
       await this.#loadOthers(client);
       await this.#register();
@@ -253,7 +295,10 @@ export class RedisDirectory implements Directory {
         caughtUp++;
       }
     }
-    if (caughtUp > 0) this.log.line(`Redis: caught up ${caughtUp} message${caughtUp === 1 ? "" : "s"} said on other instances meanwhile`);
+    if (caughtUp > 0)
+      this.log.line(
+        `Redis: caught up ${caughtUp} message${caughtUp === 1 ? "" : "s"} said on other instances meanwhile`,
+      );
   }
 
   /** What this instance's people said while it was cut off, numbered now, in the order said. */
@@ -267,7 +312,10 @@ export class RedisDirectory implements Directory {
       shared += part.length;
     }
     if (shared > 0) this.log.line(`Redis: shared ${shared} message${shared === 1 ? "" : "s"} said here while cut off`);
-    if (this.#lostUnshared > 0) this.log.line(`Redis: ${this.#lostUnshared} messages said here while cut off were past ${MAX_UNSHARED} and reached only this instance`);
+    if (this.#lostUnshared > 0)
+      this.log.line(
+        `Redis: ${this.#lostUnshared} messages said here while cut off were past ${MAX_UNSHARED} and reached only this instance`,
+      );
     this.#lostUnshared = 0;
   }
 
@@ -277,7 +325,8 @@ export class RedisDirectory implements Directory {
     for (const { room, user, tokenHash } of this.#sink?.everyone() ?? []) {
       // The others may have dropped these people while this instance was away: they learn of them again.
       this.#tellPresent(room, user);
-      if (user.name) await this.#redis.send("SET", [keys.nameKey(user.name), `${this.instance} ${user.address} ${tokenHash}`]);
+      if (user.name)
+        await this.#redis.send("SET", [keys.nameKey(user.name), `${this.instance} ${user.address} ${tokenHash}`]);
     }
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => {
@@ -295,11 +344,14 @@ export class RedisDirectory implements Directory {
       if (++rooms > MAX_ROOMS_LOADED) break;
       const room = key.slice(keys.MEMBERS_PREFIX.length);
       const flat = (await client.send("HGETALL", [key])) as string[] | Record<string, string>;
-      const entries = Array.isArray(flat) ? Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]!]]))) : flat;
+      const entries = Array.isArray(flat)
+        ? Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]!]])))
+        : flat;
       for (const value of Object.values(entries)) {
         const entry = parse(value) as { instance?: unknown; user?: unknown } | undefined;
         const user = validUser(entry?.user);
-        if (typeof entry?.instance === "string" && entry.instance !== this.instance && user) this.#others.enter(entry.instance, room, user);
+        if (typeof entry?.instance === "string" && entry.instance !== this.instance && user)
+          this.#others.enter(entry.instance, room, user);
       }
     }
     await this.#dropDead(client, false);
@@ -331,10 +383,16 @@ export class RedisDirectory implements Directory {
 
   #handle(message: string): void {
     if (this.#expected) return this.#batchRoom(message, this.#expected);
-    const envelope = parse(message) as { instance?: unknown; batch?: unknown; first?: unknown; event?: unknown; presence?: unknown } | undefined;
+    const envelope = parse(message) as
+      | { instance?: unknown; batch?: unknown; first?: unknown; event?: unknown; presence?: unknown }
+      | undefined;
     if (typeof envelope?.instance !== "string") return;
     if (envelope.presence !== undefined) return this.#presence(envelope.instance, envelope.presence);
-    if (Number.isSafeInteger(envelope.batch) && Array.isArray(envelope.first) && envelope.first.every(Number.isSafeInteger)) {
+    if (
+      Number.isSafeInteger(envelope.batch) &&
+      Array.isArray(envelope.first) &&
+      envelope.first.every(Number.isSafeInteger)
+    ) {
       let own: Omit<SaidEvent, "seq">[][] | undefined;
       if (envelope.instance === this.instance) {
         own = this.#inFlight.get(envelope.batch as number);
@@ -342,7 +400,12 @@ export class RedisDirectory implements Directory {
         this.#inFlight.delete(envelope.batch as number);
         if (own?.length !== envelope.first.length) own = undefined;
       }
-      this.#expected = { id: `{"batch":"${envelope.instance}:${envelope.batch}",`, firsts: envelope.first as number[], own, room: 0 };
+      this.#expected = {
+        id: `{"batch":"${envelope.instance}:${envelope.batch}",`,
+        firsts: envelope.first as number[],
+        own,
+        room: 0,
+      };
       return;
     }
     const notice = noticeOf(envelope.event);

@@ -67,7 +67,10 @@ export class RedisLink {
         if (this.#subscriber === subscriber) this.#subscriber = undefined;
         subscriber.close();
         if (attempt === 1) {
-          handlers.onState(false, `Redis at ${this.#shownUrl} is not answering (${describe(error)}); serving this instance's clients alone, retrying`);
+          handlers.onState(
+            false,
+            `Redis at ${this.#shownUrl} is not answering (${describe(error)}); serving this instance's clients alone, retrying`,
+          );
           firstTried();
         }
         await Bun.sleep(backoffDelay(attempt, BACKOFF));
@@ -79,7 +82,10 @@ export class RedisLink {
     if (this.#subscriber !== subscriber || this.#closing) return;
     this.#subscriber = undefined;
     this.connected = false;
-    this.#handlers!.onState(false, `lost Redis at ${this.#shownUrl} (${describe(error)}); serving this instance's clients alone, retrying`);
+    this.#handlers!.onState(
+      false,
+      `lost Redis at ${this.#shownUrl} (${describe(error)}); serving this instance's clients alone, retrying`,
+    );
     void this.#subscribe();
   }
 
