@@ -26,6 +26,8 @@ export class ConnectError extends Error {
     message: string,
     readonly exitCode = 1,
     readonly retry = true,
+    /** Why, without naming the server: for a line that names it already ("reconnecting: …"). */
+    readonly reason = message,
   ) {
     super(message);
   }
@@ -93,7 +95,7 @@ export function openSocket(
 
 function describeConnectFailure(shownUrl: string, url: string, event: Event): ConnectError {
   const fail = (why: string, exitCode = 1, retry = true) =>
-    new ConnectError(`Could not connect to ${shownUrl}: ${why}`, exitCode, retry);
+    new ConnectError(`Could not connect to ${shownUrl}: ${why}`, exitCode, retry, why);
   const code = ((event as globalThis.ErrorEvent).error as { code?: string } | undefined)?.code;
   const { hostname, port } = new URL(url);
   const local = /^(localhost|127\.[\d.]+|\[::1\])$/.test(hostname);

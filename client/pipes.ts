@@ -40,6 +40,7 @@ async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw
   const session = await openOrExit(options);
   if (!session) return;
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  let refused = 0;
   session.listen(print, (status) => {
     switch (status.type) {
       case "lost":
@@ -50,6 +51,9 @@ async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw
         return say(`Reconnected to ${session.shownUrl}.`);
       case "not-sent":
         return say(`${messagesWere(status.count)} not sent: ${status.why}.`);
+      case "refused":
+        refused++; // the server's words were printed with the other events
+        return;
       case "ended":
         say(status.message);
         return exitAfterOutput(status.exitCode);
@@ -78,6 +82,10 @@ async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw
   }
   if (pending > 0) {
     say(`${pending} of the messages sent did not come back from ${session.shownUrl}; they were not delivered.`);
+    return exitAfterOutput(1);
+  }
+  if (refused > 0) {
+    say(`${messagesWere(refused)} refused by the server (its reasons are above), and not delivered.`);
     return exitAfterOutput(1);
   }
   exitAfterOutput(0);

@@ -1,10 +1,11 @@
 /**
  * Resuming after a reconnect without showing anything twice or losing anything sent. The client
  * remembers the last sequence number seen in each room (to ask for what came after, `?since=`, and
- * to drop what it has seen), and which of its messages have not come back yet: once the server has
- * replayed its history, those never arrived and go out again. It also remembers the ids of the
- * provisional messages it showed (said while the server was cut off from the others), so that
- * their numbered copies, which come later, are not shown again.
+ * to drop what it has seen), and which of its messages have not come back yet, by the id each was
+ * sent with (the server gives it back; the text is no guide, as the server cleans it): once the
+ * server has replayed its history, those never arrived and go out again, with the same id. It also
+ * remembers the provisional messages it showed (said while the server was cut off from the others),
+ * by sender and id, so that their numbered copies, which come later, are not shown again.
  */
 import type { Command } from "../common/commands";
 import type { JoinedEvent, SaidEvent } from "../common/events";
@@ -17,7 +18,7 @@ const PROVISIONAL_KEPT = 1000;
 export class Resume {
   /** The last sequence number seen, per room. */
   readonly #seen = new Map<string, number>();
-  /** Ids of provisional messages shown and not yet seen numbered, oldest first. */
+  /** Provisional messages shown and not yet seen numbered, by sender and id, oldest first. */
   readonly #provisional = new Set<string>();
   /** Our messages sent and not yet seen coming back, oldest first. */
   #unconfirmed: Said[] = [];
@@ -54,7 +55,7 @@ export class Resume {
     const seen = this.#seen.get(event.room) ?? 0;
     if (event.seq > seen) this.#seen.set(event.room, event.seq);
     // The numbered copy of a provisional message already shown.
-    if (event.id !== undefined && this.#provisional.delete(event.id)) return false;
+    if (event.id !== undefined && this.#provisional.delete(provisionalKey(event))) return false;
     if (event.seq <= seen) return false;
     if (own) this.#confirm(event);
     return true;
@@ -62,8 +63,8 @@ export class Resume {
 
   /** A provisional message is shown once, and moves no position: it has no number of its own yet. */
   #provisionally(event: SaidEvent, own: boolean): boolean {
-    if (event.id === undefined || this.#provisional.has(event.id)) return false;
-    this.#provisional.add(event.id);
+    if (event.id === undefined || this.#provisional.has(provisionalKey(event))) return false;
+    this.#provisional.add(provisionalKey(event));
     if (this.#provisional.size > PROVISIONAL_KEPT) this.#provisional.delete(this.#provisional.values().next().value!);
     if (own) this.#confirm(event);
     return true;
@@ -75,10 +76,17 @@ export class Resume {
     return [];
   }
 
+  /** One of ours came back: it is known by its id. */
   #confirm(event: SaidEvent): void {
-    const type = event.type === "message" ? "say" : "me";
-    const at = this.#unconfirmed.findIndex((c) => c.type === type && c.text === event.text);
+    if (event.id === undefined) return;
+    const at = this.#unconfirmed.findIndex((c) => c.id === event.id);
     if (at >= 0) this.#unconfirmed.splice(at, 1);
+  }
+
+  /** The server refused the message with this id: it is not waited for, nor sent again. Returns it. */
+  refused(id: string): Said | undefined {
+    const at = this.#unconfirmed.findIndex((c) => c.id === id);
+    return at >= 0 ? this.#unconfirmed.splice(at, 1)[0] : undefined;
   }
 
   /** After a reconnect, what we sent and did not see come back never arrived. */
@@ -87,4 +95,9 @@ export class Resume {
     this.resuming = false;
     return this.#unconfirmed.splice(0);
   }
+}
+
+/** Ids are chosen by senders' clients: only with the sender's address is one ours to match. */
+function provisionalKey(event: SaidEvent): string {
+  return `${event.from.address} ${event.id}`;
 }

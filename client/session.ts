@@ -12,12 +12,23 @@
  *   and every failure is worded for the person (connect.ts).
  */
 import { backoffDelay } from "../common/backoff";
+import { refusesName } from "../common/codes";
 import { type Command, parseTyped } from "../common/commands";
-import { type ChatEvent, decodeEvent, ERROR_CODES, screenSafe, type User, type WelcomeEvent } from "../common/events";
-import { ConnectError, describeClose, finalClose, IN_BUN, NameRefusedError, openSocket } from "./connect";
+import { type ChatEvent, decodeEvent, screenSafe, type User, type WelcomeEvent } from "../common/events";
+import { ConnectError, describeClose, finalClose, NameRefusedError, openSocket } from "./connect";
 import { MAX_QUEUED, Outbox } from "./outbox";
 import { Resume } from "./resume";
 import { Whereabouts } from "./whereabouts";
+
+type Said = Extract<Command, { type: "say" | "me" }>;
+
+/** An id for one of our messages: random, so that nobody else's can have it by chance. */
+function messageId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_");
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -47,6 +58,8 @@ export type Status =
   | { type: "lost"; reason: string; attempt: number; delayMs: number }
   | { type: "reconnected" }
   | { type: "not-sent"; count: number; why: string }
+  /** The server refused one of our messages (too long, too fast…): which, and why; it was not sent. */
+  | { type: "refused"; command: Said; message: string; code: string }
   /** The session is over for good: say `message`, exit with `exitCode`. */
   | { type: "ended"; message: string; exitCode: number };
 
@@ -116,15 +129,22 @@ export class ChatSession {
     return this.options.url.replace(/\/?\?.*$/, "");
   }
 
-  /** Sends a command now if the rate allows, otherwise as soon as it does (or once reconnected). */
-  send(command: Command): void {
-    if (!this.#outbox.add(command))
+  /**
+   * Sends a command now if the rate allows, otherwise as soon as it does (or once reconnected). A
+   * message or action gets an id of ours (returned), which the server gives back with it: that is
+   * how it is known as ours when it comes back, whatever the server did to its text.
+   */
+  send(command: Command): string | undefined {
+    const sent =
+      command.type === "say" || command.type === "me" ? { ...command, id: command.id ?? messageId() } : command;
+    if (!this.#outbox.add(sent))
       this.#onStatus({ type: "not-sent", count: 1, why: `more than ${MAX_QUEUED} are waiting to be sent` });
+    return "id" in sent ? sent.id : undefined;
   }
 
   /** Sends a line as typed by a person (`/nick x`, `//text`, or a message). */
-  sendTyped(line: string): void {
-    this.send(parseTyped(line));
+  sendTyped(line: string): string | undefined {
+    return this.send(parseTyped(line));
   }
 
   /** How many of our messages wait in the queue, paced to the server's rate. */
@@ -138,11 +158,13 @@ export class ChatSession {
   }
 
   /**
-   * Waits until everything sent has been answered: the queue is empty, then a WebSocket ping's pong
-   * has come back (it comes after every frame the server sent in reply to earlier ones, since the
-   * server handles frames in order). It waits as long as there is progress (frames arriving,
-   * commands going out, or a reconnection under way, which is bounded by its own attempts), and
-   * gives up after `quietMs` without any. False if it gave up or the session ended.
+   * Waits until everything sent has been answered: the queue is empty, every message and action of
+   * ours has come back (known by its id) or been refused, and then a WebSocket ping's pong has come
+   * back (it follows every frame the server sent in reply to earlier commands, /rooms and the like,
+   * since the server handles frames in order; our messages' echoes are waited for by id because,
+   * through Redis, they can come after the pong). It waits as long as there is progress (commands
+   * going out, our messages coming back, a reconnection under way, which is bounded by its own
+   * attempts), and gives up after `quietMs` without any. False if it gave up or the session ended.
    */
   async settle(quietMs: number): Promise<boolean> {
     let lastProgress = performance.now();
@@ -153,7 +175,7 @@ export class ChatSession {
         if (this.#ending) return false;
         const socket = this.#socket;
         if (socket?.readyState !== WebSocket.OPEN || this.#resume.resuming) this.#progress();
-        else if (this.#outbox.length === 0) {
+        else if (this.#outbox.length === 0 && this.#resume.unconfirmed === 0) {
           if (await pingPong(socket, quiet)) return true;
           if (this.#socket === socket && socket.readyState === WebSocket.OPEN) return false;
           continue; // The connection dropped meanwhile: wait for the new one.
@@ -191,8 +213,8 @@ export class ChatSession {
     const seen = room === undefined ? undefined : this.#resume.lastSeen(room);
     if (seen !== undefined) url.searchParams.set("since", String(seen));
     if (this.#resumeToken !== undefined) url.searchParams.set("resume", this.#resumeToken);
-    // A browser cannot send an Authorization header with a WebSocket: the token goes in the URL.
-    if (!IN_BUN && this.options.token !== undefined) url.searchParams.set("token", this.options.token);
+    // Never the token: URLs end up in proxies' access logs. It goes as a header, or, from a
+    // browser, which cannot set one on a WebSocket, as a subprotocol entry (connect.ts).
     return url.href;
   }
 
@@ -221,7 +243,6 @@ export class ChatSession {
   }
 
   #receive(raw: string): void {
-    this.#progress();
     // Anything that is not one of our events (a newer server's, a broken one's) is skipped.
     const decoded = decodeEvent(raw);
     if (!decoded) return;
@@ -230,8 +251,12 @@ export class ChatSession {
     if (event.type === "welcome") this.#welcomed(event);
     if (event.type === "joined") this.#resend(this.#resume.joined(event));
     if (!this.#in && this.#entering(event)) return;
+    if (event.type === "error" && event.id !== undefined) this.#refused(event.id, event.message, event.code);
     const said = event.type === "message" || event.type === "action";
-    if (said && !this.#resume.said(event, this.where.wasMe(event.from))) return this.#resend(this.#resume.replayed());
+    const before = this.#resume.unconfirmed;
+    const fresh = !said || this.#resume.said(event, this.where.wasMe(event.from));
+    if (this.#resume.unconfirmed < before) this.#progress(); // one of ours came back
+    if (!fresh) return this.#resend(this.#resume.replayed());
     this.#emit(event, raw);
     if (said && event.history) this.#resend(this.#resume.replayed());
   }
@@ -246,7 +271,7 @@ export class ChatSession {
    * shown); the first `joined` completes it.
    */
   #entering(event: ChatEvent): boolean {
-    if (event.type === "error" && event.code === ERROR_CODES.nameRefused) {
+    if (event.type === "error" && refusesName(event.code)) {
       this.#entered.reject(new NameRefusedError(event.message, this.options.name ?? ""));
       return true;
     }
@@ -255,6 +280,14 @@ export class ChatSession {
       this.#entered.resolve();
     }
     return false;
+  }
+
+  /** The server refused our message with this id: it is not waited for any more, and the user is told which. */
+  #refused(id: string, message: string, code: string): void {
+    const command = this.#resume.refused(id);
+    if (!command) return;
+    this.#progress();
+    this.#onStatus({ type: "refused", command, message, code });
   }
 
   #emit(event: ChatEvent, raw: string): void {
@@ -294,7 +327,7 @@ export class ChatSession {
       } catch (error) {
         if (!(error instanceof ConnectError)) throw error;
         if (!error.retry) return this.#end(error.message, error.exitCode);
-        reason = error.message.replace(/^Could not connect to .*?: /, "");
+        reason = error.reason;
       }
     }
     if (!this.#ending) this.#end(`Gave up reconnecting to ${this.shownUrl} after ${MAX_ATTEMPTS} attempts.`, 1);

@@ -151,6 +151,8 @@ class ChatScreen {
         return this.#retitle();
       case "not-sent":
         return this.input.print(...warning(`${messagesWere(status.count)} not sent: ${status.why}.`));
+      case "refused":
+        return; // the server's error event, shown with the others, says why
       case "ended":
         clearInterval(this.#reconnecting?.timer);
         this.ended = status;

@@ -2,7 +2,12 @@
  * Commands, client to server, in one table: it drives reading a line typed by a person
  * (`/nick alice`), reading a JSON command from a rich client (`{"type":"nick","name":"alice"}`),
  * and the `/help` list, so the three can never disagree.
+ *
+ * A message or action sent as JSON may carry an `id` of the client's choosing: the server gives it
+ * back in the event, so the sender knows its own message when it comes back, whatever the server
+ * did to its text (client/resume.ts).
  */
+import { type ErrorCode, refusal } from "./codes";
 
 /** What a command takes: the JSON field it goes in, and how help and errors show it. */
 interface Argument {
@@ -12,6 +17,8 @@ interface Argument {
   /** For "/nick needs a name, e.g. /nick alice". */
   readonly what: string;
   readonly example: string;
+  /** May be left out: `/older` alone pages back from the oldest message shown. */
+  readonly optional?: true;
 }
 
 interface CommandSpec {
@@ -40,8 +47,8 @@ export const COMMANDS = [
   { type: "who", help: "list who is in your room" },
   {
     type: "older",
-    argument: { field: "before", placeholder: "N", what: "a message number", example: "120" },
-    help: "show the room's messages before number N (the page asks as you scroll up)",
+    argument: { field: "before", placeholder: "[N]", what: "a message number", example: "120", optional: true },
+    help: "show earlier messages: before number N, or before the oldest shown (the page asks as you scroll up)",
   },
   {
     type: "me",
@@ -61,11 +68,15 @@ export const COMMANDS = [
 
 type Spec = (typeof COMMANDS)[number];
 /** A command as the table defines it: its type, and its argument's field if it takes one. */
-type CommandOf<S> = S extends { type: infer T; argument: { field: infer F extends string } }
-  ? { type: T } & { [K in F]: string }
-  : S extends { type: infer T }
-    ? { type: T }
-    : never;
+type CommandOf<S> = S extends { type: infer T; argument: { field: infer F extends string; optional: true } }
+  ? { type: T } & { [K in F]?: string }
+  : S extends { type: infer T extends "say" | "me"; argument: { field: infer F extends string } }
+    ? { type: T; id?: string } & { [K in F]: string }
+    : S extends { type: infer T; argument: { field: infer F extends string } }
+      ? { type: T } & { [K in F]: string }
+      : S extends { type: infer T }
+        ? { type: T }
+        : never;
 export type Command = CommandOf<Spec>;
 export type CommandType = Spec["type"];
 
@@ -77,8 +88,22 @@ export const HELP: { usage: string; help: string }[] = COMMANDS.map((c: CommandS
   help: c.help,
 }));
 
-/** A refused command, worded for the person who typed it. */
-export class CommandError extends Error {}
+/** A refused command, worded for the person who typed it, with its code for programs. */
+export class CommandError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  get refusal() {
+    return refusal(this.code, this.message);
+  }
+}
+
+/** A message id a client may choose: short, and safe anywhere it is shown or kept. */
+const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * Reads a line typed by a person: `/nick alice` is a command, `//x` is the message `/x`, anything
@@ -91,13 +116,19 @@ export function parseTyped(line: string): Command {
   const spec = byType.get(typed.toLowerCase());
   if (!spec || spec.typedWithoutSlash) {
     throw new CommandError(
+      "unknown-command",
       `There is no command /${typed}; /help lists the commands (start with // to send a message beginning with /).`,
     );
   }
   if (!spec.argument) return { type: spec.type } as Command;
   const argument = rest.trim();
-  if (argument === "")
-    throw new CommandError(`/${typed} needs ${spec.argument.what}, e.g. /${typed} ${spec.argument.example}.`);
+  if (argument === "" && spec.argument.optional) return { type: spec.type } as Command;
+  if (argument === "") {
+    throw new CommandError(
+      "bad-command",
+      `/${typed} needs ${spec.argument.what}, e.g. /${typed} ${spec.argument.example}.`,
+    );
+  }
   return withArgument(spec.type, spec.argument.field, argument);
 }
 
@@ -107,15 +138,16 @@ export function decodeCommand(frame: string): Command {
   try {
     value = JSON.parse(frame);
   } catch {
-    throw new CommandError(`Not JSON: expected a command such as {"type":"say","text":"hello"}.`);
+    throw new CommandError("bad-command", `Not JSON: expected a command such as {"type":"say","text":"hello"}.`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new CommandError(`A command is a JSON object such as {"type":"say","text":"hello"}.`);
+    throw new CommandError("bad-command", `A command is a JSON object such as {"type":"say","text":"hello"}.`);
   }
   const command = value as Record<string, unknown>;
   const spec = typeof command.type === "string" ? byType.get(command.type) : undefined;
   if (!spec) {
     throw new CommandError(
+      "unknown-command",
       `Unknown command type ${JSON.stringify(command.type)}; known: ${COMMANDS.map((c) => c.type).join(", ")}.`,
     );
   }
@@ -123,10 +155,15 @@ export function decodeCommand(frame: string): Command {
   const { field } = spec.argument;
   // A message number may come as a JSON number.
   const argument = field === "before" && typeof command[field] === "number" ? String(command[field]) : command[field];
+  if (argument === undefined && spec.argument.optional) return { type: spec.type } as Command;
   if (typeof argument !== "string" || argument.trim() === "") {
-    throw new CommandError(`The command "${spec.type}" needs a non-empty string "${field}".`);
+    throw new CommandError("bad-command", `The command "${spec.type}" needs a non-empty string "${field}".`);
   }
-  return withArgument(spec.type, field, argument);
+  if (field !== "text" || command.id === undefined) return withArgument(spec.type, field, argument);
+  if (typeof command.id !== "string" || !MESSAGE_ID.test(command.id)) {
+    throw new CommandError("bad-command", `A message's "id" is 1 to 64 letters, digits, '_' or '-'.`);
+  }
+  return { type: spec.type, text: argument, id: command.id } as Command;
 }
 
 /**

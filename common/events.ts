@@ -9,6 +9,7 @@
  *   (commands.ts), events the other.
  */
 
+import type { ErrorCode } from "./codes";
 import { forTerminal, oneLine } from "./text";
 
 export const SUBPROTOCOL = "chat.v1.json";
@@ -47,7 +48,10 @@ export interface SaidEvent {
    * that showed this one shows it only once.
    */
   provisional?: true;
-  /** Present on messages that were provisional, and on their numbered copies. */
+  /**
+   * The id the sender's client gave the message (so that it knows its own when it comes back), or,
+   * on a message said while cut off, one the server gave it; its numbered copy keeps it.
+   */
   id?: string;
 }
 
@@ -140,17 +144,11 @@ export interface HelpEvent {
 export interface ErrorEvent {
   type: "error";
   message: string;
-  /** For the errors a client acts on rather than only shows: see ERROR_CODES. */
-  code?: ErrorCode;
+  /** What was refused, for programs (common/codes.ts); the message is for people. */
+  code: ErrorCode;
+  /** The id of the refused message, when the client gave it one: the client knows which it was. */
+  id?: string;
 }
-
-/** What a client does on an error with a code, so it never has to read the prose. */
-export const ERROR_CODES = {
-  /** The name asked for at connect (`?name=`) was refused: taken, or not a valid name. Ask again. */
-  nameRefused: "name-refused",
-} as const;
-export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
-const KNOWN_CODES = new Set<string>(Object.values(ERROR_CODES));
 
 export type ChatEvent =
   | SaidEvent
@@ -285,11 +283,9 @@ const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined }
   },
   error: (e) => {
     if (!isString(e.message)) return undefined;
-    return {
-      type: "error",
-      message: e.message,
-      ...(isString(e.code) && KNOWN_CODES.has(e.code) && { code: e.code as ErrorCode }),
-    };
+    // A code this client does not know (a newer server's) is kept as it is: it matches no branch.
+    const code = isString(e.code) && /^[a-z][a-z-]{0,39}$/.test(e.code) ? e.code : "unknown";
+    return { type: "error", message: e.message, code: code as ErrorCode, ...(isString(e.id) && { id: e.id }) };
   },
 };
 

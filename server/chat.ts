@@ -9,12 +9,11 @@
  * and hands it back to deliverSaid() on every instance; that publishes it once per format to the
  * room's topics, so everyone in the room, the sender included, gets it.
  */
+import { type Refusal, refusal } from "../common/codes";
 import { type Command, CommandError, decodeCommand, HELP, parseTyped } from "../common/commands";
 import {
   type ChatEvent,
   DEFAULT_ROOM,
-  ERROR_CODES,
-  type ErrorCode,
   JOINED_MEMBERS,
   type NoticeEvent,
   type SaidEvent,
@@ -38,6 +37,8 @@ import { Rooms, topic } from "./rooms";
 const FORMATS = [false, true] as const;
 /** Frames a client may send before it has entered its first room (while its name is claimed). */
 const HELD_FRAMES = 100;
+/** What JSON adds around a message's text, at most, for the size check before reading a frame. */
+const FRAME_OVERHEAD = 200;
 /** A client refused this many messages in a row for going too fast is flooding: it is closed. */
 const FLOOD_REFUSALS = 20;
 /** /rooms lists at most this many rooms, so that its answer stays one reasonable frame. */
@@ -113,7 +114,7 @@ export class Chat implements ChatSink {
     this.#names.claim(member, name, (refused) => this.#admit(member, refused));
   }
 
-  #admit(member: Member, nameRefused?: string): void {
+  #admit(member: Member, nameRefused?: Refusal): void {
     const { room, since } = member.asked;
     const roomRefused = room === null ? undefined : this.#roomProblem(normalizeName(room));
     if (member.json) {
@@ -127,7 +128,7 @@ export class Chat implements ChatSink {
         resume: member.resumeToken,
       });
     }
-    if (nameRefused) this.#refuse(member, nameRefused, ERROR_CODES.nameRefused);
+    if (nameRefused) this.#refuse(member, nameRefused);
     if (roomRefused) this.#refuse(member, roomRefused);
     this.#enter(member, room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room), { firstRoom: true, since });
     const held = member.held ?? [];
@@ -147,9 +148,15 @@ export class Chat implements ChatSink {
     this.#handle(member, frame);
   }
 
-  /** A member's connection closed (its socket is unsubscribed from everything already). */
+  /**
+   * A member's connection closed (its socket is unsubscribed from everything already). A person who
+   * left on purpose (a normal closure, 1000, from /quit or the end of a pipe's input; 1001 from a
+   * browser tab going away) frees their name at once; a dropped connection's name is held for
+   * their return (RFC 6455 §7.4.1 for the codes).
+   */
   closed(member: Member, code: number, reason: string): void {
-    this.#names.release(member);
+    const leftOnPurpose = (code === 1000 || code === 1001) && !this.#closing;
+    this.#names.release(member, leftOnPurpose);
     this.#leave(member);
     this.#log.line(
       `Connection from ${describeUser(member.user)} closed (${code}${reason ? ` ${printable(reason)}` : ""})`,
@@ -210,8 +217,8 @@ export class Chat implements ChatSink {
   }
 
   /** An error may quote what the client sent (a refused name, an unknown command): escaped here. */
-  #refuse(member: Member, message: string, code?: ErrorCode): void {
-    this.#send(member, { type: "error", message: escapeControls(message), ...(code && { code }) });
+  #refuse(member: Member, { code, message }: Refusal, id?: string): void {
+    this.#send(member, { type: "error", code, message: escapeControls(message), ...(id !== undefined && { id }) });
   }
 
   /**
@@ -271,6 +278,7 @@ export class Chat implements ChatSink {
     member.socket.subscribe(topic(room, member.json));
     this.#announce(notice(room, "join", user, `${describeUser(user)} joined ${room}`), member);
     const { events, missed } = this.#replay(member, room, since);
+    member.oldestGiven = events[0]?.seq ?? this.#history.lastSeq(room) + 1;
     // A plain-text client entering its first room gets no greeting: the core chat had none, and
     // scripts that read its output expect only messages.
     if (member.json || !firstRoom) {
@@ -325,27 +333,39 @@ export class Chat implements ChatSink {
     const { maxMessage } = this.#limits;
     // Three bytes per UTF-16 unit is UTF-8's worst case: only long messages need measuring.
     if (frame.length * 3 > maxMessage && Buffer.byteLength(frame) > maxMessage) {
-      this.#metrics.refusedSize++;
-      return this.#refuse(
-        member,
-        `That message is ${Buffer.byteLength(frame)} bytes; the limit is ${maxMessage}. It was not sent.`,
-      );
+      // Far past the limit, it is refused unread; near it, the text itself is measured below.
+      if (frame.length > 2 * maxMessage + FRAME_OVERHEAD) return this.#tooLong(member, Buffer.byteLength(frame));
     }
     let command: Command;
     try {
       command = member.json ? decodeCommand(frame) : parseTyped(frame);
     } catch (error) {
       if (!(error instanceof CommandError)) throw error;
-      return this.#refuse(member, error.message);
+      return this.#refuse(member, error.refusal);
+    }
+    if ((command.type === "say" || command.type === "me") && command.text.length * 3 > maxMessage) {
+      const bytes = Buffer.byteLength(command.text);
+      if (bytes > maxMessage) return this.#tooLong(member, bytes, command.id);
     }
     this.#perform(member, command);
+  }
+
+  /** A message over --max-message: its own size is told, and its id, so the client keeps it. */
+  #tooLong(member: Member, bytes: number, id?: string): void {
+    this.#metrics.refusedSize++;
+    const { maxMessage } = this.#limits;
+    this.#refuse(
+      member,
+      refusal("too-long", `That message is ${bytes} bytes; the limit is ${maxMessage}. It was not sent.`),
+      id,
+    );
   }
 
   #perform(member: Member, command: Command): void {
     switch (command.type) {
       case "say":
       case "me":
-        return this.#say(member, command.type, command.text);
+        return this.#say(member, command.type, command.text, command.id);
       case "nick":
         return this.#rename(member, command.name);
       case "join":
@@ -363,16 +383,26 @@ export class Chat implements ChatSink {
     }
   }
 
-  #say(member: Member, type: "say" | "me", typed: string): void {
+  #say(member: Member, type: "say" | "me", typed: string, id: string | undefined): void {
     const text = cleanText(typed);
-    if (text.trim() === "") return this.#refuse(member, "A message needs some text besides control characters.");
-    this.#directory.say({
+    if (text.trim() === "") {
+      return this.#refuse(
+        member,
+        refusal("empty-message", "A message needs some text besides control characters."),
+        id,
+      );
+    }
+    const said = {
       type: type === "say" ? "message" : "action",
       room: member.room,
       time: isoNow(),
       from: member.user,
       text,
-    });
+    };
+    // The sender's own id comes back with it, so that it knows its message whatever became of the text.
+    this.#directory.say(
+      id === undefined ? (said as Omit<SaidEvent, "seq">) : ({ ...said, id } as Omit<SaidEvent, "seq">),
+    );
   }
 
   #rename(member: Member, wanted: string): void {
@@ -390,19 +420,22 @@ export class Chat implements ChatSink {
     const room = normalizeName(wanted);
     const problem = this.#roomProblem(room);
     if (problem) return this.#refuse(member, problem);
-    if (room === member.room) return this.#refuse(member, `You are already in ${room}.`);
+    if (room === member.room) return this.#refuse(member, refusal("no-change", `You are already in ${room}.`));
     if (!this.#mayChange(member)) return;
     this.#enter(member, room, { firstRoom: false });
   }
 
   /** Why `room` cannot be entered: a bad name, or a new room when the server has all it allows. */
-  #roomProblem(room: string): string | undefined {
+  #roomProblem(room: string): Refusal | undefined {
     const problem = nameProblem(room, "room");
-    if (problem) return problem;
+    if (problem) return refusal("room-invalid", problem);
     if (this.rooms.size(room) > 0 || room === DEFAULT_ROOM || this.rooms.count < this.#limits.maxRooms)
       return undefined;
     this.#metrics.refusedRooms++;
-    return `The server has as many rooms as it allows (${this.#limits.maxRooms}); join one that has people in it (/rooms lists them).`;
+    return refusal(
+      "rooms-full",
+      `The server has as many rooms as it allows (${this.#limits.maxRooms}); join one that has people in it (/rooms lists them).`,
+    );
   }
 
   /** Renames and room changes are told to whole rooms: each address has a budget of them. */
@@ -411,7 +444,10 @@ export class Chat implements ChatSink {
     this.#metrics.refusedRate++;
     this.#refuse(
       member,
-      `Too many renames and room changes from your address: at most ${this.#limits.ipChanges} a second. Wait a moment and try again.`,
+      refusal(
+        "rate-limited",
+        `Too many renames and room changes from your address: at most ${this.#limits.ipChanges} a second. Wait a moment and try again.`,
+      ),
     );
     return false;
   }
@@ -424,16 +460,23 @@ export class Chat implements ChatSink {
   }
 
   /**
-   * The room's messages before number `before`, for a page scrolling up: as many as --history and
-   * the address's replay budget allow, the newest of them first to be kept.
+   * The room's messages before number `before` (or, without one, before the oldest this member was
+   * given in this room), for a page scrolling up or `/older` typed again and again: as many as
+   * --history and the address's replay budget allow, the newest of them first to be kept.
    */
-  #older(member: Member, beforeText: string): void {
-    const before = Number(beforeText);
-    if (!Number.isSafeInteger(before) || before < 1)
-      return this.#refuse(member, `/older needs a message number, e.g. /older 120, not '${beforeText}'.`);
+  #older(member: Member, beforeText: string | undefined): void {
+    const before = beforeText === undefined ? member.oldestGiven : Number(beforeText);
+    if (!Number.isSafeInteger(before) || before < 1) {
+      return this.#refuse(
+        member,
+        refusal("bad-command", `/older needs a message number, e.g. /older 120, not '${beforeText}'.`),
+      );
+    }
     const { events, start } = this.#history.before(member.room, before);
     const cut = this.#beyondReplayBudget(member, events);
-    this.#send(member, { type: "earlier", room: member.room, messages: events.slice(cut), start: start && cut === 0 });
+    const given = events.slice(cut);
+    member.oldestGiven = given[0]?.seq ?? before;
+    this.#send(member, { type: "earlier", room: member.room, messages: given, start: start && cut === 0 });
   }
 
   /** The rooms of every instance with people in them, the default room first. */
@@ -463,9 +506,12 @@ export class Chat implements ChatSink {
     } else {
       this.#refuse(
         member,
-        connectionMay
-          ? `Your address is sending too fast: at most ${ipRate} messages a second from all its connections together. This one was not sent.`
-          : `You are sending too fast: at most ${rate} messages a second (${burst} at once). This one was not sent.`,
+        refusal(
+          "rate-limited",
+          connectionMay
+            ? `Your address is sending too fast: at most ${ipRate} messages a second from all its connections together. This one was not sent.`
+            : `You are sending too fast: at most ${rate} messages a second (${burst} at once). This one was not sent.`,
+        ),
       );
     }
     return false;

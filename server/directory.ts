@@ -28,6 +28,9 @@ export interface ChatSink {
   everyone(): Iterable<{ room: string; user: User; tokenHash: string }>;
 }
 
+/** A name claimed: it is the claimer's now, someone has it, or it is held for someone's return for `heldMs` more. */
+export type ClaimAnswer = "free" | "taken" | { heldMs: number };
+
 /** An answer now, or later. Kept synchronous where it can be, so a single instance never waits. */
 export type Answer<T> = T | Promise<T>;
 
@@ -52,10 +55,10 @@ export interface Directory {
   present(room: string, user: User): void;
   absent(room: string, address: string): void;
   /**
-   * True if no other instance's person holds `name`, nor is it held for someone else's return
+   * "free" if no other instance's person holds `name`, nor is it held for someone else's return
    * (a person's own token, `tokenHash`, gets their name back); it is then held for `address`.
    */
-  claimName(name: string, address: string, tokenHash: string): Answer<boolean>;
+  claimName(name: string, address: string, tokenHash: string): Answer<ClaimAnswer>;
   /** Lets go of a name held here; with `holdMs`, it is kept for `tokenHash` that long. */
   releaseName(name: string, address: string, tokenHash: string, holdMs: number): void;
   /**
@@ -90,8 +93,8 @@ export class LocalDirectory implements Directory {
   releaseName(): void {}
   close(): void {}
 
-  claimName(): Answer<boolean> {
-    return true;
+  claimName(): Answer<ClaimAnswer> {
+    return "free";
   }
 
   elsewhere() {

@@ -21,7 +21,34 @@ const EVICT_TO = 0.9;
 
 /** Roughly what an event costs in memory: its strings (two bytes a character) and the object. */
 export function eventBytes(event: SaidEvent): number {
-  return 2 * (event.text.length + event.room.length + event.from.address.length + (event.from.name?.length ?? 0)) + 200;
+  const strings = event.text.length + event.room.length + event.from.address.length;
+  return 2 * (strings + (event.from.name?.length ?? 0) + (event.id?.length ?? 0)) + 200;
+}
+
+/** An event as the store keeps it: a row of the events table. */
+interface Row {
+  seq: number;
+  time: string;
+  type: "message" | "action";
+  name: string | null;
+  address: string;
+  text: string;
+  id: string | null;
+}
+
+const COLUMNS = "seq, time, type, name, address, text, id";
+
+function fromRow(room: string, r: Row): SaidEvent {
+  const event: SaidEvent = {
+    type: r.type,
+    room,
+    seq: r.seq,
+    time: r.time,
+    from: { name: r.name, address: r.address },
+    text: r.text,
+  };
+  if (r.id !== null) event.id = r.id;
+  return event;
 }
 
 interface Room {
@@ -81,6 +108,9 @@ export class History {
         name TEXT, address TEXT NOT NULL, text TEXT NOT NULL,
         PRIMARY KEY (room, seq)) WITHOUT ROWID`);
       this.#db.run("CREATE INDEX IF NOT EXISTS events_by_time ON events (time)");
+      // Stores written before messages had their sender's id get the column, empty for old rows.
+      const columns = this.#db.query<{ name: string }, []>("PRAGMA table_info(events)").all();
+      if (!columns.some((column) => column.name === "id")) this.#db.run("ALTER TABLE events ADD COLUMN id TEXT");
       if (storeKeep.days > 0) {
         this.pruneOld();
         this.#pruneTimer = setInterval(() => this.pruneOld(), PRUNE_EVERY_MS);
@@ -105,6 +135,7 @@ export class History {
       from: event.from,
       text: event.text,
     };
+    if (event.id !== undefined) numbered.id = event.id;
     this.#keep(room, numbered);
     return numbered;
   }
@@ -211,25 +242,15 @@ export class History {
     if (this.#db) {
       this.flush();
       const rows = this.#db
-        .query<
-          { seq: number; time: string; type: "message" | "action"; name: string | null; address: string; text: string },
-          [string, number, number]
-        >(
-          "SELECT seq, time, type, name, address, text FROM events WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+        .query<Row, [string, number, number]>(
+          `SELECT ${COLUMNS} FROM events WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
         )
         .all(roomName, before, this.#limit + 1);
       start = rows.length <= this.#limit;
       events = rows
         .slice(0, this.#limit)
         .reverse()
-        .map((r) => ({
-          type: r.type,
-          room: roomName,
-          seq: r.seq,
-          time: r.time,
-          from: { name: r.name, address: r.address },
-          text: r.text,
-        }));
+        .map((r) => fromRow(roomName, r));
     } else {
       const older = this.#room(roomName).events.filter((event) => event.seq < before);
       start = older.length <= this.#limit;
@@ -256,7 +277,7 @@ export class History {
     const rows = this.#pending;
     this.#pending = [];
     const insert = this.#db.prepare(
-      "INSERT OR REPLACE INTO events (room, seq, time, type, name, address, text) VALUES ($room, $seq, $time, $type, $name, $address, $text)",
+      "INSERT OR REPLACE INTO events (room, seq, time, type, name, address, text, id) VALUES ($room, $seq, $time, $type, $name, $address, $text, $id)",
     );
     // What the store keeps per room is enforced as it is written: it never grows past --store-keep.
     const lastSeqs = new Map<string, number>();
@@ -271,6 +292,7 @@ export class History {
           name: e.from.name,
           address: e.from.address,
           text: e.text,
+          id: e.id ?? null,
         });
         lastSeqs.set(e.room, Math.max(lastSeqs.get(e.room) ?? 0, e.seq));
       }
@@ -308,26 +330,9 @@ export class History {
       room.seq = last?.seq ?? 0;
       if (this.#limit > 0) {
         const rows = this.#db
-          .query<
-            {
-              seq: number;
-              time: string;
-              type: "message" | "action";
-              name: string | null;
-              address: string;
-              text: string;
-            },
-            [string, number]
-          >("SELECT seq, time, type, name, address, text FROM events WHERE room = ? ORDER BY seq DESC LIMIT ?")
+          .query<Row, [string, number]>(`SELECT ${COLUMNS} FROM events WHERE room = ? ORDER BY seq DESC LIMIT ?`)
           .all(name, this.#limit);
-        room.events = rows.reverse().map((r) => ({
-          type: r.type,
-          room: name,
-          seq: r.seq,
-          time: r.time,
-          from: { name: r.name, address: r.address },
-          text: r.text,
-        }));
+        room.events = rows.reverse().map((r) => fromRow(name, r));
         room.bytes = room.events.reduce((sum, event) => sum + eventBytes(event), 0);
         this.#bytes += room.bytes;
       }

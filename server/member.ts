@@ -52,6 +52,8 @@ export class Member {
   room = DEFAULT_ROOM;
   /** Frames received while the client's name is being claimed, before it enters its first room. */
   held: string[] | undefined;
+  /** The oldest message number given in this room (replayed or by /older): `/older` alone goes on from it. */
+  oldestGiven = 1;
   /** Messages refused in a row for going too fast: enough of them and it is flooding. */
   refusedInARow = 0;
   readonly bucket: TokenBucket;

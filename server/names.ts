@@ -9,9 +9,10 @@
  * for --name-grace seconds. Whoever comes back with that token (a reconnecting client, on any
  * instance) gets it back; nobody else can take it meanwhile.
  */
+import { type Refusal, refusal } from "../common/codes";
 import { nameSkeleton } from "../common/lookalikes";
 import { nameProblem, normalizeName } from "../common/text";
-import { type Directory, whenAnswered } from "./directory";
+import { type ClaimAnswer, type Directory, whenAnswered } from "./directory";
 import type { Member } from "./member";
 
 /** A departed person's name, kept for their token until `until` (ms since the epoch). */
@@ -43,7 +44,7 @@ export class Names {
    * member's token), then calls `done` with the refusal, if any: at once for a single instance,
    * once Redis answers with several.
    */
-  claim(member: Member, wanted: string, done: (problem?: string) => void): void {
+  claim(member: Member, wanted: string, done: (problem?: Refusal) => void): void {
     const checked = this.#check(member, wanted);
     if ("problem" in checked) return done(checked.problem);
     const { name } = checked;
@@ -51,15 +52,18 @@ export class Names {
     this.#reserved.add(key);
     whenAnswered(
       this.directory.claimName(name, member.address, member.tokenHash),
-      (free) => this.#claimed(member, name, free, done),
+      (answer) => this.#claimed(member, name, answer, done),
       // Redis did not answer: this instance decides alone, as when it is down.
-      () => this.#claimed(member, name, true, done),
+      () => this.#claimed(member, name, "free", done),
     );
   }
 
-  /** The member left: its name is held for its token for the grace period. */
-  release(member: Member): void {
-    this.#letGo(member, this.graceMs);
+  /**
+   * The member left: its name is held for its token for the grace period, for it to come back to;
+   * or freed at once if it left on purpose.
+   */
+  release(member: Member, leftOnPurpose: boolean): void {
+    this.#letGo(member, leftOnPurpose ? 0 : this.graceMs);
   }
 
   stop(): void {
@@ -76,14 +80,14 @@ export class Names {
     this.directory.releaseName(name, member.address, member.tokenHash, holdMs);
   }
 
-  #claimed(member: Member, name: string, free: boolean, done: (problem?: string) => void): void {
+  #claimed(member: Member, name: string, answer: ClaimAnswer, done: (problem?: Refusal) => void): void {
     const key = nameSkeleton(name);
     this.#reserved.delete(key);
     if (!member.open) {
-      if (free) this.directory.releaseName(name, member.address, member.tokenHash, 0);
+      if (answer === "free") this.directory.releaseName(name, member.address, member.tokenHash, 0);
       return;
     }
-    if (!free) return done(`The name '${name}' is taken; choose another.`);
+    if (answer !== "free") return done(answer === "taken" ? taken(name) : held(name, answer.heldMs));
     this.#letGo(member, 0);
     // The same person on a connection that has not closed yet (a half-open TCP connection): the
     // name moves to the new one.
@@ -96,18 +100,18 @@ export class Names {
   }
 
   /** The name in its normal form if `member` may have it as far as this instance knows, or why not. */
-  #check(member: Member, wanted: string): { name: string } | { problem: string } {
+  #check(member: Member, wanted: string): { name: string } | { problem: Refusal } {
     const name = normalizeName(wanted);
     const problem = nameProblem(name);
-    if (problem) return { problem };
+    if (problem) return { problem: refusal("name-invalid", problem) };
     const key = nameSkeleton(name);
-    if (member.name === name) return { problem: `You are already ${name}.` };
+    if (member.name === name) return { problem: refusal("no-change", `You are already ${name}.`) };
     const holder = this.#holders.get(key);
-    const held = this.#held.get(key);
-    const heldForOther = held !== undefined && held.until > Date.now() && held.tokenHash !== member.tokenHash;
     const heldByOther = holder !== undefined && holder !== member && holder.tokenHash !== member.tokenHash;
-    if (heldByOther || heldForOther || this.#reserved.has(key))
-      return { problem: `The name '${name}' is taken; choose another.` };
+    if (heldByOther || this.#reserved.has(key)) return { problem: taken(name) };
+    const kept = this.#held.get(key);
+    const heldMs = kept === undefined || kept.tokenHash === member.tokenHash ? 0 : kept.until - Date.now();
+    if (heldMs > 0) return { problem: held(name, heldMs) };
     return { name };
   }
 
@@ -115,4 +119,17 @@ export class Names {
     const now = Date.now();
     for (const [key, held] of this.#held) if (held.until <= now) this.#held.delete(key);
   }
+}
+
+function taken(name: string): Refusal {
+  return refusal("name-taken", `The name '${name}' is taken; choose another.`);
+}
+
+/** A name held for someone who dropped: say so, and for how long. */
+function held(name: string, ms: number): Refusal {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  return refusal(
+    "name-held",
+    `The name '${name}' is held for someone who dropped and may come back, for ${seconds} s more; choose another, or try again then.`,
+  );
 }

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { Chat } from "../server/chat";
-import { LocalDirectory } from "../server/directory";
+import { type ClaimAnswer, LocalDirectory } from "../server/directory";
 import { History } from "../server/history";
 import { Logger } from "../server/log";
 import { Metrics } from "../server/metrics";
@@ -53,20 +53,52 @@ describe("joining and leaving", () => {
     const alice = connect({ name: "alice" });
     const token = alice.socket.eventsOf("welcome")[0]!.resume;
     expect(token).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    disconnect(alice.member);
+    disconnect(alice.member, 1006); // dropped, not left
     const thief = connect({ name: "ALICE" });
     expect(thief.socket.eventsOf("error")).toEqual([
-      { type: "error", message: "The name 'ALICE' is taken; choose another.", code: "name-refused" },
+      {
+        type: "error",
+        message:
+          "The name 'ALICE' is held for someone who dropped and may come back, for 60 s more; choose another, or try again then.",
+        code: "name-held",
+      },
     ]);
     const watcher = connect();
     watcher.say(JSON.stringify({ type: "nick", name: "alice" }));
-    expect(watcher.socket.eventsOf("error").map((e) => e.message)).toEqual([
-      "The name 'alice' is taken; choose another.",
-    ]);
+    expect(watcher.socket.eventsOf("error").map((e) => e.code)).toEqual(["name-held"]);
     const back = connect({ name: "alice", resume: token });
     expect(back.member.name).toBe("alice");
     // The same token is kept, so that the person can come back again.
     expect(back.socket.eventsOf("welcome")[0]!.resume).toBe(token);
+  });
+
+  test("someone who leaves on purpose (1000, /quit, a tab's 1001) frees their name at once", () => {
+    const { connect, disconnect } = chatWith();
+    for (const code of [1000, 1001]) {
+      const bot = connect({ name: "bot7" });
+      disconnect(bot.member, code);
+      const next = connect({ name: "bot7" });
+      expect(next.member.name).toBe("bot7");
+      disconnect(next.member, code);
+    }
+    const quitter = connect({ name: "quitter" });
+    quitter.say(JSON.stringify({ type: "quit" }));
+    expect(quitter.socket.closedWith).toEqual({ code: 1000, reason: "bye" });
+    disconnect(quitter.member, 1000);
+    expect(connect({ name: "quitter" }).member.name).toBe("quitter");
+  });
+
+  test("a message comes back with the id its sender gave it; a refused one names it", () => {
+    const { connect } = chatWith({ maxMessage: 20 });
+    const alice = connect({ name: "alice" });
+    alice.say(JSON.stringify({ type: "say", text: "col1\tcol2", id: "m-1" }));
+    alice.say(JSON.stringify({ type: "say", text: "x".repeat(21), id: "m-2" }));
+    alice.say(JSON.stringify({ type: "say", text: "ok", id: "bad id!" }));
+    expect(alice.socket.eventsOf("message").map((e) => [e.text, e.id])).toEqual([["col1 col2", "m-1"]]);
+    expect(alice.socket.eventsOf("error").map((e) => [e.code, e.id, e.message])).toEqual([
+      ["too-long", "m-2", "That message is 21 bytes; the limit is 20. It was not sent."],
+      ["bad-command", undefined, `A message's "id" is 1 to 64 letters, digits, '_' or '-'.`],
+    ]);
   });
 
   test("the same person on a new connection takes the name from their old one, not yet closed", () => {
@@ -196,9 +228,9 @@ describe("names", () => {
   test("frames sent while a name is being claimed are held, then handled in order", async () => {
     const hub = new FakeHub();
     const history = new History(50);
-    let answer!: (free: boolean) => void;
+    let answer!: (free: ClaimAnswer) => void;
     const directory = new (class extends LocalDirectory {
-      override claimName(): Promise<boolean> {
+      override claimName(): Promise<ClaimAnswer> {
         return new Promise((resolve) => (answer = resolve));
       }
     })(history);
@@ -220,7 +252,7 @@ describe("names", () => {
     chat.receive(member, say("first"));
     chat.receive(member, say("second"));
     expect(socket.frames).toEqual([]);
-    answer(true);
+    answer("free");
     await Bun.sleep(0);
     expect(socket.events.map((e) => e.type)).toEqual(["welcome", "joined", "message", "message"]);
     expect(socket.eventsOf("message").map((e) => [e.text, e.from.name])).toEqual([
@@ -314,7 +346,7 @@ describe("limits", () => {
     const hub = new FakeHub();
     const history = new History(0);
     const directory = new (class extends LocalDirectory {
-      override claimName(): Promise<boolean> {
+      override claimName(): Promise<ClaimAnswer> {
         return new Promise(() => {});
       }
     })(history);

@@ -35,8 +35,9 @@ const EVENTS: ChatEvent[] = [
   { type: "members", room: "chat", members: [alice] },
   { type: "rooms", rooms: [{ name: "chat", members: 2 }] },
   { type: "help", commands: [{ usage: "/who", help: "list who is in your room" }] },
-  { type: "error", message: "no" },
-  { type: "error", message: "The name 'alice' is taken; choose another.", code: "name-refused" },
+  { type: "error", message: "no", code: "bad-command" },
+  { type: "error", message: "The name 'alice' is taken; choose another.", code: "name-taken" },
+  { type: "error", message: "That message is 70000 bytes; the limit is 65536.", code: "too-long", id: "m1" },
 ];
 
 const first = (type: ChatEvent["type"]) => EVENTS.find((e) => e.type === type)!;
@@ -71,8 +72,17 @@ describe("decodeEvent", () => {
     expect(decodeEvent(raw)).toBeUndefined();
   });
 
-  test("an error code it does not know is left behind, the error kept", () => {
-    expect(decodeEvent('{"type":"error","message":"m","code":"reboot-now"}')).toEqual({ type: "error", message: "m" });
+  test("an error code it does not know is kept as it is (a newer server's); one that is not a code becomes 'unknown'", () => {
+    expect(decodeEvent('{"type":"error","message":"m","code":"reboot-now"}')).toEqual({
+      type: "error",
+      message: "m",
+      code: "reboot-now" as never,
+    });
+    expect(decodeEvent('{"type":"error","message":"m","code":"\\u001b[2J"}')).toEqual({
+      type: "error",
+      message: "m",
+      code: "unknown" as never,
+    });
   });
 
   test("validEvent takes a value already parsed", () => {

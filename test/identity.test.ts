@@ -26,10 +26,12 @@ test("a hijack during a drop fails: the name is held for its person, who comes b
     );
     // The moment alice is gone, the watcher tries to become her.
     watcher.send(JSON.stringify({ type: "nick", name: "alice" }));
-    expect(await watcher.waitForEvent("the refusal", (e) => e.type === "error")).toEqual({
-      type: "error",
-      message: "The name 'alice' is taken; choose another.",
-    });
+    const refusal = await watcher.waitForEvent("the refusal", (e) => e.type === "error");
+    // Held for alice, and the refusal says so, and for how long.
+    expect(refusal.code).toBe("name-held");
+    expect(refusal.message).toMatch(
+      /^The name 'alice' is held for someone who dropped and may come back, for (59|60) s more;/,
+    );
     proxy.restore();
     await watcher.waitForEvent("alice coming back", () => joins().length === 2, 8_000);
     alice.write("back as myself");
@@ -101,7 +103,7 @@ test("a made-up resume token gets nobody's name", async () => {
     expect(await thief.waitForEvent("the refusal", (e) => e.type === "error")).toEqual({
       type: "error",
       message: "The name 'alice' is taken; choose another.",
-      code: "name-refused",
+      code: "name-taken",
     });
     alice.close();
     thief.close();

@@ -72,22 +72,28 @@ describe("the JSON protocol (chat.v1.json)", () => {
 
   test("malformed or unknown input gets an error event and the connection stays open", async () => {
     const { socket } = await jsonClient(server, "?room=bad");
-    const cases: [string, string][] = [
-      ["not json", 'Not JSON: expected a command such as {"type":"say","text":"hello"}.'],
-      ["[1,2]", 'A command is a JSON object such as {"type":"say","text":"hello"}.'],
-      ['{"type":"dance"}', 'Unknown command type "dance"; known: nick, join, rooms, who, older, me, help, quit, say.'],
-      ['{"type":"say"}', 'The command "say" needs a non-empty string "text".'],
-      ['{"type":"say","text":42}', 'The command "say" needs a non-empty string "text".'],
+    const cases: [string, string, string][] = [
+      ["not json", "bad-command", 'Not JSON: expected a command such as {"type":"say","text":"hello"}.'],
+      ["[1,2]", "bad-command", 'A command is a JSON object such as {"type":"say","text":"hello"}.'],
+      [
+        '{"type":"dance"}',
+        "unknown-command",
+        'Unknown command type "dance"; known: nick, join, rooms, who, older, me, help, quit, say.',
+      ],
+      ['{"type":"say"}', "bad-command", 'The command "say" needs a non-empty string "text".'],
+      ['{"type":"say","text":42}', "bad-command", 'The command "say" needs a non-empty string "text".'],
       [
         '{"type":"join","room":"no spaces"}',
+        "room-invalid",
         "A room can only have letters, digits, '_', '-' and '.'; 'no spaces' has other characters.",
       ],
+      ['{"type":"join","room":"bad"}', "no-change", "You are already in bad."],
     ];
-    for (const [frame, message] of cases) {
+    for (const [frame, code, message] of cases) {
       const before = socket.messages.length;
       socket.send(frame);
       await socket.waitForMessages(before + 1);
-      expect(JSON.parse(socket.messages[before]!)).toEqual({ type: "error", message });
+      expect(JSON.parse(socket.messages[before]!)).toEqual({ type: "error", code, message });
     }
     socket.send(JSON.stringify({ type: "say", text: "still here" }));
     expect((await socket.waitForEvent("the message", (e) => e.text === "still here")).type).toBe("message");

@@ -161,7 +161,7 @@ test("names are unique across instances; a name is free again once its holder le
     expect(await other.waitForEvent("the refusal", (e) => e.type === "error")).toEqual({
       type: "error",
       message: "The name 'unique' is taken; choose another.",
-      code: "name-refused",
+      code: "name-taken",
     });
     expect(other.events.find((e) => e.type === "welcome")!.you.name).toBeNull();
     other.send(JSON.stringify({ type: "nick", name: "UNIQUE" }));

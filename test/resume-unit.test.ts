@@ -40,15 +40,35 @@ test("a provisional message is shown once, moves no position, and its numbered c
 
 test("after a reconnect, what was sent and never came back is sent again once the replay is done", () => {
   const resume = new Resume();
-  resume.sent({ type: "say", text: "arrived" });
-  resume.sent({ type: "say", text: "lost" });
-  resume.said(said(1, "arrived"), true);
+  resume.sent({ type: "say", text: "arrived", id: "a" });
+  resume.sent({ type: "say", text: "lost", id: "l" });
+  resume.said(said(1, "arrived", { id: "a" }), true);
   expect(resume.unconfirmed).toBe(1);
   resume.resuming = true;
   expect(resume.joined({ type: "joined", room: "chat", members: [], count: 1, history: 1, seq: 1 })).toEqual([]);
-  expect(resume.said(said(1, "arrived", { history: true }), true)).toBe(false);
-  expect(resume.replayed()).toEqual([{ type: "say", text: "lost" }]);
+  expect(resume.said(said(1, "arrived", { history: true, id: "a" }), true)).toBe(false);
+  expect(resume.replayed()).toEqual([{ type: "say", text: "lost", id: "l" }]);
   expect(resume.resuming).toBe(false);
+});
+
+test("our message is known by its id, whatever the server did to its text", () => {
+  const resume = new Resume();
+  resume.sent({ type: "say", text: "col1\tcol2", id: "t1" });
+  resume.sent({ type: "me", text: "waves\u200b", id: "t2" });
+  // The server made the tab a space and dropped the zero-width space.
+  resume.said(said(1, "col1 col2", { id: "t1" }), true);
+  resume.said(said(2, "waves", { type: "action", id: "t2" }), true);
+  expect(resume.unconfirmed).toBe(0);
+});
+
+test("someone else's message with our text or our id confirms nothing; a refused one is not waited for", () => {
+  const resume = new Resume();
+  resume.sent({ type: "say", text: "hi", id: "h1" });
+  resume.said(said(1, "hi"), false);
+  resume.said(said(2, "hi", { id: "h1" }), false);
+  expect(resume.unconfirmed).toBe(1);
+  expect(resume.refused("h1")).toEqual({ type: "say", text: "hi", id: "h1" });
+  expect(resume.unconfirmed).toBe(0);
 });
 
 test("a room whose numbering went back (a server without --store restarted) starts over", () => {

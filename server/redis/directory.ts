@@ -26,7 +26,7 @@
 import { randomBytes } from "node:crypto";
 import type { RedisClient } from "bun";
 import { type NoticeEvent, type SaidEvent, type User, validEvent, validUser } from "../../common/events";
-import type { Answer, ChatSink, Directory } from "../directory";
+import type { Answer, ChatSink, ClaimAnswer, Directory } from "../directory";
 import type { History } from "../history";
 import type { Logger } from "../log";
 import * as keys from "./keys";
@@ -52,7 +52,7 @@ export class RedisDirectory implements Directory {
   /** Said here while cut off from Redis, in order: to be numbered and shared once it is back. */
   readonly #unshared: SaidEvent[] = [];
   #lostUnshared = 0;
-  /** Ids of this instance's provisional messages sent for numbering, not yet back. */
+  /** This instance's provisional messages sent for numbering, not yet back (healedKey). */
   readonly #healed = new Set<string>();
   /** While catching up, what comes through the subscription waits here, in order. */
   #catchingUp = false;
@@ -160,7 +160,8 @@ export class RedisDirectory implements Directory {
     const provisional: SaidEvent = {
       ...event,
       seq: this.history.lastSeq(event.room),
-      id: randomBytes(9).toString("base64url"),
+      // The sender's own id if it gave one (its client knows its message by it), else one of ours.
+      id: event.id ?? randomBytes(9).toString("base64url"),
       provisional: true,
     };
     if (this.#unshared.length < MAX_UNSHARED) this.#unshared.push(provisional);
@@ -198,8 +199,8 @@ export class RedisDirectory implements Directory {
       .catch(() => {});
   }
 
-  claimName(name: string, address: string, tokenHash: string): Answer<boolean> {
-    if (!this.#link.connected) return true;
+  claimName(name: string, address: string, tokenHash: string): Answer<ClaimAnswer> {
+    if (!this.#link.connected) return "free";
     return this.#redis
       .send("EVAL", [
         keys.CLAIM_NAME_SCRIPT,
@@ -210,7 +211,7 @@ export class RedisDirectory implements Directory {
         keys.ALIVE_PREFIX,
         tokenHash,
       ])
-      .then((taken) => taken !== "taken");
+      .then(claimAnswer);
   }
 
   releaseName(name: string, address: string, tokenHash: string, holdMs: number): void {
@@ -306,7 +307,7 @@ export class RedisDirectory implements Directory {
     let shared = 0;
     while (this.#unshared.length > 0) {
       const part = this.#unshared.slice(0, keys.MAX_BATCH).map(({ provisional: _, seq: __, ...event }) => event);
-      for (const event of part) this.#healed.add(event.id!);
+      for (const event of part) this.#healed.add(healedKey(event));
       await this.#number(part);
       this.#unshared.splice(0, part.length);
       shared += part.length;
@@ -445,7 +446,7 @@ export class RedisDirectory implements Directory {
   #deliverNumbered(said: SaidEvent): void {
     if (!this.history.record(said)) return;
     // This instance's own provisional message, numbered now: its people have it already.
-    if (said.id !== undefined && this.#healed.delete(said.id)) return;
+    if (said.id !== undefined && this.#healed.delete(healedKey(said))) return;
     this.#sink?.deliverSaid(said);
   }
 
@@ -462,6 +463,18 @@ export class RedisDirectory implements Directory {
   #memberEntry(user: User): string {
     return JSON.stringify({ instance: this.instance, user });
   }
+}
+
+/** A provisional message's id with its sender's address: a client chooses ids, so only the pair is ours alone. */
+function healedKey(event: Omit<SaidEvent, "seq">): string {
+  return `${event.from.address} ${event.id}`;
+}
+
+/** CLAIM_NAME_SCRIPT's reply: false (the name is ours now), "taken", or "held <ms left>". */
+function claimAnswer(reply: unknown): ClaimAnswer {
+  if (reply === "taken") return "taken";
+  const held = typeof reply === "string" ? /^held (\d+)$/.exec(reply) : null;
+  return held ? { heldMs: Number(held[1]) } : "free";
 }
 
 /** Every key matching `pattern`, a page of SCAN at a time. */

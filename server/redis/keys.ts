@@ -75,14 +75,15 @@ export const MAX_BATCH = 1000;
  * old connection is gone, even if its instance does not know yet (it was killed a moment ago).
  * Otherwise the name is taken while it is held for someone's return, or held by another instance
  * that is alive. (Within one instance, the instance itself keeps names unique.) Returns "taken",
- * or false when the name is now the claimer's.
+ * "held <ms>" for a name held for someone's return that long, or false when the name is now the
+ * claimer's.
  */
 export const CLAIM_NAME_SCRIPT = `
 local holder = redis.call('GET', KEYS[1])
 if holder then
   local instance, address, token = string.match(holder, '^(%S+) (%S+) (%S+)$')
   if token ~= ARGV[4] then
-    if instance == 'held' then return 'taken' end
+    if instance == 'held' then return 'held ' .. redis.call('PTTL', KEYS[1]) end
     if instance and instance ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. instance) == 1 then return 'taken' end
   end
 end

@@ -1,0 +1,84 @@
+/**
+ * Promises the README makes that a new user found broken, each checked as they found it: the real
+ * server, the real client in pipe mode, and a real redis-server where Redis is involved.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { BUN, jsonClient, ROOT, type RunningServer, run, startRedis, startServer } from "./helpers";
+
+const CLIENT = [BUN, join(ROOT, "client.ts")];
+
+describe("a message the server rewrites is still known as one's own", () => {
+  let server: RunningServer;
+  beforeAll(async () => void (server = await startServer()));
+  afterAll(() => server.stop());
+
+  test("a tab (made a space by the server) is delivered and the pipe exits 0, not 'not delivered'", async () => {
+    const { socket: watcher } = await jsonClient(server);
+    const result = await run([...CLIENT, server.url, "--name", "t"], { input: "col1\tcol2\nzero\u200bwidth\n" });
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toContain(": col1 col2\n");
+    expect(result.stdout).toContain(": zerowidth\n");
+    expect(result.exitCode).toBe(0);
+    // Sent once each: nothing was sent again as if lost.
+    const seen = watcher.events.filter((e) => e.type === "message").map((e) => e.text);
+    expect(seen).toEqual(["col1 col2", "zerowidth"]);
+    watcher.close();
+  });
+
+  test("a message over --max-message is refused by its id: the pipe says so and exits 1", async () => {
+    const small = await startServer(["--max-message", "50"]);
+    try {
+      const result = await run([...CLIENT, small.url, "--name", "long"], { input: `${"x".repeat(60)}\nshort\n` });
+      expect(result.stdout).toContain(
+        "From server: *** Error: That message is 60 bytes; the limit is 50. It was not sent.\n",
+      );
+      expect(result.stdout).toContain("long (");
+      expect(result.stderr).toBe("1 message was refused by the server (its reasons are above), and not delivered.\n");
+      expect(result.exitCode).toBe(1);
+    } finally {
+      await small.stop();
+    }
+  });
+});
+
+describe("a clean exit frees the name at once", () => {
+  let server: RunningServer;
+  beforeAll(async () => void (server = await startServer()));
+  afterAll(() => server.stop());
+
+  test("the README's pipe example twice in a row: both exit 0 under the same name", async () => {
+    for (let n = 0; n < 2; n++) {
+      const result = await run([...CLIENT, server.url, "--name", "bot7"], { input: "/rooms\nhello\n" });
+      expect({ n, exitCode: result.exitCode, stderr: result.stderr }).toEqual({ n, exitCode: 0, stderr: "" });
+    }
+  });
+
+  test("after /quit the name is free again", async () => {
+    const first = await run([...CLIENT, server.url, "--name", "quitter"], { input: "hi\n/quit\n" });
+    expect(first.exitCode).toBe(0);
+    const again = await run([...CLIENT, server.url, "--name", "quitter"], { input: "back\n" });
+    expect({ exitCode: again.exitCode, stderr: again.stderr }).toEqual({ exitCode: 0, stderr: "" });
+  });
+});
+
+describe("with Redis", () => {
+  test("pipe mode waits for its own messages' echoes, not for a pong that overtakes them", async () => {
+    const redis = await startRedis();
+    const server = await startServer(["--redis", redis.url]);
+    try {
+      await server.waitForLog(/Redis: connected/);
+      for (let n = 0; n < 8; n++) {
+        const result = await run([...CLIENT, server.url, "--name", `r${n}`], { input: "x\n" });
+        expect({ n, exitCode: result.exitCode, stderr: result.stderr }).toEqual({ n, exitCode: 0, stderr: "" });
+        expect(result.stdout).toContain(`r${n} (`);
+      }
+      // A name left cleanly is free on the shared side too, at once.
+      const again = await run([...CLIENT, server.url, "--name", "r0"], { input: "again\n" });
+      expect(again.exitCode).toBe(0);
+    } finally {
+      await server.stop();
+      await redis.stop();
+    }
+  }, 60_000);
+});
