@@ -6,7 +6,7 @@ import { StartError } from "../common/cli";
 import { Admission } from "./admission";
 import { Chat } from "./chat";
 import { type Config, readTls } from "./config";
-import { type Directory, LocalDirectory } from "./directory";
+import { LocalDirectory, type MakeDirectory } from "./directory";
 import { History } from "./history";
 import { Logger } from "./log";
 import { Metrics } from "./metrics";
@@ -28,23 +28,26 @@ export async function startChatServer(config: Config, version: string): Promise<
   const log = new Logger(process.stdout, config.quiet);
   const metrics = new Metrics();
   const history = openHistory(config);
-  const directory: Directory = config.redis
-    ? new RedisDirectory(config.redis, history, log)
-    : new LocalDirectory(history);
+  const { redis } = config;
+  const directory: MakeDirectory = redis
+    ? (sink) => new RedisDirectory(sink, redis, history, log)
+    : (sink) => new LocalDirectory(sink, history);
   const chat = new Chat({ limits, history, directory, log, metrics, version });
+  // Everything the chat needs is ready before anyone is let in: the page (read from the executable
+  // if compiled) and the directory (connected to Redis, or its first try failed).
   const page = await buildPage();
+  await chat.start();
   const transport = await listen(
-    { log, chat, admission: new Admission(limits, metrics), metrics, directory, limits },
+    { log, chat, admission: new Admission(limits, metrics), metrics, directory: chat.directory, limits },
     { page, host: config.host, port: config.port, tls, reusePort: config.reusePort },
   );
-  void chat.start();
   return {
     url: transport.url,
     port: transport.port,
     log,
     async shutDown() {
       await transport.shutDown();
-      directory.close();
+      chat.directory.close();
       history.close();
       log.flush();
     },

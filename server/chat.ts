@@ -23,7 +23,7 @@ import { toText } from "../common/plain-text";
 import { cleanText, describeUser, escapeControls, nameProblem, normalizeName } from "../common/text";
 import { AddressBudgets } from "./budgets";
 import type { Limits } from "./config";
-import type { ChatSink, Directory } from "./directory";
+import type { ChatSink, Directory, MakeDirectory } from "./directory";
 import { eventBytes, type History } from "./history";
 import { type Logger, printable } from "./log";
 import { type Asked, type Hub, Member } from "./member";
@@ -47,7 +47,8 @@ const MAX_ROOMS_LISTED = 1000;
 export interface ChatParts {
   limits: Limits;
   history: History;
-  directory: Directory;
+  /** Makes the directory, given the chat to deliver to (directory.ts). */
+  directory: MakeDirectory;
   log: Logger;
   metrics: Metrics;
   /** The server's version, for the welcome. */
@@ -64,7 +65,8 @@ export class Chat implements ChatSink {
   readonly #names: Names;
   readonly #limits: Limits;
   readonly #history: History;
-  readonly #directory: Directory;
+  /** The world beyond this instance's connections: names, presence, numbering (directory.ts). */
+  readonly directory: Directory;
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #version: string;
@@ -74,11 +76,11 @@ export class Chat implements ChatSink {
   constructor({ limits, history, directory, log, metrics, version }: ChatParts) {
     this.#limits = limits;
     this.#history = history;
-    this.#directory = directory;
     this.#log = log;
     this.#metrics = metrics;
     this.#version = version;
-    this.#names = new Names(directory, limits.nameGrace * 1000);
+    this.directory = directory(this);
+    this.#names = new Names(this.directory, limits.nameGrace * 1000);
     this.budgets = new AddressBudgets(limits);
     this.readers = new SlowReaders(limits, metrics, log);
     // A room someone is in keeps its numbering when history is short of memory.
@@ -92,7 +94,7 @@ export class Chat implements ChatSink {
 
   /** Starts the directory; with Redis, resolves once connected or once the first try failed. */
   start(): Promise<void> {
-    return this.#directory.start(this);
+    return this.directory.start();
   }
 
   newMember(address: string, ip: string, json: boolean, asked: Asked): Member {
@@ -253,11 +255,11 @@ export class Chat implements ChatSink {
     const told = event.event === "rename" || this.rooms.size(event.room) <= this.#limits.announceLimit;
     if (told) {
       if (!this.#closing) this.#broadcast(event.room, event, except);
-      this.#directory.notice(event);
+      this.directory.notice(event);
     }
     if (!event.user) return;
-    if (event.event === "leave") this.#directory.absent(event.room, event.user.address);
-    else this.#directory.present(event.room, event.user);
+    if (event.event === "leave") this.directory.absent(event.room, event.user.address);
+    else this.directory.present(event.room, event.user);
   }
 
   // --- Rooms ------------------------------------------------------------------------------------
@@ -282,7 +284,7 @@ export class Chat implements ChatSink {
     // A plain-text client entering its first room gets no greeting: the core chat had none, and
     // scripts that read its output expect only messages.
     if (member.json || !firstRoom) {
-      const elsewhere = this.#directory.elsewhere(room);
+      const elsewhere = this.directory.elsewhere(room);
       const listed = this.rooms.firstOf(room, JOINED_MEMBERS, member, elsewhere.users);
       const count = members.size + elsewhere.count;
       const seq = this.#history.lastSeq(room);
@@ -400,7 +402,7 @@ export class Chat implements ChatSink {
       text,
     };
     // The sender's own id comes back with it, so that it knows its message whatever became of the text.
-    this.#directory.say(
+    this.directory.say(
       id === undefined ? (said as Omit<SaidEvent, "seq">) : ({ ...said, id } as Omit<SaidEvent, "seq">),
     );
   }
@@ -456,7 +458,7 @@ export class Chat implements ChatSink {
   #who(member: Member): void {
     const room = member.room;
     const here = [...this.rooms.members(room)].map((m) => m.user);
-    this.#send(member, { type: "members", room, members: [...here, ...this.#directory.elsewhere(room).users] });
+    this.#send(member, { type: "members", room, members: [...here, ...this.directory.elsewhere(room).users] });
   }
 
   /**
@@ -481,7 +483,7 @@ export class Chat implements ChatSink {
 
   /** The rooms of every instance with people in them, the default room first. */
   #listRooms(member: Member): void {
-    this.#send(member, { type: "rooms", rooms: this.rooms.listed(this.#directory.roomsElsewhere(), MAX_ROOMS_LISTED) });
+    this.#send(member, { type: "rooms", rooms: this.rooms.listed(this.directory.roomsElsewhere(), MAX_ROOMS_LISTED) });
   }
 
   /**

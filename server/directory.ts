@@ -44,9 +44,18 @@ export function whenAnswered<T>(
   else then(answer);
 }
 
+/**
+ * How the chat core makes its directory: with itself as the sink, so that a directory is whole from
+ * the start and never has nowhere to deliver to.
+ */
+export type MakeDirectory = (sink: ChatSink) => Directory;
+
 export interface Directory {
-  /** Starts serving `sink`; with Redis, connects (and goes on trying in the background). */
-  start(sink: ChatSink): Promise<void>;
+  /**
+   * Starts; with Redis, connects (and goes on trying in the background), resolving once connected
+   * or once the first try failed. The chat has it started before it lets anyone in.
+   */
+  start(): Promise<void>;
   /** Numbers `event` and has it delivered (now, or once it comes back from Redis) to everyone. */
   say(event: Omit<SaidEvent, "seq">): void;
   /** Tells the other instances of a notice delivered here already. */
@@ -75,16 +84,15 @@ export interface Directory {
 
 /** A chat of one instance: names and rooms are the core's own, and history numbers what is said. */
 export class LocalDirectory implements Directory {
-  #sink: ChatSink | undefined;
+  constructor(
+    private readonly sink: ChatSink,
+    private readonly history: History,
+  ) {}
 
-  constructor(private readonly history: History) {}
-
-  async start(sink: ChatSink): Promise<void> {
-    this.#sink = sink;
-  }
+  async start(): Promise<void> {}
 
   say(event: Omit<SaidEvent, "seq">): void {
-    this.#sink?.deliverSaid(this.history.add(event));
+    this.sink.deliverSaid(this.history.add(event));
   }
 
   notice(): void {}

@@ -17,7 +17,7 @@ import { type HttpContext, httpAnswer } from "./http";
 import type { Logger } from "./log";
 import type { Member } from "./member";
 import type { Metrics } from "./metrics";
-import { BUNDLE_PATH, type Page, pageFromBundle } from "./page";
+import type { Page } from "./page";
 import { type ClientAddress, clientAddress } from "./proxy";
 
 /** How often all readers are looked over for a backlog (a broadcast checks its room at once). */
@@ -54,8 +54,7 @@ export interface Transport {
 
 export async function listen(parts: TransportParts, options: ListenOptions): Promise<Transport> {
   const { chat, admission } = parts;
-  // The page at `/`: built already, or (in an executable) read from Bun's bundle once listening.
-  let page = options.page.html instanceof Response ? options.page.html : undefined;
+  const page = options.page.html;
   let server: Server<Member>;
   try {
     server = Bun.serve<Member>({
@@ -64,7 +63,7 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
       ...(options.tls && { tls: options.tls }),
       // The page's scripts and styles (page.ts); the page itself is answered in fetch, beside the
       // upgrades on the same path. In an executable, Bun serves its built-in bundle (page.ts).
-      routes: options.page.html instanceof Response ? options.page.assets : { [BUNDLE_PATH]: options.page.html },
+      routes: options.page.assets,
       development: false,
       // With `routes`, Bun turns SO_REUSEPORT on by default: a second server on the same port
       // would start and quietly take half the connections instead of saying the port is taken.
@@ -86,10 +85,6 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
     throw new StartError(describeListenError(error, `${hostInUrl(options.host)}:${options.port}`));
   }
   chat.hub = server;
-  const wildcard = options.host === "0.0.0.0" || options.host === "::";
-  page ??= await pageFromBundle(
-    `${options.tls ? "https" : "http"}://${wildcard ? "127.0.0.1" : hostInUrl(options.host)}:${server.port}`,
-  );
   admission.ownOrigins = ownOrigins(options.host, server.port!, options.tls !== undefined);
 
   // Readers that fell behind on something other than a broadcast (their own replies) are swept up

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { Chat } from "../server/chat";
-import { type ClaimAnswer, LocalDirectory } from "../server/directory";
+import { type ClaimAnswer, LocalDirectory, type MakeDirectory } from "../server/directory";
 import { History } from "../server/history";
 import { Logger } from "../server/log";
 import { Metrics } from "../server/metrics";
@@ -70,6 +70,26 @@ describe("joining and leaving", () => {
     expect(back.member.name).toBe("alice");
     // The same token is kept, so that the person can come back again.
     expect(back.socket.eventsOf("welcome")[0]!.resume).toBe(token);
+  });
+
+  test("the directory delivers from the moment it is made: nothing said early is dropped for want of a start", () => {
+    const hub = new FakeHub();
+    const history = new History(50);
+    const chat = new Chat({
+      limits: LIMITS,
+      history,
+      directory: (sink) => new LocalDirectory(sink, history),
+      log: new Logger({ write() {}, writableLength: 0 }),
+      metrics: new Metrics(),
+      version: "test",
+    });
+    chat.hub = hub;
+    const member = chat.newMember("10.0.0.9:1", "10.0.0.9", true, { name: null, room: null, since: null });
+    const socket = new FakeSocket(hub);
+    member.socket = socket;
+    chat.open(member);
+    chat.receive(member, say("early"));
+    expect(socket.eventsOf("message").map((e) => e.text)).toEqual(["early"]);
   });
 
   test("someone who leaves on purpose (1000, /quit, a tab's 1001) frees their name at once", () => {
@@ -229,11 +249,12 @@ describe("names", () => {
     const hub = new FakeHub();
     const history = new History(50);
     let answer!: (free: ClaimAnswer) => void;
-    const directory = new (class extends LocalDirectory {
+    const Slow = class extends LocalDirectory {
       override claimName(): Promise<ClaimAnswer> {
         return new Promise((resolve) => (answer = resolve));
       }
-    })(history);
+    };
+    const directory: MakeDirectory = (sink) => new Slow(sink, history);
     const log = { write() {}, writableLength: 0 };
     const chat = new Chat({
       limits: LIMITS,
@@ -345,11 +366,12 @@ describe("limits", () => {
   test("more than 100 frames before entering close the connection with 1008", () => {
     const hub = new FakeHub();
     const history = new History(0);
-    const directory = new (class extends LocalDirectory {
+    const Stuck = class extends LocalDirectory {
       override claimName(): Promise<ClaimAnswer> {
         return new Promise(() => {});
       }
-    })(history);
+    };
+    const directory: MakeDirectory = (sink) => new Stuck(sink, history);
     const chat = new Chat({
       limits: LIMITS,
       history,

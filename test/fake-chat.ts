@@ -110,7 +110,7 @@ export function chatWith(limits: Partial<Limits> = {}, historyOptions: HistoryOp
   const chat = new Chat({
     limits: { ...LIMITS, ...limits },
     history,
-    directory: new LocalDirectory(history),
+    directory: (sink) => new LocalDirectory(sink, history),
     log: new Logger(log),
     metrics,
     version: "test",

@@ -48,7 +48,6 @@ export class RedisDirectory implements Directory {
   /** Tells this instance's envelopes from the others'. */
   readonly instance = crypto.randomUUID();
   readonly #link: RedisLink;
-  #sink: ChatSink | undefined;
   /** Said here while cut off from Redis, in order: to be numbered and shared once it is back. */
   readonly #unshared: SaidEvent[] = [];
   #lostUnshared = 0;
@@ -76,6 +75,7 @@ export class RedisDirectory implements Directory {
   #expected: ExpectedBatch | undefined;
 
   constructor(
+    private readonly sink: ChatSink,
     url: string,
     private readonly history: History,
     private readonly log: Logger,
@@ -87,8 +87,7 @@ export class RedisDirectory implements Directory {
     return this.#link.publisher;
   }
 
-  async start(sink: ChatSink): Promise<void> {
-    this.#sink = sink;
+  async start(): Promise<void> {
     await this.#link.start({
       onConnect: (subscriber) => this.#catchUp(subscriber),
       onMessage: (message) => this.#receive(message),
@@ -166,7 +165,7 @@ export class RedisDirectory implements Directory {
     };
     if (this.#unshared.length < MAX_UNSHARED) this.#unshared.push(provisional);
     else this.#lostUnshared++;
-    this.#sink?.deliverSaid(provisional);
+    this.sink.deliverSaid(provisional);
   }
 
   notice(event: NoticeEvent): void {
@@ -292,7 +291,7 @@ export class RedisDirectory implements Directory {
       for (const value of entries.flatMap(([entry, last]) => numberedUpTo(parse(entry), last)).slice(-keep)) {
         const said = saidOf(value);
         if (!said || !this.history.record(said) || !deliver) continue;
-        this.#sink?.deliverSaid(said, true);
+        this.sink.deliverSaid(said, true);
         caughtUp++;
       }
     }
@@ -323,7 +322,7 @@ export class RedisDirectory implements Directory {
   /** Says this instance is alive, and who is here (Redis may have forgotten, if it restarted). */
   async #register(): Promise<void> {
     await this.#redis.send("SET", [keys.aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]);
-    for (const { room, user, tokenHash } of this.#sink?.everyone() ?? []) {
+    for (const { room, user, tokenHash } of this.sink.everyone()) {
       // The others may have dropped these people while this instance was away: they learn of them again.
       this.#tellPresent(room, user);
       if (user.name)
@@ -370,7 +369,7 @@ export class RedisDirectory implements Directory {
       if (alive[i] !== null) continue;
       for (const { room, user } of this.#others.dropInstance(instance)) {
         this.#redis.send("HDEL", [keys.membersKey(room), user.address]).catch(() => {});
-        if (tell) this.#sink?.departed(room, user);
+        if (tell) this.sink.departed(room, user);
       }
     }
   }
@@ -411,7 +410,7 @@ export class RedisDirectory implements Directory {
     }
     const notice = noticeOf(envelope.event);
     // Our own notices were delivered here already.
-    if (notice && envelope.instance !== this.instance) this.#sink?.deliverNotice(notice);
+    if (notice && envelope.instance !== this.instance) this.sink.deliverNotice(notice);
   }
 
   /**
@@ -447,7 +446,7 @@ export class RedisDirectory implements Directory {
     if (!this.history.record(said)) return;
     // This instance's own provisional message, numbered now: its people have it already.
     if (said.id !== undefined && this.#healed.delete(healedKey(said))) return;
-    this.#sink?.deliverSaid(said);
+    this.sink.deliverSaid(said);
   }
 
   /** Someone of another instance entered a room, was renamed there, or left it. */
