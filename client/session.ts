@@ -84,6 +84,8 @@ export class ChatSession {
   /** Settled once the first connection is in its room, or was refused. */
   readonly #entered = Promise.withResolvers<void>();
   #in = false;
+  /** The name asked for on connecting, however it was given. */
+  #askedName = "";
 
   private constructor(readonly options: SessionOptions) {}
 
@@ -209,6 +211,8 @@ export class ChatSession {
     const name = this.me?.name ?? this.options.name;
     const room = this.room ?? this.options.room;
     if (name) url.searchParams.set("name", name);
+    // Given in the URL itself (`ws://…/?name=tess`) or by an option: the refusal names it either way.
+    this.#askedName = url.searchParams.get("name") ?? "";
     if (room) url.searchParams.set("room", room);
     const seen = room === undefined ? undefined : this.#resume.lastSeen(room);
     if (seen !== undefined) url.searchParams.set("since", String(seen));
@@ -272,7 +276,7 @@ export class ChatSession {
    */
   #entering(event: ChatEvent): boolean {
     if (event.type === "error" && refusesName(event.code)) {
-      this.#entered.reject(new NameRefusedError(event.message, this.options.name ?? ""));
+      this.#entered.reject(new NameRefusedError(event.message, this.#askedName));
       return true;
     }
     if (event.type === "joined") {

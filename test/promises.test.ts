@@ -44,6 +44,22 @@ describe("a message the server rewrites is still known as one's own", () => {
   });
 });
 
+test("a name given in the URL and refused is named in the refusal", async () => {
+  const server = await startServer();
+  try {
+    const { socket: alice } = await jsonClient(server, "?name=alice");
+    const result = await run([...CLIENT, `${server.url}/?name=alice`], { input: "hi\n" });
+    expect(result).toEqual({
+      exitCode: 3,
+      stdout: "",
+      stderr: "Could not join as 'alice': The name 'alice' is taken; choose another.\n",
+    });
+    alice.close();
+  } finally {
+    await server.stop();
+  }
+});
+
 describe("a clean exit frees the name at once", () => {
   let server: RunningServer;
   beforeAll(async () => void (server = await startServer()));
