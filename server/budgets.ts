@@ -8,6 +8,7 @@
  * An address's budget is forgotten once it has no connection and its buckets are full again, so
  * the memory of an attack from many addresses comes back.
  */
+import { type Clock, REAL_CLOCK } from "../common/clock";
 import { TokenBucket } from "../common/token-bucket";
 import type { Limits } from "./config";
 
@@ -27,16 +28,17 @@ export class AddressBudget {
   constructor(
     readonly prefix: string,
     { ipRate, burst, ipChanges, ipConnectRate, ipReplay }: Limits,
+    private readonly clock: Clock,
   ) {
-    this.messages = new TokenBucket(ipRate, Math.max(ipRate, 3 * burst));
-    this.changes = new TokenBucket(ipChanges, 15 * ipChanges);
-    this.connections = new TokenBucket(ipConnectRate, 15 * ipConnectRate);
-    this.replayBytes = new TokenBucket(ipReplay, 16 * ipReplay);
+    this.messages = new TokenBucket(ipRate, Math.max(ipRate, 3 * burst), clock);
+    this.changes = new TokenBucket(ipChanges, 15 * ipChanges, clock);
+    this.connections = new TokenBucket(ipConnectRate, 15 * ipConnectRate, clock);
+    this.replayBytes = new TokenBucket(ipReplay, 16 * ipReplay, clock);
   }
 
   /** True when forgetting it would change nothing: no connection, every bucket full. */
   get idle(): boolean {
-    const now = performance.now();
+    const now = this.clock.now();
     return (
       this.open === 0 &&
       [this.messages, this.changes, this.connections, this.replayBytes].every((bucket) => bucket.isFull(now))
@@ -48,7 +50,10 @@ export class AddressBudgets {
   readonly #budgets = new Map<string, AddressBudget>();
   readonly #sweep: ReturnType<typeof setInterval>;
 
-  constructor(private readonly limits: Limits) {
+  constructor(
+    private readonly limits: Limits,
+    private readonly clock: Clock = REAL_CLOCK,
+  ) {
     this.#sweep = setInterval(() => this.forgetIdle(), FORGET_EVERY_MS).unref();
   }
 
@@ -56,7 +61,7 @@ export class AddressBudgets {
   of(ip: string): AddressBudget {
     const prefix = addressPrefix(ip, this.limits.ipv4Prefix, this.limits.ipv6Prefix);
     let budget = this.#budgets.get(prefix);
-    if (!budget) this.#budgets.set(prefix, (budget = new AddressBudget(prefix, this.limits)));
+    if (!budget) this.#budgets.set(prefix, (budget = new AddressBudget(prefix, this.limits, this.clock)));
     return budget;
   }
 

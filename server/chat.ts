@@ -9,6 +9,7 @@
  * and hands it back to deliverSaid() on every instance; that publishes it once per format to the
  * room's topics, so everyone in the room, the sender included, gets it.
  */
+import { type Clock, REAL_CLOCK } from "../common/clock";
 import { type Refusal, refusal } from "../common/codes";
 import { type Command, CommandError, decodeCommand, HELP, parseTyped } from "../common/commands";
 import {
@@ -26,7 +27,7 @@ import type { Limits } from "./config";
 import type { ChatSink, Directory, MakeDirectory } from "./directory";
 import { eventBytes, type History } from "./history";
 import { type Logger, printable } from "./log";
-import { type Asked, type Hub, Member } from "./member";
+import { type Hub, Member, type MemberSocket, type Upgrade } from "./member";
 import type { Metrics } from "./metrics";
 import { Names } from "./names";
 import { isoNow, notice } from "./notice";
@@ -46,6 +47,10 @@ const MAX_ROOMS_LISTED = 1000;
 
 export interface ChatParts {
   limits: Limits;
+  /** The server's pub/sub (Bun's Server, through the transport's ServerHub), or a test's fake. */
+  hub: Hub;
+  /** What budgets and buckets read time from; a test's clock moves by hand. */
+  clock?: Clock;
   history: History;
   /** Makes the directory, given the chat to deliver to (directory.ts). */
   directory: MakeDirectory;
@@ -60,8 +65,8 @@ export class Chat implements ChatSink {
   /** What each client address may still spend, whatever number of connections it uses. */
   readonly budgets: AddressBudgets;
   readonly readers: SlowReaders;
-  /** The server's pub/sub; set by the transport once it listens. */
-  hub!: Hub;
+  readonly hub: Hub;
+  readonly #clock: Clock;
   readonly #names: Names;
   readonly #limits: Limits;
   readonly #history: History;
@@ -73,7 +78,9 @@ export class Chat implements ChatSink {
   /** Set once the server is shutting down (closeAll). */
   #closing = false;
 
-  constructor({ limits, history, directory, log, metrics, version }: ChatParts) {
+  constructor({ limits, hub, clock = REAL_CLOCK, history, directory, log, metrics, version }: ChatParts) {
+    this.hub = hub;
+    this.#clock = clock;
     this.#limits = limits;
     this.#history = history;
     this.#log = log;
@@ -81,7 +88,7 @@ export class Chat implements ChatSink {
     this.#version = version;
     this.directory = directory(this);
     this.#names = new Names(this.directory, limits.nameGrace * 1000);
-    this.budgets = new AddressBudgets(limits);
+    this.budgets = new AddressBudgets(limits, clock);
     this.readers = new SlowReaders(limits, metrics, log);
     // A room someone is in keeps its numbering when history is short of memory.
     history.isOccupied = (room) => this.rooms.size(room) > 0;
@@ -97,8 +104,9 @@ export class Chat implements ChatSink {
     return this.directory.start();
   }
 
-  newMember(address: string, ip: string, json: boolean, asked: Asked): Member {
-    return new Member(address, ip, json, asked, this.#limits, this.budgets.of(ip));
+  /** The member for a connection that just opened; open() lets it in. */
+  newMember(socket: MemberSocket, upgrade: Upgrade): Member {
+    return new Member(socket, upgrade, this.#limits, this.budgets.of(upgrade.ip), this.#clock);
   }
 
   // --- A connection's life ----------------------------------------------------------------------
@@ -207,7 +215,10 @@ export class Chat implements ChatSink {
 
   /** Looks over every reader for a backlog too big or stalled, and all of them for too much in all. */
   sweepSlowReaders(): void {
-    this.readers.sweep(Array.from(this.rooms.everyone(), ([, member]) => member));
+    this.readers.sweep(
+      Array.from(this.rooms.everyone(), ([, member]) => member),
+      this.#clock.now(),
+    );
   }
 
   // --- Sending ----------------------------------------------------------------------------------
@@ -492,7 +503,7 @@ export class Chat implements ChatSink {
    */
   #withinRate(member: Member): boolean {
     // One clock read for both buckets, and none when neither limits anything (as in the benchmark).
-    const now = this.#limits.rate > 0 || this.#limits.ipRate > 0 ? performance.now() : 0;
+    const now = this.#limits.rate > 0 || this.#limits.ipRate > 0 ? this.#clock.now() : 0;
     const connectionMay = member.bucket.take(now);
     if (connectionMay && member.budget.messages.take(now)) {
       member.refusedInARow = 0;

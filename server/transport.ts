@@ -9,13 +9,13 @@ import { hostname, networkInterfaces } from "node:os";
 import type { Server } from "bun";
 import { StartError } from "../common/cli";
 import { SUBPROTOCOL } from "../common/events";
-import type { Admission } from "./admission";
+import { Admission } from "./admission";
 import type { Chat } from "./chat";
 import type { Limits } from "./config";
 import type { Directory } from "./directory";
 import { type HttpContext, httpAnswer } from "./http";
 import type { Logger } from "./log";
-import type { Member } from "./member";
+import type { Hub, Member, Upgrade } from "./member";
 import type { Metrics } from "./metrics";
 import type { Page } from "./page";
 import { type ClientAddress, clientAddress } from "./proxy";
@@ -27,10 +27,32 @@ const BACKSTOP = 4;
 /** On shutting down, how long clients get to take their close frames before the server stops. */
 const SHUTDOWN_GRACE_MS = 2_000;
 
+/**
+ * What a socket carries: what its upgrade admitted, and, from the moment it opens (Bun calls
+ * `open` before any `message` or `close`), the member it is.
+ */
+type Connection = Upgrade | Member;
+
+/**
+ * The chat's pub/sub: Bun's Server once it listens. The chat is made, and its directory started,
+ * before the server listens; until then nobody can be subscribed, and publishing reaches nobody.
+ */
+export class ServerHub implements Hub {
+  server: Server<Connection> | undefined;
+
+  publish(topic: string, frame: string): number {
+    return this.server?.publish(topic, frame) ?? 0;
+  }
+
+  subscriberCount(topic: string): number {
+    return this.server?.subscriberCount(topic) ?? 0;
+  }
+}
+
 export interface TransportParts {
+  hub: ServerHub;
   log: Logger;
   chat: Chat;
-  admission: Admission;
   metrics: Metrics;
   directory: Directory;
   limits: Limits;
@@ -52,12 +74,20 @@ export interface Transport {
   shutDown(): Promise<void>;
 }
 
+/** The parts, and the admission the transport makes for them. */
+type Context = TransportParts & { admission: Admission };
+
 export async function listen(parts: TransportParts, options: ListenOptions): Promise<Transport> {
-  const { chat, admission } = parts;
+  const { chat } = parts;
   const page = options.page.html;
-  let server: Server<Member>;
+  let server: Server<Connection>;
+  // The server's own origins need its port, known once it listens (before any request comes).
+  let origins: Set<string> | undefined;
+  const ownOriginsNow = () => (origins ??= ownOrigins(options.host, server.port!, options.tls !== undefined));
+  const admission = new Admission(parts.limits, parts.metrics, ownOriginsNow);
+  const context: Context = { ...parts, admission };
   try {
-    server = Bun.serve<Member>({
+    server = Bun.serve<Connection>({
       hostname: options.host,
       port: options.port,
       ...(options.tls && { tls: options.tls }),
@@ -69,7 +99,7 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
       // would start and quietly take half the connections instead of saying the port is taken.
       // It is on only when asked for, for instances meant to share a port (with --redis).
       reusePort: options.reusePort,
-      fetch: (request, server) => answer(request, server, parts, options, page),
+      fetch: (request, server) => answer(request, server, context, options, page),
       // Whatever throws while answering is one line in the bounded log and a bare 500, never a
       // stack trace written to stdout by each request that finds it.
       error: (error) => {
@@ -79,13 +109,12 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
           headers: { "Content-Type": "text/plain; charset=utf-8" },
         });
       },
-      websocket: websocketHandler(parts),
+      websocket: websocketHandler(context),
     });
   } catch (error) {
     throw new StartError(describeListenError(error, `${hostInUrl(options.host)}:${options.port}`));
   }
-  chat.hub = server;
-  admission.ownOrigins = ownOrigins(options.host, server.port!, options.tls !== undefined);
+  parts.hub.server = server;
 
   // Readers that fell behind on something other than a broadcast (their own replies) are swept up
   // now and then.
@@ -107,8 +136,8 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
 /** A request that is not one of the page's files: an upgrade, admitted or refused, or a plain HTTP answer. */
 function answer(
   request: Request,
-  server: Server<Member>,
-  parts: TransportParts,
+  server: Server<Connection>,
+  context: Context,
   options: ListenOptions,
   page: Response | undefined,
 ): Response | undefined {
@@ -120,15 +149,15 @@ function answer(
     return plain(400, "Bad request: the Host header is not a host name (and port).");
   }
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
-    return httpAnswer(request, url, httpContext(server, parts, options, page));
-  return upgrade(request, url, server, parts);
+    return httpAnswer(request, url, httpContext(server, context, options, page));
+  return upgrade(request, url, server, context);
 }
 
 function upgrade(
   request: Request,
   url: URL,
-  server: Server<Member>,
-  { chat, admission, limits }: TransportParts,
+  server: Server<Connection>,
+  { chat, admission, limits }: Context,
 ): Response | undefined {
   const client = clientOf(request, server, limits);
   const ip = client.ip;
@@ -146,15 +175,16 @@ function upgrade(
     since: since !== null && /^\d{1,15}$/.test(since) ? Number(since) : null,
     resume: query.get("resume"),
   };
-  const member = chat.newMember(client.port ? `${hostInUrl(client.ip)}:${client.port}` : client.ip, ip, json, asked);
+  const address = client.port ? `${hostInUrl(client.ip)}:${client.port}` : client.ip;
+  const upgrade: Upgrade = { address, ip, json, asked };
   // Left to itself, Bun echoes the first protocol offered, whatever it is; an empty header says none.
-  if (server.upgrade(request, { data: member, headers: { "Sec-WebSocket-Protocol": json ? SUBPROTOCOL : "" } }))
+  if (server.upgrade(request, { data: upgrade, headers: { "Sec-WebSocket-Protocol": json ? SUBPROTOCOL : "" } }))
     return undefined;
   return plain(400, "Bad WebSocket handshake.");
 }
 
 /** Who sent `request`: its peer, or the client a trusted proxy names (proxy.ts). */
-function clientOf(request: Request, server: Server<Member>, limits: Limits): ClientAddress {
+function clientOf(request: Request, server: Server<Connection>, limits: Limits): ClientAddress {
   const peer = server.requestIP(request);
   if (!peer) return { ip: "unknown", port: 0 };
   return clientAddress(request.headers, { ip: peer.address, port: peer.port }, limits.trustedProxies);
@@ -186,8 +216,8 @@ function ownOrigins(host: string, port: number, tls: boolean): Set<string> {
 }
 
 function httpContext(
-  server: Server<Member>,
-  { chat, admission, metrics, directory, limits }: TransportParts,
+  server: Server<Connection>,
+  { chat, admission, metrics, directory, limits }: Context,
   options: ListenOptions,
   page: Response | undefined,
 ): HttpContext {
@@ -215,7 +245,7 @@ function httpContext(
   };
 }
 
-function websocketHandler({ chat, admission, metrics, limits }: TransportParts): Bun.WebSocketHandler<Member> {
+function websocketHandler({ chat, admission, metrics, limits }: Context): Bun.WebSocketHandler<Member> {
   return {
     maxPayloadLength: limits.maxFrame,
     idleTimeout: limits.idleTimeout,
@@ -227,9 +257,11 @@ function websocketHandler({ chat, admission, metrics, limits }: TransportParts):
     backpressureLimit: BACKSTOP * limits.maxBacklog,
     closeOnBackpressureLimit: true,
     open(ws) {
-      ws.data.socket = ws;
-      admission.opened(ws.data.budget);
-      chat.open(ws.data);
+      // What was known at the upgrade becomes a member, with its socket, now that it is open.
+      const member = chat.newMember(ws, ws.data as Upgrade);
+      ws.data = member;
+      admission.opened(member.budget);
+      chat.open(member);
     },
     message(ws, message) {
       if (typeof message !== "string") {
@@ -237,11 +269,12 @@ function websocketHandler({ chat, admission, metrics, limits }: TransportParts):
         // RFC 6455 §7.4.1: 1003 is for a data type the endpoint cannot accept.
         return ws.close(1003, "binary frames are not chat: send text");
       }
-      chat.receive(ws.data, message);
+      chat.receive(ws.data as Member, message);
     },
     close(ws, code, reason) {
-      admission.closed(ws.data.budget);
-      chat.closed(ws.data, code, reason);
+      const member = ws.data as Member;
+      admission.closed(member.budget);
+      chat.closed(member, code, reason);
     },
   };
 }
