@@ -1,7 +1,17 @@
 /** The interactive client, driven through a real pseudo-terminal (tmux send-keys / capture-pane). */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BUN, ROOT, RUN, type RunningServer, startServer, Terminal, TestSocket, unusedPort } from "./helpers";
+import {
+  BUN,
+  jsonClient,
+  ROOT,
+  RUN,
+  type RunningServer,
+  startServer,
+  Terminal,
+  TestSocket,
+  unusedPort,
+} from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 
@@ -493,6 +503,42 @@ test("a pasted block of lines is held as one message: Enter sends it whole, Esc 
     terminal.stop();
     await server.stop();
   }
+});
+
+describe("long pastes", () => {
+  /** Numbered words on one line, `count` × 8 - 1 characters: a piece lost or out of order shows. */
+  const numberedLine = (count: number) =>
+    Array.from({ length: count }, (_, i) => `w${String(i).padStart(6, "0")}`).join(" ");
+  /** The end of the input line: its text, then the cursor. */
+  const inputEnds = (text: string) => (s: string) => s.includes(`${text}█`);
+  /** How long a paste may take to show: the old client took 20 s for 12,000 characters. */
+  const AT_ONCE_MS = 3_000;
+
+  test("one line of 12,000 characters lands in the input at once and goes whole; so do 500 lines, held as a block", async () => {
+    const server = await startServer(["--history", "0"]);
+    const terminal = new Terminal();
+    const { socket: listener } = await jsonClient(server);
+    const said = (start: string) =>
+      listener.waitForEvent(`the message starting ${start}`, (e) => e.type === "message" && e.text.startsWith(start));
+    try {
+      await startNamed(terminal, server, "paster", 100);
+      const line = numberedLine(1_500);
+      await terminal.paste(line);
+      await terminal.waitForScreen("the pasted line's end in the input", inputEnds("w001499"), AT_ONCE_MS);
+      await terminal.press("Enter");
+      expect((await said("w000000")).text).toBe(line);
+
+      const lines = Array.from({ length: 500 }, (_, i) => `line ${i}: ${"x".repeat(40)}`).join("\n");
+      await terminal.paste(lines);
+      await terminal.waitForScreen("the held block", (s) => s.includes("[500 pasted lines]"), AT_ONCE_MS);
+      await terminal.press("Enter");
+      expect((await said("line 0:")).text).toBe(lines);
+    } finally {
+      listener.close();
+      terminal.stop();
+      await server.stop();
+    }
+  }, 30_000);
 });
 
 test("someone who joins and leaves with nothing printed between makes one line, 'came and went'", async () => {
