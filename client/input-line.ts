@@ -8,7 +8,8 @@
  * message, and draw the same frame again, so clack's own idea of the screen stays true.
  *
  * What it reads is stdin less the text of bracketed pastes, which keyboard.ts takes out whole: a
- * paste goes into the input in one piece, however long.
+ * paste goes into the input in one piece, however long, and one too long to send stays there with
+ * a line saying so.
  */
 
 import type { Interface } from "node:readline";
@@ -25,7 +26,15 @@ export interface InputLineOptions {
   hint: string;
   /** Receives each line the user enters with Enter; blank lines are not passed on. */
   onLine: (line: string) => void;
+  /**
+   * Why `text` cannot be sent as it is (it is too long), or undefined if it can. Text that cannot
+   * is kept in the input for the user to shorten or drop with Esc, and this is said above it.
+   */
+  tooLong?: (text: string) => string | undefined;
 }
+
+/** A warning above the input line, for print(): yellow, behind a yellow ▲. */
+export const warning = (message: string) => [styleText("yellow", message), styleText("yellow", "▲")] as const;
 
 // clack cancels a prompt on Escape. In a chat a stray Escape (or the start of an arrow key's
 // sequence on a slow link) must not throw the user out; Ctrl-C, Ctrl-D and /quit leave.
@@ -51,6 +60,7 @@ export class InputLine extends TextPrompt {
   readonly #keyboard: Keyboard;
   #title: string;
   readonly #hint: string;
+  readonly #tooLong: (text: string) => string | undefined;
   readonly #recall = new Recall();
   /** How many times print() was called: a caller can tell whether anything was printed since. */
   printed = 0;
@@ -58,7 +68,10 @@ export class InputLine extends TextPrompt {
   /** The lines of a pasted block, waiting for Enter to go as one message. */
   #block: string[] | undefined;
 
-  constructor({ title, hint, onLine }: InputLineOptions, output: NodeJS.WriteStream = process.stdout) {
+  constructor(
+    { title, hint, onLine, tooLong = () => undefined }: InputLineOptions,
+    output: NodeJS.WriteStream = process.stdout,
+  ) {
     const stop = new AbortController();
     const keyboard = new Keyboard(process.stdin);
     super({
@@ -74,6 +87,7 @@ export class InputLine extends TextPrompt {
     this.#keyboard = keyboard;
     this.#title = title;
     this.#hint = hint;
+    this.#tooLong = tooLong;
 
     this.on("key", (_char, key) => {
       if (key.name === "return") return this.#enter(onLine);
@@ -91,13 +105,19 @@ export class InputLine extends TextPrompt {
     this.on("cancel", () => this.#output.write(`${cursorUp(1)}${ERASE_TO_END_OF_SCREEN}`));
   }
 
-  /** Enter: hands over the line, or the held block with the line after it. */
+  /** Enter: hands over the line, or the held block with the line after it, unless that is too long. */
   #enter(onLine: (line: string) => void): void {
     // readline has already taken the line and cleared its own copy. Recalling is ours (recall.ts):
     // readline's own history would search by the half-typed prefix and blank the line past the oldest.
     this.#readline()?.history.splice(0);
     const line = this.userInput;
     const text = this.#outgoing();
+    const problem = text.trim() === "" ? undefined : this.#tooLong(text);
+    if (problem !== undefined) {
+      this.#replaceInput(line); // kept, readline's copy too, for the user to shorten or drop
+      queueMicrotask(() => this.print(...warning(problem)));
+      return;
+    }
     this._setUserInput("");
     this._cursor = 0;
     if (this.#block === undefined && line.trim() !== "") this.#recall.add(line);
@@ -116,8 +136,8 @@ export class InputLine extends TextPrompt {
   /**
    * A paste (the terminal marks it, in bracketed paste mode, and keyboard.ts takes its text out
    * whole) goes into the input as if typed if it is one line. One of several lines is held as a
-   * block, shown in the input, that Enter sends as one message and Esc drops. True if `key` was
-   * taken for that.
+   * block, shown in the input, that Enter sends as one message and Esc drops. Esc also clears an
+   * input too long to send. True if `key` was taken for that.
    */
   #paste(key: string | undefined): boolean {
     if (key === "paste-start") return true;
@@ -130,10 +150,14 @@ export class InputLine extends TextPrompt {
       this.#block = undefined;
       return true;
     }
+    if (key === "escape" && this.#tooLong(this.userInput) !== undefined) {
+      this.#replaceInput("");
+      return true;
+    }
     return false;
   }
 
-  /** Puts pasted `text` in at the cursor. */
+  /** Puts pasted `text` in at the cursor; says at once if that makes the message too long to send. */
   #insert(text: string): void {
     if (!text.includes("\n")) {
       // In one piece, readline measures the line once rather than once for every character.
@@ -148,6 +172,8 @@ export class InputLine extends TextPrompt {
       this.#replaceInput("");
     }
     this.#recall.edited();
+    const problem = this.#tooLong(this.#outgoing());
+    if (problem !== undefined) queueMicrotask(() => this.print(...warning(problem)));
   }
 
   /** Puts `text` in the input, the cursor at its end, in readline's copy and ours. */

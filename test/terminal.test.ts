@@ -539,6 +539,50 @@ describe("long pastes", () => {
       await server.stop();
     }
   }, 30_000);
+
+  test("a paste longer than the server takes is refused at once and kept; Esc drops it; Ctrl-C works right after one", async () => {
+    const server = await startServer(["--history", "0", "--max-message", "2000"]);
+    const terminal = new Terminal();
+    const { socket: listener } = await jsonClient(server);
+    const refusals = (s: string) =>
+      s.match(/▲ {2}Too long: \d+ bytes, the limit is 2000\. Shorten it, or Esc drops it\./g)?.length ?? 0;
+    try {
+      await startNamed(terminal, server, "paster", 100);
+      const line = numberedLine(8_750); // 69,999 characters
+      await terminal.paste(line);
+      const screen = await terminal.waitForScreen(
+        "the refusal, the text kept",
+        (s) => refusals(s) === 1 && inputEnds("w008749")(s),
+        AT_ONCE_MS,
+      );
+      // The size is the frame's, as the server counts it: the text and the JSON around it.
+      expect(screen).toContain(`Too long: ${line.length + '{"type":"say","text":""}'.length} bytes`);
+      // Enter does not send it: the refusal again, and the text is still there to shorten.
+      await terminal.press("Enter");
+      await terminal.waitForScreen("a second refusal", (s) => refusals(s) === 2 && inputEnds("w008749")(s), AT_ONCE_MS);
+      await terminal.press("BSpace", "BSpace");
+      await terminal.waitForScreen("the text shortened", inputEnds("w0087"), AT_ONCE_MS);
+      await terminal.press("Escape");
+      await terminal.waitForScreen("the input empty", (s) => s.includes("│  █"), AT_ONCE_MS);
+
+      // A block too long is held and refused the same way.
+      await terminal.paste(Array.from({ length: 60 }, (_, i) => `line ${i}: ${"x".repeat(40)}`).join("\n"));
+      await terminal.waitForScreen(
+        "the block refused",
+        (s) => refusals(s) === 3 && s.includes("[60 pasted lines]"),
+        AT_ONCE_MS,
+      );
+
+      await terminal.paste(line);
+      await terminal.press("C-c");
+      expect(await terminal.waitForExit(AT_ONCE_MS)).toBe(0);
+      expect(listener.events.filter((e) => e.type === "message")).toEqual([]);
+    } finally {
+      listener.close();
+      terminal.stop();
+      await server.stop();
+    }
+  }, 30_000);
 });
 
 test("someone who joins and leaves with nothing printed between makes one line, 'came and went'", async () => {
