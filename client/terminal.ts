@@ -10,7 +10,7 @@ import { type Command, CommandError, parseTyped } from "../common/commands";
 import type { ChatEvent, NoticeEvent } from "../common/events";
 import { messagesWere, nameProblem, normalizeName } from "../common/text";
 import { exitAfterOutput } from "./exit";
-import { InputLine } from "./input-line";
+import { InputLine, warning } from "./input-line";
 import { ChatSession, ConnectError, NameRefusedError, type SessionOptions, type Status } from "./session";
 import { TerminalView } from "./terminal-view";
 
@@ -78,7 +78,6 @@ async function askName(): Promise<string | undefined> {
 const SPINNER = ["◒", "◐", "◓", "◑"];
 /** A leave this soon after a join, with nothing printed between, is folded into the join line. */
 const CAME_AND_WENT_MS = 15_000;
-const warning = (message: string) => [styleText("yellow", message), styleText("yellow", "▲")] as const;
 
 /** The input line, with events printed above it and the connection's state in its title. */
 class ChatScreen {
@@ -89,6 +88,8 @@ class ChatScreen {
   #lastJoin: { address: string; at: number; printed: number } | undefined;
   /** Set when the session is over for good: what to say, and the exit code. */
   ended: Extract<Status, { type: "ended" }> | undefined;
+  /** The longest message the server takes, in bytes, from its welcome. */
+  #maxMessage: number | undefined;
 
   constructor(
     private readonly session: ChatSession,
@@ -99,10 +100,12 @@ class ChatScreen {
       title: "Message",
       hint: "Enter sends · /help lists commands · /quit leaves",
       onLine: (line) => this.#typed(line),
+      tooLong: (text) => this.#tooLong(text),
     });
   }
 
   show(event: ChatEvent): void {
+    if (event.type === "welcome") this.#maxMessage = event.limits.maxMessage;
     const shown = this.#view.render(event);
     if (event.type === "notice" && event.event === "leave" && this.#cameAndWent(event)) return this.#retitle();
     if (shown) this.input.print(shown.text, shown.gutter);
@@ -173,6 +176,15 @@ class ChatScreen {
     this.#retitle();
   }
 
+  /** Why `text` cannot be sent: more bytes than the server takes, which it would refuse. */
+  #tooLong(text: string): string | undefined {
+    const limit = this.#maxMessage;
+    if (limit === undefined) return undefined;
+    const size = frameSize(text);
+    if (size <= limit) return undefined;
+    return `Too long: ${size} bytes, the limit is ${limit}. Shorten it, or Esc drops it.`;
+  }
+
   #retitle(): void {
     const title = this.#view.title();
     const reconnecting = this.#reconnecting;
@@ -185,4 +197,16 @@ class ChatScreen {
         : `${title}${waiting}`,
     );
   }
+}
+
+/** The size of the frame the session sends for `line`, in bytes: what the server holds to its --max-message. */
+function frameSize(line: string): number {
+  let command: Command;
+  try {
+    command = parseTyped(line);
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error;
+    command = { type: "say", text: line };
+  }
+  return Buffer.byteLength(JSON.stringify(command));
 }
