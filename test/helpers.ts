@@ -9,11 +9,8 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { bunCommand, runCommand } from "../common/run-command";
 import { BUN, ROOT, waitFor } from "../tools/processes";
-
-/** How our programs name themselves in their messages here: `bun server.ts`, or `npx bun server.ts` without a global Bun. */
-export const RUN = { server: runCommand("server"), client: runCommand("client"), bun: bunCommand() };
+import { PROGRAM_ENV } from "./programs";
 
 /** Reads a process's stream into a growing string, so tests can look at it while it runs. */
 function collect(stream: ReadableStream<Uint8Array>): { text: string; done: Promise<void> } {
@@ -52,7 +49,7 @@ export async function startServer(
   const portArgs = "PORT" in env ? [] : ["--port", "0"];
   const proc = Bun.spawn([...command, ...portArgs, ...args], {
     cwd,
-    env: { ...process.env, ...env },
+    env: { ...PROGRAM_ENV, ...env },
     stdout: "pipe",
     stderr: "pipe",
     stdin: "ignore",
@@ -92,7 +89,7 @@ export async function startServer(
 
 /** A client process in pipe mode whose stdin stays open; its output is collected as it comes. */
 export function pipeClient(args: string[], command = [BUN, join(ROOT, "client.ts")]) {
-  const proc = Bun.spawn([...command, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([...command, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: PROGRAM_ENV });
   const out = { stdout: "", stderr: "" };
   const decoder = () => new TextDecoder();
   void (async () => {
