@@ -5,9 +5,9 @@
  * against the real server process.
  */
 import { describe, expect, test } from "bun:test";
-import { AddressBudgets, addressPrefix } from "../server/budgets";
-import { eventBytes, History } from "../server/history";
-import { clientAddress, parseNetworks } from "../server/proxy";
+import { AddressBudgets, addressPrefix } from "../../server/budgets";
+import { eventBytes, History } from "../../server/history";
+import { clientAddress, parseNetworks } from "../../server/proxy";
 import { chatWith, type FakeSocket, LIMITS, say } from "./fake-chat";
 
 describe("address prefixes", () => {

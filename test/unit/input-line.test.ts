@@ -1,7 +1,7 @@
 /** The input line's sideways scrolling, which keeps the prompt's frame one screen line high. */
 import { describe, expect, test } from "bun:test";
 import { styleText } from "node:util";
-import { fitWidth, inputWindow } from "../client/input-line";
+import { fitWidth, inputWindow } from "../../client/input-line";
 
 const cursorOn = (char: string) => styleText("inverse", char);
 

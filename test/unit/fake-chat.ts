@@ -2,13 +2,13 @@
  * A chat core (server/chat.ts) to drive without Bun.serve or sockets: fake members record what the
  * core sends them, and a fake hub does what Bun's pub/sub does (publish to a topic's subscribers).
  */
-import { Chat } from "../server/chat";
-import type { Limits } from "../server/config";
-import { LocalDirectory } from "../server/directory";
-import { History, type HistoryOptions } from "../server/history";
-import { Logger } from "../server/log";
-import type { Hub, Member, MemberSocket } from "../server/member";
-import { Metrics } from "../server/metrics";
+import { Chat } from "../../server/chat";
+import type { Limits } from "../../server/config";
+import { LocalDirectory } from "../../server/directory";
+import { History, type HistoryOptions } from "../../server/history";
+import { Logger } from "../../server/log";
+import type { Hub, Member, MemberSocket } from "../../server/member";
+import { Metrics } from "../../server/metrics";
 
 export class FakeHub implements Hub {
   readonly topics = new Map<string, Set<FakeSocket>>();
