@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, ROOT, unusedPort } from "../test/helpers";
+import { BUN, ROOT, unusedPort } from "../tools/processes";
 import type { DeliveryCheck, Reply } from "./load";
 import { count, median } from "./report";
 import {

@@ -5,7 +5,8 @@
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, run, waitFor } from "./helpers";
+import { ROOT, waitFor } from "../tools/processes";
+import { run } from "./programs";
 
 /**
  * A real terminal: a tmux server of its own (its own socket), one window running `command`.

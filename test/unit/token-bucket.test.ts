@@ -1,8 +1,8 @@
 /** The token bucket (common/token-bucket.ts) and the backoff (common/backoff.ts), on a clock of our own. */
 import { expect, test } from "bun:test";
-import { backoffDelay } from "../common/backoff";
-import { ManualClock } from "../common/clock";
-import { TokenBucket } from "../common/token-bucket";
+import { backoffDelay } from "../../common/backoff";
+import { ManualClock } from "../../common/clock";
+import { TokenBucket } from "../../common/token-bucket";
 
 test("a bucket gives its burst at once, then one token per 1/rate seconds", () => {
   const bucket = new TokenBucket(2, 3, new ManualClock());

@@ -5,11 +5,11 @@
  * sockets against the real server process.
  */
 import { describe, expect, test } from "bun:test";
-import { Chat } from "../server/chat";
-import { type ClaimAnswer, LocalDirectory, type MakeDirectory } from "../server/directory";
-import { History } from "../server/history";
-import { Logger } from "../server/log";
-import { Metrics } from "../server/metrics";
+import { Chat } from "../../server/chat";
+import { type ClaimAnswer, LocalDirectory, type MakeDirectory } from "../../server/directory";
+import { History } from "../../server/history";
+import { Logger } from "../../server/log";
+import { Metrics } from "../../server/metrics";
 import { chatWith, FakeHub, FakeSocket, LIMITS, open, say } from "./fake-chat";
 
 describe("joining and leaving", () => {

@@ -4,8 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalState } from "../server/state/local";
-import type { RowCheck } from "../server/state/state";
+import { LocalState } from "../../server/state/local";
+import type { RowCheck } from "../../server/state/state";
 
 interface Ban {
   reason: string;

@@ -2,15 +2,15 @@
  * A chat core (server/chat.ts) to drive without Bun.serve or sockets: fake members record what the
  * core sends them, and a fake hub does what Bun's pub/sub does (publish to a topic's subscribers).
  */
-import { ManualClock } from "../common/clock";
-import type { ChatEvent } from "../common/events";
-import { Chat } from "../server/chat";
-import type { Limits } from "../server/config";
-import { LocalDirectory } from "../server/directory";
-import { History, type HistoryOptions } from "../server/history";
-import { Logger } from "../server/log";
-import type { Hub, Member, MemberSocket, Upgrade } from "../server/member";
-import { Metrics } from "../server/metrics";
+import { ManualClock } from "../../common/clock";
+import type { ChatEvent } from "../../common/events";
+import { Chat } from "../../server/chat";
+import type { Limits } from "../../server/config";
+import { LocalDirectory } from "../../server/directory";
+import { History, type HistoryOptions } from "../../server/history";
+import { Logger } from "../../server/log";
+import type { Hub, Member, MemberSocket, Upgrade } from "../../server/member";
+import { Metrics } from "../../server/metrics";
 
 /** The event whose `type` can be T (a message or an action are one kind of event, SaidEvent). */
 export type EventOf<T extends ChatEvent["type"]> = ChatEvent extends infer E

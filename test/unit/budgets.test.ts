@@ -5,10 +5,10 @@
  * against the real server process.
  */
 import { describe, expect, test } from "bun:test";
-import { ManualClock } from "../common/clock";
-import { AddressBudgets, addressPrefix } from "../server/budgets";
-import { eventBytes, History } from "../server/history";
-import { clientAddress, parseNetworks } from "../server/proxy";
+import { ManualClock } from "../../common/clock";
+import { AddressBudgets, addressPrefix } from "../../server/budgets";
+import { eventBytes, History } from "../../server/history";
+import { clientAddress, parseNetworks } from "../../server/proxy";
 import { chatWith, type FakeSocket, LIMITS, say } from "./fake-chat";
 
 describe("address prefixes", () => {
