@@ -249,3 +249,30 @@ describe("errors", () => {
     expect(await run([...CLIENT, "-v"])).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });
 });
+
+describe("a bare port names a server on this machine", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(["--history", "0"]);
+  });
+  afterAll(() => server.stop());
+
+  // new URL("ws://43001") is the address 0.0.167.249: the client must not go looking there.
+  test.each([
+    ["a port alone (43001)", ""],
+    ["a colon and a port (:43001)", ":"],
+  ])("%s connects to ws://127.0.0.1:<port>", async (_, prefix) => {
+    const result = await run([...CLIENT, `${prefix}${server.port}`], { input: "by port\n" });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: by port\n$/);
+  });
+
+  test("a bare number too big for a port is refused as one", async () => {
+    expect(await run([...CLIENT, "99999"])).toEqual({
+      exitCode: 2,
+      stdout: "",
+      stderr: `${RUN.client}: The port must be a number from 0 to 65535, not '99999'. Run '${RUN.client} --help' for usage.\n`,
+    });
+  });
+});
