@@ -157,6 +157,10 @@ function describeConnectFailure(
   // Bun words a refused handshake "WebSocket connection to '<url>' failed: Expected 101 status code: 404".
   const status = /Expected 101 status code: (\d+)/.exec(message)?.[1];
   if (status !== undefined) return describeRefusal(status, fail);
+  // A plain server answers TLS's first message in plain HTTP, which TLS reads as a wrong version.
+  if (url.startsWith("wss:") && /WRONG_VERSION_NUMBER|HTTP_REQUEST/i.test(message)) {
+    return fail(`the server does not speak TLS. Use ${shownUrl.replace(/^wss:/, "ws:")} instead.`, 1, false);
+  }
   if (/certificate|self.signed|UNABLE_TO_VERIFY|DEPTH_ZERO/i.test(`${message} ${code ?? ""}`)) {
     return fail(
       `its TLS certificate is not trusted (${code ?? message}). For a self-signed certificate, pass it with --ca FILE.`,

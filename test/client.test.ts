@@ -276,3 +276,17 @@ describe("a bare port names a server on this machine", () => {
     });
   });
 });
+
+test("wss:// to a server without TLS: one line saying so and naming the ws:// URL, exit code 1", async () => {
+  const server = await startServer();
+  try {
+    const wss = server.url.replace(/^ws:/, "wss:");
+    expect(await run([...CLIENT, wss], { input: "hi\n" })).toEqual({
+      exitCode: 1,
+      stdout: "",
+      stderr: `Could not connect to ${wss}: the server does not speak TLS. Use ${server.url} instead.\n`,
+    });
+  } finally {
+    await server.stop();
+  }
+});
