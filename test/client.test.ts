@@ -290,3 +290,11 @@ test("wss:// to a server without TLS: one line saying so and naming the ws:// UR
     await server.stop();
   }
 });
+
+test("`npm run client --room dev`: npm keeps --room and passes dev on alone; the client says to put options after --", async () => {
+  const result = await run(["npm", "run", "client", "--room", "dev"], { env: { npm_config_loglevel: "error" } });
+  expect(result.exitCode).toBe(2);
+  expect(result.stderr).toContain(
+    `${RUN.client}: npm took '--room' as its own and passed 'dev' on as an argument. Put the options after '--': npm run client -- --room dev. Run '${RUN.client} --help' for usage.\n`,
+  );
+});

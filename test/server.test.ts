@@ -265,3 +265,11 @@ describe("options", () => {
     });
   });
 });
+
+test("`npm start --port N`: npm keeps --port and passes N on alone; the server says to put options after --", async () => {
+  const result = await run(["npm", "start", "--port", "43008"], { env: { npm_config_loglevel: "error" } });
+  expect(result.exitCode).toBe(2);
+  expect(result.stderr).toContain(
+    `${RUN.server}: npm took '--port' as its own and passed '43008' on as an argument. Put the options after '--': npm start -- --port 43008. Run '${RUN.server} --help' for usage.\n`,
+  );
+});
