@@ -273,3 +273,23 @@ test("`npm start --port N`: npm keeps --port and passes N on alone; the server s
     `${RUN.server}: npm took '--port' as its own and passed '43008' on as an argument. Put the options after '--': npm start -- --port 43008. Run '${RUN.server} --help' for usage.\n`,
   );
 });
+
+test("with a token, the banner's client command has --token, and the log never shows the token itself", async () => {
+  const fromFlag = await startServer(["--token", "flag-secret"]);
+  const fromEnv = await startServer([], { env: { CHAT_TOKEN: "env-secret" } });
+  try {
+    expect(fromFlag.log()).toContain(`\nConnect a client with: ${RUN.client} --token TOKEN ${fromFlag.url}\n`);
+    expect(fromEnv.log()).toContain(`\nConnect a client with: ${RUN.client} --token "$CHAT_TOKEN" ${fromEnv.url}\n`);
+    expect(fromFlag.log()).not.toContain("flag-secret");
+    expect(fromEnv.log()).not.toContain("env-secret");
+    // As printed, with CHAT_TOKEN set as the server had it, the command gets in.
+    const hinted = await run(["bash", "-c", `${BUN} ${join(ROOT, "client.ts")} --token "$CHAT_TOKEN" ${fromEnv.url}`], {
+      input: "let in\n",
+      env: { CHAT_TOKEN: "env-secret" },
+    });
+    expect(hinted.stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: let in\n$/);
+  } finally {
+    await fromFlag.stop();
+    await fromEnv.stop();
+  }
+});
