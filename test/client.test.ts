@@ -298,3 +298,22 @@ test("`npm run client --room dev`: npm keeps --room and passes dev on alone; the
     `${RUN.client}: npm took '--room' as its own and passed 'dev' on as an argument. Put the options after '--': npm run client -- --room dev. Run '${RUN.client} --help' for usage.\n`,
   );
 });
+
+test("the README's --json example has the fields the welcome event really has", async () => {
+  const readme = await Bun.file(join(ROOT, "README.md")).text();
+  const example = /\$ printf 'hello\\n' \| bun client\.ts --json --name jq \| head -3\n(.*)\n/.exec(readme)?.[1];
+  expect(example).toBeDefined();
+  /** An event's shape: its keys, each with its value's type, nested objects alike. */
+  const shape = (value: unknown): unknown =>
+    value !== null && typeof value === "object" && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, shape(inner)]))
+      : typeof value;
+  const server = await startServer();
+  try {
+    const result = await run([...CLIENT, "--json", "--name", "jq", server.url], { input: "" });
+    const welcome = JSON.parse(result.stdout.split("\n")[0]!);
+    expect(shape(JSON.parse(example!))).toEqual(shape(welcome));
+  } finally {
+    await server.stop();
+  }
+});
