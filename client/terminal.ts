@@ -5,10 +5,11 @@
  */
 
 import { styleText } from "node:util";
-import { cancel, intro, isCancel, log, outro, spinner, text } from "@clack/prompts";
+import { cancel, intro, isCancel, log, outro, S_STEP_ERROR, spinner, text } from "@clack/prompts";
 import { type Command, CommandError, parseTyped } from "../common/commands";
 import type { ChatEvent, NoticeEvent } from "../common/events";
 import { messagesWere, nameProblem, normalizeName } from "../common/text";
+import { checkListening } from "./connect";
 import { exitAfterOutput } from "./exit";
 import { InputLine, warning } from "./input-line";
 import { ChatSession, ConnectError, NameRefusedError, type SessionOptions, type Status } from "./session";
@@ -17,6 +18,10 @@ import { TerminalView } from "./terminal-view";
 /** A clack session: intro, a name, a spinner while connecting, then the input line until you leave. */
 export async function chatInTerminal(options: SessionOptions): Promise<void> {
   intro(styleText("inverse", ` chat · ${options.url} `));
+
+  // 0. Before asking for a name, that something answers there: a name typed for a server that is
+  //    not running is typed for nothing.
+  if (options.name === undefined && !(await somethingListens(options.url))) return;
 
   // 1 and 2. A name, unless given, and the connection; a name the server refuses is asked for again.
   let session: ChatSession | undefined;
@@ -59,6 +64,24 @@ export async function chatInTerminal(options: SessionOptions): Promise<void> {
   await session.close();
   outro("Left the chat.");
   exitAfterOutput(0);
+}
+
+/** Whether anything listens at `url`; if not, says why, as connecting would, and exits. */
+async function somethingListens(url: string): Promise<boolean> {
+  // No guide line of its own: when the check passes, the spinner vanishes without a trace.
+  const checking = spinner({ withGuide: false });
+  checking.start(`Connecting to ${url}`);
+  try {
+    await checkListening(url, url);
+  } catch (error) {
+    checking.clear();
+    if (!(error instanceof ConnectError)) throw error;
+    log.message(error.message, { symbol: styleText("red", S_STEP_ERROR) });
+    exitAfterOutput(error.exitCode);
+    return false;
+  }
+  checking.clear();
+  return true;
 }
 
 /** Asks for a name: "" to go by the address only, undefined if the person left (Ctrl-C). */

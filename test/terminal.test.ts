@@ -616,3 +616,37 @@ test("someone who joins and leaves with nothing printed between makes one line, 
     await server.stop();
   }
 });
+
+test("nothing listening: the client says so before it asks for a name, and exits 1", async () => {
+  const port = unusedPort();
+  const terminal = new Terminal();
+  try {
+    await terminal.start([...CLIENT, "--port", String(port)], { columns: 160, rows: 20 });
+    expect(await terminal.waitForExit()).toBe(1);
+    const screen = await terminal.screen();
+    expect(screen).toContain(
+      `Could not connect to ws://127.0.0.1:${port}: connection refused. Is the server running? Start one with: ${RUN.server} --port ${port}`,
+    );
+    expect(screen).not.toContain("Your name");
+  } finally {
+    terminal.stop();
+  }
+});
+
+test("with a server there, the name is asked for as before", async () => {
+  const server = await startServer(["--history", "0"]);
+  const terminal = new Terminal();
+  try {
+    await terminal.start(["env", "NO_COLOR=1", ...CLIENT, server.url], { columns: 100, rows: 20 });
+    await terminal.waitForScreen("the name prompt", (s) => s.includes("◆  Your name"));
+    expect(server.log()).not.toContain("New connection from");
+    await terminal.type("checked");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the input line", (s) => s.includes("◆  checked in chat"));
+    await terminal.press("C-c");
+    expect(await terminal.waitForExit()).toBe(0);
+  } finally {
+    terminal.stop();
+    await server.stop();
+  }
+});
