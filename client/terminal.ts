@@ -203,7 +203,7 @@ class ChatScreen {
   #tooLong(text: string): string | undefined {
     const limit = this.#maxMessage;
     if (limit === undefined) return undefined;
-    const size = frameSize(text);
+    const size = sizeAsServerCounts(text);
     if (size <= limit) return undefined;
     return `Too long: ${size} bytes, the limit is ${limit}. Shorten it, or Esc drops it.`;
   }
@@ -222,8 +222,11 @@ class ChatScreen {
   }
 }
 
-/** The size of the frame the session sends for `line`, in bytes: what the server holds to its --max-message. */
-function frameSize(line: string): number {
+/**
+ * The size of `line` in bytes as the server holds it to its --max-message: a message's own text
+ * (not the JSON around it), or, for another command, the frame.
+ */
+function sizeAsServerCounts(line: string): number {
   let command: Command;
   try {
     command = parseTyped(line);
@@ -231,5 +234,7 @@ function frameSize(line: string): number {
     if (!(error instanceof CommandError)) throw error;
     command = { type: "say", text: line };
   }
-  return Buffer.byteLength(JSON.stringify(command));
+  return command.type === "say" || command.type === "me"
+    ? Buffer.byteLength(command.text)
+    : Buffer.byteLength(JSON.stringify(command));
 }

@@ -555,8 +555,8 @@ describe("long pastes", () => {
         (s) => refusals(s) === 1 && inputEnds("w008749")(s),
         AT_ONCE_MS,
       );
-      // The size is the frame's, as the server counts it: the text and the JSON around it.
-      expect(screen).toContain(`Too long: ${line.length + '{"type":"say","text":""}'.length} bytes`);
+      // The message's own size, as the server counts it: not the JSON around it.
+      expect(screen).toContain(`Too long: ${line.length} bytes`);
       // Enter does not send it: the refusal again, and the text is still there to shorten.
       await terminal.press("Enter");
       await terminal.waitForScreen("a second refusal", (s) => refusals(s) === 2 && inputEnds("w008749")(s), AT_ONCE_MS);
