@@ -14,7 +14,8 @@
 import { backoffDelay } from "../common/backoff";
 import { refusesName } from "../common/codes";
 import { type Command, parseTyped } from "../common/commands";
-import { type ChatEvent, decodeEvent, screenSafe, type User, type WelcomeEvent } from "../common/events";
+import { type ChatEvent, decodeEvent, type User, type WelcomeEvent } from "../common/events";
+import { screenSafe } from "../common/text";
 import { ConnectError, describeClose, finalClose, NameRefusedError, openSocket } from "./connect";
 import { MAX_QUEUED, Outbox } from "./outbox";
 import { Resume } from "./resume";

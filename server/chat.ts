@@ -25,7 +25,8 @@ import { cleanText, describeUser, escapeControls, nameProblem, normalizeName } f
 import { AddressBudgets } from "./budgets";
 import type { Limits } from "./config";
 import type { ChatSink, Directory, MakeDirectory } from "./directory";
-import { eventBytes, type History } from "./history";
+import { eventBytes } from "./event-bytes";
+import type { History } from "./history";
 import { type Logger, printable } from "./log";
 import { type Hub, Member, type MemberSocket, type Upgrade } from "./member";
 import type { Metrics } from "./metrics";

@@ -1,6 +1,5 @@
 /** Text as the chat handles it (common/text.ts): one class of control characters, names, wording. */
 import { describe, expect, test } from "bun:test";
-import { screenSafe } from "../../common/events";
 import { nameSkeleton } from "../../common/lookalikes";
 import {
   cleanText,
@@ -14,6 +13,7 @@ import {
   normalizeName,
   oneLine,
   plural,
+  screenSafe,
 } from "../../common/text";
 
 describe("cleanText", () => {
