@@ -30,7 +30,7 @@ import type { History } from "./history";
 import { type Logger, printable } from "./log";
 import { type Hub, Member, type MemberSocket, type Upgrade } from "./member";
 import type { Metrics } from "./metrics";
-import { Names } from "./names";
+import { lostNameRefusal, Names } from "./names";
 import { isoNow, notice } from "./notice";
 import { SlowReaders } from "./readers";
 import { Rooms, topic } from "./rooms";
@@ -206,6 +206,16 @@ export class Chat implements ChatSink {
   departed(room: string, user: User): void {
     if (this.rooms.size(room) > this.#limits.announceLimit) return;
     this.#broadcast(room, notice(room, "leave", user, `${describeUser(user)} left ${room}`));
+  }
+
+  nameLost(address: string, name: string): void {
+    const lost = this.#names.lose(name, address);
+    if (!lost) return;
+    const { member } = lost;
+    this.#refuse(member, lostNameRefusal(lost.name));
+    const change = `${lost.name} (${address}) is now ${describeUser(member.user)}`;
+    this.#announce(notice(member.room, "rename", member.user, change, lost.name));
+    this.#log.line(`${change}: another instance's claim of the name was earlier`);
   }
 
   *everyone(): Generator<{ room: string; user: User; tokenHash: string }> {

@@ -24,6 +24,12 @@ export interface ChatSink {
   deliverNotice(event: NoticeEvent): void;
   /** Someone of another instance is gone without a word (their instance died): tell the room here. */
   departed(room: string, user: User): void;
+  /**
+   * The person of this instance at `address` had `name` (or a look-alike) given while cut off from
+   * the other instances, and another instance's earlier claim keeps it: they are left without a
+   * name, told why, and their room told of the rename.
+   */
+  nameLost(address: string, name: string): void;
   /** Everyone of this instance: their room, who they are, and their resume token's hash. */
   everyone(): Iterable<{ room: string; user: User; tokenHash: string }>;
 }
