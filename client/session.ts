@@ -209,7 +209,9 @@ export class ChatSession {
   /** The URL for the next connection: who we are, where we are, and what we saw last. */
   #connectUrl(): string {
     const url = new URL(this.options.url);
-    const name = this.me?.name ?? this.options.name;
+    // Once in, the name is the one the server last gave us, none included (a name lost to an
+    // earlier claim is not asked for again).
+    const name = this.me ? this.me.name : this.options.name;
     const room = this.room ?? this.options.room;
     if (name) url.searchParams.set("name", name);
     // Given in the URL itself (`ws://…/?name=tess`) or by an option: the refusal names it either way.
