@@ -11,6 +11,7 @@ import { Logger } from "./log";
 import { Metrics } from "./metrics";
 import { buildPage } from "./page";
 import { RedisDirectory } from "./redis/directory";
+import { Rooms } from "./rooms";
 import { listen, ServerHub } from "./transport";
 
 export interface ChatServer {
@@ -26,13 +27,15 @@ export async function startChatServer(config: Config, version: string): Promise<
   const tls = config.tls && (await readTls(config.tls));
   const log = new Logger(process.stdout, config.quiet);
   const metrics = new Metrics();
-  const history = openHistory(config);
+  const rooms = new Rooms();
+  // A room someone is in keeps its numbering when history is short of memory.
+  const history = openHistory(config, (room) => rooms.size(room) > 0);
   const { redis } = config;
   const directory: MakeDirectory = redis
     ? (sink) => new RedisDirectory(sink, redis, history, log)
     : (sink) => new LocalDirectory(sink, history);
   const hub = new ServerHub();
-  const chat = new Chat({ limits, hub, history, directory, log, metrics, version });
+  const chat = new Chat({ limits, hub, rooms, directory, log, metrics, version });
   // Everything the chat needs is ready before anyone is let in: the page (read from the executable
   // if compiled) and the directory (connected to Redis, or its first try failed).
   const page = await buildPage();
@@ -48,16 +51,19 @@ export async function startChatServer(config: Config, version: string): Promise<
     async shutDown() {
       await transport.shutDown();
       chat.directory.close();
-      history.close();
       log.flush();
     },
   };
 }
 
-function openHistory({ history: limit, store, historyBytes, limits, storeKeep }: Config): History {
+function openHistory(
+  { history: limit, store, historyBytes, limits, storeKeep }: Config,
+  isOccupied: (room: string) => boolean,
+): History {
   try {
     // Rooms remembered: those with people (at most --max-rooms) and as many that have emptied.
-    return new History(limit, store, { maxBytes: historyBytes, maxRooms: 2 * limits.maxRooms, storeKeep });
+    const options = { maxBytes: historyBytes, maxRooms: 2 * limits.maxRooms, storeKeep, isOccupied };
+    return new History(limit, store, options);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new StartError(

@@ -26,14 +26,13 @@ import { AddressBudgets } from "./budgets";
 import type { Limits } from "./config";
 import type { ChatSink, Directory, MakeDirectory } from "./directory";
 import { eventBytes } from "./event-bytes";
-import type { History } from "./history";
 import { type Logger, printable } from "./log";
 import { type Hub, Member, type MemberSocket, type Upgrade } from "./member";
 import type { Metrics } from "./metrics";
 import { lostNameRefusal, Names } from "./names";
 import { isoNow, notice } from "./notice";
 import { SlowReaders } from "./readers";
-import { Rooms, topic } from "./rooms";
+import { type Rooms, topic } from "./rooms";
 
 /** The two formats of a room's topics: plain text (false) and JSON (true). */
 const FORMATS = [false, true] as const;
@@ -52,7 +51,8 @@ export interface ChatParts {
   hub: Hub;
   /** What budgets and buckets read time from; a test's clock moves by hand. */
   clock?: Clock;
-  history: History;
+  /** Who is in which room here: given, so that history can tell a room someone is in. */
+  rooms: Rooms;
   /** Makes the directory, given the chat to deliver to (directory.ts). */
   directory: MakeDirectory;
   log: Logger;
@@ -62,7 +62,7 @@ export interface ChatParts {
 }
 
 export class Chat implements ChatSink {
-  readonly rooms = new Rooms();
+  readonly rooms: Rooms;
   /** What each client address may still spend, whatever number of connections it uses. */
   readonly budgets: AddressBudgets;
   readonly readers: SlowReaders;
@@ -70,7 +70,6 @@ export class Chat implements ChatSink {
   readonly #clock: Clock;
   readonly #names: Names;
   readonly #limits: Limits;
-  readonly #history: History;
   /** The world beyond this instance's connections: names, presence, numbering (directory.ts). */
   readonly directory: Directory;
   readonly #log: Logger;
@@ -79,11 +78,11 @@ export class Chat implements ChatSink {
   /** Set once the server is shutting down (closeAll). */
   #closing = false;
 
-  constructor({ limits, hub, clock = REAL_CLOCK, history, directory, log, metrics, version }: ChatParts) {
+  constructor({ limits, hub, clock = REAL_CLOCK, rooms, directory, log, metrics, version }: ChatParts) {
+    this.rooms = rooms;
     this.hub = hub;
     this.#clock = clock;
     this.#limits = limits;
-    this.#history = history;
     this.#log = log;
     this.#metrics = metrics;
     this.#version = version;
@@ -91,13 +90,11 @@ export class Chat implements ChatSink {
     this.#names = new Names(this.directory, limits.nameGrace * 1000);
     this.budgets = new AddressBudgets(limits, clock);
     this.readers = new SlowReaders(limits, metrics, log);
-    // A room someone is in keeps its numbering when history is short of memory.
-    history.isOccupied = (room) => this.rooms.size(room) > 0;
   }
 
   /** What history takes in memory, for /metrics. */
   get historyUsage(): { bytes: number; rooms: number } {
-    return this.#history.usage;
+    return this.directory.usage;
   }
 
   /** Starts the directory; with Redis, resolves once connected or once the first try failed. */
@@ -302,14 +299,14 @@ export class Chat implements ChatSink {
     member.socket.subscribe(topic(room, member.json));
     this.#announce(notice(room, "join", user, `${describeUser(user)} joined ${room}`), member);
     const { events, missed } = this.#replay(member, room, since);
-    member.oldestGiven = events[0]?.seq ?? this.#history.lastSeq(room) + 1;
+    member.oldestGiven = events[0]?.seq ?? this.directory.lastSeq(room) + 1;
     // A plain-text client entering its first room gets no greeting: the core chat had none, and
     // scripts that read its output expect only messages.
     if (member.json || !firstRoom) {
       const elsewhere = this.directory.elsewhere(room);
       const listed = this.rooms.firstOf(room, JOINED_MEMBERS, member, elsewhere.users);
       const count = members.size + elsewhere.count;
-      const seq = this.#history.lastSeq(room);
+      const seq = this.directory.lastSeq(room);
       this.#send(member, {
         type: "joined",
         room,
@@ -330,7 +327,7 @@ export class Chat implements ChatSink {
    */
   #replay(member: Member, room: string, since: number | null | undefined): { events: SaidEvent[]; missed: number } {
     const { events, missed } =
-      since == null ? { events: this.#history.recent(room), missed: 0 } : this.#history.since(room, since);
+      since == null ? { events: this.directory.recent(room), missed: 0 } : this.directory.since(room, since);
     const cut = this.#beyondReplayBudget(member, events);
     return { events: events.slice(cut), missed: since == null ? missed : missed + cut };
   }
@@ -496,7 +493,7 @@ export class Chat implements ChatSink {
         refusal("bad-command", `/older needs a message number, e.g. /older 120, not '${beforeText}'.`),
       );
     }
-    const { events, start } = this.#history.before(member.room, before);
+    const { events, start } = this.directory.before(member.room, before);
     const cut = this.#beyondReplayBudget(member, events);
     const given = events.slice(cut);
     member.oldestGiven = given[0]?.seq ?? before;

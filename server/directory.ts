@@ -1,6 +1,7 @@
 /**
  * The directory: what the chat core asks of the world beyond its own connections. Who holds which
- * name, who is in which room, and how what is said gets its number and reaches everyone. The core
+ * name, who is in which room, and everything numbered and kept: how what is said gets its number
+ * and reaches everyone, and the history replayed from (the core never touches History itself). The core
  * talks only to this interface and never asks whether Redis is up: LocalDirectory serves a single
  * instance, RedisDirectory (redis/directory.ts) shares one chat between instances and falls back to
  * what the local one would answer while Redis is away.
@@ -85,14 +86,29 @@ export interface Directory {
   roomsElsewhere(): Iterable<[room: string, count: number]>;
   /** For /healthz: whether the chat is whole ("ok") or one instance is serving alone. */
   health(): { degraded: boolean; redis?: "connected" | "unreachable" };
+  /** The room's last messages, marked as history: what someone entering it is given. */
+  recent(room: string): SaidEvent[];
+  /** What a client that last saw `seq` missed, as far as history has it, and how many it no longer has. */
+  since(room: string, seq: number): { events: SaidEvent[]; missed: number };
+  /** The room's messages before number `before` (a page of --history), and whether none older is kept. */
+  before(room: string, before: number): { events: SaidEvent[]; start: boolean };
+  /** The last number given in the room (0: none yet). */
+  lastSeq(room: string): number;
+  /** What history takes in memory, for /metrics. */
+  readonly usage: { bytes: number; rooms: number };
+  /** Lets go of Redis, if any, and writes out what history has not written yet. */
   close(): void;
 }
 
-/** A chat of one instance: names and rooms are the core's own, and history numbers what is said. */
+/**
+ * A chat of one instance: names and rooms are the core's own, and history numbers and keeps what
+ * is said. RedisDirectory (redis/directory.ts) extends it: its history, and what it answers while
+ * Redis is away, are this one's.
+ */
 export class LocalDirectory implements Directory {
   constructor(
-    private readonly sink: ChatSink,
-    private readonly history: History,
+    protected readonly sink: ChatSink,
+    protected readonly history: History,
   ) {}
 
   async start(): Promise<void> {}
@@ -101,25 +117,48 @@ export class LocalDirectory implements Directory {
     this.sink.deliverSaid(this.history.add(event));
   }
 
-  notice(): void {}
-  present(): void {}
-  absent(): void {}
-  releaseName(): void {}
-  close(): void {}
+  notice(_event: NoticeEvent): void {}
+  present(_room: string, _user: User): void {}
+  absent(_room: string, _address: string): void {}
+  releaseName(_name: string, _address: string, _tokenHash: string, _holdMs: number): void {}
 
-  claimName(): Answer<ClaimAnswer> {
+  close(): void {
+    this.history.close();
+  }
+
+  claimName(_name: string, _address: string, _tokenHash: string): Answer<ClaimAnswer> {
     return "free";
   }
 
-  elsewhere() {
+  elsewhere(_room: string): { count: number; users: Iterable<User> } {
     return { count: 0, users: [] };
   }
 
-  roomsElsewhere(): [string, number][] {
+  roomsElsewhere(): Iterable<[room: string, count: number]> {
     return [];
   }
 
-  health() {
+  health(): { degraded: boolean; redis?: "connected" | "unreachable" } {
     return { degraded: false };
+  }
+
+  recent(room: string): SaidEvent[] {
+    return this.history.recent(room);
+  }
+
+  since(room: string, seq: number): { events: SaidEvent[]; missed: number } {
+    return this.history.since(room, seq);
+  }
+
+  before(room: string, before: number): { events: SaidEvent[]; start: boolean } {
+    return this.history.before(room, before);
+  }
+
+  lastSeq(room: string): number {
+    return this.history.lastSeq(room);
+  }
+
+  get usage(): { bytes: number; rooms: number } {
+    return this.history.usage;
   }
 }

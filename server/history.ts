@@ -66,6 +66,8 @@ export interface HistoryOptions {
   maxRooms?: number;
   /** How much the store keeps: events per room, and days (0: for good). */
   storeKeep?: { perRoom: number; days: number };
+  /** Whether someone is in a room here: a room someone is in keeps its numbering when memory is short. */
+  isOccupied?: (room: string) => boolean;
 }
 
 export class History {
@@ -80,8 +82,7 @@ export class History {
   #pending: SaidEvent[] = [];
   #flushTimer: Timer | undefined;
   #pruneTimer: Timer | undefined;
-  /** Whether someone is in a room here; a room someone is in keeps its numbering. Set by the chat. */
-  isOccupied: (room: string) => boolean = () => false;
+  readonly #isOccupied: (room: string) => boolean;
 
   /**
    * @param limit how many events per room to keep for replay (0: none)
@@ -90,9 +91,15 @@ export class History {
   constructor(
     limit: number,
     file?: string,
-    { maxBytes = Infinity, maxRooms = Infinity, storeKeep = { perRoom: Infinity, days: 0 } }: HistoryOptions = {},
+    {
+      maxBytes = Infinity,
+      maxRooms = Infinity,
+      storeKeep = { perRoom: Infinity, days: 0 },
+      isOccupied = () => false,
+    }: HistoryOptions = {},
   ) {
     this.#limit = limit;
+    this.#isOccupied = isOccupied;
     this.#maxBytes = maxBytes;
     this.#maxRooms = maxRooms;
     this.#storeKeep = storeKeep;
@@ -168,7 +175,7 @@ export class History {
     const byAge = [...this.#rooms].sort(([, a], [, b]) => a.usedAt - b.usedAt);
     for (const [name, room] of byAge) {
       if (this.#rooms.size <= EVICT_TO * this.#maxRooms && this.#bytes <= EVICT_TO * this.#maxBytes) break;
-      if (this.#rooms.size > EVICT_TO * this.#maxRooms && !this.isOccupied(name)) {
+      if (this.#rooms.size > EVICT_TO * this.#maxRooms && !this.#isOccupied(name)) {
         this.#trim(room, room.events.length);
         this.#rooms.delete(name);
       } else if (this.#bytes > EVICT_TO * this.#maxBytes) {

@@ -27,7 +27,7 @@
 import { randomBytes } from "node:crypto";
 import type { RedisClient } from "bun";
 import { type NoticeEvent, type SaidEvent, type User, validEvent, validUser } from "../../common/events";
-import type { Answer, ChatSink, ClaimAnswer, Directory } from "../directory";
+import { type Answer, type ChatSink, type ClaimAnswer, LocalDirectory } from "../directory";
 import type { History } from "../history";
 import type { Logger } from "../log";
 import { type LostName, NameClaims } from "./claims";
@@ -46,7 +46,7 @@ const MAX_ROOMS_LOADED = 1000;
 /** Messages kept while cut off from Redis, to share once it is back; past this, they stay here. */
 const MAX_UNSHARED = 100_000;
 
-export class RedisDirectory implements Directory {
+export class RedisDirectory extends LocalDirectory {
   /** Tells this instance's envelopes from the others'. */
   readonly instance = crypto.randomUUID();
   readonly #link: RedisLink;
@@ -81,11 +81,12 @@ export class RedisDirectory implements Directory {
   #expected: ExpectedBatch | undefined;
 
   constructor(
-    private readonly sink: ChatSink,
+    sink: ChatSink,
     url: string,
-    private readonly history: History,
+    history: History,
     private readonly log: Logger,
   ) {
+    super(sink, history);
     this.#link = new RedisLink(url);
     this.#names = new NameClaims(this.instance);
   }
@@ -226,10 +227,11 @@ export class RedisDirectory implements Directory {
     return { degraded: !connected, redis: connected ? ("connected" as const) : ("unreachable" as const) };
   }
 
-  close(): void {
+  override close(): void {
     clearInterval(this.#heartbeat);
     if (this.#link.connected) this.#redis.send("DEL", [keys.aliveKey(this.instance)]).catch(() => {});
     this.#link.close();
+    super.close();
   }
 
   // --- On every (re)connection ---------------------------------------------------------------

@@ -10,6 +10,7 @@ import { type ClaimAnswer, LocalDirectory, type MakeDirectory } from "../../serv
 import { History } from "../../server/history";
 import { Logger } from "../../server/log";
 import { Metrics } from "../../server/metrics";
+import { Rooms } from "../../server/rooms";
 import { chatWith, FakeHub, FakeSocket, LIMITS, open, say } from "./fake-chat";
 
 describe("joining and leaving", () => {
@@ -78,7 +79,7 @@ describe("joining and leaving", () => {
     const chat = new Chat({
       limits: LIMITS,
       hub,
-      history,
+      rooms: new Rooms(),
       directory: (sink) => new LocalDirectory(sink, history),
       log: new Logger({ write() {}, writableLength: 0 }),
       metrics: new Metrics(),
@@ -262,7 +263,7 @@ describe("names", () => {
     const chat = new Chat({
       limits: LIMITS,
       hub,
-      history,
+      rooms: new Rooms(),
       directory,
       log: new Logger(log),
       metrics: new Metrics(),
@@ -381,7 +382,7 @@ describe("limits", () => {
     const chat = new Chat({
       limits: LIMITS,
       hub,
-      history,
+      rooms: new Rooms(),
       directory,
       log: new Logger({ write() {}, writableLength: 0 }),
       metrics: new Metrics(),

@@ -11,6 +11,7 @@ import { History, type HistoryOptions } from "../../server/history";
 import { Logger } from "../../server/log";
 import type { Hub, Member, MemberSocket, Upgrade } from "../../server/member";
 import { Metrics } from "../../server/metrics";
+import { Rooms } from "../../server/rooms";
 
 /** The event whose `type` can be T (a message or an action are one kind of event, SaidEvent). */
 export type EventOf<T extends ChatEvent["type"]> = ChatEvent extends infer E
@@ -123,14 +124,15 @@ export const LIMITS: Limits = {
 export function chatWith(limits: Partial<Limits> = {}, historyOptions: HistoryOptions = {}) {
   const hub = new FakeHub();
   const clock = new ManualClock(1_000_000);
-  const history = new History(50, undefined, historyOptions);
+  const rooms = new Rooms();
+  const history = new History(50, undefined, { isOccupied: (room) => rooms.size(room) > 0, ...historyOptions });
   const log = { text: "", writableLength: 0, write: (text: string) => void (log.text += text) };
   const metrics = new Metrics();
   const chat = new Chat({
     limits: { ...LIMITS, ...limits },
     hub,
     clock,
-    history,
+    rooms,
     directory: (sink) => new LocalDirectory(sink, history),
     log: new Logger(log),
     metrics,
