@@ -400,3 +400,27 @@ describe("names nobody can pass for", () => {
     }
   });
 });
+
+describe("names a combining mark cannot pass off", () => {
+  test("with alice in, her name with a dot on the i, a slash through the a or a line under the e is taken", async () => {
+    const server = await startServer([]);
+    try {
+      const alice = await TestSocket.open(`${server.url}/?name=alice`, SUBPROTOCOL);
+      await alice.waitForEvent("joined", (e) => e.type === "joined");
+      for (const lookalike of ["ali\u0307ce", "a\u0338lice", "alice\u0332"]) {
+        const socket = await TestSocket.open(`${server.url}/?name=${encodeURIComponent(lookalike)}`, SUBPROTOCOL);
+        await socket.waitForEvent("joined", (e) => e.type === "joined");
+        const refusal = socket.events.find((e) => e.type === "error");
+        socket.close();
+        expect([lookalike, refusal?.code, refusal?.message]).toEqual([
+          lookalike,
+          "name-taken",
+          `The name '${lookalike}' is taken; choose another.`,
+        ]);
+      }
+      alice.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -139,6 +139,54 @@ describe("look-alike and invisible names", () => {
     for (const other of ["alicia", "allce", "José"]) expect(nameSkeleton(other)).not.toBe(alice);
     expect(nameSkeleton("José")).not.toBe(nameSkeleton("Jose"));
   });
+
+  test("a mark that leaves its letter as it was does not make another name (UTS #39 §5.4)", () => {
+    const alice = nameSkeleton("alice");
+    const lookalikes = {
+      "a dot above an i, which has one": "ali\u0307ce",
+      "a dot above a dotless ı": "al\u0131\u0307ce",
+      "a solidus overlay": "a\u0338lice",
+      "a long stroke overlay": "a\u0336lice",
+      "a low line": "alice\u0332",
+      "a double low line": "ali\u0333ce",
+      "an enclosing circle": "alic\u20DDe",
+      "in capitals, a dot above the I": "ALI\u0307CE",
+    };
+    for (const [what, name] of Object.entries(lookalikes)) expect([what, nameSkeleton(name)]).toEqual([what, alice]);
+    expect(nameSkeleton("Jose\u0301\u0301")).toBe(nameSkeleton("José"));
+  });
+
+  test("the whole of Unicode's confusables table: Cyrillic, Greek and Armenian look-alikes", () => {
+    expect(nameSkeleton("ѕсоре")).toBe(nameSkeleton("scope"));
+    expect(nameSkeleton("ԁаѕһ")).toBe(nameSkeleton("dash"));
+    expect(nameSkeleton("ναι")).toBe(nameSkeleton("vai"));
+    expect(nameSkeleton("ΑΒΕ")).toBe(nameSkeleton("abe"));
+    expect(nameSkeleton("հօս")).toBe(nameSkeleton("hou"));
+    expect(nameSkeleton("ոսց")).toBe(nameSkeleton("nug"));
+    // m and rn, 0 and o, 1 and l: the table's own look-alikes within Latin.
+    expect(nameSkeleton("modern")).toBe(nameSkeleton("rnodern"));
+    expect(nameSkeleton("b0b1")).toBe(nameSkeleton("bobl"));
+  });
+
+  test("a letter with a stroke is that letter, whether typed as one or with a combining overlay", () => {
+    expect(nameSkeleton("bjo\u0338rn")).toBe(nameSkeleton("bjørn"));
+    expect(nameSkeleton("l\u0338ukasz")).toBe(nameSkeleton("łukasz"));
+    expect(nameSkeleton("al\u0335ice")).toBe(nameSkeleton("aƚice"));
+  });
+
+  test("names that must stay apart still differ", () => {
+    const apart = [
+      ["José", "Jose"],
+      ["Müller", "Muller"],
+      ["bjørn", "bjorn"],
+      ["łukasz", "lukasz"],
+      ["anil", "अनिल"],
+      ["bob", "bop"],
+      ["alice", "alicia"],
+      ["जय", "जया"],
+    ];
+    for (const [one, other] of apart) expect([one, nameSkeleton(one!)]).not.toEqual([one, nameSkeleton(other!)]);
+  });
 });
 
 describe("format characters that only hide", () => {
