@@ -7,7 +7,20 @@
 import { ChatSession, ConnectError, NameRefusedError, type Status } from "../client/session";
 import { CommandError, parseTyped } from "../common/commands";
 import type { ChatEvent, SaidEvent, User } from "../common/events";
-import { describeUser as describe, messagesWere, nameHash, nameProblem, normalizeName } from "../common/text";
+import { describeUser as describe, messagesWere, nameProblem, normalizeName } from "../common/text";
+import {
+  add,
+  append,
+  appendPending,
+  cameAndWent,
+  clearLog,
+  failPending,
+  noteJoin,
+  onScrolledUp,
+  prependEarlier,
+  saidItem,
+  settlePending,
+} from "./log";
 
 const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const welcome = element<HTMLFormElement>("welcome");
@@ -18,8 +31,6 @@ const tokenInput = element<HTMLInputElement>("token");
 const chat = element<HTMLDivElement>("chat");
 const roomTitle = element<HTMLSpanElement>("room");
 const status = element<HTMLParagraphElement>("status");
-const conversation = document.querySelector<HTMLElement>(".conversation")!;
-const log = element<HTMLOListElement>("log");
 const membersList = element<HTMLUListElement>("members");
 const membersTitle = element<HTMLHeadingElement>("members-title");
 const roomsList = element<HTMLUListElement>("rooms");
@@ -109,13 +120,12 @@ function onStatus(change: Status): void {
     case "reconnected":
       return setStatus("online", "Connected");
     case "not-sent":
-      for (const item of [...log.querySelectorAll("li.pending")].slice(0, change.count))
-        item.classList.replace("pending", "failed");
+      failPending(change.count);
       return void append("error", `${messagesWere(change.count)} not sent: ${change.why}.`);
     case "ended":
       setStatus("offline", "Disconnected");
       messageInput.disabled = true;
-      for (const item of log.querySelectorAll("li.pending")) item.classList.replace("pending", "failed");
+      failPending();
       append("error", change.message);
       return offerRetry();
   }
@@ -141,24 +151,6 @@ function offerRetry(): void {
   item.className = "info";
   item.append(button);
   add(item);
-}
-
-/** A message typed while offline, shown until its echo arrives (see show()). */
-function appendPending(text: string): void {
-  const item = document.createElement("li");
-  item.className = "said message own pending";
-  item.dataset.text = text;
-  item.textContent = text;
-  add(item);
-}
-
-/** Our own message came back: the waiting copy of it goes. */
-function settlePending(text: string): void {
-  const waiting = [...log.querySelectorAll<HTMLLIElement>("li.pending")];
-  (
-    waiting.find((item) => item.dataset.text === text) ??
-    waiting.find((item) => item.dataset.text?.trim() === text.trim())
-  )?.remove();
 }
 
 let online = false;
@@ -271,24 +263,6 @@ function mentions(text: string): boolean {
   return mention.pattern.test(text);
 }
 
-/**
- * Which of the twelve name colours (style.css) a person gets. Each prefers the one its name hashes
- * to, the same in every browser; on this page, a colour another name already has goes to the next
- * free one, so that the first twelve people all differ. Past twelve, colours repeat.
- */
-const NAME_COLOURS = 12;
-const colours = new Map<string, number>();
-function colourOf(key: string): number {
-  const known = colours.get(key);
-  if (known !== undefined) return known;
-  const taken = new Set(colours.values());
-  const preferred = nameHash(key) % NAME_COLOURS;
-  let colour = preferred;
-  for (let step = 0; step < NAME_COLOURS && taken.has(colour); step++) colour = (preferred + step + 1) % NAME_COLOURS;
-  colours.set(key, colour);
-  return colour;
-}
-
 // On a phone the people and rooms are a drawer: the top bar's button opens and closes it, Escape
 // closes it, and so does choosing a room. The field's hint is shorter where it would be cut off.
 function openDrawer(open: boolean): void {
@@ -307,10 +281,7 @@ function show(event: ChatEvent): void {
       maxMessage = event.limits.maxMessage;
       return;
     case "joined": {
-      if (event.room !== shownRoom) {
-        log.replaceChildren(); // a new room: its own conversation
-        [oldestSeq, historyStart, askingOlder] = [Infinity, false, false];
-      }
+      if (event.room !== shownRoom) clearLog(); // a new room: its own conversation
       shownRoom = event.room;
       roomTitle.textContent = event.room;
       showUnread(0);
@@ -329,7 +300,7 @@ function show(event: ChatEvent): void {
       if (!event.history && document.hidden && !session?.where.isMe(event.from)) showUnread(unread + 1);
       if (!event.history && !session?.where.isMe(event.from) && mentions(event.text))
         notifyMention(event.from, event.text);
-      return add(saidItem(event));
+      return add(said(event));
     case "notice": {
       if (event.room === shownRoom && event.user) {
         if (event.event === "leave") {
@@ -348,7 +319,7 @@ function show(event: ChatEvent): void {
         if (event.event === "leave" && cameAndWent(event.user, event.text)) return;
       }
       const item = append("notice", event.text, event.time);
-      if (event.event === "join" && event.user) recentJoins.set(event.user.address, { item, at: Date.now() });
+      if (event.event === "join" && event.user) noteJoin(event.user, item);
       return;
     }
     case "members":
@@ -360,7 +331,7 @@ function show(event: ChatEvent): void {
     case "rooms":
       return renderRooms(event.rooms);
     case "earlier":
-      return event.room === shownRoom ? prependEarlier(event.messages, event.start) : undefined;
+      return event.room === shownRoom ? prependEarlier(event.messages, event.start, shownRoom, said) : undefined;
     case "help":
       return void append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));
     case "error":
@@ -368,119 +339,18 @@ function show(event: ChatEvent): void {
   }
 }
 
-// Scrolling to the top asks the server for what came before the oldest message shown, until the
-// room's history starts; what comes is put above, the view staying where it was.
-let oldestSeq = Infinity;
-let historyStart = false;
-let askingOlder = false;
-conversation.addEventListener("scroll", () => {
-  if (
-    conversation.scrollTop > 40 ||
-    askingOlder ||
-    historyStart ||
-    !Number.isFinite(oldestSeq) ||
-    oldestSeq <= 1 ||
-    !online
-  )
-    return;
-  askingOlder = true;
-  session?.send({ type: "older", before: String(oldestSeq) });
-});
-
-function prependEarlier(messages: SaidEvent[], start: boolean): void {
-  askingOlder = false;
-  historyStart = start || messages.length === 0;
-  const first = log.querySelector("li.said");
-  const shown = messages.filter((m) => m.seq < oldestSeq);
-  const items: HTMLLIElement[] = shown.map(saidItem);
-  if (historyStart) {
-    const item = document.createElement("li");
-    item.className = "info";
-    item.textContent = `The start of #${shownRoom}'s history.`;
-    items.unshift(item);
-  }
-  const height = conversation.scrollHeight;
-  if (first) first.before(...items);
-  else log.prepend(...items);
-  conversation.scrollTop += conversation.scrollHeight - height;
+/** A message or action as a line of the log: ours and those that mention us stand out. */
+function said(event: SaidEvent): HTMLLIElement {
+  const own = session?.where.isMe(event.from) ?? false;
+  return saidItem(event, { own, mention: !own && mentions(event.text) });
 }
 
-/** Adds a line to the conversation, keeping the newest in view unless the reader scrolled up. */
-function add(item: HTMLLIElement): void {
-  const atBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 40;
-  log.append(item);
-  if (atBottom) conversation.scrollTop = conversation.scrollHeight;
-}
-
-function timeElement(time: string | undefined): HTMLTimeElement {
-  const at = time ? new Date(time) : new Date();
-  const element = document.createElement("time");
-  element.dateTime = at.toISOString();
-  element.textContent = `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}`;
-  return element;
-}
-
-function append(kind: "notice" | "info" | "error", text: string, time?: string): HTMLLIElement {
-  const item = document.createElement("li");
-  item.className = kind;
-  const body = document.createElement("span");
-  body.className = "text";
-  body.textContent = text;
-  item.append(timeElement(time), body);
-  add(item);
-  return item;
-}
-
-/**
- * Someone who joined a moment ago and leaves again with nothing said since (a client that only
- * looked in, a reconnect that did not last) makes one line, not two: their join line becomes
- * "came and went". recentJoins is the page's record of the last few seconds' joins, by address.
- */
-const CAME_AND_WENT_MS = 15_000;
-const recentJoins = new Map<string, { item: HTMLLIElement; at: number }>();
-function cameAndWent(user: User, leaveText: string): boolean {
-  const joined = recentJoins.get(user.address);
-  recentJoins.delete(user.address);
-  for (const [address, { at }] of recentJoins) if (Date.now() - at > CAME_AND_WENT_MS) recentJoins.delete(address);
-  if (!joined || Date.now() - joined.at > CAME_AND_WENT_MS || !joined.item.isConnected) return false;
-  // Only if nothing was said since: the leave would otherwise be far from where it is read.
-  for (let next = joined.item.nextElementSibling; next; next = next.nextElementSibling)
-    if (!next.classList.contains("notice")) return false;
-  const body = joined.item.querySelector(".text");
-  if (body) body.textContent = leaveText.replace(/ left (\S+)$/, " came and went");
+// Scrolling to the top asks for what came before the oldest message shown (log.ts).
+onScrolledUp((before) => {
+  if (!online || !session) return false;
+  session.send({ type: "older", before: String(before) });
   return true;
-}
-
-/** A message or action as an item of the log (not yet placed). */
-function saidItem({ type, from, text, time, seq, history }: SaidEvent): HTMLLIElement {
-  const action = type === "action";
-  const item = document.createElement("li");
-  item.dataset.seq = String(seq);
-  oldestSeq = Math.min(oldestSeq, seq);
-  item.classList.add("said", action ? "action" : "message");
-  if (history) item.classList.add("history");
-  if (session?.where.isMe(from)) item.classList.add("own");
-  else if (mentions(text)) item.classList.add("mention");
-  const who = document.createElement("span");
-  who.className = "who";
-  who.textContent = from.name ?? from.address;
-  who.classList.add(`name-${colourOf(from.name?.toLowerCase() ?? from.address)}`);
-  const parts: Node[] = [timeElement(time)];
-  if (action) parts.push(document.createTextNode("* "));
-  parts.push(who);
-  if (from.name) {
-    const address = document.createElement("span");
-    address.className = "address";
-    address.textContent = `(${from.address})`;
-    parts.push(address);
-  }
-  const body = document.createElement("span");
-  body.className = "text";
-  body.textContent = action ? ` ${text}` : `: ${text}`;
-  parts.push(body);
-  item.append(...parts);
-  return item;
-}
+});
 
 function renderMembers(): void {
   // A room bigger than the server's announce limit hears no joins and leaves: say the list is as
