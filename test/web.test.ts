@@ -330,11 +330,9 @@ test("a taken name keeps the page on the name form, with the reason; another nam
   }
 });
 
-test("with --token, the page asks for it, says when it is wrong, and chats once it is right; the token is in no URL", async () => {
+test("with --token, the page asks for it, says when it is wrong, and chats once it is right", async () => {
   const server = await startServer(["--token", "s3cret"]);
   const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
-  const requested: string[] = [];
-  page.on("request", (request) => void requested.push(request.url()));
   try {
     await page.goto(`http://127.0.0.1:${server.port}/`);
     await page.waitForSelector("#token-field:not([hidden])");
@@ -355,7 +353,6 @@ test("with --token, the page asks for it, says when it is wrong, and chats once 
     await page.waitForSelector("#status.online");
     await say(page, "in with the token");
     await waitForLog(page, "in with the token");
-    expect(requested.filter((url) => url.includes("s3cret"))).toEqual([]);
   } finally {
     await page.close();
     await server.stop();
@@ -679,6 +676,33 @@ test("someone who joins and leaves with nothing said between makes one line, 'ca
       "talker (ADDR) left chat",
     ]);
   } finally {
+    await page.close();
+    await server.stop();
+  }
+});
+
+test("the page's token appears in no URL it asks for, HTTP or WebSocket, and the chat works with it", async () => {
+  const token = `s3cret-${crypto.randomUUID()}`;
+  const server = await startServer(["--token", token]);
+  const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+  const urls: string[] = [];
+  page.on("request", (request) => void urls.push(request.url()));
+  page.on("websocket", (socket) => void urls.push(socket.url()));
+  const listener = await TestSocket.open(server.url, SUBPROTOCOL, 5_000, { Authorization: `Bearer ${token}` });
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.waitForSelector("#token-field:not([hidden])");
+    await page.fill("#name", "keeper");
+    await page.fill("#token", token);
+    await page.press("#token", "Enter");
+    await page.waitForSelector("#status.online");
+    await say(page, "the token stays out of sight");
+    await listener.waitForEvent("the page's message", (e) => e.type === "message" && e.text.includes("out of sight"));
+    await waitForLog(page, "the token stays out of sight");
+    expect(urls.some((url) => url.startsWith("ws://"))).toBe(true); // the WebSocket was seen
+    expect(urls.filter((url) => url.includes(token) || url.includes(encodeURIComponent(token)))).toEqual([]);
+  } finally {
+    listener.close();
     await page.close();
     await server.stop();
   }
