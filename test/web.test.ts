@@ -707,3 +707,32 @@ test("the page's token appears in no URL it asks for, HTTP or WebSocket, and the
     await server.stop();
   }
 });
+
+test("with --token, a problem with the name puts the cursor in the name field, whatever the name says; one with the token, in the token field", async () => {
+  const server = await startServer(["--token", "s3cret"]);
+  const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.waitForSelector("#token-field:not([hidden])");
+    // The name's problem quotes the name, and this one has "token" in it.
+    await page.fill("#name", "token!");
+    await page.fill("#token", "s3cret");
+    await page.press("#token", "Enter");
+    await page.waitForFunction(() => document.querySelector("#name-problem")?.textContent?.includes("'token!'"));
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("name");
+    // No name at all (going by the address) still needs the token.
+    await page.fill("#name", "");
+    await page.fill("#token", "");
+    await page.press("#name", "Enter");
+    await page.waitForFunction(
+      () => document.querySelector("#name-problem")?.textContent === "This server wants a token: type it above.",
+    );
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("token");
+    await page.fill("#token", "s3cret");
+    await page.press("#token", "Enter");
+    await page.waitForSelector("#status.online");
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+});

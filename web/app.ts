@@ -55,9 +55,9 @@ void tokenWanted.then((wanted) => (tokenField.hidden = !wanted));
 welcome.addEventListener("submit", async (event) => {
   event.preventDefault();
   const name = normalizeName(nameInput.value);
-  const problem = name === "" ? undefined : (nameProblem(name) ?? (await tokenProblem()));
-  nameProblemLine.textContent = problem ?? "";
-  if (problem) return (tokenField.hidden || !problem.includes("token") ? nameInput : tokenInput).focus();
+  const problem = await formProblem(name);
+  nameProblemLine.textContent = problem?.text ?? "";
+  if (problem) return problem.field.focus();
   localStorage.setItem(NAME_KEY, name);
   // The chat shows once the server has let us in; a name it refuses is asked for again here.
   const refused = await join(name === "" ? undefined : name);
@@ -100,6 +100,14 @@ async function join(name: string | undefined): Promise<string | undefined> {
   setStatus("online", "Connected");
   session.listen(show, onStatus);
   return undefined;
+}
+
+/** What keeps the form from joining, and the field to put right; undefined if nothing does. */
+async function formProblem(name: string): Promise<{ text: string; field: HTMLInputElement } | undefined> {
+  const wrongName = name === "" ? undefined : nameProblem(name); // none: going by the address
+  if (wrongName) return { text: wrongName, field: nameInput };
+  const wrongToken = await tokenProblem();
+  return wrongToken === undefined ? undefined : { text: wrongToken, field: tokenInput };
 }
 
 /** Why the token typed will not do, or undefined if it will (or none is wanted). */
