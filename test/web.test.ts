@@ -736,3 +736,38 @@ test("with --token, a problem with the name puts the cursor in the name field, w
     await server.stop();
   }
 });
+
+test("'came and went' is built from who left, not from the wording of the leave notice", async () => {
+  const server = await startServer([]);
+  const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+  // Between the page and the real server, leave notices get another wording (a server in French):
+  // the page must not read its line out of the English.
+  await page.routeWebSocket(/.*/, (route) => {
+    const server = route.connectToServer();
+    server.onMessage((frame) => {
+      const event = typeof frame === "string" ? JSON.parse(frame) : undefined;
+      if (event?.type === "notice" && event.event === "leave") event.text = `${event.user.name} est parti`;
+      route.send(event ? JSON.stringify(event) : frame);
+    });
+  });
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.fill("#name", "watcher");
+    await page.press("#name", "Enter");
+    await page.waitForSelector("#status.online");
+    expect((await run([BUN, join(ROOT, "client.ts"), "--name", "lookin", server.url], { input: "" })).exitCode).toBe(0);
+    await waitForLog(page, "lookin");
+    await page.waitForFunction(
+      () => ![...document.querySelectorAll("#log li")].some((li) => li.textContent?.includes("joined")),
+      undefined,
+      { timeout: 8_000 },
+    );
+    const lines = (await logTexts(page)).filter((text) => text.includes("lookin"));
+    expect(lines.map((text) => text.replace(/^\d\d:\d\d\s*/, "").replace(/127\.0\.0\.1:\d+/, "ADDR"))).toEqual([
+      "lookin (ADDR) came and went",
+    ]);
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+});

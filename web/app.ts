@@ -324,7 +324,7 @@ function show(event: ChatEvent): void {
         // must not use it up.
         renderRooms(shownRooms.map((room) => (room.name === shownRoom ? { ...room, members: roomCount } : room)));
         refreshRoomsSoon();
-        if (event.event === "leave" && cameAndWent(event.user, event.text)) return;
+        if (event.event === "leave" && cameAndWent(event.user)) return;
       }
       const item = append("notice", event.text, event.time);
       if (event.event === "join" && event.user) noteJoin(event.user, item);

@@ -5,7 +5,7 @@
  * text (textContent), never as HTML.
  */
 import type { SaidEvent, User } from "../common/events";
-import { nameHash } from "../common/text";
+import { CAME_AND_WENT_MS, cameAndWentLine, nameHash } from "../common/text";
 
 const conversation = document.querySelector<HTMLElement>(".conversation")!;
 const log = document.getElementById("log") as HTMLOListElement;
@@ -123,7 +123,6 @@ export function failPending(count = Infinity): void {
  * looked in, a reconnect that did not last) makes one line, not two: their join line becomes
  * "came and went". recentJoins is the page's record of the last few seconds' joins, by address.
  */
-const CAME_AND_WENT_MS = 15_000;
 const recentJoins = new Map<string, { item: HTMLLIElement; at: number }>();
 
 /** `item` is the line of `user`'s join, just shown. */
@@ -132,7 +131,7 @@ export function noteJoin(user: User, item: HTMLLIElement): void {
 }
 
 /** True if `user`'s leave was folded into their join line, and needs no line of its own. */
-export function cameAndWent(user: User, leaveText: string): boolean {
+export function cameAndWent(user: User): boolean {
   const joined = recentJoins.get(user.address);
   recentJoins.delete(user.address);
   for (const [address, { at }] of recentJoins) if (Date.now() - at > CAME_AND_WENT_MS) recentJoins.delete(address);
@@ -141,7 +140,7 @@ export function cameAndWent(user: User, leaveText: string): boolean {
   for (let next = joined.item.nextElementSibling; next; next = next.nextElementSibling)
     if (!next.classList.contains("notice")) return false;
   const body = joined.item.querySelector(".text");
-  if (body) body.textContent = leaveText.replace(/ left (\S+)$/, " came and went");
+  if (body) body.textContent = cameAndWentLine(user);
   return true;
 }
 
