@@ -771,3 +771,66 @@ test("'came and went' is built from who left, not from the wording of the leave 
     await server.stop();
   }
 });
+
+test("a message over --max-message is not sent: it stays in the field, and the line says its own size", async () => {
+  const server = await startServer(["--max-message", "300"]);
+  const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+  const sent: string[] = [];
+  page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => void sent.push(String(payload))));
+  const listener = await TestSocket.open(server.url, SUBPROTOCOL);
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.fill("#name", "paster");
+    await page.press("#name", "Enter");
+    await page.waitForSelector("#status.online");
+    const pasted = "x".repeat(70_000);
+    await say(page, pasted);
+    await waitForLog(page, "That message is 70000 bytes; the limit is 300.");
+    expect(await page.inputValue("#message")).toBe(pasted);
+    // Counted in UTF-8 bytes, as the server counts: 200 characters of 2 bytes each.
+    const accented = "é".repeat(200);
+    await say(page, accented);
+    await waitForLog(page, "That message is 400 bytes; the limit is 300.");
+    expect(await page.inputValue("#message")).toBe(accented);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("message");
+    await say(page, "a short one");
+    await listener.waitForEvent("the short message", (e) => e.type === "message" && e.text === "a short one");
+    expect(listener.events.filter((e) => e.type === "message").map((e) => e.text)).toEqual(["a short one"]);
+    expect(sent.filter((frame) => frame.includes('"say"'))).toEqual([expect.stringContaining("a short one")]);
+  } finally {
+    listener.close();
+    await page.close();
+    await server.stop();
+  }
+});
+
+test("a message the server refuses goes back into the empty field, or is named if the field is in use; its waiting copy is marked not sent", async () => {
+  const port = unusedPort();
+  let server = await startServer(["--port", String(port), "--max-message", "300"]);
+  const page = await joinAs(server.url, "writer");
+  try {
+    await server.stop(); // SIGKILL
+    await page.waitForSelector("#status.reconnecting", { timeout: 8_000 });
+    // Typed while the server is down, within the limit the page knows; the server comes back with a lower one.
+    const first = `${"a".repeat(150)} first`;
+    const second = `${"b".repeat(150)} second`;
+    await say(page, first);
+    await say(page, second);
+    expect(await page.$$eval("#log li.pending", (items) => items.length)).toBe(2);
+    server = await startServer(["--port", String(port), "--max-message", "100"]);
+    await page.waitForSelector("#status.online", { timeout: 15_000 });
+    await page.waitForFunction(() => [...document.querySelectorAll("#log li.failed")].length === 2, undefined, {
+      timeout: 8_000,
+    });
+    expect(await page.inputValue("#message")).toBe(first);
+    expect(await page.$$eval("#log li.pending", (items) => items.length)).toBe(0);
+    const errors = await page.$$eval("#log li.error", (items) => items.map((item) => item.textContent ?? ""));
+    expect(errors.map((text) => text.replace(/^\d\d:\d\d/, ""))).toEqual([
+      "That message is 156 bytes; the limit is 100. It was not sent. It is back in the field.",
+      `That message is 157 bytes; the limit is 100. It was not sent. The message: “${"b".repeat(60)}…”`,
+    ]);
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+}, 40_000);

@@ -5,7 +5,7 @@
  * (textContent), never as HTML; the page's Content-Security-Policy forbids inline script besides.
  */
 import { ChatSession, ConnectError, NameRefusedError, type Status } from "../client/session";
-import { CommandError, parseTyped } from "../common/commands";
+import { type Command, CommandError, parseTyped } from "../common/commands";
 import type { ChatEvent, SaidEvent, User } from "../common/events";
 import { describeUser as describe, messagesWere, nameProblem, normalizeName } from "../common/text";
 import {
@@ -15,6 +15,7 @@ import {
   cameAndWent,
   clearLog,
   failPending,
+  failPendingMessage,
   noteJoin,
   onScrolledUp,
   prependEarlier,
@@ -136,6 +137,8 @@ function onStatus(change: Status): void {
       failPending();
       append("error", change.message);
       return offerRetry();
+    case "refused":
+      return refused(change);
   }
 }
 
@@ -195,35 +198,87 @@ composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const line = messageInput.value;
   if (line.trim() === "" || !session) return;
-  messageInput.value = "";
-  fitMessageInput();
   messageInput.focus();
-  try {
-    const command = parseTyped(line);
-    if (command.type === "quit") {
-      void session.close();
-      messageInput.disabled = true;
-      setStatus("offline", "Left");
-      return append("info", "You left the chat. Reload the page to come back.");
-    }
-    session.send(command);
-    // Offline, what is typed waits in the session's outbox: it shows at once, marked as waiting,
-    // until its echo comes back.
-    if (!online && (command.type === "say" || command.type === "me")) appendPending(command.text);
-  } catch (error) {
-    if (!(error instanceof CommandError)) throw error;
-    append("error", error.message);
+  const command = parseLine(line);
+  if (!command) return;
+  const said = command.type === "say" || command.type === "me";
+  if (said && tooLong(command.text)) return; // it stays in the field, to be shortened
+  setField("");
+  if (command.type === "quit") {
+    void session.close();
+    messageInput.disabled = true;
+    setStatus("offline", "Left");
+    return void append("info", "You left the chat. Reload the page to come back.");
   }
+  const id = session.send(command);
+  // Offline, what is typed waits in the session's outbox: it shows at once, marked as waiting,
+  // until its echo comes back.
+  if (!online && said && id !== undefined) appendPending(command.text, id);
 });
 
-// Near the length limit, the field says how much is left (in UTF-8 bytes, as the server counts).
+/** The command typed, or undefined after saying what is wrong with it (the field is emptied). */
+function parseLine(line: string): Command | undefined {
+  try {
+    return parseTyped(line);
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error;
+    setField("");
+    append("error", error.message);
+    return undefined;
+  }
+}
+
+/** Puts `text` in the message field (or empties it), sized to its lines. */
+function setField(text: string): void {
+  messageInput.value = text;
+  fitMessageInput();
+  showLengthLeft();
+}
+
+// A message over the server's limit (--max-message, in UTF-8 bytes of its text, as the server
+// counts) is not sent: the server would refuse it, and the text would be gone from the field.
 let maxMessage = Infinity;
-messageInput.addEventListener("input", () => {
-  const left = maxMessage - new TextEncoder().encode(messageInput.value).length;
+const utf8Length = (text: string) => new TextEncoder().encode(text).length;
+
+/** True, and says so, if `text` is too long to send. */
+function tooLong(text: string): boolean {
+  const bytes = utf8Length(text);
+  if (bytes <= maxMessage) return false;
+  append(
+    "error",
+    `That message is ${bytes} bytes; the limit is ${maxMessage}. It was not sent: it is still in the field, to shorten.`,
+  );
+  return true;
+}
+
+/**
+ * The server refused one of our messages anyway (too long for a server that came back with a lower
+ * limit, too fast…): its text goes back into the field if that is empty, or the line says which it
+ * was; its waiting copy is marked as not sent. The server's error event for it says no more.
+ */
+const toldRefusals = new Set<string>();
+function refused({ command, message }: Extract<Status, { type: "refused" }>): void {
+  if (command.id !== undefined) {
+    failPendingMessage(command.id);
+    toldRefusals.add(command.id);
+  }
+  const typed = command.type === "me" ? `/me ${command.text}` : command.text.replace(/^\//, "//");
+  if (messageInput.value === "" && !messageInput.disabled) {
+    setField(typed);
+    return void append("error", `${message} It is back in the field.`);
+  }
+  const excerpt = typed.length > 60 ? `${typed.slice(0, 60)}…` : typed;
+  append("error", `${message} The message: “${excerpt}”`);
+}
+
+// Near the length limit, the field says how much is left.
+messageInput.addEventListener("input", showLengthLeft);
+function showLengthLeft(): void {
+  const left = maxMessage - utf8Length(messageInput.value);
   lengthLeft.hidden = left > Math.min(200, maxMessage / 10);
   lengthLeft.textContent = left >= 0 ? `${left} left` : `${-left} too long`;
   lengthLeft.classList.toggle("over", left < 0);
-});
+}
 
 // Messages that came while the tab was hidden are counted in its title until it is shown again.
 let unread = 0;
@@ -304,7 +359,7 @@ function show(event: ChatEvent): void {
     }
     case "message":
     case "action":
-      if (!event.history && session?.where.isMe(event.from)) settlePending(event.text);
+      if (!event.history && session?.where.isMe(event.from)) settlePending(event.id, event.text);
       if (!event.history && document.hidden && !session?.where.isMe(event.from)) showUnread(unread + 1);
       if (!event.history && !session?.where.isMe(event.from) && mentions(event.text))
         notifyMention(event.from, event.text);
@@ -343,6 +398,7 @@ function show(event: ChatEvent): void {
     case "help":
       return void append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));
     case "error":
+      if (event.id !== undefined && toldRefusals.delete(event.id)) return; // onStatus said it, and which
       return void append("error", event.message);
   }
 }

@@ -92,21 +92,30 @@ export function saidItem(
 // ---------------------------------------------------------------------------------------------
 // Our messages typed while offline: shown at once, marked as waiting, until their echo comes back.
 
-export function appendPending(text: string): void {
+/** Our message `id` (the session's) waits to go out: it shows now. */
+export function appendPending(text: string, id: string): void {
   const item = document.createElement("li");
   item.className = "said message own pending";
+  item.dataset.id = id;
   item.dataset.text = text;
   item.textContent = text;
   add(item);
 }
 
-/** Our own message came back: the waiting copy of it goes. */
-export function settlePending(text: string): void {
+/** Our own message came back: the waiting copy of it goes (known by its id; by its text from a server that gives none). */
+export function settlePending(id: string | undefined, text: string): void {
   const waiting = [...log.querySelectorAll<HTMLLIElement>("li.pending")];
-  (
-    waiting.find((item) => item.dataset.text === text) ??
-    waiting.find((item) => item.dataset.text?.trim() === text.trim())
+  (id === undefined
+    ? (waiting.find((item) => item.dataset.text === text) ??
+      waiting.find((item) => item.dataset.text?.trim() === text.trim()))
+    : waiting.find((item) => item.dataset.id === id)
   )?.remove();
+}
+
+/** Our message `id` will not go out: its waiting copy, if it has one, is marked so. */
+export function failPendingMessage(id: string): void {
+  for (const item of log.querySelectorAll<HTMLLIElement>("li.pending"))
+    if (item.dataset.id === id) item.classList.replace("pending", "failed");
 }
 
 /** The first `count` waiting messages (all, without a count) will not go out: they are marked so. */
