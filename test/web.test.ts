@@ -834,3 +834,22 @@ test("a message the server refuses goes back into the empty field, or is named i
     await server.stop();
   }
 }, 40_000);
+
+test("/rooms typed on the page answers in the conversation too (the side panel is hidden on a phone); the page's own asks do not", async () => {
+  const server = await startServer([]);
+  const other = await TestSocket.open(`${server.url}/?name=gus&room=games`);
+  const phone = await joinAs(server.url, "tess", { width: 360, height: 740 });
+  try {
+    await phone.waitForFunction(() => document.querySelector("#rooms")?.textContent?.includes("games"));
+    expect(await phone.isVisible("#side")).toBe(false);
+    expect((await logTexts(phone)).filter((text) => text.includes("Rooms:"))).toEqual([]);
+    await say(phone, "/rooms");
+    await waitForLog(phone, "Rooms:");
+    const lines = (await logTexts(phone)).filter((text) => text.includes("Rooms:"));
+    expect(lines.map((text) => text.replace(/^\d\d:\d\d/, ""))).toEqual(["Rooms: #chat (1), #games (1)"]);
+  } finally {
+    other.close();
+    await phone.close();
+    await server.stop();
+  }
+});

@@ -211,6 +211,7 @@ composer.addEventListener("submit", (event) => {
     return void append("info", "You left the chat. Reload the page to come back.");
   }
   const id = session.send(command);
+  if (command.type === "rooms") roomsTyped++;
   // Offline, what is typed waits in the session's outbox: it shows at once, marked as waiting,
   // until its echo comes back.
   if (!online && said && id !== undefined) appendPending(command.text, id);
@@ -392,7 +393,10 @@ function show(event: ChatEvent): void {
       renderMembers();
       return void append("info", `In ${event.room}: ${event.members.map(describe).join(", ")}`);
     case "rooms":
-      return renderRooms(event.rooms);
+      renderRooms(event.rooms);
+      if (roomsTyped === 0) return; // the page's own ask, for the side panel
+      roomsTyped--;
+      return void append("info", `Rooms: ${event.rooms.map((r) => `#${r.name} (${r.members})`).join(", ")}`);
     case "earlier":
       return event.room === shownRoom ? prependEarlier(event.messages, event.start, shownRoom, said) : undefined;
     case "help":
@@ -431,6 +435,12 @@ function renderMembers(): void {
   );
 }
 
+/**
+ * How many /rooms the user typed that are not answered yet: those answers show in the
+ * conversation too, since the side panel is hidden on a phone. The page's own asks keep the panel
+ * current, and say nothing there.
+ */
+let roomsTyped = 0;
 /** How often at most the list of rooms is asked for while people come and go. */
 const ROOMS_REFRESH_MS = 30_000;
 let roomsAskedAt = 0;
