@@ -853,3 +853,59 @@ test("/rooms typed on the page answers in the conversation too (the side panel i
     await server.stop();
   }
 });
+
+/** The message field's hint, its width as shown, and the width inside the field it has. */
+const MEASURE_HINT = `(() => {
+  const field = document.querySelector("#message");
+  const style = getComputedStyle(field);
+  const probe = document.createElement("span");
+  probe.style.font = style.font;
+  probe.style.letterSpacing = style.letterSpacing;
+  probe.style.whiteSpace = "pre";
+  probe.style.position = "absolute";
+  probe.style.visibility = "hidden";
+  probe.textContent = field.placeholder;
+  document.body.append(probe);
+  const width = probe.getBoundingClientRect().width;
+  probe.remove();
+  const room = field.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return { hint: field.placeholder, width, room };
+})()`;
+
+/** The hint once it fits (the page fits it after a resize), or as it is after a few seconds. */
+async function fittedHint(page: Page): Promise<{ hint: string; width: number; room: number }> {
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const shown: { hint: string; width: number; room: number } = await page.evaluate(MEASURE_HINT);
+    if (shown.width <= shown.room) return shown;
+    await Bun.sleep(100);
+  }
+  return page.evaluate(MEASURE_HINT);
+}
+
+test("the message field's hint fits in the field at every width, a 360 px phone included, online and offline", async () => {
+  const server = await startServer([]);
+  const page = await joinAs(server.url, "turner", { width: 1100, height: 700 });
+  try {
+    const wide = await fittedHint(page);
+    expect(wide.hint).toBe("Message · Shift+Enter for a new line · /help lists the commands");
+    expect(wide.width).toBeLessThanOrEqual(wide.room);
+    // Turned to a phone, and to a width where the side panel leaves the field less room than a phone's.
+    for (const width of [360, 700]) {
+      await page.setViewportSize({ width, height: 700 });
+      const shown = await fittedHint(page);
+      expect(shown.hint).toStartWith("Message");
+      expect(shown.width).toBeLessThanOrEqual(shown.room);
+    }
+    await page.setViewportSize({ width: 360, height: 700 });
+    await fittedHint(page);
+    await server.stop();
+    await page.waitForSelector("#status.reconnecting", { timeout: 8_000 });
+    const offline = await fittedHint(page);
+    expect(offline.hint).toStartWith("Offline");
+    expect(offline.width).toBeLessThanOrEqual(offline.room);
+    await page.screenshot({ path: join(ARTIFACTS, "page-phone-offline.png") });
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+}, 30_000);

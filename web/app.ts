@@ -22,6 +22,7 @@ import {
   saidItem,
   settlePending,
 } from "./log";
+import { FittingPlaceholder } from "./placeholder";
 
 const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const welcome = element<HTMLFormElement>("welcome");
@@ -166,16 +167,28 @@ function offerRetry(): void {
 
 let online = false;
 
+/**
+ * The field's hint, as long as its width allows (placeholder.ts). Offline, the field stays usable,
+ * and says what becomes of what is typed.
+ */
+const hint = new FittingPlaceholder(messageInput);
+const HINTS = {
+  online: [
+    "Message · Shift+Enter for a new line · /help lists the commands",
+    "Message · /help lists the commands",
+    "Message",
+  ],
+  offline: [
+    "Offline: what you type waits, and goes out on reconnecting",
+    "Offline: what you type waits",
+    "Offline: messages wait",
+    "Offline",
+  ],
+};
+
 function setStatus(state: "online" | "reconnecting" | "offline", text: string): void {
   online = state === "online";
-  // Offline, the field stays usable, and says what becomes of what is typed.
-  messageInput.placeholder = narrow.matches
-    ? online
-      ? "Message"
-      : "Offline: messages wait"
-    : online
-      ? "Message · Shift+Enter for a new line · /help lists the commands"
-      : "Offline: what you type waits, and goes out on reconnecting";
+  hint.wordings = online ? HINTS.online : HINTS.offline;
   status.className = `status ${state}`;
   status.textContent = text;
 }
@@ -328,14 +341,13 @@ function mentions(text: string): boolean {
 }
 
 // On a phone the people and rooms are a drawer: the top bar's button opens and closes it, Escape
-// closes it, and so does choosing a room. The field's hint is shorter where it would be cut off.
+// closes it, and so does choosing a room.
 function openDrawer(open: boolean): void {
   chat.classList.toggle("drawer-open", open);
   drawerToggle.setAttribute("aria-expanded", String(open));
 }
 drawerToggle.addEventListener("click", () => openDrawer(!chat.classList.contains("drawer-open")));
 document.addEventListener("keydown", (event) => void (event.key === "Escape" && openDrawer(false)));
-const narrow = matchMedia("(max-width: 40rem)");
 
 // 4. Events on the page.
 function show(event: ChatEvent): void {
