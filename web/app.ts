@@ -8,6 +8,8 @@ import { ChatSession, ConnectError, NameRefusedError, type Status } from "../cli
 import { type Command, CommandError, parseTyped } from "../common/commands";
 import type { ChatEvent, SaidEvent, User } from "../common/events";
 import { describeUser as describe, messagesWere, nameProblem, normalizeName } from "../common/text";
+import { cameIn, mentions, notifyMention, titleRoom } from "./attention";
+import { refused, setField, setMaxMessage, toldAlready, tooLong } from "./field";
 import {
   add,
   append,
@@ -15,7 +17,6 @@ import {
   cameAndWent,
   clearLog,
   failPending,
-  failPendingMessage,
   noteJoin,
   onScrolledUp,
   prependEarlier,
@@ -37,10 +38,8 @@ const membersList = element<HTMLUListElement>("members");
 const membersTitle = element<HTMLHeadingElement>("members-title");
 const roomsList = element<HTMLUListElement>("rooms");
 const drawerToggle = element<HTMLButtonElement>("drawer-toggle");
-const notifyToggle = element<HTMLButtonElement>("notify-toggle");
 const composer = element<HTMLFormElement>("composer");
 const messageInput = element<HTMLTextAreaElement>("message");
-const lengthLeft = element<HTMLSpanElement>("length-left");
 
 /** The name is remembered in this browser for the next visit. */
 const NAME_KEY = "chat.name";
@@ -201,11 +200,6 @@ messageInput.addEventListener("keydown", (event) => {
   event.preventDefault();
   composer.requestSubmit();
 });
-messageInput.addEventListener("input", fitMessageInput);
-function fitMessageInput(): void {
-  messageInput.style.height = "auto";
-  messageInput.style.height = `${messageInput.scrollHeight + 2}px`;
-}
 
 composer.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -214,8 +208,8 @@ composer.addEventListener("submit", (event) => {
   messageInput.focus();
   const command = parseLine(line);
   if (!command) return;
-  const said = command.type === "say" || command.type === "me";
-  if (said && tooLong(command.text)) return; // it stays in the field, to be shortened
+  const isMessage = command.type === "say" || command.type === "me";
+  if (isMessage && tooLong(command.text)) return; // it stays in the field, to be shortened
   setField("");
   if (command.type === "quit") {
     void session.close();
@@ -227,7 +221,7 @@ composer.addEventListener("submit", (event) => {
   if (command.type === "rooms") roomsTyped++;
   // Offline, what is typed waits in the session's outbox: it shows at once, marked as waiting,
   // until its echo comes back.
-  if (!online && said && id !== undefined) appendPending(command.text, id);
+  if (!online && isMessage && id !== undefined) appendPending(command.text, id);
 });
 
 /** The command typed, or undefined after saying what is wrong with it (the field is emptied). */
@@ -240,104 +234,6 @@ function parseLine(line: string): Command | undefined {
     append("error", error.message);
     return undefined;
   }
-}
-
-/** Puts `text` in the message field (or empties it), sized to its lines. */
-function setField(text: string): void {
-  messageInput.value = text;
-  fitMessageInput();
-  showLengthLeft();
-}
-
-// A message over the server's limit (--max-message, in UTF-8 bytes of its text, as the server
-// counts) is not sent: the server would refuse it, and the text would be gone from the field.
-let maxMessage = Infinity;
-const utf8Length = (text: string) => new TextEncoder().encode(text).length;
-
-/** True, and says so, if `text` is too long to send. */
-function tooLong(text: string): boolean {
-  const bytes = utf8Length(text);
-  if (bytes <= maxMessage) return false;
-  append(
-    "error",
-    `That message is ${bytes} bytes; the limit is ${maxMessage}. It was not sent: it is still in the field, to shorten.`,
-  );
-  return true;
-}
-
-/**
- * The server refused one of our messages anyway (too long for a server that came back with a lower
- * limit, too fast…): its text goes back into the field if that is empty, or the line says which it
- * was; its waiting copy is marked as not sent. The server's error event for it says no more.
- */
-const toldRefusals = new Set<string>();
-function refused({ command, message }: Extract<Status, { type: "refused" }>): void {
-  if (command.id !== undefined) {
-    failPendingMessage(command.id);
-    toldRefusals.add(command.id);
-  }
-  const typed = command.type === "me" ? `/me ${command.text}` : command.text.replace(/^\//, "//");
-  if (messageInput.value === "" && !messageInput.disabled) {
-    setField(typed);
-    return void append("error", `${message} It is back in the field.`);
-  }
-  const excerpt = typed.length > 60 ? `${typed.slice(0, 60)}…` : typed;
-  append("error", `${message} The message: “${excerpt}”`);
-}
-
-// Near the length limit, the field says how much is left.
-messageInput.addEventListener("input", showLengthLeft);
-function showLengthLeft(): void {
-  const left = maxMessage - utf8Length(messageInput.value);
-  lengthLeft.hidden = left > Math.min(200, maxMessage / 10);
-  lengthLeft.textContent = left >= 0 ? `${left} left` : `${-left} too long`;
-  lengthLeft.classList.toggle("over", left < 0);
-}
-
-// Messages that came while the tab was hidden are counted in its title until it is shown again.
-let unread = 0;
-function showUnread(count: number): void {
-  unread = count;
-  document.title = `${count > 0 ? `(${count}) ` : ""}#${shownRoom} · Chat`;
-}
-document.addEventListener("visibilitychange", () => void (document.hidden || showUnread(0)));
-
-// Desktop notifications of mentions are opt-in: the button asks the browser's permission once; the
-// choice is remembered here. They come only while the tab is hidden.
-const NOTIFY_KEY = "chat.notify";
-let notifying =
-  typeof Notification !== "undefined" &&
-  Notification.permission === "granted" &&
-  localStorage.getItem(NOTIFY_KEY) === "on";
-notifyToggle.hidden = typeof Notification === "undefined";
-notifyToggle.setAttribute("aria-pressed", String(notifying));
-notifyToggle.addEventListener("click", async () => {
-  const wanted = !notifying;
-  notifying =
-    wanted && (Notification.permission === "granted" || (await Notification.requestPermission()) === "granted");
-  localStorage.setItem(NOTIFY_KEY, notifying ? "on" : "off");
-  notifyToggle.setAttribute("aria-pressed", String(notifying));
-  if (wanted && !notifying) append("info", "The browser did not allow notifications; its site settings can.");
-});
-
-function notifyMention(from: User, text: string): void {
-  if (!notifying || !document.hidden) return;
-  new Notification(`${describe(from)} mentioned you in #${shownRoom}`, {
-    body: text.slice(0, 200),
-    tag: "chat-mention",
-  });
-}
-
-/** True if `text` names me (my name as a word, whatever its case). */
-let mention: { name: string; pattern: RegExp } | undefined;
-function mentions(text: string): boolean {
-  const name = session?.where.me?.name;
-  if (!name) return false;
-  if (mention?.name !== name) {
-    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    mention = { name, pattern: new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escaped}($|[^\\p{L}\\p{N}_])`, "iu") };
-  }
-  return mention.pattern.test(text);
 }
 
 // On a phone the people and rooms are a drawer: the top bar's button opens and closes it, Escape
@@ -354,13 +250,13 @@ function show(event: ChatEvent): void {
   switch (event.type) {
     case "welcome":
       announceLimit = event.limits.announceLimit ?? Infinity;
-      maxMessage = event.limits.maxMessage;
+      setMaxMessage(event.limits.maxMessage);
       return;
     case "joined": {
       if (event.room !== shownRoom) clearLog(); // a new room: its own conversation
       shownRoom = event.room;
       roomTitle.textContent = event.room;
-      showUnread(0);
+      titleRoom(event.room);
       members.clear();
       for (const member of event.members) members.set(member.address, member);
       roomCount = event.count;
@@ -373,9 +269,10 @@ function show(event: ChatEvent): void {
     case "message":
     case "action":
       if (!event.history && session?.where.isMe(event.from)) settlePending(event.id, event.text);
-      if (!event.history && document.hidden && !session?.where.isMe(event.from)) showUnread(unread + 1);
-      if (!event.history && !session?.where.isMe(event.from) && mentions(event.text))
-        notifyMention(event.from, event.text);
+      else if (!event.history) {
+        cameIn();
+        if (mentions(event.text, session?.where.me?.name)) notifyMention(event.from, event.text);
+      }
       return add(said(event));
     case "notice": {
       if (event.room === shownRoom && event.user) {
@@ -414,7 +311,7 @@ function show(event: ChatEvent): void {
     case "help":
       return void append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));
     case "error":
-      if (event.id !== undefined && toldRefusals.delete(event.id)) return; // onStatus said it, and which
+      if (toldAlready(event.id)) return; // the refused status said it, and which message
       return void append("error", event.message);
   }
 }
@@ -422,7 +319,7 @@ function show(event: ChatEvent): void {
 /** A message or action as a line of the log: ours and those that mention us stand out. */
 function said(event: SaidEvent): HTMLLIElement {
   const own = session?.where.isMe(event.from) ?? false;
-  return saidItem(event, { own, mention: !own && mentions(event.text) });
+  return saidItem(event, { own, mention: !own && mentions(event.text, session?.where.me?.name) });
 }
 
 // Scrolling to the top asks for what came before the oldest message shown (log.ts).
