@@ -218,7 +218,7 @@ async function main(): Promise<void> {
   const ca =
     config.tls && isSelfSigned(await Bun.file(config.tls.certFile).text()) ? ` --ca ${config.tls.certFile}` : "";
   server.log.line(`Listening on ${server.url}`);
-  server.log.line(`Connect a client with: ${otherProgram("client")}${ca} ${local}`);
+  server.log.line(`Connect a client with: ${otherProgram("client")}${ca}${tokenHint(config.limits.token)} ${local}`);
   server.log.line(
     `Or open ${local.replace(/^ws/, "http")}/ in a browser${ca && " (it will warn about the self-signed certificate)"}`,
   );
@@ -232,6 +232,16 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   }
+}
+
+/**
+ * The client's --token for the banner, never the secret itself: the log may be kept, shown or
+ * shared. A token from CHAT_TOKEN is named by the variable, which the shell fills in where it is
+ * set; one given with --token, by the placeholder that --help uses.
+ */
+function tokenHint(token: string | undefined): string {
+  if (token === undefined) return "";
+  return process.env.CHAT_TOKEN === token ? ' --token "$CHAT_TOKEN"' : " --token TOKEN";
 }
 
 /** A certificate that signed itself: clients must be given it (--ca) to trust it. */

@@ -6,9 +6,8 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, ROOT, unusedPort } from "../test/helpers";
+import { BUN, ROOT, unusedPort } from "../tools/processes";
 import type { DeliveryCheck, Reply } from "./load";
-import { count, median } from "./report";
 import {
   connectAll,
   cpuSeconds,
@@ -20,6 +19,7 @@ import {
   spawnChild,
   withServer,
 } from "./servers";
+import { count, median } from "./stats";
 
 export interface LoadFigures {
   /** Deliveries a second at saturation. */

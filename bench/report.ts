@@ -2,16 +2,13 @@
  * The benchmark's report: medians and ratios of the runs, the Markdown tables of results.md, the
  * SVG chart of throughput, and the progress lines written to stderr as it runs.
  */
+
 import { cpus } from "node:os";
 import type { CapacityFigures, LoadFigures, MemoryFigures, StartupFigures } from "./measure";
 import { PINNING, SERVER_NAMES, SERVERS, type ServerName } from "./servers";
+import { count, median } from "./stats";
 
-export const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-export const count = (n: number) => Math.round(n).toLocaleString("en");
+export { count, median };
 export const millions = (n: number) => `${(n / 1e6).toFixed(2)} M`;
 export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 export const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;

@@ -2,7 +2,8 @@
  * `bun run bench`: this chat server against the ceiling (a bare Bun pub/sub server) and the usual
  * alternatives (Node.js with `ws`; Socket.IO), alone and scaled out through Redis, side by side on
  * 127.0.0.1, in one run. bench/README.md says what each number means and how the load is made.
- * Results go to bench/results/ (Markdown and SVG).
+ * The report is printed and written (Markdown and SVG) to a new folder in the temp directory;
+ * only --save, after a full run, writes it to bench/results/ instead, replacing the committed one.
  *
  * This file is the orchestration: which measurement runs when, against which server. servers.ts
  * starts the processes, measure.ts measures, report.ts writes the tables and the chart.
@@ -10,7 +11,8 @@
  * The machines this runs on are shared and noisy: every figure is a median of several runs, and
  * each ratio is taken within one run (the servers measured back to back) before its median.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatHelp, parseCommandLine, runMain, UsageError } from "../common/cli";
 import {
@@ -38,6 +40,9 @@ import {
 } from "./report";
 import { extraFlags, PER_GENERATOR, SERVER_NAMES, SERVERS, type ServerName, SINGLE_SERVERS } from "./servers";
 
+/** The committed results, which the README quotes: only --save writes here. */
+const RESULTS = join(import.meta.dir, "results");
+
 const OPTIONS = [
   { flag: "clients", value: "N,N,...", default: "32,256,1000", help: "room sizes for throughput and latency" },
   { flag: "runs", value: "N", default: "7", help: "runs of every measurement; figures are their medians" },
@@ -61,13 +66,14 @@ const OPTIONS = [
   },
   { flag: "capacity", value: "N", help: "connections to try to hold (default: as many as the open-file limit allows)" },
   {
-    flag: "out",
-    value: "DIR",
-    default: join(import.meta.dir, "results"),
-    help: "where results.md and throughput.svg go",
+    flag: "save",
+    help: "write results.md and throughput.svg to bench/results, replacing the committed ones; only for a full run: every set-up and measurement at the default settings (--runs aside)",
   },
   { flag: "help", short: "h", help: "show this help" },
 ] as const;
+
+/** The options as given on the command line. */
+type Values = ReturnType<typeof parseCommandLine<typeof OPTIONS>>["values"];
 
 interface Settings {
   servers: ServerName[];
@@ -78,10 +84,9 @@ interface Settings {
   idle: number;
   capacity: number;
   openFileLimit: number;
-  out: string;
 }
 
-function readSettings(values: ReturnType<typeof parseCommandLine<typeof OPTIONS>>["values"]): Settings {
+function readSettings(values: Values): Settings {
   const positive = (flag: string, text: string) => {
     const n = Number(text);
     if (!(Number.isFinite(n) && n > 0)) throw new UsageError(`--${flag} must be a positive number, not '${text}'.`);
@@ -105,8 +110,31 @@ function readSettings(values: ReturnType<typeof parseCommandLine<typeof OPTIONS>
     idle: Math.round(positive("idle", values.idle)),
     capacity: values.capacity ? Math.round(positive("capacity", values.capacity)) : openFileLimit - 100,
     openFileLimit,
-    out: values.out,
   };
+}
+
+/**
+ * --save replaces the committed results, which the README quotes: it takes a full run, every set-up
+ * and measurement at the default settings. Only the number of runs may differ.
+ */
+function checkSave(values: Values, settings: Settings): void {
+  if (!values.save) return;
+  const defaults = readSettings(parseCommandLine(OPTIONS, []).values);
+  const differs = (a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b);
+  const changed = [
+    differs(settings.servers, defaults.servers) && "--servers",
+    differs(settings.sizes, defaults.sizes) && "--clients",
+    settings.seconds !== defaults.seconds && "--seconds",
+    settings.latencyRate !== defaults.latencyRate && "--latency-rate",
+    settings.idle !== defaults.idle && "--idle",
+    settings.capacity !== defaults.capacity && "--capacity",
+    values["load-only"] && "--load-only",
+    values["server-flags"] && "--server-flags",
+  ].filter(Boolean);
+  if (changed.length > 0)
+    throw new UsageError(
+      `--save replaces the committed results, so it takes a full run: leave out ${changed.join(", ")}, or leave out --save.`,
+    );
 }
 
 /** An empty list of figures for each server measured. */
@@ -188,13 +216,15 @@ async function main(): Promise<void> {
     process.stdout.write(
       formatHelp(
         ["bun run bench [options]"],
-        "Benchmarks this chat server against a bare Bun pub/sub server, Node.js + ws and Socket.IO, alone and through Redis.",
+        "Benchmarks this chat server against a bare Bun pub/sub server, Node.js + ws and Socket.IO, alone and through Redis.\n" +
+          `Prints the report and writes it to a new folder in ${tmpdir()}; --save writes it to bench/results instead.`,
         OPTIONS,
       ),
     );
     return;
   }
   const settings = readSettings(values);
+  checkSave(values, settings);
   extraFlags.push(...(values["server-flags"] ?? "").split(" ").filter(Boolean));
   needs(
     "node",
@@ -206,7 +236,6 @@ async function main(): Promise<void> {
     settings.servers.some((name) => SERVERS[name].redis),
     "redis-server is needed for the Redis set-ups: install it (sudo apt-get install redis-server), or leave them out with --servers.",
   );
-  mkdirSync(settings.out, { recursive: true });
 
   // 2. Measure: load, then memory and capacity (fewer runs: they vary less and take longer), then start-up.
   const memoryRuns = Math.max(1, Math.min(settings.runs, 3));
@@ -221,18 +250,27 @@ async function main(): Promise<void> {
     );
 
   // 3. Report.
-  const results: Results = { ...settings, memoryRuns, load, idleMemory, capacityRuns, startup };
+  writeReport({ ...settings, memoryRuns, load, idleMemory, capacityRuns, startup }, values.save);
+}
+
+/**
+ * Prints the report and writes it with its chart: to bench/results with --save, otherwise to a new
+ * folder in the temp directory, so that a quick or partial run never overwrites the committed one.
+ */
+function writeReport(results: Results, save: boolean): void {
+  const out = save ? RESULTS : mkdtempSync(join(tmpdir(), "chat-bench-results-"));
   const date = new Date().toISOString().slice(0, 10);
   const table = report(results, date);
   writeFileSync(
-    join(settings.out, "results.md"),
+    join(out, "results.md"),
     `# Benchmark results\n\n${table}\n![Throughput by room size](throughput.svg)\n`,
   );
   writeFileSync(
-    join(settings.out, "throughput.svg"),
-    throughputChart(settings.sizes, throughputs(results), `${date}, ${machine()}, medians of ${settings.runs} runs`),
+    join(out, "throughput.svg"),
+    throughputChart(results.sizes, throughputs(results), `${date}, ${machine()}, medians of ${results.runs} runs`),
   );
-  process.stdout.write(`${table}\nWritten to ${join(settings.out, "results.md")} and throughput.svg.\n`);
+  const kept = save ? "" : "; bench/results is unchanged (--save writes there, after a full run)";
+  process.stdout.write(`${table}\nWritten to ${join(out, "results.md")} and throughput.svg${kept}.\n`);
 }
 
 /** Stops with `message` if `command` is wanted and not installed. */

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { BUN, ROOT, type RunningRedis, startRedis, waitFor } from "../test/helpers";
+import { BUN, ROOT, type RunningRedis, startRedis, waitFor } from "../tools/processes";
 import type { Command, Endpoint, Protocol, Reply } from "./load";
 
 /**

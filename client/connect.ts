@@ -60,11 +60,7 @@ export function openSocket(
       : new WebSocket(url, token !== undefined ? [SUBPROTOCOL, tokenProtocol(token)] : SUBPROTOCOL);
     const timer = setTimeout(() => {
       socket.close();
-      reject(
-        new ConnectError(
-          `Could not connect to ${shownUrl}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s. Check the host and port.`,
-        ),
-      );
+      reject(describeConnectFailure(shownUrl, url, "ETIMEDOUT", `no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
     }, CONNECT_TIMEOUT_MS);
     socket.addEventListener(
       "open",
@@ -86,17 +82,51 @@ export function openSocket(
       "error",
       (event) => {
         clearTimeout(timer);
-        reject(describeConnectFailure(shownUrl, url, event));
+        const code = ((event as globalThis.ErrorEvent).error as { code?: string } | undefined)?.code;
+        reject(describeConnectFailure(shownUrl, url, code, (event as globalThis.ErrorEvent).message ?? ""));
       },
       { once: true },
     );
   });
 }
 
-function describeConnectFailure(shownUrl: string, url: string, event: Event): ConnectError {
+/**
+ * Whether anything listens at `url`'s host and port: a TCP connection, closed at once, worded as
+ * openSocket would word its failure. It costs the server nothing (no handshake, no log line, no
+ * join and leave for the room to see), so the terminal can check before asking for a name. Bun only.
+ */
+export async function checkListening(url: string, shownUrl: string): Promise<void> {
+  const { hostname, port, protocol } = new URL(url);
+  let timer: Timer | undefined;
+  const noAnswer = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(describeConnectFailure(shownUrl, url, "ETIMEDOUT", "")), CONNECT_TIMEOUT_MS);
+  });
+  try {
+    const socket = await Promise.race([
+      Bun.connect({
+        hostname: hostname.replace(/^\[|\]$/g, ""),
+        port: Number(port) || (protocol === "wss:" ? 443 : 80),
+        socket: { data() {} },
+      }),
+      noAnswer,
+    ]);
+    socket.end();
+  } catch (error) {
+    if (error instanceof ConnectError) throw error;
+    throw describeConnectFailure(shownUrl, url, (error as { code?: string }).code, String(error));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describeConnectFailure(
+  shownUrl: string,
+  url: string,
+  code: string | undefined,
+  message: string,
+): ConnectError {
   const fail = (why: string, exitCode = 1, retry = true) =>
     new ConnectError(`Could not connect to ${shownUrl}: ${why}`, exitCode, retry, why);
-  const code = ((event as globalThis.ErrorEvent).error as { code?: string } | undefined)?.code;
   const { hostname, port } = new URL(url);
   const local = /^(localhost|127\.[\d.]+|\[::1\])$/.test(hostname);
   switch (code) {
@@ -123,9 +153,12 @@ function describeConnectFailure(shownUrl: string, url: string, event: Event): Co
       return fail("the host cannot be reached from here.");
   }
   // Bun words a refused handshake "WebSocket connection to '<url>' failed: Expected 101 status code: 404".
-  const message = (event as globalThis.ErrorEvent).message ?? "";
   const status = /Expected 101 status code: (\d+)/.exec(message)?.[1];
   if (status !== undefined) return describeRefusal(status, fail);
+  // A plain server answers TLS's first message in plain HTTP, which TLS reads as a wrong version.
+  if (url.startsWith("wss:") && /WRONG_VERSION_NUMBER|HTTP_REQUEST/i.test(message)) {
+    return fail(`the server does not speak TLS. Use ${shownUrl.replace(/^wss:/, "ws:")} instead.`, 1, false);
+  }
   if (/certificate|self.signed|UNABLE_TO_VERIFY|DEPTH_ZERO/i.test(`${message} ${code ?? ""}`)) {
     return fail(
       `its TLS certificate is not trusted (${code ?? message}). For a self-signed certificate, pass it with --ca FILE.`,

@@ -6,11 +6,17 @@
  * whole session: Enter hands the line over and clears it instead of ending the prompt. Printing
  * above works like wscat's `print()`: move to the top of the prompt's frame, erase it, write the
  * message, and draw the same frame again, so clack's own idea of the screen stays true.
+ *
+ * What it reads is stdin less the text of bracketed pastes, which keyboard.ts takes out whole: a
+ * paste goes into the input in one piece, however long, and one too long to send stays there with
+ * a line saying so.
  */
 
 import type { Interface } from "node:readline";
 import { styleText } from "node:util";
 import { settings, TextPrompt } from "@clack/core";
+import { cleanText, plural } from "../common/text";
+import { Keyboard } from "./keyboard";
 import { Recall } from "./recall";
 
 export interface InputLineOptions {
@@ -20,7 +26,15 @@ export interface InputLineOptions {
   hint: string;
   /** Receives each line the user enters with Enter; blank lines are not passed on. */
   onLine: (line: string) => void;
+  /**
+   * Why `text` cannot be sent as it is (it is too long), or undefined if it can. Text that cannot
+   * is kept in the input for the user to shorten or drop with Esc, and this is said above it.
+   */
+  tooLong?: (text: string) => string | undefined;
 }
+
+/** A warning above the input line, for print(): yellow, behind a yellow ▲. */
+export const warning = (message: string) => [styleText("yellow", message), styleText("yellow", "▲")] as const;
 
 // clack cancels a prompt on Escape. In a chat a stray Escape (or the start of an arrow key's
 // sequence on a slow link) must not throw the user out; Ctrl-C, Ctrl-D and /quit leave.
@@ -42,20 +56,26 @@ const WRAP_INDENT = " ".repeat(7);
 export class InputLine extends TextPrompt {
   readonly #stop: AbortController;
   readonly #output: NodeJS.WriteStream;
+  /** stdin, with each bracketed paste taken out whole (keyboard.ts). */
+  readonly #keyboard: Keyboard;
   #title: string;
   readonly #hint: string;
+  readonly #tooLong: (text: string) => string | undefined;
   readonly #recall = new Recall();
   /** How many times print() was called: a caller can tell whether anything was printed since. */
   printed = 0;
   #lastPrinted = { lines: 0, count: 0 };
-  /** The lines of a paste under way (between the terminal's paste-start and paste-end). */
-  #pasting: string[] | undefined;
-  /** A pasted block of several lines, waiting for Enter to go as one message. */
-  #block: string | undefined;
+  /** The lines of a pasted block, waiting for Enter to go as one message. */
+  #block: string[] | undefined;
 
-  constructor({ title, hint, onLine }: InputLineOptions, output: NodeJS.WriteStream = process.stdout) {
+  constructor(
+    { title, hint, onLine, tooLong = () => undefined }: InputLineOptions,
+    output: NodeJS.WriteStream = process.stdout,
+  ) {
     const stop = new AbortController();
+    const keyboard = new Keyboard(process.stdin);
     super({
+      input: keyboard,
       output,
       signal: stop.signal,
       render(this: InputLine) {
@@ -64,26 +84,17 @@ export class InputLine extends TextPrompt {
     });
     this.#stop = stop;
     this.#output = output;
+    this.#keyboard = keyboard;
     this.#title = title;
     this.#hint = hint;
+    this.#tooLong = tooLong;
 
     this.on("key", (_char, key) => {
-      if (this.#paste(key.name, onLine)) return;
+      if (key.name === "return") return this.#enter(onLine);
+      if (this.#paste(key.name)) return;
       if (key.name === "up" || key.name === "down") {
         const recalled = key.name === "up" ? this.#recall.older(this.userInput) : this.#recall.newer();
         if (recalled !== undefined) this.#replaceInput(recalled);
-      } else if (key.name === "return") {
-        // readline has already taken the line and cleared its own copy; clear ours to match.
-        const line = this.userInput;
-        this._setUserInput("");
-        this._cursor = 0;
-        // Recalling is ours (recall.ts): readline's own history would search by the half-typed
-        // prefix and blank the line past the oldest.
-        this.#readline()?.history.splice(0);
-        if (line.trim() !== "") this.#recall.add(line);
-        // Hand the line over once clack has drawn the cleared input, so that whatever onLine
-        // does to the screen (even ending the prompt) comes after that drawing, not under it.
-        if (line.trim() !== "") queueMicrotask(() => onLine(line));
       } else if (key.ctrl && key.name === "d" && this.userInput === "") {
         this.state = "cancel"; // Ctrl-D on an empty line ends input, as in a shell.
       } else if (!["left", "right", "home", "end"].includes(key.name ?? "")) {
@@ -94,48 +105,75 @@ export class InputLine extends TextPrompt {
     this.on("cancel", () => this.#output.write(`${cursorUp(1)}${ERASE_TO_END_OF_SCREEN}`));
   }
 
+  /** Enter: hands over the line, or the held block with the line after it, unless that is too long. */
+  #enter(onLine: (line: string) => void): void {
+    // readline has already taken the line and cleared its own copy. Recalling is ours (recall.ts):
+    // readline's own history would search by the half-typed prefix and blank the line past the oldest.
+    this.#readline()?.history.splice(0);
+    const line = this.userInput;
+    const text = this.#outgoing();
+    const problem = text.trim() === "" ? undefined : this.#tooLong(text);
+    if (problem !== undefined) {
+      this.#replaceInput(line); // kept, readline's copy too, for the user to shorten or drop
+      queueMicrotask(() => this.print(...warning(problem)));
+      return;
+    }
+    this._setUserInput("");
+    this._cursor = 0;
+    if (this.#block === undefined && line.trim() !== "") this.#recall.add(line);
+    this.#block = undefined;
+    // Hand the text over once clack has drawn the cleared input, so that whatever onLine does to
+    // the screen (even ending the prompt) comes after that drawing, not under it.
+    if (text.trim() !== "") queueMicrotask(() => onLine(text));
+  }
+
+  /** What Enter would send: the input, after the held block if there is one. */
+  #outgoing(): string {
+    if (this.#block === undefined) return this.userInput;
+    return (this.userInput === "" ? this.#block : [...this.#block, this.userInput]).join("\n");
+  }
+
   /**
-   * A paste of several lines (the terminal marks it, in bracketed paste mode) is not sent a line at
-   * a time: it is held as one block, shown in the input, that Enter sends as one message and Esc
-   * drops. True if `key` was taken for that.
+   * A paste (the terminal marks it, in bracketed paste mode, and keyboard.ts takes its text out
+   * whole) goes into the input as if typed if it is one line. One of several lines is held as a
+   * block, shown in the input, that Enter sends as one message and Esc drops. Esc also clears an
+   * input too long to send. True if `key` was taken for that.
    */
-  #paste(key: string | undefined, onLine: (line: string) => void): boolean {
-    if (key === "paste-start") {
-      this.#pasting = [];
-      return true;
-    }
-    if (key === "paste-end" && this.#pasting) {
-      const lines = [...this.#pasting, this.userInput];
-      this.#pasting = undefined;
-      if (lines.length === 1) return true; // one line: it is in the input, as if typed
-      if (lines.at(-1) === "") lines.pop();
-      this.#clearInput();
-      this.#block = [this.#block, ...lines].filter((part) => part !== undefined).join("\n");
-      return true;
-    }
-    if (key === "return" && this.#pasting) {
-      this.#pasting.push(this.userInput);
-      this.#clearInput();
-      return true;
-    }
-    if (key === "return" && this.#block !== undefined) {
-      const text = this.userInput === "" ? this.#block : `${this.#block}\n${this.userInput}`;
-      this.#block = undefined;
-      this.#clearInput();
-      queueMicrotask(() => onLine(text));
+  #paste(key: string | undefined): boolean {
+    if (key === "paste-start") return true;
+    if (key === "paste-end") {
+      const pasted = this.#keyboard.takePaste();
+      if (pasted !== undefined) this.#insert(cleanText(pasted));
       return true;
     }
     if (key === "escape" && this.#block !== undefined) {
       this.#block = undefined;
       return true;
     }
+    if (key === "escape" && this.#tooLong(this.userInput) !== undefined) {
+      this.#replaceInput("");
+      return true;
+    }
     return false;
   }
 
-  #clearInput(): void {
-    this.#readline()?.history.splice(0);
-    this._setUserInput("");
-    this._cursor = 0;
+  /** Puts pasted `text` in at the cursor; says at once if that makes the message too long to send. */
+  #insert(text: string): void {
+    if (!text.includes("\n")) {
+      // In one piece, readline measures the line once rather than once for every character.
+      const rl = this.#readline();
+      rl?.write(text);
+      this._setUserInput(rl?.line ?? "");
+      this._cursor = rl?.cursor ?? 0;
+    } else {
+      const lines = `${this.userInput.slice(0, this.cursor)}${text}${this.userInput.slice(this.cursor)}`.split("\n");
+      if (lines.at(-1) === "") lines.pop();
+      this.#block = [...(this.#block ?? []), ...lines];
+      this.#replaceInput("");
+    }
+    this.#recall.edited();
+    const problem = this.#tooLong(this.#outgoing());
+    if (problem !== undefined) queueMicrotask(() => this.print(...warning(problem)));
   }
 
   /** Puts `text` in the input, the cursor at its end, in readline's copy and ours. */
@@ -160,11 +198,13 @@ export class InputLine extends TextPrompt {
   /** Waits until the user leaves (Ctrl-C, Ctrl-D) or `end()` is called; the frame is gone then. */
   async run(): Promise<void> {
     // Bracketed paste (xterm's mode 2004): the terminal marks the start and end of a paste.
+    this.#keyboard.attach();
     this.#output.write(BRACKETED_PASTE_ON);
     try {
       await this.prompt();
     } finally {
       this.#output.write(BRACKETED_PASTE_OFF);
+      this.#keyboard.detach();
     }
   }
 
@@ -235,7 +275,7 @@ export class InputLine extends TextPrompt {
   private frame(): string {
     if (this.state === "cancel" || this.state === "submit") return "";
     const columns = this.#output.columns || 80;
-    const block = this.#block === undefined ? "" : `[${this.#block.split("\n").length} pasted lines] `;
+    const block = this.#block === undefined ? "" : `[${plural(this.#block.length, "pasted line")}] `;
     const input = inputWindow(this.userInput, this.cursor, Math.max(columns - 4 - block.length, 8));
     const hint = block ? "Enter sends the pasted lines as one message · Esc drops them" : this.#hint;
     return [
@@ -251,41 +291,64 @@ export class InputLine extends TextPrompt {
  * The part of `text` to show in `width` columns with the cursor at `cursor` (a UTF-16 index, as
  * readline counts): all of it if it fits, otherwise a window around the cursor with `…` where text
  * is cut. The cursor is drawn as an inverse character, or a block at the end, as clack does.
+ * Characters are measured one at a time, outwards from the cursor and no further than the window
+ * reaches, so that drawing costs the same for a line of any length (a paste can be 64 KiB).
  */
 export function inputWindow(text: string, cursor: number, width: number): string {
   const atEnd = cursor >= text.length;
   const at = atEnd ? "" : String.fromCodePoint(text.codePointAt(cursor)!);
-  let before = text.slice(0, cursor);
-  let after = text.slice(cursor + at.length);
-  const cursorWidth = Math.max(1, Bun.stringWidth(at));
-  if (Bun.stringWidth(before) + cursorWidth + Bun.stringWidth(after) > width) {
-    // Keep some text after the cursor in view, and as much as fits before it.
-    const keepAfter = Math.min(Bun.stringWidth(after), Math.floor(width / 4));
-    const roomBefore = width - cursorWidth - keepAfter;
-    if (Bun.stringWidth(before) > roomBefore) before = `…${dropFromStart(before, roomBefore - 1)}`;
-    const roomAfter = width - cursorWidth - Bun.stringWidth(before);
-    if (Bun.stringWidth(after) > roomAfter) after = fitWidth(after, roomAfter);
-  }
+  const afterCursor = cursor + at.length;
   const cursorGlyph = atEnd ? "█" : styleText("inverse", at);
-  return `${before}${cursorGlyph}${after}`;
-}
-
-/** The end of `text` that fits in `width` columns. */
-function dropFromStart(text: string, width: number): string {
-  const chars = Array.from(text);
-  let shown = 0;
-  let start = chars.length;
-  while (start > 0 && shown + Bun.stringWidth(chars[start - 1]!) <= width) shown += Bun.stringWidth(chars[--start]!);
-  return chars.slice(start).join("");
+  const room = width - Math.max(1, Bun.stringWidth(at));
+  const allBefore = walk(text, cursor, -1, room);
+  const allAfter = walk(text, afterCursor, 1, room);
+  if (allBefore.to === 0 && allAfter.to === text.length && allBefore.columns + allAfter.columns <= room)
+    return `${text.slice(0, cursor)}${cursorGlyph}${text.slice(afterCursor)}`;
+  // Keep some text after the cursor in view, and as much as fits before it.
+  const keepAfter = walk(text, afterCursor, 1, Math.floor(width / 4)).columns;
+  const before = endBefore(text, cursor, room - keepAfter);
+  return `${before.text}${cursorGlyph}${startAfter(text, afterCursor, room - before.columns)}`;
 }
 
 /** The start of `text` that fits in `width` columns, with `…` if cut. */
 export function fitWidth(text: string, width: number): string {
-  if (Bun.stringWidth(text) <= width) return text;
-  const chars = Array.from(text);
-  let shown = 0;
-  let end = 0;
-  while (end < chars.length && shown + Bun.stringWidth(chars[end]!) <= width - 1)
-    shown += Bun.stringWidth(chars[end++]!);
-  return `${chars.slice(0, end).join("")}…`;
+  return startAfter(text, 0, width);
 }
+
+/** The text from `start` on that fits in `width` columns, with `…` if cut. */
+function startAfter(text: string, start: number, width: number): string {
+  if (walk(text, start, 1, width).to === text.length) return text.slice(start);
+  return `${text.slice(start, walk(text, start, 1, width - 1).to)}…`;
+}
+
+/** The text before `end` that fits in `width` columns, with `…` if cut; and the columns it takes. */
+function endBefore(text: string, end: number, width: number): { text: string; columns: number } {
+  const whole = walk(text, end, -1, width);
+  if (whole.to === 0) return { text: text.slice(0, end), columns: whole.columns };
+  const shown = walk(text, end, -1, width - 1);
+  return { text: `…${text.slice(shown.to, end)}`, columns: shown.columns + 1 };
+}
+
+/**
+ * Steps through `text` from `from` to its end (`step` 1) or its start (-1), a whole character at a
+ * time, while the characters fit in `width` columns: where it stopped, and the columns they take.
+ */
+function walk(text: string, from: number, step: 1 | -1, width: number): { to: number; columns: number } {
+  const end = step > 0 ? text.length : 0;
+  let at = from;
+  let columns = 0;
+  while (at !== end) {
+    // A character outside the BMP is a surrogate pair, two UTF-16 units: they go together.
+    const [first, second] = step > 0 ? [at, at + 1] : [at - 2, at - 1];
+    const pair = isHighSurrogate(text.charCodeAt(first)) && isLowSurrogate(text.charCodeAt(second));
+    const next = at + step * (pair ? 2 : 1);
+    const charWidth = Bun.stringWidth(step > 0 ? text.slice(at, next) : text.slice(next, at));
+    if (columns + charWidth > width) break;
+    columns += charWidth;
+    at = next;
+  }
+  return { to: at, columns };
+}
+
+const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff;
+const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff;

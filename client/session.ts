@@ -14,7 +14,8 @@
 import { backoffDelay } from "../common/backoff";
 import { refusesName } from "../common/codes";
 import { type Command, parseTyped } from "../common/commands";
-import { type ChatEvent, decodeEvent, screenSafe, type User, type WelcomeEvent } from "../common/events";
+import { type ChatEvent, decodeEvent, type User, type WelcomeEvent } from "../common/events";
+import { screenSafe } from "../common/text";
 import { ConnectError, describeClose, finalClose, NameRefusedError, openSocket } from "./connect";
 import { MAX_QUEUED, Outbox } from "./outbox";
 import { Resume } from "./resume";
@@ -84,6 +85,8 @@ export class ChatSession {
   /** Settled once the first connection is in its room, or was refused. */
   readonly #entered = Promise.withResolvers<void>();
   #in = false;
+  /** The name asked for on connecting, however it was given. */
+  #askedName = "";
 
   private constructor(readonly options: SessionOptions) {}
 
@@ -206,9 +209,13 @@ export class ChatSession {
   /** The URL for the next connection: who we are, where we are, and what we saw last. */
   #connectUrl(): string {
     const url = new URL(this.options.url);
-    const name = this.me?.name ?? this.options.name;
+    // Once in, the name is the one the server last gave us, none included (a name lost to an
+    // earlier claim is not asked for again).
+    const name = this.me ? this.me.name : this.options.name;
     const room = this.room ?? this.options.room;
     if (name) url.searchParams.set("name", name);
+    // Given in the URL itself (`ws://…/?name=tess`) or by an option: the refusal names it either way.
+    this.#askedName = url.searchParams.get("name") ?? "";
     if (room) url.searchParams.set("room", room);
     const seen = room === undefined ? undefined : this.#resume.lastSeen(room);
     if (seen !== undefined) url.searchParams.set("since", String(seen));
@@ -272,7 +279,7 @@ export class ChatSession {
    */
   #entering(event: ChatEvent): boolean {
     if (event.type === "error" && refusesName(event.code)) {
-      this.#entered.reject(new NameRefusedError(event.message, this.options.name ?? ""));
+      this.#entered.reject(new NameRefusedError(event.message, this.#askedName));
       return true;
     }
     if (event.type === "joined") {

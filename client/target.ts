@@ -1,6 +1,6 @@
 /**
  * Where the client connects and as whom, from its command line: the server's URL (from a URL,
- * `host:port`, or --host/--port), a name and room checked as the server would, and a CA file.
+ * `host:port`, a bare port, or --host/--port), a name and room checked as the server would, and a CA file.
  */
 import { parsePort, UsageError } from "../common/cli";
 import { nameProblem, normalizeName } from "../common/text";
@@ -22,11 +22,17 @@ export async function readCa(file: string): Promise<string> {
   }
 }
 
-/** The server's URL from the positional argument or --host/--port; `host:port` gets `ws://`. */
+/**
+ * The server's URL from the positional argument or --host/--port; `host:port` gets `ws://`, and a
+ * bare port (`43001` or `:43001`) is one on this machine.
+ */
 export function serverUrl(given: string | undefined, host: string | undefined, port: string | undefined): string {
   if (given !== undefined && (host !== undefined || port !== undefined)) {
     throw new UsageError("Give either a URL or --host/--port, not both.");
   }
+  // new URL() would read `43001` as the IPv4 address 0.0.167.249: a number alone is meant as a port.
+  const barePort = given !== undefined ? /^:?(\d+)$/.exec(given)?.[1] : undefined;
+  if (barePort !== undefined) return serverUrl(undefined, undefined, barePort);
   if (given === undefined) {
     const url = new URL(DEFAULT_URL);
     if (host !== undefined) url.hostname = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;

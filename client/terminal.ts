@@ -5,18 +5,23 @@
  */
 
 import { styleText } from "node:util";
-import { cancel, intro, isCancel, log, outro, spinner, text } from "@clack/prompts";
+import { cancel, intro, isCancel, log, outro, S_STEP_ERROR, spinner, text } from "@clack/prompts";
 import { type Command, CommandError, parseTyped } from "../common/commands";
 import type { ChatEvent, NoticeEvent } from "../common/events";
 import { CAME_AND_WENT_MS, cameAndWentLine, messagesWere, nameProblem, normalizeName } from "../common/text";
+import { checkListening } from "./connect";
 import { exitAfterOutput } from "./exit";
-import { InputLine } from "./input-line";
+import { InputLine, warning } from "./input-line";
 import { ChatSession, ConnectError, NameRefusedError, type SessionOptions, type Status } from "./session";
 import { TerminalView } from "./terminal-view";
 
 /** A clack session: intro, a name, a spinner while connecting, then the input line until you leave. */
 export async function chatInTerminal(options: SessionOptions): Promise<void> {
   intro(styleText("inverse", ` chat · ${options.url} `));
+
+  // 0. Before asking for a name, that something answers there: a name typed for a server that is
+  //    not running is typed for nothing.
+  if (options.name === undefined && !(await somethingListens(options.url))) return;
 
   // 1 and 2. A name, unless given, and the connection; a name the server refuses is asked for again.
   let session: ChatSession | undefined;
@@ -61,6 +66,24 @@ export async function chatInTerminal(options: SessionOptions): Promise<void> {
   exitAfterOutput(0);
 }
 
+/** Whether anything listens at `url`; if not, says why, as connecting would, and exits. */
+async function somethingListens(url: string): Promise<boolean> {
+  // No guide line of its own: when the check passes, the spinner vanishes without a trace.
+  const checking = spinner({ withGuide: false });
+  checking.start(`Connecting to ${url}`);
+  try {
+    await checkListening(url, url);
+  } catch (error) {
+    checking.clear();
+    if (!(error instanceof ConnectError)) throw error;
+    log.message(error.message, { symbol: styleText("red", S_STEP_ERROR) });
+    exitAfterOutput(error.exitCode);
+    return false;
+  }
+  checking.clear();
+  return true;
+}
+
 /** Asks for a name: "" to go by the address only, undefined if the person left (Ctrl-C). */
 async function askName(): Promise<string | undefined> {
   const answer = await text({
@@ -76,7 +99,6 @@ async function askName(): Promise<string | undefined> {
 }
 
 const SPINNER = ["◒", "◐", "◓", "◑"];
-const warning = (message: string) => [styleText("yellow", message), styleText("yellow", "▲")] as const;
 
 /** The input line, with events printed above it and the connection's state in its title. */
 class ChatScreen {
@@ -87,6 +109,8 @@ class ChatScreen {
   #lastJoin: { address: string; at: number; printed: number } | undefined;
   /** Set when the session is over for good: what to say, and the exit code. */
   ended: Extract<Status, { type: "ended" }> | undefined;
+  /** The longest message the server takes, in bytes, from its welcome. */
+  #maxMessage: number | undefined;
 
   constructor(
     private readonly session: ChatSession,
@@ -97,10 +121,12 @@ class ChatScreen {
       title: "Message",
       hint: "Enter sends · /help lists commands · /quit leaves",
       onLine: (line) => this.#typed(line),
+      tooLong: (text) => this.#tooLong(text),
     });
   }
 
   show(event: ChatEvent): void {
+    if (event.type === "welcome") this.#maxMessage = event.limits.maxMessage;
     const shown = this.#view.render(event);
     if (event.type === "notice" && event.event === "leave" && this.#cameAndWent(event)) return this.#retitle();
     if (shown) this.input.print(shown.text, shown.gutter);
@@ -171,6 +197,15 @@ class ChatScreen {
     this.#retitle();
   }
 
+  /** Why `text` cannot be sent: more bytes than the server takes, which it would refuse. */
+  #tooLong(text: string): string | undefined {
+    const limit = this.#maxMessage;
+    if (limit === undefined) return undefined;
+    const size = sizeAsServerCounts(text);
+    if (size <= limit) return undefined;
+    return `Too long: ${size} bytes, the limit is ${limit}. Shorten it, or Esc drops it.`;
+  }
+
   #retitle(): void {
     const title = this.#view.title();
     const reconnecting = this.#reconnecting;
@@ -183,4 +218,21 @@ class ChatScreen {
         : `${title}${waiting}`,
     );
   }
+}
+
+/**
+ * The size of `line` in bytes as the server holds it to its --max-message: a message's own text
+ * (not the JSON around it), or, for another command, the frame.
+ */
+function sizeAsServerCounts(line: string): number {
+  let command: Command;
+  try {
+    command = parseTyped(line);
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error;
+    command = { type: "say", text: line };
+  }
+  return command.type === "say" || command.type === "me"
+    ? Buffer.byteLength(command.text)
+    : Buffer.byteLength(JSON.stringify(command));
 }

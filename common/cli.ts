@@ -75,6 +75,8 @@ export function parseCommandLine<const T extends readonly OptionSpec[]>(
   } catch (error) {
     throw new UsageError(describeParseError(error));
   }
+  const eaten = eatenByNpm(options, parsed.positionals);
+  if (eaten) throw new UsageError(eaten);
   if (parsed.positionals.length > positionals) {
     throw new UsageError(`Unexpected argument '${parsed.positionals[positionals]}'.`);
   }
@@ -117,6 +119,29 @@ function withValuesAttached(options: readonly OptionSpec[], argv: string[]): str
     i++;
   }
   return args;
+}
+
+/**
+ * Under `npm start` and `npm run`, the options before `--` are npm's: `npm start --port 43008`
+ * makes npm keep `--port` (as npm_config_port=true: a flag it does not know takes no value) and
+ * pass `43008` on alone, as if it were an argument. Then the arguments are our options' values,
+ * and the way out is `--`. Only `true` counts: another value came from an .npmrc, not from a flag
+ * npm took. (npx is npm too, but passes the options after the command on.)
+ */
+function eatenByNpm(options: readonly OptionSpec[], positionals: string[]): string | undefined {
+  const event = process.env.npm_lifecycle_event;
+  if (!event || event === "npx" || positionals.length === 0) return undefined;
+  const taken = options.filter((o) => o.value && process.env[`npm_config_${o.flag.replaceAll("-", "_")}`] === "true");
+  if (taken.length === 0) return undefined;
+  const npm = ["start", "stop", "restart", "test"].includes(event) ? `npm ${event}` : `npm run ${event}`;
+  // With one of each, the value is known to be that option's; with more, which is whose is not.
+  const example =
+    taken.length === 1 && positionals.length === 1
+      ? `--${taken[0]!.flag} ${positionals[0]}`
+      : taken.map((o) => `--${o.flag} ${o.value}`).join(" ");
+  const flags = taken.map((o) => `'--${o.flag}'`).join(" and ");
+  const values = positionals.map((p) => `'${p}'`).join(" and ");
+  return `npm took ${flags} as its own and passed ${values} on as ${positionals.length === 1 ? "an argument" : "arguments"}. Put the options after '--': ${npm} -- ${example}.`;
 }
 
 function envValue(name: string | undefined): string | undefined {

@@ -10,7 +10,6 @@
  */
 
 import type { ErrorCode } from "./codes";
-import { forTerminal, oneLine } from "./text";
 
 export const SUBPROTOCOL = "chat.v1.json";
 /**
@@ -293,23 +292,6 @@ const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined }
 export function validEvent(value: unknown): ChatEvent | undefined {
   if (!isObject(value) || !isString(value.type) || !Object.hasOwn(CHECKS, value.type)) return undefined;
   return CHECKS[value.type as ChatEvent["type"]](value);
-}
-
-/** The fields that may hold several lines: what people say, notices, errors, help. */
-const MULTILINE_FIELDS = new Set(["text", "message", "help"]);
-
-/**
- * An event from a server, every string of it made safe to show on a terminal: a hostile or broken
- * server could otherwise clear the screen or set the title through a name, a room, a help entry.
- * Multi-line fields keep their newlines (every kind of line break becomes one); the rest are one
- * line. Clients apply it to every event before anything shows it.
- */
-export function screenSafe<T>(value: T, field = ""): T {
-  if (typeof value === "string") return (MULTILINE_FIELDS.has(field) ? forTerminal(value) : oneLine(value)) as T;
-  if (Array.isArray(value)) return value.map((item) => screenSafe(item, field)) as T;
-  if (isObject(value))
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, screenSafe(item, key)])) as T;
-  return value;
 }
 
 /** An event as it came over the wire, parsed and checked; undefined if it is not one of ours. */

@@ -96,6 +96,23 @@ export function oneLine(text: string): string {
   return text.replace(/[\u2028\u2029]/g, "\uFFFD").replace(CONTROL, "\uFFFD");
 }
 
+/** The fields that may hold several lines: what people say, notices, errors, help. */
+const MULTILINE_FIELDS = new Set(["text", "message", "help"]);
+
+/**
+ * An event from a server, every string of it made safe to show on a terminal: a hostile or broken
+ * server could otherwise clear the screen or set the title through a name, a room, a help entry.
+ * Multi-line fields keep their newlines (every kind of line break becomes one); the rest are one
+ * line. Clients apply it to every event before anything shows it.
+ */
+export function screenSafe<T>(value: T, field = ""): T {
+  if (typeof value === "string") return (MULTILINE_FIELDS.has(field) ? forTerminal(value) : oneLine(value)) as T;
+  if (Array.isArray(value)) return value.map((item) => screenSafe(item, field)) as T;
+  if (typeof value === "object" && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, screenSafe(item, key)])) as T;
+  return value;
+}
+
 /** Text for a log line: one line, every control character escaped (a newline as `\n`). */
 export function forLog(text: string): string {
   if (!hasControls(text)) return text;

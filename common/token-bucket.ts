@@ -3,6 +3,8 @@
  * client's messages with one; the client paces what it sends with one set to the server's numbers,
  * so that a script piping in a file is never refused.
  */
+import { type Clock, REAL_CLOCK } from "./clock";
+
 export class TokenBucket {
   #tokens: number;
   #filledAt: number;
@@ -11,10 +13,10 @@ export class TokenBucket {
   constructor(
     private rate: number,
     private burst: number,
-    now = performance.now(),
+    private readonly clock: Clock = REAL_CLOCK,
   ) {
     this.#tokens = burst;
-    this.#filledAt = now;
+    this.#filledAt = clock.now();
   }
 
   /** Takes a token if there is one: true if the caller may go ahead. */
@@ -26,7 +28,7 @@ export class TokenBucket {
   spend(cost: number, now?: number): boolean {
     // Checked before reading the clock: with no limit, this is on every message's path.
     if (this.rate === 0) return true;
-    this.#refill(now ?? performance.now());
+    this.#refill(now ?? this.clock.now());
     if (this.#tokens < cost) return false;
     this.#tokens -= cost;
     return true;
@@ -35,19 +37,19 @@ export class TokenBucket {
   /** True once the bucket has refilled: forgetting it then loses nothing, a new one starts full. */
   isFull(now?: number): boolean {
     if (this.rate === 0) return true;
-    this.#refill(now ?? performance.now());
+    this.#refill(now ?? this.clock.now());
     return this.#tokens >= this.burst;
   }
 
   /** Milliseconds until the next token is there (0 if one is). */
   waitMs(now?: number): number {
     if (this.rate === 0) return 0;
-    this.#refill(now ?? performance.now());
+    this.#refill(now ?? this.clock.now());
     return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.rate) * 1000);
   }
 
   /** New numbers (the server announced its limits), starting full. */
-  reset(rate: number, burst: number, now = performance.now()): void {
+  reset(rate: number, burst: number, now = this.clock.now()): void {
     this.rate = rate;
     this.burst = burst;
     this.#tokens = burst;

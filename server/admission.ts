@@ -26,18 +26,17 @@ export class Admission {
   constructor(
     private readonly limits: Limits,
     private readonly metrics: Metrics,
+    /**
+     * The origins of this server's own page: its scheme and listening address (for a loopback or
+     * wildcard address, the names this machine answers to), with and without a default port; the
+     * transport knows them once it listens, before any request comes.
+     */
+    private readonly ownOrigins: () => ReadonlySet<string>,
   ) {}
 
   get connections(): number {
     return this.#connections;
   }
-
-  /**
-   * The origins of this server's own page: its scheme and listening address (for a loopback or
-   * wildcard address, the names this machine answers to), with and without a default port. Set by
-   * the transport once it knows the port.
-   */
-  ownOrigins = new Set<string>();
 
   /** Why an upgrade from the address of `budget` is refused, or undefined to let it through. */
   check(request: Request, offered: string[], budget: AddressBudget): Refusal | undefined {
@@ -106,7 +105,7 @@ export class Admission {
    */
   #originAllowed(origin: string): boolean {
     const allowed = this.limits.allowedOrigins;
-    return allowed.has("*") || allowed.has(origin) || this.ownOrigins.has(origin);
+    return allowed.has("*") || allowed.has(origin) || this.ownOrigins().has(origin);
   }
 
   /**

@@ -3,16 +3,15 @@
  * the chat core, admission, metrics and the log, behind the transport. server.ts starts it.
  */
 import { StartError } from "../common/cli";
-import { Admission } from "./admission";
 import { Chat } from "./chat";
 import { type Config, readTls } from "./config";
-import { type Directory, LocalDirectory } from "./directory";
+import { LocalDirectory, type MakeDirectory } from "./directory";
 import { History } from "./history";
 import { Logger } from "./log";
 import { Metrics } from "./metrics";
 import { buildPage } from "./page";
 import { RedisDirectory } from "./redis/directory";
-import { listen } from "./transport";
+import { listen, ServerHub } from "./transport";
 
 export interface ChatServer {
   url: string;
@@ -28,23 +27,27 @@ export async function startChatServer(config: Config, version: string): Promise<
   const log = new Logger(process.stdout, config.quiet);
   const metrics = new Metrics();
   const history = openHistory(config);
-  const directory: Directory = config.redis
-    ? new RedisDirectory(config.redis, history, log)
-    : new LocalDirectory(history);
-  const chat = new Chat({ limits, history, directory, log, metrics, version });
+  const { redis } = config;
+  const directory: MakeDirectory = redis
+    ? (sink) => new RedisDirectory(sink, redis, history, log)
+    : (sink) => new LocalDirectory(sink, history);
+  const hub = new ServerHub();
+  const chat = new Chat({ limits, hub, history, directory, log, metrics, version });
+  // Everything the chat needs is ready before anyone is let in: the page (read from the executable
+  // if compiled) and the directory (connected to Redis, or its first try failed).
   const page = await buildPage();
+  await chat.start();
   const transport = await listen(
-    { log, chat, admission: new Admission(limits, metrics), metrics, directory, limits },
+    { hub, log, chat, metrics, directory: chat.directory, limits },
     { page, host: config.host, port: config.port, tls, reusePort: config.reusePort },
   );
-  void chat.start();
   return {
     url: transport.url,
     port: transport.port,
     log,
     async shutDown() {
       await transport.shutDown();
-      directory.close();
+      chat.directory.close();
       history.close();
       log.flush();
     },

@@ -9,6 +9,7 @@
  * and hands it back to deliverSaid() on every instance; that publishes it once per format to the
  * room's topics, so everyone in the room, the sender included, gets it.
  */
+import { type Clock, REAL_CLOCK } from "../common/clock";
 import { type Refusal, refusal } from "../common/codes";
 import { type Command, CommandError, decodeCommand, HELP, parseTyped } from "../common/commands";
 import {
@@ -23,12 +24,13 @@ import { toText } from "../common/plain-text";
 import { cleanText, describeUser, escapeControls, nameProblem, normalizeName } from "../common/text";
 import { AddressBudgets } from "./budgets";
 import type { Limits } from "./config";
-import type { ChatSink, Directory } from "./directory";
-import { eventBytes, type History } from "./history";
+import type { ChatSink, Directory, MakeDirectory } from "./directory";
+import { eventBytes } from "./event-bytes";
+import type { History } from "./history";
 import { type Logger, printable } from "./log";
-import { type Asked, type Hub, Member } from "./member";
+import { type Hub, Member, type MemberSocket, type Upgrade } from "./member";
 import type { Metrics } from "./metrics";
-import { Names } from "./names";
+import { lostNameRefusal, Names } from "./names";
 import { isoNow, notice } from "./notice";
 import { SlowReaders } from "./readers";
 import { Rooms, topic } from "./rooms";
@@ -46,8 +48,13 @@ const MAX_ROOMS_LISTED = 1000;
 
 export interface ChatParts {
   limits: Limits;
+  /** The server's pub/sub (Bun's Server, through the transport's ServerHub), or a test's fake. */
+  hub: Hub;
+  /** What budgets and buckets read time from; a test's clock moves by hand. */
+  clock?: Clock;
   history: History;
-  directory: Directory;
+  /** Makes the directory, given the chat to deliver to (directory.ts). */
+  directory: MakeDirectory;
   log: Logger;
   metrics: Metrics;
   /** The server's version, for the welcome. */
@@ -59,27 +66,30 @@ export class Chat implements ChatSink {
   /** What each client address may still spend, whatever number of connections it uses. */
   readonly budgets: AddressBudgets;
   readonly readers: SlowReaders;
-  /** The server's pub/sub; set by the transport once it listens. */
-  hub!: Hub;
+  readonly hub: Hub;
+  readonly #clock: Clock;
   readonly #names: Names;
   readonly #limits: Limits;
   readonly #history: History;
-  readonly #directory: Directory;
+  /** The world beyond this instance's connections: names, presence, numbering (directory.ts). */
+  readonly directory: Directory;
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #version: string;
   /** Set once the server is shutting down (closeAll). */
   #closing = false;
 
-  constructor({ limits, history, directory, log, metrics, version }: ChatParts) {
+  constructor({ limits, hub, clock = REAL_CLOCK, history, directory, log, metrics, version }: ChatParts) {
+    this.hub = hub;
+    this.#clock = clock;
     this.#limits = limits;
     this.#history = history;
-    this.#directory = directory;
     this.#log = log;
     this.#metrics = metrics;
     this.#version = version;
-    this.#names = new Names(directory, limits.nameGrace * 1000);
-    this.budgets = new AddressBudgets(limits);
+    this.directory = directory(this);
+    this.#names = new Names(this.directory, limits.nameGrace * 1000);
+    this.budgets = new AddressBudgets(limits, clock);
     this.readers = new SlowReaders(limits, metrics, log);
     // A room someone is in keeps its numbering when history is short of memory.
     history.isOccupied = (room) => this.rooms.size(room) > 0;
@@ -92,11 +102,12 @@ export class Chat implements ChatSink {
 
   /** Starts the directory; with Redis, resolves once connected or once the first try failed. */
   start(): Promise<void> {
-    return this.#directory.start(this);
+    return this.directory.start();
   }
 
-  newMember(address: string, ip: string, json: boolean, asked: Asked): Member {
-    return new Member(address, ip, json, asked, this.#limits, this.budgets.of(ip));
+  /** The member for a connection that just opened; open() lets it in. */
+  newMember(socket: MemberSocket, upgrade: Upgrade): Member {
+    return new Member(socket, upgrade, this.#limits, this.budgets.of(upgrade.ip), this.#clock);
   }
 
   // --- A connection's life ----------------------------------------------------------------------
@@ -197,6 +208,16 @@ export class Chat implements ChatSink {
     this.#broadcast(room, notice(room, "leave", user, `${describeUser(user)} left ${room}`));
   }
 
+  nameLost(address: string, name: string): void {
+    const lost = this.#names.lose(name, address);
+    if (!lost) return;
+    const { member } = lost;
+    this.#refuse(member, lostNameRefusal(lost.name));
+    const change = `${lost.name} (${address}) is now ${describeUser(member.user)}`;
+    this.#announce(notice(member.room, "rename", member.user, change, lost.name));
+    this.#log.line(`${change}: another instance's claim of the name was earlier`);
+  }
+
   *everyone(): Generator<{ room: string; user: User; tokenHash: string }> {
     for (const [room, member] of this.rooms.everyone()) yield { room, user: member.user, tokenHash: member.tokenHash };
   }
@@ -205,7 +226,10 @@ export class Chat implements ChatSink {
 
   /** Looks over every reader for a backlog too big or stalled, and all of them for too much in all. */
   sweepSlowReaders(): void {
-    this.readers.sweep(Array.from(this.rooms.everyone(), ([, member]) => member));
+    this.readers.sweep(
+      Array.from(this.rooms.everyone(), ([, member]) => member),
+      this.#clock.now(),
+    );
   }
 
   // --- Sending ----------------------------------------------------------------------------------
@@ -253,11 +277,11 @@ export class Chat implements ChatSink {
     const told = event.event === "rename" || this.rooms.size(event.room) <= this.#limits.announceLimit;
     if (told) {
       if (!this.#closing) this.#broadcast(event.room, event, except);
-      this.#directory.notice(event);
+      this.directory.notice(event);
     }
     if (!event.user) return;
-    if (event.event === "leave") this.#directory.absent(event.room, event.user.address);
-    else this.#directory.present(event.room, event.user);
+    if (event.event === "leave") this.directory.absent(event.room, event.user.address);
+    else this.directory.present(event.room, event.user);
   }
 
   // --- Rooms ------------------------------------------------------------------------------------
@@ -282,7 +306,7 @@ export class Chat implements ChatSink {
     // A plain-text client entering its first room gets no greeting: the core chat had none, and
     // scripts that read its output expect only messages.
     if (member.json || !firstRoom) {
-      const elsewhere = this.#directory.elsewhere(room);
+      const elsewhere = this.directory.elsewhere(room);
       const listed = this.rooms.firstOf(room, JOINED_MEMBERS, member, elsewhere.users);
       const count = members.size + elsewhere.count;
       const seq = this.#history.lastSeq(room);
@@ -400,7 +424,7 @@ export class Chat implements ChatSink {
       text,
     };
     // The sender's own id comes back with it, so that it knows its message whatever became of the text.
-    this.#directory.say(
+    this.directory.say(
       id === undefined ? (said as Omit<SaidEvent, "seq">) : ({ ...said, id } as Omit<SaidEvent, "seq">),
     );
   }
@@ -456,7 +480,7 @@ export class Chat implements ChatSink {
   #who(member: Member): void {
     const room = member.room;
     const here = [...this.rooms.members(room)].map((m) => m.user);
-    this.#send(member, { type: "members", room, members: [...here, ...this.#directory.elsewhere(room).users] });
+    this.#send(member, { type: "members", room, members: [...here, ...this.directory.elsewhere(room).users] });
   }
 
   /**
@@ -481,7 +505,7 @@ export class Chat implements ChatSink {
 
   /** The rooms of every instance with people in them, the default room first. */
   #listRooms(member: Member): void {
-    this.#send(member, { type: "rooms", rooms: this.rooms.listed(this.#directory.roomsElsewhere(), MAX_ROOMS_LISTED) });
+    this.#send(member, { type: "rooms", rooms: this.rooms.listed(this.directory.roomsElsewhere(), MAX_ROOMS_LISTED) });
   }
 
   /**
@@ -490,7 +514,7 @@ export class Chat implements ChatSink {
    */
   #withinRate(member: Member): boolean {
     // One clock read for both buckets, and none when neither limits anything (as in the benchmark).
-    const now = this.#limits.rate > 0 || this.#limits.ipRate > 0 ? performance.now() : 0;
+    const now = this.#limits.rate > 0 || this.#limits.ipRate > 0 ? this.#clock.now() : 0;
     const connectionMay = member.bucket.take(now);
     if (connectionMay && member.budget.messages.take(now)) {
       member.refusedInARow = 0;

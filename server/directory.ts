@@ -24,6 +24,12 @@ export interface ChatSink {
   deliverNotice(event: NoticeEvent): void;
   /** Someone of another instance is gone without a word (their instance died): tell the room here. */
   departed(room: string, user: User): void;
+  /**
+   * The person of this instance at `address` had `name` (or a look-alike) given while cut off from
+   * the other instances, and another instance's earlier claim keeps it: they are left without a
+   * name, told why, and their room told of the rename.
+   */
+  nameLost(address: string, name: string): void;
   /** Everyone of this instance: their room, who they are, and their resume token's hash. */
   everyone(): Iterable<{ room: string; user: User; tokenHash: string }>;
 }
@@ -44,9 +50,18 @@ export function whenAnswered<T>(
   else then(answer);
 }
 
+/**
+ * How the chat core makes its directory: with itself as the sink, so that a directory is whole from
+ * the start and never has nowhere to deliver to.
+ */
+export type MakeDirectory = (sink: ChatSink) => Directory;
+
 export interface Directory {
-  /** Starts serving `sink`; with Redis, connects (and goes on trying in the background). */
-  start(sink: ChatSink): Promise<void>;
+  /**
+   * Starts; with Redis, connects (and goes on trying in the background), resolving once connected
+   * or once the first try failed. The chat has it started before it lets anyone in.
+   */
+  start(): Promise<void>;
   /** Numbers `event` and has it delivered (now, or once it comes back from Redis) to everyone. */
   say(event: Omit<SaidEvent, "seq">): void;
   /** Tells the other instances of a notice delivered here already. */
@@ -75,16 +90,15 @@ export interface Directory {
 
 /** A chat of one instance: names and rooms are the core's own, and history numbers what is said. */
 export class LocalDirectory implements Directory {
-  #sink: ChatSink | undefined;
+  constructor(
+    private readonly sink: ChatSink,
+    private readonly history: History,
+  ) {}
 
-  constructor(private readonly history: History) {}
-
-  async start(sink: ChatSink): Promise<void> {
-    this.#sink = sink;
-  }
+  async start(): Promise<void> {}
 
   say(event: Omit<SaidEvent, "seq">): void {
-    this.#sink?.deliverSaid(this.history.add(event));
+    this.sink.deliverSaid(this.history.add(event));
   }
 
   notice(): void {}

@@ -11,6 +11,9 @@
  */
 import { Database } from "bun:sqlite";
 import type { SaidEvent } from "../common/events";
+import { eventBytes } from "./event-bytes";
+
+export { eventBytes };
 
 const FLUSH_DELAY_MS = 50;
 const FLUSH_BATCH = 1000;
@@ -18,12 +21,6 @@ const FLUSH_BATCH = 1000;
 const PRUNE_EVERY_MS = 60_000;
 /** When over a budget, history is let go until this share of it is used: not on every message. */
 const EVICT_TO = 0.9;
-
-/** Roughly what an event costs in memory: its strings (two bytes a character) and the object. */
-export function eventBytes(event: SaidEvent): number {
-  const strings = event.text.length + event.room.length + event.from.address.length;
-  return 2 * (strings + (event.from.name?.length ?? 0) + (event.id?.length ?? 0)) + 200;
-}
 
 /** An event as the store keeps it: a row of the events table. */
 interface Row {

@@ -4,6 +4,7 @@
  * ServerWebSocket has that interface as it is; a unit test's fake member has it too.
  */
 import { createHash, randomBytes } from "node:crypto";
+import type { Clock } from "../common/clock";
 import { DEFAULT_ROOM, type User } from "../common/events";
 import { TokenBucket } from "../common/token-bucket";
 import type { AddressBudget } from "./budgets";
@@ -40,14 +41,22 @@ export interface Asked {
   resume?: string | null;
 }
 
+/** A connection as admitted at its upgrade, before its socket opens: who it is, what it asked for. */
+export interface Upgrade {
+  /** `ip:port` as seen at upgrade; set by the server, never taken from the client. */
+  address: string;
+  ip: string;
+  /** True for clients that asked for `chat.v1.json`: they get JSON events, not text lines. */
+  json: boolean;
+  asked: Asked;
+}
+
 /** A resume token as the server makes them (128 bits or more, base64url); anything else is ignored. */
 const RESUME_TOKEN = /^[A-Za-z0-9_-]{22,86}$/;
 
 export const OPEN = 1;
 
 export class Member {
-  /** Set by the transport once the connection is open. */
-  socket!: MemberSocket;
   name: string | null = null;
   room = DEFAULT_ROOM;
   /** Frames received while the client's name is being claimed, before it enters its first room. */
@@ -65,18 +74,25 @@ export class Member {
   /** What is kept and compared of it: never the token itself. */
   readonly tokenHash: string;
 
+  readonly address: string;
+  readonly ip: string;
+  readonly json: boolean;
+  readonly asked: Asked;
+
   constructor(
-    /** `ip:port` as seen at upgrade; set by the server, never taken from the client. */
-    readonly address: string,
-    readonly ip: string,
-    /** True for clients that asked for `chat.v1.json`: they get JSON events, not text lines. */
-    readonly json: boolean,
-    readonly asked: Asked,
+    /** The open connection: Bun's ServerWebSocket, or a test's fake. */
+    readonly socket: MemberSocket,
+    { address, ip, json, asked }: Upgrade,
     { rate, burst }: { rate: number; burst: number },
     /** What this connection's address may still spend, shared by all its connections. */
     readonly budget: AddressBudget,
+    clock: Clock,
   ) {
-    this.bucket = new TokenBucket(rate, burst);
+    this.address = address;
+    this.ip = ip;
+    this.json = json;
+    this.asked = asked;
+    this.bucket = new TokenBucket(rate, burst, clock);
     // A client coming back keeps its token, so that it can come back again.
     this.resumeToken =
       asked.resume && RESUME_TOKEN.test(asked.resume) ? asked.resume : randomBytes(16).toString("base64url");

@@ -66,6 +66,20 @@ export class Names {
     this.#letGo(member, leftOnPurpose ? 0 : this.graceMs);
   }
 
+  /**
+   * Another instance's earlier claim keeps `name` (directory.ts, nameLost): the member at `address`
+   * that has it, or a look-alike, here loses it. Returns it and the name it had, if there is one.
+   */
+  lose(name: string, address: string): { member: Member; name: string } | undefined {
+    const key = nameSkeleton(name);
+    const member = this.#holders.get(key);
+    if (member?.address !== address || member.name === null) return undefined;
+    const had = member.name;
+    this.#holders.delete(key);
+    member.name = null;
+    return { member, name: had };
+  }
+
   stop(): void {
     clearInterval(this.#sweep);
   }
@@ -123,6 +137,14 @@ export class Names {
 
 function taken(name: string): Refusal {
   return refusal("name-taken", `The name '${name}' is taken; choose another.`);
+}
+
+/** Why a member has no name any more: its name was given twice while instances were cut off, and the other claim was earlier. */
+export function lostNameRefusal(name: string): Refusal {
+  return refusal(
+    "name-lost",
+    `The name '${name}' was also given to someone on another server while the servers were cut off from each other, and their claim was earlier: you have no name now. Pick another with /nick.`,
+  );
 }
 
 /** A name held for someone who dropped: say so, and for how long. */

@@ -27,30 +27,42 @@ export const SECURITY_HEADERS = {
 
 /** The page itself, at `/`, and its scripts and styles at their own paths. */
 export interface Page {
-  /** The HTML for `/`, or the compiled-in bundle (which Bun serves itself). */
-  html: Response | HTMLBundle;
-  assets: Record<string, Response>;
+  /** The HTML for `/`. */
+  html: Response;
+  /** The scripts and styles: built files, or, in an executable, the compiled-in bundle that Bun serves. */
+  assets: Record<string, Response | HTMLBundle>;
 }
 
 /**
  * In an executable, Bun serves the compiled-in bundle itself, with no headers of ours. It is
- * routed at a path nobody can guess (so no other site can frame it there), read once over HTTP
- * from ourselves, and answered at `/` with our headers; its files keep Bun's paths.
+ * routed at a path nobody can guess (so no other site can frame it there), and its HTML is read
+ * once, before the server listens, from a short-lived server of our own on the loopback address;
+ * `/` answers it with our headers, and its files keep Bun's paths.
  */
 export const BUNDLE_PATH = `/page-${randomBytes(16).toString("hex")}`;
 
-export async function pageFromBundle(origin: string): Promise<Response> {
-  // Our own server at our own address: its certificate, self-signed or not, is the one we hold.
-  const answer = await fetch(`${origin}${BUNDLE_PATH}`, { tls: { rejectUnauthorized: false } });
-  if (!answer.ok) throw new StartError(`The web page could not be read from the executable (${answer.status}).`);
-  const html = await answer.arrayBuffer();
-  return new Response(html, {
-    headers: { ...SECURITY_HEADERS, "Content-Type": "text/html;charset=utf-8", "Cache-Control": "no-cache" },
+async function pageFromBundle(bundle: HTMLBundle): Promise<Page> {
+  const reader = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: { [BUNDLE_PATH]: bundle },
+    development: false,
+    fetch: () => new Response(null, { status: 404 }),
   });
+  try {
+    const answer = await fetch(`http://127.0.0.1:${reader.port}${BUNDLE_PATH}`);
+    if (!answer.ok) throw new StartError(`The web page could not be read from the executable (${answer.status}).`);
+    const html = new Response(await answer.arrayBuffer(), {
+      headers: { ...SECURITY_HEADERS, "Content-Type": "text/html;charset=utf-8", "Cache-Control": "no-cache" },
+    });
+    return { html, assets: { [BUNDLE_PATH]: bundle } };
+  } finally {
+    reader.stop(true);
+  }
 }
 
 export async function buildPage(): Promise<Page> {
-  if (isCompiled()) return { html: page, assets: {} };
+  if (isCompiled()) return pageFromBundle(page);
   const built = await Bun.build({
     entrypoints: [join(import.meta.dir, "../web/index.html")],
     target: "browser",

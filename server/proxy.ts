@@ -6,7 +6,7 @@
  * not itself a trusted proxy, since everything left of that the client could have written itself.
  * From anywhere else the headers are ignored: anyone can send them.
  */
-import { addressPrefix, expandIpv6, ipv4Octets } from "./budgets";
+import { addressPrefix, expandIpv6, ipv4Octets } from "./addresses";
 
 /** An address as the server tags it: the IP, and the port when one is known. */
 export interface ClientAddress {

@@ -9,15 +9,15 @@ import { hostname, networkInterfaces } from "node:os";
 import type { Server } from "bun";
 import { StartError } from "../common/cli";
 import { SUBPROTOCOL } from "../common/events";
-import type { Admission } from "./admission";
+import { Admission } from "./admission";
 import type { Chat } from "./chat";
 import type { Limits } from "./config";
 import type { Directory } from "./directory";
 import { type HttpContext, httpAnswer } from "./http";
 import type { Logger } from "./log";
-import type { Member } from "./member";
+import type { Hub, Member, Upgrade } from "./member";
 import type { Metrics } from "./metrics";
-import { BUNDLE_PATH, type Page, pageFromBundle } from "./page";
+import type { Page } from "./page";
 import { type ClientAddress, clientAddress } from "./proxy";
 
 /** How often all readers are looked over for a backlog (a broadcast checks its room at once). */
@@ -27,10 +27,32 @@ const BACKSTOP = 4;
 /** On shutting down, how long clients get to take their close frames before the server stops. */
 const SHUTDOWN_GRACE_MS = 2_000;
 
+/**
+ * What a socket carries: what its upgrade admitted, and, from the moment it opens (Bun calls
+ * `open` before any `message` or `close`), the member it is.
+ */
+type Connection = Upgrade | Member;
+
+/**
+ * The chat's pub/sub: Bun's Server once it listens. The chat is made, and its directory started,
+ * before the server listens; until then nobody can be subscribed, and publishing reaches nobody.
+ */
+export class ServerHub implements Hub {
+  server: Server<Connection> | undefined;
+
+  publish(topic: string, frame: string): number {
+    return this.server?.publish(topic, frame) ?? 0;
+  }
+
+  subscriberCount(topic: string): number {
+    return this.server?.subscriberCount(topic) ?? 0;
+  }
+}
+
 export interface TransportParts {
+  hub: ServerHub;
   log: Logger;
   chat: Chat;
-  admission: Admission;
   metrics: Metrics;
   directory: Directory;
   limits: Limits;
@@ -52,25 +74,32 @@ export interface Transport {
   shutDown(): Promise<void>;
 }
 
+/** The parts, and the admission the transport makes for them. */
+type Context = TransportParts & { admission: Admission };
+
 export async function listen(parts: TransportParts, options: ListenOptions): Promise<Transport> {
-  const { chat, admission } = parts;
-  // The page at `/`: built already, or (in an executable) read from Bun's bundle once listening.
-  let page = options.page.html instanceof Response ? options.page.html : undefined;
-  let server: Server<Member>;
+  const { chat } = parts;
+  const page = options.page.html;
+  let server: Server<Connection>;
+  // The server's own origins need its port, known once it listens (before any request comes).
+  let origins: Set<string> | undefined;
+  const ownOriginsNow = () => (origins ??= ownOrigins(options.host, server.port!, options.tls !== undefined));
+  const admission = new Admission(parts.limits, parts.metrics, ownOriginsNow);
+  const context: Context = { ...parts, admission };
   try {
-    server = Bun.serve<Member>({
+    server = Bun.serve<Connection>({
       hostname: options.host,
       port: options.port,
       ...(options.tls && { tls: options.tls }),
       // The page's scripts and styles (page.ts); the page itself is answered in fetch, beside the
       // upgrades on the same path. In an executable, Bun serves its built-in bundle (page.ts).
-      routes: options.page.html instanceof Response ? options.page.assets : { [BUNDLE_PATH]: options.page.html },
+      routes: options.page.assets,
       development: false,
       // With `routes`, Bun turns SO_REUSEPORT on by default: a second server on the same port
       // would start and quietly take half the connections instead of saying the port is taken.
       // It is on only when asked for, for instances meant to share a port (with --redis).
       reusePort: options.reusePort,
-      fetch: (request, server) => answer(request, server, parts, options, page),
+      fetch: (request, server) => answer(request, server, context, options, page),
       // Whatever throws while answering is one line in the bounded log and a bare 500, never a
       // stack trace written to stdout by each request that finds it.
       error: (error) => {
@@ -80,17 +109,12 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
           headers: { "Content-Type": "text/plain; charset=utf-8" },
         });
       },
-      websocket: websocketHandler(parts),
+      websocket: websocketHandler(context),
     });
   } catch (error) {
     throw new StartError(describeListenError(error, `${hostInUrl(options.host)}:${options.port}`));
   }
-  chat.hub = server;
-  const wildcard = options.host === "0.0.0.0" || options.host === "::";
-  page ??= await pageFromBundle(
-    `${options.tls ? "https" : "http"}://${wildcard ? "127.0.0.1" : hostInUrl(options.host)}:${server.port}`,
-  );
-  admission.ownOrigins = ownOrigins(options.host, server.port!, options.tls !== undefined);
+  parts.hub.server = server;
 
   // Readers that fell behind on something other than a broadcast (their own replies) are swept up
   // now and then.
@@ -112,8 +136,8 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
 /** A request that is not one of the page's files: an upgrade, admitted or refused, or a plain HTTP answer. */
 function answer(
   request: Request,
-  server: Server<Member>,
-  parts: TransportParts,
+  server: Server<Connection>,
+  context: Context,
   options: ListenOptions,
   page: Response | undefined,
 ): Response | undefined {
@@ -125,15 +149,15 @@ function answer(
     return plain(400, "Bad request: the Host header is not a host name (and port).");
   }
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
-    return httpAnswer(request, url, httpContext(server, parts, options, page));
-  return upgrade(request, url, server, parts);
+    return httpAnswer(request, url, httpContext(server, context, options, page));
+  return upgrade(request, url, server, context);
 }
 
 function upgrade(
   request: Request,
   url: URL,
-  server: Server<Member>,
-  { chat, admission, limits }: TransportParts,
+  server: Server<Connection>,
+  { chat, admission, limits }: Context,
 ): Response | undefined {
   const client = clientOf(request, server, limits);
   const ip = client.ip;
@@ -151,15 +175,16 @@ function upgrade(
     since: since !== null && /^\d{1,15}$/.test(since) ? Number(since) : null,
     resume: query.get("resume"),
   };
-  const member = chat.newMember(client.port ? `${hostInUrl(client.ip)}:${client.port}` : client.ip, ip, json, asked);
+  const address = client.port ? `${hostInUrl(client.ip)}:${client.port}` : client.ip;
+  const upgrade: Upgrade = { address, ip, json, asked };
   // Left to itself, Bun echoes the first protocol offered, whatever it is; an empty header says none.
-  if (server.upgrade(request, { data: member, headers: { "Sec-WebSocket-Protocol": json ? SUBPROTOCOL : "" } }))
+  if (server.upgrade(request, { data: upgrade, headers: { "Sec-WebSocket-Protocol": json ? SUBPROTOCOL : "" } }))
     return undefined;
   return plain(400, "Bad WebSocket handshake.");
 }
 
 /** Who sent `request`: its peer, or the client a trusted proxy names (proxy.ts). */
-function clientOf(request: Request, server: Server<Member>, limits: Limits): ClientAddress {
+function clientOf(request: Request, server: Server<Connection>, limits: Limits): ClientAddress {
   const peer = server.requestIP(request);
   if (!peer) return { ip: "unknown", port: 0 };
   return clientAddress(request.headers, { ip: peer.address, port: peer.port }, limits.trustedProxies);
@@ -191,8 +216,8 @@ function ownOrigins(host: string, port: number, tls: boolean): Set<string> {
 }
 
 function httpContext(
-  server: Server<Member>,
-  { chat, admission, metrics, directory, limits }: TransportParts,
+  server: Server<Connection>,
+  { chat, admission, metrics, directory, limits }: Context,
   options: ListenOptions,
   page: Response | undefined,
 ): HttpContext {
@@ -220,7 +245,7 @@ function httpContext(
   };
 }
 
-function websocketHandler({ chat, admission, metrics, limits }: TransportParts): Bun.WebSocketHandler<Member> {
+function websocketHandler({ chat, admission, metrics, limits }: Context): Bun.WebSocketHandler<Member> {
   return {
     maxPayloadLength: limits.maxFrame,
     idleTimeout: limits.idleTimeout,
@@ -232,9 +257,11 @@ function websocketHandler({ chat, admission, metrics, limits }: TransportParts):
     backpressureLimit: BACKSTOP * limits.maxBacklog,
     closeOnBackpressureLimit: true,
     open(ws) {
-      ws.data.socket = ws;
-      admission.opened(ws.data.budget);
-      chat.open(ws.data);
+      // What was known at the upgrade becomes a member, with its socket, now that it is open.
+      const member = chat.newMember(ws, ws.data as Upgrade);
+      ws.data = member;
+      admission.opened(member.budget);
+      chat.open(member);
     },
     message(ws, message) {
       if (typeof message !== "string") {
@@ -242,11 +269,12 @@ function websocketHandler({ chat, admission, metrics, limits }: TransportParts):
         // RFC 6455 §7.4.1: 1003 is for a data type the endpoint cannot accept.
         return ws.close(1003, "binary frames are not chat: send text");
       }
-      chat.receive(ws.data, message);
+      chat.receive(ws.data as Member, message);
     },
     close(ws, code, reason) {
-      admission.closed(ws.data.budget);
-      chat.closed(ws.data, code, reason);
+      const member = ws.data as Member;
+      admission.closed(member.budget);
+      chat.closed(member, code, reason);
     },
   };
 }

@@ -3,15 +3,28 @@
  * a fraction of a second per measurement. It checks that every measurement ran against every
  * set-up (Redis and Socket.IO included) and that the report and chart were written, not how fast
  * anything was: speed is for `bun run bench` to measure, not for a timed test on a shared machine.
+ * Such a run must leave the committed results in bench/results alone: only --save, after a full
+ * run, replaces them.
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, ROOT, RUN, run } from "./helpers";
 
-const out = mkdtempSync(join(tmpdir(), "chat-bench-test-"));
-afterAll(() => rmSync(out, { recursive: true, force: true }));
+/** The folder a run wrote its report to, named on its last line; removed after the tests. */
+let out: string | undefined;
+afterAll(() => out && rmSync(out, { recursive: true, force: true }));
+
+const RESULTS = join(ROOT, "bench/results");
+/** What is in bench/results: each file's name, contents and time of change. */
+const committedResults = () =>
+  readdirSync(RESULTS)
+    .sort()
+    .map((name) => ({
+      name,
+      text: readFileSync(join(RESULTS, name), "utf8"),
+      changed: statSync(join(RESULTS, name)).mtimeMs,
+    }));
 
 const SET_UPS = [
   "this server",
@@ -60,11 +73,18 @@ test("a tiny run measures every set-up and writes the tables and the chart", asy
     "--capacity",
     "80",
   ];
-  const finished = await run([BUN, join(ROOT, "bench/run.ts"), ...tiny, "--out", out], { timeoutMs: 200_000 });
+  const before = committedResults();
+  const finished = await run([BUN, join(ROOT, "bench/run.ts"), ...tiny], { timeoutMs: 200_000 });
   expect(finished.stderr).not.toContain("rror");
   expect(finished.exitCode).toBe(0);
+  // Without --save, bench/results is as it was; the report went to a folder of its own, named at the end.
+  expect(committedResults()).toEqual(before);
+  const written = /\nWritten to (\S+)\/results\.md and throughput\.svg/.exec(finished.stdout)?.[1];
+  expect(written).toBeDefined();
+  expect(written).not.toBe(RESULTS);
+  out = written;
 
-  const report = readFileSync(join(out, "results.md"), "utf8");
+  const report = readFileSync(join(out!, "results.md"), "utf8");
   // Every set-up has a throughput row with a positive rate per room size, and got every message once, in order.
   const throughput = table(report, "Throughput:");
   const exactly = table(report, "Exactly once");
@@ -89,7 +109,7 @@ test("a tiny run measures every set-up and writes the tables and the chart", asy
   expect(report).toMatch(/accepts its first WebSocket connection \d+ ms after it is started/);
   expect(finished.stdout).toContain(report.split("\n")[2]!);
 
-  const chart = readFileSync(join(out, "throughput.svg"), "utf8");
+  const chart = readFileSync(join(out!, "throughput.svg"), "utf8");
   expect(chart).toStartWith("<svg ");
   expect(chart.match(/<rect [^>]*height="[\d.]+" fill="#/g)?.length).toBe(2 * 8 + 8); // bars, then the legend
   // The progress went to stderr as it ran, one line per measurement.
@@ -110,4 +130,14 @@ test("an unknown set-up in --servers is one line naming the ones there are", asy
   expect(finished.stderr.trim()).toBe(
     `${RUN.bun} bench/run.ts: --servers: there is no 'nope'; choose from ours, ceiling, node, ours-redis, ours-redis-2, socketio, socketio-redis, socketio-redis-2. Run '${RUN.bun} bench/run.ts --help' for usage.`,
   );
+});
+
+test("--save takes a full run only: a partial one is refused before it measures, naming what to leave out", async () => {
+  const before = committedResults();
+  const finished = await run([BUN, join(ROOT, "bench/run.ts"), "--save", "--servers", "ours", "--load-only"]);
+  expect(finished.exitCode).toBe(2);
+  expect(finished.stderr.trim()).toBe(
+    `${RUN.bun} bench/run.ts: --save replaces the committed results, so it takes a full run: leave out --servers, --load-only, or leave out --save. Run '${RUN.bun} bench/run.ts --help' for usage.`,
+  );
+  expect(committedResults()).toEqual(before);
 });

@@ -249,3 +249,71 @@ describe("errors", () => {
     expect(await run([...CLIENT, "-v"])).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });
 });
+
+describe("a bare port names a server on this machine", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(["--history", "0"]);
+  });
+  afterAll(() => server.stop());
+
+  // new URL("ws://43001") is the address 0.0.167.249: the client must not go looking there.
+  test.each([
+    ["a port alone (43001)", ""],
+    ["a colon and a port (:43001)", ":"],
+  ])("%s connects to ws://127.0.0.1:<port>", async (_, prefix) => {
+    const result = await run([...CLIENT, `${prefix}${server.port}`], { input: "by port\n" });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: by port\n$/);
+  });
+
+  test("a bare number too big for a port is refused as one", async () => {
+    expect(await run([...CLIENT, "99999"])).toEqual({
+      exitCode: 2,
+      stdout: "",
+      stderr: `${RUN.client}: The port must be a number from 0 to 65535, not '99999'. Run '${RUN.client} --help' for usage.\n`,
+    });
+  });
+});
+
+test("wss:// to a server without TLS: one line saying so and naming the ws:// URL, exit code 1", async () => {
+  const server = await startServer();
+  try {
+    const wss = server.url.replace(/^ws:/, "wss:");
+    expect(await run([...CLIENT, wss], { input: "hi\n" })).toEqual({
+      exitCode: 1,
+      stdout: "",
+      stderr: `Could not connect to ${wss}: the server does not speak TLS. Use ${server.url} instead.\n`,
+    });
+  } finally {
+    await server.stop();
+  }
+});
+
+test("`npm run client --room dev`: npm keeps --room and passes dev on alone; the client says to put options after --", async () => {
+  const result = await run(["npm", "run", "client", "--room", "dev"], { env: { npm_config_loglevel: "error" } });
+  expect(result.exitCode).toBe(2);
+  expect(result.stderr).toContain(
+    `${RUN.client}: npm took '--room' as its own and passed 'dev' on as an argument. Put the options after '--': npm run client -- --room dev. Run '${RUN.client} --help' for usage.\n`,
+  );
+});
+
+test("the README's --json example has the fields the welcome event really has", async () => {
+  const readme = await Bun.file(join(ROOT, "README.md")).text();
+  const example = /\$ printf 'hello\\n' \| bun client\.ts --json --name jq \| head -3\n(.*)\n/.exec(readme)?.[1];
+  expect(example).toBeDefined();
+  /** An event's shape: its keys, each with its value's type, nested objects alike. */
+  const shape = (value: unknown): unknown =>
+    value !== null && typeof value === "object" && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, shape(inner)]))
+      : typeof value;
+  const server = await startServer();
+  try {
+    const result = await run([...CLIENT, "--json", "--name", "jq", server.url], { input: "" });
+    const welcome = JSON.parse(result.stdout.split("\n")[0]!);
+    expect(shape(JSON.parse(example!))).toEqual(shape(welcome));
+  } finally {
+    await server.stop();
+  }
+});

@@ -3,11 +3,11 @@
  * another one, so nothing of the source tree is beside them or under their working directory.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json";
-import { BUN, ROOT, type RunningServer, run, startServer, Terminal, unusedPort } from "./helpers";
+import { BUN, ROOT, RUN, type RunningServer, run, startServer, Terminal, unusedPort } from "./helpers";
 
 describe("compiled executables", () => {
   const binDir = mkdtempSync(join(tmpdir(), "chat-bin-"));
@@ -36,9 +36,9 @@ describe("compiled executables", () => {
     rmSync(workDir, { recursive: true, force: true });
   });
 
-  test("the server names itself and points to the compiled client", () => {
+  test("the server names itself and points to the compiled client beside it, by the path that works from here", () => {
     expect(server.log()).toBe(
-      `Listening on ${server.url}\nConnect a client with: chat-client ${server.url}\nOr open ${server.url.replace("ws://", "http://")}/ in a browser\n`,
+      `Listening on ${server.url}\nConnect a client with: ${chatClient} ${server.url}\nOr open ${server.url.replace("ws://", "http://")}/ in a browser\n`,
     );
   });
 
@@ -89,7 +89,7 @@ describe("compiled executables", () => {
     const result = await run([chatClient, `127.0.0.1:${port}`], { cwd: workDir });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toBe(
-      `Could not connect to ws://127.0.0.1:${port}: connection refused. Is the server running? Start one with: chat-server --port ${port}\n`,
+      `Could not connect to ws://127.0.0.1:${port}: connection refused. Is the server running? Start one with: ${chatServer} --port ${port}\n`,
     );
   });
 
@@ -110,6 +110,36 @@ describe("compiled executables", () => {
       expect(await terminal.waitForExit()).toBe(0);
     } finally {
       terminal.stop();
+    }
+  });
+
+  test("run as ./dist/chat-server, the banner and the 404 page name ./dist/chat-client", async () => {
+    const project = join(workDir, "project");
+    mkdirSync(join(project, "dist"), { recursive: true });
+    // Hard links: the executables as `npm run build` leaves them in a project's dist/, without copying 100 MB.
+    linkSync(chatServer, join(project, "dist", "chat-server"));
+    linkSync(chatClient, join(project, "dist", "chat-client"));
+    const inDist = await startServer([], { command: ["./dist/chat-server"], cwd: project });
+    try {
+      expect(inDist.log()).toContain(`\nConnect a client with: ./dist/chat-client ${inDist.url}\n`);
+      const page = await fetch(`http://127.0.0.1:${inDist.port}/elsewhere`);
+      expect(await page.text()).toEndWith(`for example:\n  ./dist/chat-client ${inDist.url}\n`);
+      const hinted = await run(["./dist/chat-client", inDist.url], { input: "as hinted\n", cwd: project });
+      expect(hinted.stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: as hinted\n$/);
+    } finally {
+      await inDist.stop();
+    }
+  });
+
+  test("a server executable with no client beside it says how to run the client with Bun", async () => {
+    const alone = join(workDir, "alone");
+    mkdirSync(alone, { recursive: true });
+    linkSync(chatServer, join(alone, "chat-server"));
+    const lone = await startServer([], { command: [join(alone, "chat-server")], cwd: alone });
+    try {
+      expect(lone.log()).toContain(`\nConnect a client with: ${RUN.client} ${lone.url}\n`);
+    } finally {
+      await lone.stop();
     }
   });
 });

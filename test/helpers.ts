@@ -1,36 +1,16 @@
 /**
- * What the tests share: the real server and client started as processes on free ports, bounded
- * waits, and (re-exported from sockets.ts and terminal.ts) test WebSocket clients over real
- * sockets and a real terminal (tmux) to drive the interactive client. Every wait is bounded in
- * time; every process started here is stopped by its pid.
+ * What the tests share: the real server and client started as processes on free ports, and
+ * (re-exported) bounded waits, free ports and redis-server (tools/processes.ts, shared with the
+ * benchmark), run() and the PATH the programs get (programs.ts), test WebSocket clients over real
+ * sockets (sockets.ts) and a real terminal (tmux) to drive the interactive client (terminal.ts).
+ * Every wait is bounded in time; every process started here is stopped by its pid.
  */
 
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { bunCommand, runCommand } from "../common/run-command";
-
-export const ROOT = join(import.meta.dir, "..");
-/** The Bun running the tests runs the programs too. */
-export const BUN = process.execPath;
-/** How our programs name themselves in their messages here: `bun server.ts`, or `npx bun server.ts` without a global Bun. */
-export const RUN = { server: runCommand("server"), client: runCommand("client"), bun: bunCommand() };
-
-/** Waits until `check` returns a value other than undefined, polling; fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string | (() => string),
-  check: () => T | undefined,
-  timeoutMs = 5_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
-    await Bun.sleep(20);
-  }
-}
+import { BUN, ROOT, waitFor } from "../tools/processes";
+import { PROGRAM_ENV } from "./programs";
 
 /** Reads a process's stream into a growing string, so tests can look at it while it runs. */
 function collect(stream: ReadableStream<Uint8Array>): { text: string; done: Promise<void> } {
@@ -69,7 +49,7 @@ export async function startServer(
   const portArgs = "PORT" in env ? [] : ["--port", "0"];
   const proc = Bun.spawn([...command, ...portArgs, ...args], {
     cwd,
-    env: { ...process.env, ...env },
+    env: { ...PROGRAM_ENV, ...env },
     stdout: "pipe",
     stderr: "pipe",
     stdin: "ignore",
@@ -109,7 +89,7 @@ export async function startServer(
 
 /** A client process in pipe mode whose stdin stays open; its output is collected as it comes. */
 export function pipeClient(args: string[], command = [BUN, join(ROOT, "client.ts")]) {
-  const proc = Bun.spawn([...command, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([...command, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: PROGRAM_ENV });
   const out = { stdout: "", stderr: "" };
   const decoder = () => new TextDecoder();
   void (async () => {
@@ -139,39 +119,6 @@ export function pipeClient(args: string[], command = [BUN, join(ROOT, "client.ts
   };
 }
 
-export interface Finished {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion with `input` on stdin; kills it if it outlives `timeoutMs`. */
-export async function run(
-  command: string[],
-  {
-    input = "",
-    cwd = ROOT,
-    timeoutMs = 15_000,
-    env,
-  }: { input?: string; cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
-): Promise<Finished> {
-  const proc = Bun.spawn(command, {
-    cwd,
-    stdin: new TextEncoder().encode(input),
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, ...env },
-  });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { exitCode, stdout, stderr };
-}
-
 /**
  * Waits until the server's --store file holds a message with `text`: the store writes in batches
  * (every 50 ms), and a test about to SIGKILL the server must not kill it before the write.
@@ -194,40 +141,7 @@ export function waitForStored(store: string, text: string, timeoutMs = 5_000): P
   );
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-export function unusedPort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
-
-/**
- * A redis-server (Debian's) of the caller's own on `port`, saving nothing to disk; in the
- * foreground, so that its pid is the server's and stop() kills it. `wrap` may prefix its command
- * (the benchmark pins it to a core with taskset).
- */
-export async function startRedis(port = unusedPort(), wrap: (command: string[]) => string[] = (command) => command) {
-  const proc = Bun.spawn(
-    wrap(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]),
-    { stdout: "ignore", stderr: "ignore" },
-  );
-  await waitFor("redis-server to answer", () => {
-    if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
-    const ping = Bun.spawnSync(["redis-cli", "-p", String(port), "PING"]);
-    return ping.stdout.toString().trim() === "PONG" ? true : undefined;
-  });
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    pid: proc.pid,
-    async stop() {
-      proc.kill("SIGKILL");
-      await proc.exited;
-    },
-  };
-}
-export type RunningRedis = Awaited<ReturnType<typeof startRedis>>;
-
+export * from "../tools/processes";
+export * from "./programs";
 export * from "./sockets";
 export * from "./terminal";

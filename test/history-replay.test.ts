@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, jsonClient, ROOT, RUN, settle, startServer, TestSocket } from "./helpers";
+import { BUN, jsonClient, ROOT, RUN, run, settle, startServer, TestSocket } from "./helpers";
 
 describe("history", () => {
   test("who enters a room first gets its last N messages, oldest first, marked as history", async () => {
@@ -91,12 +91,10 @@ describe("history", () => {
   });
 
   test("a store that cannot be opened is one clear line and exit code 1", async () => {
-    const result = Bun.spawnSync([BUN, join(ROOT, "server.ts"), "--port", "0", "--store", "/nonexistent/dir/h.sqlite"]);
+    const result = await run([BUN, join(ROOT, "server.ts"), "--port", "0", "--store", "/nonexistent/dir/h.sqlite"]);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr.toString()).toStartWith(
-      `${RUN.server}: Could not open the history store '/nonexistent/dir/h.sqlite': `,
-    );
-    expect(result.stderr.toString()).toEndWith("Check the path, or leave out --store to keep history in memory.\n");
+    expect(result.stderr).toStartWith(`${RUN.server}: Could not open the history store '/nonexistent/dir/h.sqlite': `);
+    expect(result.stderr).toEndWith("Check the path, or leave out --store to keep history in memory.\n");
   });
 });
 

@@ -3,8 +3,10 @@
  * server, the real client in pipe mode, and a real redis-server where Redis is involved.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, jsonClient, ROOT, type RunningServer, run, startRedis, startServer } from "./helpers";
+import { BUN, jsonClient, ROOT, type RunningServer, run, startRedis, startServer, unusedPort } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 
@@ -40,6 +42,22 @@ describe("a message the server rewrites is still known as one's own", () => {
       await small.stop();
     }
   });
+});
+
+test("a name given in the URL and refused is named in the refusal", async () => {
+  const server = await startServer();
+  try {
+    const { socket: alice } = await jsonClient(server, "?name=alice");
+    const result = await run([...CLIENT, `${server.url}/?name=alice`], { input: "hi\n" });
+    expect(result).toEqual({
+      exitCode: 3,
+      stdout: "",
+      stderr: "Could not join as 'alice': The name 'alice' is taken; choose another.\n",
+    });
+    alice.close();
+  } finally {
+    await server.stop();
+  }
 });
 
 describe("a clean exit frees the name at once", () => {
@@ -82,3 +100,54 @@ describe("with Redis", () => {
     }
   }, 60_000);
 });
+
+describe("the compiled server", () => {
+  test("lets nobody in before the chat is ready: a message said the moment it accepts comes back", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chat-early-"));
+    const binary = join(dir, "chat-server");
+    try {
+      const build = await run([BUN, "build", "--compile", join(ROOT, "server.ts"), "--outfile", binary], {
+        timeoutMs: 60_000,
+      });
+      expect(build.exitCode).toBe(0);
+      // Five starts; each time, connections are opened every millisecond from before the server
+      // listens, and each says something the moment it is open.
+      for (let start = 0; start < 5; start++) {
+        const port = unusedPort();
+        const server = Bun.spawn([binary, "--port", String(port)], { stdout: "ignore", stderr: "ignore" });
+        try {
+          expect({ start, outcomes: await earlyWords(port) }).toEqual({ start, outcomes: { echoed: true, lost: 0 } });
+        } finally {
+          server.kill();
+          await server.exited;
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+/** Connects to `port` as soon as it accepts; says "early" at once; reports whether it came back. */
+async function earlyWords(port: number): Promise<{ echoed: boolean; lost: number }> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+    const opened = await new Promise<boolean>((resolve) => {
+      socket.onopen = () => resolve(true);
+      socket.onerror = () => resolve(false);
+    });
+    if (!opened) {
+      await Bun.sleep(1);
+      continue;
+    }
+    const echoed = await new Promise<boolean>((resolve) => {
+      socket.onmessage = (event) => String(event.data).endsWith(": early") && resolve(true);
+      setTimeout(() => resolve(false), 2_000);
+      socket.send("early");
+    });
+    socket.close();
+    return { echoed, lost: echoed ? 0 : 1 };
+  }
+  throw new Error(`nothing accepted connections on port ${port} within 10 s`);
+}

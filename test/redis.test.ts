@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SUBPROTOCOL } from "../common/events";
 import {
   CuttableLink,
+  jsonClient,
   pipeClient,
   type RunningServer,
   startRedis,
@@ -526,3 +527,159 @@ function evalCalls(port: number): number {
   const stats = Bun.spawnSync(["redis-cli", "-p", String(port), "INFO", "commandstats"]).stdout.toString();
   return Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
 }
+
+/**
+ * Two instances, each behind a link to Redis of its own that the test cuts and restores, with
+ * `use`; all stopped afterwards.
+ */
+async function withTwoCutOffInstances(
+  use: (a: RunningServer, b: RunningServer, cables: [CuttableLink, CuttableLink]) => Promise<void>,
+): Promise<void> {
+  const redis = await startRedis();
+  const cables: [CuttableLink, CuttableLink] = [new CuttableLink(redis.port), new CuttableLink(redis.port)];
+  const instances: RunningServer[] = [];
+  try {
+    for (const cable of cables) instances.push(await startServer(["--redis", `redis://127.0.0.1:${cable.port}`]));
+    for (const instance of instances) await instance.waitForLog(/Redis: connected/);
+    await use(instances[0]!, instances[1]!, cables);
+  } finally {
+    for (const cable of cables) cable.stop();
+    for (const instance of instances) await instance.stop();
+    await redis.stop();
+  }
+}
+
+/** Cuts `cable` and waits until `server` knows it is cut off. */
+async function cutOff(server: RunningServer, cable: CuttableLink): Promise<void> {
+  const lost = server.log().match(/Redis: lost Redis/g)?.length ?? 0;
+  cable.cut();
+  await waitFor("the instance to lose Redis", () =>
+    (server.log().match(/Redis: lost Redis/g)?.length ?? 0) > lost ? true : undefined,
+  );
+}
+
+/** Restores `cable` and waits until `server` has caught up with Redis again. */
+async function reconnect(server: RunningServer, cable: CuttableLink): Promise<void> {
+  const connected = server.log().match(/Redis: connected/g)?.length ?? 0;
+  cable.restore();
+  await waitFor(
+    "the instance to connect to Redis again",
+    () => ((server.log().match(/Redis: connected/g)?.length ?? 0) > connected ? true : undefined),
+    15_000,
+  );
+}
+
+/**
+ * Asks /who (JSON) until the room's list, as names (or addresses, for people without one), is
+ * what `wanted` accepts, within a bound; returns the last list.
+ */
+async function whoUntil(socket: TestSocket, wanted: (listed: string[]) => boolean): Promise<string[]> {
+  const lists = () => socket.events.filter((e) => e.type === "members");
+  let listed: string[] = [];
+  for (let asked = lists().length + 1, tries = 0; tries < 40; asked++, tries++) {
+    socket.send(JSON.stringify({ type: "who" }));
+    await waitFor("the list", () => (lists().length >= asked ? true : undefined));
+    listed = lists()
+      .at(-1)!
+      .members.map((m: { name: string | null; address: string }) => m.name ?? m.address);
+    if (wanted(listed)) break;
+    await Bun.sleep(250);
+  }
+  return listed;
+}
+
+test("two instances cut off from Redis both give out `twin`; once back, the earlier claim keeps it even if its instance returns last, and the other is told and left without a name", async () => {
+  await withTwoCutOffInstances(async (a, b, [toA, toB]) => {
+    await cutOff(a, toA);
+    await cutOff(b, toB);
+    const { socket: first } = await jsonClient(a, "?name=twin");
+    expect(first.events.find((e) => e.type === "welcome")!.you.name).toBe("twin");
+    await Bun.sleep(20); // the claims are a clear few milliseconds apart
+    const { socket: second, address: secondAddress } = await jsonClient(b, "?name=twin");
+    expect(second.events.find((e) => e.type === "welcome")!.you.name).toBe("twin");
+
+    // b returns first and registers its `twin`; a returns with the earlier claim: b's holder loses it.
+    await reconnect(b, toB);
+    await reconnect(a, toA);
+    const lost = await second.waitForEvent("the name lost", (e) => e.type === "error", 10_000);
+    expect(lost).toEqual({
+      type: "error",
+      code: "name-lost",
+      message:
+        "The name 'twin' was also given to someone on another server while the servers were cut off from each other, and their claim was earlier: you have no name now. Pick another with /nick.",
+    });
+    const renamed = await second.waitForEvent("the rename", (e) => e.type === "notice" && e.event === "rename");
+    expect(renamed).toMatchObject({ user: { name: null, address: secondAddress }, previousName: "twin" });
+    expect(renamed.text).toBe(`twin (${secondAddress}) is now ${secondAddress}`);
+    // The room on the other instance hears of it too.
+    await first.waitForEvent(
+      "the rename on the other instance",
+      (e) => e.type === "notice" && e.event === "rename" && e.user.address === secondAddress,
+    );
+    expect(first.events.filter((e) => e.type === "error")).toEqual([]);
+
+    const third = (await jsonClient(a, "?name=third")).socket;
+    const listed = await whoUntil(third, (names) => names.length === 3 && names.includes(secondAddress));
+    expect(listed.sort()).toEqual([secondAddress, "third", "twin"].sort());
+    for (const socket of [first, second, third]) socket.close();
+  });
+}, 40_000);
+
+test("after a partition, the instance that returns with the later claim of a name takes it from its own client: a plain-text client and a pipe client are told", async () => {
+  await withTwoCutOffInstances(async (a, b, [toA, toB]) => {
+    await cutOff(a, toA);
+    await cutOff(b, toB);
+    const first = (await jsonClient(a, "?name=twin")).socket;
+    const early = (await jsonClient(a, "?name=twain")).socket;
+    await Bun.sleep(20);
+    const text = await TestSocket.open(`${b.url}/?name=twin`);
+    await b.waitForLog(/twin \(\S+\) joined chat/);
+    const piped = pipeClient(["--name", "twain", `127.0.0.1:${b.port}`]);
+    try {
+      await b.waitForLog(/twain \(\S+\) joined chat/);
+
+      // a returns first with the earlier claims; b, returning, finds them and its own clients lose.
+      await reconnect(a, toA);
+      await reconnect(b, toB);
+      const message =
+        "The name 'twin' was also given to someone on another server while the servers were cut off from each other, and their claim was earlier: you have no name now. Pick another with /nick.";
+      expect(await text.waitForMessage("the error", (m) => m.startsWith("*** Error"), 10_000)).toBe(
+        `*** Error: ${message}`,
+      );
+      expect(await text.waitForMessage("the rename", (m) => m.includes(" is now "))).toMatch(
+        /^\*\*\* twin \((127\.0\.0\.1:\d+)\) is now \1$/,
+      );
+      await piped.waitForOutput("the pipe client's error", (out) =>
+        out.includes(`From server: *** Error: ${message.replaceAll("twin", "twain")}`),
+      );
+      await piped.waitForOutput("the pipe client's rename", (out) =>
+        /From server: \*\*\* twain \((127\.0\.0\.1:\d+)\) is now \1/.test(out),
+      );
+      for (const socket of [first, early]) expect(socket.events.filter((e) => e.type === "error")).toEqual([]);
+      const third = (await jsonClient(b)).socket;
+      const once = (names: string[]) =>
+        names.length === 5 && names.filter((n) => n === "twin" || n === "twain").length === 2;
+      const listed = await whoUntil(third, once);
+      expect(listed.filter((n) => n === "twin")).toHaveLength(1);
+      expect(listed.filter((n) => n === "twain")).toHaveLength(1);
+      for (const socket of [first, early, text, third]) socket.close();
+    } finally {
+      piped.proc.kill("SIGKILL");
+    }
+  });
+}, 40_000);
+
+test("a name let go of while the instance was cut off from Redis is free on the other instances once it is back", async () => {
+  await withTwoCutOffInstances(async (a, b, [toA]) => {
+    const holder = (await jsonClient(a, "?name=twin")).socket;
+    await cutOff(a, toA);
+    holder.close(); // on purpose: the name is free at once
+    await a.waitForLog(/Connection from twin \(\S+\) closed/);
+    await reconnect(a, toA);
+    const { socket: later } = await jsonClient(b, "?name=twin");
+    await later.waitForEvent("joined", (e) => e.type === "joined");
+    expect(later.events.filter((e) => e.type === "error")).toEqual([]);
+    expect(later.events.find((e) => e.type === "welcome")!.you.name).toBe("twin");
+    later.close();
+  });
+}, 30_000);

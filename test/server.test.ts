@@ -1,10 +1,21 @@
 /** The core chat against the real server process: broadcast to everyone in the room, the sender included, its log, and its options. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json";
-import { BUN, ROOT, RUN, type RunningServer, run, startServer, TestSocket, waitFor } from "./helpers";
+import {
+  BUN,
+  NPM_ONLY_PATH,
+  PROGRAM_PATH,
+  ROOT,
+  RUN,
+  type RunningRedis,
+  type RunningServer,
+  run,
+  startRedis,
+  startServer,
+  TestSocket,
+  waitFor,
+} from "./helpers";
 
 const SERVER = [BUN, join(ROOT, "server.ts")];
 
@@ -218,17 +229,14 @@ describe("options", () => {
   });
 
   test("the hints name the command that works: `npx bun` for Bun from npm only, `bun` with Bun on the PATH", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "chat-path-"));
-    try {
-      symlinkSync(BUN, join(dir, "bun"));
-      const npmOnly = `${join(ROOT, "node_modules", ".bin")}:/usr/bin:/bin`;
-      const usage = async (PATH: string) =>
-        (await run([BUN, join(ROOT, "server.ts"), "--help"], { env: { PATH } })).stdout.split("\n")[0];
-      expect(await usage(npmOnly)).toBe("Usage: npx bun server.ts [options]");
-      expect(await usage(`${dir}:${npmOnly}`)).toBe("Usage: bun server.ts [options]");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // Both PATHs are built here, so this holds whether or not the machine has a Bun of its own.
+    const usage = async (program: string, PATH: string) =>
+      (await run([BUN, join(ROOT, program), "--help"], { env: { PATH } })).stdout.split("\n")[0];
+    expect(await usage("server.ts", NPM_ONLY_PATH)).toBe("Usage: npx bun server.ts [options]");
+    expect(await usage("client.ts", NPM_ONLY_PATH)).toBe("Usage: npx bun client.ts [options] [URL]");
+    expect(await usage("server.ts", PROGRAM_PATH)).toBe(`Usage: ${RUN.server} [options]`);
+    expect(await usage("client.ts", PROGRAM_PATH)).toBe(`Usage: ${RUN.client} [options] [URL]`);
+    expect(RUN.server).toBe("bun server.ts");
   });
 
   test("listening on every address, the banner gives an address this machine can use", async () => {
@@ -265,3 +273,79 @@ describe("options", () => {
     });
   });
 });
+
+test("`npm start --port N`: npm keeps --port and passes N on alone; the server says to put options after --", async () => {
+  const result = await run(["npm", "start", "--port", "43008"], { env: { npm_config_loglevel: "error" } });
+  expect(result.exitCode).toBe(2);
+  expect(result.stderr).toContain(
+    `${RUN.server}: npm took '--port' as its own and passed '43008' on as an argument. Put the options after '--': npm start -- --port 43008. Run '${RUN.server} --help' for usage.\n`,
+  );
+});
+
+test("with a token, the banner's client command has --token, and the log never shows the token itself", async () => {
+  const fromFlag = await startServer(["--token", "flag-secret"]);
+  const fromEnv = await startServer([], { env: { CHAT_TOKEN: "env-secret" } });
+  try {
+    expect(fromFlag.log()).toContain(`\nConnect a client with: ${RUN.client} --token TOKEN ${fromFlag.url}\n`);
+    expect(fromEnv.log()).toContain(`\nConnect a client with: ${RUN.client} --token "$CHAT_TOKEN" ${fromEnv.url}\n`);
+    expect(fromFlag.log()).not.toContain("flag-secret");
+    expect(fromEnv.log()).not.toContain("env-secret");
+    // As printed, with CHAT_TOKEN set as the server had it, the command gets in.
+    const hinted = await run(["bash", "-c", `${BUN} ${join(ROOT, "client.ts")} --token "$CHAT_TOKEN" ${fromEnv.url}`], {
+      input: "let in\n",
+      env: { CHAT_TOKEN: "env-secret" },
+    });
+    expect(hinted.stdout).toMatch(/^From server: 127\.0\.0\.1:\d+: let in\n$/);
+  } finally {
+    await fromFlag.stop();
+    await fromEnv.stop();
+  }
+});
+
+test("--redis: one line on connecting and one per reconnection, also when the link drops again while catching up", async () => {
+  const redis = await startRedis();
+  let restarted: RunningRedis | undefined;
+  const server = await startServer(["--redis", redis.url]);
+  const redisCli = (...args: string[]) =>
+    Bun.spawnSync(["redis-cli", "-p", String(redis.port), ...args])
+      .stdout.toString()
+      .trim();
+  const lines = (pattern: RegExp) => server.log().match(pattern) ?? [];
+  try {
+    await server.waitForLog(/Redis: connected/);
+    expect(lines(/^Redis: connected.*$/gm)).toEqual([`Redis: connected to ${redis.url}`]);
+    // Writes held, the catch-up after a reconnection stops at its first one; the subscription is cut
+    // once, and again while the instance catches up.
+    redisCli("CLIENT", "PAUSE", "20000", "WRITE");
+    redisCli("CLIENT", "KILL", "TYPE", "pubsub");
+    await server.waitForLog(/Redis: lost/);
+    const subscribed = () => (redisCli("PUBSUB", "NUMSUB", "chat:events").endsWith("\n1") ? true : undefined);
+    await waitFor("the instance subscribed again", subscribed);
+    redisCli("CLIENT", "KILL", "TYPE", "pubsub");
+    await Bun.sleep(300);
+    redisCli("CLIENT", "UNPAUSE");
+    await waitFor("the reconnection", () => (lines(/^Redis: connected/gm).length >= 2 ? true : undefined), 10_000);
+    await waitFor("the instance subscribed again", subscribed);
+    await Bun.sleep(1_500); // A second reconnection, if any, would be logged by now.
+    expect(redisCli("PUBSUB", "NUMSUB", "chat:events")).toBe("chat:events\n1");
+    // Redis gone for a while: its loss is said once, not again by the first try that fails.
+    await redis.stop();
+    await waitFor("the loss", () => (lines(/^Redis: lost/gm).length >= 2 ? true : undefined));
+    await Bun.sleep(300);
+    restarted = await startRedis(redis.port);
+    await waitFor("the reconnection", () => (lines(/^Redis: connected/gm).length >= 3 ? true : undefined), 10_000);
+    const lost = `Redis: lost Redis at ${redis.url} (…); serving this instance's clients alone, retrying`;
+    const connected = `Redis: connected to ${redis.url}`;
+    expect(lines(/^Redis: .*$/gm).map((line) => line.replace(/ \(.*\);/, " (…);"))).toEqual([
+      connected,
+      lost,
+      connected,
+      lost,
+      connected,
+    ]);
+  } finally {
+    await server.stop();
+    await redis.stop();
+    await restarted?.stop();
+  }
+}, 30_000);

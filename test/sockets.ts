@@ -5,7 +5,7 @@
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { SUBPROTOCOL } from "../common/events";
-import { type RunningServer, waitFor } from "./helpers";
+import { waitFor } from "../tools/processes";
 
 /** A WebSocket client for tests that records every message it receives. */
 export class TestSocket {
@@ -117,7 +117,10 @@ export async function settle(from: TestSocket, ...to: TestSocket[]): Promise<voi
 }
 
 /** A JSON client and the address the server gave it. */
-export async function jsonClient(server: RunningServer, query = ""): Promise<{ socket: TestSocket; address: string }> {
+export async function jsonClient(
+  server: { url: string },
+  query = "",
+): Promise<{ socket: TestSocket; address: string }> {
   const socket = await TestSocket.open(`${server.url}/${query}`, SUBPROTOCOL);
   const welcome = await socket.waitForEvent("the welcome", (e) => e.type === "welcome");
   return { socket, address: welcome.you.address };

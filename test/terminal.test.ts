@@ -1,7 +1,17 @@
 /** The interactive client, driven through a real pseudo-terminal (tmux send-keys / capture-pane). */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BUN, ROOT, RUN, type RunningServer, startServer, Terminal, TestSocket, unusedPort } from "./helpers";
+import {
+  BUN,
+  jsonClient,
+  ROOT,
+  RUN,
+  type RunningServer,
+  startServer,
+  Terminal,
+  TestSocket,
+  unusedPort,
+} from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 
@@ -495,6 +505,86 @@ test("a pasted block of lines is held as one message: Enter sends it whole, Esc 
   }
 });
 
+describe("long pastes", () => {
+  /** Numbered words on one line, `count` × 8 - 1 characters: a piece lost or out of order shows. */
+  const numberedLine = (count: number) =>
+    Array.from({ length: count }, (_, i) => `w${String(i).padStart(6, "0")}`).join(" ");
+  /** The end of the input line: its text, then the cursor. */
+  const inputEnds = (text: string) => (s: string) => s.includes(`${text}█`);
+  /** How long a paste may take to show: the old client took 20 s for 12,000 characters. */
+  const AT_ONCE_MS = 3_000;
+
+  test("one line of 12,000 characters lands in the input at once and goes whole; so do 500 lines, held as a block", async () => {
+    const server = await startServer(["--history", "0"]);
+    const terminal = new Terminal();
+    const { socket: listener } = await jsonClient(server);
+    const said = (start: string) =>
+      listener.waitForEvent(`the message starting ${start}`, (e) => e.type === "message" && e.text.startsWith(start));
+    try {
+      await startNamed(terminal, server, "paster", 100);
+      const line = numberedLine(1_500);
+      await terminal.paste(line);
+      await terminal.waitForScreen("the pasted line's end in the input", inputEnds("w001499"), AT_ONCE_MS);
+      await terminal.press("Enter");
+      expect((await said("w000000")).text).toBe(line);
+
+      const lines = Array.from({ length: 500 }, (_, i) => `line ${i}: ${"x".repeat(40)}`).join("\n");
+      await terminal.paste(lines);
+      await terminal.waitForScreen("the held block", (s) => s.includes("[500 pasted lines]"), AT_ONCE_MS);
+      await terminal.press("Enter");
+      expect((await said("line 0:")).text).toBe(lines);
+    } finally {
+      listener.close();
+      terminal.stop();
+      await server.stop();
+    }
+  }, 30_000);
+
+  test("a paste longer than the server takes is refused at once and kept; Esc drops it; Ctrl-C works right after one", async () => {
+    const server = await startServer(["--history", "0", "--max-message", "2000"]);
+    const terminal = new Terminal();
+    const { socket: listener } = await jsonClient(server);
+    const refusals = (s: string) =>
+      s.match(/▲ {2}Too long: \d+ bytes, the limit is 2000\. Shorten it, or Esc drops it\./g)?.length ?? 0;
+    try {
+      await startNamed(terminal, server, "paster", 100);
+      const line = numberedLine(8_750); // 69,999 characters
+      await terminal.paste(line);
+      const screen = await terminal.waitForScreen(
+        "the refusal, the text kept",
+        (s) => refusals(s) === 1 && inputEnds("w008749")(s),
+        AT_ONCE_MS,
+      );
+      // The message's own size, as the server counts it: not the JSON around it.
+      expect(screen).toContain(`Too long: ${line.length} bytes`);
+      // Enter does not send it: the refusal again, and the text is still there to shorten.
+      await terminal.press("Enter");
+      await terminal.waitForScreen("a second refusal", (s) => refusals(s) === 2 && inputEnds("w008749")(s), AT_ONCE_MS);
+      await terminal.press("BSpace", "BSpace");
+      await terminal.waitForScreen("the text shortened", inputEnds("w0087"), AT_ONCE_MS);
+      await terminal.press("Escape");
+      await terminal.waitForScreen("the input empty", (s) => s.includes("│  █"), AT_ONCE_MS);
+
+      // A block too long is held and refused the same way.
+      await terminal.paste(Array.from({ length: 60 }, (_, i) => `line ${i}: ${"x".repeat(40)}`).join("\n"));
+      await terminal.waitForScreen(
+        "the block refused",
+        (s) => refusals(s) === 3 && s.includes("[60 pasted lines]"),
+        AT_ONCE_MS,
+      );
+
+      await terminal.paste(line);
+      await terminal.press("C-c");
+      expect(await terminal.waitForExit(AT_ONCE_MS)).toBe(0);
+      expect(listener.events.filter((e) => e.type === "message")).toEqual([]);
+    } finally {
+      listener.close();
+      terminal.stop();
+      await server.stop();
+    }
+  }, 30_000);
+});
+
 test("someone who joins and leaves with nothing printed between makes one line, 'came and went'", async () => {
   const server = await startServer(["--history", "0"]);
   const terminal = new Terminal();
@@ -521,6 +611,40 @@ test("someone who joins and leaves with nothing printed between makes one line, 
       "│  TIME  talker (ADDR): just passing",
       "│  TIME  ← talker (ADDR) left chat",
     ]);
+  } finally {
+    terminal.stop();
+    await server.stop();
+  }
+});
+
+test("nothing listening: the client says so before it asks for a name, and exits 1", async () => {
+  const port = unusedPort();
+  const terminal = new Terminal();
+  try {
+    await terminal.start([...CLIENT, "--port", String(port)], { columns: 160, rows: 20 });
+    expect(await terminal.waitForExit()).toBe(1);
+    const screen = await terminal.screen();
+    expect(screen).toContain(
+      `Could not connect to ws://127.0.0.1:${port}: connection refused. Is the server running? Start one with: ${RUN.server} --port ${port}`,
+    );
+    expect(screen).not.toContain("Your name");
+  } finally {
+    terminal.stop();
+  }
+});
+
+test("with a server there, the name is asked for as before", async () => {
+  const server = await startServer(["--history", "0"]);
+  const terminal = new Terminal();
+  try {
+    await terminal.start(["env", "NO_COLOR=1", ...CLIENT, server.url], { columns: 100, rows: 20 });
+    await terminal.waitForScreen("the name prompt", (s) => s.includes("◆  Your name"));
+    expect(server.log()).not.toContain("New connection from");
+    await terminal.type("checked");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the input line", (s) => s.includes("◆  checked in chat"));
+    await terminal.press("C-c");
+    expect(await terminal.waitForExit()).toBe(0);
   } finally {
     terminal.stop();
     await server.stop();

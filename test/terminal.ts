@@ -5,7 +5,8 @@
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, run, waitFor } from "./helpers";
+import { ROOT, waitFor } from "../tools/processes";
+import { run } from "./programs";
 
 /**
  * A real terminal: a tmux server of its own (its own socket), one window running `command`.
@@ -47,7 +48,14 @@ export class Terminal {
 
   /** Pastes `text` as a terminal does, marked as a paste if the program asked for that (tmux paste-buffer -p). */
   async paste(text: string): Promise<void> {
-    await this.tmux("set-buffer", "-b", "test-paste", text);
+    // From a file: tmux refuses a command line longer than 16 KiB, so set-buffer cannot take a long paste.
+    const file = join(tmpdir(), `${this.socketName}.paste`);
+    await Bun.write(file, text);
+    try {
+      await this.tmux("load-buffer", "-b", "test-paste", file);
+    } finally {
+      rmSync(file, { force: true });
+    }
     await this.tmux("paste-buffer", "-p", "-d", "-b", "test-paste");
   }
 

@@ -14,7 +14,8 @@
  *   /who and /rooms count everyone without asking Redis. An instance says it is alive every few
  *   seconds; once one that died without a word runs out, the others drop its people and tell
  *   their rooms they left.
- * - Who holds which name lives there too: see names.ts and keys.ts.
+ * - Who holds which name lives there too: see names.ts, keys.ts and claims.ts. Names given while
+ *   Redis was away are reconciled when it is back: the earlier claim keeps a name given twice.
  * - While Redis is away, the instance serves its own clients alone: what they say is delivered to
  *   them at once as provisional (see SaidEvent) and kept. When Redis is back, the instance catches
  *   up (healing the partition): subscribed first, it delivers to its people what the others said
@@ -29,6 +30,7 @@ import { type NoticeEvent, type SaidEvent, type User, validEvent, validUser } fr
 import type { Answer, ChatSink, ClaimAnswer, Directory } from "../directory";
 import type { History } from "../history";
 import type { Logger } from "../log";
+import { type LostName, NameClaims } from "./claims";
 import * as keys from "./keys";
 import { RedisLink } from "./link";
 import { Presence } from "./presence";
@@ -48,7 +50,6 @@ export class RedisDirectory implements Directory {
   /** Tells this instance's envelopes from the others'. */
   readonly instance = crypto.randomUUID();
   readonly #link: RedisLink;
-  #sink: ChatSink | undefined;
   /** Said here while cut off from Redis, in order: to be numbered and shared once it is back. */
   readonly #unshared: SaidEvent[] = [];
   #lostUnshared = 0;
@@ -61,6 +62,10 @@ export class RedisDirectory implements Directory {
   #heartbeat: Timer | undefined;
   /** The other instances' people. */
   readonly #others = new Presence();
+  /** This instance's names, as registered in Redis. */
+  readonly #names: NameClaims;
+  /** People of this instance who lost their name to an earlier claim while it caught up: told once connected. */
+  readonly #namesLost: LostName[] = [];
   /** Said here in this turn of the event loop, to be numbered together once it ends. */
   #batch: Omit<SaidEvent, "seq">[] = [];
   /** Numbers this instance's batches, so that it knows its own when they come back. */
@@ -76,19 +81,20 @@ export class RedisDirectory implements Directory {
   #expected: ExpectedBatch | undefined;
 
   constructor(
+    private readonly sink: ChatSink,
     url: string,
     private readonly history: History,
     private readonly log: Logger,
   ) {
     this.#link = new RedisLink(url);
+    this.#names = new NameClaims(this.instance);
   }
 
   get #redis(): RedisClient {
     return this.#link.publisher;
   }
 
-  async start(sink: ChatSink): Promise<void> {
-    this.#sink = sink;
+  async start(): Promise<void> {
     await this.#link.start({
       onConnect: (subscriber) => this.#catchUp(subscriber),
       onMessage: (message) => this.#receive(message),
@@ -166,7 +172,7 @@ export class RedisDirectory implements Directory {
     };
     if (this.#unshared.length < MAX_UNSHARED) this.#unshared.push(provisional);
     else this.#lostUnshared++;
-    this.#sink?.deliverSaid(provisional);
+    this.sink.deliverSaid(provisional);
   }
 
   notice(event: NoticeEvent): void {
@@ -200,33 +206,11 @@ export class RedisDirectory implements Directory {
   }
 
   claimName(name: string, address: string, tokenHash: string): Answer<ClaimAnswer> {
-    if (!this.#link.connected) return "free";
-    return this.#redis
-      .send("EVAL", [
-        keys.CLAIM_NAME_SCRIPT,
-        "1",
-        keys.nameKey(name),
-        this.instance,
-        address,
-        keys.ALIVE_PREFIX,
-        tokenHash,
-      ])
-      .then(claimAnswer);
+    return this.#names.claim(this.#link.connected ? this.#redis : undefined, name, address, tokenHash);
   }
 
   releaseName(name: string, address: string, tokenHash: string, holdMs: number): void {
-    if (!this.#link.connected) return;
-    this.#redis
-      .send("EVAL", [
-        keys.RELEASE_NAME_SCRIPT,
-        "1",
-        keys.nameKey(name),
-        this.instance,
-        address,
-        tokenHash,
-        String(holdMs),
-      ])
-      .catch(() => {});
+    this.#names.release(this.#link.connected ? this.#redis : undefined, name, address, tokenHash, holdMs);
   }
 
   elsewhere(room: string): { count: number; users: Iterable<User> } {
@@ -272,6 +256,8 @@ export class RedisDirectory implements Directory {
     } finally {
       this.#catchingUp = false;
       for (const message of this.#waiting.splice(0)) this.#handle(message);
+      // The link counts as connected once this returns (or is still cut off, if it failed).
+      setImmediate(() => this.#loseNames(this.#namesLost.splice(0)));
     }
   }
 
@@ -292,7 +278,7 @@ export class RedisDirectory implements Directory {
       for (const value of entries.flatMap(([entry, last]) => numberedUpTo(parse(entry), last)).slice(-keep)) {
         const said = saidOf(value);
         if (!said || !this.history.record(said) || !deliver) continue;
-        this.#sink?.deliverSaid(said, true);
+        this.sink.deliverSaid(said, true);
         caughtUp++;
       }
     }
@@ -323,18 +309,35 @@ export class RedisDirectory implements Directory {
   /** Says this instance is alive, and who is here (Redis may have forgotten, if it restarted). */
   async #register(): Promise<void> {
     await this.#redis.send("SET", [keys.aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]);
-    for (const { room, user, tokenHash } of this.#sink?.everyone() ?? []) {
-      // The others may have dropped these people while this instance was away: they learn of them again.
-      this.#tellPresent(room, user);
-      if (user.name)
-        await this.#redis.send("SET", [keys.nameKey(user.name), `${this.instance} ${user.address} ${tokenHash}`]);
-    }
+    // The others may have dropped these people while this instance was away: they learn of them again.
+    for (const { room, user } of this.sink.everyone()) this.#tellPresent(room, user);
+    this.#namesLost.push(...(await this.#names.register(this.#redis, this.#named())));
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => {
       if (!this.#link.connected) return;
       this.#redis.send("SET", [keys.aliveKey(this.instance), "1", "PX", String(ALIVE_MS)]).catch(() => {});
       this.#dropDead(this.#redis, true).catch(() => {});
+      this.#names.settle(this.#redis).then(
+        (lost) => this.#loseNames(lost),
+        () => {},
+      );
     }, HEARTBEAT_MS);
+  }
+
+  /** This instance's people who have a name. */
+  *#named(): Generator<{ name: string; address: string; tokenHash: string }> {
+    for (const { user, tokenHash } of this.sink.everyone())
+      if (user.name) yield { name: user.name, address: user.address, tokenHash };
+  }
+
+  /**
+   * People of this instance lose their name to an earlier claim: the chat core renames them and
+   * tells their rooms. While catching up, that waits until the link counts as connected, so that
+   * the rename reaches the other instances too.
+   */
+  #loseNames(lost: LostName[]): void {
+    if (!this.#link.connected) return void this.#namesLost.push(...lost);
+    for (const { name, address } of lost) this.sink.nameLost(address, name);
   }
 
   /** The other instances' people, as Redis has them now (this instance's are its own to know). */
@@ -370,7 +373,7 @@ export class RedisDirectory implements Directory {
       if (alive[i] !== null) continue;
       for (const { room, user } of this.#others.dropInstance(instance)) {
         this.#redis.send("HDEL", [keys.membersKey(room), user.address]).catch(() => {});
-        if (tell) this.#sink?.departed(room, user);
+        if (tell) this.sink.departed(room, user);
       }
     }
   }
@@ -385,10 +388,18 @@ export class RedisDirectory implements Directory {
   #handle(message: string): void {
     if (this.#expected) return this.#batchRoom(message, this.#expected);
     const envelope = parse(message) as
-      | { instance?: unknown; batch?: unknown; first?: unknown; event?: unknown; presence?: unknown }
+      | {
+          instance?: unknown;
+          batch?: unknown;
+          first?: unknown;
+          event?: unknown;
+          presence?: unknown;
+          nameLost?: unknown;
+        }
       | undefined;
     if (typeof envelope?.instance !== "string") return;
     if (envelope.presence !== undefined) return this.#presence(envelope.instance, envelope.presence);
+    if (envelope.nameLost !== undefined) return this.#nameLost(envelope.nameLost);
     if (
       Number.isSafeInteger(envelope.batch) &&
       Array.isArray(envelope.first) &&
@@ -411,7 +422,7 @@ export class RedisDirectory implements Directory {
     }
     const notice = noticeOf(envelope.event);
     // Our own notices were delivered here already.
-    if (notice && envelope.instance !== this.instance) this.#sink?.deliverNotice(notice);
+    if (notice && envelope.instance !== this.instance) this.sink.deliverNotice(notice);
   }
 
   /**
@@ -447,7 +458,7 @@ export class RedisDirectory implements Directory {
     if (!this.history.record(said)) return;
     // This instance's own provisional message, numbered now: its people have it already.
     if (said.id !== undefined && this.#healed.delete(healedKey(said))) return;
-    this.#sink?.deliverSaid(said);
+    this.sink.deliverSaid(said);
   }
 
   /** Someone of another instance entered a room, was renamed there, or left it. */
@@ -460,6 +471,14 @@ export class RedisDirectory implements Directory {
     else this.#others.leave(room, address);
   }
 
+  /** Another instance's claim of a name was earlier (REGISTER_NAME_SCRIPT): if its holder is ours, they lose it. */
+  #nameLost(value: unknown): void {
+    if (typeof value !== "object" || value === null) return;
+    const { instance, address, name } = value as { instance?: unknown; address?: unknown; name?: unknown };
+    if (instance !== this.instance || typeof address !== "string" || typeof name !== "string") return;
+    if (this.#names.forget(name, address)) this.#loseNames([{ name, address }]);
+  }
+
   #memberEntry(user: User): string {
     return JSON.stringify({ instance: this.instance, user });
   }
@@ -468,13 +487,6 @@ export class RedisDirectory implements Directory {
 /** A provisional message's id with its sender's address: a client chooses ids, so only the pair is ours alone. */
 function healedKey(event: Omit<SaidEvent, "seq">): string {
   return `${event.from.address} ${event.id}`;
-}
-
-/** CLAIM_NAME_SCRIPT's reply: false (the name is ours now), "taken", or "held <ms left>". */
-function claimAnswer(reply: unknown): ClaimAnswer {
-  if (reply === "taken") return "taken";
-  const held = typeof reply === "string" ? /^held (\d+)$/.exec(reply) : null;
-  return held ? { heldMs: Number(held[1]) } : "free";
 }
 
 /** Every key matching `pattern`, a page of SCAN at a time. */

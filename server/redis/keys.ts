@@ -21,8 +21,11 @@ export const HISTORY_PATTERN = `${PREFIX}history:*`;
 export const membersKey = (room: string) => `${PREFIX}members:${room}`;
 export const MEMBERS_PREFIX = `${PREFIX}members:`;
 /**
- * Who holds a name (any case): `<instance> <address> <token hash>`, or, for a person who left
- * and may come back, `held - <token hash>`, expiring at the end of the grace period.
+ * Who holds a name (any case, any look-alike): `<instance> <address> <token hash> <claimed at>`,
+ * or, for a person who left and may come back, `held - <token hash> <claimed at>`, expiring at the
+ * end of the grace period. The claim's time (ms since the epoch, by the claiming instance's clock)
+ * settles who keeps a name two instances gave while cut off from each other: the earlier claim.
+ * (Values written before claims had a time have none; they count as the earliest.)
  */
 export const nameKey = (name: string) => `${PREFIX}name:${nameSkeleton(name)}`;
 /** Present while an instance is alive; it expires if the instance dies without a word. */
@@ -69,34 +72,60 @@ return #firsts`;
 /** Events numbered in one script call at most, to keep one publish a reasonable size. */
 export const MAX_BATCH = 1000;
 
+/** A name key's value, in Lua: holder (an instance, or `held`), address, token hash, claim time (may be empty). */
+const HOLDER = `local instance, address, token, at = string.match(redis.call('GET', KEYS[1]) or '', '^(%S+) (%S+) (%S+) ?(%d*)$')`;
+
 /**
  * KEYS: the name's key. ARGV: this instance, the claimer's address, the prefix of liveness keys,
- * the claimer's token hash. The same person (the same token) always gets their name back: their
- * old connection is gone, even if its instance does not know yet (it was killed a moment ago).
- * Otherwise the name is taken while it is held for someone's return, or held by another instance
- * that is alive. (Within one instance, the instance itself keeps names unique.) Returns "taken",
- * "held <ms>" for a name held for someone's return that long, or false when the name is now the
- * claimer's.
+ * the claimer's token hash, the time of the claim. The same person (the same token) always gets
+ * their name back: their old connection is gone, even if its instance does not know yet (it was
+ * killed a moment ago). Otherwise the name is taken while it is held for someone's return, or held
+ * by another instance that is alive. (Within one instance, the instance itself keeps names
+ * unique.) Returns "taken", "held <ms>" for a name held for someone's return that long, or false
+ * when the name is now the claimer's.
  */
 export const CLAIM_NAME_SCRIPT = `
-local holder = redis.call('GET', KEYS[1])
-if holder then
-  local instance, address, token = string.match(holder, '^(%S+) (%S+) (%S+)$')
-  if token ~= ARGV[4] then
-    if instance == 'held' then return 'held ' .. redis.call('PTTL', KEYS[1]) end
-    if instance and instance ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. instance) == 1 then return 'taken' end
-  end
+${HOLDER}
+if instance and token ~= ARGV[4] then
+  if instance == 'held' then return 'held ' .. redis.call('PTTL', KEYS[1]) end
+  if instance ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. instance) == 1 then return 'taken' end
 end
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[4])
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])
 return false`;
 
 /**
+ * Registers a name given while Redis was away (or again after Redis lost it), and settles a
+ * conflict: two instances cut off from each other may both have given it. The earlier claim keeps
+ * it (on equal times, the instance whose id sorts first). If that is this one, the name becomes
+ * its holder's, and the other holder's instance is told on the channel
+ * (`{"instance":…,"nameLost":{"instance":…,"address":…,"name":…}}`) to take it from its holder;
+ * if not, "lost": this instance takes it from its own. The same token is the same person: no
+ * conflict. A holder on an instance that is no longer alive has no claim left.
+ *
+ * KEYS: the name's key, the channel. ARGV: this instance, the holder's address, its token hash,
+ * the time of its claim, the prefix of liveness keys, the name. Returns "lost" or "kept".
+ */
+export const REGISTER_NAME_SCRIPT = `
+${HOLDER}
+if instance and instance ~= ARGV[1] and token ~= ARGV[3] and (instance == 'held' or redis.call('EXISTS', ARGV[5] .. instance) == 1) then
+  local theirs, ours = tonumber(at) or 0, tonumber(ARGV[4])
+  if theirs < ours or (theirs == ours and instance < ARGV[1]) then return 'lost' end
+  if instance ~= 'held' then
+    redis.call('PUBLISH', KEYS[2], cjson.encode({instance = ARGV[1], nameLost = {instance = instance, address = address, name = ARGV[6]}}))
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])
+return 'kept'`;
+
+/**
  * KEYS: the name's key. ARGV: this instance, the holder's address, its token hash, how long to
- * hold the name for that token (ms; 0: not at all). Changes it only if it is ours.
+ * hold the name for that token (ms; 0: not at all). Changes it only if it is ours. A held name
+ * keeps its claim's time.
  */
 export const RELEASE_NAME_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] then return 0 end
-if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[1], 'held - ' .. ARGV[3], 'PX', ARGV[4])
+${HOLDER}
+if instance ~= ARGV[1] or address ~= ARGV[2] or token ~= ARGV[3] then return 0 end
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[1], 'held - ' .. token .. ' ' .. (at == '' and '0' or at), 'PX', ARGV[4])
 else redis.call('DEL', KEYS[1]) end
 return 0`;
 

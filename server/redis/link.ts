@@ -46,8 +46,12 @@ export class RedisLink {
     this.publisher.close();
   }
 
-  /** Subscribes on a fresh connection, and comes back here after every loss. */
-  async #subscribe(firstTried = () => {}): Promise<void> {
+  /**
+   * Subscribes on a fresh connection, and comes back here after every loss: one such loop at a
+   * time, so one line in the log and one subscription per connection. `firstTried` is there only
+   * on starting; after a loss, its first failed try has been said already ("lost Redis").
+   */
+  async #subscribe(firstTried?: () => void): Promise<void> {
     const handlers = this.#handlers!;
     for (let attempt = 1; !this.#closing; attempt++) {
       const subscriber = new RedisClient(this.url, { autoReconnect: false, enableOfflineQueue: false });
@@ -60,13 +64,15 @@ export class RedisLink {
         subscriber.onclose = (error) => this.#lost(subscriber, error);
         this.#subscriber = subscriber;
         await handlers.onConnect(this.publisher);
+        // Lost while catching up: this loop tries again (#lost left that to it).
+        if (this.#subscriber !== subscriber) throw new Error("Connection closed while catching up");
         this.connected = true;
-        handlers.onState(true, `connected to Redis at ${this.#shownUrl}`);
-        return firstTried();
+        handlers.onState(true, `connected to ${this.#shownUrl}`);
+        return firstTried?.();
       } catch (error) {
         if (this.#subscriber === subscriber) this.#subscriber = undefined;
         subscriber.close();
-        if (attempt === 1) {
+        if (attempt === 1 && firstTried) {
           handlers.onState(
             false,
             `Redis at ${this.#shownUrl} is not answering (${describe(error)}); serving this instance's clients alone, retrying`,
@@ -81,6 +87,8 @@ export class RedisLink {
   #lost(subscriber: RedisClient, error: unknown): void {
     if (this.#subscriber !== subscriber || this.#closing) return;
     this.#subscriber = undefined;
+    // Not connected yet: the loop that made this subscriber is still catching up, and tries again.
+    if (!this.connected) return;
     this.connected = false;
     this.#handlers!.onState(
       false,

@@ -5,8 +5,8 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { SaidEvent } from "../common/events";
-import { History } from "../server/history";
+import type { SaidEvent } from "../../common/events";
+import { History } from "../../server/history";
 
 const said = (room: string, text: string): Omit<SaidEvent, "seq"> => ({
   type: "message",

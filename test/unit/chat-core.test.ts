@@ -5,12 +5,12 @@
  * sockets against the real server process.
  */
 import { describe, expect, test } from "bun:test";
-import { Chat } from "../server/chat";
-import { type ClaimAnswer, LocalDirectory } from "../server/directory";
-import { History } from "../server/history";
-import { Logger } from "../server/log";
-import { Metrics } from "../server/metrics";
-import { chatWith, FakeHub, FakeSocket, LIMITS, say } from "./fake-chat";
+import { Chat } from "../../server/chat";
+import { type ClaimAnswer, LocalDirectory, type MakeDirectory } from "../../server/directory";
+import { History } from "../../server/history";
+import { Logger } from "../../server/log";
+import { Metrics } from "../../server/metrics";
+import { chatWith, FakeHub, FakeSocket, LIMITS, open, say } from "./fake-chat";
 
 describe("joining and leaving", () => {
   test("a member is welcomed, enters the default room, and the room hears of it", () => {
@@ -70,6 +70,29 @@ describe("joining and leaving", () => {
     expect(back.member.name).toBe("alice");
     // The same token is kept, so that the person can come back again.
     expect(back.socket.eventsOf("welcome")[0]!.resume).toBe(token);
+  });
+
+  test("the directory delivers from the moment it is made: nothing said early is dropped for want of a start", () => {
+    const hub = new FakeHub();
+    const history = new History(50);
+    const chat = new Chat({
+      limits: LIMITS,
+      hub,
+      history,
+      directory: (sink) => new LocalDirectory(sink, history),
+      log: new Logger({ write() {}, writableLength: 0 }),
+      metrics: new Metrics(),
+      version: "test",
+    });
+    const socket = new FakeSocket(hub);
+    const member = open(chat, socket, {
+      address: "10.0.0.9:1",
+      ip: "10.0.0.9",
+      json: true,
+      asked: { name: null, room: null, since: null },
+    });
+    chat.receive(member, say("early"));
+    expect(socket.eventsOf("message").map((e) => e.text)).toEqual(["early"]);
   });
 
   test("someone who leaves on purpose (1000, /quit, a tab's 1001) frees their name at once", () => {
@@ -229,26 +252,30 @@ describe("names", () => {
     const hub = new FakeHub();
     const history = new History(50);
     let answer!: (free: ClaimAnswer) => void;
-    const directory = new (class extends LocalDirectory {
+    const Slow = class extends LocalDirectory {
       override claimName(): Promise<ClaimAnswer> {
         return new Promise((resolve) => (answer = resolve));
       }
-    })(history);
+    };
+    const directory: MakeDirectory = (sink) => new Slow(sink, history);
     const log = { write() {}, writableLength: 0 };
     const chat = new Chat({
       limits: LIMITS,
+      hub,
       history,
       directory,
       log: new Logger(log),
       metrics: new Metrics(),
       version: "test",
     });
-    chat.hub = hub;
     await chat.start();
-    const member = chat.newMember("10.0.0.9:1", "10.0.0.9", true, { name: "zoe", room: null, since: null });
     const socket = new FakeSocket(hub);
-    member.socket = socket;
-    chat.open(member);
+    const member = open(chat, socket, {
+      address: "10.0.0.9:1",
+      ip: "10.0.0.9",
+      json: true,
+      asked: { name: "zoe", room: null, since: null },
+    });
     chat.receive(member, say("first"));
     chat.receive(member, say("second"));
     expect(socket.frames).toEqual([]);
@@ -297,7 +324,7 @@ describe("rooms", () => {
     connect({ name: "bob" });
     connect({ name: "carol", room: "dev" });
     alice.say(JSON.stringify({ type: "who" }));
-    expect(alice.socket.eventsOf("members")[0]?.members.map((m: { name: string }) => m.name)).toEqual(["alice", "bob"]);
+    expect(alice.socket.eventsOf("members")[0]?.members.map((m) => m.name)).toEqual(["alice", "bob"]);
   });
 
   test("a room bigger than --announce-limit hears no joins and leaves, but renames", () => {
@@ -308,7 +335,7 @@ describe("rooms", () => {
     const dave = connect({ name: "dave" });
     disconnect(dave.member); // back to 3: not told
     alice.say(JSON.stringify({ type: "nick", name: "alicia" }));
-    expect(alice.socket.eventsOf("notice").map((n) => [n.event, n.user.name])).toEqual([
+    expect(alice.socket.eventsOf("notice").map((n) => [n.event, n.user?.name])).toEqual([
       ["join", "bob"],
       ["rename", "alicia"],
     ]);
@@ -345,24 +372,28 @@ describe("limits", () => {
   test("more than 100 frames before entering close the connection with 1008", () => {
     const hub = new FakeHub();
     const history = new History(0);
-    const directory = new (class extends LocalDirectory {
+    const Stuck = class extends LocalDirectory {
       override claimName(): Promise<ClaimAnswer> {
         return new Promise(() => {});
       }
-    })(history);
+    };
+    const directory: MakeDirectory = (sink) => new Stuck(sink, history);
     const chat = new Chat({
       limits: LIMITS,
+      hub,
       history,
       directory,
       log: new Logger({ write() {}, writableLength: 0 }),
       metrics: new Metrics(),
       version: "test",
     });
-    chat.hub = hub;
-    const member = chat.newMember("10.0.0.9:1", "10.0.0.9", true, { name: "zoe", room: null, since: null });
     const socket = new FakeSocket(hub);
-    member.socket = socket;
-    chat.open(member);
+    const member = open(chat, socket, {
+      address: "10.0.0.9:1",
+      ip: "10.0.0.9",
+      json: true,
+      asked: { name: "zoe", room: null, since: null },
+    });
     for (let i = 0; i < 100; i++) chat.receive(member, say("x"));
     expect(socket.closedWith).toBeUndefined();
     chat.receive(member, say("x"));

@@ -1,7 +1,6 @@
 /** Text as the chat handles it (common/text.ts): one class of control characters, names, wording. */
 import { describe, expect, test } from "bun:test";
-import { screenSafe } from "../common/events";
-import { nameSkeleton } from "../common/lookalikes";
+import { nameSkeleton } from "../../common/lookalikes";
 import {
   cleanText,
   describeUser,
@@ -14,7 +13,8 @@ import {
   normalizeName,
   oneLine,
   plural,
-} from "../common/text";
+  screenSafe,
+} from "../../common/text";
 
 describe("cleanText", () => {
   test.each([

@@ -1,6 +1,6 @@
 /** The command table (common/commands.ts): typed lines, JSON commands and /help come from it alike. */
 import { describe, expect, test } from "bun:test";
-import { COMMANDS, decodeCommand, HELP, parseTyped } from "../common/commands";
+import { COMMANDS, decodeCommand, HELP, parseTyped } from "../../common/commands";
 
 describe("typed lines", () => {
   test.each([

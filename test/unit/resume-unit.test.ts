@@ -1,7 +1,7 @@
 /** The client's bookkeeping for resuming (client/resume.ts): nothing shown twice, nothing sent lost. */
 import { expect, test } from "bun:test";
-import { Resume } from "../client/resume";
-import type { SaidEvent } from "../common/events";
+import { Resume } from "../../client/resume";
+import type { SaidEvent } from "../../common/events";
 
 const said = (seq: number, text: string, extra: Partial<SaidEvent> = {}): SaidEvent => ({
   type: "message",

@@ -2,13 +2,24 @@
  * A chat core (server/chat.ts) to drive without Bun.serve or sockets: fake members record what the
  * core sends them, and a fake hub does what Bun's pub/sub does (publish to a topic's subscribers).
  */
-import { Chat } from "../server/chat";
-import type { Limits } from "../server/config";
-import { LocalDirectory } from "../server/directory";
-import { History, type HistoryOptions } from "../server/history";
-import { Logger } from "../server/log";
-import type { Hub, Member, MemberSocket } from "../server/member";
-import { Metrics } from "../server/metrics";
+import { ManualClock } from "../../common/clock";
+import type { ChatEvent } from "../../common/events";
+import { Chat } from "../../server/chat";
+import type { Limits } from "../../server/config";
+import { LocalDirectory } from "../../server/directory";
+import { History, type HistoryOptions } from "../../server/history";
+import { Logger } from "../../server/log";
+import type { Hub, Member, MemberSocket, Upgrade } from "../../server/member";
+import { Metrics } from "../../server/metrics";
+
+/** The event whose `type` can be T (a message or an action are one kind of event, SaidEvent). */
+export type EventOf<T extends ChatEvent["type"]> = ChatEvent extends infer E
+  ? E extends { type: infer K }
+    ? T extends K
+      ? E
+      : never
+    : never
+  : never;
 
 export class FakeHub implements Hub {
   readonly topics = new Map<string, Set<FakeSocket>>();
@@ -31,6 +42,8 @@ export class FakeSocket implements MemberSocket {
   closedWith: { code?: number; reason?: string } | undefined;
   buffered = 0;
   readonly #topics = new Set<string>();
+  /** Bun's close handler: the transport's, which tells the chat (set by chatWith). */
+  onClose: (code: number, reason: string) => void = () => {};
 
   constructor(private readonly hub: FakeHub) {}
 
@@ -54,11 +67,16 @@ export class FakeSocket implements MemberSocket {
     this.#topics.delete(topic);
   }
 
-  /** Bun unsubscribes a closed socket from everything, then calls the close handler. */
+  /**
+   * Bun unsubscribes a closed socket from everything, then calls the close handler, whoever closed
+   * it: the server (the chat core closing a flooder) or the client.
+   */
   close(code?: number, reason?: string): void {
+    if (this.readyState === 3) return;
     this.readyState = 3;
     this.closedWith = { code, reason };
     for (const topic of this.#topics) this.unsubscribe(topic);
+    this.onClose(code ?? 1005, reason ?? "");
   }
 
   getBufferedAmount(): number {
@@ -66,12 +84,12 @@ export class FakeSocket implements MemberSocket {
   }
 
   /** Everything received, as JSON events. */
-  get events(): Record<string, any>[] {
+  get events(): ChatEvent[] {
     return this.frames.map((frame) => JSON.parse(frame));
   }
 
-  eventsOf(type: string): Record<string, any>[] {
-    return this.events.filter((event) => event.type === type);
+  eventsOf<T extends ChatEvent["type"]>(type: T): EventOf<T>[] {
+    return this.events.filter((event): event is EventOf<T> => event.type === type);
   }
 }
 
@@ -101,22 +119,23 @@ export const LIMITS: Limits = {
   publicStatus: false,
 };
 
-/** A chat core with a local directory, in-memory history and a log kept in a string. */
+/** A chat core with a local directory, in-memory history, a log kept in a string and a clock moved by hand. */
 export function chatWith(limits: Partial<Limits> = {}, historyOptions: HistoryOptions = {}) {
   const hub = new FakeHub();
+  const clock = new ManualClock(1_000_000);
   const history = new History(50, undefined, historyOptions);
   const log = { text: "", writableLength: 0, write: (text: string) => void (log.text += text) };
   const metrics = new Metrics();
   const chat = new Chat({
     limits: { ...LIMITS, ...limits },
+    hub,
+    clock,
     history,
-    directory: new LocalDirectory(history),
+    directory: (sink) => new LocalDirectory(sink, history),
     log: new Logger(log),
     metrics,
     version: "test",
   });
-  chat.hub = hub;
-  void chat.start();
   let port = 40000;
   /** A member connecting, as the transport would open it. */
   const connect = ({
@@ -134,18 +153,21 @@ export function chatWith(limits: Partial<Limits> = {}, historyOptions: HistoryOp
     since?: number | null;
     ip?: string;
   } = {}) => {
-    const member = chat.newMember(`${ip}:${++port}`, ip, json, { name, room, since, resume });
     const socket = new FakeSocket(hub);
-    member.socket = socket;
-    chat.open(member);
+    const member = open(chat, socket, { address: `${ip}:${++port}`, ip, json, asked: { name, room, since, resume } });
     return { member, socket, say: (frame: string) => chat.receive(member, frame) };
   };
-  /** The member's connection closes, as Bun reports it. */
-  const disconnect = (member: Member, code = 1000) => {
-    member.socket.close(code);
-    chat.closed(member, code, "");
-  };
-  return { chat, hub, history, connect, disconnect, metrics, log };
+  /** The member's client closes its connection (1000 unless said otherwise: 1006 is a drop). */
+  const disconnect = (member: Member, code = 1000) => member.socket.close(code);
+  return { chat, hub, clock, history, connect, disconnect, metrics, log };
+}
+
+/** Opens a fake socket on `chat` as the transport opens Bun's: its close handler tells the chat. */
+export function open(chat: Chat, socket: FakeSocket, upgrade: Upgrade): Member {
+  const member = chat.newMember(socket, upgrade);
+  socket.onClose = (code, reason) => chat.closed(member, code, reason);
+  chat.open(member);
+  return member;
 }
 
 export const say = (text: string) => JSON.stringify({ type: "say", text });

@@ -1,6 +1,6 @@
 /** The one event decoder (common/events.ts), used by the clients, the page and the Redis path. */
 import { describe, expect, test } from "bun:test";
-import { type ChatEvent, decodeEvent, validEvent } from "../common/events";
+import { type ChatEvent, decodeEvent, validEvent } from "../../common/events";
 
 const alice = { name: "alice", address: "127.0.0.1:5000" };
 const EVENTS: ChatEvent[] = [

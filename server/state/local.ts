@@ -1,0 +1,80 @@
+/**
+ * Shared state for a single instance: kept in the --store SQLite file (one table, `state`, of
+ * table name, key and JSON value), or, without one, in memory only, until the server stops.
+ * Writes are synchronous: SQLite writes a row in microseconds, and nothing else can race this
+ * instance, so `create` is atomic by being one statement.
+ */
+import type { Database } from "bun:sqlite";
+import { CopiedTable, parseRow, type RowCheck, type SharedState, type Table, TableCopy } from "./state";
+
+export class LocalState implements SharedState {
+  readonly #tables = new Map<string, LocalTable<unknown>>();
+
+  /** @param db the --store file's database, or undefined to keep tables in memory only */
+  constructor(private readonly db: Database | undefined) {
+    db?.run(`CREATE TABLE IF NOT EXISTS state (
+      tbl TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+      PRIMARY KEY (tbl, key)) WITHOUT ROWID`);
+  }
+
+  get where(): string {
+    return this.db ? "the --store file" : "memory (until the server stops)";
+  }
+
+  table<T>(name: string, check: RowCheck<T>): Table<T> {
+    const known = this.#tables.get(name);
+    if (known) return known as LocalTable<T>;
+    const copy = new TableCopy(name, check);
+    this.#load(copy);
+    const table = new LocalTable(copy, this.db);
+    this.#tables.set(name, table as LocalTable<unknown>);
+    return table;
+  }
+
+  async start(): Promise<void> {}
+
+  close(): void {}
+
+  #load<T>(copy: TableCopy<T>): void {
+    if (!this.db) return;
+    const rows = this.db.query<{ key: string; value: string }, [string]>("SELECT key, value FROM state WHERE tbl = ?");
+    const loaded: [string, T][] = [];
+    for (const { key, value } of rows.all(copy.name)) {
+      const row = parseRow(value, copy.check);
+      if (row !== undefined) loaded.push([key, row]);
+    }
+    copy.replaceAll(loaded);
+  }
+}
+
+class LocalTable<T> extends CopiedTable<T> {
+  constructor(
+    copy: TableCopy<T>,
+    private readonly db: Database | undefined,
+  ) {
+    super(copy);
+  }
+
+  async put(key: string, value: T): Promise<void> {
+    this.db
+      ?.query("INSERT OR REPLACE INTO state (tbl, key, value) VALUES (?, ?, ?)")
+      .run(this.copy.name, key, JSON.stringify(value));
+    this.copy.changed(key, value);
+  }
+
+  async create(key: string, value: T): Promise<boolean> {
+    if (this.copy.has(key)) return false;
+    this.db
+      ?.query("INSERT OR IGNORE INTO state (tbl, key, value) VALUES (?, ?, ?)")
+      .run(this.copy.name, key, JSON.stringify(value));
+    this.copy.changed(key, value);
+    return true;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    if (!this.copy.has(key)) return false;
+    this.db?.query("DELETE FROM state WHERE tbl = ? AND key = ?").run(this.copy.name, key);
+    this.copy.changed(key, undefined);
+    return true;
+  }
+}
