@@ -10,8 +10,7 @@
  * room's topics, so everyone in the room, the sender included, gets it.
  */
 import { type Clock, REAL_CLOCK } from "../common/clock";
-import { type Refusal, refusal } from "../common/codes";
-import { type Command, CommandError, decodeCommand, HELP, parseTyped } from "../common/commands";
+import type { Refusal } from "../common/codes";
 import {
   type ChatEvent,
   DEFAULT_ROOM,
@@ -21,11 +20,14 @@ import {
   type User,
 } from "../common/events";
 import { toText } from "../common/plain-text";
-import { cleanText, describeUser, escapeControls, nameProblem, normalizeName } from "../common/text";
+import { describeUser, escapeControls, normalizeName } from "../common/text";
 import { AddressBudgets } from "./budgets";
 import type { Limits } from "./config";
+import type { ChatContext } from "./context";
 import type { ChatSink, Directory, MakeDirectory } from "./directory";
 import { eventBytes } from "./event-bytes";
+import { roomProblem } from "./handlers";
+import { handleFrame } from "./intake";
 import { type Logger, printable } from "./log";
 import { type Hub, Member, type MemberSocket, type Upgrade } from "./member";
 import type { Metrics } from "./metrics";
@@ -38,12 +40,6 @@ import { type Rooms, topic } from "./rooms";
 const FORMATS = [false, true] as const;
 /** Frames a client may send before it has entered its first room (while its name is claimed). */
 const HELD_FRAMES = 100;
-/** What JSON adds around a message's text, at most, for the size check before reading a frame. */
-const FRAME_OVERHEAD = 200;
-/** A client refused this many messages in a row for going too fast is flooding: it is closed. */
-const FLOOD_REFUSALS = 20;
-/** /rooms lists at most this many rooms, so that its answer stays one reasonable frame. */
-const MAX_ROOMS_LISTED = 1000;
 
 export interface ChatParts {
   limits: Limits;
@@ -61,19 +57,19 @@ export interface ChatParts {
   version: string;
 }
 
-export class Chat implements ChatSink {
+export class Chat implements ChatSink, ChatContext {
   readonly rooms: Rooms;
   /** What each client address may still spend, whatever number of connections it uses. */
   readonly budgets: AddressBudgets;
   readonly readers: SlowReaders;
   readonly hub: Hub;
-  readonly #clock: Clock;
-  readonly #names: Names;
-  readonly #limits: Limits;
+  readonly clock: Clock;
+  readonly names: Names;
+  readonly limits: Limits;
   /** The world beyond this instance's connections: names, presence, numbering (directory.ts). */
   readonly directory: Directory;
-  readonly #log: Logger;
-  readonly #metrics: Metrics;
+  readonly log: Logger;
+  readonly metrics: Metrics;
   readonly #version: string;
   /** Set once the server is shutting down (closeAll). */
   #closing = false;
@@ -81,13 +77,13 @@ export class Chat implements ChatSink {
   constructor({ limits, hub, clock = REAL_CLOCK, rooms, directory, log, metrics, version }: ChatParts) {
     this.rooms = rooms;
     this.hub = hub;
-    this.#clock = clock;
-    this.#limits = limits;
-    this.#log = log;
-    this.#metrics = metrics;
+    this.clock = clock;
+    this.limits = limits;
+    this.log = log;
+    this.metrics = metrics;
     this.#version = version;
     this.directory = directory(this);
-    this.#names = new Names(this.directory, limits.nameGrace * 1000);
+    this.names = new Names(this.directory, limits.nameGrace * 1000);
     this.budgets = new AddressBudgets(limits, clock);
     this.readers = new SlowReaders(limits, metrics, log);
   }
@@ -104,7 +100,7 @@ export class Chat implements ChatSink {
 
   /** The member for a connection that just opened; open() lets it in. */
   newMember(socket: MemberSocket, upgrade: Upgrade): Member {
-    return new Member(socket, upgrade, this.#limits, this.budgets.of(upgrade.ip), this.#clock);
+    return new Member(socket, upgrade, this.limits, this.budgets.of(upgrade.ip), this.clock);
   }
 
   // --- A connection's life ----------------------------------------------------------------------
@@ -115,20 +111,20 @@ export class Chat implements ChatSink {
    * name may wait for Redis; what the member sends meanwhile is held, then handled.
    */
   open(member: Member): void {
-    this.#log.line(`New connection from ${member.address}`);
+    this.log.line(`New connection from ${member.address}`);
     const { name } = member.asked;
     if (name === null) return this.#admit(member);
     member.held = [];
-    this.#names.claim(member, name, (refused) => this.#admit(member, refused));
+    this.names.claim(member, name, (refused) => this.#admit(member, refused));
   }
 
   #admit(member: Member, nameRefused?: Refusal): void {
     const { room, since } = member.asked;
-    const roomRefused = room === null ? undefined : this.#roomProblem(normalizeName(room));
+    const roomRefused = room === null ? undefined : roomProblem(this, normalizeName(room));
     if (member.json) {
-      const { rate, burst, maxMessage, announceLimit } = this.#limits;
+      const { rate, burst, maxMessage, announceLimit } = this.limits;
       const limits = { rate, burst, maxMessage, announceLimit };
-      this.#send(member, {
+      this.send(member, {
         type: "welcome",
         you: member.user,
         version: this.#version,
@@ -136,24 +132,24 @@ export class Chat implements ChatSink {
         resume: member.resumeToken,
       });
     }
-    if (nameRefused) this.#refuse(member, nameRefused);
-    if (roomRefused) this.#refuse(member, roomRefused);
-    this.#enter(member, room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room), { firstRoom: true, since });
+    if (nameRefused) this.refuse(member, nameRefused);
+    if (roomRefused) this.refuse(member, roomRefused);
+    this.enter(member, room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room), { firstRoom: true, since });
     const held = member.held ?? [];
     member.held = undefined;
-    for (const frame of held) this.#handle(member, frame);
+    for (const frame of held) handleFrame(this, member, frame);
   }
 
   /** A text frame from a member: a command, in either protocol. */
   receive(member: Member, frame: string): void {
-    this.#metrics.messagesIn++;
-    this.#metrics.bytesIn += frame.length;
+    this.metrics.messagesIn++;
+    this.metrics.bytesIn += frame.length;
     if (member.held) {
       // RFC 6455 §7.4.1: 1008, policy: a client may not pile up frames before it is let in.
       if (member.held.length >= HELD_FRAMES) return member.socket.close(1008, "too many messages before joining");
       return void member.held.push(frame);
     }
-    this.#handle(member, frame);
+    handleFrame(this, member, frame);
   }
 
   /**
@@ -164,9 +160,9 @@ export class Chat implements ChatSink {
    */
   closed(member: Member, code: number, reason: string): void {
     const leftOnPurpose = (code === 1000 || code === 1001) && !this.#closing;
-    this.#names.release(member, leftOnPurpose);
+    this.names.release(member, leftOnPurpose);
     this.#leave(member);
-    this.#log.line(
+    this.log.line(
       `Connection from ${describeUser(member.user)} closed (${code}${reason ? ` ${printable(reason)}` : ""})`,
     );
   }
@@ -193,7 +189,7 @@ export class Chat implements ChatSink {
 
   deliverSaid(event: SaidEvent, quietly = false): void {
     this.#broadcast(event.room, event);
-    if (!quietly) this.#log.said(event);
+    if (!quietly) this.log.said(event);
   }
 
   deliverNotice(event: NoticeEvent): void {
@@ -201,18 +197,18 @@ export class Chat implements ChatSink {
   }
 
   departed(room: string, user: User): void {
-    if (this.rooms.size(room) > this.#limits.announceLimit) return;
+    if (this.rooms.size(room) > this.limits.announceLimit) return;
     this.#broadcast(room, notice(room, "leave", user, `${describeUser(user)} left ${room}`));
   }
 
   nameLost(address: string, name: string): void {
-    const lost = this.#names.lose(name, address);
+    const lost = this.names.lose(name, address);
     if (!lost) return;
     const { member } = lost;
-    this.#refuse(member, lostNameRefusal(lost.name));
+    this.refuse(member, lostNameRefusal(lost.name));
     const change = `${lost.name} (${address}) is now ${describeUser(member.user)}`;
-    this.#announce(notice(member.room, "rename", member.user, change, lost.name));
-    this.#log.line(`${change}: another instance's claim of the name was earlier`);
+    this.announce(notice(member.room, "rename", member.user, change, lost.name));
+    this.log.line(`${change}: another instance's claim of the name was earlier`);
   }
 
   *everyone(): Generator<{ room: string; user: User; tokenHash: string }> {
@@ -225,21 +221,21 @@ export class Chat implements ChatSink {
   sweepSlowReaders(): void {
     this.readers.sweep(
       Array.from(this.rooms.everyone(), ([, member]) => member),
-      this.#clock.now(),
+      this.clock.now(),
     );
   }
 
   // --- Sending ----------------------------------------------------------------------------------
 
-  #send(member: Member, event: ChatEvent): void {
+  send(member: Member, event: ChatEvent): void {
     const frame = member.json ? JSON.stringify(event) : toText(event);
-    this.#metrics.bytesOut += frame.length;
+    this.metrics.bytesOut += frame.length;
     member.socket.send(frame);
   }
 
   /** An error may quote what the client sent (a refused name, an unknown command): escaped here. */
-  #refuse(member: Member, { code, message }: Refusal, id?: string): void {
-    this.#send(member, { type: "error", code, message: escapeControls(message), ...(id !== undefined && { id }) });
+  refuse(member: Member, { code, message }: Refusal, id?: string): void {
+    this.send(member, { type: "error", code, message: escapeControls(message), ...(id !== undefined && { id }) });
   }
 
   /**
@@ -254,8 +250,8 @@ export class Chat implements ChatSink {
       const recipients = this.hub.subscriberCount(name) - (except?.json === json ? 1 : 0);
       if (recipients <= 0) continue;
       const frame = json ? JSON.stringify(event) : toText(event);
-      this.#metrics.deliveries += recipients;
-      this.#metrics.bytesOut += frame.length * recipients;
+      this.metrics.deliveries += recipients;
+      this.metrics.bytesOut += frame.length * recipients;
       const sent = except ? except.socket.publish(name, frame) : this.hub.publish(name, frame);
       if (sent === -1) this.readers.closeOverLimit(this.rooms.members(room));
     }
@@ -270,8 +266,8 @@ export class Chat implements ChatSink {
    * size when everyone comes back at once after a restart: 10,000 people reconnecting would be 50
    * million notices. /who still lists everyone, and renames are always told.
    */
-  #announce(event: NoticeEvent, except?: Member): void {
-    const told = event.event === "rename" || this.rooms.size(event.room) <= this.#limits.announceLimit;
+  announce(event: NoticeEvent, except?: Member): void {
+    const told = event.event === "rename" || this.rooms.size(event.room) <= this.limits.announceLimit;
     if (told) {
       if (!this.#closing) this.#broadcast(event.room, event, except);
       this.directory.notice(event);
@@ -288,7 +284,7 @@ export class Chat implements ChatSink {
    * history: the last messages, or, for a client resuming (`since`), all it missed that history
    * still has.
    */
-  #enter(member: Member, room: string, { firstRoom, since }: { firstRoom: boolean; since?: number | null }): void {
+  enter(member: Member, room: string, { firstRoom, since }: { firstRoom: boolean; since?: number | null }): void {
     const user = member.user;
     if (!firstRoom) {
       member.socket.unsubscribe(topic(member.room, member.json));
@@ -297,7 +293,7 @@ export class Chat implements ChatSink {
     member.room = room;
     const members = this.rooms.add(member, room);
     member.socket.subscribe(topic(room, member.json));
-    this.#announce(notice(room, "join", user, `${describeUser(user)} joined ${room}`), member);
+    this.announce(notice(room, "join", user, `${describeUser(user)} joined ${room}`), member);
     const { events, missed } = this.#replay(member, room, since);
     member.oldestGiven = events[0]?.seq ?? this.directory.lastSeq(room) + 1;
     // A plain-text client entering its first room gets no greeting: the core chat had none, and
@@ -307,7 +303,7 @@ export class Chat implements ChatSink {
       const listed = this.rooms.firstOf(room, JOINED_MEMBERS, member, elsewhere.users);
       const count = members.size + elsewhere.count;
       const seq = this.directory.lastSeq(room);
-      this.#send(member, {
+      this.send(member, {
         type: "joined",
         room,
         members: listed,
@@ -317,8 +313,8 @@ export class Chat implements ChatSink {
         ...(missed > 0 && { missed }),
       });
     }
-    for (const event of events) this.#send(member, event);
-    this.#log.line(`${describeUser(user)} joined ${room}`);
+    for (const event of events) this.send(member, event);
+    this.log.line(`${describeUser(user)} joined ${room}`);
   }
 
   /**
@@ -328,15 +324,15 @@ export class Chat implements ChatSink {
   #replay(member: Member, room: string, since: number | null | undefined): { events: SaidEvent[]; missed: number } {
     const { events, missed } =
       since == null ? { events: this.directory.recent(room), missed: 0 } : this.directory.since(room, since);
-    const cut = this.#beyondReplayBudget(member, events);
+    const cut = this.beyondReplayBudget(member, events);
     return { events: events.slice(cut), missed: since == null ? missed : missed + cut };
   }
 
   /** How many of `events`, oldest first, the address's replay budget does not cover (the newest are). */
-  #beyondReplayBudget(member: Member, events: SaidEvent[]): number {
+  beyondReplayBudget(member: Member, events: SaidEvent[]): number {
     let cut = events.length;
     while (cut > 0 && member.budget.replayBytes.spend(eventBytes(events[cut - 1]!))) cut--;
-    if (cut > 0) this.#metrics.replaysCut++;
+    if (cut > 0) this.metrics.replaysCut++;
     return cut;
   }
 
@@ -344,197 +340,6 @@ export class Chat implements ChatSink {
   #leave(member: Member): void {
     this.rooms.remove(member);
     const user = member.user;
-    this.#announce(notice(member.room, "leave", user, `${describeUser(user)} left ${member.room}`));
-  }
-
-  // --- Commands ---------------------------------------------------------------------------------
-
-  #handle(member: Member, frame: string): void {
-    if (!this.#withinRate(member)) return;
-    const { maxMessage } = this.#limits;
-    // Three bytes per UTF-16 unit is UTF-8's worst case: only long messages need measuring.
-    if (frame.length * 3 > maxMessage && Buffer.byteLength(frame) > maxMessage) {
-      // Far past the limit, it is refused unread; near it, the text itself is measured below.
-      if (frame.length > 2 * maxMessage + FRAME_OVERHEAD) return this.#tooLong(member, Buffer.byteLength(frame));
-    }
-    let command: Command;
-    try {
-      command = member.json ? decodeCommand(frame) : parseTyped(frame);
-    } catch (error) {
-      if (!(error instanceof CommandError)) throw error;
-      return this.#refuse(member, error.refusal);
-    }
-    if ((command.type === "say" || command.type === "me") && command.text.length * 3 > maxMessage) {
-      const bytes = Buffer.byteLength(command.text);
-      if (bytes > maxMessage) return this.#tooLong(member, bytes, command.id);
-    }
-    this.#perform(member, command);
-  }
-
-  /** A message over --max-message: its own size is told, and its id, so the client keeps it. */
-  #tooLong(member: Member, bytes: number, id?: string): void {
-    this.#metrics.refusedSize++;
-    const { maxMessage } = this.#limits;
-    this.#refuse(
-      member,
-      refusal("too-long", `That message is ${bytes} bytes; the limit is ${maxMessage}. It was not sent.`),
-      id,
-    );
-  }
-
-  #perform(member: Member, command: Command): void {
-    switch (command.type) {
-      case "say":
-      case "me":
-        return this.#say(member, command.type, command.text, command.id);
-      case "nick":
-        return this.#rename(member, command.name);
-      case "join":
-        return this.#join(member, command.room);
-      case "who":
-        return this.#who(member);
-      case "rooms":
-        return this.#listRooms(member);
-      case "older":
-        return this.#older(member, command.before);
-      case "help":
-        return this.#send(member, { type: "help", commands: HELP });
-      case "quit":
-        return member.socket.close(1000, "bye"); // RFC 6455 §7.4.1: 1000, a normal closure.
-    }
-  }
-
-  #say(member: Member, type: "say" | "me", typed: string, id: string | undefined): void {
-    const text = cleanText(typed);
-    if (text.trim() === "") {
-      return this.#refuse(
-        member,
-        refusal("empty-message", "A message needs some text besides control characters."),
-        id,
-      );
-    }
-    const said = {
-      type: type === "say" ? "message" : "action",
-      room: member.room,
-      time: isoNow(),
-      from: member.user,
-      text,
-    };
-    // The sender's own id comes back with it, so that it knows its message whatever became of the text.
-    this.directory.say(
-      id === undefined ? (said as Omit<SaidEvent, "seq">) : ({ ...said, id } as Omit<SaidEvent, "seq">),
-    );
-  }
-
-  #rename(member: Member, wanted: string): void {
-    if (!this.#mayChange(member)) return;
-    const previous = member.name;
-    this.#names.claim(member, wanted, (problem) => {
-      if (problem) return this.#refuse(member, problem);
-      const before = previous ? `${previous} (${member.address})` : member.address;
-      this.#announce(notice(member.room, "rename", member.user, `${before} is now ${member.name}`, previous));
-      this.#log.line(`${before} is now ${member.name}`);
-    });
-  }
-
-  #join(member: Member, wanted: string): void {
-    const room = normalizeName(wanted);
-    const problem = this.#roomProblem(room);
-    if (problem) return this.#refuse(member, problem);
-    if (room === member.room) return this.#refuse(member, refusal("no-change", `You are already in ${room}.`));
-    if (!this.#mayChange(member)) return;
-    this.#enter(member, room, { firstRoom: false });
-  }
-
-  /** Why `room` cannot be entered: a bad name, or a new room when the server has all it allows. */
-  #roomProblem(room: string): Refusal | undefined {
-    const problem = nameProblem(room, "room");
-    if (problem) return refusal("room-invalid", problem);
-    if (this.rooms.size(room) > 0 || room === DEFAULT_ROOM || this.rooms.count < this.#limits.maxRooms)
-      return undefined;
-    this.#metrics.refusedRooms++;
-    return refusal(
-      "rooms-full",
-      `The server has as many rooms as it allows (${this.#limits.maxRooms}); join one that has people in it (/rooms lists them).`,
-    );
-  }
-
-  /** Renames and room changes are told to whole rooms: each address has a budget of them. */
-  #mayChange(member: Member): boolean {
-    if (member.budget.changes.take()) return true;
-    this.#metrics.refusedRate++;
-    this.#refuse(
-      member,
-      refusal(
-        "rate-limited",
-        `Too many renames and room changes from your address: at most ${this.#limits.ipChanges} a second. Wait a moment and try again.`,
-      ),
-    );
-    return false;
-  }
-
-  /** Everyone in the member's room, on every instance. */
-  #who(member: Member): void {
-    const room = member.room;
-    const here = [...this.rooms.members(room)].map((m) => m.user);
-    this.#send(member, { type: "members", room, members: [...here, ...this.directory.elsewhere(room).users] });
-  }
-
-  /**
-   * The room's messages before number `before` (or, without one, before the oldest this member was
-   * given in this room), for a page scrolling up or `/older` typed again and again: as many as
-   * --history and the address's replay budget allow, the newest of them first to be kept.
-   */
-  #older(member: Member, beforeText: string | undefined): void {
-    const before = beforeText === undefined ? member.oldestGiven : Number(beforeText);
-    if (!Number.isSafeInteger(before) || before < 1) {
-      return this.#refuse(
-        member,
-        refusal("bad-command", `/older needs a message number, e.g. /older 120, not '${beforeText}'.`),
-      );
-    }
-    const { events, start } = this.directory.before(member.room, before);
-    const cut = this.#beyondReplayBudget(member, events);
-    const given = events.slice(cut);
-    member.oldestGiven = given[0]?.seq ?? before;
-    this.#send(member, { type: "earlier", room: member.room, messages: given, start: start && cut === 0 });
-  }
-
-  /** The rooms of every instance with people in them, the default room first. */
-  #listRooms(member: Member): void {
-    this.#send(member, { type: "rooms", rooms: this.rooms.listed(this.directory.roomsElsewhere(), MAX_ROOMS_LISTED) });
-  }
-
-  /**
-   * True if the member's bucket, and its address's, have a token for this frame; refused
-   * FLOOD_REFUSALS in a row, it is closed.
-   */
-  #withinRate(member: Member): boolean {
-    // One clock read for both buckets, and none when neither limits anything (as in the benchmark).
-    const now = this.#limits.rate > 0 || this.#limits.ipRate > 0 ? this.#clock.now() : 0;
-    const connectionMay = member.bucket.take(now);
-    if (connectionMay && member.budget.messages.take(now)) {
-      member.refusedInARow = 0;
-      return true;
-    }
-    this.#metrics.refusedRate++;
-    const { rate, burst, ipRate } = this.#limits;
-    if (++member.refusedInARow >= FLOOD_REFUSALS) {
-      this.#metrics.closedFlooding++;
-      this.#log.line(`Closing ${describeUser(member.user)}: flooding`);
-      // RFC 6455 §7.4.1: 1008, a message that violates the endpoint's policy.
-      member.socket.close(1008, `flooding: more than ${rate} messages a second`);
-    } else {
-      this.#refuse(
-        member,
-        refusal(
-          "rate-limited",
-          connectionMay
-            ? `Your address is sending too fast: at most ${ipRate} messages a second from all its connections together. This one was not sent.`
-            : `You are sending too fast: at most ${rate} messages a second (${burst} at once). This one was not sent.`,
-        ),
-      );
-    }
-    return false;
+    this.announce(notice(member.room, "leave", user, `${describeUser(user)} left ${member.room}`));
   }
 }

@@ -1,0 +1,35 @@
+/**
+ * What a command's handler (handlers.ts, intake.ts) may use of the chat: its parts, and the few
+ * things the core does for everyone (send to one member, refuse with a code, tell a room, move a
+ * member into a room). The Chat is this context; handlers never reach further into it.
+ */
+import type { Clock } from "../common/clock";
+import type { Refusal } from "../common/codes";
+import type { ChatEvent, NoticeEvent, SaidEvent } from "../common/events";
+import type { Limits } from "./config";
+import type { Directory } from "./directory";
+import type { Logger } from "./log";
+import type { Member } from "./member";
+import type { Metrics } from "./metrics";
+import type { Names } from "./names";
+import type { Rooms } from "./rooms";
+
+export interface ChatContext {
+  readonly limits: Limits;
+  readonly clock: Clock;
+  readonly rooms: Rooms;
+  readonly names: Names;
+  readonly directory: Directory;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** Sends one event to one member, in its format. */
+  send(member: Member, event: ChatEvent): void;
+  /** Tells the member why what it sent was refused (the message's id, if it had one). */
+  refuse(member: Member, refusal: Refusal, id?: string): void;
+  /** Tells the member's room (and the other instances) of a join, leave or rename. */
+  announce(event: NoticeEvent, except?: Member): void;
+  /** Moves the member into `room`, telling both rooms and replaying the new one's history. */
+  enter(member: Member, room: string, how: { firstRoom: boolean; since?: number | null }): void;
+  /** How many of `events`, oldest first, the member's address may not be replayed now. */
+  beyondReplayBudget(member: Member, events: SaidEvent[]): number;
+}

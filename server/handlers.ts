@@ -1,0 +1,132 @@
+/**
+ * What each command does, one function per command of the table (common/commands.ts): saying
+ * something, renaming, moving rooms, listing people and rooms, paging back through history. They
+ * act through the chat's context (context.ts), so a new command adds a function here, or a module
+ * of its own, and a line in `perform`, not a path through the chat core.
+ */
+import { type Refusal, refusal } from "../common/codes";
+import { type Command, HELP } from "../common/commands";
+import { DEFAULT_ROOM, type SaidEvent } from "../common/events";
+import { cleanText, nameProblem, normalizeName } from "../common/text";
+import type { ChatContext } from "./context";
+import type { Member } from "./member";
+import { isoNow, notice } from "./notice";
+
+/** /rooms lists at most this many rooms, so that its answer stays one reasonable frame. */
+const MAX_ROOMS_LISTED = 1000;
+
+export function perform(chat: ChatContext, member: Member, command: Command): void {
+  switch (command.type) {
+    case "say":
+    case "me":
+      return say(chat, member, command.type, command.text, command.id);
+    case "nick":
+      return rename(chat, member, command.name);
+    case "join":
+      return join(chat, member, command.room);
+    case "who":
+      return who(chat, member);
+    case "rooms":
+      return listRooms(chat, member);
+    case "older":
+      return older(chat, member, command.before);
+    case "help":
+      return chat.send(member, { type: "help", commands: HELP });
+    case "quit":
+      return member.socket.close(1000, "bye"); // RFC 6455 §7.4.1: 1000, a normal closure.
+  }
+}
+
+function say(chat: ChatContext, member: Member, type: "say" | "me", typed: string, id: string | undefined): void {
+  const text = cleanText(typed);
+  if (text.trim() === "") {
+    return chat.refuse(member, refusal("empty-message", "A message needs some text besides control characters."), id);
+  }
+  const said = {
+    type: type === "say" ? "message" : "action",
+    room: member.room,
+    time: isoNow(),
+    from: member.user,
+    text,
+  };
+  // The sender's own id comes back with it, so that it knows its message whatever became of the text.
+  chat.directory.say(id === undefined ? (said as Omit<SaidEvent, "seq">) : ({ ...said, id } as Omit<SaidEvent, "seq">));
+}
+
+function rename(chat: ChatContext, member: Member, wanted: string): void {
+  if (!mayChange(chat, member)) return;
+  const previous = member.name;
+  chat.names.claim(member, wanted, (problem) => {
+    if (problem) return chat.refuse(member, problem);
+    const before = previous ? `${previous} (${member.address})` : member.address;
+    chat.announce(notice(member.room, "rename", member.user, `${before} is now ${member.name}`, previous));
+    chat.log.line(`${before} is now ${member.name}`);
+  });
+}
+
+function join(chat: ChatContext, member: Member, wanted: string): void {
+  const room = normalizeName(wanted);
+  const problem = roomProblem(chat, room);
+  if (problem) return chat.refuse(member, problem);
+  if (room === member.room) return chat.refuse(member, refusal("no-change", `You are already in ${room}.`));
+  if (!mayChange(chat, member)) return;
+  chat.enter(member, room, { firstRoom: false });
+}
+
+/** Why `room` cannot be entered: a bad name, or a new room when the server has all it allows. */
+export function roomProblem(chat: ChatContext, room: string): Refusal | undefined {
+  const problem = nameProblem(room, "room");
+  if (problem) return refusal("room-invalid", problem);
+  if (chat.rooms.size(room) > 0 || room === DEFAULT_ROOM || chat.rooms.count < chat.limits.maxRooms) return undefined;
+  chat.metrics.refusedRooms++;
+  return refusal(
+    "rooms-full",
+    `The server has as many rooms as it allows (${chat.limits.maxRooms}); join one that has people in it (/rooms lists them).`,
+  );
+}
+
+/** Renames and room changes are told to whole rooms: each address has a budget of them. */
+function mayChange(chat: ChatContext, member: Member): boolean {
+  if (member.budget.changes.take()) return true;
+  chat.metrics.refusedRate++;
+  chat.refuse(
+    member,
+    refusal(
+      "rate-limited",
+      `Too many renames and room changes from your address: at most ${chat.limits.ipChanges} a second. Wait a moment and try again.`,
+    ),
+  );
+  return false;
+}
+
+/** Everyone in the member's room, on every instance. */
+function who(chat: ChatContext, member: Member): void {
+  const room = member.room;
+  const here = [...chat.rooms.members(room)].map((m) => m.user);
+  chat.send(member, { type: "members", room, members: [...here, ...chat.directory.elsewhere(room).users] });
+}
+
+/**
+ * The room's messages before number `before` (or, without one, before the oldest this member was
+ * given in this room), for a page scrolling up or `/older` typed again and again: as many as
+ * --history and the address's replay budget allow, the newest of them first to be kept.
+ */
+function older(chat: ChatContext, member: Member, beforeText: string | undefined): void {
+  const before = beforeText === undefined ? member.oldestGiven : Number(beforeText);
+  if (!Number.isSafeInteger(before) || before < 1) {
+    return chat.refuse(
+      member,
+      refusal("bad-command", `/older needs a message number, e.g. /older 120, not '${beforeText}'.`),
+    );
+  }
+  const { events, start } = chat.directory.before(member.room, before);
+  const cut = chat.beyondReplayBudget(member, events);
+  const given = events.slice(cut);
+  member.oldestGiven = given[0]?.seq ?? before;
+  chat.send(member, { type: "earlier", room: member.room, messages: given, start: start && cut === 0 });
+}
+
+/** The rooms of every instance with people in them, the default room first. */
+function listRooms(chat: ChatContext, member: Member): void {
+  chat.send(member, { type: "rooms", rooms: chat.rooms.listed(chat.directory.roomsElsewhere(), MAX_ROOMS_LISTED) });
+}
