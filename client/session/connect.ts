@@ -3,9 +3,9 @@
  * waiting: a refused port says how to start a server, a 401 asks for the token, a close the
  * server meant says not to come back. Runs in Bun and in browsers.
  */
-import { SUBPROTOCOL, tokenProtocol } from "../common/events";
-import { runCommand } from "../common/run-command";
-import { oneLine } from "../common/text";
+import { SUBPROTOCOL, tokenProtocol } from "../../common/events";
+import { runCommand } from "../../common/run-command";
+import { oneLine } from "../../common/text";
 
 /** In Bun, a WebSocket takes headers and TLS options, and can ping; in a browser it can do neither. */
 export const IN_BUN = typeof Bun !== "undefined";

@@ -2,7 +2,7 @@
  * Leaving the client: exit codes only once what was printed has reached the OS, and the one way a
  * first connection that fails is reported.
  */
-import { ChatSession, ConnectError, type SessionOptions } from "./session";
+import { ChatSession, ConnectError, type SessionOptions } from "../session/session";
 
 /** How long to let stdout drain before exiting anyway. */
 const EXIT_WAIT_MS = 1_000;

@@ -11,11 +11,11 @@
  * - A server that says no (a wrong token, not allowed, full; closed as a flooder) is not retried,
  *   and every failure is worded for the person (connect.ts).
  */
-import { backoffDelay } from "../common/backoff";
-import { refusesName } from "../common/codes";
-import { type Command, parseTyped } from "../common/commands";
-import { type ChatEvent, decodeEvent, type User, type WelcomeEvent } from "../common/events";
-import { screenSafe } from "../common/text";
+import { backoffDelay } from "../../common/backoff";
+import { refusesName } from "../../common/codes";
+import { type Command, parseTyped } from "../../common/commands";
+import { type ChatEvent, decodeEvent, type User, type WelcomeEvent } from "../../common/events";
+import { screenSafe } from "../../common/text";
 import { ConnectError, describeClose, finalClose, NameRefusedError, openSocket } from "./connect";
 import { MAX_QUEUED, Outbox } from "./outbox";
 import { Resume } from "./resume";

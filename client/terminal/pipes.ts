@@ -5,12 +5,12 @@
  * line (NDJSON). Diagnostics go to stderr.
  */
 import { createInterface } from "node:readline";
-import { CommandError } from "../common/commands";
-import type { ChatEvent } from "../common/events";
-import { toText } from "../common/plain-text";
-import { messagesWere } from "../common/text";
+import { CommandError } from "../../common/commands";
+import type { ChatEvent } from "../../common/events";
+import { toText } from "../../common/plain-text";
+import { messagesWere } from "../../common/text";
+import type { SessionOptions } from "../session/session";
 import { exitAfterOutput, openOrExit } from "./exit";
-import type { SessionOptions } from "./session";
 
 /** At end of input, how long to wait without any progress for everything sent to be answered. */
 const SETTLE_QUIET_MS = 5_000;

@@ -6,13 +6,13 @@
 
 import { styleText } from "node:util";
 import { cancel, intro, isCancel, log, outro, S_STEP_ERROR, spinner, text } from "@clack/prompts";
-import { type Command, CommandError, parseTyped } from "../common/commands";
-import type { ChatEvent, NoticeEvent } from "../common/events";
-import { messagesWere, nameProblem, normalizeName } from "../common/text";
-import { checkListening } from "./connect";
+import { type Command, CommandError, parseTyped } from "../../common/commands";
+import type { ChatEvent, NoticeEvent } from "../../common/events";
+import { messagesWere, nameProblem, normalizeName } from "../../common/text";
+import { checkListening } from "../session/connect";
+import { ChatSession, ConnectError, NameRefusedError, type SessionOptions, type Status } from "../session/session";
 import { exitAfterOutput } from "./exit";
 import { InputLine, warning } from "./input-line";
-import { ChatSession, ConnectError, NameRefusedError, type SessionOptions, type Status } from "./session";
 import { TerminalView } from "./terminal-view";
 
 /** A clack session: intro, a name, a spinner while connecting, then the input line until you leave. */
