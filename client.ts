@@ -11,6 +11,7 @@
  */
 
 import type { SessionOptions } from "./client/session/session";
+import { bunWebSocket } from "./client/terminal/bun-socket";
 import { chatAsNdjson, chatThroughPipes } from "./client/terminal/pipes";
 import { checkedName, DEFAULT_URL, readCa, serverUrl } from "./client/terminal/target";
 import { chatInTerminal } from "./client/terminal/terminal";
@@ -59,7 +60,8 @@ async function main(): Promise<void> {
     ...(options.name !== undefined && { name: checkedName(options.name, "--name", "name") }),
     ...(options.room !== undefined && { room: checkedName(options.room, "--room", "room") }),
     ...(options.token !== undefined && { token: options.token }),
-    ...(options.ca !== undefined && { ca: await readCa(options.ca) }),
+    // Bun's WebSocket: the token as a header, and the certificate to trust, if any.
+    openWebSocket: bunWebSocket(options.ca !== undefined ? await readCa(options.ca) : undefined),
     reconnect: !options["no-reconnect"],
   };
 

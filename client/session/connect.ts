@@ -1,31 +1,61 @@
 /**
- * Opening a connection to the chat server, and every way that can fail, worded for the person
- * waiting: a refused port says how to start a server, a 401 asks for the token, a close the
- * server meant says not to come back. Runs in Bun and in browsers.
+ * Opening a connection to the chat server, and every way that can fail, as a value: a machine
+ * code for programs (FailureCode), whether trying again may help, and the words for the person
+ * waiting. Runs in browsers and in Bun alike: nothing here knows of a command line or an exit
+ * code, so the terminal client adds its own hints (how to start a server, which flag takes the
+ * token) and exit codes in client/terminal/failures.ts.
  */
+import type { NameRefusalCode } from "../../common/codes";
 import { SUBPROTOCOL, tokenProtocol } from "../../common/events";
-import { runCommand } from "../../common/run-command";
 import { oneLine } from "../../common/text";
 
-/** In Bun, a WebSocket takes headers and TLS options, and can ping; in a browser it can do neither. */
-export const IN_BUN = typeof Bun !== "undefined";
-/** Bun's WebSocket constructor, spelled out so that this file also compiles against the DOM's types. */
-type BunWebSocket = new (
-  url: string,
-  options: { protocol: string; headers?: Record<string, string>; tls?: { ca: string } },
-) => WebSocket;
-
 /** How long to wait for the server to accept a connection. */
-const CONNECT_TIMEOUT_MS = 10_000;
-/** Exit code for a server that refused us: wrong token, origin not allowed, full, closed as a flooder. */
-export const EXIT_REFUSED = 3;
+export const CONNECT_TIMEOUT_MS = 10_000;
 
-/** A failure to connect, already worded for the user, with the exit code it deserves. */
+/**
+ * Why a connection could not be made, or a session is over, for programs to branch on:
+ * - nothing answered: `refused` (nothing listens at the port), `not-found` (no such host),
+ *   `timeout`, `unreachable` (no route), `reset` (closed during the handshake), `handshake` (failed
+ *   otherwise);
+ * - something answered, but not our chat: `not-chat` (an HTTP answer, or another subprotocol),
+ *   `not-tls` (wss:// to a plain server), `tls` (a certificate we do not trust);
+ * - the server said no: `unauthorized` (401: the token), `forbidden` (403: the origin), `rate-limited`
+ *   (429), `full` (503), and, before letting us in, the name asked for (`name-invalid`,
+ *   `name-taken`, `name-held`, as common/codes.ts);
+ * - once in: `closed` (closed before letting us in), `policy` (closed with 1008, as a flooder),
+ *   `unsupported` (1003), `too-big` (1009), `lost` (dropped, with no reconnecting), `gave-up` (every
+ *   reconnection attempt failed).
+ */
+export type FailureCode =
+  | "refused"
+  | "not-found"
+  | "timeout"
+  | "unreachable"
+  | "reset"
+  | "handshake"
+  | "not-chat"
+  | "not-tls"
+  | "tls"
+  | "unauthorized"
+  | "forbidden"
+  | "rate-limited"
+  | "full"
+  | NameRefusalCode
+  | "closed"
+  | "policy"
+  | "unsupported"
+  | "too-big"
+  | "lost"
+  | "gave-up";
+
+/** A failure to connect: what it was, for programs, and its words, for people. */
 export class ConnectError extends Error {
   constructor(
+    readonly code: FailureCode,
+    /** The whole sentence, naming the server: "Could not connect to ws://…: the server is full (503). Try again later." */
     message: string,
-    readonly exitCode = 1,
-    readonly retry = true,
+    /** Whether trying again later may help (a full server) or cannot (a wrong token). */
+    readonly retry: boolean,
     /** Why, without naming the server: for a line that names it already ("reconnecting: …"). */
     readonly reason = message,
   ) {
@@ -36,28 +66,52 @@ export class ConnectError extends Error {
 /** The name asked for was refused on connecting (taken, or not a valid name): ask for another. */
 export class NameRefusedError extends ConnectError {
   constructor(
+    code: NameRefusalCode,
     /** The server's words, e.g. "The name 'tess' is taken; choose another." */
     readonly reason: string,
     readonly refusedName: string,
   ) {
-    super(`Could not join as '${refusedName}': ${reason}`, EXIT_REFUSED, false);
+    super(code, `Could not join as '${refusedName}': ${reason}`, false, reason);
   }
+}
+
+/**
+ * Makes the WebSocket for one connection, asking for `protocol`. A browser's WebSocket cannot send
+ * headers, so by default the token goes as a second subprotocol entry; a program whose WebSocket
+ * can send a header and trust a given certificate (Bun's) passes its own maker.
+ */
+export type OpenWebSocket = (url: string, protocol: string, token: string | undefined) => WebSocket;
+
+/** The standard WebSocket, the token (if any) as a subprotocol entry. */
+export const standardWebSocket: OpenWebSocket = (url, protocol, token) =>
+  new WebSocket(url, token !== undefined ? [protocol, tokenProtocol(token)] : protocol);
+
+/** Where a server is, as the words and hints about it need it. */
+export interface ServerAddress {
+  /** The host, without the brackets of an IPv6 address. */
+  host: string;
+  port: number;
+  /** On this machine: a hint may say how to start a server here. */
+  local: boolean;
+}
+
+export function serverAddress(url: string): ServerAddress {
+  const { hostname, port, protocol } = new URL(url);
+  return {
+    host: hostname.replace(/^\[|\]$/g, ""),
+    port: Number(port) || (protocol === "wss:" ? 443 : 80),
+    local: /^(localhost|127\.[\d.]+|\[::1\])$/.test(hostname),
+  };
 }
 
 /** Opens a chat.v1.json connection to `url`; `shownUrl` is how messages name the server. */
 export function openSocket(
   url: string,
   shownUrl: string,
-  { token, ca }: { token?: string; ca?: string },
+  { token, openWebSocket = standardWebSocket }: { token?: string; openWebSocket?: OpenWebSocket },
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const socket = IN_BUN
-      ? new (WebSocket as unknown as BunWebSocket)(url, {
-          protocol: SUBPROTOCOL,
-          ...(token !== undefined && { headers: { Authorization: `Bearer ${token}` } }),
-          ...(ca !== undefined && { tls: { ca } }),
-        })
-      : new WebSocket(url, token !== undefined ? [SUBPROTOCOL, tokenProtocol(token)] : SUBPROTOCOL);
+    const socket = openWebSocket(url, SUBPROTOCOL, token);
     const timer = setTimeout(() => {
       socket.close();
       reject(describeConnectFailure(shownUrl, url, "ETIMEDOUT", `no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
@@ -70,8 +124,8 @@ export function openSocket(
         socket.close();
         reject(
           new ConnectError(
+            "not-chat",
             `Could not connect to ${shownUrl}: the server does not speak ${SUBPROTOCOL}. Is it this chat's server?`,
-            1,
             false,
           ),
         );
@@ -82,6 +136,7 @@ export function openSocket(
       "error",
       (event) => {
         clearTimeout(timer);
+        // Bun's error events carry the system's error code (ECONNREFUSED…); a browser's carry nothing.
         const code = ((event as globalThis.ErrorEvent).error as { code?: string } | undefined)?.code;
         reject(describeConnectFailure(shownUrl, url, code, (event as globalThis.ErrorEvent).message ?? ""));
       },
@@ -91,134 +146,96 @@ export function openSocket(
 }
 
 /**
- * Whether anything listens at `url`'s host and port: a TCP connection, closed at once, worded as
- * openSocket would word its failure. It costs the server nothing (no handshake, no log line, no
- * join and leave for the room to see), so the terminal can check before asking for a name. Bun only.
+ * A failure to reach `url`, from the system's error code (ECONNREFUSED…) or the message: the code
+ * for programs and the words for people. Also for a program's own probe of the port (the terminal
+ * client's, before it asks for a name), so that both word a failure the same.
  */
-export async function checkListening(url: string, shownUrl: string): Promise<void> {
-  const { hostname, port, protocol } = new URL(url);
-  let timer: Timer | undefined;
-  const noAnswer = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(describeConnectFailure(shownUrl, url, "ETIMEDOUT", "")), CONNECT_TIMEOUT_MS);
-  });
-  try {
-    const socket = await Promise.race([
-      Bun.connect({
-        hostname: hostname.replace(/^\[|\]$/g, ""),
-        port: Number(port) || (protocol === "wss:" ? 443 : 80),
-        socket: { data() {} },
-      }),
-      noAnswer,
-    ]);
-    socket.end();
-  } catch (error) {
-    if (error instanceof ConnectError) throw error;
-    throw describeConnectFailure(shownUrl, url, (error as { code?: string }).code, String(error));
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function describeConnectFailure(
+export function describeConnectFailure(
   shownUrl: string,
   url: string,
   code: string | undefined,
   message: string,
 ): ConnectError {
-  const fail = (why: string, exitCode = 1, retry = true) =>
-    new ConnectError(`Could not connect to ${shownUrl}: ${why}`, exitCode, retry, why);
-  const { hostname, port } = new URL(url);
-  const local = /^(localhost|127\.[\d.]+|\[::1\])$/.test(hostname);
+  const fail = (failure: FailureCode, why: string, retry = true) =>
+    new ConnectError(failure, `Could not connect to ${shownUrl}: ${why}`, retry, why);
+  const { host, local } = serverAddress(url);
   switch (code) {
     case "ECONNREFUSED":
       return fail(
+        "refused",
         local
-          ? `connection refused. Is the server running? Start one with: ${runCommand("server")}${hostFlag(hostname)} --port ${port || 80}`
+          ? "connection refused. Is the server running?"
           : "connection refused. Is the server running, and is the port right?",
       );
     case "ENOTFOUND":
     case "EAI_NONAME":
-      return fail(`the host '${hostname}' was not found. Check its spelling.`);
+      return fail("not-found", `the host '${host}' was not found. Check its spelling.`);
     case "ETIMEDOUT":
-      return fail("the connection timed out. Check the host and port, and any firewall between.");
+      return fail("timeout", "the connection timed out. Check the host and port, and any firewall between.");
     case "ECONNRESET":
       // A TLS server answers a plain handshake by closing: the likeliest mistake is the scheme.
       return url.startsWith("ws:")
         ? fail(
+            "reset",
             `the server closed the connection during the handshake. If it serves TLS, use ${shownUrl.replace(/^ws:/, "wss:")}; otherwise, is it a chat server?`,
           )
-        : fail("the server closed the connection during the handshake. Is it a chat server?");
+        : fail("reset", "the server closed the connection during the handshake. Is it a chat server?");
     case "EHOSTUNREACH":
     case "ENETUNREACH":
-      return fail("the host cannot be reached from here.");
+      return fail("unreachable", "the host cannot be reached from here.");
   }
   // Bun words a refused handshake "WebSocket connection to '<url>' failed: Expected 101 status code: 404".
   const status = /Expected 101 status code: (\d+)/.exec(message)?.[1];
   if (status !== undefined) return describeRefusal(status, fail);
   // A plain server answers TLS's first message in plain HTTP, which TLS reads as a wrong version.
   if (url.startsWith("wss:") && /WRONG_VERSION_NUMBER|HTTP_REQUEST/i.test(message)) {
-    return fail(`the server does not speak TLS. Use ${shownUrl.replace(/^wss:/, "ws:")} instead.`, 1, false);
+    return fail("not-tls", `the server does not speak TLS. Use ${shownUrl.replace(/^wss:/, "ws:")} instead.`, false);
   }
   if (/certificate|self.signed|UNABLE_TO_VERIFY|DEPTH_ZERO/i.test(`${message} ${code ?? ""}`)) {
-    return fail(
-      `its TLS certificate is not trusted (${code ?? message}). For a self-signed certificate, pass it with --ca FILE.`,
-      1,
-      false,
-    );
+    return fail("tls", `its TLS certificate is not trusted (${code ?? message}).`, false);
   }
   const detail = message.replace(/^WebSocket connection to '[^']*' failed: /, "") || "the WebSocket handshake failed";
-  return fail(`${detail}${code ? ` (${code})` : ""}. Is it a chat server?`);
-}
-
-/** The server's `--host` for a local address other than its default, 127.0.0.1. */
-function hostFlag(hostname: string): string {
-  return hostname === "127.0.0.1" || hostname === "localhost" ? "" : ` --host ${hostname.replace(/^\[|\]$/g, "")}`;
+  return fail("handshake", `${detail}${code ? ` (${code})` : ""}. Is it a chat server?`);
 }
 
 /** An HTTP status instead of the upgrade. */
 function describeRefusal(
   status: string,
-  fail: (why: string, exitCode?: number, retry?: boolean) => ConnectError,
+  fail: (failure: FailureCode, why: string, retry?: boolean) => ConnectError,
 ): ConnectError {
   switch (status) {
     case "401":
-      return fail("the server wants a valid token (401). Pass it with --token or CHAT_TOKEN.", EXIT_REFUSED, false);
+      return fail("unauthorized", "the server wants a valid token (401).", false);
     case "403":
-      return fail("the server does not allow this origin (403).", EXIT_REFUSED, false);
+      return fail("forbidden", "the server does not allow this origin (403).", false);
     // Both pass with time: a client that was in keeps trying, with backoff; a new one stops and says so.
     case "429":
       return fail(
+        "rate-limited",
         "too many connections from this address, or opened too fast (429). Close some, or wait a moment and try again.",
-        EXIT_REFUSED,
-        true,
       );
     case "503":
-      return fail("the server is full (503). Try again later.", EXIT_REFUSED, true);
+      return fail("full", "the server is full (503). Try again later.");
     default:
       return fail(
+        "not-chat",
         `the server answered with HTTP status ${status} instead of a WebSocket. Is it a chat server, and is the path right?`,
       );
   }
 }
 
-/** A close that means "do not come back": why, and the exit code. RFC 6455 §7.4.1 for the codes. */
-export function finalClose({
-  code,
-  reason: given,
-}: {
-  code: number;
-  reason: string;
-}): { message: string; exitCode: number } | undefined {
+/** A close that means "do not come back" (RFC 6455 §7.4.1 for the codes), as the session's end. */
+export function finalClose({ code, reason: given }: { code: number; reason: string }): ConnectError | undefined {
   const reason = oneLine(given); // the server's words, on their way to a terminal
+  const closed = (failure: FailureCode, why: string) =>
+    new ConnectError(failure, `The server closed the connection: ${why}`, false);
   switch (code) {
     case 1008:
-      return {
-        message: `The server closed the connection: ${reason || "policy violation"}. Send more slowly.`,
-        exitCode: EXIT_REFUSED,
-      };
+      return closed("policy", `${reason || "policy violation"}. Send more slowly.`);
     case 1003:
+      return closed("unsupported", `${reason || CLOSE_MEANINGS[code]}.`);
     case 1009:
-      return { message: `The server closed the connection: ${reason || CLOSE_MEANINGS[code]}.`, exitCode: 1 };
+      return closed("too-big", `${reason || CLOSE_MEANINGS[code]}.`);
     default:
       return undefined;
   }
