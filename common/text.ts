@@ -164,6 +164,17 @@ export function describeUser(user: User): string {
   return user.name ? `${user.name} (${user.address})` : user.address;
 }
 
+/**
+ * Someone who joins and leaves again within this long, with nothing shown between (a client that
+ * only looked in, a reconnect that did not last), is one line in the clients, not two.
+ */
+export const CAME_AND_WENT_MS = 15_000;
+
+/** That one line, built from who it was (never from the wording of the notices). */
+export function cameAndWentLine(user: User): string {
+  return `${describeUser(user)} came and went`;
+}
+
 /** `1 message`, `2 messages`; `plural(1, "message was", "messages were")`. */
 export function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`;

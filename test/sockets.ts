@@ -7,6 +7,13 @@ import type { Socket, TCPSocketListener } from "bun";
 import { SUBPROTOCOL } from "../common/events";
 import { waitFor } from "../tools/processes";
 
+/**
+ * An event as it came over the wire, unchecked: an end-to-end test asserts its shape (toEqual,
+ * toMatchObject) rather than trusting the decoder it is testing.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: what the server sent is whatever it sent; tests assert its shape
+export type WireEvent = Record<string, any>;
+
 /** A WebSocket client for tests that records every message it receives. */
 export class TestSocket {
   readonly messages: string[] = [];
@@ -69,8 +76,11 @@ export class TestSocket {
     );
   }
 
-  /** The messages parsed as JSON, for a client of chat.v1.json. */
-  get events(): Record<string, any>[] {
+  /**
+   * The messages parsed as JSON, for a client of chat.v1.json: whatever the server sent, unchecked,
+   * since these tests are about what is on the wire (the unit tests' fake socket gives typed events).
+   */
+  get events(): WireEvent[] {
     return this.messages.map((m) => JSON.parse(m));
   }
 
@@ -80,11 +90,7 @@ export class TestSocket {
   }
 
   /** Waits until an event (JSON) satisfies `check`; returns it. */
-  waitForEvent(
-    what: string,
-    check: (event: Record<string, any>) => boolean,
-    timeoutMs = 5_000,
-  ): Promise<Record<string, any>> {
+  waitForEvent(what: string, check: (event: WireEvent) => boolean, timeoutMs = 5_000): Promise<WireEvent> {
     return waitFor(what, () => this.events.find(check), timeoutMs);
   }
 

@@ -330,11 +330,9 @@ test("a taken name keeps the page on the name form, with the reason; another nam
   }
 });
 
-test("with --token, the page asks for it, says when it is wrong, and chats once it is right; the token is in no URL", async () => {
+test("with --token, the page asks for it, says when it is wrong, and chats once it is right", async () => {
   const server = await startServer(["--token", "s3cret"]);
   const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
-  const requested: string[] = [];
-  page.on("request", (request) => void requested.push(request.url()));
   try {
     await page.goto(`http://127.0.0.1:${server.port}/`);
     await page.waitForSelector("#token-field:not([hidden])");
@@ -355,7 +353,6 @@ test("with --token, the page asks for it, says when it is wrong, and chats once 
     await page.waitForSelector("#status.online");
     await say(page, "in with the token");
     await waitForLog(page, "in with the token");
-    expect(requested.filter((url) => url.includes("s3cret"))).toEqual([]);
   } finally {
     await page.close();
     await server.stop();
@@ -683,3 +680,232 @@ test("someone who joins and leaves with nothing said between makes one line, 'ca
     await server.stop();
   }
 });
+
+test("the page's token appears in no URL it asks for, HTTP or WebSocket, and the chat works with it", async () => {
+  const token = `s3cret-${crypto.randomUUID()}`;
+  const server = await startServer(["--token", token]);
+  const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+  const urls: string[] = [];
+  page.on("request", (request) => void urls.push(request.url()));
+  page.on("websocket", (socket) => void urls.push(socket.url()));
+  const listener = await TestSocket.open(server.url, SUBPROTOCOL, 5_000, { Authorization: `Bearer ${token}` });
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.waitForSelector("#token-field:not([hidden])");
+    await page.fill("#name", "keeper");
+    await page.fill("#token", token);
+    await page.press("#token", "Enter");
+    await page.waitForSelector("#status.online");
+    await say(page, "the token stays out of sight");
+    await listener.waitForEvent("the page's message", (e) => e.type === "message" && e.text.includes("out of sight"));
+    await waitForLog(page, "the token stays out of sight");
+    expect(urls.some((url) => url.startsWith("ws://"))).toBe(true); // the WebSocket was seen
+    expect(urls.filter((url) => url.includes(token) || url.includes(encodeURIComponent(token)))).toEqual([]);
+  } finally {
+    listener.close();
+    await page.close();
+    await server.stop();
+  }
+});
+
+test("with --token, a problem with the name puts the cursor in the name field, whatever the name says; one with the token, in the token field", async () => {
+  const server = await startServer(["--token", "s3cret"]);
+  const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.waitForSelector("#token-field:not([hidden])");
+    // The name's problem quotes the name, and this one has "token" in it.
+    await page.fill("#name", "token!");
+    await page.fill("#token", "s3cret");
+    await page.press("#token", "Enter");
+    await page.waitForFunction(() => document.querySelector("#name-problem")?.textContent?.includes("'token!'"));
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("name");
+    // No name at all (going by the address) still needs the token.
+    await page.fill("#name", "");
+    await page.fill("#token", "");
+    await page.press("#name", "Enter");
+    await page.waitForFunction(
+      () => document.querySelector("#name-problem")?.textContent === "This server wants a token: type it above.",
+    );
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("token");
+    await page.fill("#token", "s3cret");
+    await page.press("#token", "Enter");
+    await page.waitForSelector("#status.online");
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+});
+
+test("'came and went' is built from who left, not from the wording of the leave notice", async () => {
+  const server = await startServer([]);
+  const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+  // Between the page and the real server, leave notices get another wording (a server in French):
+  // the page must not read its line out of the English.
+  await page.routeWebSocket(/.*/, (route) => {
+    const server = route.connectToServer();
+    server.onMessage((frame) => {
+      const event = typeof frame === "string" ? JSON.parse(frame) : undefined;
+      if (event?.type === "notice" && event.event === "leave") event.text = `${event.user.name} est parti`;
+      route.send(event ? JSON.stringify(event) : frame);
+    });
+  });
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.fill("#name", "watcher");
+    await page.press("#name", "Enter");
+    await page.waitForSelector("#status.online");
+    expect((await run([BUN, join(ROOT, "client.ts"), "--name", "lookin", server.url], { input: "" })).exitCode).toBe(0);
+    await waitForLog(page, "lookin");
+    await page.waitForFunction(
+      () => ![...document.querySelectorAll("#log li")].some((li) => li.textContent?.includes("joined")),
+      undefined,
+      { timeout: 8_000 },
+    );
+    const lines = (await logTexts(page)).filter((text) => text.includes("lookin"));
+    expect(lines.map((text) => text.replace(/^\d\d:\d\d\s*/, "").replace(/127\.0\.0\.1:\d+/, "ADDR"))).toEqual([
+      "lookin (ADDR) came and went",
+    ]);
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+});
+
+test("a message over --max-message is not sent: it stays in the field, and the line says its own size", async () => {
+  const server = await startServer(["--max-message", "300"]);
+  const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+  const sent: string[] = [];
+  page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => void sent.push(String(payload))));
+  const listener = await TestSocket.open(server.url, SUBPROTOCOL);
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.fill("#name", "paster");
+    await page.press("#name", "Enter");
+    await page.waitForSelector("#status.online");
+    const pasted = "x".repeat(70_000);
+    await say(page, pasted);
+    await waitForLog(page, "That message is 70000 bytes; the limit is 300.");
+    expect(await page.inputValue("#message")).toBe(pasted);
+    // Counted in UTF-8 bytes, as the server counts: 200 characters of 2 bytes each.
+    const accented = "é".repeat(200);
+    await say(page, accented);
+    await waitForLog(page, "That message is 400 bytes; the limit is 300.");
+    expect(await page.inputValue("#message")).toBe(accented);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("message");
+    await say(page, "a short one");
+    await listener.waitForEvent("the short message", (e) => e.type === "message" && e.text === "a short one");
+    expect(listener.events.filter((e) => e.type === "message").map((e) => e.text)).toEqual(["a short one"]);
+    expect(sent.filter((frame) => frame.includes('"say"'))).toEqual([expect.stringContaining("a short one")]);
+  } finally {
+    listener.close();
+    await page.close();
+    await server.stop();
+  }
+});
+
+test("a message the server refuses goes back into the empty field, or is named if the field is in use; its waiting copy is marked not sent", async () => {
+  const port = unusedPort();
+  let server = await startServer(["--port", String(port), "--max-message", "300"]);
+  const page = await joinAs(server.url, "writer");
+  try {
+    await server.stop(); // SIGKILL
+    await page.waitForSelector("#status.reconnecting", { timeout: 8_000 });
+    // Typed while the server is down, within the limit the page knows; the server comes back with a lower one.
+    const first = `${"a".repeat(150)} first`;
+    const second = `${"b".repeat(150)} second`;
+    await say(page, first);
+    await say(page, second);
+    expect(await page.$$eval("#log li.pending", (items) => items.length)).toBe(2);
+    server = await startServer(["--port", String(port), "--max-message", "100"]);
+    await page.waitForSelector("#status.online", { timeout: 15_000 });
+    await page.waitForFunction(() => [...document.querySelectorAll("#log li.failed")].length === 2, undefined, {
+      timeout: 8_000,
+    });
+    expect(await page.inputValue("#message")).toBe(first);
+    expect(await page.$$eval("#log li.pending", (items) => items.length)).toBe(0);
+    const errors = await page.$$eval("#log li.error", (items) => items.map((item) => item.textContent ?? ""));
+    expect(errors.map((text) => text.replace(/^\d\d:\d\d/, ""))).toEqual([
+      "That message is 156 bytes; the limit is 100. It was not sent. It is back in the field.",
+      `That message is 157 bytes; the limit is 100. It was not sent. The message: “${"b".repeat(60)}…”`,
+    ]);
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+}, 40_000);
+
+test("/rooms typed on the page answers in the conversation too (the side panel is hidden on a phone); the page's own asks do not", async () => {
+  const server = await startServer([]);
+  const other = await TestSocket.open(`${server.url}/?name=gus&room=games`);
+  const phone = await joinAs(server.url, "tess", { width: 360, height: 740 });
+  try {
+    await phone.waitForFunction(() => document.querySelector("#rooms")?.textContent?.includes("games"));
+    expect(await phone.isVisible("#side")).toBe(false);
+    expect((await logTexts(phone)).filter((text) => text.includes("Rooms:"))).toEqual([]);
+    await say(phone, "/rooms");
+    await waitForLog(phone, "Rooms:");
+    const lines = (await logTexts(phone)).filter((text) => text.includes("Rooms:"));
+    expect(lines.map((text) => text.replace(/^\d\d:\d\d/, ""))).toEqual(["Rooms: #chat (1), #games (1)"]);
+  } finally {
+    other.close();
+    await phone.close();
+    await server.stop();
+  }
+});
+
+/** The message field's hint, its width as shown, and the width inside the field it has. */
+const MEASURE_HINT = `(() => {
+  const field = document.querySelector("#message");
+  const style = getComputedStyle(field);
+  const probe = document.createElement("span");
+  probe.style.font = style.font;
+  probe.style.letterSpacing = style.letterSpacing;
+  probe.style.whiteSpace = "pre";
+  probe.style.position = "absolute";
+  probe.style.visibility = "hidden";
+  probe.textContent = field.placeholder;
+  document.body.append(probe);
+  const width = probe.getBoundingClientRect().width;
+  probe.remove();
+  const room = field.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return { hint: field.placeholder, width, room };
+})()`;
+
+/** The hint once it fits (the page fits it after a resize), or as it is after a few seconds. */
+async function fittedHint(page: Page): Promise<{ hint: string; width: number; room: number }> {
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const shown: { hint: string; width: number; room: number } = await page.evaluate(MEASURE_HINT);
+    if (shown.width <= shown.room) return shown;
+    await Bun.sleep(100);
+  }
+  return page.evaluate(MEASURE_HINT);
+}
+
+test("the message field's hint fits in the field at every width, a 360 px phone included, online and offline", async () => {
+  const server = await startServer([]);
+  const page = await joinAs(server.url, "turner", { width: 1100, height: 700 });
+  try {
+    const wide = await fittedHint(page);
+    expect(wide.hint).toBe("Message · Shift+Enter for a new line · /help lists the commands");
+    expect(wide.width).toBeLessThanOrEqual(wide.room);
+    // Turned to a phone, and to a width where the side panel leaves the field less room than a phone's.
+    for (const width of [360, 700]) {
+      await page.setViewportSize({ width, height: 700 });
+      const shown = await fittedHint(page);
+      expect(shown.hint).toStartWith("Message");
+      expect(shown.width).toBeLessThanOrEqual(shown.room);
+    }
+    await page.setViewportSize({ width: 360, height: 700 });
+    await fittedHint(page);
+    await server.stop();
+    await page.waitForSelector("#status.reconnecting", { timeout: 8_000 });
+    const offline = await fittedHint(page);
+    expect(offline.hint).toStartWith("Offline");
+    expect(offline.width).toBeLessThanOrEqual(offline.room);
+    await page.screenshot({ path: join(ARTIFACTS, "page-phone-offline.png") });
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+}, 30_000);

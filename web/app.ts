@@ -5,9 +5,25 @@
  * (textContent), never as HTML; the page's Content-Security-Policy forbids inline script besides.
  */
 import { ChatSession, ConnectError, NameRefusedError, type Status } from "../client/session/session";
-import { CommandError, parseTyped } from "../common/commands";
+import { type Command, CommandError, parseTyped } from "../common/commands";
 import type { ChatEvent, SaidEvent, User } from "../common/events";
-import { describeUser as describe, messagesWere, nameHash, nameProblem, normalizeName } from "../common/text";
+import { describeUser as describe, messagesWere, nameProblem, normalizeName } from "../common/text";
+import { cameIn, mentions, notifyMention, titleRoom } from "./attention";
+import { refused, setField, setMaxMessage, toldAlready, tooLong } from "./field";
+import {
+  add,
+  append,
+  appendPending,
+  cameAndWent,
+  clearLog,
+  failPending,
+  noteJoin,
+  onScrolledUp,
+  prependEarlier,
+  saidItem,
+  settlePending,
+} from "./log";
+import { FittingPlaceholder } from "./placeholder";
 
 const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const welcome = element<HTMLFormElement>("welcome");
@@ -18,16 +34,12 @@ const tokenInput = element<HTMLInputElement>("token");
 const chat = element<HTMLDivElement>("chat");
 const roomTitle = element<HTMLSpanElement>("room");
 const status = element<HTMLParagraphElement>("status");
-const conversation = document.querySelector<HTMLElement>(".conversation")!;
-const log = element<HTMLOListElement>("log");
 const membersList = element<HTMLUListElement>("members");
 const membersTitle = element<HTMLHeadingElement>("members-title");
 const roomsList = element<HTMLUListElement>("rooms");
 const drawerToggle = element<HTMLButtonElement>("drawer-toggle");
-const notifyToggle = element<HTMLButtonElement>("notify-toggle");
 const composer = element<HTMLFormElement>("composer");
 const messageInput = element<HTMLTextAreaElement>("message");
-const lengthLeft = element<HTMLSpanElement>("length-left");
 
 /** The name is remembered in this browser for the next visit. */
 const NAME_KEY = "chat.name";
@@ -44,9 +56,9 @@ void tokenWanted.then((wanted) => (tokenField.hidden = !wanted));
 welcome.addEventListener("submit", async (event) => {
   event.preventDefault();
   const name = normalizeName(nameInput.value);
-  const problem = name === "" ? undefined : (nameProblem(name) ?? (await tokenProblem()));
-  nameProblemLine.textContent = problem ?? "";
-  if (problem) return (tokenField.hidden || !problem.includes("token") ? nameInput : tokenInput).focus();
+  const problem = await formProblem(name);
+  nameProblemLine.textContent = problem?.text ?? "";
+  if (problem) return problem.field.focus();
   localStorage.setItem(NAME_KEY, name);
   // The chat shows once the server has let us in; a name it refuses is asked for again here.
   const refused = await join(name === "" ? undefined : name);
@@ -91,6 +103,14 @@ async function join(name: string | undefined): Promise<string | undefined> {
   return undefined;
 }
 
+/** What keeps the form from joining, and the field to put right; undefined if nothing does. */
+async function formProblem(name: string): Promise<{ text: string; field: HTMLInputElement } | undefined> {
+  const wrongName = name === "" ? undefined : nameProblem(name); // none: going by the address
+  if (wrongName) return { text: wrongName, field: nameInput };
+  const wrongToken = await tokenProblem();
+  return wrongToken === undefined ? undefined : { text: wrongToken, field: tokenInput };
+}
+
 /** Why the token typed will not do, or undefined if it will (or none is wanted). */
 async function tokenProblem(): Promise<string | undefined> {
   if (!(await tokenWanted)) return undefined;
@@ -109,15 +129,16 @@ function onStatus(change: Status): void {
     case "reconnected":
       return setStatus("online", "Connected");
     case "not-sent":
-      for (const item of [...log.querySelectorAll("li.pending")].slice(0, change.count))
-        item.classList.replace("pending", "failed");
+      failPending(change.count);
       return void append("error", `${messagesWere(change.count)} not sent: ${change.why}.`);
     case "ended":
       setStatus("offline", "Disconnected");
       messageInput.disabled = true;
-      for (const item of log.querySelectorAll("li.pending")) item.classList.replace("pending", "failed");
+      failPending();
       append("error", change.message);
       return offerRetry();
+    case "refused":
+      return refused(change);
   }
 }
 
@@ -143,36 +164,30 @@ function offerRetry(): void {
   add(item);
 }
 
-/** A message typed while offline, shown until its echo arrives (see show()). */
-function appendPending(text: string): void {
-  const item = document.createElement("li");
-  item.className = "said message own pending";
-  item.dataset.text = text;
-  item.textContent = text;
-  add(item);
-}
-
-/** Our own message came back: the waiting copy of it goes. */
-function settlePending(text: string): void {
-  const waiting = [...log.querySelectorAll<HTMLLIElement>("li.pending")];
-  (
-    waiting.find((item) => item.dataset.text === text) ??
-    waiting.find((item) => item.dataset.text?.trim() === text.trim())
-  )?.remove();
-}
-
 let online = false;
+
+/**
+ * The field's hint, as long as its width allows (placeholder.ts). Offline, the field stays usable,
+ * and says what becomes of what is typed.
+ */
+const hint = new FittingPlaceholder(messageInput);
+const HINTS = {
+  online: [
+    "Message · Shift+Enter for a new line · /help lists the commands",
+    "Message · /help lists the commands",
+    "Message",
+  ],
+  offline: [
+    "Offline: what you type waits, and goes out on reconnecting",
+    "Offline: what you type waits",
+    "Offline: messages wait",
+    "Offline",
+  ],
+};
 
 function setStatus(state: "online" | "reconnecting" | "offline", text: string): void {
   online = state === "online";
-  // Offline, the field stays usable, and says what becomes of what is typed.
-  messageInput.placeholder = narrow.matches
-    ? online
-      ? "Message"
-      : "Offline: messages wait"
-    : online
-      ? "Message · Shift+Enter for a new line · /help lists the commands"
-      : "Offline: what you type waits, and goes out on reconnecting";
+  hint.wordings = online ? HINTS.online : HINTS.offline;
   status.className = `status ${state}`;
   status.textContent = text;
 }
@@ -185,135 +200,63 @@ messageInput.addEventListener("keydown", (event) => {
   event.preventDefault();
   composer.requestSubmit();
 });
-messageInput.addEventListener("input", fitMessageInput);
-function fitMessageInput(): void {
-  messageInput.style.height = "auto";
-  messageInput.style.height = `${messageInput.scrollHeight + 2}px`;
-}
 
 composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const line = messageInput.value;
   if (line.trim() === "" || !session) return;
-  messageInput.value = "";
-  fitMessageInput();
   messageInput.focus();
+  const command = parseLine(line);
+  if (!command) return;
+  const isMessage = command.type === "say" || command.type === "me";
+  if (isMessage && tooLong(command.text)) return; // it stays in the field, to be shortened
+  setField("");
+  if (command.type === "quit") {
+    void session.close();
+    messageInput.disabled = true;
+    setStatus("offline", "Left");
+    return void append("info", "You left the chat. Reload the page to come back.");
+  }
+  const id = session.send(command);
+  if (command.type === "rooms") roomsTyped++;
+  // Offline, what is typed waits in the session's outbox: it shows at once, marked as waiting,
+  // until its echo comes back.
+  if (!online && isMessage && id !== undefined) appendPending(command.text, id);
+});
+
+/** The command typed, or undefined after saying what is wrong with it (the field is emptied). */
+function parseLine(line: string): Command | undefined {
   try {
-    const command = parseTyped(line);
-    if (command.type === "quit") {
-      void session.close();
-      messageInput.disabled = true;
-      setStatus("offline", "Left");
-      return append("info", "You left the chat. Reload the page to come back.");
-    }
-    session.send(command);
-    // Offline, what is typed waits in the session's outbox: it shows at once, marked as waiting,
-    // until its echo comes back.
-    if (!online && (command.type === "say" || command.type === "me")) appendPending(command.text);
+    return parseTyped(line);
   } catch (error) {
     if (!(error instanceof CommandError)) throw error;
+    setField("");
     append("error", error.message);
+    return undefined;
   }
-});
-
-// Near the length limit, the field says how much is left (in UTF-8 bytes, as the server counts).
-let maxMessage = Infinity;
-messageInput.addEventListener("input", () => {
-  const left = maxMessage - new TextEncoder().encode(messageInput.value).length;
-  lengthLeft.hidden = left > Math.min(200, maxMessage / 10);
-  lengthLeft.textContent = left >= 0 ? `${left} left` : `${-left} too long`;
-  lengthLeft.classList.toggle("over", left < 0);
-});
-
-// Messages that came while the tab was hidden are counted in its title until it is shown again.
-let unread = 0;
-function showUnread(count: number): void {
-  unread = count;
-  document.title = `${count > 0 ? `(${count}) ` : ""}#${shownRoom} · Chat`;
-}
-document.addEventListener("visibilitychange", () => void (document.hidden || showUnread(0)));
-
-// Desktop notifications of mentions are opt-in: the button asks the browser's permission once; the
-// choice is remembered here. They come only while the tab is hidden.
-const NOTIFY_KEY = "chat.notify";
-let notifying =
-  typeof Notification !== "undefined" &&
-  Notification.permission === "granted" &&
-  localStorage.getItem(NOTIFY_KEY) === "on";
-notifyToggle.hidden = typeof Notification === "undefined";
-notifyToggle.setAttribute("aria-pressed", String(notifying));
-notifyToggle.addEventListener("click", async () => {
-  const wanted = !notifying;
-  notifying =
-    wanted && (Notification.permission === "granted" || (await Notification.requestPermission()) === "granted");
-  localStorage.setItem(NOTIFY_KEY, notifying ? "on" : "off");
-  notifyToggle.setAttribute("aria-pressed", String(notifying));
-  if (wanted && !notifying) append("info", "The browser did not allow notifications; its site settings can.");
-});
-
-function notifyMention(from: User, text: string): void {
-  if (!notifying || !document.hidden) return;
-  new Notification(`${describe(from)} mentioned you in #${shownRoom}`, {
-    body: text.slice(0, 200),
-    tag: "chat-mention",
-  });
-}
-
-/** True if `text` names me (my name as a word, whatever its case). */
-let mention: { name: string; pattern: RegExp } | undefined;
-function mentions(text: string): boolean {
-  const name = session?.where.me?.name;
-  if (!name) return false;
-  if (mention?.name !== name) {
-    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    mention = { name, pattern: new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escaped}($|[^\\p{L}\\p{N}_])`, "iu") };
-  }
-  return mention.pattern.test(text);
-}
-
-/**
- * Which of the twelve name colours (style.css) a person gets. Each prefers the one its name hashes
- * to, the same in every browser; on this page, a colour another name already has goes to the next
- * free one, so that the first twelve people all differ. Past twelve, colours repeat.
- */
-const NAME_COLOURS = 12;
-const colours = new Map<string, number>();
-function colourOf(key: string): number {
-  const known = colours.get(key);
-  if (known !== undefined) return known;
-  const taken = new Set(colours.values());
-  const preferred = nameHash(key) % NAME_COLOURS;
-  let colour = preferred;
-  for (let step = 0; step < NAME_COLOURS && taken.has(colour); step++) colour = (preferred + step + 1) % NAME_COLOURS;
-  colours.set(key, colour);
-  return colour;
 }
 
 // On a phone the people and rooms are a drawer: the top bar's button opens and closes it, Escape
-// closes it, and so does choosing a room. The field's hint is shorter where it would be cut off.
+// closes it, and so does choosing a room.
 function openDrawer(open: boolean): void {
   chat.classList.toggle("drawer-open", open);
   drawerToggle.setAttribute("aria-expanded", String(open));
 }
 drawerToggle.addEventListener("click", () => openDrawer(!chat.classList.contains("drawer-open")));
 document.addEventListener("keydown", (event) => void (event.key === "Escape" && openDrawer(false)));
-const narrow = matchMedia("(max-width: 40rem)");
 
 // 4. Events on the page.
 function show(event: ChatEvent): void {
   switch (event.type) {
     case "welcome":
       announceLimit = event.limits.announceLimit ?? Infinity;
-      maxMessage = event.limits.maxMessage;
+      setMaxMessage(event.limits.maxMessage);
       return;
     case "joined": {
-      if (event.room !== shownRoom) {
-        log.replaceChildren(); // a new room: its own conversation
-        [oldestSeq, historyStart, askingOlder] = [Infinity, false, false];
-      }
+      if (event.room !== shownRoom) clearLog(); // a new room: its own conversation
       shownRoom = event.room;
       roomTitle.textContent = event.room;
-      showUnread(0);
+      titleRoom(event.room);
       members.clear();
       for (const member of event.members) members.set(member.address, member);
       roomCount = event.count;
@@ -325,11 +268,12 @@ function show(event: ChatEvent): void {
     }
     case "message":
     case "action":
-      if (!event.history && session?.where.isMe(event.from)) settlePending(event.text);
-      if (!event.history && document.hidden && !session?.where.isMe(event.from)) showUnread(unread + 1);
-      if (!event.history && !session?.where.isMe(event.from) && mentions(event.text))
-        notifyMention(event.from, event.text);
-      return add(saidItem(event));
+      if (!event.history && session?.where.isMe(event.from)) settlePending(event.id, event.text);
+      else if (!event.history) {
+        cameIn();
+        if (mentions(event.text, session?.where.me?.name)) notifyMention(event.from, event.text);
+      }
+      return add(said(event));
     case "notice": {
       if (event.room === shownRoom && event.user) {
         if (event.event === "leave") {
@@ -345,10 +289,10 @@ function show(event: ChatEvent): void {
         // must not use it up.
         renderRooms(shownRooms.map((room) => (room.name === shownRoom ? { ...room, members: roomCount } : room)));
         refreshRoomsSoon();
-        if (event.event === "leave" && cameAndWent(event.user, event.text)) return;
+        if (event.event === "leave" && cameAndWent(event.user)) return;
       }
       const item = append("notice", event.text, event.time);
-      if (event.event === "join" && event.user) recentJoins.set(event.user.address, { item, at: Date.now() });
+      if (event.event === "join" && event.user) noteJoin(event.user, item);
       return;
     }
     case "members":
@@ -358,129 +302,32 @@ function show(event: ChatEvent): void {
       renderMembers();
       return void append("info", `In ${event.room}: ${event.members.map(describe).join(", ")}`);
     case "rooms":
-      return renderRooms(event.rooms);
+      renderRooms(event.rooms);
+      if (roomsTyped === 0) return; // the page's own ask, for the side panel
+      roomsTyped--;
+      return void append("info", `Rooms: ${event.rooms.map((r) => `#${r.name} (${r.members})`).join(", ")}`);
     case "earlier":
-      return event.room === shownRoom ? prependEarlier(event.messages, event.start) : undefined;
+      return event.room === shownRoom ? prependEarlier(event.messages, event.start, shownRoom, said) : undefined;
     case "help":
       return void append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));
     case "error":
+      if (toldAlready(event.id)) return; // the refused status said it, and which message
       return void append("error", event.message);
   }
 }
 
-// Scrolling to the top asks the server for what came before the oldest message shown, until the
-// room's history starts; what comes is put above, the view staying where it was.
-let oldestSeq = Infinity;
-let historyStart = false;
-let askingOlder = false;
-conversation.addEventListener("scroll", () => {
-  if (
-    conversation.scrollTop > 40 ||
-    askingOlder ||
-    historyStart ||
-    !Number.isFinite(oldestSeq) ||
-    oldestSeq <= 1 ||
-    !online
-  )
-    return;
-  askingOlder = true;
-  session?.send({ type: "older", before: String(oldestSeq) });
-});
-
-function prependEarlier(messages: SaidEvent[], start: boolean): void {
-  askingOlder = false;
-  historyStart = start || messages.length === 0;
-  const first = log.querySelector("li.said");
-  const shown = messages.filter((m) => m.seq < oldestSeq);
-  const items: HTMLLIElement[] = shown.map(saidItem);
-  if (historyStart) {
-    const item = document.createElement("li");
-    item.className = "info";
-    item.textContent = `The start of #${shownRoom}'s history.`;
-    items.unshift(item);
-  }
-  const height = conversation.scrollHeight;
-  if (first) first.before(...items);
-  else log.prepend(...items);
-  conversation.scrollTop += conversation.scrollHeight - height;
+/** A message or action as a line of the log: ours and those that mention us stand out. */
+function said(event: SaidEvent): HTMLLIElement {
+  const own = session?.where.isMe(event.from) ?? false;
+  return saidItem(event, { own, mention: !own && mentions(event.text, session?.where.me?.name) });
 }
 
-/** Adds a line to the conversation, keeping the newest in view unless the reader scrolled up. */
-function add(item: HTMLLIElement): void {
-  const atBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 40;
-  log.append(item);
-  if (atBottom) conversation.scrollTop = conversation.scrollHeight;
-}
-
-function timeElement(time: string | undefined): HTMLTimeElement {
-  const at = time ? new Date(time) : new Date();
-  const element = document.createElement("time");
-  element.dateTime = at.toISOString();
-  element.textContent = `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}`;
-  return element;
-}
-
-function append(kind: "notice" | "info" | "error", text: string, time?: string): HTMLLIElement {
-  const item = document.createElement("li");
-  item.className = kind;
-  const body = document.createElement("span");
-  body.className = "text";
-  body.textContent = text;
-  item.append(timeElement(time), body);
-  add(item);
-  return item;
-}
-
-/**
- * Someone who joined a moment ago and leaves again with nothing said since (a client that only
- * looked in, a reconnect that did not last) makes one line, not two: their join line becomes
- * "came and went". recentJoins is the page's record of the last few seconds' joins, by address.
- */
-const CAME_AND_WENT_MS = 15_000;
-const recentJoins = new Map<string, { item: HTMLLIElement; at: number }>();
-function cameAndWent(user: User, leaveText: string): boolean {
-  const joined = recentJoins.get(user.address);
-  recentJoins.delete(user.address);
-  for (const [address, { at }] of recentJoins) if (Date.now() - at > CAME_AND_WENT_MS) recentJoins.delete(address);
-  if (!joined || Date.now() - joined.at > CAME_AND_WENT_MS || !joined.item.isConnected) return false;
-  // Only if nothing was said since: the leave would otherwise be far from where it is read.
-  for (let next = joined.item.nextElementSibling; next; next = next.nextElementSibling)
-    if (!next.classList.contains("notice")) return false;
-  const body = joined.item.querySelector(".text");
-  if (body) body.textContent = leaveText.replace(/ left (\S+)$/, " came and went");
+// Scrolling to the top asks for what came before the oldest message shown (log.ts).
+onScrolledUp((before) => {
+  if (!online || !session) return false;
+  session.send({ type: "older", before: String(before) });
   return true;
-}
-
-/** A message or action as an item of the log (not yet placed). */
-function saidItem({ type, from, text, time, seq, history }: SaidEvent): HTMLLIElement {
-  const action = type === "action";
-  const item = document.createElement("li");
-  item.dataset.seq = String(seq);
-  oldestSeq = Math.min(oldestSeq, seq);
-  item.classList.add("said", action ? "action" : "message");
-  if (history) item.classList.add("history");
-  if (session?.where.isMe(from)) item.classList.add("own");
-  else if (mentions(text)) item.classList.add("mention");
-  const who = document.createElement("span");
-  who.className = "who";
-  who.textContent = from.name ?? from.address;
-  who.classList.add(`name-${colourOf(from.name?.toLowerCase() ?? from.address)}`);
-  const parts: Node[] = [timeElement(time)];
-  if (action) parts.push(document.createTextNode("* "));
-  parts.push(who);
-  if (from.name) {
-    const address = document.createElement("span");
-    address.className = "address";
-    address.textContent = `(${from.address})`;
-    parts.push(address);
-  }
-  const body = document.createElement("span");
-  body.className = "text";
-  body.textContent = action ? ` ${text}` : `: ${text}`;
-  parts.push(body);
-  item.append(...parts);
-  return item;
-}
+});
 
 function renderMembers(): void {
   // A room bigger than the server's announce limit hears no joins and leaves: say the list is as
@@ -497,6 +344,12 @@ function renderMembers(): void {
   );
 }
 
+/**
+ * How many /rooms the user typed that are not answered yet: those answers show in the
+ * conversation too, since the side panel is hidden on a phone. The page's own asks keep the panel
+ * current, and say nothing there.
+ */
+let roomsTyped = 0;
 /** How often at most the list of rooms is asked for while people come and go. */
 const ROOMS_REFRESH_MS = 30_000;
 let roomsAskedAt = 0;

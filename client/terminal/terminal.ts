@@ -8,7 +8,7 @@ import { styleText } from "node:util";
 import { cancel, intro, isCancel, log, outro, S_STEP_ERROR, spinner, text } from "@clack/prompts";
 import { type Command, CommandError, parseTyped } from "../../common/commands";
 import type { ChatEvent, NoticeEvent } from "../../common/events";
-import { messagesWere, nameProblem, normalizeName } from "../../common/text";
+import { CAME_AND_WENT_MS, cameAndWentLine, messagesWere, nameProblem, normalizeName } from "../../common/text";
 import { ChatSession, ConnectError, NameRefusedError, type SessionOptions, type Status } from "../session/session";
 import { checkListening } from "./bun-socket";
 import { exitAfterOutput } from "./exit";
@@ -100,8 +100,6 @@ async function askName(): Promise<string | undefined> {
 }
 
 const SPINNER = ["◒", "◐", "◓", "◑"];
-/** A leave this soon after a join, with nothing printed between, is folded into the join line. */
-const CAME_AND_WENT_MS = 15_000;
 
 /** The input line, with events printed above it and the connection's state in its title. */
 class ChatScreen {
@@ -153,7 +151,7 @@ class ChatScreen {
       Date.now() - join.at > CAME_AND_WENT_MS
     )
       return false;
-    const folded = this.#view.render({ ...event, text: event.text.replace(/ left \S+$/, " came and went") });
+    const folded = this.#view.render({ ...event, text: cameAndWentLine(event.user) });
     if (folded) this.input.replaceLast(folded.text, folded.gutter);
     return true;
   }

@@ -1,0 +1,200 @@
+/**
+ * The page's conversation: the lines of its log (messages, notices, the page's own lines), the
+ * copies of our messages that wait to go out, a quick join and leave folded into one line, and the
+ * older messages put above when the reader scrolls to the top. Everything people wrote goes in as
+ * text (textContent), never as HTML.
+ */
+import type { SaidEvent, User } from "../common/events";
+import { CAME_AND_WENT_MS, cameAndWentLine, nameHash } from "../common/text";
+
+const conversation = document.querySelector<HTMLElement>(".conversation")!;
+const log = document.getElementById("log") as HTMLOListElement;
+
+/** Adds a line to the conversation, keeping the newest in view unless the reader scrolled up. */
+export function add(item: HTMLLIElement): void {
+  const atBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 40;
+  log.append(item);
+  if (atBottom) conversation.scrollTop = conversation.scrollHeight;
+}
+
+/** A line of the page's own, or a notice from the server, at `time` (now if none). */
+export function append(kind: "notice" | "info" | "error", text: string, time?: string): HTMLLIElement {
+  const item = document.createElement("li");
+  item.className = kind;
+  const body = document.createElement("span");
+  body.className = "text";
+  body.textContent = text;
+  item.append(timeElement(time), body);
+  add(item);
+  return item;
+}
+
+function timeElement(time: string | undefined): HTMLTimeElement {
+  const at = time ? new Date(time) : new Date();
+  const element = document.createElement("time");
+  element.dateTime = at.toISOString();
+  element.textContent = `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}`;
+  return element;
+}
+
+/**
+ * Which of the twelve name colours (style.css) a person gets. Each prefers the one its name hashes
+ * to, the same in every browser; on this page, a colour another name already has goes to the next
+ * free one, so that the first twelve people all differ. Past twelve, colours repeat.
+ */
+const NAME_COLOURS = 12;
+const colours = new Map<string, number>();
+function colourOf(key: string): number {
+  const known = colours.get(key);
+  if (known !== undefined) return known;
+  const taken = new Set(colours.values());
+  const preferred = nameHash(key) % NAME_COLOURS;
+  let colour = preferred;
+  for (let step = 0; step < NAME_COLOURS && taken.has(colour); step++) colour = (preferred + step + 1) % NAME_COLOURS;
+  colours.set(key, colour);
+  return colour;
+}
+
+/** A message or action as an item of the log (not yet placed): ours, or one that mentions us, stands out. */
+export function saidItem(
+  { type, from, text, time, seq, history }: SaidEvent,
+  { own, mention }: { own: boolean; mention: boolean },
+): HTMLLIElement {
+  const action = type === "action";
+  const item = document.createElement("li");
+  item.dataset.seq = String(seq);
+  oldestSeq = Math.min(oldestSeq, seq);
+  item.classList.add("said", action ? "action" : "message");
+  if (history) item.classList.add("history");
+  if (own) item.classList.add("own");
+  else if (mention) item.classList.add("mention");
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = from.name ?? from.address;
+  who.classList.add(`name-${colourOf(from.name?.toLowerCase() ?? from.address)}`);
+  const parts: Node[] = [timeElement(time)];
+  if (action) parts.push(document.createTextNode("* "));
+  parts.push(who);
+  if (from.name) {
+    const address = document.createElement("span");
+    address.className = "address";
+    address.textContent = `(${from.address})`;
+    parts.push(address);
+  }
+  const body = document.createElement("span");
+  body.className = "text";
+  body.textContent = action ? ` ${text}` : `: ${text}`;
+  parts.push(body);
+  item.append(...parts);
+  return item;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our messages typed while offline: shown at once, marked as waiting, until their echo comes back.
+
+/** Our message `id` (the session's) waits to go out: it shows now. */
+export function appendPending(text: string, id: string): void {
+  const item = document.createElement("li");
+  item.className = "said message own pending";
+  item.dataset.id = id;
+  item.dataset.text = text;
+  item.textContent = text;
+  add(item);
+}
+
+/** Our own message came back: the waiting copy of it goes (known by its id; by its text from a server that gives none). */
+export function settlePending(id: string | undefined, text: string): void {
+  const waiting = [...log.querySelectorAll<HTMLLIElement>("li.pending")];
+  (id === undefined
+    ? (waiting.find((item) => item.dataset.text === text) ??
+      waiting.find((item) => item.dataset.text?.trim() === text.trim()))
+    : waiting.find((item) => item.dataset.id === id)
+  )?.remove();
+}
+
+/** Our message `id` will not go out: its waiting copy, if it has one, is marked so. */
+export function failPendingMessage(id: string): void {
+  for (const item of log.querySelectorAll<HTMLLIElement>("li.pending"))
+    if (item.dataset.id === id) item.classList.replace("pending", "failed");
+}
+
+/** The first `count` waiting messages (all, without a count) will not go out: they are marked so. */
+export function failPending(count = Infinity): void {
+  for (const item of [...log.querySelectorAll("li.pending")].slice(0, count))
+    item.classList.replace("pending", "failed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Came and went.
+
+/**
+ * Someone who joined a moment ago and leaves again with nothing said since (a client that only
+ * looked in, a reconnect that did not last) makes one line, not two: their join line becomes
+ * "came and went". recentJoins is the page's record of the last few seconds' joins, by address.
+ */
+const recentJoins = new Map<string, { item: HTMLLIElement; at: number }>();
+
+/** `item` is the line of `user`'s join, just shown. */
+export function noteJoin(user: User, item: HTMLLIElement): void {
+  recentJoins.set(user.address, { item, at: Date.now() });
+}
+
+/** True if `user`'s leave was folded into their join line, and needs no line of its own. */
+export function cameAndWent(user: User): boolean {
+  const joined = recentJoins.get(user.address);
+  recentJoins.delete(user.address);
+  for (const [address, { at }] of recentJoins) if (Date.now() - at > CAME_AND_WENT_MS) recentJoins.delete(address);
+  if (!joined || Date.now() - joined.at > CAME_AND_WENT_MS || !joined.item.isConnected) return false;
+  // Only if nothing was said since: the leave would otherwise be far from where it is read.
+  for (let next = joined.item.nextElementSibling; next; next = next.nextElementSibling)
+    if (!next.classList.contains("notice")) return false;
+  const body = joined.item.querySelector(".text");
+  if (body) body.textContent = cameAndWentLine(user);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paging back: scrolling to the top asks the server for what came before the oldest message
+// shown, until the room's history starts; what comes is put above, the view staying where it was.
+
+let oldestSeq = Infinity;
+let historyStart = false;
+let askingOlder = false;
+
+/** Another room: the conversation starts afresh. */
+export function clearLog(): void {
+  log.replaceChildren();
+  [oldestSeq, historyStart, askingOlder] = [Infinity, false, false];
+}
+
+/** Near the top, `askOlder` is called with the oldest seq shown; it says whether it asked. */
+export function onScrolledUp(askOlder: (before: number) => boolean): void {
+  conversation.addEventListener("scroll", () => {
+    if (conversation.scrollTop > 40 || askingOlder || historyStart || !Number.isFinite(oldestSeq) || oldestSeq <= 1)
+      return;
+    askingOlder = askOlder(oldestSeq);
+  });
+}
+
+/** The server's answer to an ask for older messages in `room`, each made an item by `itemOf`. */
+export function prependEarlier(
+  messages: SaidEvent[],
+  start: boolean,
+  room: string,
+  itemOf: (message: SaidEvent) => HTMLLIElement,
+): void {
+  askingOlder = false;
+  historyStart = start || messages.length === 0;
+  const first = log.querySelector("li.said");
+  const items = messages.filter((m) => m.seq < oldestSeq).map(itemOf);
+  if (historyStart) {
+    const item = document.createElement("li");
+    item.className = "info";
+    item.textContent = `The start of #${room}'s history.`;
+    items.unshift(item);
+  }
+  const height = conversation.scrollHeight;
+  if (first) first.before(...items);
+  else log.prepend(...items);
+  conversation.scrollTop += conversation.scrollHeight - height;
+}
