@@ -1,19 +1,20 @@
 /**
  * The chat client's entry point: its options, and which of its modes to run.
- * - On a terminal it is interactive (client/terminal.ts): it asks for a name, then you type at a
+ * - On a terminal it is interactive (client/terminal/terminal.ts): it asks for a name, then you type at a
  *   prompt and what is said in your room appears above it.
- * - Otherwise (stdin or stdout not a terminal) it is a filter (client/pipes.ts): each stdin line is
+ * - Otherwise (stdin or stdout not a terminal) it is a filter (client/terminal/pipes.ts): each stdin line is
  *   sent, and each line received is printed as `From server: <line>`.
  * - With --json it prints every event as one JSON object per line (NDJSON), for scripts.
  *
- * All three speak chat.v1.json through a ChatSession (client/session.ts), which reconnects by
+ * All three speak chat.v1.json through a ChatSession (client/session/session.ts), which reconnects by
  * itself after a drop and resumes where it left off.
  */
 
-import { chatAsNdjson, chatThroughPipes } from "./client/pipes";
-import type { SessionOptions } from "./client/session";
-import { checkedName, DEFAULT_URL, readCa, serverUrl } from "./client/target";
-import { chatInTerminal } from "./client/terminal";
+import type { SessionOptions } from "./client/session/session";
+import { bunWebSocket } from "./client/terminal/bun-socket";
+import { chatAsNdjson, chatThroughPipes } from "./client/terminal/pipes";
+import { checkedName, DEFAULT_URL, readCa, serverUrl } from "./client/terminal/target";
+import { chatInTerminal } from "./client/terminal/terminal";
 import { commandName, formatHelp, parseCommandLine, runMain } from "./common/cli";
 import pkg from "./package.json";
 
@@ -59,7 +60,8 @@ async function main(): Promise<void> {
     ...(options.name !== undefined && { name: checkedName(options.name, "--name", "name") }),
     ...(options.room !== undefined && { room: checkedName(options.room, "--room", "room") }),
     ...(options.token !== undefined && { token: options.token }),
-    ...(options.ca !== undefined && { ca: await readCa(options.ca) }),
+    // Bun's WebSocket: the token as a header, and the certificate to trust, if any.
+    openWebSocket: bunWebSocket(options.ca !== undefined ? await readCa(options.ca) : undefined),
     reconnect: !options["no-reconnect"],
   };
 

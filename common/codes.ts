@@ -47,6 +47,8 @@ export interface Refusal {
 export const refusal = (code: ErrorCode, message: string): Refusal => ({ code, message });
 
 /** The codes that refuse a name: a client asked for a name on connecting takes these as "ask again". */
-export function refusesName(code: string | undefined): boolean {
+export type NameRefusalCode = Extract<ErrorCode, "name-invalid" | "name-taken" | "name-held">;
+
+export function refusesName(code: string | undefined): code is NameRefusalCode {
   return code === "name-invalid" || code === "name-taken" || code === "name-held";
 }

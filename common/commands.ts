@@ -5,7 +5,7 @@
  *
  * A message or action sent as JSON may carry an `id` of the client's choosing: the server gives it
  * back in the event, so the sender knows its own message when it comes back, whatever the server
- * did to its text (client/resume.ts).
+ * did to its text (client/session/resume.ts).
  */
 import { type ErrorCode, refusal } from "./codes";
 

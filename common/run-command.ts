@@ -2,13 +2,13 @@
  * How a person starts one of our programs, for the hints the programs print: `bun client.ts`,
  * `npx bun client.ts` for someone who has Bun only from npm (in node_modules, not on their PATH,
  * where `bun` would be "command not found"), or, from an executable, the other executable as typed
- * from here (`./dist/chat-client`). No node modules here: the client's connection code, which runs
- * in browsers too, uses it.
+ * from here (`./dist/chat-client`). For the programs only: the page never names a command (the
+ * terminal client adds these hints to the session's words, in client/terminal/failures.ts).
  */
 
 /** `client` or `server`: the command that starts it, in the form that works for this person. */
 export function runCommand(role: "client" | "server"): string {
-  if (typeof Bun !== "undefined" && Bun.main.includes("$bunfs")) {
+  if (Bun.main.includes("$bunfs")) {
     const beside = executableBeside(role);
     if (beside !== undefined) return asTyped(beside);
     // An executable alone, without its pair: the source's way is the one left to name.
@@ -46,7 +46,7 @@ function asTyped(path: string): string {
 
 /** `bun`, or `npx bun` when Bun came from npm and is not on the user's own PATH. */
 export function bunCommand(): string {
-  return typeof Bun === "undefined" || bunOnUsersPath() ? "bun" : "npx bun";
+  return bunOnUsersPath() ? "bun" : "npx bun";
 }
 
 let onPath: boolean | undefined;

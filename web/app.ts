@@ -1,10 +1,10 @@
 /**
  * The chat in a browser, served by the chat server at `/`. It speaks the same JSON protocol as the
- * terminal client, over the same endpoint, through the same ChatSession (client/session.ts), so it
+ * terminal client, over the same endpoint, through the same ChatSession (client/session/session.ts), so it
  * reconnects and resumes the same way. Everything people wrote goes on the page as text
  * (textContent), never as HTML; the page's Content-Security-Policy forbids inline script besides.
  */
-import { ChatSession, ConnectError, NameRefusedError, type Status } from "../client/session";
+import { ChatSession, ConnectError, NameRefusedError, type Status } from "../client/session/session";
 import { type Command, CommandError, parseTyped } from "../common/commands";
 import type { ChatEvent, SaidEvent, User } from "../common/events";
 import { describeUser as describe, messagesWere, nameProblem, normalizeName } from "../common/text";

@@ -1,6 +1,7 @@
 /**
  * The shape of the code: no module imports itself through others (type imports included), the
- * benchmark imports nothing of the tests, and the chat core loads nothing of Bun's.
+ * benchmark imports nothing of the tests, the chat core loads nothing of Bun's, and the client's
+ * session library, which the page shares, nothing of the terminal client's, Bun's or node's.
  */
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
@@ -80,4 +81,29 @@ test("the chat core loads nothing of Bun's, however indirectly", () => {
   };
   visit("server/chat.ts");
   expect(bunImports).toEqual([]);
+});
+
+test("the session library, which runs in browsers, reaches nothing of the terminal client's, Bun's, node's or npm's", () => {
+  // Every file it reaches, through any import of ours (type imports too), from client/session/.
+  const reached = new Set<string>();
+  const visit = (file: string) => {
+    if (reached.has(file)) return;
+    reached.add(file);
+    for (const target of importsOf(file)) visit(target);
+  };
+  for (const file of sources()) if (file.startsWith("client/session/")) visit(file);
+  expect(reached.size).toBeGreaterThan(5); // the walk found the library
+
+  const offending: string[] = [];
+  for (const file of reached) {
+    if (file.startsWith("client/terminal/")) offending.push(`${file}: part of the terminal client`);
+    const text = readFileSync(join(ROOT, file), "utf8");
+    // Globals only Bun or node has: the terminal client passes in what needs them (a WebSocket maker).
+    for (const [use] of text.matchAll(/\b(?:process|Bun)\s*[.[]|\btypeof\s+(?:process|Bun)\b/g))
+      offending.push(`${file}: ${use}`);
+    // Nor any module but our own: bun:*, node:*, and the terminal's packages (@clack/…) are not in browsers.
+    for (const [, spec] of text.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s+"([^.][^"]*)"/gms))
+      offending.push(`${file}: imports ${spec}`);
+  }
+  expect(offending).toEqual([]);
 });

@@ -4,8 +4,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { styleText } from "node:util";
-import { fitWidth, inputWindow } from "../../client/input-line";
-import { Keyboard } from "../../client/keyboard";
+import { fitWidth, inputWindow } from "../../client/terminal/input-line";
+import { Keyboard } from "../../client/terminal/keyboard";
 
 const cursorOn = (char: string) => styleText("inverse", char);
 

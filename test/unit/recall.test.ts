@@ -1,6 +1,6 @@
-/** Up/Down recall (client/recall.ts), as a shell does it. */
+/** Up/Down recall (client/terminal/recall.ts), as a shell does it. */
 import { expect, test } from "bun:test";
-import { Recall } from "../../client/recall";
+import { Recall } from "../../client/terminal/recall";
 
 test("Up goes back from the newest and stops at the oldest; Down comes back to the half-typed line", () => {
   const recall = new Recall();

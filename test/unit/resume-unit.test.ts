@@ -1,6 +1,6 @@
-/** The client's bookkeeping for resuming (client/resume.ts): nothing shown twice, nothing sent lost. */
+/** The client's bookkeeping for resuming (client/session/resume.ts): nothing shown twice, nothing sent lost. */
 import { expect, test } from "bun:test";
-import { Resume } from "../../client/resume";
+import { Resume } from "../../client/session/resume";
 import type { SaidEvent } from "../../common/events";
 
 const said = (seq: number, text: string, extra: Partial<SaidEvent> = {}): SaidEvent => ({

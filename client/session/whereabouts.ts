@@ -3,7 +3,7 @@
  * events as they arrive (the welcome, each `joined`, our own renames), and read by the session,
  * the terminal view and the page alike.
  */
-import type { ChatEvent, User } from "../common/events";
+import type { ChatEvent, User } from "../../common/events";
 
 export class Whereabouts {
   me: User | undefined;

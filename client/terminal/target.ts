@@ -2,8 +2,8 @@
  * Where the client connects and as whom, from its command line: the server's URL (from a URL,
  * `host:port`, a bare port, or --host/--port), a name and room checked as the server would, and a CA file.
  */
-import { parsePort, UsageError } from "../common/cli";
-import { nameProblem, normalizeName } from "../common/text";
+import { parsePort, UsageError } from "../../common/cli";
+import { nameProblem, normalizeName } from "../../common/text";
 
 export const DEFAULT_URL = "ws://127.0.0.1:2000";
 

@@ -15,7 +15,7 @@
 import type { Interface } from "node:readline";
 import { styleText } from "node:util";
 import { settings, TextPrompt } from "@clack/core";
-import { cleanText, plural } from "../common/text";
+import { cleanText, plural } from "../../common/text";
 import { Keyboard } from "./keyboard";
 import { Recall } from "./recall";
 

@@ -3,8 +3,8 @@
  * allow them yet, or while the connection is down, and go out in order as soon as they may. It
  * holds at most MAX_QUEUED, so a script piping in a file is paced, never refused as a flooder.
  */
-import type { Command } from "../common/commands";
-import { TokenBucket } from "../common/token-bucket";
+import type { Command } from "../../common/commands";
+import { TokenBucket } from "../../common/token-bucket";
 
 /** Commands kept waiting; more than this and the user is told they were not sent. */
 export const MAX_QUEUED = 100;

@@ -7,8 +7,8 @@
  * remembers the provisional messages it showed (said while the server was cut off from the others),
  * by sender and id, so that their numbered copies, which come later, are not shown again.
  */
-import type { Command } from "../common/commands";
-import type { JoinedEvent, SaidEvent } from "../common/events";
+import type { Command } from "../../common/commands";
+import type { JoinedEvent, SaidEvent } from "../../common/events";
 
 type Said = Extract<Command, { type: "say" | "me" }>;
 

@@ -9,14 +9,26 @@
  *   and room, asking for everything after the last message it saw; what it has seen is dropped,
  *   and what it sent that never arrived goes out again (resume.ts).
  * - A server that says no (a wrong token, not allowed, full; closed as a flooder) is not retried,
- *   and every failure is worded for the person (connect.ts).
+ *   and every failure is a value: a machine code, and words for the person (connect.ts).
+ *
+ * It knows nothing of a command line, exit codes or Bun: the terminal client (client/terminal/)
+ * maps the codes to its exit codes and hints, and gives Bun's WebSocket (a header for the token, a
+ * certificate to trust) through `openWebSocket`.
  */
-import { backoffDelay } from "../common/backoff";
-import { refusesName } from "../common/codes";
-import { type Command, parseTyped } from "../common/commands";
-import { type ChatEvent, decodeEvent, type User, type WelcomeEvent } from "../common/events";
-import { screenSafe } from "../common/text";
-import { ConnectError, describeClose, finalClose, NameRefusedError, openSocket } from "./connect";
+import { backoffDelay } from "../../common/backoff";
+import { refusesName } from "../../common/codes";
+import { type Command, parseTyped } from "../../common/commands";
+import { type ChatEvent, decodeEvent, type User, type WelcomeEvent } from "../../common/events";
+import { screenSafe } from "../../common/text";
+import {
+  ConnectError,
+  describeClose,
+  type FailureCode,
+  finalClose,
+  NameRefusedError,
+  type OpenWebSocket,
+  openSocket,
+} from "./connect";
 import { MAX_QUEUED, Outbox } from "./outbox";
 import { Resume } from "./resume";
 import { Whereabouts } from "./whereabouts";
@@ -39,30 +51,31 @@ const MAX_ATTEMPTS = 100;
 /** How long to wait for the server's answer to our close frame before leaving anyway. */
 const CLOSE_WAIT_MS = 1_000;
 
-export { ConnectError, NameRefusedError };
+export { ConnectError, type FailureCode, NameRefusedError, type OpenWebSocket };
 
 export interface SessionOptions {
   /** The server's URL, without the name, room and token. */
   url: string;
   name?: string;
   room?: string;
-  /** A shared secret the server wants (sent as Authorization: Bearer). */
+  /** A shared secret the server wants (sent as Authorization: Bearer, or as a subprotocol entry). */
   token?: string;
-  /** PEM certificate(s) to trust for wss://, e.g. a self-signed one. */
-  ca?: string;
+  /** How to make a WebSocket; by default the standard one, as in a browser (connect.ts). */
+  openWebSocket?: OpenWebSocket;
   /** Reconnect after a lost connection (true unless --no-reconnect). */
   reconnect: boolean;
 }
 
 /** What happens to the connection, for the user interface to show. */
 export type Status =
-  | { type: "lost"; reason: string; attempt: number; delayMs: number }
+  /** Reconnecting: why the last try failed (the drop, then, say, a full server), as words and as a code. */
+  | { type: "lost"; reason: string; code: FailureCode; attempt: number; delayMs: number }
   | { type: "reconnected" }
   | { type: "not-sent"; count: number; why: string }
   /** The server refused one of our messages (too long, too fast…): which, and why; it was not sent. */
   | { type: "refused"; command: Said; message: string; code: string }
-  /** The session is over for good: say `message`, exit with `exitCode`. */
-  | { type: "ended"; message: string; exitCode: number };
+  /** The session is over for good: why, as words and as a code. */
+  | { type: "ended"; message: string; code: FailureCode };
 
 export class ChatSession {
   /** Who we are and where, from the events as they come. */
@@ -220,8 +233,8 @@ export class ChatSession {
     const seen = room === undefined ? undefined : this.#resume.lastSeen(room);
     if (seen !== undefined) url.searchParams.set("since", String(seen));
     if (this.#resumeToken !== undefined) url.searchParams.set("resume", this.#resumeToken);
-    // Never the token: URLs end up in proxies' access logs. It goes as a header, or, from a
-    // browser, which cannot set one on a WebSocket, as a subprotocol entry (connect.ts).
+    // Never the token: URLs end up in proxies' access logs. It goes as a header (Bun's WebSocket),
+    // or, from a browser, which cannot set one on a WebSocket, as a subprotocol entry (connect.ts).
     return url.href;
   }
 
@@ -233,8 +246,8 @@ export class ChatSession {
       if (!this.#in)
         return this.#entered.reject(
           new ConnectError(
+            "closed",
             `The server closed the connection before letting us in (${describeClose(event)}).`,
-            1,
             false,
           ),
         );
@@ -279,7 +292,7 @@ export class ChatSession {
    */
   #entering(event: ChatEvent): boolean {
     if (event.type === "error" && refusesName(event.code)) {
-      this.#entered.reject(new NameRefusedError(event.message, this.#askedName));
+      this.#entered.reject(new NameRefusedError(event.code, event.message, this.#askedName));
       return true;
     }
     if (event.type === "joined") {
@@ -312,17 +325,15 @@ export class ChatSession {
   async #lost(event: CloseEvent): Promise<void> {
     this.#socket = undefined;
     const final = finalClose(event);
-    if (final || !this.options.reconnect) {
-      return this.#end(
-        final?.message ?? `Lost the connection to ${this.shownUrl} (${describeClose(event)}).`,
-        final?.exitCode ?? 1,
-      );
-    }
+    if (final) return this.#end(final.message, final.code);
+    if (!this.options.reconnect)
+      return this.#end(`Lost the connection to ${this.shownUrl} (${describeClose(event)}).`, "lost");
     // Each attempt's status says why the last one failed: the drop, then (say) a full server.
     let reason = describeClose(event);
+    let code: FailureCode = "lost";
     for (let attempt = 1; attempt <= MAX_ATTEMPTS && !this.#ending; attempt++) {
       const delayMs = backoffDelay(attempt, BACKOFF);
-      this.#onStatus({ type: "lost", reason, attempt, delayMs });
+      this.#onStatus({ type: "lost", reason, code, attempt, delayMs });
       await sleep(delayMs);
       if (this.#ending) return;
       try {
@@ -333,16 +344,16 @@ export class ChatSession {
         return;
       } catch (error) {
         if (!(error instanceof ConnectError)) throw error;
-        if (!error.retry) return this.#end(error.message, error.exitCode);
-        reason = error.reason;
+        if (!error.retry) return this.#end(error.message, error.code);
+        ({ reason, code } = error);
       }
     }
-    if (!this.#ending) this.#end(`Gave up reconnecting to ${this.shownUrl} after ${MAX_ATTEMPTS} attempts.`, 1);
+    if (!this.#ending) this.#end(`Gave up reconnecting to ${this.shownUrl} after ${MAX_ATTEMPTS} attempts.`, "gave-up");
   }
 
-  #end(message: string, exitCode: number): void {
+  #end(message: string, code: FailureCode): void {
     this.#ending = true;
-    this.#onStatus({ type: "ended", message, exitCode });
+    this.#onStatus({ type: "ended", message, code });
   }
 }
 
@@ -359,6 +370,7 @@ function pingPong(socket: WebSocket, quiet: () => boolean): Promise<boolean> {
       if (quiet() || socket.readyState !== WebSocket.OPEN) finish(false);
     }, 50);
     socket.addEventListener("pong", onPong);
-    (socket as WebSocket & { ping(): void }).ping(); // Bun's, used by the filters only
+    // Bun's WebSocket can ping, a browser's cannot: only the pipe and --json modes settle.
+    (socket as WebSocket & { ping(): void }).ping();
   });
 }

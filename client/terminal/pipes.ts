@@ -5,12 +5,13 @@
  * line (NDJSON). Diagnostics go to stderr.
  */
 import { createInterface } from "node:readline";
-import { CommandError } from "../common/commands";
-import type { ChatEvent } from "../common/events";
-import { toText } from "../common/plain-text";
-import { messagesWere } from "../common/text";
+import { CommandError } from "../../common/commands";
+import type { ChatEvent } from "../../common/events";
+import { toText } from "../../common/plain-text";
+import { messagesWere } from "../../common/text";
+import type { SessionOptions } from "../session/session";
 import { exitAfterOutput, openOrExit } from "./exit";
-import type { SessionOptions } from "./session";
+import { exitCodeFor, withHint } from "./failures";
 
 /** At end of input, how long to wait without any progress for everything sent to be answered. */
 const SETTLE_QUIET_MS = 5_000;
@@ -45,7 +46,7 @@ async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw
     switch (status.type) {
       case "lost":
         return say(
-          `Connection lost (${status.reason}); reconnecting in ${(status.delayMs / 1000).toFixed(1)} s (attempt ${status.attempt}).`,
+          `Connection lost (${withHint(status.reason, status.code, options.url)}); reconnecting in ${(status.delayMs / 1000).toFixed(1)} s (attempt ${status.attempt}).`,
         );
       case "reconnected":
         return say(`Reconnected to ${session.shownUrl}.`);
@@ -55,8 +56,8 @@ async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw
         refused++; // the server's words were printed with the other events
         return;
       case "ended":
-        say(status.message);
-        return exitAfterOutput(status.exitCode);
+        say(withHint(status.message, status.code, options.url));
+        return exitAfterOutput(exitCodeFor(status.code));
     }
   });
 

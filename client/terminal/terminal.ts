@@ -6,13 +6,14 @@
 
 import { styleText } from "node:util";
 import { cancel, intro, isCancel, log, outro, S_STEP_ERROR, spinner, text } from "@clack/prompts";
-import { type Command, CommandError, parseTyped } from "../common/commands";
-import type { ChatEvent, NoticeEvent } from "../common/events";
-import { CAME_AND_WENT_MS, cameAndWentLine, messagesWere, nameProblem, normalizeName } from "../common/text";
-import { checkListening } from "./connect";
+import { type Command, CommandError, parseTyped } from "../../common/commands";
+import type { ChatEvent, NoticeEvent } from "../../common/events";
+import { CAME_AND_WENT_MS, cameAndWentLine, messagesWere, nameProblem, normalizeName } from "../../common/text";
+import { ChatSession, ConnectError, NameRefusedError, type SessionOptions, type Status } from "../session/session";
+import { checkListening } from "./bun-socket";
 import { exitAfterOutput } from "./exit";
+import { describeFailure, exitCodeFor, withHint } from "./failures";
 import { InputLine, warning } from "./input-line";
-import { ChatSession, ConnectError, NameRefusedError, type SessionOptions, type Status } from "./session";
 import { TerminalView } from "./terminal-view";
 
 /** A clack session: intro, a name, a spinner while connecting, then the input line until you leave. */
@@ -39,8 +40,8 @@ export async function chatInTerminal(options: SessionOptions): Promise<void> {
     } catch (error) {
       if (!(error instanceof ConnectError)) throw error;
       if (!(error instanceof NameRefusedError)) {
-        connecting.error(error.message);
-        return exitAfterOutput(error.exitCode);
+        connecting.error(describeFailure(error, options.url));
+        return exitAfterOutput(exitCodeFor(error.code));
       }
       connecting.error(`${error.reason}`);
       options = { ...options, name: undefined };
@@ -58,8 +59,8 @@ export async function chatInTerminal(options: SessionOptions): Promise<void> {
   await screen.input.run();
   const { ended } = screen;
   if (ended) {
-    log.error(ended.message);
-    return exitAfterOutput(ended.exitCode);
+    log.error(withHint(ended.message, ended.code, options.url));
+    return exitAfterOutput(exitCodeFor(ended.code));
   }
   await session.close();
   outro("Left the chat.");
@@ -76,8 +77,8 @@ async function somethingListens(url: string): Promise<boolean> {
   } catch (error) {
     checking.clear();
     if (!(error instanceof ConnectError)) throw error;
-    log.message(error.message, { symbol: styleText("red", S_STEP_ERROR) });
-    exitAfterOutput(error.exitCode);
+    log.message(describeFailure(error, url), { symbol: styleText("red", S_STEP_ERROR) });
+    exitAfterOutput(exitCodeFor(error.code));
     return false;
   }
   checking.clear();
@@ -107,7 +108,7 @@ class ChatScreen {
   #reconnecting: { attempt: number; frame: number; timer: Timer } | undefined;
   /** The last join notice printed, to fold a quick leave into it. */
   #lastJoin: { address: string; at: number; printed: number } | undefined;
-  /** Set when the session is over for good: what to say, and the exit code. */
+  /** Set when the session is over for good: what to say, and why (its code, for the exit code). */
   ended: Extract<Status, { type: "ended" }> | undefined;
   /** The longest message the server takes, in bytes, from its welcome. */
   #maxMessage: number | undefined;

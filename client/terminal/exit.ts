@@ -1,8 +1,9 @@
 /**
  * Leaving the client: exit codes only once what was printed has reached the OS, and the one way a
- * first connection that fails is reported.
+ * first connection that fails is reported (its words and exit code from failures.ts).
  */
-import { ChatSession, ConnectError, type SessionOptions } from "./session";
+import { ChatSession, ConnectError, type SessionOptions } from "../session/session";
+import { describeFailure, exitCodeFor } from "./failures";
 
 /** How long to let stdout drain before exiting anyway. */
 const EXIT_WAIT_MS = 1_000;
@@ -22,8 +23,8 @@ export async function openOrExit(
     return await ChatSession.open(options);
   } catch (error) {
     if (!(error instanceof ConnectError)) throw error;
-    report(error.message);
-    exitAfterOutput(error.exitCode);
+    report(describeFailure(error, options.url));
+    exitAfterOutput(exitCodeFor(error.code));
     return undefined;
   }
 }

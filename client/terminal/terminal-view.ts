@@ -5,9 +5,9 @@
  * NO_COLOR is set or the output is not a terminal.
  */
 import { styleText } from "node:util";
-import type { ChatEvent, User } from "../common/events";
-import { forTerminal, nameHash } from "../common/text";
-import type { Whereabouts } from "./whereabouts";
+import type { ChatEvent, User } from "../../common/events";
+import { forTerminal, nameHash } from "../../common/text";
+import type { Whereabouts } from "../session/whereabouts";
 
 /** Starts each line of a message after its first: as wide as the time and the space after it. */
 const CONTINUATION = " ".repeat("00:00  ".length);
