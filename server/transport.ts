@@ -224,7 +224,10 @@ function httpContext(
   return {
     hasToken: (request) => admission.tokenMatches(request, []),
     publicStatus: limits.publicStatus,
-    mayTry: (request) => chat.budgets.of(clientOf(request, server, limits).ip).connections.take(),
+    waitBeforeTry: (request) => {
+      const tries = chat.budgets.of(clientOf(request, server, limits).ip).connections;
+      return tries.take() ? undefined : Math.max(1, Math.ceil(tries.waitMs() / 1000));
+    },
     status: () => ({
       connections: admission.connections,
       rooms: chat.rooms.count,

@@ -1,0 +1,79 @@
+/**
+ * Plain HTTP as an attacker finds it: the token cannot be guessed through /healthz and /metrics
+ * faster than through /auth.
+ */
+import { describe, expect, test } from "bun:test";
+import { startServer } from "./helpers";
+
+interface Guessing {
+  /** How many answers had each status. */
+  statuses: Record<number, number>;
+  seconds: number;
+  /** Retry-After of the last 429, if any. */
+  retryAfter: string | null;
+}
+
+/** Asks `path` with `headers` as fast as 8 requests at a time allow, for `seconds` or 60,000 requests. */
+async function hammer(port: number, path: string, headers: Record<string, string>, seconds = 2): Promise<Guessing> {
+  const statuses: Record<number, number> = {};
+  let retryAfter: string | null = null;
+  let sent = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < deadline && sent < 60_000) {
+      sent++;
+      const answer = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
+      await answer.arrayBuffer();
+      statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+      if (answer.status === 429) retryAfter = answer.headers.get("retry-after");
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return { statuses, seconds: (performance.now() - started) / 1000, retryAfter };
+}
+
+const describeGuessing = ({ statuses, seconds }: Guessing) =>
+  `${statuses[401] ?? 0} answered 401 in ${seconds.toFixed(1)} s (${((statuses[401] ?? 0) / seconds).toFixed(0)} guesses a second), ${statuses[429] ?? 0} refused 429`;
+
+describe("the token cannot be guessed through the status pages", () => {
+  test("wrong tokens at /healthz and /metrics spend the address's budget, as at /auth, and meet 429 with Retry-After", async () => {
+    const server = await startServer(["--token", "s3cret"]);
+    try {
+      const healthz = await hammer(server.port, "/healthz", { Authorization: "Bearer wrong" });
+      console.log(`/healthz with a wrong token: ${describeGuessing(healthz)}`);
+      // The address's new-connection budget: 30 at once, then --ip-connect-rate (2) a second.
+      expect(healthz.statuses[401]).toBeGreaterThan(0);
+      expect(healthz.statuses[401]).toBeLessThanOrEqual(30 + Math.ceil(2 * healthz.seconds) + 1);
+      expect(healthz.statuses[429] ?? 0).toBeGreaterThan(0);
+      expect(Number(healthz.retryAfter)).toBeGreaterThanOrEqual(1);
+      // No token at all is a guess too, at either page; and it is the budget /auth spends.
+      const metrics = await hammer(server.port, "/metrics", {}, 0.5);
+      console.log(`/metrics with no token: ${describeGuessing(metrics)}`);
+      expect(metrics.statuses[401] ?? 0).toBeLessThanOrEqual(2);
+      const auth = await hammer(server.port, "/auth", { Authorization: "Bearer wrong" }, 0.5);
+      expect(auth.statuses[401] ?? 0).toBeLessThanOrEqual(2);
+      expect(auth.statuses[429] ?? 0).toBeGreaterThan(0);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("the right token, or --public-status, is never slowed: a load balancer polls at will", async () => {
+    const guarded = await startServer(["--token", "s3cret"]);
+    const open = await startServer(["--token", "s3cret", "--public-status"]);
+    try {
+      const spent = await hammer(guarded.port, "/healthz", { Authorization: "Bearer wrong" }, 1);
+      expect(spent.statuses[429] ?? 0).toBeGreaterThan(0);
+      const polling = await hammer(guarded.port, "/healthz", { Authorization: "Bearer s3cret" }, 1);
+      const metrics = await hammer(guarded.port, "/metrics", { Authorization: "Bearer s3cret" }, 0.5);
+      const publicPolling = await hammer(open.port, "/healthz", {}, 1);
+      for (const { statuses } of [polling, metrics, publicPolling]) {
+        expect(Object.keys(statuses)).toEqual(["200"]);
+        expect(statuses[200]).toBeGreaterThan(100);
+      }
+    } finally {
+      await Promise.all([guarded.stop(), open.stop()]);
+    }
+  });
+});
