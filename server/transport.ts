@@ -187,7 +187,12 @@ function upgrade(
 function clientOf(request: Request, server: Server<Connection>, limits: Limits): ClientAddress {
   const peer = server.requestIP(request);
   if (!peer) return { ip: "unknown", port: 0 };
-  return clientAddress(request.headers, { ip: peer.address, port: peer.port }, limits.trustedProxies);
+  return clientAddress(
+    request.headers,
+    { ip: peer.address, port: peer.port },
+    limits.trustedProxies,
+    limits.proxyHeader,
+  );
 }
 
 function plain(status: number, text: string, retryAfter?: number): Response {

@@ -1,9 +1,11 @@
 /**
  * Plain HTTP as an attacker finds it: the token cannot be guessed through /healthz and /metrics
- * faster than through /auth.
+ * faster than through /auth, and a trusted proxy's one header names the client and a second header
+ * the client wrote does not.
  */
 import { describe, expect, test } from "bun:test";
-import { startServer } from "./helpers";
+import { join } from "node:path";
+import { BUN, ROOT, RUN, type RunningServer, run, startServer, TestSocket } from "./helpers";
 
 interface Guessing {
   /** How many answers had each status. */
@@ -75,5 +77,53 @@ describe("the token cannot be guessed through the status pages", () => {
     } finally {
       await Promise.all([guarded.stop(), open.stop()]);
     }
+  });
+});
+
+describe("behind a proxy, only the header it writes names the client", () => {
+  /** The address the server tags a client with that sends `headers` through the trusted proxy 127.0.0.1. */
+  async function tagOf(server: RunningServer, headers: Record<string, string>): Promise<string> {
+    const socket = await TestSocket.open(server.url, undefined, 5_000, headers);
+    try {
+      socket.send("who am I");
+      const line = await socket.waitForMessage("its own message", (m) => m.endsWith(": who am I"));
+      return line.slice(0, -": who am I".length).replace(/:\d+$/, ":port");
+    } finally {
+      socket.close();
+    }
+  }
+
+  test("--proxy-header forwarded believes Forwarded alone: a client's own X-Forwarded-For is ignored", async () => {
+    const server = await startServer(["--history", "0", "--trust-proxy", "127.0.0.1", "--proxy-header", "forwarded"]);
+    try {
+      const spoofed = { Forwarded: "for=203.0.113.5", "X-Forwarded-For": "198.51.100.99:4444" };
+      expect(await tagOf(server, spoofed)).toBe("203.0.113.5:port");
+      expect(await tagOf(server, { Forwarded: 'for="[2001:db8::5]:7000"' })).toBe("[2001:db8::5]:port");
+      expect(await tagOf(server, { "X-Forwarded-For": "198.51.100.99:4444" })).toBe("127.0.0.1:port");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("by default X-Forwarded-For alone is believed: a client's own Forwarded is ignored", async () => {
+    const server = await startServer(["--history", "0", "--trust-proxy", "127.0.0.1"]);
+    try {
+      expect(await tagOf(server, { "X-Forwarded-For": "203.0.113.5", Forwarded: "for=198.51.100.99" })).toBe(
+        "203.0.113.5:port",
+      );
+      expect(await tagOf(server, { Forwarded: "for=198.51.100.99:4444" })).toBe("127.0.0.1:port");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("--proxy-header names one of the two headers, and says so in one line otherwise", async () => {
+    const server = [BUN, join(ROOT, "server.ts")];
+    expect(await run([...server, "--proxy-header", "x-real-ip"])).toEqual({
+      exitCode: 2,
+      stdout: "",
+      stderr: `${RUN.server}: --proxy-header must be forwarded or x-forwarded-for, not 'x-real-ip'. Run '${RUN.server} --help' for usage.\n`,
+    });
+    expect((await run([...server, "--help"])).stdout).toMatch(/--proxy-header HEADER +.*forwarded.*x-forwarded-for/);
   });
 });
