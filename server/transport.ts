@@ -141,6 +141,10 @@ function answer(
   options: ListenOptions,
   page: Response | undefined,
 ): Response | undefined {
+  // Bun joins two Host headers into one value, `a, b`, and takes the first for the URL: which one a
+  // request is for is then anyone's guess (RFC 9112 §3.2 wants 400). No host name has a comma.
+  if (request.headers.get("host")?.includes(","))
+    return plain(400, "Bad request: more than one Host header, or a Host with a comma; send one host name (and port).");
   // Bun makes the request's URL from the Host header; a malformed one (`a b`, `[::1`) makes none.
   let url: URL;
   try {

@@ -1,11 +1,51 @@
 /**
  * Plain HTTP as an attacker finds it: the token cannot be guessed through /healthz and /metrics
- * faster than through /auth, and a trusted proxy's one header names the client and a second header
- * the client wrote does not.
+ * faster than through /auth, a trusted proxy's one header names the client and a second header the
+ * client wrote does not, and a request with two Host headers is refused.
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BUN, ROOT, RUN, type RunningServer, run, startServer, TestSocket } from "./helpers";
+import { BUN, ROOT, RUN, type RunningServer, run, startServer, TestSocket, waitFor } from "./helpers";
+
+/** Whether `received` holds a whole answer: its head, and as much body as its Content-Length says. */
+function isWhole(received: string): boolean {
+  const end = received.indexOf("\r\n\r\n");
+  if (end < 0) return false;
+  const length = Number(/^content-length: (\d+)$/im.exec(received.slice(0, end))?.[1] ?? 0);
+  return Buffer.byteLength(received.slice(end + 4)) >= length;
+}
+
+/**
+ * Sends `request` as raw bytes and returns the answer once it is whole, or all that came before
+ * the server closed ("" when it closed without a word).
+ */
+async function rawExchange(port: number, request: string, timeoutMs = 3_000): Promise<string> {
+  let received = "";
+  let closed = false;
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data: (_s, data) => void (received += data.toString()),
+      close: () => void (closed = true),
+      error: () => void (closed = true),
+    },
+  });
+  try {
+    socket.write(request);
+    await waitFor(
+      "an answer, or the server to close",
+      () => (closed || isWhole(received) ? true : undefined),
+      timeoutMs,
+    );
+    return received;
+  } finally {
+    socket.end();
+  }
+}
+
+/** The status line of a raw answer, or "" when the server closed without one. */
+const statusLine = (answer: string) => answer.split("\r\n")[0]!;
 
 interface Guessing {
   /** How many answers had each status. */
@@ -125,5 +165,24 @@ describe("behind a proxy, only the header it writes names the client", () => {
       stderr: `${RUN.server}: --proxy-header must be forwarded or x-forwarded-for, not 'x-real-ip'. Run '${RUN.server} --help' for usage.\n`,
     });
     expect((await run([...server, "--help"])).stdout).toMatch(/--proxy-header HEADER +.*forwarded.*x-forwarded-for/);
+  });
+});
+
+describe("requests no client sends", () => {
+  test("two Host headers are answered 400, and neither is echoed", async () => {
+    const server = await startServer([]);
+    try {
+      for (const request of [
+        "GET /nowhere HTTP/1.1\r\nHost: a.example\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      ]) {
+        const answer = await rawExchange(server.port, request);
+        expect(statusLine(answer)).toBe("HTTP/1.1 400 Bad Request");
+        expect(answer).not.toContain("evil.example");
+      }
+      expect(server.stderr()).toBe("");
+    } finally {
+      await server.stop();
+    }
   });
 });
