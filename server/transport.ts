@@ -91,8 +91,8 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
       hostname: options.host,
       port: options.port,
       ...(options.tls && { tls: options.tls }),
-      // The page's scripts and styles (page.ts); the page itself is answered in fetch, beside the
-      // upgrades on the same path. In an executable, Bun serves its built-in bundle (page.ts).
+      // The page's scripts and styles (page.ts), as our own responses, in an executable too; the
+      // page itself is answered in fetch, beside the upgrades on the same path.
       routes: options.page.assets,
       development: false,
       // With `routes`, Bun turns SO_REUSEPORT on by default: a second server on the same port

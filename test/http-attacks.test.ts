@@ -1,9 +1,12 @@
 /**
  * Plain HTTP as an attacker finds it: the token cannot be guessed through /healthz and /metrics
  * faster than through /auth, a trusted proxy's one header names the client and a second header the
- * client wrote does not, and a request with two Host headers is refused.
+ * client wrote does not, a request with two Host headers is refused, and the compiled executable
+ * answers odd methods and serves its scripts and styles just as `bun server.ts` does.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, ROOT, RUN, type RunningServer, run, startServer, TestSocket, waitFor } from "./helpers";
 
@@ -183,6 +186,60 @@ describe("requests no client sends", () => {
       expect(server.stderr()).toBe("");
     } finally {
       await server.stop();
+    }
+  });
+});
+
+describe("the compiled executable, as `bun server.ts` answers", () => {
+  const binDir = mkdtempSync(join(tmpdir(), "chat-http-bin-"));
+  const chatServer = join(binDir, "chat-server");
+  let compiled: RunningServer;
+  let source: RunningServer;
+
+  beforeAll(async () => {
+    const build = await run([BUN, "build", "--compile", join(ROOT, "server.ts"), "--outfile", chatServer], {
+      timeoutMs: 60_000,
+    });
+    if (build.exitCode !== 0) throw new Error(`bun build --compile server.ts failed:\n${build.stderr}`);
+    [compiled, source] = await Promise.all([startServer([], { command: [chatServer], cwd: binDir }), startServer([])]);
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all([compiled?.stop(), source?.stop()]);
+    rmSync(binDir, { recursive: true, force: true });
+  });
+
+  test("unknown and malformed methods are not answered as GET", async () => {
+    for (const [method, path] of [
+      ["FOO", "/"],
+      ["GETT", "/nowhere"],
+      ["get", "/healthz"],
+      ["PATCH", "/"],
+    ] as const) {
+      const request = `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
+      const [fromCompiled, fromSource] = [
+        statusLine(await rawExchange(compiled.port, request)),
+        statusLine(await rawExchange(source.port, request)),
+      ];
+      // Bun itself closes on a method it does not know; one it knows is ours to refuse.
+      expect([method, fromCompiled]).toEqual([method, fromSource]);
+      expect(["", "HTTP/1.1 400 Bad Request", "HTTP/1.1 405 Method Not Allowed"]).toContain(fromCompiled);
+    }
+  });
+
+  test("its scripts and styles come with the page's security headers", async () => {
+    const page = await (await fetch(`http://127.0.0.1:${compiled.port}/`)).text();
+    const files = [...page.matchAll(/(?:src|href)="(\/[^"]+\.(?:js|css))"/g)].map((m) => m[1]!);
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const file of files) {
+      const answer = await fetch(`http://127.0.0.1:${compiled.port}${file}`);
+      expect([file, answer.status]).toEqual([file, 200]);
+      expect([file, answer.headers.get("x-content-type-options")]).toEqual([file, "nosniff"]);
+      expect(answer.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+      expect(answer.headers.get("x-frame-options")).toBe("DENY");
+      expect(answer.headers.get("referrer-policy")).toBe("no-referrer");
+      expect(answer.headers.get("content-type")).toStartWith(file.endsWith(".js") ? "text/javascript" : "text/css");
+      expect((await answer.text()).length).toBeGreaterThan(100);
     }
   });
 });
