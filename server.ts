@@ -167,7 +167,13 @@ const OPTIONS = [
   {
     flag: "trust-proxy",
     value: "NETWORKS",
-    help: "reverse proxies (e.g. 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For names the client",
+    help: "reverse proxies (e.g. 127.0.0.1,10.0.0.0/8) whose --proxy-header names the client",
+  },
+  {
+    flag: "proxy-header",
+    value: "HEADER",
+    default: "x-forwarded-for",
+    help: "the one header the proxy writes: x-forwarded-for or forwarded (RFC 7239); the other is ignored",
   },
   {
     flag: "token",

@@ -3,7 +3,7 @@
  * mistake reported as one UsageError sentence that names the flag.
  */
 import { parsePort, UsageError } from "../common/cli";
-import { type Network, parseNetworks } from "./proxy";
+import { type Network, PROXY_HEADERS, type ProxyHeader, parseNetworks } from "./proxy";
 
 /** The server's limits. */
 export interface Limits {
@@ -34,6 +34,8 @@ export interface Limits {
   allowedOrigins: Set<string>;
   /** Reverse proxies whose X-Forwarded-For / Forwarded is believed. */
   trustedProxies: Network[];
+  /** The one header of theirs that is read: the client can send the other one too. */
+  proxyHeader: ProxyHeader;
   token: string | undefined;
   /** True: /healthz and /metrics answer without the token. */
   publicStatus: boolean;
@@ -126,6 +128,7 @@ function readLimits(options: Options): Limits {
     token: options.token as string | undefined,
     publicStatus: options["public-status"] === true,
     trustedProxies: trustedProxies(options["trust-proxy"] as string | undefined),
+    proxyHeader: proxyHeader(options["proxy-header"] as string),
   };
   if (limits.maxFrame < limits.maxMessage)
     throw new UsageError(`--max-frame (${limits.maxFrame}) must be at least --max-message (${limits.maxMessage}).`);
@@ -142,6 +145,13 @@ function trustedProxies(list: string | undefined): Network[] {
   if (bad !== undefined)
     throw new UsageError(`--trust-proxy takes addresses or networks such as 10.0.0.0/8 or ::1, not '${bad}'.`);
   return networks;
+}
+
+function proxyHeader(given: string): ProxyHeader {
+  const header = PROXY_HEADERS.find((name) => name === given.toLowerCase());
+  if (header === undefined)
+    throw new UsageError(`--proxy-header must be forwarded or x-forwarded-for, not '${given}'.`);
+  return header;
 }
 
 /** Refuses at once what Bun's Redis client would otherwise retry forever. */

@@ -4,7 +4,9 @@
  * format), GET /auth (204 if the request has the token or the server wants none, else 401: the
  * page asks it whether to show its token field, and whether what was typed is right), and a 404
  * that says where the chat is. Only GET and HEAD are answered; with --token, /healthz and /metrics
- * want it too, unless --public-status.
+ * want it too, unless --public-status. Every check of a token that fails costs what a new
+ * connection does, from the same per-address budget, so that it cannot be guessed at speed
+ * anywhere; the right token costs nothing at /healthz and /metrics, which load balancers poll.
  */
 import { otherProgram } from "../common/cli";
 
@@ -18,8 +20,11 @@ export interface HttpContext {
   hasToken(request: Request): boolean;
   /** True: /healthz and /metrics answer without the token. */
   publicStatus: boolean;
-  /** Spends one of the address's new-connection budget: false when it has none left. */
-  mayTry(request: Request): boolean;
+  /**
+   * Spends one of the address's new-connection budget; when it has none left, the seconds until
+   * it has one (for Retry-After).
+   */
+  waitBeforeTry(request: Request): number | undefined;
   /** For the 404's hint when a request has no Host header. */
   listening: string;
   tls: boolean;
@@ -38,24 +43,20 @@ export function httpAnswer(request: Request, url: URL, context: HttpContext): Re
   if (path === "/favicon.ico")
     return new Response(null, { status: 204, headers: { "Cache-Control": "public, max-age=86400" } });
   if (path === "/auth") {
-    // A check of the token costs what a connection does, so that it cannot be guessed at speed.
-    if (!context.mayTry(request))
-      return new Response("Too many tries from your address; wait a moment.\n", {
-        status: 429,
-        headers: { "Retry-After": "5" },
-      });
-    return new Response(null, {
-      status: context.hasToken(request) ? 204 : 401,
-      headers: { "Cache-Control": "no-store" },
-    });
+    // The page asks with every token typed, right or wrong: each check costs a try.
+    return (
+      tooManyTries(request, context) ??
+      new Response(null, { status: context.hasToken(request) ? 204 : 401, headers: { "Cache-Control": "no-store" } })
+    );
   }
   if ((path === "/healthz" || path === "/metrics") && !context.publicStatus && !context.hasToken(request)) {
-    return new Response(
-      "This server wants its token for /healthz and /metrics: send Authorization: Bearer <token>.\n",
-      {
+    // A wrong token (or none) here is a guess as at /auth, and costs the same.
+    return (
+      tooManyTries(request, context) ??
+      new Response("This server wants its token for /healthz and /metrics: send Authorization: Bearer <token>.\n", {
         status: 401,
         headers: { "Content-Type": "text/plain; charset=utf-8", "WWW-Authenticate": 'Bearer realm="chat"' },
-      },
+      })
     );
   }
   if (path === "/healthz") {
@@ -70,4 +71,14 @@ export function httpAnswer(request: Request, url: URL, context: HttpContext): Re
     `Nothing here. The chat is at ${http}://${where}/ in a browser; terminal and WebSocket clients connect to ${ws}://${where}, for example:\n  ${otherProgram("client")} ${ws}://${where}\n`,
     { status: 404, headers: { "Content-Type": "text/plain; charset=utf-8" } },
   );
+}
+
+/** A 429 when the request's address has no try of its token left; undefined (a try spent) when it has. */
+function tooManyTries(request: Request, context: HttpContext): Response | undefined {
+  const wait = context.waitBeforeTry(request);
+  if (wait === undefined) return undefined;
+  return new Response(`Too many tries from your address; try again in ${wait} s.\n`, {
+    status: 429,
+    headers: { "Retry-After": String(wait), "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
+  });
 }

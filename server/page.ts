@@ -3,11 +3,10 @@
  * serves the same files from the first request (left to itself, Bun bundles an HTML import on
  * its first request, instance by instance, so a page from one instance could ask another for a
  * script it had not built yet), and each file goes out with headers of our own. In an executable
- * from `bun build --compile`, the page was built at compile time and is served from there.
+ * from `bun build --compile`, the page was built at compile time and is read from there.
  */
 
-import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import type { HTMLBundle } from "bun";
 import { isCompiled, StartError } from "../common/cli";
 import page from "../web/index.html";
@@ -29,36 +28,41 @@ export const SECURITY_HEADERS = {
 export interface Page {
   /** The HTML for `/`. */
   html: Response;
-  /** The scripts and styles: built files, or, in an executable, the compiled-in bundle that Bun serves. */
-  assets: Record<string, Response | HTMLBundle>;
+  /** The scripts and styles, by the paths the HTML names them by. */
+  assets: Record<string, Response>;
 }
 
 /**
- * In an executable, Bun serves the compiled-in bundle itself, with no headers of ours. It is
- * routed at a path nobody can guess (so no other site can frame it there), and its HTML is read
- * once, before the server listens, from a short-lived server of our own on the loopback address;
- * `/` answers it with our headers, and its files keep Bun's paths.
+ * A file of the page as it goes out, with our headers. Scripts and styles are named by a hash of
+ * their content: they can be kept for good; the page itself cannot.
  */
-export const BUNDLE_PATH = `/page-${randomBytes(16).toString("hex")}`;
+function pageFile(body: ArrayBuffer, type: string, isPage: boolean): Response {
+  const headers = {
+    ...SECURITY_HEADERS,
+    "Content-Type": type,
+    "Cache-Control": isPage ? "no-cache" : "public, max-age=31536000, immutable",
+  };
+  return new Response(body, { headers });
+}
 
+/**
+ * In an executable, the page was built at compile time: its files are in the executable's own
+ * file system, listed by the HTML import. They are read from there and served as our own files,
+ * never by routing the bundle itself: Bun would serve it without our headers, and with a bundle
+ * among the routes a compiled server hands every unknown method (`FOO`, `get`) to fetch as GET.
+ */
 async function pageFromBundle(bundle: HTMLBundle): Promise<Page> {
-  const reader = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    routes: { [BUNDLE_PATH]: bundle },
-    development: false,
-    fetch: () => new Response(null, { status: 404 }),
-  });
-  try {
-    const answer = await fetch(`http://127.0.0.1:${reader.port}${BUNDLE_PATH}`);
-    if (!answer.ok) throw new StartError(`The web page could not be read from the executable (${answer.status}).`);
-    const html = new Response(await answer.arrayBuffer(), {
-      headers: { ...SECURITY_HEADERS, "Content-Type": "text/html;charset=utf-8", "Cache-Control": "no-cache" },
-    });
-    return { html, assets: { [BUNDLE_PATH]: bundle } };
-  } finally {
-    reader.stop(true);
+  const root = dirname(bundle.index);
+  let html: Response | undefined;
+  const assets: Record<string, Response> = {};
+  for (const file of bundle.files ?? []) {
+    const isPage = file.path === bundle.index;
+    const response = pageFile(await Bun.file(file.path).arrayBuffer(), file.headers["content-type"], isPage);
+    if (isPage) html = response;
+    else assets[`/${relative(root, file.path).split(sep).join("/")}`] = response;
   }
+  if (!html) throw new StartError("The web page could not be read from the executable: it lists no HTML.");
+  return { html, assets };
 }
 
 export async function buildPage(): Promise<Page> {
@@ -72,15 +76,8 @@ export async function buildPage(): Promise<Page> {
   let html: Response | undefined;
   const assets: Record<string, Response> = {};
   for (const output of built.outputs) {
-    // Scripts and styles are named by a hash of their content: they can be kept for good; the
-    // page itself cannot.
     const isPage = output.path.endsWith(".html");
-    const headers = {
-      ...SECURITY_HEADERS,
-      "Content-Type": output.type,
-      "Cache-Control": isPage ? "no-cache" : "public, max-age=31536000, immutable",
-    };
-    const response = new Response(await output.arrayBuffer(), { headers });
+    const response = pageFile(await output.arrayBuffer(), output.type, isPage);
     if (isPage) html = response;
     else assets[output.path.replace(/^\.?\//, "/")] = response;
   }

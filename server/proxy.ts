@@ -1,10 +1,11 @@
 /**
  * Who a client really is when it comes through a reverse proxy. Behind one, every connection comes
  * from the proxy's address, so tags and per-address budgets would all be the proxy's. With
- * --trust-proxy, a connection from one of the given networks has its client taken from the
- * X-Forwarded-For (or RFC 7239 Forwarded) header the proxy adds: the last address in it that is
- * not itself a trusted proxy, since everything left of that the client could have written itself.
- * From anywhere else the headers are ignored: anyone can send them.
+ * --trust-proxy, a connection from one of the given networks has its client taken from the header
+ * the proxy adds, X-Forwarded-For or RFC 7239 Forwarded (--proxy-header says which): the last
+ * address in it that is not itself a trusted proxy, since everything left of that the client could
+ * have written itself. Only that one header is read: a proxy that writes one passes the other on
+ * as the client sent it. From anywhere else the headers are ignored: anyone can send them.
  */
 import { addressPrefix, expandIpv6, ipv4Octets } from "./addresses";
 
@@ -13,6 +14,10 @@ export interface ClientAddress {
   ip: string;
   port: number;
 }
+
+/** The header a trusted proxy names the client in, lower-case as Headers.get takes it. */
+export type ProxyHeader = "x-forwarded-for" | "forwarded";
+export const PROXY_HEADERS: readonly ProxyHeader[] = ["x-forwarded-for", "forwarded"];
 
 /** A network: `10.0.0.0/8`, `::1/128`; a bare address is a network of one. */
 export interface Network {
@@ -43,11 +48,16 @@ export function isTrusted(ip: string, networks: readonly Network[]): boolean {
   return networks.some((network) => network.v4 === v4 && prefixOf(ip, v4, network.bits) === network.prefix);
 }
 
-/** The client behind `peer`: `peer` itself unless it is a trusted proxy that says who it forwards. */
-export function clientAddress(headers: Headers, connected: ClientAddress, trusted: readonly Network[]): ClientAddress {
+/** The client behind `peer`: `peer` itself unless it is a trusted proxy that says, in `header`, who it forwards. */
+export function clientAddress(
+  headers: Headers,
+  connected: ClientAddress,
+  trusted: readonly Network[],
+  header: ProxyHeader,
+): ClientAddress {
   const peer = { ip: unmapped(connected.ip), port: connected.port };
   if (trusted.length === 0 || !isTrusted(peer.ip, trusted)) return peer;
-  const hops = forwardedHops(headers);
+  const hops = forwardedHops(headers, header);
   // Right to left: the nearest hop was written by our own proxy; each trusted proxy vouches for
   // the one before it.
   for (let i = hops.length - 1; i >= 0; i--) {
@@ -58,13 +68,12 @@ export function clientAddress(headers: Headers, connected: ClientAddress, truste
   return peer;
 }
 
-/** The addresses a request passed through, oldest first, from X-Forwarded-For or Forwarded. */
-function forwardedHops(headers: Headers): { ip: string; port?: number }[] {
-  const xff = headers.get("x-forwarded-for");
-  if (xff !== null) return xff.split(",").map((hop) => splitHostPort(hop.trim()));
-  const forwarded = headers.get("forwarded");
-  if (forwarded === null) return [];
-  return forwarded.split(",").flatMap((element) => {
+/** The addresses a request passed through, oldest first, from `header` alone. */
+function forwardedHops(headers: Headers, header: ProxyHeader): { ip: string; port?: number }[] {
+  const value = headers.get(header);
+  if (value === null) return [];
+  if (header === "x-forwarded-for") return value.split(",").map((hop) => splitHostPort(hop.trim()));
+  return value.split(",").flatMap((element) => {
     const value = /(?:^|;)\s*for=("[^"]*"|[^;,\s]*)/i.exec(element)?.[1];
     return value === undefined ? [] : [splitHostPort(value.replace(/^"|"$/g, ""))];
   });

@@ -91,8 +91,8 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
       hostname: options.host,
       port: options.port,
       ...(options.tls && { tls: options.tls }),
-      // The page's scripts and styles (page.ts); the page itself is answered in fetch, beside the
-      // upgrades on the same path. In an executable, Bun serves its built-in bundle (page.ts).
+      // The page's scripts and styles (page.ts), as our own responses, in an executable too; the
+      // page itself is answered in fetch, beside the upgrades on the same path.
       routes: options.page.assets,
       development: false,
       // With `routes`, Bun turns SO_REUSEPORT on by default: a second server on the same port
@@ -141,6 +141,10 @@ function answer(
   options: ListenOptions,
   page: Response | undefined,
 ): Response | undefined {
+  // Bun joins two Host headers into one value, `a, b`, and takes the first for the URL: which one a
+  // request is for is then anyone's guess (RFC 9112 §3.2 wants 400). No host name has a comma.
+  if (request.headers.get("host")?.includes(","))
+    return plain(400, "Bad request: more than one Host header, or a Host with a comma; send one host name (and port).");
   // Bun makes the request's URL from the Host header; a malformed one (`a b`, `[::1`) makes none.
   let url: URL;
   try {
@@ -187,7 +191,12 @@ function upgrade(
 function clientOf(request: Request, server: Server<Connection>, limits: Limits): ClientAddress {
   const peer = server.requestIP(request);
   if (!peer) return { ip: "unknown", port: 0 };
-  return clientAddress(request.headers, { ip: peer.address, port: peer.port }, limits.trustedProxies);
+  return clientAddress(
+    request.headers,
+    { ip: peer.address, port: peer.port },
+    limits.trustedProxies,
+    limits.proxyHeader,
+  );
 }
 
 function plain(status: number, text: string, retryAfter?: number): Response {
@@ -224,7 +233,10 @@ function httpContext(
   return {
     hasToken: (request) => admission.tokenMatches(request, []),
     publicStatus: limits.publicStatus,
-    mayTry: (request) => chat.budgets.of(clientOf(request, server, limits).ip).connections.take(),
+    waitBeforeTry: (request) => {
+      const tries = chat.budgets.of(clientOf(request, server, limits).ip).connections;
+      return tries.take() ? undefined : Math.max(1, Math.ceil(tries.waitMs() / 1000));
+    },
     status: () => ({
       connections: admission.connections,
       rooms: chat.rooms.count,

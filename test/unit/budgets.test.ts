@@ -201,38 +201,61 @@ describe("behind a reverse proxy", () => {
   const headers = (init: Record<string, string>) => new Headers(init);
 
   test("a trusted proxy's X-Forwarded-For names the client: the last hop that is not a trusted proxy", () => {
-    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("127.0.0.1"), trusted)).toEqual({
+    expect(
+      clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("127.0.0.1"), trusted, "x-forwarded-for"),
+    ).toEqual({
       ip: "203.0.113.9",
       port: 5555,
     });
     // The client wrote 6.6.6.6 itself; our proxy at 10.1.1.1 added what it saw, 198.51.100.4.
     expect(
-      clientAddress(headers({ "X-Forwarded-For": "6.6.6.6, 198.51.100.4, 10.1.1.1" }), peer("127.0.0.1"), trusted),
+      clientAddress(
+        headers({ "X-Forwarded-For": "6.6.6.6, 198.51.100.4, 10.1.1.1" }),
+        peer("127.0.0.1"),
+        trusted,
+        "x-forwarded-for",
+      ),
     ).toEqual({ ip: "198.51.100.4", port: 5555 });
     expect(
       clientAddress(
         headers({ Forwarded: 'for=192.0.2.60;proto=http, for="[2001:db8:cafe::17]:4711"' }),
         peer("::1"),
         trusted,
+        "forwarded",
       ),
     ).toEqual({ ip: "2001:db8:cafe::17", port: 4711 });
-    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("::ffff:127.0.0.1"), trusted)).toEqual({
+    expect(
+      clientAddress(
+        headers({ "X-Forwarded-For": "203.0.113.9" }),
+        peer("::ffff:127.0.0.1"),
+        trusted,
+        "x-forwarded-for",
+      ),
+    ).toEqual({
       ip: "203.0.113.9",
       port: 5555,
     });
   });
 
   test("from anyone else, or when the header is not an address, the connection's own address stands", () => {
-    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("192.0.2.1"), trusted)).toEqual(
-      peer("192.0.2.1"),
-    );
-    expect(clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("127.0.0.1"), [])).toEqual(
-      peer("127.0.0.1"),
-    );
-    expect(clientAddress(headers({ "X-Forwarded-For": "not-an-ip" }), peer("127.0.0.1"), trusted)).toEqual(
-      peer("127.0.0.1"),
-    );
-    expect(clientAddress(headers({}), peer("127.0.0.1"), trusted)).toEqual(peer("127.0.0.1"));
+    expect(
+      clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("192.0.2.1"), trusted, "x-forwarded-for"),
+    ).toEqual(peer("192.0.2.1"));
+    expect(
+      clientAddress(headers({ "X-Forwarded-For": "203.0.113.9" }), peer("127.0.0.1"), [], "x-forwarded-for"),
+    ).toEqual(peer("127.0.0.1"));
+    expect(
+      clientAddress(headers({ "X-Forwarded-For": "not-an-ip" }), peer("127.0.0.1"), trusted, "x-forwarded-for"),
+    ).toEqual(peer("127.0.0.1"));
+    expect(clientAddress(headers({}), peer("127.0.0.1"), trusted, "x-forwarded-for")).toEqual(peer("127.0.0.1"));
+  });
+
+  test("only the header --proxy-header names is read: the client could have written the other", () => {
+    const both = headers({ "X-Forwarded-For": "6.6.6.6", Forwarded: "for=203.0.113.9" });
+    expect(clientAddress(both, peer("127.0.0.1"), trusted, "forwarded")).toEqual({ ip: "203.0.113.9", port: 5555 });
+    expect(clientAddress(both, peer("127.0.0.1"), trusted, "x-forwarded-for")).toEqual({ ip: "6.6.6.6", port: 5555 });
+    const forwardedOnly = headers({ Forwarded: "for=203.0.113.9" });
+    expect(clientAddress(forwardedOnly, peer("127.0.0.1"), trusted, "x-forwarded-for")).toEqual(peer("127.0.0.1"));
   });
 
   test("--trust-proxy's list is checked", () => {

@@ -117,6 +117,7 @@ export const LIMITS: Limits = {
   allowedOrigins: new Set(),
   token: undefined,
   trustedProxies: [],
+  proxyHeader: "x-forwarded-for",
   publicStatus: false,
 };
 
