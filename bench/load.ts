@@ -20,6 +20,10 @@
  * `42["m","<text>"]` and comes back the same way, so the tail is followed by `"]`.
  */
 import type { Socket } from "bun";
+import { type DeliveryCheck, DeliveryChecker } from "./delivery";
+import { COLON, digits, HASH, indexOfBlankLine, maskedFrame, ZERO } from "./frames";
+
+export type { DeliveryCheck };
 
 /** How a client talks: plain text frames (our server, the ceiling, Node + ws), or Socket.IO's packets. */
 export type Protocol = "plain" | "socketio";
@@ -45,17 +49,6 @@ export type Reply =
   | { type: "done" }
   | { type: "failed"; message: string };
 
-/**
- * Whether every client got every flood message exactly once, in each sender's order: deliveries of
- * a message already had (`duplicates`), arriving past one not yet had (`skipped`: lost, or out of
- * order), and messages never had once the flood drained (`missing`).
- */
-export interface DeliveryCheck {
-  duplicates: number;
-  skipped: number;
-  missing: number;
-}
-
 const TAIL = "#PP:IIIIII:TTTTTTTTTTTTT".length;
 /** Socket.IO: the event's name, then the text as a JSON string; it comes back in the same form. */
 const SOCKETIO_EVENT_START = '42["m","';
@@ -65,9 +58,6 @@ const BODY = "load test message, about as long as a line of chat ";
 const CONNECTING_AT_ONCE = 256;
 
 const encoder = new TextEncoder();
-const HASH = 0x23;
-const COLON = 0x3a;
-const ZERO = 0x30;
 
 interface Client {
   index: number;
@@ -109,15 +99,6 @@ function loadFrame(client: Client, number: number): Uint8Array {
     0x1,
     encoder.encode(client.protocol === "socketio" ? `${SOCKETIO_EVENT_START}${text}${SOCKETIO_EVENT_END}` : text),
   );
-}
-
-function maskedFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  if (payload.length > 125) throw new Error("the load generator only sends short frames");
-  const frame = new Uint8Array(6 + payload.length);
-  frame[0] = 0x80 | opcode;
-  frame[1] = 0x80 | payload.length;
-  frame.set(payload, 6);
-  return frame;
 }
 
 function sendReplies(client: Client): void {
@@ -222,23 +203,6 @@ function text(client: Client, bytes: Uint8Array, start: number, end: number, now
   onLoadMessage(client, sender, sentAt, now);
 }
 
-function digits(bytes: Uint8Array, from: number, count: number): number {
-  let value = 0;
-  for (let i = from; i < from + count; i++) {
-    const digit = bytes[i]! - ZERO;
-    if (digit < 0 || digit > 9) return -1;
-    value = value * 10 + digit;
-  }
-  return value;
-}
-
-function indexOfBlankLine(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i;
-  }
-  return -1;
-}
-
 // --- Connecting ---------------------------------------------------------------------------------
 
 /**
@@ -334,7 +298,7 @@ async function flood({ senders, window, warmupMs, durationMs }: Extract<Command,
   let sending = true;
   let deliveries = 0;
   const sendingClients = sendersByInstance(senders);
-  const check = new DeliveryChecker(sendingClients);
+  const check = new DeliveryChecker(clients.length, sendingClients);
   onLoadMessage = (client, sender, number) => {
     if (counting) deliveries++;
     check.received(client, sender, number);
@@ -363,45 +327,6 @@ function sendersByInstance(count: number): Client[] {
     for (const group of byInstance) if (group[i] && chosen.length < count) chosen.push(group[i]!);
   }
   return chosen;
-}
-
-/** Counts, for every client and every sender, which of the sender's messages it has had. */
-class DeliveryChecker {
-  /** A sender's client index to its slot in the tables below. */
-  readonly #slot = new Int32Array(clients.length).fill(-1);
-  /** How many messages each sender has sent. */
-  readonly #sent: Int32Array;
-  /** For each client, the number of the message it should have next from each sender. */
-  readonly #expected: Int32Array[];
-  #duplicates = 0;
-  #skipped = 0;
-
-  constructor(senders: Client[]) {
-    for (const [slot, client] of senders.entries()) this.#slot[client.index] = slot;
-    this.#sent = new Int32Array(senders.length);
-    this.#expected = clients.map(() => new Int32Array(senders.length));
-  }
-
-  /** The number to put in `sender`'s next message. */
-  next(sender: Client): number {
-    return this.#sent[this.#slot[sender.index]!]!++;
-  }
-
-  received(client: Client, sender: number, number: number): void {
-    const slot = this.#slot[sender] ?? -1;
-    if (slot < 0) return;
-    const expected = this.#expected[client.index]!;
-    if (number < expected[slot]!) return void this.#duplicates++;
-    if (number > expected[slot]!) this.#skipped++;
-    expected[slot] = number + 1;
-  }
-
-  result(): DeliveryCheck {
-    let missing = 0;
-    for (const expected of this.#expected)
-      for (const [slot, next] of expected.entries()) missing += this.#sent[slot]! - next;
-    return { duplicates: this.#duplicates, skipped: this.#skipped, missing };
-  }
 }
 
 /**

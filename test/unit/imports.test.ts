@@ -107,3 +107,12 @@ test("the session library, which runs in browsers, reaches nothing of the termin
   }
   expect(offending).toEqual([]);
 });
+
+test("no source file is over 420 lines, comments and blank lines included (tests and generated data aside)", () => {
+  const long = sources()
+    .filter((file) => !file.startsWith("test/") && !file.endsWith(".generated.ts"))
+    .map((file) => [file, readFileSync(join(ROOT, file), "utf8").split("\n").length] as const)
+    .filter(([, lines]) => lines > 420)
+    .map(([file, lines]) => `${file}: ${lines}`);
+  expect(long).toEqual([]);
+});
