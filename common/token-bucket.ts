@@ -34,6 +34,13 @@ export class TokenBucket {
     return true;
   }
 
+  /** How many tokens there are now (Infinity with no limit): what a caller may spend at most. */
+  available(now?: number): number {
+    if (this.rate === 0) return Number.POSITIVE_INFINITY;
+    this.#refill(now ?? this.clock.now());
+    return this.#tokens;
+  }
+
   /** True once the bucket has refilled: forgetting it then loses nothing, a new one starts full. */
   isFull(now?: number): boolean {
     if (this.rate === 0) return true;

@@ -90,8 +90,11 @@ export interface Directory {
   recent(room: string): SaidEvent[];
   /** What a client that last saw `seq` missed, as far as history has it, and how many it no longer has. */
   since(room: string, seq: number): { events: SaidEvent[]; missed: number };
-  /** The room's messages before number `before` (a page of --history), and whether none older is kept. */
-  before(room: string, before: number): { events: SaidEvent[]; start: boolean };
+  /**
+   * The room's messages before number `before` (a page of --history, and of `maxBytes` at most),
+   * and whether none older is kept.
+   */
+  before(room: string, before: number, maxBytes?: number): { events: SaidEvent[]; start: boolean };
   /** The last number given in the room (0: none yet). */
   lastSeq(room: string): number;
   /** What history takes in memory, for /metrics. */
@@ -150,8 +153,8 @@ export class LocalDirectory implements Directory {
     return this.history.since(room, seq);
   }
 
-  before(room: string, before: number): { events: SaidEvent[]; start: boolean } {
-    return this.history.before(room, before);
+  before(room: string, before: number, maxBytes?: number): { events: SaidEvent[]; start: boolean } {
+    return this.history.before(room, before, maxBytes);
   }
 
   lastSeq(room: string): number {

@@ -12,6 +12,8 @@ import type { ChatContext } from "./context";
 import type { Member } from "./member";
 import { isoNow, notice } from "./notice";
 
+/** Replay budget an address needs for `older` to read anything: about one short message. */
+const MIN_PAGE_BYTES = 256;
 /** /rooms lists at most this many rooms, so that its answer stays one reasonable frame. */
 const MAX_ROOMS_LISTED = 1000;
 
@@ -119,7 +121,16 @@ function older(chat: ChatContext, member: Member, beforeText: string | undefined
       refusal("bad-command", `/older needs a message number, e.g. /older 120, not '${beforeText}'.`),
     );
   }
-  const { events, start } = chat.directory.before(member.room, before);
+  // The store is not read for an address that may be replayed nothing now: refused before any work.
+  const budget = member.budget.replayBytes.available();
+  if (budget < MIN_PAGE_BYTES) {
+    chat.metrics.replaysCut++;
+    return chat.refuse(
+      member,
+      refusal("rate-limited", "Too much history asked for from your address just now; wait a moment and try again."),
+    );
+  }
+  const { events, start } = chat.directory.before(member.room, before, budget);
   const cut = chat.beyondReplayBudget(member, events);
   const given = events.slice(cut);
   member.oldestGiven = given[0]?.seq ?? before;

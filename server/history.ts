@@ -239,28 +239,42 @@ export class History {
    * at most, from the store when there is one (it keeps more than memory), and whether none older
    * is kept (`start`).
    */
-  before(roomName: string, before: number): { events: SaidEvent[]; start: boolean } {
+  before(
+    roomName: string,
+    before: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): { events: SaidEvent[]; start: boolean } {
     if (this.#limit === 0) return { events: [], start: true };
-    let events: SaidEvent[];
-    let start: boolean;
-    if (this.#db) {
-      this.flush();
-      const rows = this.#db
-        .query<Row, [string, number, number]>(
-          `SELECT ${COLUMNS} FROM events WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
-        )
-        .all(roomName, before, this.#limit + 1);
-      start = rows.length <= this.#limit;
-      events = rows
-        .slice(0, this.#limit)
-        .reverse()
-        .map((r) => fromRow(roomName, r));
-    } else {
-      const older = this.#room(roomName).events.filter((event) => event.seq < before);
-      start = older.length <= this.#limit;
-      events = older.slice(-this.#limit);
+    // Newest first, as far as --history and `maxBytes` (what the asker may still be replayed) go:
+    // a page costs what it gives, however big the room's messages are.
+    const newestFirst = this.#db ? this.#storedBefore(roomName, before) : this.#keptBefore(roomName, before);
+    const events: SaidEvent[] = [];
+    let bytes = 0;
+    let start = true;
+    for (const event of newestFirst) {
+      bytes += eventBytes(event);
+      if (events.length === this.#limit || bytes > maxBytes) {
+        start = false;
+        break;
+      }
+      events.push({ ...event, history: true });
     }
-    return { events: events.map((event) => ({ ...event, history: true as const })), start };
+    return { events: events.reverse(), start };
+  }
+
+  /** The room's events in memory below `before`, newest first. */
+  *#keptBefore(roomName: string, before: number): Generator<SaidEvent> {
+    const events = this.#room(roomName).events;
+    for (let i = events.length - 1; i >= 0; i--) if (events[i]!.seq < before) yield events[i]!;
+  }
+
+  /** The room's events in the store below `before`, newest first, read only as far as they are taken. */
+  *#storedBefore(roomName: string, before: number): Generator<SaidEvent> {
+    this.flush();
+    const rows = this.#db!.query<Row, [string, number, number]>(
+      `SELECT ${COLUMNS} FROM events WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+    );
+    for (const row of rows.iterate(roomName, before, this.#limit + 1)) yield fromRow(roomName, row);
   }
 
   /** Every room this server knows, with its last sequence number. */
