@@ -54,6 +54,12 @@ const OPTIONS = [
     default: "30",
     help: "days messages are kept in the --store file; 0 keeps them for good",
   },
+  {
+    flag: "store-bytes",
+    value: "BYTES",
+    default: "1073741824",
+    help: "most the --store file holds of messages; past it the oldest go first",
+  },
   { flag: "max-message", value: "BYTES", default: "65536", help: "longest message; a longer one is refused" },
   {
     flag: "max-frame",

@@ -50,7 +50,7 @@ export interface Config {
   historyBytes: number;
   store: string | undefined;
   /** How much of the store is kept: messages per room, and days (0: for good). */
-  storeKeep: { perRoom: number; days: number };
+  storeKeep: { perRoom: number; days: number; bytes: number };
   tls: { certFile: string; keyFile: string } | undefined;
   redis: string | undefined;
   reusePort: boolean;
@@ -77,7 +77,7 @@ export function readConfig(options: Options): Config {
     history: count("history"),
     historyBytes: count("history-bytes", 1024),
     store: options.store as string | undefined,
-    storeKeep: { perRoom: count("store-keep", 1), days: count("store-days") },
+    storeKeep: { perRoom: count("store-keep", 1), days: count("store-days"), bytes: count("store-bytes", 1 << 20) },
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     redis,
     reusePort: options["reuse-port"] === true,

@@ -19,6 +19,9 @@ const FLUSH_DELAY_MS = 50;
 const FLUSH_BATCH = 1000;
 /** How often messages older than --store-days are deleted from the store. */
 const PRUNE_EVERY_MS = 60_000;
+/** Past --store-bytes, the oldest messages are deleted this many at a time, at most this many times a write. */
+const STORE_PRUNE_ROWS = 50;
+const STORE_PRUNE_BATCHES = 200;
 /** When over a budget, history is let go until this share of it is used: not on every message. */
 const EVICT_TO = 0.9;
 
@@ -65,7 +68,7 @@ export interface HistoryOptions {
   /** Rooms remembered; past it, rooms nobody is in are forgotten, least recently used first. */
   maxRooms?: number;
   /** How much the store keeps: events per room, and days (0: for good). */
-  storeKeep?: { perRoom: number; days: number };
+  storeKeep?: { perRoom: number; days: number; bytes?: number };
   /** Whether someone is in a room here: a room someone is in keeps its numbering when memory is short. */
   isOccupied?: (room: string) => boolean;
 }
@@ -76,7 +79,7 @@ export class History {
   readonly #db: Database | undefined;
   readonly #maxBytes: number;
   readonly #maxRooms: number;
-  readonly #storeKeep: { perRoom: number; days: number };
+  readonly #storeKeep: { perRoom: number; days: number; bytes?: number };
   #bytes = 0;
   #uses = 0;
   #pending: SaidEvent[] = [];
@@ -317,6 +320,31 @@ export class History {
       for (const [room, seq] of lastSeqs)
         if (seq > this.#storeKeep.perRoom) pruneRoom.run(room, seq - this.#storeKeep.perRoom);
     })();
+    this.#boundStore();
+  }
+
+  /**
+   * Keeps the store within --store-bytes: past it, the oldest messages are deleted (so the rooms
+   * quiet longest lose theirs first), a batch at a time, until it holds 90% of it. SQLite reuses the
+   * pages they free, so the file stops growing at about the bound.
+   */
+  #boundStore(): void {
+    const max = this.#storeKeep.bytes ?? Number.POSITIVE_INFINITY;
+    if (!this.#db || !Number.isFinite(max) || this.storeBytes() <= max) return;
+    const oldest = this.#db.prepare(
+      "DELETE FROM events WHERE (room, seq) IN (SELECT room, seq FROM events ORDER BY time LIMIT ?)",
+    );
+    // Bounded work per write: what is left over goes at the next one.
+    for (let batch = 0; batch < STORE_PRUNE_BATCHES && this.storeBytes() > EVICT_TO * max; batch++) {
+      if (oldest.run(STORE_PRUNE_ROWS).changes === 0) break;
+    }
+  }
+
+  /** What the store's messages take on disk: the pages in use (free pages are reused, not counted). */
+  storeBytes(): number {
+    if (!this.#db) return 0;
+    const pragma = (name: string) => Number(Object.values(this.#db!.query(`PRAGMA ${name}`).get() as object)[0]);
+    return (pragma("page_count") - pragma("freelist_count")) * pragma("page_size");
   }
 
   /** Deletes from the store what is older than --store-days. */

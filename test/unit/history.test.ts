@@ -116,3 +116,32 @@ test("older messages page backwards: from memory without a store, from the store
   expect(stored.before("a", 3).events.map((e) => e.seq)).toEqual([1, 2]);
   stored.close();
 });
+
+test("the store is bounded in bytes (--store-bytes): past it the oldest messages go first, and the file stops growing", () => {
+  const file = join(dir, "bounded.db");
+  const bound = 2 * 2 ** 20;
+  const history = new History(5, file, { storeKeep: { perRoom: 100_000, days: 0, bytes: bound } });
+  const big = "y".repeat(8_000);
+  // 10 MiB said into 40 rooms, the oldest rooms first: five times the bound.
+  for (let room = 0; room < 40; room++) {
+    for (let n = 0; n < 33; n++)
+      history.add({
+        ...said(`r${room}`, `${n} ${big}`),
+        time: new Date(Date.UTC(2026, 0, 1, 0, room, n)).toISOString(),
+      });
+    history.flush();
+  }
+  expect(history.storeBytes()).toBeLessThanOrEqual(bound);
+  history.close();
+  const db = new Database(file, { readonly: true });
+  const rooms = db
+    .query<{ room: string }, []>("SELECT DISTINCT room FROM events ORDER BY room")
+    .all()
+    .map((r) => r.room);
+  db.close();
+  // The newest rooms kept theirs; the oldest lost theirs.
+  expect(rooms).toContain("r39");
+  expect(rooms).not.toContain("r0");
+  const onDisk = Bun.file(file).size + (Bun.file(`${file}-wal`).size || 0);
+  expect(onDisk).toBeLessThan(4 * bound);
+});
