@@ -214,6 +214,25 @@ describe("messages", () => {
   });
 });
 
+describe("paging back", () => {
+  test("/older without a number goes on from the oldest message given, so typing it again pages further back", () => {
+    const { connect } = chatWith();
+    const alice = connect({ name: "alice" });
+    for (let n = 1; n <= 90; n++) alice.say(say(`m${n}`));
+    // History keeps 50 to replay: a newcomer is given 41 to 90; /older gives 1 to 40, then nothing.
+    const bob = connect({ name: "bob", json: false });
+    const older = () => {
+      bob.say("/older");
+      const page = bob.socket.frames.at(-1)!;
+      return page.split("\n").filter((line) => line.startsWith("[history]")).map((line) => line.split(": ")[1]);
+    };
+    const first = older();
+    expect([first[0], first.at(-1), first.length]).toEqual(["m1", "m40", 40]);
+    bob.say("/older");
+    expect(bob.socket.frames.at(-1)).toBe("*** Nothing earlier in chat.");
+  });
+});
+
 describe("names", () => {
   test("a taken name is refused regardless of case, to that member alone", () => {
     const { connect } = chatWith();
