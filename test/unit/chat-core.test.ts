@@ -224,7 +224,10 @@ describe("paging back", () => {
     const older = () => {
       bob.say("/older");
       const page = bob.socket.frames.at(-1)!;
-      return page.split("\n").filter((line) => line.startsWith("[history]")).map((line) => line.split(": ")[1]);
+      return page
+        .split("\n")
+        .filter((line) => line.startsWith("[history]"))
+        .map((line) => line.split(": ")[1]);
     };
     const first = older();
     expect([first[0], first.at(-1), first.length]).toEqual(["m1", "m40", 40]);
