@@ -5,7 +5,7 @@
  * text (textContent), never as HTML.
  */
 import type { SaidEvent, User } from "../common/events";
-import { CAME_AND_WENT_MS, cameAndWentLine, nameHash } from "../common/text";
+import { CAME_AND_WENT_MS, cameAndWentLine, clockTime, NAME_COLOURS, nameColour } from "../common/text";
 
 const conversation = document.querySelector<HTMLElement>(".conversation")!;
 const log = document.getElementById("log") as HTMLOListElement;
@@ -33,22 +33,21 @@ function timeElement(time: string | undefined): HTMLTimeElement {
   const at = time ? new Date(time) : new Date();
   const element = document.createElement("time");
   element.dateTime = at.toISOString();
-  element.textContent = `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}`;
+  element.textContent = clockTime(at);
   return element;
 }
 
 /**
- * Which of the twelve name colours (style.css) a person gets. Each prefers the one its name hashes
- * to, the same in every browser; on this page, a colour another name already has goes to the next
- * free one, so that the first twelve people all differ. Past twelve, colours repeat.
+ * Which of the name colours (style.css) a person gets on this page: the one nameColour gives the
+ * name, as in the terminal, unless another name on this page has it already; then the next free
+ * one, so that the first twelve people here all differ. Past twelve, colours repeat.
  */
-const NAME_COLOURS = 12;
 const colours = new Map<string, number>();
 function colourOf(key: string): number {
   const known = colours.get(key);
   if (known !== undefined) return known;
   const taken = new Set(colours.values());
-  const preferred = nameHash(key) % NAME_COLOURS;
+  const preferred = nameColour(key);
   let colour = preferred;
   for (let step = 0; step < NAME_COLOURS && taken.has(colour); step++) colour = (preferred + step + 1) % NAME_COLOURS;
   colours.set(key, colour);
