@@ -1,8 +1,8 @@
 /**
  * The page's conversation: the lines of its log (messages, notices, the page's own lines), the
- * copies of our messages that wait to go out, a quick join and leave folded into one line, and the
- * older messages put above when the reader scrolls to the top. Everything people wrote goes in as
- * text (textContent), never as HTML.
+ * copies of our messages that wait to go out, and a quick join and leave folded into one line
+ * (older messages put above are paging.ts's). Everything people wrote goes in as text
+ * (textContent), never as HTML.
  */
 import type { SaidEvent, User } from "../common/events";
 import { CAME_AND_WENT_MS, cameAndWentLine, clockTime, NAME_COLOURS, nameColour } from "../common/text";
@@ -15,6 +15,11 @@ export function add(item: HTMLLIElement): void {
   const atBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 40;
   log.append(item);
   if (atBottom) conversation.scrollTop = conversation.scrollHeight;
+}
+
+/** Another room: the conversation starts afresh. */
+export function clearLog(): void {
+  log.replaceChildren();
 }
 
 /** A line of the page's own, or a notice from the server, at `time` (now if none). */
@@ -62,7 +67,6 @@ export function saidItem(
   const action = type === "action";
   const item = document.createElement("li");
   item.dataset.seq = String(seq);
-  oldestSeq = Math.min(oldestSeq, seq);
   item.classList.add("said", action ? "action" : "message");
   if (history) item.classList.add("history");
   if (own) item.classList.add("own");
@@ -150,50 +154,4 @@ export function cameAndWent(user: User): boolean {
   const body = joined.item.querySelector(".text");
   if (body) body.textContent = cameAndWentLine(user);
   return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Paging back: scrolling to the top asks the server for what came before the oldest message
-// shown, until the room's history starts; what comes is put above, the view staying where it was.
-
-let oldestSeq = Infinity;
-let historyStart = false;
-let askingOlder = false;
-
-/** Another room: the conversation starts afresh. */
-export function clearLog(): void {
-  log.replaceChildren();
-  [oldestSeq, historyStart, askingOlder] = [Infinity, false, false];
-}
-
-/** Near the top, `askOlder` is called with the oldest seq shown; it says whether it asked. */
-export function onScrolledUp(askOlder: (before: number) => boolean): void {
-  conversation.addEventListener("scroll", () => {
-    if (conversation.scrollTop > 40 || askingOlder || historyStart || !Number.isFinite(oldestSeq) || oldestSeq <= 1)
-      return;
-    askingOlder = askOlder(oldestSeq);
-  });
-}
-
-/** The server's answer to an ask for older messages in `room`, each made an item by `itemOf`. */
-export function prependEarlier(
-  messages: SaidEvent[],
-  start: boolean,
-  room: string,
-  itemOf: (message: SaidEvent) => HTMLLIElement,
-): void {
-  askingOlder = false;
-  historyStart = start || messages.length === 0;
-  const first = log.querySelector("li.said");
-  const items = messages.filter((m) => m.seq < oldestSeq).map(itemOf);
-  if (historyStart) {
-    const item = document.createElement("li");
-    item.className = "info";
-    item.textContent = `The start of #${room}'s history.`;
-    items.unshift(item);
-  }
-  const height = conversation.scrollHeight;
-  if (first) first.before(...items);
-  else log.prepend(...items);
-  conversation.scrollTop += conversation.scrollHeight - height;
 }
