@@ -6,6 +6,7 @@
  *
  * This file puts the page's parts together, in the order a visit needs them.
  */
+import { Attention } from "./attention";
 import { listenToTyping } from "./composer";
 import { Connection } from "./connection";
 import { NameForm } from "./name-form";
@@ -21,10 +22,12 @@ const messageInput = document.getElementById("message") as HTMLTextAreaElement;
 const state = new PageState();
 
 // 2. What shows the events: the people and rooms panel, paging back through the room's history,
-//    and the view that takes each event to its place on the page.
+//    what calls the reader back (unread count, mentions, notifications), and the view that takes
+//    each event to its place on the page.
 const panel = new PeoplePanel(state);
 const paging = new HistoryPaging(state, (message) => saidLine(state, message));
-const view = new EventView(state, panel, paging);
+const attention = new Attention(state);
+const view = new EventView(state, panel, paging, attention);
 
 // 3. The connection, which hands each event to the view and says in the top bar how it is going.
 const connection = new Connection(state, (event) => view.show(event));

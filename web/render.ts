@@ -4,7 +4,7 @@
  */
 import type { ChatEvent, JoinedEvent, NoticeEvent, SaidEvent } from "../common/events";
 import { describeUser as describe, messagesWere } from "../common/text";
-import { cameIn, mentions, notifyMention, titleRoom } from "./attention";
+import { type Attention, mentions } from "./attention";
 import { setMaxMessage, toldAlready } from "./field";
 import { add, append, cameAndWent, clearLog, noteJoin, saidItem, settlePending } from "./log";
 import type { HistoryPaging } from "./paging";
@@ -24,6 +24,7 @@ export class EventView {
     private readonly state: PageState,
     private readonly panel: PeoplePanel,
     private readonly paging: HistoryPaging,
+    private readonly attention: Attention,
   ) {}
 
   /** Each event the session hands on, in the order it came. */
@@ -63,7 +64,7 @@ export class EventView {
     }
     this.state.room = event.room;
     roomTitle.textContent = event.room;
-    titleRoom(event.room);
+    this.attention.roomShown();
     this.state.setMembers(event.members, event.count);
     this.panel.showMembers();
     if (event.missed) append("info", `${messagesWere(event.missed)} missed, too far back to replay.`);
@@ -74,8 +75,8 @@ export class EventView {
   #said(event: SaidEvent): void {
     if (!event.history && this.state.isMe(event.from)) settlePending(event.id, event.text);
     else if (!event.history) {
-      cameIn();
-      if (mentions(event.text, this.state.myName)) notifyMention(event.from, event.text);
+      this.attention.cameIn();
+      if (mentions(event.text, this.state.myName)) this.attention.notifyMention(event.from, event.text);
     }
     add(saidLine(this.state, event));
   }

@@ -1,8 +1,8 @@
 /**
  * What the page knows of the chat, in one object: app.ts makes it once and gives it to each part
- * that reads or changes it (the connection, the typing, the panel, the paging, the events). What
- * only one part keeps track of (the panel's pacing of its asks, a page of history on its way) stays
- * in that part's own object.
+ * that reads or changes it (the connection, typing, the panel, paging, notifications, the view).
+ * What only one part keeps track of (the panel's pacing of its asks, a page of history on its
+ * way, the unread count) stays in that part's own object.
  */
 import type { ChatSession } from "../client/session/session";
 import type { RoomsEvent, User } from "../common/events";
