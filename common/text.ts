@@ -1,7 +1,7 @@
 /**
  * Text as the chat handles it, for the server, the terminal client and the page alike: the one
  * class of characters a terminal would act on, what is let through of a user's text, how names and
- * rooms are checked and coloured, and how people and counts are worded.
+ * rooms are checked and coloured, and how people, counts and times of day are worded.
  */
 import type { User } from "./events";
 import { mixedScriptProblem } from "./lookalikes";
@@ -146,14 +146,26 @@ export function nameProblem(name: string, what: "name" | "room" = "name"): strin
   return mixedScriptProblem(name, what);
 }
 
-/**
- * A number for a name, the same in every client and for every case of it (FNV-1a): the terminal
- * and the page derive a person's colour from it, so a name keeps its colour everywhere.
- */
+/** A number for a name, the same in every client and for every case of it (FNV-1a). */
 export function nameHash(name: string): number {
   let hash = 2166136261;
   for (const char of name.toLowerCase()) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619);
   return hash >>> 0;
+}
+
+/** How many colours names are shown in: the terminal's palette and the page's both have this many. */
+export const NAME_COLOURS = 12;
+
+/**
+ * Which of the NAME_COLOURS a name is shown in, by its hash: the same index in every terminal and
+ * every page, for every case of the name. Each client maps it to a palette of its own (ANSI colours,
+ * CSS classes), ordered alike. One refinement on the page: a name whose colour another name on that
+ * page already has takes the next free one (web/log.ts), so that the first twelve people there all
+ * differ; of two names that collide, the later one may be another colour on the page than in the
+ * terminal.
+ */
+export function nameColour(name: string): number {
+  return nameHash(name) % NAME_COLOURS;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,6 +185,12 @@ export const CAME_AND_WENT_MS = 15_000;
 /** That one line, built from who it was (never from the wording of the notices). */
 export function cameAndWentLine(user: User): string {
   return `${describeUser(user)} came and went`;
+}
+
+/** The local time of day a line shows, 24-hour: "09:05"; now if no time is given. */
+export function clockTime(time: string | Date = new Date()): string {
+  const date = new Date(time);
+  return `${String(date.getHours()).padStart(2, "0")}:${String(date.getMinutes()).padStart(2, "0")}`;
 }
 
 /** `1 message`, `2 messages`; `plural(1, "message was", "messages were")`. */

@@ -1,6 +1,9 @@
 /** The interactive client, driven through a real pseudo-terminal (tmux send-keys / capture-pane). */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { inspect } from "node:util";
+import { NAME_PALETTE } from "../client/terminal/terminal-view";
+import { nameColour } from "../common/text";
 import {
   BUN,
   jsonClient,
@@ -265,7 +268,7 @@ describe("how the chat looks", () => {
   const lineWith = (screen: string, text: string) =>
     screen.split("\n").find((l) => l.replace(/\x1b\[[0-9;]*m/g, "").includes(text))!;
 
-  test("history is marked, notices are dimmed, names keep their colour, own messages stand apart", async () => {
+  test("history is marked, notices are dimmed, names keep their colour (the index the page uses too), own messages stand apart", async () => {
     const screen = await watchBob([]);
     const plain = screen.replace(/\x1b\[[0-9;]*m/g, "");
     expect(plain).toMatch(new RegExp(`┊  ${TIME}  early \\(${ADDRESS}\\): said before you came`));
@@ -282,6 +285,9 @@ describe("how the chat looks", () => {
     const own = lineWith(screen, "hello bob");
     expect(own).toMatch(/\x1b\[(?:[0-9;]*;)?32m(?:\x1b\[[0-9;]*m)*┃/);
     expect(inMessage!.match(FOREGROUND_COLOUR)![0]).not.toContain("32");
+    // It is the colour of the index nameColour gives his name, the index the page uses too.
+    const [sgr] = inspect.colors[NAME_PALETTE[nameColour("bob")]!]!;
+    expect(inMessage).toMatch(new RegExp(`\\x1b\\[(?:[0-9;]*;)?${sgr}(?:;[0-9;]*)?m`));
     // The notice is dim (SGR 2).
     expect(lineWith(screen, "joined chat")).toMatch(/\x1b\[(?:[0-9;]*;)?2m/);
   });

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { SUBPROTOCOL } from "../common/events";
+import { nameColour } from "../common/text";
 import { contrast, deltaE2000, parseColour } from "./colour";
 import {
   BUN,
@@ -472,6 +473,9 @@ test("the name colours of 12 people are pairwise distinguishable and AA-contrast
         );
         const colourByName = new Map(seen);
         expect(colourByName.size).toBe(12);
+        // The first name to speak has the colour nameColour gives it, the index the terminal uses too.
+        const firstClasses = await page.getAttribute("#log li.said .who", "class");
+        expect(firstClasses?.split(" ")).toContain(`name-${nameColour(`${names[0]}-${scheme}`)}`);
         const colours = [...colourByName.values()].map(parseColour);
         for (const colour of colours)
           for (const background of backgrounds)

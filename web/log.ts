@@ -1,11 +1,11 @@
 /**
  * The page's conversation: the lines of its log (messages, notices, the page's own lines), the
- * copies of our messages that wait to go out, a quick join and leave folded into one line, and the
- * older messages put above when the reader scrolls to the top. Everything people wrote goes in as
- * text (textContent), never as HTML.
+ * copies of our messages that wait to go out, and a quick join and leave folded into one line
+ * (older messages put above are paging.ts's). Everything people wrote goes in as text
+ * (textContent), never as HTML.
  */
 import type { SaidEvent, User } from "../common/events";
-import { CAME_AND_WENT_MS, cameAndWentLine, nameHash } from "../common/text";
+import { CAME_AND_WENT_MS, cameAndWentLine, clockTime, NAME_COLOURS, nameColour } from "../common/text";
 
 const conversation = document.querySelector<HTMLElement>(".conversation")!;
 const log = document.getElementById("log") as HTMLOListElement;
@@ -15,6 +15,11 @@ export function add(item: HTMLLIElement): void {
   const atBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 40;
   log.append(item);
   if (atBottom) conversation.scrollTop = conversation.scrollHeight;
+}
+
+/** Another room: the conversation starts afresh. */
+export function clearLog(): void {
+  log.replaceChildren();
 }
 
 /** A line of the page's own, or a notice from the server, at `time` (now if none). */
@@ -33,22 +38,21 @@ function timeElement(time: string | undefined): HTMLTimeElement {
   const at = time ? new Date(time) : new Date();
   const element = document.createElement("time");
   element.dateTime = at.toISOString();
-  element.textContent = `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}`;
+  element.textContent = clockTime(at);
   return element;
 }
 
 /**
- * Which of the twelve name colours (style.css) a person gets. Each prefers the one its name hashes
- * to, the same in every browser; on this page, a colour another name already has goes to the next
- * free one, so that the first twelve people all differ. Past twelve, colours repeat.
+ * Which of the name colours (style.css) a person gets on this page: the one nameColour gives the
+ * name, as in the terminal, unless another name on this page has it already; then the next free
+ * one, so that the first twelve people here all differ. Past twelve, colours repeat.
  */
-const NAME_COLOURS = 12;
 const colours = new Map<string, number>();
 function colourOf(key: string): number {
   const known = colours.get(key);
   if (known !== undefined) return known;
   const taken = new Set(colours.values());
-  const preferred = nameHash(key) % NAME_COLOURS;
+  const preferred = nameColour(key);
   let colour = preferred;
   for (let step = 0; step < NAME_COLOURS && taken.has(colour); step++) colour = (preferred + step + 1) % NAME_COLOURS;
   colours.set(key, colour);
@@ -63,7 +67,6 @@ export function saidItem(
   const action = type === "action";
   const item = document.createElement("li");
   item.dataset.seq = String(seq);
-  oldestSeq = Math.min(oldestSeq, seq);
   item.classList.add("said", action ? "action" : "message");
   if (history) item.classList.add("history");
   if (own) item.classList.add("own");
@@ -151,50 +154,4 @@ export function cameAndWent(user: User): boolean {
   const body = joined.item.querySelector(".text");
   if (body) body.textContent = cameAndWentLine(user);
   return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Paging back: scrolling to the top asks the server for what came before the oldest message
-// shown, until the room's history starts; what comes is put above, the view staying where it was.
-
-let oldestSeq = Infinity;
-let historyStart = false;
-let askingOlder = false;
-
-/** Another room: the conversation starts afresh. */
-export function clearLog(): void {
-  log.replaceChildren();
-  [oldestSeq, historyStart, askingOlder] = [Infinity, false, false];
-}
-
-/** Near the top, `askOlder` is called with the oldest seq shown; it says whether it asked. */
-export function onScrolledUp(askOlder: (before: number) => boolean): void {
-  conversation.addEventListener("scroll", () => {
-    if (conversation.scrollTop > 40 || askingOlder || historyStart || !Number.isFinite(oldestSeq) || oldestSeq <= 1)
-      return;
-    askingOlder = askOlder(oldestSeq);
-  });
-}
-
-/** The server's answer to an ask for older messages in `room`, each made an item by `itemOf`. */
-export function prependEarlier(
-  messages: SaidEvent[],
-  start: boolean,
-  room: string,
-  itemOf: (message: SaidEvent) => HTMLLIElement,
-): void {
-  askingOlder = false;
-  historyStart = start || messages.length === 0;
-  const first = log.querySelector("li.said");
-  const items = messages.filter((m) => m.seq < oldestSeq).map(itemOf);
-  if (historyStart) {
-    const item = document.createElement("li");
-    item.className = "info";
-    item.textContent = `The start of #${room}'s history.`;
-    items.unshift(item);
-  }
-  const height = conversation.scrollHeight;
-  if (first) first.before(...items);
-  else log.prepend(...items);
-  conversation.scrollTop += conversation.scrollHeight - height;
 }

@@ -1,41 +1,38 @@
 /**
- * How chat events look in the terminal client: names in a colour of their own (the same in every
- * client), your own messages behind a green bar, history behind a dotted one, notices dimmed, a
- * local time on each line. Colour comes from node:util's styleText, which leaves it out when
- * NO_COLOR is set or the output is not a terminal.
+ * How chat events look in the terminal client: names in a colour of their own (nameColour, as on
+ * the page), your own messages behind a green bar, history behind a dotted one, notices dimmed, a
+ * local time on each line (clockTime, as on the page). Colour comes from node:util's styleText,
+ * which leaves it out when NO_COLOR is set or the output is not a terminal.
  */
 import { styleText } from "node:util";
 import type { ChatEvent, User } from "../../common/events";
-import { forTerminal, nameHash } from "../../common/text";
+import { clockTime, forTerminal, type NAME_COLOURS, nameColour } from "../../common/text";
 import type { Whereabouts } from "../session/whereabouts";
 
 /** Starts each line of a message after its first: as wide as the time and the space after it. */
 const CONTINUATION = " ".repeat("00:00  ".length);
 
-/** Colours for other people's names; green is kept for your own messages. */
-const NAME_COLOURS = [
-  "cyan",
-  "magenta",
-  "yellow",
-  "blue",
+/**
+ * The terminal's colours for other people's names, one for each of the NAME_COLOURS a name can
+ * have (nameColour), in the order of the page's (web/style.css): red, orange, yellow, two greens,
+ * teal, sky, blue, violet, purple, pink, slate. ANSI has ten colours to spare for names (green is
+ * your own; black, white and grey read as the terminal's text, its background or a dimmed line),
+ * so the page's greens take the nearest hue that is not green, and its slate the one left over.
+ */
+export const NAME_PALETTE = [
   "red",
-  "cyanBright",
-  "magentaBright",
+  "yellow",
   "yellowBright",
+  "yellowBright",
+  "cyan",
+  "cyan",
+  "cyanBright",
+  "blue",
   "blueBright",
+  "magenta",
+  "magentaBright",
   "redBright",
-] as const;
-
-/** The same name gets the same colour every time, in every terminal. */
-export function colourOf(key: string): (typeof NAME_COLOURS)[number] {
-  return NAME_COLOURS[nameHash(key) % NAME_COLOURS.length]!;
-}
-
-/** Local time of day, 24-hour: "09:05". */
-export function clock(time: string | Date = new Date()): string {
-  const date = new Date(time);
-  return `${String(date.getHours()).padStart(2, "0")}:${String(date.getMinutes()).padStart(2, "0")}`;
-}
+] as const satisfies { length: typeof NAME_COLOURS };
 
 /** How events look on the terminal; who "you" are comes from the session's whereabouts. */
 export class TerminalView {
@@ -61,7 +58,7 @@ export class TerminalView {
           others.length === 0
             ? "nobody else yet"
             : `${others.map((m) => this.who(m)).join(", ")}${unlisted > 0 ? ` and ${unlisted} more (/who lists them)` : ""}`;
-        return { text: dim(`${clock()}  You are in ${forTerminal(event.room)} with ${who}.`) };
+        return { text: dim(`${clockTime()}  You are in ${forTerminal(event.room)} with ${who}.`) };
       }
       case "message":
       case "action": {
@@ -73,12 +70,12 @@ export class TerminalView {
           event.type === "message"
             ? `${this.who(event.from)}: ${said}`
             : styleText("italic", `* ${this.who(event.from)} ${said}`);
-        if (event.history) return { text: `${dim(clock(event.time))}  ${line}`, gutter: dim("┊") };
-        return { text: `${dim(clock(event.time))}  ${line}`, gutter: own ? styleText("green", "┃") : undefined };
+        if (event.history) return { text: `${dim(clockTime(event.time))}  ${line}`, gutter: dim("┊") };
+        return { text: `${dim(clockTime(event.time))}  ${line}`, gutter: own ? styleText("green", "┃") : undefined };
       }
       case "notice": {
         const arrow = { join: "→", leave: "←", rename: "~", shutdown: "!" }[event.event];
-        return { text: dim(`${clock(event.time)}  ${arrow} ${forTerminal(event.text)}`) };
+        return { text: dim(`${clockTime(event.time)}  ${arrow} ${forTerminal(event.text)}`) };
       }
       case "members":
         return {
@@ -105,7 +102,10 @@ export class TerminalView {
   private who(user: User): string {
     const own = this.where.isMe(user);
     const label = forTerminal(user.name ?? user.address);
-    const styled = styleText(own ? ["bold", "green"] : ["bold", colourOf(user.name ?? user.address)], label);
+    const styled = styleText(
+      own ? ["bold", "green"] : ["bold", NAME_PALETTE[nameColour(user.name ?? user.address)]!],
+      label,
+    );
     return user.name ? `${styled} ${styleText("dim", `(${forTerminal(user.address)})`)}` : styled;
   }
 }

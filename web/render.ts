@@ -1,0 +1,94 @@
+/**
+ * Each event from the server on the page: what it changes in the page's state, and what it shows
+ * in the conversation, the side panel, the title and the notifications.
+ */
+import type { ChatEvent, JoinedEvent, NoticeEvent, SaidEvent } from "../common/events";
+import { describeUser as describe, messagesWere } from "../common/text";
+import { type Attention, mentions } from "./attention";
+import { setMaxMessage, toldAlready } from "./field";
+import { add, append, cameAndWent, clearLog, noteJoin, saidItem, settlePending } from "./log";
+import type { HistoryPaging } from "./paging";
+import type { PeoplePanel } from "./people";
+import type { PageState } from "./state";
+
+const roomTitle = document.getElementById("room") as HTMLSpanElement;
+
+/** A message or action as a line of the log: ours, and those that mention us, stand out. */
+export function saidLine(state: PageState, event: SaidEvent): HTMLLIElement {
+  const own = state.isMe(event.from);
+  return saidItem(event, { own, mention: !own && mentions(event.text, state.myName) });
+}
+
+export class EventView {
+  constructor(
+    private readonly state: PageState,
+    private readonly panel: PeoplePanel,
+    private readonly paging: HistoryPaging,
+    private readonly attention: Attention,
+  ) {}
+
+  /** Each event the session hands on, in the order it came. */
+  show(event: ChatEvent): void {
+    switch (event.type) {
+      case "welcome":
+        this.state.announceLimit = event.limits.announceLimit ?? Infinity;
+        return setMaxMessage(event.limits.maxMessage);
+      case "joined":
+        return this.#joined(event);
+      case "message":
+      case "action":
+        return this.#said(event);
+      case "notice":
+        return this.#notice(event);
+      case "members":
+        this.state.setMembers(event.members);
+        this.panel.showMembers();
+        return void append("info", `In ${event.room}: ${event.members.map(describe).join(", ")}`);
+      case "rooms":
+        return this.panel.roomsCame(event.rooms);
+      case "earlier":
+        return this.paging.earlier(event);
+      case "help":
+        return void append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));
+      case "error":
+        if (toldAlready(event.id)) return; // the refused status said it, and which message
+        return void append("error", event.message);
+    }
+  }
+
+  /** We are in a room (again, after a reconnect, or another one: its own conversation). */
+  #joined(event: JoinedEvent): void {
+    if (event.room !== this.state.room) {
+      clearLog();
+      this.paging.restart();
+    }
+    this.state.room = event.room;
+    roomTitle.textContent = event.room;
+    this.attention.roomShown();
+    this.state.setMembers(event.members, event.count);
+    this.panel.showMembers();
+    if (event.missed) append("info", `${messagesWere(event.missed)} missed, too far back to replay.`);
+    this.panel.askRooms();
+  }
+
+  /** A message or action: ours settles its waiting copy; another's may call the reader back. */
+  #said(event: SaidEvent): void {
+    if (!event.history && this.state.isMe(event.from)) settlePending(event.id, event.text);
+    else if (!event.history) {
+      this.attention.cameIn();
+      if (mentions(event.text, this.state.myName)) this.attention.notifyMention(event.from, event.text);
+    }
+    add(saidLine(this.state, event));
+  }
+
+  /** Someone came, went or changed their name: the panel follows, and the conversation says so. */
+  #notice(event: NoticeEvent): void {
+    if (event.room === this.state.room && event.user) {
+      this.state.memberChanged(event.user, event.event);
+      this.panel.peopleChanged();
+      if (event.event === "leave" && cameAndWent(event.user)) return;
+    }
+    const item = append("notice", event.text, event.time);
+    if (event.event === "join" && event.user) noteJoin(event.user, item);
+  }
+}
