@@ -12,6 +12,7 @@ import { type Clock, REAL_CLOCK } from "../common/clock";
 import { TokenBucket } from "../common/token-bucket";
 import { addressPrefix } from "./addresses";
 import type { Limits } from "./config";
+import { type Bucket, LeasedBucket, type LeaseSource } from "./leases";
 
 export { addressPrefix };
 
@@ -21,22 +22,29 @@ const FORGET_EVERY_MS = 10_000;
 export class AddressBudget {
   /** Connections open now from this prefix, for --max-per-ip. */
   open = 0;
-  readonly messages: TokenBucket;
+  readonly messages: Bucket;
   /** Renames and room changes: each one is told to a whole room. */
-  readonly changes: TokenBucket;
-  readonly connections: TokenBucket;
+  readonly changes: Bucket;
+  readonly connections: Bucket;
   /** Bytes of history replayed to this prefix's connections. */
-  readonly replayBytes: TokenBucket;
+  readonly replayBytes: Bucket;
 
+  /**
+   * @param leases with several instances, where the buckets shared by all of them lease from
+   *   (leases.ts), so that an address has one budget however many instances it talks to
+   */
   constructor(
     readonly prefix: string,
     { ipRate, burst, ipChanges, ipConnectRate, ipReplay }: Limits,
     private readonly clock: Clock,
+    leases?: LeaseSource,
   ) {
-    this.messages = new TokenBucket(ipRate, Math.max(ipRate, 3 * burst), clock);
-    this.changes = new TokenBucket(ipChanges, 15 * ipChanges, clock);
-    this.connections = new TokenBucket(ipConnectRate, 15 * ipConnectRate, clock);
-    this.replayBytes = new TokenBucket(ipReplay, 16 * ipReplay, clock);
+    const bucket = (kind: string, rate: number, size: number): Bucket =>
+      leases ? new LeasedBucket(`${kind}:${prefix}`, rate, size, leases, clock) : new TokenBucket(rate, size, clock);
+    this.messages = bucket("messages", ipRate, Math.max(ipRate, 3 * burst));
+    this.changes = bucket("changes", ipChanges, 15 * ipChanges);
+    this.connections = bucket("connections", ipConnectRate, 15 * ipConnectRate);
+    this.replayBytes = bucket("replay", ipReplay, 16 * ipReplay);
   }
 
   /** True when forgetting it would change nothing: no connection, every bucket full. */
@@ -56,6 +64,8 @@ export class AddressBudgets {
   constructor(
     private readonly limits: Limits,
     private readonly clock: Clock = REAL_CLOCK,
+    /** Set with several instances: the address's budgets are shared by all of them. */
+    private readonly leases?: LeaseSource,
   ) {
     this.#sweep = setInterval(() => this.forgetIdle(), FORGET_EVERY_MS).unref();
   }
@@ -64,7 +74,7 @@ export class AddressBudgets {
   of(ip: string): AddressBudget {
     const prefix = addressPrefix(ip, this.limits.ipv4Prefix, this.limits.ipv6Prefix);
     let budget = this.#budgets.get(prefix);
-    if (!budget) this.#budgets.set(prefix, (budget = new AddressBudget(prefix, this.limits, this.clock)));
+    if (!budget) this.#budgets.set(prefix, (budget = new AddressBudget(prefix, this.limits, this.clock, this.leases)));
     return budget;
   }
 

@@ -84,7 +84,7 @@ export class Chat implements ChatSink, ChatContext {
     this.#version = version;
     this.directory = directory(this);
     this.names = new Names(this.directory, limits.nameGrace * 1000);
-    this.budgets = new AddressBudgets(limits, clock);
+    this.budgets = new AddressBudgets(limits, clock, this.directory.leases);
     this.readers = new SlowReaders(limits, metrics, log);
   }
 

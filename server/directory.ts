@@ -8,6 +8,7 @@
  */
 import type { NoticeEvent, SaidEvent, User } from "../common/events";
 import type { History } from "./history";
+import type { LeaseSource } from "./leases";
 
 export interface RoomCount {
   name: string;
@@ -101,6 +102,8 @@ export interface Directory {
   readonly usage: { bytes: number; rooms: number };
   /** Lets go of Redis, if any, and writes out what history has not written yet. */
   close(): void;
+  /** With several instances: where the address budgets they share lease from (leases.ts). */
+  readonly leases?: LeaseSource;
 }
 
 /**
