@@ -230,7 +230,7 @@ export class Chat implements ChatSink, ChatContext {
   send(member: Member, event: ChatEvent): void {
     const frame = member.json ? JSON.stringify(event) : toText(event);
     this.metrics.bytesOut += frame.length;
-    member.socket.send(frame);
+    if (member.socket.send(frame) === -1) this.readers.closeOverLimit([member]);
   }
 
   /** An error may quote what the client sent (a refused name, an unknown command): escaped here. */

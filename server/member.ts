@@ -17,6 +17,8 @@ export interface MemberSocket {
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
   close(code?: number, reason?: string): void;
+  /** Drops the connection at once, without a close frame, and what was waiting to be sent with it. */
+  terminate(): void;
   /** Bytes queued for this reader, not yet taken by the network. */
   getBufferedAmount(): number;
   /** WebSocket.OPEN (1) while open. */

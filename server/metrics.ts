@@ -49,7 +49,12 @@ export class Metrics {
     metric("rooms", "gauge", "Rooms with people in them, and the default room.", rooms);
     metric("history_bytes", "gauge", "Memory (estimated) the history of every room takes.", historyBytes);
     metric("addresses", "gauge", "Client address prefixes with a budget in use.", addresses);
-    metric("unsent_bytes", "gauge", "Bytes queued for readers and not yet taken by the network.", unsentBytes);
+    metric(
+      "unsent_bytes",
+      "gauge",
+      "Bytes queued for readers and not yet taken by the network, closing sockets' included.",
+      unsentBytes,
+    );
     metric("messages_received_total", "counter", "Frames received from clients.", this.messagesIn);
     metric("deliveries_total", "counter", "Frames sent to clients by broadcasts.", this.deliveries);
     metric("received_bytes_total", "counter", "Bytes (UTF-16 units) received in text frames.", this.bytesIn);

@@ -1,86 +1,165 @@
 /**
  * Readers that do not keep up. A client that stops reading (a stopped process, a stalled network,
  * or one that never meant to read) gets its messages queued in the server's memory. Three limits
- * give that memory back, each closing the reader with 1013 (try again later); a client of ours
- * reconnects and resumes from history:
- * - one reader's backlog past --max-backlog, checked at each broadcast to its room;
+ * give that memory back:
+ * - one reader's backlog past --max-backlog, checked whenever a broadcast to its room or a reply
+ *   to it meets backpressure;
  * - a reader that has taken nothing of its backlog for --stall-timeout seconds, however small it is;
- * - the backlogs of every reader together past --max-unsent: the biggest are closed first.
+ * - the backlogs of every reader together past --max-unsent: the biggest are cut off first. The
+ *   total is kept as each reader is looked at, so that it is checked at the same moments as one
+ *   reader's backlog, and a burst cannot pass it between two sweeps.
+ *
+ * A reader past a limit is terminated, not closed: a close frame would wait behind the backlog
+ * for a reader that does not read, and Bun keeps a closed socket's backlog, out of our reach, until
+ * its peer reads it or some seconds pass. A client of ours reconnects and resumes from history.
+ * For the same reason the backlog of a socket closed politely (by its client, or by the chat for
+ * another reason) stays counted in the total for as long as Bun may keep it.
  */
+import { type Clock, REAL_CLOCK } from "../common/clock";
 import { describeUser } from "../common/text";
 import type { Limits } from "./config";
 import type { Logger } from "./log";
 import type { Member } from "./member";
 import type { Metrics } from "./metrics";
 
+/**
+ * How long Bun keeps a politely closed socket whose peer reads nothing, at most, for an
+ * --idle-timeout: measured (Bun 1.4), half the idle timeout up to 16 s, on a 4 s tick.
+ */
+export const lingerMs = (idleTimeout: number) => (Math.min(idleTimeout / 2, 16) + 4) * 1000;
+
 export class SlowReaders {
-  /** Unsent bytes of every reader together, at the last sweep. */
-  unsent = 0;
+  /** The backlog of every open reader at its last look (their `backlogSeen` together). */
+  #open = 0;
+  /**
+   * The readers that had a backlog at their last look: the only ones that can be too big. A backlog
+   * grows only by a broadcast or a reply that meets backpressure, and each of those looks at once.
+   */
+  readonly #backlogged = new Set<Member>();
+  /** Backlogs of sockets closed politely, which Bun may still hold: oldest first. */
+  readonly #closing: { bytes: number; until: number }[] = [];
+  #closingBytes = 0;
+  /** True while the biggest backlogs are being cut: a cut's departure notice must not start another. */
+  #cutting = false;
 
   constructor(
     private readonly limits: Limits,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly clock: Clock = REAL_CLOCK,
   ) {}
 
-  /** Closes those of `readers` whose backlog is past --max-backlog. */
-  closeOverLimit(readers: Iterable<Member>): void {
-    for (const member of readers) {
-      const waiting = member.socket.getBufferedAmount();
-      if (waiting <= this.limits.maxBacklog || !member.open) continue;
-      this.metrics.closedSlow++;
-      this.#close(member, `too slow, ${waiting} bytes waiting`, "too slow: messages piled up unread");
-    }
+  /** Unsent bytes held now, as far as they are known: open readers' and closing sockets'. */
+  get unsent(): number {
+    const now = this.clock.now();
+    while (this.#closing.length > 0 && this.#closing[0]!.until <= now)
+      this.#closingBytes -= this.#closing.shift()!.bytes;
+    return this.#open + this.#closingBytes;
   }
 
   /**
-   * Looks over every reader, now and then: one over its own limit (it fell behind on its own
-   * replies, not on a broadcast), one stalled, and the biggest while all together are too many.
+   * Looks at `readers` after a broadcast to them (or a reply to one of them) met backpressure:
+   * those past --max-backlog are cut off, and the biggest of everyone's while all together are
+   * past --max-unsent.
    */
-  sweep(everyone: Iterable<Member>, now = performance.now()): void {
+  closeOverLimit(readers: Iterable<Member>): void {
+    for (const member of readers) {
+      if (!member.open) continue;
+      const waiting = this.#look(member);
+      if (waiting <= this.limits.maxBacklog) continue;
+      this.metrics.closedSlow++;
+      this.#terminate(member, `too slow, ${waiting} bytes waiting`);
+    }
+    if (this.unsent > this.limits.maxUnsent) this.#cutBiggest();
+  }
+
+  /**
+   * Looks over every reader, now and then: one over its own limit, one stalled, and the biggest
+   * while all together are too many. It also brings the total up to date with what has drained.
+   */
+  sweep(everyone: readonly Member[], now = this.clock.now()): void {
     const backlogged: [Member, number][] = [];
-    let unsent = 0;
     for (const member of everyone) {
       if (!member.open) continue;
-      const waiting = member.socket.getBufferedAmount();
+      const before = member.backlogSeen;
+      const waiting = this.#look(member);
       if (waiting > 0) backlogged.push([member, waiting]);
-      unsent += waiting;
-      if (waiting === 0 || waiting < member.backlogSeen) member.stalledSince = waiting === 0 ? undefined : now;
+      if (waiting === 0 || waiting < before) member.stalledSince = waiting === 0 ? undefined : now;
       else member.stalledSince ??= now;
-      member.backlogSeen = waiting;
     }
-    this.unsent = unsent;
     for (const [member, waiting] of backlogged) {
+      if (!member.open) continue;
       if (waiting > this.limits.maxBacklog) {
         this.metrics.closedSlow++;
-        this.#close(member, `too slow, ${waiting} bytes waiting`, "too slow: messages piled up unread");
+        this.#terminate(member, `too slow, ${waiting} bytes waiting`);
       } else if (member.stalledSince !== undefined && now - member.stalledSince > this.limits.stallTimeout * 1000) {
         this.metrics.closedStalled++;
-        this.#close(
-          member,
-          `reading nothing for ${this.limits.stallTimeout} s, ${waiting} bytes waiting`,
-          "stalled: nothing read for a while",
-        );
+        this.#terminate(member, `reading nothing for ${this.limits.stallTimeout} s, ${waiting} bytes waiting`);
       }
     }
-    if (unsent <= this.limits.maxUnsent) return;
-    backlogged.sort(([, a], [, b]) => b - a);
-    for (const [member, waiting] of backlogged) {
-      if (unsent <= this.limits.maxUnsent) break;
-      if (!member.open) continue;
-      unsent -= waiting;
-      this.metrics.closedUnsent++;
-      this.#close(
-        member,
-        `the server's readers have too much waiting, ${waiting} bytes of it here`,
-        "too slow: the server has too much waiting to send",
-      );
+    if (this.unsent > this.limits.maxUnsent) this.#cutBiggest();
+  }
+
+  /**
+   * A member's socket closed (the transport's close handler). A polite close (a close frame from
+   * either side) leaves its backlog with Bun for a while, still counted; an abnormal one (1006: a
+   * termination, a reset, a timeout) gave it back.
+   */
+  closed(member: Member, code: number): void {
+    const bytes = member.backlogSeen;
+    this.#forget(member);
+    if (bytes === 0 || code === 1006) return;
+    this.#closing.push({ bytes, until: this.clock.now() + lingerMs(this.limits.idleTimeout) });
+    this.#closingBytes += bytes;
+  }
+
+  /** The member's backlog now, counted in the total in place of what it was at the last look. */
+  #look(member: Member): number {
+    const waiting = member.socket.getBufferedAmount();
+    this.#open += waiting - member.backlogSeen;
+    member.backlogSeen = waiting;
+    if (waiting > 0) this.#backlogged.add(member);
+    else this.#backlogged.delete(member);
+    return waiting;
+  }
+
+  /** The member's backlog is gone (or is Bun's alone now): it no longer counts among the open. */
+  #forget(member: Member): void {
+    this.#open -= member.backlogSeen;
+    member.backlogSeen = 0;
+    this.#backlogged.delete(member);
+  }
+
+  /**
+   * Cuts off the biggest backlogs until all together fit in --max-unsent, each looked at afresh
+   * (what has drained since its last look is not cut for). Closing sockets cannot be cut: what
+   * they hold leaves less room for the rest.
+   */
+  #cutBiggest(): void {
+    if (this.#cutting) return;
+    this.#cutting = true;
+    try {
+      const backlogged: [Member, number][] = [];
+      for (const member of [...this.#backlogged]) {
+        const waiting = member.open ? this.#look(member) : 0;
+        if (waiting > 0) backlogged.push([member, waiting]);
+      }
+      backlogged.sort(([, a], [, b]) => b - a);
+      for (const [member, waiting] of backlogged) {
+        if (this.unsent <= this.limits.maxUnsent) break;
+        if (!member.open) continue;
+        this.metrics.closedUnsent++;
+        this.#terminate(member, `the server's readers have too much waiting, ${waiting} bytes of it here`);
+      }
+    } finally {
+      this.#cutting = false;
     }
   }
 
-  #close(member: Member, why: string, reason: string): void {
+  /** Drops the connection at once, and its backlog with it (see the top of this file). */
+  #terminate(member: Member, why: string): void {
     this.log.line(`Closing ${describeUser(member.user)}: ${why}`);
-    // RFC 6455 §7.4.1: 1013, try again later.
-    member.socket.close(1013, reason);
+    this.#forget(member);
+    member.socket.terminate();
   }
 }

@@ -262,10 +262,10 @@ function websocketHandler({ chat, admission, metrics, limits }: Context): Bun.We
     maxPayloadLength: limits.maxFrame,
     idleTimeout: limits.idleTimeout,
     sendPings: true,
-    // The core closes a slow reader with 1013 and a reason once it passes --max-backlog. Bun's own
-    // limit, BACKSTOP times that, bounds memory should a single burst outrun it; Bun then closes
-    // the reader (with a bare 1006) rather than drop messages for it silently: a client that is
-    // closed resumes from history, one that lost messages would not know.
+    // The core cuts off a slow reader once it passes --max-backlog (readers.ts). Bun's own limit,
+    // BACKSTOP times that, bounds memory should a single burst outrun it; Bun then closes the
+    // reader rather than drop messages for it silently: a client that is closed resumes from
+    // history, one that lost messages would not know.
     backpressureLimit: BACKSTOP * limits.maxBacklog,
     closeOnBackpressureLimit: true,
     open(ws) {
@@ -286,6 +286,7 @@ function websocketHandler({ chat, admission, metrics, limits }: Context): Bun.We
     close(ws, code, reason) {
       const member = ws.data as Member;
       admission.closed(member.budget);
+      chat.readers.closed(member, code);
       chat.closed(member, code, reason);
     },
   };

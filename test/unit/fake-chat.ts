@@ -80,6 +80,14 @@ export class FakeSocket implements MemberSocket {
     this.onClose(code ?? 1005, reason ?? "");
   }
 
+  /** Bun's terminate: no close frame, the backlog dropped, the close handler told 1006. */
+  terminate(): void {
+    if (this.readyState === 3) return;
+    this.buffered = 0;
+    this.close(1006, "");
+    this.closedWith = { code: 1006, reason: "terminated" };
+  }
+
   getBufferedAmount(): number {
     return this.buffered;
   }
