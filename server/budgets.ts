@@ -35,16 +35,25 @@ export class AddressBudget {
    */
   constructor(
     readonly prefix: string,
-    { ipRate, burst, ipChanges, ipConnectRate, ipReplay }: Limits,
+    private readonly limits: Limits,
     private readonly clock: Clock,
     leases?: LeaseSource,
   ) {
+    const { ipRate, burst, ipChanges, ipConnectRate, ipReplay } = limits;
     const bucket = (kind: string, rate: number, size: number): Bucket =>
       leases ? new LeasedBucket(`${kind}:${prefix}`, rate, size, leases, clock) : new TokenBucket(rate, size, clock);
     this.messages = bucket("messages", ipRate, Math.max(ipRate, 3 * burst));
     this.changes = bucket("changes", ipChanges, 15 * ipChanges);
     this.connections = bucket("connections", ipConnectRate, 15 * ipConnectRate);
     this.replayBytes = bucket("replay", ipReplay, 16 * ipReplay);
+  }
+
+  /**
+   * A bucket for one of this address's connections: --rate a second, --burst at once. Made here so
+   * that a member need not keep the limits and the clock to make its own when it first speaks.
+   */
+  connectionBucket(): TokenBucket {
+    return new TokenBucket(this.limits.rate, this.limits.burst, this.clock);
   }
 
   /** True when forgetting it would change nothing: no connection, every bucket full. */

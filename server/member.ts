@@ -58,47 +58,94 @@ const RESUME_TOKEN = /^[A-Za-z0-9_-]{22,86}$/;
 
 export const OPEN = 1;
 
+/** What a connection asked for at its upgrade, and the frames it sent before it was let in. */
+interface Arrival {
+  asked: Asked;
+  held: string[] | undefined;
+}
+
+/** What a member has asked for once it is in: nothing more. */
+const ASKED_NOTHING: Asked = Object.freeze({ name: null, room: null, since: null });
+
+/** A bucket for connections when --rate is 0: it limits nothing, and one serves them all. */
+const UNLIMITED = new TokenBucket(0, 1);
+
+/**
+ * A member's fields are kept few, since every idle connection holds one: what is needed only at
+ * times (the resume token and its hash, the rate bucket, what was asked for) is made when first
+ * needed or let go once used.
+ */
 export class Member {
   name: string | null = null;
   room = DEFAULT_ROOM;
-  /** Frames received while the client's name is being claimed, before it enters its first room. */
-  held: string[] | undefined;
   /** The oldest message number given in this room (replayed or by /older): `/older` alone goes on from it. */
   oldestGiven = 1;
   /** Messages refused in a row for going too fast: enough of them and it is flooding. */
   refusedInARow = 0;
-  readonly bucket: TokenBucket;
-  /** Unsent bytes at the last look, and since when none of them has gone (undefined: not stalled). */
-  backlogSeen = 0;
-  stalledSince: number | undefined;
-  /** The secret that lets this person come back as themselves (see names.ts). */
-  readonly resumeToken: string;
-  /** What is kept and compared of it: never the token itself. */
-  readonly tokenHash: string;
+  /** What the client asked for, and what it sent while its name was claimed: until it is let in. */
+  #arrival: Arrival | undefined;
+  /** The token the client came back with, or the one made for it once needed (resumeToken). */
+  #resumeToken: string | undefined;
+  #bucket: TokenBucket | undefined;
 
   readonly address: string;
-  readonly ip: string;
   readonly json: boolean;
-  readonly asked: Asked;
 
   constructor(
     /** The open connection: Bun's ServerWebSocket, or a test's fake. */
     readonly socket: MemberSocket,
-    { address, ip, json, asked }: Upgrade,
-    { rate, burst }: { rate: number; burst: number },
+    { address, json, asked }: Upgrade,
+    /** --rate: with none, no connection needs a bucket of its own. */
+    { rate }: { rate: number },
     /** What this connection's address may still spend, shared by all its connections. */
     readonly budget: AddressBudget,
-    clock: Clock,
+    /** Not kept: the budget makes a connection's bucket, when it needs one, with the same clock. */
+    _clock?: Clock,
   ) {
     this.address = address;
-    this.ip = ip;
     this.json = json;
-    this.asked = asked;
-    this.bucket = new TokenBucket(rate, burst, clock);
+    this.#arrival = { asked, held: undefined };
+    if (rate === 0) this.#bucket = UNLIMITED;
     // A client coming back keeps its token, so that it can come back again.
-    this.resumeToken =
-      asked.resume && RESUME_TOKEN.test(asked.resume) ? asked.resume : randomBytes(16).toString("base64url");
-    this.tokenHash = createHash("sha256").update(this.resumeToken).digest("base64url");
+    if (asked.resume && RESUME_TOKEN.test(asked.resume)) this.#resumeToken = asked.resume;
+  }
+
+  /** What this connection may still send: made at its first message (an idle one needs none). */
+  get bucket(): TokenBucket {
+    this.#bucket ??= this.budget.connectionBucket();
+    return this.#bucket;
+  }
+
+  /** What the client asked for at its upgrade; nothing more once it has been let in. */
+  get asked(): Asked {
+    return this.#arrival?.asked ?? ASKED_NOTHING;
+  }
+
+  /** Frames received while the client's name is being claimed, before it enters its first room. */
+  get held(): string[] | undefined {
+    return this.#arrival?.held;
+  }
+
+  /** A list while the name is claimed; nothing once the member is let in, and what it asked for goes too. */
+  set held(frames: string[] | undefined) {
+    this.#arrival = frames === undefined ? undefined : { asked: this.asked, held: frames };
+  }
+
+  /**
+   * The secret that lets this person come back as themselves (see names.ts). It is made when first
+   * needed (a JSON client's welcome, a name claimed or let go), not for every connection.
+   */
+  get resumeToken(): string {
+    this.#resumeToken ??= randomBytes(16).toString("base64url");
+    return this.#resumeToken;
+  }
+
+  /**
+   * What is kept and compared of the token: never the token itself. Worked out each time it is
+   * asked for (a name claimed or let go), rather than kept by every connection.
+   */
+  get tokenHash(): string {
+    return createHash("sha256").update(this.resumeToken).digest("base64url");
   }
 
   get user(): User {

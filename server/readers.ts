@@ -28,14 +28,21 @@ import type { Metrics } from "./metrics";
  */
 export const lingerMs = (idleTimeout: number) => (Math.min(idleTimeout / 2, 16) + 4) * 1000;
 
+/** A reader's backlog at its last look, and since when none of it has gone (undefined: not stalled). */
+interface Backlog {
+  seen: number;
+  stalledSince: number | undefined;
+}
+
 export class SlowReaders {
-  /** The backlog of every open reader at its last look (their `backlogSeen` together). */
+  /** The backlog of every open reader at its last look, together. */
   #open = 0;
   /**
-   * The readers that had a backlog at their last look: the only ones that can be too big. A backlog
-   * grows only by a broadcast or a reply that meets backpressure, and each of those looks at once.
+   * The readers that had a backlog at their last look, with it: the only ones that can be too big.
+   * A backlog grows only by a broadcast or a reply that meets backpressure, and each of those looks
+   * at once. Kept here rather than on every member: most members have none, most of the time.
    */
-  readonly #backlogged = new Set<Member>();
+  readonly #backlogged = new Map<Member, Backlog>();
   /** Backlogs of sockets closed politely, which Bun may still hold: oldest first. */
   readonly #closing: { bytes: number; until: number }[] = [];
   #closingBytes = 0;
@@ -78,21 +85,23 @@ export class SlowReaders {
    * while all together are too many. It also brings the total up to date with what has drained.
    */
   sweep(everyone: readonly Member[], now = this.clock.now()): void {
-    const backlogged: [Member, number][] = [];
+    const backlogged: [Member, Backlog][] = [];
     for (const member of everyone) {
       if (!member.open) continue;
-      const before = member.backlogSeen;
+      const before = this.#backlogged.get(member)?.seen ?? 0;
       const waiting = this.#look(member);
-      if (waiting > 0) backlogged.push([member, waiting]);
-      if (waiting === 0 || waiting < before) member.stalledSince = waiting === 0 ? undefined : now;
-      else member.stalledSince ??= now;
+      const backlog = this.#backlogged.get(member);
+      if (!backlog) continue;
+      backlogged.push([member, backlog]);
+      if (waiting < before) backlog.stalledSince = now;
+      else backlog.stalledSince ??= now;
     }
-    for (const [member, waiting] of backlogged) {
+    for (const [member, { seen: waiting, stalledSince }] of backlogged) {
       if (!member.open) continue;
       if (waiting > this.limits.maxBacklog) {
         this.metrics.closedSlow++;
         this.#terminate(member, `too slow, ${waiting} bytes waiting`);
-      } else if (member.stalledSince !== undefined && now - member.stalledSince > this.limits.stallTimeout * 1000) {
+      } else if (stalledSince !== undefined && now - stalledSince > this.limits.stallTimeout * 1000) {
         this.metrics.closedStalled++;
         this.#terminate(member, `reading nothing for ${this.limits.stallTimeout} s, ${waiting} bytes waiting`);
       }
@@ -106,8 +115,7 @@ export class SlowReaders {
    * termination, a reset, a timeout) gave it back.
    */
   closed(member: Member, code: number): void {
-    const bytes = member.backlogSeen;
-    this.#forget(member);
+    const bytes = this.#forget(member);
     if (bytes === 0 || code === 1006) return;
     this.#closing.push({ bytes, until: this.clock.now() + lingerMs(this.limits.idleTimeout) });
     this.#closingBytes += bytes;
@@ -116,18 +124,20 @@ export class SlowReaders {
   /** The member's backlog now, counted in the total in place of what it was at the last look. */
   #look(member: Member): number {
     const waiting = member.socket.getBufferedAmount();
-    this.#open += waiting - member.backlogSeen;
-    member.backlogSeen = waiting;
-    if (waiting > 0) this.#backlogged.add(member);
-    else this.#backlogged.delete(member);
+    const backlog = this.#backlogged.get(member);
+    this.#open += waiting - (backlog?.seen ?? 0);
+    if (waiting === 0) this.#backlogged.delete(member);
+    else if (backlog) backlog.seen = waiting;
+    else this.#backlogged.set(member, { seen: waiting, stalledSince: undefined });
     return waiting;
   }
 
   /** The member's backlog is gone (or is Bun's alone now): it no longer counts among the open. */
-  #forget(member: Member): void {
-    this.#open -= member.backlogSeen;
-    member.backlogSeen = 0;
+  #forget(member: Member): number {
+    const bytes = this.#backlogged.get(member)?.seen ?? 0;
+    this.#open -= bytes;
     this.#backlogged.delete(member);
+    return bytes;
   }
 
   /**
@@ -140,7 +150,7 @@ export class SlowReaders {
     this.#cutting = true;
     try {
       const backlogged: [Member, number][] = [];
-      for (const member of [...this.#backlogged]) {
+      for (const member of [...this.#backlogged.keys()]) {
         const waiting = member.open ? this.#look(member) : 0;
         if (waiting > 0) backlogged.push([member, waiting]);
       }

@@ -257,7 +257,7 @@ function httpContext(
   };
 }
 
-function websocketHandler({ chat, admission, metrics, limits }: Context): Bun.WebSocketHandler<Member> {
+function websocketHandler({ chat, admission, metrics, limits }: Context): Bun.WebSocketHandler<Connection> {
   return {
     maxPayloadLength: limits.maxFrame,
     idleTimeout: limits.idleTimeout,

@@ -1,12 +1,14 @@
 /**
  * What an attacker with many addresses still gets through, against the real server: readers that
  * never read while a flood fills their backlogs, and the server's memory and a bystander's
- * latency meanwhile. Clients pose as different addresses through a trusted proxy's
- * X-Forwarded-For, as in open-network.test.ts. Every loop is bounded in count and time.
+ * latency meanwhile; and what each idle connection costs, next to a bare Bun server. Clients pose
+ * as different addresses through a trusted proxy's X-Forwarded-For, as in open-network.test.ts.
+ * Every loop is bounded in count and time.
  */
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import type { Socket } from "bun";
-import { type RunningServer, startServer, TestSocket, waitFor } from "./helpers";
+import { BUN, ROOT, type RunningServer, startServer, TestSocket, waitFor } from "./helpers";
 
 const MiB = 2 ** 20;
 
@@ -149,5 +151,83 @@ describe("unsent bytes under attack", () => {
       for (const reader of readers) reader.destroy();
       await server.stop();
     }
+  }, 60_000);
+});
+
+/**
+ * Opens `count` WebSocket connections to `port` that then say nothing, 200 handshakes at a time;
+ * returns them, to be destroyed.
+ */
+async function idleConnections(port: number, count: number): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  for (let opened = 0; opened < count; opened += 200) {
+    const batch = Array.from({ length: Math.min(200, count - opened) }, async () => {
+      let head = "";
+      const socket = await Bun.connect({
+        hostname: "127.0.0.1",
+        port,
+        socket: { data: (_socket, data) => void (head += data.toString("latin1")) },
+      });
+      sockets.push(socket);
+      socket.write(
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      await waitFor("a handshake", () => (head.includes("\r\n\r\n") ? true : undefined), 10_000);
+      if (!head.startsWith("HTTP/1.1 101")) throw new Error(`handshake refused: ${head.split("\r\n")[0]}`);
+    });
+    await Promise.all(batch);
+  }
+  return sockets;
+}
+
+/**
+ * What `count` idle connections add to a server's RSS, each, in KiB, three seconds after the last
+ * opened: Bun gives back some of what opening them took within about two.
+ */
+async function idleCost(server: RunningServer, count: number): Promise<number> {
+  await Bun.sleep(300);
+  const before = (await memory(server)).rss;
+  const sockets = await idleConnections(server.port, count);
+  try {
+    await Bun.sleep(3000);
+    return (((await memory(server)).rss - before) * 1024) / count;
+  } finally {
+    for (const socket of sockets) socket.terminate();
+  }
+}
+
+describe("memory per idle connection", () => {
+  test("an idle connection costs this server at most 0.7 KiB more than a bare Bun pub/sub server", async () => {
+    const count = 10_000;
+    const ours = await startServer([
+      "--quiet",
+      "--ip-connect-rate",
+      "0",
+      "--max-clients",
+      "100000",
+      "--max-per-ip",
+      "100000",
+    ]);
+    let oursKiB: number;
+    try {
+      oursKiB = await idleCost(ours, count);
+    } finally {
+      await ours.stop();
+    }
+    // bench/ceiling-server.ts takes its port as its one argument.
+    const bare = await startServer(["0"], {
+      command: [BUN, join(ROOT, "bench/ceiling-server.ts")],
+      env: { PORT: "0" },
+    });
+    let bareKiB: number;
+    try {
+      bareKiB = await idleCost(bare, count);
+    } finally {
+      await bare.stop();
+    }
+    console.log(
+      `${count} idle connections: ${oursKiB.toFixed(2)} KiB each here, ${bareKiB.toFixed(2)} KiB in bare Bun`,
+    );
+    expect(oursKiB - bareKiB).toBeLessThan(0.7);
   }, 60_000);
 });
