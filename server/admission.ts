@@ -1,8 +1,14 @@
 /**
  * Who may open a WebSocket: an address that has not opened too many too fast, a browser page of an
- * allowed origin, with the token if the server has one, while the server has room and the address
- * has not reached its share. It counts the open connections, in all and per address (prefix), as
- * the transport tells it of each opening and closing.
+ * allowed origin, with the token if the server has one, while the address has not reached
+ * --max-per-ip and the server has room. It counts the open connections, in all and per address
+ * (prefix), as the transport tells it of each opening and closing.
+ *
+ * A full server still lets in a newcomer whose address holds at least two connections fewer than
+ * the addresses holding the most: one of theirs, the one silent the longest, is closed (1013) to
+ * make room. So a few addresses that take every slot lock nobody out; a full server settles with
+ * every address within one connection of the others, and one that holds a single connection never
+ * loses it to another.
  */
 import { timingSafeEqual } from "node:crypto";
 import { TOKEN_PROTOCOL } from "../common/events";
@@ -20,8 +26,16 @@ export interface Refusal {
 /** What a client is told to wait when the server or its address has no room for it. */
 const FULL_RETRY_AFTER_S = 10;
 
+/**
+ * Closes the connection silent the longest among those of `addresses` (the addresses holding the
+ * most), to make room for a newcomer; false if none of theirs could be closed.
+ */
+export type MakeRoom = (addresses: ReadonlySet<AddressBudget>) => boolean;
+
 export class Admission {
   #connections = 0;
+  /** The addresses with a connection open. */
+  readonly #holders = new Set<AddressBudget>();
 
   constructor(
     private readonly limits: Limits,
@@ -32,6 +46,7 @@ export class Admission {
      * transport knows them once it listens, before any request comes.
      */
     private readonly ownOrigins: () => ReadonlySet<string>,
+    private readonly makeRoom: MakeRoom,
   ) {}
 
   get connections(): number {
@@ -64,14 +79,6 @@ export class Admission {
     if (!this.tokenMatches(request, offered)) {
       return this.#refuse("token", 401, "A valid token is needed: pass it with --token or CHAT_TOKEN.");
     }
-    if (this.#connections >= this.limits.maxClients) {
-      return this.#refuse(
-        "full",
-        503,
-        `The server is full (${this.limits.maxClients} connections); try again later.`,
-        FULL_RETRY_AFTER_S,
-      );
-    }
     if (budget.open >= this.limits.maxPerIp) {
       return this.#refuse(
         "perIp",
@@ -80,17 +87,39 @@ export class Admission {
         FULL_RETRY_AFTER_S,
       );
     }
+    if (this.#connections >= this.limits.maxClients && !this.#roomMadeFor(budget)) {
+      return this.#refuse(
+        "full",
+        503,
+        `The server is full (${this.limits.maxClients} connections); try again later.`,
+        FULL_RETRY_AFTER_S,
+      );
+    }
     return undefined;
   }
 
   opened(budget: AddressBudget): void {
     this.#connections++;
-    budget.open++;
+    if (budget.open++ === 0) this.#holders.add(budget);
   }
 
   closed(budget: AddressBudget): void {
     this.#connections--;
-    budget.open--;
+    if (--budget.open === 0) this.#holders.delete(budget);
+  }
+
+  /**
+   * On a full server: if the addresses holding the most hold at least two more than the
+   * newcomer's, one of their connections is closed for it (see the top of this file).
+   */
+  #roomMadeFor(budget: AddressBudget): boolean {
+    let most = 0;
+    for (const holder of this.#holders) most = Math.max(most, holder.open);
+    if (most < budget.open + 2) return false;
+    const biggest = new Set([...this.#holders].filter((holder) => holder.open === most));
+    if (!this.makeRoom(biggest)) return false;
+    this.metrics.closedForRoom++;
+    return true;
   }
 
   #refuse(reason: keyof Metrics["refusedConnections"], status: number, text: string, retryAfter?: number): Refusal {

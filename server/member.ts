@@ -82,6 +82,8 @@ export class Member {
   oldestGiven = 1;
   /** Messages refused in a row for going too fast: enough of them and it is flooding. */
   refusedInARow = 0;
+  /** When its client last sent a frame (or connected), on performance.now(): the quietest goes first on a full server. */
+  heardAt = 0;
   /** What the client asked for, and what it sent while its name was claimed: until it is let in. */
   #arrival: Arrival | undefined;
   /** The token the client came back with, or the one made for it once needed (resumeToken). */

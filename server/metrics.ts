@@ -23,6 +23,8 @@ export class Metrics {
   closedSlow = 0;
   closedStalled = 0;
   closedUnsent = 0;
+  /** Connections closed on a full server to let in someone from an address holding fewer. */
+  closedForRoom = 0;
   refusedRooms = 0;
   replaysCut = 0;
   readonly refusedConnections: Record<RefusalReason, number> = {
@@ -88,6 +90,13 @@ export class Metrics {
       "Connections closed by the server, by reason.",
       this.closedUnsent,
       '{reason="server_backlog"}',
+    );
+    metric(
+      "closed_connections_total",
+      "counter",
+      "Connections closed by the server, by reason.",
+      this.closedForRoom,
+      '{reason="room_for_others"}',
     );
     metric(
       "refused_rooms_total",

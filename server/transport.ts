@@ -9,7 +9,9 @@ import { hostname, networkInterfaces } from "node:os";
 import type { Server } from "bun";
 import { StartError } from "../common/cli";
 import { SUBPROTOCOL } from "../common/events";
+import { describeUser } from "../common/text";
 import { Admission } from "./admission";
+import type { AddressBudget } from "./budgets";
 import type { Chat } from "./chat";
 import type { Limits } from "./config";
 import type { Directory } from "./directory";
@@ -84,7 +86,9 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
   // The server's own origins need its port, known once it listens (before any request comes).
   let origins: Set<string> | undefined;
   const ownOriginsNow = () => (origins ??= ownOrigins(options.host, server.port!, options.tls !== undefined));
-  const admission = new Admission(parts.limits, parts.metrics, ownOriginsNow);
+  const admission = new Admission(parts.limits, parts.metrics, ownOriginsNow, (addresses) =>
+    closeQuietest(chat, parts.log, addresses),
+  );
   const context: Context = { ...parts, admission };
   try {
     server = Bun.serve<Connection>({
@@ -271,11 +275,13 @@ function websocketHandler({ chat, admission, metrics, limits }: Context): Bun.We
     open(ws) {
       // What was known at the upgrade becomes a member, with its socket, now that it is open.
       const member = chat.newMember(ws, ws.data as Upgrade);
+      member.heardAt = performance.now();
       ws.data = member;
       admission.opened(member.budget);
       chat.open(member);
     },
     message(ws, message) {
+      (ws.data as Member).heardAt = performance.now();
       if (typeof message !== "string") {
         metrics.messagesIn++;
         // RFC 6455 §7.4.1: 1003 is for a data type the endpoint cannot accept.
@@ -290,6 +296,23 @@ function websocketHandler({ chat, admission, metrics, limits }: Context): Bun.We
       chat.closed(member, code, reason);
     },
   };
+}
+
+/**
+ * On a full server, closes the connection of `addresses` (those holding the most) that has been
+ * silent the longest, to let in someone from an address holding fewer (admission.ts).
+ */
+function closeQuietest(chat: Chat, log: Logger, addresses: ReadonlySet<AddressBudget>): boolean {
+  let quietest: Member | undefined;
+  for (const [, member] of chat.rooms.everyone()) {
+    if (!addresses.has(member.budget) || !member.open) continue;
+    if (!quietest || member.heardAt < quietest.heardAt) quietest = member;
+  }
+  if (!quietest) return false;
+  log.line(`Closing ${describeUser(quietest.user)}: the server is full, and its address holds the most connections`);
+  // RFC 6455 §7.4.1: 1013, try again later.
+  quietest.socket.close(1013, "the server is full: your address holds the most connections; this one was the quietest");
+  return true;
 }
 
 function describeListenError(error: unknown, where: string): string {

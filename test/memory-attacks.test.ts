@@ -12,6 +12,13 @@ import { BUN, ROOT, type RunningServer, startServer, TestSocket, waitFor } from 
 
 const MiB = 2 ** 20;
 
+const upgradeHeaders = {
+  Upgrade: "websocket",
+  Connection: "Upgrade",
+  "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+  "Sec-WebSocket-Version": "13",
+};
+
 /** A WebSocket that says, through the trusted proxy header, that it comes from `ip`. */
 function openAs(server: RunningServer, ip: string, path = "/"): Promise<TestSocket> {
   return TestSocket.open(`${server.url}${path}`, undefined, 5_000, { "X-Forwarded-For": ip });
@@ -230,4 +237,63 @@ describe("memory per idle connection", () => {
     );
     expect(oursKiB - bareKiB).toBeLessThan(0.7);
   }, 60_000);
+});
+
+describe("a full server", () => {
+  test("four addresses holding every slot lock nobody out: a newcomer gets in, the quietest of the biggest holders is closed with 1013", async () => {
+    const server = await startServer([
+      "--quiet",
+      "--trust-proxy",
+      "127.0.0.1",
+      "--max-clients",
+      "20",
+      "--max-per-ip",
+      "5",
+      "--ip-connect-rate",
+      "0",
+    ]);
+    const sockets: TestSocket[] = [];
+    try {
+      const hogs: TestSocket[][] = [];
+      for (let a = 1; a <= 4; a++) {
+        const own: TestSocket[] = [];
+        for (let c = 0; c < 5; c++) own.push(await openAs(server, `203.0.113.${a}`));
+        hogs.push(own);
+        sockets.push(...own);
+      }
+      // Everyone says something but one, which is then the quietest.
+      const quiet = hogs[2]![1]!;
+      for (const socket of sockets) if (socket !== quiet) socket.send(`hello from ${sockets.indexOf(socket)}`);
+      for (const socket of sockets)
+        if (socket !== quiet)
+          await socket.waitForMessage("its own hello", (m) => m.endsWith(`: hello from ${sockets.indexOf(socket)}`));
+      const newcomer = await openAs(server, "198.51.100.5");
+      sockets.push(newcomer);
+      const closed = await quiet.waitForClose();
+      expect([closed.code, closed.reason]).toEqual([
+        1013,
+        "the server is full: your address holds the most connections; this one was the quietest",
+      ]);
+      expect(sockets.filter((s) => s.closed !== undefined)).toEqual([quiet]);
+
+      // An address at --max-per-ip is told so (429), full server or not.
+      const perIp = await fetch(`http://127.0.0.1:${server.port}/`, {
+        headers: { ...upgradeHeaders, "X-Forwarded-For": "203.0.113.1" },
+      });
+      expect(perIp.status).toBe(429);
+      // 203.0.113.3 now holds 4, one fewer than the most: it is not let in at another's cost.
+      const within = await fetch(`http://127.0.0.1:${server.port}/`, {
+        headers: { ...upgradeHeaders, "X-Forwarded-For": "203.0.113.3" },
+      });
+      expect(within.status).toBe(503);
+      // The newcomer's address holds 1: a second connection from it still gets in.
+      sockets.push(await openAs(server, "198.51.100.5"));
+      const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+      expect(metrics).toContain('chat_closed_connections_total{reason="room_for_others"} 2');
+      expect(metrics).toContain("chat_connections 20");
+    } finally {
+      for (const socket of sockets) socket.close();
+      await server.stop();
+    }
+  }, 30_000);
 });
