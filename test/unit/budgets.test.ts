@@ -180,7 +180,8 @@ describe("readers that do not read", () => {
   });
 
   test("past --max-unsent in all, the biggest backlogs are cut off until the rest fit", () => {
-    const { connect, chat } = chatWith({ maxUnsent: 1000, maxBacklog: 100_000 });
+    // 2,000 bytes of memory: 1,000 bytes waiting, since a backlog takes up to twice its bytes.
+    const { connect, chat } = chatWith({ maxUnsent: 2000, maxBacklog: 100_000 });
     const readers = [300, 900, 200, 500].map((buffered) => {
       const reader = connect();
       (reader.socket as FakeSocket).buffered = buffered;
