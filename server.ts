@@ -74,7 +74,12 @@ const OPTIONS = [
     help: "messages a second one connection may send on average; 0 for no limit",
   },
   { flag: "burst", value: "N", default: "20", help: "messages one connection may send at once before --rate applies" },
-  { flag: "max-clients", value: "N", default: "1000", help: "connections in all; more are answered 503" },
+  {
+    flag: "max-clients",
+    value: "N",
+    default: "1000",
+    help: "connections in all; when full, the address holding the most gives one up to an address holding fewer, others get 503",
+  },
   {
     flag: "max-per-ip",
     value: "N",
@@ -121,19 +126,19 @@ const OPTIONS = [
     flag: "max-backlog",
     value: "BYTES",
     default: "8388608",
-    help: "unsent bytes a slow reader may have waiting before it is closed (1013)",
+    help: "unsent bytes a slow reader may have waiting before it is cut off",
   },
   {
     flag: "max-unsent",
     value: "BYTES",
     default: "268435456",
-    help: "unsent bytes of all readers together; past it the biggest backlogs are closed",
+    help: "memory the backlogs of all readers take together (twice their bytes); past it the biggest are cut off",
   },
   {
     flag: "stall-timeout",
     value: "SECONDS",
     default: "30",
-    help: "close a reader that has taken nothing of its backlog this long",
+    help: "cut off a reader that has taken nothing of its backlog this long",
   },
   {
     flag: "max-rooms",
