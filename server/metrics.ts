@@ -63,41 +63,22 @@ export class Metrics {
     metric("sent_bytes_total", "counter", "Bytes (UTF-16 units) sent in text frames.", this.bytesOut);
     metric("refused_messages_total", "counter", "Messages refused, by reason.", this.refusedRate, '{reason="rate"}');
     metric("refused_messages_total", "counter", "Messages refused, by reason.", this.refusedSize, '{reason="size"}');
-    metric(
-      "closed_connections_total",
-      "counter",
-      "Connections closed by the server, by reason.",
-      this.closedFlooding,
-      '{reason="flooding"}',
-    );
-    metric(
-      "closed_connections_total",
-      "counter",
-      "Connections closed by the server, by reason.",
-      this.closedSlow,
-      '{reason="slow"}',
-    );
-    metric(
-      "closed_connections_total",
-      "counter",
-      "Connections closed by the server, by reason.",
-      this.closedStalled,
-      '{reason="stalled"}',
-    );
-    metric(
-      "closed_connections_total",
-      "counter",
-      "Connections closed by the server, by reason.",
-      this.closedUnsent,
-      '{reason="server_backlog"}',
-    );
-    metric(
-      "closed_connections_total",
-      "counter",
-      "Connections closed by the server, by reason.",
-      this.closedForRoom,
-      '{reason="room_for_others"}',
-    );
+    const closed = {
+      flooding: this.closedFlooding,
+      slow: this.closedSlow,
+      stalled: this.closedStalled,
+      server_backlog: this.closedUnsent,
+      room_for_others: this.closedForRoom,
+    };
+    for (const [reason, value] of Object.entries(closed)) {
+      metric(
+        "closed_connections_total",
+        "counter",
+        "Connections closed by the server, by reason.",
+        value,
+        `{reason="${reason}"}`,
+      );
+    }
     metric(
       "refused_rooms_total",
       "counter",
