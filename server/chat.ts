@@ -100,7 +100,7 @@ export class Chat implements ChatSink, ChatContext {
 
   /** The member for a connection that just opened; open() lets it in. */
   newMember(socket: MemberSocket, upgrade: Upgrade): Member {
-    return new Member(socket, upgrade, this.limits, this.budgets.of(upgrade.ip), this.clock);
+    return new Member(socket, upgrade, this.limits, this.budgets.of(upgrade.ip));
   }
 
   // --- A connection's life ----------------------------------------------------------------------

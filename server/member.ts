@@ -4,7 +4,6 @@
  * ServerWebSocket has that interface as it is; a unit test's fake member has it too.
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { Clock } from "../common/clock";
 import { DEFAULT_ROOM, type User } from "../common/events";
 import { TokenBucket } from "../common/token-bucket";
 import type { AddressBudget } from "./budgets";
@@ -101,8 +100,6 @@ export class Member {
     { rate }: { rate: number },
     /** What this connection's address may still spend, shared by all its connections. */
     readonly budget: AddressBudget,
-    /** Not kept: the budget makes a connection's bucket, when it needs one, with the same clock. */
-    _clock?: Clock,
   ) {
     this.address = address;
     this.json = json;
