@@ -10,8 +10,7 @@ export const PREFIX = "chat:";
 /** Every instance publishes here and subscribes here. */
 export const CHANNEL = `${PREFIX}events`;
 /** A room's last sequence number. */
-export const SEQ_PREFIX = `${PREFIX}seq:`;
-export const seqKey = (room: string) => `${SEQ_PREFIX}${room}`;
+export const seqKey = (room: string) => `${PREFIX}seq:${room}`;
 /**
  * A room's shared history: a sorted set of the room's entries of batches (envelopes.ts), scored by
  * the last number in each: an entry's events are numbered up to its score.
@@ -25,8 +24,8 @@ export const historyKey = (room: string) => `${HISTORY_PREFIX}${room}`;
 export const HISTORY_ROOMS = `${PREFIX}history-rooms`;
 export const HISTORY_BYTES = `${PREFIX}history-bytes`;
 export const HISTORY_TOTAL = `${PREFIX}history-total`;
-/** What a room with history takes besides its entries, by estimate: its sequence key, its place in the tallies. */
-const ROOM_OVERHEAD = 256;
+/** What a room with history takes besides its entries, by estimate: its place in the tallies. */
+const ROOM_OVERHEAD = 160;
 /** Who is in a room: a hash from address to a member entry (envelopes.ts): who, on which instance. */
 export const membersKey = (room: string) => `${PREFIX}members:${room}`;
 export const MEMBERS_PREFIX = `${PREFIX}members:`;
@@ -55,11 +54,11 @@ export const aliveKey = (instance: string) => `${ALIVE_PREFIX}${instance}`;
  *
  * History is bounded: per room, by events (--history) and by bytes (its entries, as MEMORY USAGE
  * counts them, the oldest let go first; the newest entry stays whatever its size); in all, by
- * bytes: past that, the rooms written least recently lose their history and their numbering (an
- * instance that remembers a room numbers on from its own last number, the floor below). A room's
- * keys expire once it has been idle for their time to live (none: they do not), and the rooms
- * idle that long are forgotten here. Each room counts ROOM_OVERHEAD bytes more, for its
- * sequence key and its place in these tallies.
+ * bytes: past that, the rooms written least recently lose their history. Their numbering stays
+ * (a sequence key is a few dozen bytes): taken away, it could start again under a batch already
+ * on its way, or under an instance that remembers the room. A room's keys expire once it has been
+ * idle for their time to live (none: they do not), and the rooms idle that long are forgotten
+ * here. Each room counts ROOM_OVERHEAD bytes more than its entries, for its place in the tallies.
  *
  * KEYS: the channel, HISTORY_ROOMS, HISTORY_BYTES, HISTORY_TOTAL, then for each room its sequence
  * key and its history key.
@@ -122,7 +121,7 @@ for _ = 1, 100 do
   if tonumber(redis.call('GET', KEYS[4]) or '0') <= totalCap then break end
   local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if not oldest or written[oldest] then break end
-  redis.call('DEL', '${SEQ_PREFIX}' .. oldest, '${HISTORY_PREFIX}' .. oldest)
+  redis.call('DEL', '${HISTORY_PREFIX}' .. oldest)
   forget(oldest)
 end
 redis.call('PUBLISH', KEYS[1], ${BATCH_HEADER_LUA})

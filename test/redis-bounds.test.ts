@@ -1,0 +1,152 @@
+/**
+ * What a flood costs Redis, through a real redis-server: a script call carries at most
+ * MAX_BATCH_BYTES of events, so one instance's flood does not stall the others; and the shared
+ * history is bounded in bytes (--history-bytes) and its rooms' keys expire.
+ */
+import { expect, test } from "bun:test";
+import { RedisClient } from "bun";
+import { SUBPROTOCOL } from "../common/events";
+import { MAX_BATCH_BYTES } from "../server/redis/keys";
+import { type RunningServer, startRedis, startServer, TestSocket, waitFor } from "./helpers";
+
+const UNLIMITED = [
+  "--rate",
+  "0",
+  "--ip-rate",
+  "0",
+  "--ip-changes",
+  "0",
+  "--ip-connect-rate",
+  "0",
+  "--max-per-ip",
+  "500",
+];
+
+/** A redis-server and instances using it, all connected, for `use`; all stopped afterwards by their pids. */
+async function withInstances(
+  count: number,
+  args: string[],
+  use: (instances: RunningServer[], redis: RedisClient) => Promise<void>,
+): Promise<void> {
+  const redis = await startRedis();
+  const client = new RedisClient(redis.url);
+  const instances: RunningServer[] = [];
+  try {
+    for (let n = 0; n < count; n++) instances.push(await startServer(["--redis", redis.url, ...args]));
+    for (const instance of instances) await instance.waitForLog(/Redis: connected/);
+    await use(instances, client);
+  } finally {
+    client.close();
+    for (const instance of instances) await instance.stop();
+    await redis.stop();
+  }
+}
+
+/** The size of an argument as SLOWLOG shows it: the first 128 bytes, then "... (N more bytes)". */
+function slowlogSize(arg: string): number {
+  const more = /\.\.\. \((\d+) more bytes\)$/.exec(arg);
+  return more ? 128 + Number(more[1]) : Buffer.byteLength(arg);
+}
+
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] ?? 0;
+
+test("a flood of big messages on one instance goes to Redis in script calls of at most MAX_BATCH_BYTES; a bystander on the other instance is measured", async () => {
+  await withInstances(2, UNLIMITED, async ([a, b], redis) => {
+    await redis.send("CONFIG", ["SET", "slowlog-log-slower-than", "0"]);
+    await redis.send("CONFIG", ["SET", "slowlog-max-len", "100000"]);
+    await redis.send("SLOWLOG", ["RESET"]);
+    const flooders = await Promise.all([0, 1].map(() => TestSocket.open(`${a!.url}/?room=flood`, SUBPROTOCOL)));
+    const bystander = await TestSocket.open(`${b!.url}/?room=calm`, SUBPROTOCOL);
+    const big = "x".repeat(60_000);
+    const rounds = 12;
+    const perRound = 10;
+
+    // The bystander says something every 50 ms and times its own message's return, during the flood.
+    const sentAt = new Map<string, number>();
+    const waits: number[] = [];
+    bystander.socket.addEventListener("message", ({ data }) => {
+      const text = /"text":"(ping \d+)"/.exec(String(data))?.[1];
+      const at = text === undefined ? undefined : sentAt.get(text);
+      if (at !== undefined && sentAt.delete(text!)) waits.push(performance.now() - at);
+    });
+    let pings = 0;
+    const pinger = setInterval(() => {
+      const text = `ping ${++pings}`;
+      sentAt.set(text, performance.now());
+      bystander.send(JSON.stringify({ type: "say", text }));
+    }, 50);
+    try {
+      for (let round = 0; round < rounds; round++) {
+        for (const [f, flooder] of flooders.entries())
+          for (let n = 0; n < perRound; n++)
+            flooder.send(JSON.stringify({ type: "say", text: `${f} ${round} ${n} ${big}` }));
+        await Bun.sleep(100);
+      }
+      const total = rounds * perRound * flooders.length;
+      for (const flooder of flooders)
+        await waitFor(
+          () => `the flood back (${flooder.messages.length})`,
+          () => (flooder.messages.filter((m) => m.includes(big)).length >= total ? true : undefined),
+          30_000,
+        );
+      await waitFor("the last pings back", () => (sentAt.size <= 1 ? true : undefined), 10_000);
+    } finally {
+      clearInterval(pinger);
+    }
+
+    const entries = (await redis.send("SLOWLOG", ["GET", "-1"])) as [number, number, number, string[]][];
+    const evals = entries.filter(([, , , args]) => String(args[0]).toUpperCase() === "EVAL");
+    const largest = Math.max(...evals.map(([, , , args]) => Math.max(...args.slice(3).map(slowlogSize))));
+    const longest = Math.max(...evals.map(([, , duration]) => duration));
+    console.log(
+      `flood: ${evals.length} script calls, largest argument ${largest} bytes, longest ${(longest / 1000).toFixed(1)} ms; ` +
+        `bystander on the other instance: p50 ${percentile(waits, 50).toFixed(0)} ms, p99 ${percentile(waits, 99).toFixed(0)} ms, max ${percentile(waits, 100).toFixed(0)} ms over ${waits.length} messages`,
+    );
+    expect(largest).toBeGreaterThan(50_000); // the flood's messages were there
+    expect(largest).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    for (const socket of [...flooders, bystander]) socket.close();
+  });
+}, 90_000);
+
+test("the shared history is bounded in bytes by --history-bytes, and every room's keys expire", async () => {
+  const historyBytes = 1 << 20;
+  const args = [...UNLIMITED, "--history-bytes", String(historyBytes), "--max-message", "65536"];
+  await withInstances(1, args, async ([server], redis) => {
+    const usedMemory = async () => Number(/used_memory:(\d+)/.exec(String(await redis.send("INFO", ["memory"])))![1]);
+    const before = await usedMemory();
+    const rooms = 60;
+    const perRoom = 20;
+    const text = "y".repeat(20_000);
+    const writers = await Promise.all(
+      Array.from({ length: rooms }, (_, r) => TestSocket.open(`${server!.url}/?room=r${r}`, SUBPROTOCOL)),
+    );
+    for (const writer of writers)
+      for (let n = 0; n < perRoom; n++) writer.send(JSON.stringify({ type: "say", text: `${n} ${text}` }));
+    for (const writer of writers)
+      await waitFor(
+        () =>
+          `every message back (${writer.messages.length}: ${writer.messages.slice(-2).map((m) => m.slice(0, 300))})`,
+        () => (writer.messages.filter((m) => m.includes(text)).length >= perRoom ? true : undefined),
+        30_000,
+      );
+    const said = rooms * perRoom * text.length;
+    const after = await usedMemory();
+    console.log(
+      `said ${(said / 2 ** 20).toFixed(1)} MiB into ${rooms} rooms with --history-bytes ${historyBytes}: ` +
+        `Redis used_memory ${(before / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB`,
+    );
+    expect(after - before).toBeLessThan(4 * historyBytes);
+
+    // Every room's keys expire: its numbering and its history.
+    const keys = (await redis.send("KEYS", ["chat:*"])) as string[];
+    const roomKeys = keys.filter((key) => /^chat:(seq|history):/.test(key));
+    expect(roomKeys.length).toBeGreaterThan(0);
+    const ttls = await Promise.all(roomKeys.map(async (key) => [key, await redis.send("PTTL", [key])] as const));
+    expect(ttls.filter(([, ttl]) => !(Number(ttl) > 0))).toEqual([]);
+    // A newcomer still gets the last room's recent history.
+    const newcomer = await TestSocket.open(`${server!.url}/?room=r${rooms - 1}`, SUBPROTOCOL);
+    await newcomer.waitForEvent("its history", (e) => e.history === true);
+    for (const socket of [...writers, newcomer]) socket.close();
+  });
+}, 90_000);
