@@ -6,7 +6,7 @@
 import { expect, test } from "bun:test";
 import { RedisClient } from "bun";
 import { SUBPROTOCOL } from "../common/events";
-import { MAX_BATCH_BYTES } from "../server/redis/keys";
+import { MAX_BATCH_BYTES, SAY_SCRIPT } from "../server/redis/keys";
 import { type RunningServer, startRedis, startServer, TestSocket, waitFor } from "./helpers";
 
 const UNLIMITED = [
@@ -144,9 +144,61 @@ test("the shared history is bounded in bytes by --history-bytes, and every room'
     expect(roomKeys.length).toBeGreaterThan(0);
     const ttls = await Promise.all(roomKeys.map(async (key) => [key, await redis.send("PTTL", [key])] as const));
     expect(ttls.filter(([, ttl]) => !(Number(ttl) > 0))).toEqual([]);
-    // A newcomer still gets the last room's recent history.
-    const newcomer = await TestSocket.open(`${server!.url}/?room=r${rooms - 1}`, SUBPROTOCOL);
-    await newcomer.waitForEvent("its history", (e) => e.history === true);
-    for (const socket of [...writers, newcomer]) socket.close();
+    // The rooms written last keep their history; the least recently written lost theirs.
+    const [newest] = (await redis.send("ZREVRANGE", ["chat:history-rooms", "0", "0"])) as string[];
+    expect(Number(await redis.send("ZCARD", [`chat:history:${newest}`]))).toBeGreaterThan(0);
+    expect(roomKeys.filter((key) => key.startsWith("chat:history:")).length).toBeLessThan(rooms);
+    for (const socket of writers) socket.close();
   });
 }, 90_000);
+
+test("the script keeps each room's history under its share of bytes, and forgets rooms idle past their keys' life", async () => {
+  const redis = await startRedis();
+  const client = new RedisClient(redis.url);
+  try {
+    const day = 86_400_000;
+    /** One batch of `count` events of `size` characters into `room`, as instance "i" sends it, at `now`. */
+    const say = (batch: number, room: string, count: number, size: number, now: number, roomBytes = 64 * 1024) => {
+      const entry = JSON.stringify({
+        v: 1,
+        batch: `i:${batch}`,
+        said: Array.from({ length: count }, () => "z".repeat(size)),
+      });
+      const keys = ["chat:events", "chat:history-rooms", "chat:history-bytes", "chat:history-total"];
+      const args = ["i", String(batch), "1000", String(roomBytes), String(1 << 30), String(day), String(now)];
+      return client.send("EVAL", [
+        SAY_SCRIPT,
+        "6",
+        ...keys,
+        `chat:seq:${room}`,
+        `chat:history:${room}`,
+        ...args,
+        "1",
+        String(count),
+        room,
+        entry,
+      ]);
+    };
+    const usage = async (room: string) =>
+      Number(await client.send("MEMORY", ["USAGE", `chat:history:${room}`, "SAMPLES", "0"]));
+    const now = Date.now();
+    for (let batch = 1; batch <= 40; batch++) await say(batch, "busy", 1, 5_000, now);
+    // 40 entries of 5 KB: 200 KB said, 64 KiB kept (the newest), numbering whole.
+    expect(await usage("busy")).toBeLessThanOrEqual(64 * 1024);
+    expect(Number(await client.send("ZCARD", ["chat:history:busy"]))).toBeGreaterThan(5);
+    expect(await client.send("GET", ["chat:seq:busy"])).toBe("40");
+    // A room of one entry bigger than its share keeps that entry.
+    await say(41, "big", 1, 100_000, now);
+    expect(Number(await client.send("ZCARD", ["chat:history:big"]))).toBe(1);
+    const total = Number(await client.send("GET", ["chat:history-total"]));
+    expect(total).toBeGreaterThan((await usage("busy")) + (await usage("big")));
+
+    // A day and more later (the keys would have expired), the next 64th batch forgets them from the tallies.
+    await say(64, "later", 1, 10, now + 2 * day);
+    expect(await client.send("ZRANGE", ["chat:history-rooms", "0", "-1"])).toEqual(["later"]);
+    expect(Number(await client.send("GET", ["chat:history-total"]))).toBe((await usage("later")) + 160);
+  } finally {
+    client.close();
+    await redis.stop();
+  }
+});

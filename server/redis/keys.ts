@@ -18,8 +18,9 @@ export const seqKey = (room: string) => `${PREFIX}seq:${room}`;
 export const HISTORY_PREFIX = `${PREFIX}history:`;
 export const historyKey = (room: string) => `${HISTORY_PREFIX}${room}`;
 /**
- * What the shared history takes, kept by SAY_SCRIPT: the rooms with history by when they were last
- * written (ms since the epoch), what each takes (bytes), and what they take together.
+ * What the shared history takes, kept by SAY_SCRIPT: the rooms with history, scored by when their
+ * keys' life was last renewed (ms since the epoch, about when they were last written); for each,
+ * `<bytes> <that time>`; and the bytes of all of them together.
  */
 export const HISTORY_ROOMS = `${PREFIX}history-rooms`;
 export const HISTORY_BYTES = `${PREFIX}history-bytes`;
@@ -59,6 +60,9 @@ export const aliveKey = (instance: string) => `${ALIVE_PREFIX}${instance}`;
  * on its way, or under an instance that remembers the room. A room's keys expire once it has been
  * idle for their time to live (none: they do not), and the rooms idle that long are forgotten
  * here. Each room counts ROOM_OVERHEAD bytes more than its entries, for its place in the tallies.
+ * A room's time to live, and its place among the least recently written, are renewed every 64th
+ * of that time (every minute without one), not on every batch: this script runs for every batch,
+ * and each command in it costs a microsecond or two.
  *
  * KEYS: the channel, HISTORY_ROOMS, HISTORY_BYTES, HISTORY_TOTAL, then for each room its sequence
  * key and its history key.
@@ -71,15 +75,21 @@ export const aliveKey = (instance: string) => `${ALIVE_PREFIX}${instance}`;
 export const SAY_SCRIPT = `
 local keep, roomCap, totalCap = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local ttl, now = tonumber(ARGV[6]), tonumber(ARGV[7])
-local firsts, written = {}, {}
+local renewEvery = ttl > 0 and ttl / 64 or 60000
+local firsts, written, grown = {}, {}, 0
+local function tally(room)
+  local bytes, renewed = string.match(redis.call('HGET', KEYS[3], room) or '', '^(%d+) (%d+)$')
+  return tonumber(bytes) or 0, tonumber(renewed) or 0
+end
 local function usage(key)
   return (redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0') or 0) + ${ROOM_OVERHEAD}
 end
 local function trim(key)
   local bytes = usage(key)
   for _ = 1, 8 do
+    if bytes <= roomCap then break end
     local entries = redis.call('ZCARD', key)
-    if bytes <= roomCap or entries <= 1 then break end
+    if entries <= 1 then break end
     local drop = math.min(entries - 1, math.ceil(entries * (bytes - 0.9 * roomCap) / bytes))
     redis.call('ZREMRANGEBYRANK', key, 0, drop - 1)
     bytes = usage(key)
@@ -87,10 +97,9 @@ local function trim(key)
   return bytes
 end
 local function forget(room)
-  local bytes = tonumber(redis.call('HGET', KEYS[3], room) or '0')
+  redis.call('DECRBY', KEYS[4], (tally(room)))
   redis.call('HDEL', KEYS[3], room)
   redis.call('ZREM', KEYS[2], room)
-  redis.call('DECRBY', KEYS[4], bytes)
 end
 for k = 5, #KEYS, 2 do
   local at = 8 + (k - 5) * 2
@@ -98,30 +107,35 @@ for k = 5, #KEYS, 2 do
   local last = redis.call('INCRBY', KEYS[k], count)
   if last - count + 1 < floor then
     last = floor + count - 1
-    redis.call('SET', KEYS[k], last)
+    redis.call('SET', KEYS[k], last, 'KEEPTTL')
   end
   firsts[#firsts + 1] = last - count + 1
   redis.call('ZADD', KEYS[k + 1], last, ARGV[at + 3])
   redis.call('ZREMRANGEBYSCORE', KEYS[k + 1], '-inf', last - keep)
   local bytes = trim(KEYS[k + 1])
-  if ttl > 0 then
-    redis.call('PEXPIRE', KEYS[k], ttl)
-    redis.call('PEXPIRE', KEYS[k + 1], ttl)
+  local before, renewed = tally(room)
+  if now - renewed >= renewEvery then
+    renewed = now
+    redis.call('ZADD', KEYS[2], now, room)
+    if ttl > 0 then
+      redis.call('PEXPIRE', KEYS[k], ttl)
+      redis.call('PEXPIRE', KEYS[k + 1], ttl)
+    end
   end
-  local before = tonumber(redis.call('HGET', KEYS[3], room) or '0')
-  redis.call('HSET', KEYS[3], room, bytes)
-  redis.call('INCRBY', KEYS[4], bytes - before)
-  redis.call('ZADD', KEYS[2], now, room)
+  redis.call('HSET', KEYS[3], room, bytes .. ' ' .. renewed)
+  grown = grown + bytes - before
   written[room] = true
 end
-if ttl > 0 then
+if ttl > 0 and tonumber(ARGV[2]) % 64 == 0 then
   for _, room in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - ttl, 'LIMIT', 0, 100)) do forget(room) end
 end
+local total = redis.call('INCRBY', KEYS[4], grown)
 for _ = 1, 100 do
-  if tonumber(redis.call('GET', KEYS[4]) or '0') <= totalCap then break end
+  if total <= totalCap then break end
   local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if not oldest or written[oldest] then break end
   redis.call('DEL', '${HISTORY_PREFIX}' .. oldest)
+  total = total - tally(oldest)
   forget(oldest)
 end
 redis.call('PUBLISH', KEYS[1], ${BATCH_HEADER_LUA})
