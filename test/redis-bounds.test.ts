@@ -202,3 +202,23 @@ test("the script keeps each room's history under its share of bytes, and forgets
     await redis.stop();
   }
 });
+
+test("an instance flooded faster than it reads its own batches back is not dropped by Redis: every message comes back", async () => {
+  await withInstances(1, [...UNLIMITED, "--history", "5"], async ([server], redis) => {
+    // Redis drops a subscriber this far behind (its default is 32 MB; lower here, to flood less).
+    await redis.send("CONFIG", ["SET", "client-output-buffer-limit", "pubsub 16mb 8mb 60"]);
+    const flooders = await Promise.all([0, 1].map(() => TestSocket.open(`${server!.url}/?room=flood`, SUBPROTOCOL)));
+    const big = "v".repeat(60_000);
+    const perFlooder = 300; // 36 MB in all, said at once
+    for (const [f, flooder] of flooders.entries())
+      for (let n = 0; n < perFlooder; n++) flooder.send(JSON.stringify({ type: "say", text: `${f} ${n} ${big}` }));
+    for (const flooder of flooders)
+      await waitFor(
+        () => `every message back (${flooder.messages.filter((m) => m.includes(big)).length})`,
+        () => (flooder.messages.filter((m) => m.includes(big)).length >= 2 * perFlooder ? true : undefined),
+        60_000,
+      );
+    expect(server!.log()).not.toContain("lost Redis");
+    for (const flooder of flooders) flooder.close();
+  });
+}, 90_000);

@@ -10,7 +10,11 @@
  *
  * A turn's batch is cut into script calls of at most MAX_BATCH events and MAX_BATCH_BYTES of their
  * JSON, sent at once and in order (Redis runs them in that order): Redis runs a script alone, and
- * one call carrying a whole flood made every other instance wait.
+ * one call carrying a whole flood made every other instance wait. And an instance has at most
+ * MAX_IN_FLIGHT_BYTES of its own on their way: what it hears past that waits for some to come back.
+ * Redis drops a subscriber that falls 32 MB behind (client-output-buffer-limit pubsub), and an
+ * instance flooded faster than it reads its own batches back would be dropped, and lose what was on
+ * its way beyond what the shared history keeps.
  */
 import type { SaidEvent } from "../../common/events";
 import * as envelopes from "./envelopes";
@@ -19,6 +23,9 @@ import * as keys from "./keys";
 import type { Link } from "./link";
 
 export type Unnumbered = Omit<SaidEvent, "seq">;
+
+/** This instance's own events on their way to Redis and back, at most (their JSON). */
+export const MAX_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 
 /** How much of the shared history Redis keeps (SAY_SCRIPT). */
 export interface HistoryBounds {
@@ -60,7 +67,9 @@ export class Batches {
    * room: delivered from here when they come back. Forgotten if the script fails, and on every
    * reconnection (what did not come back is in the shared history, or was delivered provisionally).
    */
-  readonly #inFlight = new Map<number, Unnumbered[][]>();
+  readonly #inFlight = new Map<number, { rooms: Unnumbered[][]; bytes: number }>();
+  #inFlightBytes = 0;
+  #flushing = false;
   /** After a batch's header: its rooms' entries still to come, in the order the script publishes them. */
   #expected: Expected | undefined;
 
@@ -72,19 +81,32 @@ export class Batches {
   ) {}
 
   say(event: Unnumbered): void {
-    // setImmediate runs once the event loop has handled all the input it had: everything said
-    // in this turn, from every connection, goes in one batch.
-    if (this.#turn.push(event) === 1) setImmediate(() => this.flush());
+    this.#turn.push(event);
+    this.#flushSoon();
   }
 
-  /** Has Redis number what was said in this turn so far; what it cannot take is delivered here, provisionally. */
+  /**
+   * Flushes once the event loop has handled all the input it had: everything said in this turn,
+   * from every connection, goes in one batch.
+   */
+  #flushSoon(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(() => {
+      this.#flushing = false;
+      this.flush();
+    });
+  }
+
+  /**
+   * Has Redis number what was said so far, as far as MAX_IN_FLIGHT_BYTES allows (the rest waits
+   * for batches to come back); cut off from Redis, it is all delivered here, provisionally.
+   */
   flush(): void {
-    const turn = this.#turn;
-    this.#turn = [];
-    if (turn.length === 0) return;
-    if (!this.link.connected) return this.owner.unsent(turn);
-    for (let from = 0; from < turn.length; from += keys.MAX_BATCH) {
-      const part = turn.slice(from, from + keys.MAX_BATCH);
+    if (this.#turn.length === 0) return;
+    if (!this.link.connected) return this.owner.unsent(this.#turn.splice(0));
+    while (this.#turn.length > 0 && this.#inFlightBytes < MAX_IN_FLIGHT_BYTES) {
+      const part = this.#turn.splice(0, partLength(this.#turn));
       this.number(part).catch((error) => {
         this.failures.count("say", error);
         this.owner.unsent(part);
@@ -117,14 +139,25 @@ export class Batches {
       return void (await Promise.all(calls));
     }
     this.#sent = batch;
-    this.#inFlight.set(batch, [...byRoom.values()]);
+    this.#inFlight.set(batch, { rooms: [...byRoom.values()], bytes });
+    this.#inFlightBytes += bytes;
     try {
       await this.link.send("EVAL", this.#scriptArgs(batch, [...byRoom.keys()], byRoom, entries));
     } catch (error) {
       // Its header came back already: the script ran and everyone has it, whatever the reply says.
-      if (!this.#inFlight.delete(batch)) return;
+      if (!this.#landed(batch)) return;
       throw error;
     }
+  }
+
+  /** This instance's batch is back (or failed): no longer on its way; what waited for room may go. */
+  #landed(batch: number): Unnumbered[][] | undefined {
+    const landed = this.#inFlight.get(batch);
+    if (!landed) return undefined;
+    this.#inFlight.delete(batch);
+    this.#inFlightBytes -= landed.bytes;
+    if (this.#turn.length > 0) this.#flushSoon();
+    return landed.rooms;
   }
 
   #scriptArgs(batch: number, rooms: string[], byRoom: Map<string, Unnumbered[]>, entries: string[]): string[] {
@@ -143,9 +176,8 @@ export class Batches {
   header({ instance, batch, first }: { instance: string; batch: number; first: number[] }): void {
     let own: Unnumbered[][] | undefined;
     if (instance === this.owner.instance) {
-      own = this.#inFlight.get(batch);
       // Back: whatever the script's reply says, the batch is not to be delivered provisionally.
-      this.#inFlight.delete(batch);
+      own = this.#landed(batch);
       if (own?.length !== first.length) own = undefined;
     }
     const prefix = envelopes.roomEntryPrefix(envelopes.batchId(instance, batch));
@@ -185,8 +217,23 @@ export class Batches {
   /** On every reconnection: what was in flight is in the shared history, or was delivered provisionally. */
   reset(): void {
     this.#inFlight.clear();
+    this.#inFlightBytes = 0;
     this.#expected = undefined;
+    if (this.#turn.length > 0) this.#flushSoon();
   }
+}
+
+/**
+ * How many of `events`, from the first, make one part: MAX_BATCH at most, and about MAX_BATCH_BYTES
+ * of JSON, by their text's length (number() cuts a part that is still too big).
+ */
+function partLength(events: Unnumbered[]): number {
+  let bytes = 0;
+  for (let i = 0; i < events.length && i < keys.MAX_BATCH; i++) {
+    bytes += events[i]!.text.length + 200;
+    if (bytes > keys.MAX_BATCH_BYTES) return Math.max(i, 1);
+  }
+  return Math.min(events.length, keys.MAX_BATCH);
 }
 
 /**

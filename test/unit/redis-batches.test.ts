@@ -1,7 +1,7 @@
 /** Batching and numbering on the Redis side (server/redis/batches.ts), against a fake link. */
 import { expect, test } from "bun:test";
 import type { SaidEvent } from "../../common/events";
-import { Batches, type Unnumbered } from "../../server/redis/batches";
+import { Batches, MAX_IN_FLIGHT_BYTES, type Unnumbered } from "../../server/redis/batches";
 import { Failures } from "../../server/redis/failures";
 import { MAX_BATCH, MAX_BATCH_BYTES, SAY_SCRIPT } from "../../server/redis/keys";
 import { aTurn, FakeLink, newMetrics, numberLikeRedis, said, testLog } from "./fake-link";
@@ -57,8 +57,8 @@ test("a turn of more than MAX_BATCH events, or MAX_BATCH_BYTES of their JSON, is
   for (let n = 1; n <= MAX_BATCH + 10; n++) batches.say(said("small", `${n}`));
   await aTurn();
   const calls = link.scripts(SAY_SCRIPT);
-  // 40 events of 20 KB: 800 KB, so at least 4 calls; the small ones: 2 calls by count.
-  expect(calls.length).toBeGreaterThanOrEqual(6);
+  // 40 events of 20 KB: 800 KB, so at least 4 calls; 1050 events in all, so at least one more.
+  expect(calls.length).toBeGreaterThanOrEqual(5);
   for (const args of calls) {
     const keyCount = Number(args[0]);
     const argv = args.slice(1 + keyCount);
@@ -147,4 +147,39 @@ test("the script is given the history's bounds, and each room's floor, name and 
   expect(argv.slice(0, 6)).toEqual(["inst", "1", "50", String(1 << 20), String(1 << 24), "86400000"]);
   expect(argv.slice(7, 10)).toEqual(["1", "1", "room"]);
   expect(JSON.parse(argv[10]!)).toEqual({ v: 1, batch: "inst:1", said: [said("room", "hi")] });
+});
+
+test("an instance has at most MAX_IN_FLIGHT_BYTES of its own on their way: the rest waits until batches come back", async () => {
+  const { link, batches, numbered } = await setUp();
+  // Redis numbers at once but the subscription hands the batches back only when the test says.
+  const say = numberLikeRedis(link);
+  const held: string[] = [];
+  const answer = link.answer;
+  link.answer = (command, args) => {
+    if (command !== "EVAL") return answer(command, args);
+    const hear = link.hear.bind(link);
+    link.hear = (message) => void held.push(message);
+    try {
+      return say(args);
+    } finally {
+      link.hear = hear;
+    }
+  };
+  const big = "w".repeat(200_000);
+  for (let n = 1; n <= 40; n++) batches.say(said("flood", `${n} ${big}`)); // 8 MB
+  await aTurn();
+  const sentBytes = () =>
+    link
+      .scripts(SAY_SCRIPT)
+      .flatMap((args) => args.slice(1 + Number(args[0]) + 7).filter((_, i) => i % 4 === 3))
+      .reduce((sum, entry) => sum + Buffer.byteLength(entry), 0);
+  expect(sentBytes()).toBeGreaterThanOrEqual(MAX_IN_FLIGHT_BYTES);
+  expect(sentBytes()).toBeLessThan(MAX_IN_FLIGHT_BYTES + MAX_BATCH_BYTES * 2);
+  // Batches come back: what waited goes, until all of it is numbered, in order.
+  for (let round = 0; round < 20 && numbered.length < 40; round++) {
+    for (const message of held.splice(0)) link.hear(message);
+    await aTurn();
+  }
+  expect(numbered.map((e) => e.seq)).toEqual(Array.from({ length: 40 }, (_, n) => n + 1));
+  expect(numbered.map((e) => Number(e.text.split(" ")[0]))).toEqual(Array.from({ length: 40 }, (_, n) => n + 1));
 });
