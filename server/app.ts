@@ -58,7 +58,7 @@ export async function startChatServer(config: Config, version: string): Promise<
     log,
     async shutDown() {
       await transport.shutDown();
-      chat.directory.close();
+      await chat.directory.close();
       log.flush();
     },
   };

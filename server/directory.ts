@@ -96,8 +96,8 @@ export interface Directory {
   lastSeq(room: string): number;
   /** What history takes in memory, for /metrics. */
   readonly usage: { bytes: number; rooms: number };
-  /** Lets go of Redis, if any, and writes out what history has not written yet. */
-  close(): void;
+  /** Lets go of Redis, if any (once it has what it was told), and writes out what history has not written yet. */
+  close(): void | Promise<void>;
 }
 
 /**

@@ -526,6 +526,25 @@ test("what one instance hears in one turn is numbered in one script call, room b
   });
 });
 
+test("an instance shut down with SIGTERM tells Redis it is gone, and its people's leaving reaches the others at once", async () => {
+  await withTwoInstances([], async (a, b, redis) => {
+    const watcher = await TestSocket.open(`${b.url}/?room=bye&name=watcher`);
+    await TestSocket.open(`${a.url}/?room=bye&name=leaver`);
+    await watcher.waitForMessage("the join", (m) => m.includes("leaver") && m.includes("joined"));
+    const alive = () =>
+      Bun.spawnSync(["redis-cli", "-p", String(redis.port), "KEYS", "chat:instance:*"])
+        .stdout.toString()
+        .trim()
+        .split("\n");
+    expect(alive()).toHaveLength(2);
+    a.process.kill("SIGTERM");
+    await a.process.exited;
+    expect(alive()).toHaveLength(1);
+    await watcher.waitForMessage("the leave", (m) => m.includes("leaver") && m.includes("left"), 1_000);
+    watcher.close();
+  });
+});
+
 /** GET /metrics until it matches `pattern`, within 10 s; returns it. */
 async function metricsUntil(server: RunningServer, pattern: RegExp): Promise<string> {
   let text = "";
@@ -552,8 +571,8 @@ test("an envelope of another version of the format on the channel is counted and
     expect(await metricsUntil(a, /chat_redis_skipped_total\{reason="version"\} 2/)).toMatch(
       /chat_redis_skipped_total\{reason="version"\} 2/,
     );
-    expect(a.log()).toContain(
-      "Redis: skipped an envelope of another version of the format: is another release of the server sharing this Redis?",
+    await a.waitForLog(
+      /Redis: skipped an envelope of another version of the format: is another release of the server sharing this Redis\?/,
     );
     // The chat goes on, and the skipped message never showed.
     const onB = await TestSocket.open(b.url, SUBPROTOCOL);

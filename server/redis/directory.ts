@@ -177,8 +177,9 @@ export class RedisDirectory extends LocalDirectory {
     return this.#now.health();
   }
 
-  override close(): void {
-    this.#people.close();
+  /** Says this instance is gone, and lets go of Redis once it has that and everything sent before it. */
+  override async close(): Promise<void> {
+    await this.#people.close();
     this.#link.close();
     super.close();
   }

@@ -16,6 +16,8 @@ import { Presence } from "./presence";
 /** The people of an instance that died without a word drop out of /who within ALIVE_MS (and a beat). */
 export const HEARTBEAT_MS = 2_000;
 const ALIVE_MS = 6_000;
+/** How long closing waits for Redis to take this instance's goodbye. */
+const CLOSE_WAIT_MS = 1_000;
 /** Rooms whose people are loaded on connecting, at most. */
 const MAX_ROOMS_LOADED = 1000;
 
@@ -116,10 +118,17 @@ export class Liveness {
     }
   }
 
-  /** Stops saying this instance is alive, and says it is not: the others drop its people at their next beat. */
-  close(): void {
+  /**
+   * Stops saying this instance is alive, and says it is not: the others drop its people at their
+   * next beat. Resolves once Redis has it (and so everything sent before it), or after CLOSE_WAIT_MS.
+   */
+  async close(): Promise<void> {
     clearInterval(this.#heartbeat);
-    if (this.link.connected) this.failures.watch("close", this.link.send("DEL", [keys.aliveKey(this.owner.instance)]));
+    if (!this.link.connected) return;
+    const gone = this.link.send("DEL", [keys.aliveKey(this.owner.instance)]);
+    this.failures.watch("close", gone);
+    // Counted by watch() if it fails; here it is only waited for.
+    await Promise.race([gone.catch(() => undefined), Bun.sleep(CLOSE_WAIT_MS)]);
   }
 }
 
