@@ -109,7 +109,12 @@ export class RedisDirectory extends LocalDirectory {
     this.#log = log;
     this.#failures = new Failures(log, metrics);
     const idleMs = idleDays * 86_400_000;
-    const bounds = { keep: history.limit, roomBytes: historyBytes / ROOM_SHARE, totalBytes: historyBytes, idleMs };
+    const bounds = {
+      keep: history.limit,
+      roomBytes: Math.floor(historyBytes / ROOM_SHARE),
+      totalBytes: historyBytes,
+      idleMs,
+    };
     this.#batches = new Batches(link, this.#batchOwner(), bounds, this.#failures);
     this.#people = new Liveness(
       link,
