@@ -11,6 +11,7 @@ import { Logger } from "./log";
 import { Metrics } from "./metrics";
 import { buildPage } from "./page";
 import { RedisDirectory } from "./redis/directory";
+import { RedisLink } from "./redis/link";
 import { Rooms } from "./rooms";
 import { listen, ServerHub } from "./transport";
 
@@ -32,7 +33,14 @@ export async function startChatServer(config: Config, version: string): Promise<
   const history = openHistory(config, (room) => rooms.size(room) > 0);
   const { redis } = config;
   const directory: MakeDirectory = redis
-    ? (sink) => new RedisDirectory(sink, redis, history, log)
+    ? (sink) =>
+        new RedisDirectory(sink, history, {
+          link: new RedisLink(redis),
+          log,
+          metrics,
+          historyBytes: config.historyBytes,
+          idleDays: config.storeKeep.days,
+        })
     : (sink) => new LocalDirectory(sink, history);
   const hub = new ServerHub();
   const chat = new Chat({ limits, hub, rooms, directory, log, metrics, version });
@@ -50,7 +58,7 @@ export async function startChatServer(config: Config, version: string): Promise<
     log,
     async shutDown() {
       await transport.shutDown();
-      chat.directory.close();
+      await chat.directory.close();
       log.flush();
     },
   };

@@ -100,8 +100,8 @@ export interface Directory {
   lastSeq(room: string): number;
   /** What history takes in memory, for /metrics. */
   readonly usage: { bytes: number; rooms: number };
-  /** Lets go of Redis, if any, and writes out what history has not written yet. */
-  close(): void;
+  /** Lets go of Redis, if any (once it has what it was told), and writes out what history has not written yet. */
+  close(): void | Promise<void>;
   /** With several instances: where the address budgets they share lease from (leases.ts). */
   readonly leases?: LeaseSource;
 }

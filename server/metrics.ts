@@ -27,6 +27,10 @@ export class Metrics {
   closedForRoom = 0;
   refusedRooms = 0;
   replaysCut = 0;
+  /** Redis operations that failed, by kind (redis/failures.ts). */
+  readonly redisErrors = new Map<string, number>();
+  /** What came from Redis and was skipped, by reason: another version of the format, or not ours. */
+  readonly redisSkipped = new Map<string, number>();
   readonly refusedConnections: Record<RefusalReason, number> = {
     origin: 0,
     token: 0,
@@ -89,7 +93,21 @@ export class Metrics {
     for (const [reason, value] of Object.entries(this.refusedConnections)) {
       metric("refused_connections_total", "counter", "Upgrades refused, by reason.", value, `{reason="${reason}"}`);
     }
+    this.#redisCounters(metric);
     metric("uptime_seconds", "gauge", "Seconds since the server started.", this.uptimeSeconds);
     return `${lines.join("\n")}\n`;
   }
+
+  /** What failed on the Redis side, by operation, and what came from Redis and was skipped. */
+  #redisCounters(metric: MetricLine): void {
+    for (const [op, value] of this.redisErrors)
+      metric("redis_errors_total", "counter", "Redis operations that failed, by operation.", value, `{op="${op}"}`);
+    for (const [reason, value] of this.redisSkipped) {
+      const help = "Envelopes from Redis skipped, by reason (another version of the format, or malformed).";
+      metric("redis_skipped_total", "counter", help, value, `{reason="${reason}"}`);
+    }
+  }
 }
+
+/** Writes one metric's line, with its HELP and TYPE lines the first time. */
+type MetricLine = (name: string, type: "counter" | "gauge", help: string, value: number, labels?: string) => void;

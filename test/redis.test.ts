@@ -208,6 +208,10 @@ test("Redis unreachable at start: the instance serves its own clients, says so, 
     const local = await TestSocket.open(alone.url);
     local.send("still chatting");
     await local.waitForChat(1);
+    // Each try that fails is counted; the log says so at most once in 10 s.
+    expect(await metricsUntil(alone, /chat_redis_errors_total\{op="connect"\} [1-9]/)).toMatch(
+      /# TYPE chat_redis_errors_total counter/,
+    );
 
     redis = await startRedis(port);
     await alone.waitForLog(/Redis: connected/, 15_000);
@@ -519,6 +523,64 @@ test("what one instance hears in one turn is numbered in one script call, room b
       await late.stop();
     }
     for (const socket of [...writers, ...readers]) socket.close();
+  });
+});
+
+test("an instance shut down with SIGTERM tells Redis it is gone, and its people's leaving reaches the others at once", async () => {
+  await withTwoInstances([], async (a, b, redis) => {
+    const watcher = await TestSocket.open(`${b.url}/?room=bye&name=watcher`);
+    await TestSocket.open(`${a.url}/?room=bye&name=leaver`);
+    await watcher.waitForMessage("the join", (m) => m.includes("leaver") && m.includes("joined"));
+    const alive = () =>
+      Bun.spawnSync(["redis-cli", "-p", String(redis.port), "KEYS", "chat:instance:*"])
+        .stdout.toString()
+        .trim()
+        .split("\n");
+    expect(alive()).toHaveLength(2);
+    a.process.kill("SIGTERM");
+    await a.process.exited;
+    expect(alive()).toHaveLength(1);
+    await watcher.waitForMessage("the leave", (m) => m.includes("leaver") && m.includes("left"), 1_000);
+    watcher.close();
+  });
+});
+
+/** GET /metrics until it matches `pattern`, within 10 s; returns it. */
+async function metricsUntil(server: RunningServer, pattern: RegExp): Promise<string> {
+  let text = "";
+  for (let tries = 0; tries < 50 && !pattern.test(text); tries++) {
+    if (tries > 0) await Bun.sleep(200);
+    text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+  }
+  return text;
+}
+
+test("an envelope of another version of the format on the channel is counted and skipped, and nothing is misread", async () => {
+  await withTwoInstances([], async (a, b, redis) => {
+    const onA = await TestSocket.open(a.url, SUBPROTOCOL);
+    const cli = (...args: string[]) => Bun.spawnSync(["redis-cli", "-p", String(redis.port), ...args]);
+    const said = {
+      type: "message",
+      room: "chat",
+      time: new Date().toISOString(),
+      from: { name: null, address: "127.0.0.1:9" },
+    };
+    // A header and its room's entry, as a later release might write them.
+    cli("PUBLISH", "chat:events", JSON.stringify({ v: 2, instance: "newer", batch: 1, first: [1] }));
+    cli("PUBLISH", "chat:events", JSON.stringify({ v: 2, batch: "newer:1", said: [{ ...said, text: "from v2" }] }));
+    expect(await metricsUntil(a, /chat_redis_skipped_total\{reason="version"\} 2/)).toMatch(
+      /chat_redis_skipped_total\{reason="version"\} 2/,
+    );
+    await a.waitForLog(
+      /Redis: skipped an envelope of another version of the format: is another release of the server sharing this Redis\?/,
+    );
+    // The chat goes on, and the skipped message never showed.
+    const onB = await TestSocket.open(b.url, SUBPROTOCOL);
+    onB.send(JSON.stringify({ type: "say", text: "from v1" }));
+    await onA.waitForEvent("the message from the other instance", (e) => e.text === "from v1");
+    expect(onA.events.filter((e) => e.text === "from v2")).toEqual([]);
+    onA.close();
+    onB.close();
   });
 });
 

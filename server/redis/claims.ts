@@ -6,10 +6,11 @@
  * claim keeps it, and the other holder, here or on another instance, loses it. What was let go of
  * meanwhile is let go of in Redis too, or the name would stay taken there.
  */
-import type { RedisClient } from "bun";
 import { nameSkeleton } from "../../common/lookalikes";
 import type { Answer, ClaimAnswer } from "../directory";
+import type { Failures } from "./failures";
 import * as keys from "./keys";
+import type { Link } from "./link";
 
 /** Names let go of while cut off that are remembered, at most; past this, such a name stays taken until this instance stops. */
 const MAX_RELEASED_AWAY = 10_000;
@@ -44,19 +45,26 @@ export class NameClaims {
   /** Names let go of while cut off, by skeleton and address: to let go of in Redis once it is back. */
   readonly #releasedAway = new Map<string, Release>();
 
-  constructor(private readonly instance: string) {}
+  constructor(
+    private readonly instance: string,
+    private readonly link: Link,
+    private readonly failures: Failures,
+  ) {}
 
-  /** Claims `name` through `redis`; without it (cut off), the name is given and registered later. */
-  claim(redis: RedisClient | undefined, name: string, address: string, tokenHash: string): Answer<ClaimAnswer> {
+  /** Cut off, the name was given here as a single instance gives it: registered once Redis is back. */
+  claimedAlone(name: string, address: string, tokenHash: string): void {
+    const key = nameSkeleton(name);
+    this.#claims.set(key, { name, address, tokenHash, at: Date.now() });
+    this.#unregistered.add(key);
+  }
+
+  /** Claims `name` in Redis. */
+  claim(name: string, address: string, tokenHash: string): Answer<ClaimAnswer> {
     const key = nameSkeleton(name);
     const claim = { name, address, tokenHash, at: Date.now() };
     this.#claims.set(key, claim);
-    if (!redis) {
-      this.#unregistered.add(key);
-      return "free";
-    }
     const args = [this.instance, address, keys.ALIVE_PREFIX, tokenHash, String(claim.at)];
-    return redis.send("EVAL", [keys.CLAIM_NAME_SCRIPT, "1", keys.nameKey(name), ...args]).then(
+    return this.link.send("EVAL", [keys.CLAIM_NAME_SCRIPT, "1", keys.nameKey(name), ...args]).then(
       (reply) => {
         const answer = claimAnswer(reply);
         if (answer !== "free") this.forget(name, address);
@@ -65,15 +73,21 @@ export class NameClaims {
       (error) => {
         // Given here as if cut off (names.ts): registered once Redis answers again.
         this.#unregistered.add(key);
+        this.failures.count("name-claim", error);
         throw error;
       },
     );
   }
 
-  /** Lets go of `name` (held for `tokenHash` for `holdMs`) through `redis`, or once it is back. */
-  release(redis: RedisClient | undefined, name: string, address: string, tokenHash: string, holdMs: number): void {
+  /** Lets go of `name` in Redis, held for `tokenHash` for `holdMs`. */
+  release(name: string, address: string, tokenHash: string, holdMs: number): void {
     this.forget(name, address);
-    if (redis) return void this.#release(redis, name, address, tokenHash, holdMs).catch(() => {});
+    this.failures.watch("name-release", this.#release(name, address, tokenHash, holdMs));
+  }
+
+  /** Cut off, `name` was let go of here: let go of in Redis too once it is back. */
+  releasedAlone(name: string, address: string, tokenHash: string, holdMs: number): void {
+    this.forget(name, address);
     if (this.#releasedAway.size < MAX_RELEASED_AWAY)
       this.#releasedAway.set(`${nameSkeleton(name)} ${address}`, {
         name,
@@ -97,15 +111,15 @@ export class NameClaims {
    * was let go of meanwhile, then registers each name of `people`, this instance's everyone.
    * Returns those who lost their name to an earlier claim.
    */
-  async register(redis: RedisClient, people: Iterable<{ name: string; address: string; tokenHash: string }>) {
+  async register(people: Iterable<{ name: string; address: string; tokenHash: string }>): Promise<LostName[]> {
     this.#unregistered.clear();
-    await this.#releaseAway(redis);
+    await this.#releaseAway();
     const lost: LostName[] = [];
     for (const { name, address, tokenHash } of people) {
       const key = nameSkeleton(name);
       let claim = this.#claims.get(key);
       if (claim?.address !== address) this.#claims.set(key, (claim = { name, address, tokenHash, at: Date.now() }));
-      if (await this.#register(redis, claim)) lost.push({ name, address });
+      if (await this.#register(claim)) lost.push({ name, address });
     }
     return lost;
   }
@@ -114,12 +128,12 @@ export class NameClaims {
    * While connected: what was given or let go of in the moments it did not count as connected yet
    * (during a catch-up) goes to Redis now. Returns those who lost their name to an earlier claim.
    */
-  async settle(redis: RedisClient): Promise<LostName[]> {
-    await this.#releaseAway(redis);
+  async settle(): Promise<LostName[]> {
+    await this.#releaseAway();
     const lost: LostName[] = [];
     for (const key of [...this.#unregistered]) {
       const claim = this.#claims.get(key);
-      if (claim && (await this.#register(redis, claim))) lost.push(claim);
+      if (claim && (await this.#register(claim))) lost.push(claim);
       // Unless it was given again meanwhile, to be registered in turn.
       if (this.#claims.get(key) === claim) this.#unregistered.delete(key);
     }
@@ -127,8 +141,8 @@ export class NameClaims {
   }
 
   /** Registers one name; true if an earlier claim elsewhere keeps it (this one is forgotten then). */
-  async #register(redis: RedisClient, { name, address, tokenHash, at }: Claim): Promise<boolean> {
-    const reply = await redis.send("EVAL", [
+  async #register({ name, address, tokenHash, at }: Claim): Promise<boolean> {
+    const reply = await this.link.send("EVAL", [
       keys.REGISTER_NAME_SCRIPT,
       "2",
       keys.nameKey(name),
@@ -145,16 +159,16 @@ export class NameClaims {
     return true;
   }
 
-  async #releaseAway(redis: RedisClient): Promise<void> {
+  async #releaseAway(): Promise<void> {
     for (const [key, release] of [...this.#releasedAway]) {
       const { name, address, tokenHash, until } = release;
-      await this.#release(redis, name, address, tokenHash, Math.max(0, until - Date.now()));
+      await this.#release(name, address, tokenHash, Math.max(0, until - Date.now()));
       if (this.#releasedAway.get(key) === release) this.#releasedAway.delete(key);
     }
   }
 
-  #release(redis: RedisClient, name: string, address: string, tokenHash: string, holdMs: number): Promise<unknown> {
-    return redis.send("EVAL", [
+  #release(name: string, address: string, tokenHash: string, holdMs: number): Promise<unknown> {
+    return this.link.send("EVAL", [
       keys.RELEASE_NAME_SCRIPT,
       "1",
       keys.nameKey(name),
