@@ -222,3 +222,31 @@ test("an instance flooded faster than it reads its own batches back is not dropp
     for (const flooder of flooders) flooder.close();
   });
 }, 90_000);
+
+test("an address's message budget holds across instances: two instances give it one budget, not two", async () => {
+  const args = ["--rate", "0", "--ip-rate", "20", "--burst", "20", "--trust-proxy", "127.0.0.1", "--quiet"];
+  await withInstances(2, args, async ([a, b]) => {
+    const watcher = await TestSocket.open(`${a!.url}/?room=counted`, SUBPROTOCOL);
+    const headers = { "X-Forwarded-For": "198.51.100.7" };
+    const senders = await Promise.all(
+      [a!, b!].map((instance) => TestSocket.open(`${instance.url}/?room=counted`, SUBPROTOCOL, 5_000, headers)),
+    );
+    // 25 a second to each instance for 10 s: 500 asked of an address allowed 20 a second (bursts of 60).
+    const seconds = 10;
+    for (let tick = 0; tick < seconds * 25; tick++) {
+      for (const [i, sender] of senders.entries()) sender.send(JSON.stringify({ type: "say", text: `${i}.${tick}` }));
+      await Bun.sleep(40);
+    }
+    await Bun.sleep(500);
+    const delivered = watcher.events.filter(
+      (e) => e.type === "message" && e.from.address.startsWith("198.51.100.7"),
+    ).length;
+    const budget = 20 * seconds + 60;
+    console.log(
+      `one address through two instances: ${delivered} delivered of ${seconds * 50} asked; its budget is ${budget}`,
+    );
+    expect(delivered).toBeGreaterThan(0.85 * budget);
+    expect(delivered).toBeLessThan(1.15 * budget);
+    for (const socket of [watcher, ...senders]) socket.close();
+  });
+}, 60_000);

@@ -17,6 +17,7 @@
  * Notices (join, leave, rename) are delivered at once by the instance where they happen and
  * published to the others, which skip their own.
  */
+
 import type { NoticeEvent, SaidEvent, User } from "../../common/events";
 import { type Answer, type ChatSink, type ClaimAnswer, type Directory, LocalDirectory } from "../directory";
 import type { History } from "../history";
@@ -28,6 +29,7 @@ import * as envelopes from "./envelopes";
 import { Failures } from "./failures";
 import { Healing } from "./healing";
 import * as keys from "./keys";
+import { RedisLeases } from "./leases";
 import type { LinkLife } from "./link";
 import { Liveness } from "./liveness";
 
@@ -54,6 +56,7 @@ const ROOM_SHARE = 16;
 export class RedisDirectory extends LocalDirectory {
   /** Tells this instance's envelopes from the others'. */
   readonly instance = crypto.randomUUID();
+  readonly leases: RedisLeases;
   readonly #link: LinkLife;
   readonly #log: Logger;
   readonly #failures: Failures;
@@ -108,6 +111,15 @@ export class RedisDirectory extends LocalDirectory {
     this.#link = link;
     this.#log = log;
     this.#failures = new Failures(log, metrics);
+    // Address budgets are one for all instances: leased from Redis while it is there (leases.ts).
+    this.leases = new RedisLeases(
+      (command, args) => {
+        const sent = link.send(command, args);
+        this.#failures.watch("lease", sent);
+        return sent;
+      },
+      () => link.connected,
+    );
     const idleMs = idleDays * 86_400_000;
     const bounds = {
       keep: history.limit,
