@@ -34,7 +34,8 @@ export interface Bucket {
 
 /**
  * A budget spent from leases of a shared bucket, falling back to a bucket of its own while the
- * source is not available. Leases are a quarter of a second's worth of the rate (at least one).
+ * source is not available. Leases are a quarter of a second's worth of the rate, or a quarter of
+ * the burst if that is more.
  */
 export class LeasedBucket implements Bucket {
   readonly #local: TokenBucket;
@@ -53,7 +54,9 @@ export class LeasedBucket implements Bucket {
     private readonly clock: Clock,
   ) {
     this.#local = new TokenBucket(rate, burst, clock);
-    this.#leaseSize = Math.max(1, Math.ceil(rate / 4));
+    // A quarter second's worth, or a quarter of the burst if more: a new address's burst (30 new
+    // connections at once) must not wait for a lease per connection.
+    this.#leaseSize = Math.max(1, Math.ceil(rate / 4), Math.ceil(burst / 4));
   }
 
   take(now?: number): boolean {
