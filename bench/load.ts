@@ -23,8 +23,6 @@ import type { Socket } from "bun";
 import { type DeliveryCheck, DeliveryChecker } from "./delivery";
 import { COLON, digits, HASH, indexOfBlankLine, maskedFrame, ZERO } from "./frames";
 
-export type { DeliveryCheck };
-
 /** How a client talks: plain text frames (our server, the ceiling, Node + ws), or Socket.IO's packets. */
 export type Protocol = "plain" | "socketio";
 export interface Endpoint {

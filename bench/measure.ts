@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, ROOT, unusedPort } from "../tools/processes";
-import type { DeliveryCheck, Reply } from "./load";
+import type { DeliveryCheck } from "./delivery";
+import type { Reply } from "./load";
 import {
   connectAll,
   cpuSeconds,

@@ -8,7 +8,6 @@ import type { CapacityFigures, LoadFigures, MemoryFigures, StartupFigures } from
 import { PINNING, SERVER_NAMES, SERVERS, type ServerName } from "./servers";
 import { count, median } from "./stats";
 
-export { count, median };
 export const millions = (n: number) => `${(n / 1e6).toFixed(2)} M`;
 export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 export const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -48,23 +47,10 @@ export function throughputChart(
   const bottom = top + 260;
   const height = bottom + 85;
   const left = 70;
-  // Round ticks (1, 2 or 5 times a power of ten), four to eight of them.
   const highest = Math.max(...servers.flatMap((s) => perSecond[s]!), 1);
-  const magnitude = 10 ** Math.floor(Math.log10(highest / 4));
-  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((candidate) => highest / candidate <= 8)!;
-  const ticks = Math.ceil(highest / step);
-  const scaleTop = ticks * step;
-  const y = (v: number) => bottom - (v / scaleTop) * (bottom - top);
+  const { y, parts } = valueAxis(highest, { top, bottom, left, right: width - 20 });
   const groupWidth = (width - left - 20) / sizes.length;
   const barWidth = (groupWidth - 30) / servers.length;
-  const parts: string[] = [];
-  for (let tick = 0; tick <= ticks; tick++) {
-    const value = step * tick;
-    parts.push(`<line x1="${left}" x2="${width - 20}" y1="${y(value)}" y2="${y(value)}" stroke="#e5e7eb"/>`);
-    parts.push(
-      `<text x="${left - 8}" y="${y(value) + 4}" text-anchor="end">${Number((value / 1e6).toFixed(2))} M</text>`,
-    );
-  }
   sizes.forEach((size, g) => {
     const x0 = left + g * groupWidth + 15;
     servers.forEach((name, b) => {
@@ -81,11 +67,7 @@ export function throughputChart(
       `<text x="${(x0 + (groupWidth - 30) / 2).toFixed(1)}" y="${bottom + 20}" text-anchor="middle">${size} clients</text>`,
     );
   });
-  servers.forEach((name, i) => {
-    const [x, row] = [left + (i % 3) * 270, 12 + Math.floor(i / 3) * 20];
-    parts.push(`<rect x="${x}" y="${row}" width="12" height="12" fill="${COLOURS[name]}"/>`);
-    parts.push(`<text x="${x + 18}" y="${row + 10}">${SERVERS[name].label}</text>`);
-  });
+  parts.push(...legend(servers, left));
   parts.push(`<text x="${left}" y="${height - 12}" font-size="11" fill="#4b5563">${caption}</text>`);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
@@ -95,6 +77,37 @@ export function throughputChart(
     `</svg>`,
     "",
   ].join("\n");
+}
+
+/**
+ * The chart's value axis: round ticks (1, 2 or 5 times a power of ten), four to eight of them up
+ * to `highest`, as grid lines and labels; and where a value goes on it.
+ */
+function valueAxis(highest: number, box: { top: number; bottom: number; left: number; right: number }) {
+  const magnitude = 10 ** Math.floor(Math.log10(highest / 4));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((candidate) => highest / candidate <= 8)!;
+  const ticks = Math.ceil(highest / step);
+  const y = (v: number) => box.bottom - (v / (ticks * step)) * (box.bottom - box.top);
+  const parts: string[] = [];
+  for (let tick = 0; tick <= ticks; tick++) {
+    const value = step * tick;
+    parts.push(`<line x1="${box.left}" x2="${box.right}" y1="${y(value)}" y2="${y(value)}" stroke="#e5e7eb"/>`);
+    parts.push(
+      `<text x="${box.left - 8}" y="${y(value) + 4}" text-anchor="end">${Number((value / 1e6).toFixed(2))} M</text>`,
+    );
+  }
+  return { y, parts };
+}
+
+/** The servers' colours and names, three to a row, above the chart. */
+function legend(servers: ServerName[], left: number): string[] {
+  return servers.flatMap((name, i) => {
+    const [x, row] = [left + (i % 3) * 270, 12 + Math.floor(i / 3) * 20];
+    return [
+      `<rect x="${x}" y="${row}" width="12" height="12" fill="${COLOURS[name]}"/>`,
+      `<text x="${x + 18}" y="${row + 10}">${SERVERS[name].label}</text>`,
+    ];
+  });
 }
 
 /** Everything measured in one `bun run bench`, each figure once per run, for the servers measured. */

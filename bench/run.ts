@@ -25,7 +25,6 @@ import {
   measureStartup,
 } from "./measure";
 import {
-  count,
   kib,
   machine,
   mib,
@@ -39,6 +38,7 @@ import {
   throughputs,
 } from "./report";
 import { extraFlags, PER_GENERATOR, SERVER_NAMES, SERVERS, type ServerName, SINGLE_SERVERS } from "./servers";
+import { count } from "./stats";
 
 /** The committed results, which the README quotes: only --save writes here. */
 const RESULTS = join(import.meta.dir, "results");

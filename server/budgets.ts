@@ -14,8 +14,6 @@ import { addressPrefix } from "./addresses";
 import type { Limits } from "./config";
 import { type Bucket, LeasedBucket, type LeaseSource } from "./leases";
 
-export { addressPrefix };
-
 /** How often budgets no longer needed are forgotten. */
 const FORGET_EVERY_MS = 10_000;
 

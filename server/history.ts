@@ -13,8 +13,6 @@ import { Database } from "bun:sqlite";
 import type { SaidEvent } from "../common/events";
 import { eventBytes } from "./event-bytes";
 
-export { eventBytes };
-
 const FLUSH_DELAY_MS = 50;
 const FLUSH_BATCH = 1000;
 /** How often messages older than --store-days are deleted from the store. */

@@ -20,12 +20,10 @@ const FLOOD_REFUSALS = 20;
 export function handleFrame(chat: ChatContext, member: Member, frame: string): void {
   if (!withinRate(chat, member, frame)) return;
   const { maxMessage } = chat.limits;
-  // Three bytes per UTF-16 unit is UTF-8's worst case: only long messages need measuring.
-  if (frame.length * 3 > maxMessage && Buffer.byteLength(frame) > maxMessage) {
-    // Far past the limit, it is refused unread; near it, the text itself is measured below.
-    if (frame.length > 2 * maxMessage + FRAME_OVERHEAD) {
-      return tooLong(chat, member, Buffer.byteLength(frame), member.json ? idOf(frame) : undefined);
-    }
+  // Far past the limit (in UTF-16 units, each at least a byte), a frame is refused unread; near it,
+  // the message's own text is measured once it is read.
+  if (frame.length > 2 * maxMessage + FRAME_OVERHEAD) {
+    return tooLong(chat, member, Buffer.byteLength(frame), member.json ? idOf(frame) : undefined);
   }
   let command: Command;
   try {

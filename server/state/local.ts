@@ -5,7 +5,7 @@
  * instance, so `create` is atomic by being one statement.
  */
 import type { Database } from "bun:sqlite";
-import { CopiedTable, parseRow, type RowCheck, type SharedState, type Table, TableCopy } from "./state";
+import { CopiedTable, parseRow, type RowCheck, type SharedState, type Table } from "./state";
 
 export class LocalState implements SharedState {
   readonly #tables = new Map<string, LocalTable<unknown>>();
@@ -24,9 +24,8 @@ export class LocalState implements SharedState {
   table<T>(name: string, check: RowCheck<T>): Table<T> {
     const known = this.#tables.get(name);
     if (known) return known as LocalTable<T>;
-    const copy = new TableCopy(name, check);
-    this.#load(copy);
-    const table = new LocalTable(copy, this.db);
+    const table = new LocalTable(name, check, this.db);
+    this.#load(table);
     this.#tables.set(name, table as LocalTable<unknown>);
     return table;
   }
@@ -35,46 +34,47 @@ export class LocalState implements SharedState {
 
   close(): void {}
 
-  #load<T>(copy: TableCopy<T>): void {
+  #load<T>(table: LocalTable<T>): void {
     if (!this.db) return;
     const rows = this.db.query<{ key: string; value: string }, [string]>("SELECT key, value FROM state WHERE tbl = ?");
     const loaded: [string, T][] = [];
-    for (const { key, value } of rows.all(copy.name)) {
-      const row = parseRow(value, copy.check);
+    for (const { key, value } of rows.all(table.name)) {
+      const row = parseRow(value, table.check);
       if (row !== undefined) loaded.push([key, row]);
     }
-    copy.replaceAll(loaded);
+    table.replaceAll(loaded);
   }
 }
 
 class LocalTable<T> extends CopiedTable<T> {
   constructor(
-    copy: TableCopy<T>,
+    name: string,
+    check: RowCheck<T>,
     private readonly db: Database | undefined,
   ) {
-    super(copy);
+    super(name, check);
   }
 
   async put(key: string, value: T): Promise<void> {
     this.db
       ?.query("INSERT OR REPLACE INTO state (tbl, key, value) VALUES (?, ?, ?)")
-      .run(this.copy.name, key, JSON.stringify(value));
-    this.copy.changed(key, value);
+      .run(this.name, key, JSON.stringify(value));
+    this.changed(key, value);
   }
 
   async create(key: string, value: T): Promise<boolean> {
-    if (this.copy.has(key)) return false;
+    if (this.has(key)) return false;
     this.db
       ?.query("INSERT OR IGNORE INTO state (tbl, key, value) VALUES (?, ?, ?)")
-      .run(this.copy.name, key, JSON.stringify(value));
-    this.copy.changed(key, value);
+      .run(this.name, key, JSON.stringify(value));
+    this.changed(key, value);
     return true;
   }
 
   async delete(key: string): Promise<boolean> {
-    if (!this.copy.has(key)) return false;
-    this.db?.query("DELETE FROM state WHERE tbl = ? AND key = ?").run(this.copy.name, key);
-    this.copy.changed(key, undefined);
+    if (!this.has(key)) return false;
+    this.db?.query("DELETE FROM state WHERE tbl = ? AND key = ?").run(this.name, key);
+    this.changed(key, undefined);
     return true;
   }
 }

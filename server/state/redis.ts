@@ -18,7 +18,7 @@ import type { Logger } from "../log";
 import { describe } from "../redis/failures";
 import { PREFIX } from "../redis/keys";
 import { RedisLink } from "../redis/link";
-import { CopiedTable, parseRow, type RowCheck, type SharedState, type Table, TableCopy } from "./state";
+import { CopiedTable, parseRow, type RowCheck, type SharedState, type Table } from "./state";
 
 export const STATE_CHANNEL = `${PREFIX}state`;
 const VERSION_KEY = `${PREFIX}state-version`;
@@ -63,7 +63,7 @@ export class RedisState implements SharedState {
   table<T>(name: string, check: RowCheck<T>): Table<T> {
     const known = this.#tables.get(name);
     if (known) return known as RedisTable<T>;
-    const table = new RedisTable(new TableCopy(name, check), (mode, key, row) => this.#write(name, mode, key, row));
+    const table = new RedisTable(name, check, (mode, key, row) => this.#write(name, mode, key, row));
     this.#tables.set(name, table as RedisTable<unknown>);
     // Asked for once connected: loaded now (until it is, it reads as empty).
     if (this.#link.connected)
@@ -154,10 +154,11 @@ class RedisTable<T> extends CopiedTable<T> {
   #versions = new Map<string, number>();
 
   constructor(
-    copy: TableCopy<T>,
+    name: string,
+    check: RowCheck<T>,
     private readonly write: (mode: Mode, key: string, row: string) => Promise<number>,
   ) {
-    super(copy);
+    super(name, check);
   }
 
   async put(key: string, value: T): Promise<void> {
@@ -179,7 +180,7 @@ class RedisTable<T> extends CopiedTable<T> {
   /** A change published on the channel (this instance's own too): the row as JSON, or none for a deletion. */
   heard(key: string, row: string | undefined, version: number): void {
     // A row that fails its check is left out, as if deleted.
-    this.#apply(key, row === undefined ? undefined : parseRow(row, this.copy.check), version);
+    this.#apply(key, row === undefined ? undefined : parseRow(row, this.check), version);
   }
 
   /** Reconnecting: the versions counted so far may be from a Redis that has since restarted. */
@@ -191,23 +192,23 @@ class RedisTable<T> extends CopiedTable<T> {
   loaded(version: number, rows: [string, string][]): void {
     const fresh = new Map<string, T>();
     for (const [key, text] of rows) {
-      const row = parseRow(text, this.copy.check);
+      const row = parseRow(text, this.check);
       if (row !== undefined) fresh.set(key, row);
     }
     for (const [key, seen] of this.#versions) {
       if (seen <= version) continue;
-      const current = this.copy.get(key);
+      const current = this.get(key);
       if (current === undefined) fresh.delete(key);
       else fresh.set(key, current);
     }
     this.#versions = new Map([...this.#versions].filter(([, seen]) => seen > version));
     this.#loadedAt = version;
-    this.copy.replaceAll(fresh);
+    this.replaceAll(fresh);
   }
 
   #apply(key: string, value: T | undefined, version: number): void {
     if (version <= (this.#versions.get(key) ?? this.#loadedAt)) return;
     this.#versions.set(key, version);
-    this.copy.changed(key, value);
+    this.changed(key, value);
   }
 }

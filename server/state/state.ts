@@ -61,11 +61,12 @@ export function parseRow<T>(text: string, check: RowCheck<T>): T | undefined {
 }
 
 /**
- * A table's copy in this instance's memory, and its listeners. Storage calls `changed` once a
- * change is kept; readers never wait.
+ * A table as this instance holds it: a whole copy in memory, and its listeners. Reading never
+ * waits; how a change is kept (put, create, delete) is the storage's own, which calls `changed`
+ * once it is kept, and `replaceAll` when it loads the whole table.
  */
-export class TableCopy<T> {
-  readonly rows = new Map<string, T>();
+export abstract class CopiedTable<T> implements Table<T> {
+  readonly #rows = new Map<string, T>();
   readonly #listeners: ChangeListener<T>[] = [];
 
   constructor(
@@ -76,19 +77,19 @@ export class TableCopy<T> {
   }
 
   get(key: string): T | undefined {
-    return this.rows.get(key);
+    return this.#rows.get(key);
   }
 
   has(key: string): boolean {
-    return this.rows.has(key);
+    return this.#rows.has(key);
   }
 
   entries(): IterableIterator<[string, T]> {
-    return this.rows.entries();
+    return this.#rows.entries();
   }
 
   get size(): number {
-    return this.rows.size;
+    return this.#rows.size;
   }
 
   onChange(listener: ChangeListener<T>): void {
@@ -97,47 +98,18 @@ export class TableCopy<T> {
 
   /** A change is kept: the copy follows, and everyone listening hears of it. */
   changed(key: string, value: T | undefined): void {
-    if (value === undefined) this.rows.delete(key);
-    else this.rows.set(key, value);
+    if (value === undefined) this.#rows.delete(key);
+    else this.#rows.set(key, value);
     for (const listener of this.#listeners) listener(key, value);
   }
 
   /** The whole table as storage has it now (on start, and after Redis comes back). */
   replaceAll(rows: Iterable<[string, T]>): void {
     const fresh = new Map(rows);
-    for (const key of this.rows.keys()) if (!fresh.has(key)) this.changed(key, undefined);
+    for (const key of this.#rows.keys()) if (!fresh.has(key)) this.changed(key, undefined);
     for (const [key, value] of fresh) {
-      if (JSON.stringify(this.rows.get(key)) !== JSON.stringify(value)) this.changed(key, value);
+      if (JSON.stringify(this.#rows.get(key)) !== JSON.stringify(value)) this.changed(key, value);
     }
-  }
-}
-
-/** A table read from this instance's copy; how a change is kept is the storage's own. */
-export abstract class CopiedTable<T> implements Table<T> {
-  constructor(protected readonly copy: TableCopy<T>) {}
-
-  get name(): string {
-    return this.copy.name;
-  }
-
-  get(key: string): T | undefined {
-    return this.copy.get(key);
-  }
-
-  has(key: string): boolean {
-    return this.copy.has(key);
-  }
-
-  entries(): IterableIterator<[string, T]> {
-    return this.copy.entries();
-  }
-
-  get size(): number {
-    return this.copy.size;
-  }
-
-  onChange(listener: ChangeListener<T>): void {
-    this.copy.onChange(listener);
   }
 
   abstract put(key: string, value: T): Promise<void>;

@@ -6,8 +6,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { ManualClock } from "../../common/clock";
-import { AddressBudgets, addressPrefix } from "../../server/budgets";
-import { eventBytes, History } from "../../server/history";
+import { addressPrefix } from "../../server/addresses";
+import { AddressBudgets } from "../../server/budgets";
+import { eventBytes } from "../../server/event-bytes";
+import { History } from "../../server/history";
 import { clientAddress, parseNetworks } from "../../server/proxy";
 import { chatWith, type FakeSocket, LIMITS, say } from "./fake-chat";
 

@@ -5,13 +5,8 @@
  * sockets against the real server process.
  */
 import { describe, expect, test } from "bun:test";
-import { Chat } from "../../server/chat";
-import { type ClaimAnswer, LocalDirectory, type MakeDirectory } from "../../server/directory";
-import { History } from "../../server/history";
-import { Logger } from "../../server/log";
-import { Metrics } from "../../server/metrics";
-import { Rooms } from "../../server/rooms";
-import { chatWith, FakeHub, FakeSocket, LIMITS, open, say } from "./fake-chat";
+import { type ClaimAnswer, LocalDirectory } from "../../server/directory";
+import { chatWith, type FakeSocket, say } from "./fake-chat";
 
 describe("joining and leaving", () => {
   test("a member is welcomed, enters the default room, and the room hears of it", () => {
@@ -74,26 +69,11 @@ describe("joining and leaving", () => {
   });
 
   test("the directory delivers from the moment it is made: nothing said early is dropped for want of a start", () => {
-    const hub = new FakeHub();
-    const history = new History(50);
-    const chat = new Chat({
-      limits: LIMITS,
-      hub,
-      rooms: new Rooms(),
-      directory: (sink) => new LocalDirectory(sink, history),
-      log: new Logger({ write() {}, writableLength: 0 }),
-      metrics: new Metrics(),
-      version: "test",
-    });
-    const socket = new FakeSocket(hub);
-    const member = open(chat, socket, {
-      address: "10.0.0.9:1",
-      ip: "10.0.0.9",
-      json: true,
-      asked: { name: null, room: null, since: null },
-    });
-    chat.receive(member, say("early"));
-    expect(socket.eventsOf("message").map((e) => e.text)).toEqual(["early"]);
+    // chatWith never starts its chat: the directory delivers all the same.
+    const { connect } = chatWith();
+    const early = connect();
+    early.say(say("early"));
+    expect(early.socket.eventsOf("message").map((e) => e.text)).toEqual(["early"]);
   });
 
   test("someone who leaves on purpose (1000, /quit, a tab's 1001) frees their name at once", () => {
@@ -272,40 +252,21 @@ describe("names", () => {
   });
 
   test("frames sent while a name is being claimed are held, then handled in order", async () => {
-    const hub = new FakeHub();
-    const history = new History(50);
     let answer!: (free: ClaimAnswer) => void;
     const Slow = class extends LocalDirectory {
       override claimName(): Promise<ClaimAnswer> {
         return new Promise((resolve) => (answer = resolve));
       }
     };
-    const directory: MakeDirectory = (sink) => new Slow(sink, history);
-    const log = { write() {}, writableLength: 0 };
-    const chat = new Chat({
-      limits: LIMITS,
-      hub,
-      rooms: new Rooms(),
-      directory,
-      log: new Logger(log),
-      metrics: new Metrics(),
-      version: "test",
-    });
-    await chat.start();
-    const socket = new FakeSocket(hub);
-    const member = open(chat, socket, {
-      address: "10.0.0.9:1",
-      ip: "10.0.0.9",
-      json: true,
-      asked: { name: "zoe", room: null, since: null },
-    });
-    chat.receive(member, say("first"));
-    chat.receive(member, say("second"));
-    expect(socket.frames).toEqual([]);
+    const { connect } = chatWith({}, {}, (sink, history) => new Slow(sink, history));
+    const zoe = connect({ name: "zoe" });
+    zoe.say(say("first"));
+    zoe.say(say("second"));
+    expect(zoe.socket.frames).toEqual([]);
     answer("free");
     await Bun.sleep(0);
-    expect(socket.events.map((e) => e.type)).toEqual(["welcome", "joined", "message", "message"]);
-    expect(socket.eventsOf("message").map((e) => [e.text, e.from.name])).toEqual([
+    expect(zoe.socket.events.map((e) => e.type)).toEqual(["welcome", "joined", "message", "message"]);
+    expect(zoe.socket.eventsOf("message").map((e) => [e.text, e.from.name])).toEqual([
       ["first", "zoe"],
       ["second", "zoe"],
     ]);
@@ -393,34 +354,17 @@ describe("limits", () => {
   });
 
   test("more than 100 frames before entering close the connection with 1008", () => {
-    const hub = new FakeHub();
-    const history = new History(0);
     const Stuck = class extends LocalDirectory {
       override claimName(): Promise<ClaimAnswer> {
         return new Promise(() => {});
       }
     };
-    const directory: MakeDirectory = (sink) => new Stuck(sink, history);
-    const chat = new Chat({
-      limits: LIMITS,
-      hub,
-      rooms: new Rooms(),
-      directory,
-      log: new Logger({ write() {}, writableLength: 0 }),
-      metrics: new Metrics(),
-      version: "test",
-    });
-    const socket = new FakeSocket(hub);
-    const member = open(chat, socket, {
-      address: "10.0.0.9:1",
-      ip: "10.0.0.9",
-      json: true,
-      asked: { name: "zoe", room: null, since: null },
-    });
-    for (let i = 0; i < 100; i++) chat.receive(member, say("x"));
-    expect(socket.closedWith).toBeUndefined();
-    chat.receive(member, say("x"));
-    expect(socket.closedWith).toEqual({ code: 1008, reason: "too many messages before joining" });
+    const { connect } = chatWith({}, {}, (sink, history) => new Stuck(sink, history));
+    const zoe = connect({ name: "zoe" });
+    for (let i = 0; i < 100; i++) zoe.say(say("x"));
+    expect(zoe.socket.closedWith).toBeUndefined();
+    zoe.say(say("x"));
+    expect(zoe.socket.closedWith).toEqual({ code: 1008, reason: "too many messages before joining" });
   });
 });
 

@@ -6,7 +6,7 @@ import { ManualClock } from "../../common/clock";
 import type { ChatEvent } from "../../common/events";
 import { Chat } from "../../server/chat";
 import type { Limits } from "../../server/config";
-import { LocalDirectory } from "../../server/directory";
+import { type ChatSink, type Directory, LocalDirectory } from "../../server/directory";
 import { History, type HistoryOptions } from "../../server/history";
 import { Logger } from "../../server/log";
 import type { Hub, Member, MemberSocket, Upgrade } from "../../server/member";
@@ -130,7 +130,12 @@ export const LIMITS: Limits = {
 };
 
 /** A chat core with a local directory, in-memory history, a log kept in a string and a clock moved by hand. */
-export function chatWith(limits: Partial<Limits> = {}, historyOptions: HistoryOptions = {}) {
+export function chatWith(
+  limits: Partial<Limits> = {},
+  historyOptions: HistoryOptions = {},
+  /** The directory, when a test needs one of its own (a slow one, say). */
+  makeDirectory: (sink: ChatSink, history: History) => Directory = (sink, history) => new LocalDirectory(sink, history),
+) {
   const hub = new FakeHub();
   const clock = new ManualClock(1_000_000);
   const rooms = new Rooms();
@@ -142,7 +147,7 @@ export function chatWith(limits: Partial<Limits> = {}, historyOptions: HistoryOp
     hub,
     clock,
     rooms,
-    directory: (sink) => new LocalDirectory(sink, history),
+    directory: (sink) => makeDirectory(sink, history),
     log: new Logger(log),
     metrics,
     version: "test",
@@ -174,7 +179,7 @@ export function chatWith(limits: Partial<Limits> = {}, historyOptions: HistoryOp
 }
 
 /** Opens a fake socket on `chat` as the transport opens Bun's: its close handler tells the chat. */
-export function open(chat: Chat, socket: FakeSocket, upgrade: Upgrade): Member {
+function open(chat: Chat, socket: FakeSocket, upgrade: Upgrade): Member {
   const member = chat.newMember(socket, upgrade);
   socket.onClose = (code, reason) => chat.closed(member, code, reason);
   chat.open(member);
