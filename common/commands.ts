@@ -9,9 +9,9 @@
  */
 import { type ErrorCode, refusal } from "./codes";
 
-/** What a command takes: the JSON field it goes in, and how help and errors show it. */
+/** One argument of a command: the JSON field it goes in, and how help and errors show it. */
 interface Argument {
-  readonly field: "text" | "name" | "room" | "before";
+  readonly field: string;
   /** Shown in `/help`, e.g. `/nick NAME`. */
   readonly placeholder: string;
   /** For "/nick needs a name, e.g. /nick alice". */
@@ -19,47 +19,154 @@ interface Argument {
   readonly example: string;
   /** May be left out: `/older` alone pages back from the oldest message shown. */
   readonly optional?: true;
+  /**
+   * An optional argument before others is taken only when the word typed looks like it: in
+   * `/ban bob spam` there is no duration, so "spam" is the reason.
+   */
+  readonly looksLike?: RegExp;
+  /** May come in JSON as a number (`"seq":123`); commands carry it as its decimal string. */
+  readonly numeric?: true;
+  /** A password: clients never show it, recall it or log it, and ask for it masked when left out. */
+  readonly secret?: true;
 }
 
 interface CommandSpec {
   readonly type: string;
-  readonly argument?: Argument;
+  /**
+   * Typed, each argument is one word, but the last takes the rest of the line: a reason, a
+   * message, or a password with spaces in it.
+   */
+  readonly arguments?: readonly Argument[];
   readonly help: string;
-  /** How `/help` shows it, when not `/<type> <PLACEHOLDER>`. */
+  /** Typed as `/<typed>` when that differs from its JSON type: `/msg` sends a `dm`. */
+  readonly typed?: string;
+  /** How `/help` shows it, when not `/<typed> <PLACEHOLDERS>`. */
   readonly usage?: string;
   /** A message is typed as itself, not as `/say`. */
   readonly typedWithoutSlash?: true;
 }
 
+const NAME = { field: "name", placeholder: "NAME", what: "a name", example: "alice" } as const;
+const DURATION = {
+  field: "duration",
+  placeholder: "[DURATION]",
+  what: "a duration",
+  example: "2h",
+  optional: true,
+  looksLike: /^\d+[smhdw]$/i,
+} as const;
+const REASON = { field: "reason", placeholder: "[REASON]", what: "a reason", example: "spam", optional: true } as const;
+const PASSWORD = {
+  field: "password",
+  placeholder: "PASSWORD",
+  what: "a password",
+  example: "correct-horse",
+  secret: true,
+} as const;
+
 /** Every command, in the order `/help` lists them. */
 export const COMMANDS = [
-  {
-    type: "nick",
-    argument: { field: "name", placeholder: "NAME", what: "a name", example: "alice" },
-    help: "set your name (letters, digits, _ - .; up to 32)",
-  },
+  { type: "nick", arguments: [NAME], help: "set your name (letters, digits, _ - .; up to 32)" },
   {
     type: "join",
-    argument: { field: "room", placeholder: "ROOM", what: "a room", example: "dev" },
+    arguments: [{ field: "room", placeholder: "ROOM", what: "a room", example: "dev" }],
     help: "move to another room (same rules as names)",
   },
   { type: "rooms", help: "list the rooms and how many people are in each" },
   { type: "who", help: "list who is in your room" },
   {
     type: "older",
-    argument: { field: "before", placeholder: "[N]", what: "a message number", example: "120", optional: true },
+    arguments: [
+      { field: "before", placeholder: "[N]", what: "a message number", example: "120", optional: true, numeric: true },
+    ],
     help: "show earlier messages: before number N, or before the oldest shown (the page asks as you scroll up)",
   },
   {
     type: "me",
-    argument: { field: "text", placeholder: "ACTION", what: "an action", example: "waves" },
+    arguments: [{ field: "text", placeholder: "ACTION", what: "an action", example: "waves" }],
     help: "say what you are doing, e.g. /me waves",
   },
+  {
+    type: "dm",
+    typed: "msg",
+    arguments: [
+      { field: "to", placeholder: "NAME", what: "a name", example: "bob" },
+      { field: "text", placeholder: "TEXT", what: "a message", example: "hi" },
+    ],
+    help: "say something to one person only",
+  },
+  {
+    type: "reply",
+    typed: "r",
+    arguments: [{ field: "text", placeholder: "TEXT", what: "a message", example: "thanks" }],
+    help: "answer the last person who wrote to you privately",
+  },
+  { type: "ignore", arguments: [NAME], help: "refuse NAME's private messages and hide their room messages" },
+  { type: "unignore", arguments: [NAME], help: "stop ignoring NAME" },
+  { type: "register", arguments: [PASSWORD], help: "make the name you hold yours, kept with a password" },
+  {
+    type: "login",
+    arguments: [NAME, PASSWORD],
+    help: "take a registered name that is yours (several devices may be logged in at once)",
+  },
+  { type: "logout", help: "log out: back to being a guest, and this device's session ends" },
+  {
+    type: "password",
+    arguments: [
+      { ...PASSWORD, field: "old", placeholder: "OLD", what: "your password", example: "correct-horse" },
+      { ...PASSWORD, field: "new", placeholder: "NEW", what: "a new password", example: "battery-staple" },
+    ],
+    help: "change your password (every other session ends)",
+  },
+  { type: "unregister", arguments: [PASSWORD], help: "give up your registered name" },
+  { type: "claim", help: "become the owner of the room you are in, if nobody owns it" },
+  { type: "mod", arguments: [NAME], help: "owners: make NAME a moderator of this room" },
+  { type: "unmod", arguments: [NAME], help: "owners: NAME is no longer a moderator of this room" },
+  {
+    type: "kick",
+    arguments: [NAME, REASON],
+    help: "moderators: move NAME out of the room (operators: out of the chat)",
+  },
+  {
+    type: "ban",
+    arguments: [
+      { field: "target", placeholder: "TARGET", what: "a name or an address", example: "bob" },
+      DURATION,
+      REASON,
+    ],
+    help: "moderators: keep a name or address (203.0.113.0/24) out of the room; operators: out of the chat",
+  },
+  {
+    type: "unban",
+    arguments: [{ field: "target", placeholder: "TARGET", what: "a name or an address", example: "bob" }],
+    help: "moderators: lift a ban",
+  },
+  { type: "bans", help: "moderators: list the bans in force here" },
+  { type: "mute", arguments: [NAME, DURATION], help: "moderators: NAME stays and reads but cannot speak here" },
+  { type: "unmute", arguments: [NAME], help: "moderators: NAME may speak again" },
+  {
+    type: "topic",
+    arguments: [{ field: "text", placeholder: "TEXT", what: "a topic", example: "release planning" }],
+    help: "moderators: set the room's topic",
+  },
+  {
+    type: "slow",
+    arguments: [
+      { field: "seconds", placeholder: "SECONDS", what: "a number of seconds", example: "30", numeric: true },
+    ],
+    help: "moderators: each person may speak once per SECONDS here (0 ends it)",
+  },
+  {
+    type: "delete",
+    arguments: [{ field: "seq", placeholder: "N", what: "a message number", example: "123", numeric: true }],
+    help: "moderators: remove message number N, everywhere",
+  },
+  { type: "modlog", help: "moderators: the room's recent moderation actions" },
   { type: "help", help: "list the commands" },
   { type: "quit", help: "leave the chat" },
   {
     type: "say",
-    argument: { field: "text", placeholder: "TEXT", what: "some text", example: "hello" },
+    arguments: [{ field: "text", placeholder: "TEXT", what: "some text", example: "hello" }],
     usage: "//TEXT",
     help: "send a message that starts with /",
     typedWithoutSlash: true,
@@ -67,24 +174,34 @@ export const COMMANDS = [
 ] as const satisfies readonly CommandSpec[];
 
 type Spec = (typeof COMMANDS)[number];
-/** A command as the table defines it: its type, and its argument's field if it takes one. */
-type CommandOf<S> = S extends { type: infer T; argument: { field: infer F extends string; optional: true } }
-  ? { type: T } & { [K in F]?: string }
-  : S extends { type: infer T extends "say" | "me"; argument: { field: infer F extends string } }
-    ? { type: T; id?: string } & { [K in F]: string }
-    : S extends { type: infer T; argument: { field: infer F extends string } }
-      ? { type: T } & { [K in F]: string }
-      : S extends { type: infer T }
-        ? { type: T }
-        : never;
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+/** One argument's field in a command: a string, missing when the argument is optional. */
+type FieldOf<A> = A extends { field: infer F extends string; optional: true }
+  ? { [K in F]?: string }
+  : A extends { field: infer F extends string }
+    ? { [K in F]: string }
+    : never;
+type FieldsOf<As> = As extends readonly [infer First, ...infer Rest] ? FieldOf<First> & FieldsOf<Rest> : unknown;
+/** The commands whose event comes back to the sender, so they may carry an id of its choosing. */
+type WithId = "say" | "me" | "dm" | "reply";
+type CommandOf<S> = S extends { type: infer T extends string }
+  ? Simplify<
+      { type: T } & (S extends { arguments: infer As } ? FieldsOf<As> : unknown) &
+        (T extends WithId ? { id?: string } : unknown)
+    >
+  : never;
 export type Command = CommandOf<Spec>;
 export type CommandType = Spec["type"];
 
 const byType = new Map<string, CommandSpec>(COMMANDS.map((c) => [c.type, c]));
+const byTyped = new Map<string, CommandSpec>(
+  COMMANDS.filter((c: CommandSpec) => !c.typedWithoutSlash).map((c: CommandSpec) => [c.typed ?? c.type, c]),
+);
+const MAY_CARRY_ID = new Set<string>(["say", "me", "dm", "reply"] satisfies WithId[]);
 
 /** The `/help` list. */
 export const HELP: { usage: string; help: string }[] = COMMANDS.map((c: CommandSpec) => ({
-  usage: c.usage ?? `/${c.type}${c.argument ? ` ${c.argument.placeholder}` : ""}`,
+  usage: c.usage ?? [`/${c.typed ?? c.type}`, ...(c.arguments ?? []).map((a) => a.placeholder)].join(" "),
   help: c.help,
 }));
 
@@ -113,23 +230,68 @@ export function parseTyped(line: string): Command {
   if (!line.startsWith("/")) return { type: "say", text: line };
   if (line.startsWith("//")) return { type: "say", text: line.slice(1) };
   const [, typed = "", rest = ""] = /^\/(\S*)\s*([\s\S]*)$/.exec(line) ?? [];
-  const spec = byType.get(typed.toLowerCase());
-  if (!spec || spec.typedWithoutSlash) {
+  const spec = typedSpec(typed);
+  if (!spec) {
     throw new CommandError(
       "unknown-command",
       `There is no command /${typed}; /help lists the commands (start with // to send a message beginning with /).`,
     );
   }
-  if (!spec.argument) return { type: spec.type } as Command;
-  const argument = rest.trim();
-  if (argument === "" && spec.argument.optional) return { type: spec.type } as Command;
-  if (argument === "") {
-    throw new CommandError(
-      "bad-command",
-      `/${typed} needs ${spec.argument.what}, e.g. /${typed} ${spec.argument.example}.`,
-    );
-  }
-  return withArgument(spec.type, spec.argument.field, argument);
+  const command: Record<string, string> = { type: spec.type };
+  const missing: Argument[] = [];
+  let remaining = rest.trim();
+  const args = spec.arguments ?? [];
+  args.forEach((argument, index) => {
+    const last = index === args.length - 1;
+    const [word = "", after = ""] = last ? [remaining, ""] : splitWord(remaining);
+    const fits = word !== "" && (!argument.looksLike || argument.looksLike.test(word));
+    if (fits) {
+      command[argument.field] = word;
+      remaining = after;
+    } else if (!argument.optional) missing.push(argument);
+  });
+  if (missing.length > 0) throw missingArguments(spec, missing);
+  return command as unknown as Command;
+}
+
+/** The first word of `text`, and the rest after the spaces that follow it. */
+function splitWord(text: string): [string, string] {
+  const space = text.search(/\s/);
+  return space < 0 ? [text, ""] : [text.slice(0, space), text.slice(space).trimStart()];
+}
+
+/** The command typed as `/<typed>` (any case), if there is one. */
+export function typedSpec(typed: string): CommandSpec | undefined {
+  return byTyped.get(typed.toLowerCase());
+}
+
+/**
+ * The command on a typed line that leaves out a password it needs (`/login alice`), for a client
+ * to ask for it masked instead of sending the line; undefined for any other line.
+ */
+export function missingSecret(line: string): { type: string; secrets: string[]; given: string[] } | undefined {
+  const [, typed = "", rest = ""] = /^\/(\S*)\s*([\s\S]*)$/.exec(line) ?? [];
+  const spec = line.startsWith("//") ? undefined : typedSpec(typed);
+  const secrets = (spec?.arguments ?? []).filter((a) => a.secret);
+  if (!spec || secrets.length === 0) return undefined;
+  const plain = (spec.arguments ?? []).filter((a) => !a.secret);
+  const given = rest.trim() === "" ? [] : rest.trim().split(/\s+/);
+  if (given.length > plain.length) return undefined;
+  return { type: spec.type, secrets: secrets.map((a) => a.what), given };
+}
+
+/** True if a typed line carries a password: it must not be recalled, shown or logged. */
+export function carriesSecret(line: string): boolean {
+  const [, typed = ""] = /^\/(\S*)/.exec(line) ?? [];
+  return !line.startsWith("//") && (typedSpec(typed)?.arguments ?? []).some((a) => a.secret);
+}
+
+function missingArguments(spec: CommandSpec, missing: Argument[]): CommandError {
+  const typed = spec.typed ?? spec.type;
+  const whats = missing.map((a) => a.what);
+  const needs = whats.length === 1 ? whats[0] : `${whats.slice(0, -1).join(", ")} and ${whats.at(-1)}`;
+  const example = (spec.arguments ?? []).filter((a) => !a.optional).map((a) => a.example);
+  return new CommandError("bad-command", `/${typed} needs ${needs}, e.g. /${typed} ${example.join(" ")}.`);
 }
 
 /** Reads a JSON command from a rich client. Throws CommandError saying what is wrong with it. */
@@ -143,42 +305,42 @@ export function decodeCommand(frame: string): Command {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new CommandError("bad-command", `A command is a JSON object such as {"type":"say","text":"hello"}.`);
   }
-  const command = value as Record<string, unknown>;
-  const spec = typeof command.type === "string" ? byType.get(command.type) : undefined;
+  const given = value as Record<string, unknown>;
+  const spec = typeof given.type === "string" ? byType.get(given.type) : undefined;
   if (!spec) {
     throw new CommandError(
       "unknown-command",
-      `Unknown command type ${JSON.stringify(command.type)}; known: ${COMMANDS.map((c) => c.type).join(", ")}.`,
+      `Unknown command type ${JSON.stringify(given.type)}; known: ${COMMANDS.map((c) => c.type).join(", ")}.`,
     );
   }
-  if (!spec.argument) return { type: spec.type } as Command;
-  const { field } = spec.argument;
-  // A message number may come as a JSON number.
-  const argument = field === "before" && typeof command[field] === "number" ? String(command[field]) : command[field];
-  if (argument === undefined && spec.argument.optional) return { type: spec.type } as Command;
-  if (typeof argument !== "string" || argument.trim() === "") {
-    throw new CommandError("bad-command", `The command "${spec.type}" needs a non-empty string "${field}".`);
+  // A message, the command sent most by far, is built as a literal of one shape: objects of one
+  // shape are what the engine handles fastest.
+  if (spec.type === "say" || spec.type === "me") return message(spec.type, given);
+  const command: Record<string, string> = { type: spec.type };
+  for (const argument of spec.arguments ?? []) {
+    const field = argument.field;
+    const value = argument.numeric && typeof given[field] === "number" ? String(given[field]) : given[field];
+    if (value === undefined && argument.optional) continue;
+    if (typeof value !== "string" || value.trim() === "") {
+      throw new CommandError("bad-command", `The command "${spec.type}" needs a non-empty string "${field}".`);
+    }
+    command[field] = value;
   }
-  if (field !== "text" || command.id === undefined) return withArgument(spec.type, field, argument);
-  if (typeof command.id !== "string" || !MESSAGE_ID.test(command.id)) {
-    throw new CommandError("bad-command", `A message's "id" is 1 to 64 letters, digits, '_' or '-'.`);
-  }
-  return { type: spec.type, text: argument, id: command.id } as Command;
+  if (MAY_CARRY_ID.has(spec.type) && given.id !== undefined) command.id = checkedId(given.id);
+  return command as unknown as Command;
 }
 
-/**
- * A command with its argument, built with a literal of its own shape for each field: every
- * message is one of these, and objects of one shape are what the engine handles fastest.
- */
-function withArgument(type: string, field: Argument["field"], value: string): Command {
-  switch (field) {
-    case "text":
-      return { type, text: value } as Command;
-    case "name":
-      return { type, name: value } as Command;
-    case "room":
-      return { type, room: value } as Command;
-    case "before":
-      return { type, before: value } as Command;
+function message(type: "say" | "me", given: Record<string, unknown>): Command {
+  const text = given.text;
+  if (typeof text !== "string" || text.trim() === "") {
+    throw new CommandError("bad-command", `The command "${type}" needs a non-empty string "text".`);
   }
+  return given.id === undefined ? { type, text } : { type, text, id: checkedId(given.id) };
+}
+
+function checkedId(id: unknown): string {
+  if (typeof id !== "string" || !MESSAGE_ID.test(id)) {
+    throw new CommandError("bad-command", `A message's "id" is 1 to 64 letters, digits, '_' or '-'.`);
+  }
+  return id;
 }

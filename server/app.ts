@@ -13,6 +13,8 @@ import { buildPage } from "./page";
 import { RedisDirectory } from "./redis/directory";
 import { RedisLink } from "./redis/link";
 import { Rooms } from "./rooms";
+import { LocalState } from "./state/local";
+import { RedisState } from "./state/redis";
 import { listen, ServerHub } from "./transport";
 
 export interface ChatServer {
@@ -43,7 +45,8 @@ export async function startChatServer(config: Config, version: string): Promise<
         })
     : (sink) => new LocalDirectory(sink, history);
   const hub = new ServerHub();
-  const chat = new Chat({ limits, hub, rooms, directory, log, metrics, version });
+  const state = redis ? new RedisState(redis, log) : new LocalState(history.database);
+  const chat = new Chat({ limits, hub, rooms, directory, log, metrics, version, state });
   // Everything the chat needs is ready before anyone is let in: the page (read from the executable
   // if compiled) and the directory (connected to Redis, or its first try failed).
   const page = await buildPage();
@@ -59,6 +62,7 @@ export async function startChatServer(config: Config, version: string): Promise<
     async shutDown() {
       await transport.shutDown();
       await chat.directory.close();
+      chat.state.close();
       log.flush();
     },
   };

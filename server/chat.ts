@@ -35,6 +35,8 @@ import { lostNameRefusal, Names } from "./names";
 import { isoNow, notice } from "./notice";
 import { SlowReaders } from "./readers";
 import { type Rooms, topic } from "./rooms";
+import { LocalState } from "./state/local";
+import type { SharedState } from "./state/state";
 
 /** The two formats of a room's topics: plain text (false) and JSON (true). */
 const FORMATS = [false, true] as const;
@@ -53,6 +55,8 @@ export interface ChatParts {
   directory: MakeDirectory;
   log: Logger;
   metrics: Metrics;
+  /** Where accounts, bans and the like are kept and shared (state/); memory only when not given. */
+  state?: SharedState;
   /** The server's version, for the welcome. */
   version: string;
 }
@@ -68,13 +72,15 @@ export class Chat implements ChatSink, ChatContext {
   readonly limits: Limits;
   /** The world beyond this instance's connections: names, presence, numbering (directory.ts). */
   readonly directory: Directory;
+  readonly state: SharedState;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly #version: string;
   /** Set once the server is shutting down (closeAll). */
   #closing = false;
 
-  constructor({ limits, hub, clock = REAL_CLOCK, rooms, directory, log, metrics, version }: ChatParts) {
+  constructor({ limits, hub, clock = REAL_CLOCK, rooms, directory, log, metrics, version, state }: ChatParts) {
+    this.state = state ?? new LocalState(undefined);
     this.rooms = rooms;
     this.hub = hub;
     this.clock = clock;
@@ -94,8 +100,8 @@ export class Chat implements ChatSink, ChatContext {
   }
 
   /** Starts the directory; with Redis, resolves once connected or once the first try failed. */
-  start(): Promise<void> {
-    return this.directory.start();
+  async start(): Promise<void> {
+    await Promise.all([this.directory.start(), this.state.start()]);
   }
 
   /** The member for a connection that just opened; open() lets it in. */

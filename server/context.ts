@@ -13,6 +13,7 @@ import type { Member } from "./member";
 import type { Metrics } from "./metrics";
 import type { Names } from "./names";
 import type { Rooms } from "./rooms";
+import type { SharedState } from "./state/state";
 
 export interface ChatContext {
   readonly limits: Limits;
@@ -20,6 +21,8 @@ export interface ChatContext {
   readonly rooms: Rooms;
   readonly names: Names;
   readonly directory: Directory;
+  /** Tables kept across restarts and shared between instances: accounts, bans, topics… */
+  readonly state: SharedState;
   readonly log: Logger;
   readonly metrics: Metrics;
   /** Sends one event to one member, in its format. */

@@ -36,6 +36,8 @@ export function perform(chat: ChatContext, member: Member, command: Command): vo
       return chat.send(member, { type: "help", commands: HELP });
     case "quit":
       return member.socket.close(1000, "bye"); // RFC 6455 §7.4.1: 1000, a normal closure.
+    default:
+      return chat.refuse(member, refusal("unknown-command", `This server does not do /${command.type} yet.`));
   }
 }
 

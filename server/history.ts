@@ -78,6 +78,11 @@ export class History {
   readonly #maxBytes: number;
   readonly #maxRooms: number;
   readonly #storeKeep: { perRoom: number; days: number; bytes?: number };
+
+  /** The --store file, if any: shared state (state/local.ts) keeps its tables in it too. */
+  get database(): Database | undefined {
+    return this.#db;
+  }
   #bytes = 0;
   #uses = 0;
   #pending: SaidEvent[] = [];

@@ -76,6 +76,8 @@ const UNLIMITED = new TokenBucket(0, 1);
  */
 export class Member {
   name: string | null = null;
+  /** The registered account this connection is logged in as (its canonical name); null for a guest. */
+  account: string | null = null;
   room = DEFAULT_ROOM;
   /** The oldest message number given in this room (replayed or by /older): `/older` alone goes on from it. */
   oldestGiven = 1;
