@@ -34,6 +34,36 @@ export const ERROR_CODES = {
   "no-change": { status: 409, meaning: "you already have that name, or are already in that room" },
   "room-invalid": { status: 400, meaning: "not a valid room name" },
   "rooms-full": { status: 503, meaning: "the server has as many rooms as it allows; join one that has people in it" },
+  "name-registered": {
+    status: 409,
+    meaning: "the name (or one that looks the same) belongs to a registered account: log in to use it",
+  },
+  "login-failed": { status: 401, meaning: "wrong name or password (the two are not told apart)" },
+  "login-required": {
+    status: 401,
+    meaning: "this server (--guests no) or this command needs you to be logged in to a registered account",
+  },
+  "session-invalid": {
+    status: 401,
+    meaning: "the session token is unknown, revoked or expired: log in with the password again",
+  },
+  "password-invalid": { status: 400, meaning: "a password is 8 characters to 1,024 bytes" },
+  "already-registered": { status: 409, meaning: "that name is registered already" },
+  "registration-closed": {
+    status: 403,
+    meaning: "on this server (--registration closed) only an operator creates accounts",
+  },
+  forbidden: {
+    status: 403,
+    meaning: "your role does not allow that (or the person acted on has an equal or higher role)",
+  },
+  banned: { status: 403, meaning: "banned from this room or from the chat; the message says why and for how long" },
+  muted: { status: 403, meaning: "muted in this room: you may read but not speak; the message says for how long" },
+  "slow-mode": { status: 429, meaning: "the room is in slow mode: one message per N seconds; the message says when" },
+  "not-here": { status: 404, meaning: "nobody of that name is connected (and it is not a registered name)" },
+  "not-found": { status: 404, meaning: "no such room, person, message or route" },
+  unauthorized: { status: 401, meaning: "an API request without an API key (Authorization: Bearer KEY)" },
+  "bad-key": { status: 403, meaning: "an API key the server does not know, or one revoked" },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

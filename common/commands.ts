@@ -109,6 +109,11 @@ export const COMMANDS = [
     arguments: [NAME, PASSWORD],
     help: "take a registered name that is yours (several devices may be logged in at once)",
   },
+  {
+    type: "session",
+    arguments: [{ ...PASSWORD, field: "token", placeholder: "TOKEN", what: "a session token", example: "Zm9vYmFy" }],
+    help: "log in with the session token a client kept from an earlier login (clients do this for you)",
+  },
   { type: "logout", help: "log out: back to being a guest, and this device's session ends" },
   {
     type: "password",

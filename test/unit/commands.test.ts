@@ -100,6 +100,7 @@ test("/help lists every command of the table once, in its order", () => {
     "/unignore NAME",
     "/register PASSWORD",
     "/login NAME PASSWORD",
+    "/session TOKEN",
     "/logout",
     "/password OLD NEW",
     "/unregister PASSWORD",
