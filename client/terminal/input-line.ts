@@ -10,14 +10,20 @@
  * What it reads is stdin less the text of bracketed pastes, which keyboard.ts takes out whole: a
  * paste goes into the input in one piece, however long, and one too long to send stays there with
  * a line saying so.
+ *
+ * A password is never on the screen: typed on a line (`/login alice hunter22`) it shows as dots,
+ * and asked for (`ask`) the whole answer does; neither is recalled with Up.
  */
 
 import type { Interface } from "node:readline";
 import { styleText } from "node:util";
 import { settings, TextPrompt } from "@clack/core";
+import { carriesSecret } from "../../common/commands";
 import { cleanText, plural } from "../../common/text";
+import { fitWidth, inputWindow } from "./input-window";
 import { Keyboard } from "./keyboard";
 import { Recall } from "./recall";
+import { dots, masked } from "./secrets";
 
 export interface InputLineOptions {
   /** Shown on the prompt's first line. */
@@ -67,6 +73,8 @@ export class InputLine extends TextPrompt {
   #lastPrinted = { lines: 0, count: 0 };
   /** The lines of a pasted block, waiting for Enter to go as one message. */
   #block: string[] | undefined;
+  /** A secret being asked for (`ask`): the title it shows, and who waits for the answer. */
+  #asking: { title: string; answer: (secret: string | undefined) => void } | undefined;
 
   constructor(
     { title, hint, onLine, tooLong = () => undefined }: InputLineOptions,
@@ -90,6 +98,7 @@ export class InputLine extends TextPrompt {
     this.#tooLong = tooLong;
 
     this.on("key", (_char, key) => {
+      if (this.#asking && this.#answer(key.name)) return;
       if (key.name === "return") return this.#enter(onLine);
       if (this.#paste(key.name)) return;
       if (key.name === "up" || key.name === "down") {
@@ -120,11 +129,40 @@ export class InputLine extends TextPrompt {
     }
     this._setUserInput("");
     this._cursor = 0;
-    if (this.#block === undefined && line.trim() !== "") this.#recall.add(line);
+    if (this.#block === undefined && line.trim() !== "" && !carriesSecret(line)) this.#recall.add(line);
     this.#block = undefined;
     // Hand the text over once clack has drawn the cleared input, so that whatever onLine does to
     // the screen (even ending the prompt) comes after that drawing, not under it.
     if (text.trim() !== "") queueMicrotask(() => onLine(text));
+  }
+
+  /**
+   * Asks for a secret on the input line, in place of a message: typed as dots, handed over by
+   * Enter, never recalled. Undefined if the user gave up (Esc, or Enter with nothing typed).
+   */
+  ask(title: string): Promise<string | undefined> {
+    this.#asking?.answer(undefined);
+    const { promise, resolve } = Promise.withResolvers<string | undefined>();
+    this.#asking = { title, answer: resolve };
+    this.#block = undefined;
+    this.#replaceInput("");
+    this.#redraw("");
+    return promise;
+  }
+
+  /** A key while a secret is asked for: Enter gives it, Esc gives up; true if the key was taken. */
+  #answer(key: string | undefined): boolean {
+    if (key !== "return" && key !== "escape" && key !== "up" && key !== "down") return false;
+    if (key === "up" || key === "down") return true; // nothing to recall into a password
+    const secret = key === "return" ? this.userInput : "";
+    const { answer } = this.#asking!;
+    this.#asking = undefined;
+    // readline keeps its own history of lines: the secret must not stay there.
+    this.#readline()?.history.splice(0);
+    this.#replaceInput("");
+    this.#redraw("");
+    answer(secret === "" ? undefined : secret);
+    return true;
   }
 
   /** What Enter would send: the input, after the held block if there is one. */
@@ -143,7 +181,9 @@ export class InputLine extends TextPrompt {
     if (key === "paste-start") return true;
     if (key === "paste-end") {
       const pasted = this.#keyboard.takePaste();
-      if (pasted !== undefined) this.#insert(cleanText(pasted));
+      // A secret is one line: a pasted password is taken up to its line's end.
+      if (pasted !== undefined)
+        this.#insert(this.#asking ? (cleanText(pasted).split("\n")[0] ?? "") : cleanText(pasted));
       return true;
     }
     if (key === "escape" && this.#block !== undefined) {
@@ -276,79 +316,18 @@ export class InputLine extends TextPrompt {
     if (this.state === "cancel" || this.state === "submit") return "";
     const columns = this.#output.columns || 80;
     const block = this.#block === undefined ? "" : `[${plural(this.#block.length, "pasted line")}] `;
-    const input = inputWindow(this.userInput, this.cursor, Math.max(columns - 4 - block.length, 8));
-    const hint = block ? "Enter sends the pasted lines as one message · Esc drops them" : this.#hint;
+    const shown = this.#asking ? dots(this.userInput) : masked(this.userInput);
+    const input = inputWindow(shown, this.cursor, Math.max(columns - 4 - block.length, 8));
+    const hint = this.#asking
+      ? "Typed as dots · Enter gives it · Esc, or Enter with nothing typed, gives up"
+      : block
+        ? "Enter sends the pasted lines as one message · Esc drops them"
+        : this.#hint;
     return [
-      `${styleText("cyan", "◆")}  ${this.#title}`,
+      `${styleText("cyan", "◆")}  ${this.#asking?.title ?? this.#title}`,
       `${styleText("cyan", "│")}  ${styleText("yellow", block)}${input}`,
       `${styleText("cyan", "└")}  ${styleText("dim", fitWidth(hint, columns - 4))}`,
       "",
     ].join("\n");
   }
 }
-
-/**
- * The part of `text` to show in `width` columns with the cursor at `cursor` (a UTF-16 index, as
- * readline counts): all of it if it fits, otherwise a window around the cursor with `…` where text
- * is cut. The cursor is drawn as an inverse character, or a block at the end, as clack does.
- * Characters are measured one at a time, outwards from the cursor and no further than the window
- * reaches, so that drawing costs the same for a line of any length (a paste can be 64 KiB).
- */
-export function inputWindow(text: string, cursor: number, width: number): string {
-  const atEnd = cursor >= text.length;
-  const at = atEnd ? "" : String.fromCodePoint(text.codePointAt(cursor)!);
-  const afterCursor = cursor + at.length;
-  const cursorGlyph = atEnd ? "█" : styleText("inverse", at);
-  const room = width - Math.max(1, Bun.stringWidth(at));
-  const allBefore = walk(text, cursor, -1, room);
-  const allAfter = walk(text, afterCursor, 1, room);
-  if (allBefore.to === 0 && allAfter.to === text.length && allBefore.columns + allAfter.columns <= room)
-    return `${text.slice(0, cursor)}${cursorGlyph}${text.slice(afterCursor)}`;
-  // Keep some text after the cursor in view, and as much as fits before it.
-  const keepAfter = walk(text, afterCursor, 1, Math.floor(width / 4)).columns;
-  const before = endBefore(text, cursor, room - keepAfter);
-  return `${before.text}${cursorGlyph}${startAfter(text, afterCursor, room - before.columns)}`;
-}
-
-/** The start of `text` that fits in `width` columns, with `…` if cut. */
-export function fitWidth(text: string, width: number): string {
-  return startAfter(text, 0, width);
-}
-
-/** The text from `start` on that fits in `width` columns, with `…` if cut. */
-function startAfter(text: string, start: number, width: number): string {
-  if (walk(text, start, 1, width).to === text.length) return text.slice(start);
-  return `${text.slice(start, walk(text, start, 1, width - 1).to)}…`;
-}
-
-/** The text before `end` that fits in `width` columns, with `…` if cut; and the columns it takes. */
-function endBefore(text: string, end: number, width: number): { text: string; columns: number } {
-  const whole = walk(text, end, -1, width);
-  if (whole.to === 0) return { text: text.slice(0, end), columns: whole.columns };
-  const shown = walk(text, end, -1, width - 1);
-  return { text: `…${text.slice(shown.to, end)}`, columns: shown.columns + 1 };
-}
-
-/**
- * Steps through `text` from `from` to its end (`step` 1) or its start (-1), a whole character at a
- * time, while the characters fit in `width` columns: where it stopped, and the columns they take.
- */
-function walk(text: string, from: number, step: 1 | -1, width: number): { to: number; columns: number } {
-  const end = step > 0 ? text.length : 0;
-  let at = from;
-  let columns = 0;
-  while (at !== end) {
-    // A character outside the BMP is a surrogate pair, two UTF-16 units: they go together.
-    const [first, second] = step > 0 ? [at, at + 1] : [at - 2, at - 1];
-    const pair = isHighSurrogate(text.charCodeAt(first)) && isLowSurrogate(text.charCodeAt(second));
-    const next = at + step * (pair ? 2 : 1);
-    const charWidth = Bun.stringWidth(step > 0 ? text.slice(at, next) : text.slice(next, at));
-    if (columns + charWidth > width) break;
-    columns += charWidth;
-    at = next;
-  }
-  return { to: at, columns };
-}
-
-const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff;
-const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff;

@@ -14,6 +14,7 @@ import { checkListening } from "./bun-socket";
 import { exitAfterOutput } from "./exit";
 import { describeFailure, exitCodeFor, withHint } from "./failures";
 import { InputLine, warning } from "./input-line";
+import { type SecretQuestion, secretQuestions, withSecrets } from "./secrets";
 import { TerminalView } from "./terminal-view";
 
 /** A clack session: intro, a name, a spinner while connecting, then the input line until you leave. */
@@ -186,6 +187,8 @@ class ChatScreen {
   }
 
   #typed(line: string): void {
+    const questions = secretQuestions(line);
+    if (questions) return void this.#askSecrets(line, questions);
     let command: Command;
     try {
       command = parseTyped(line);
@@ -196,6 +199,19 @@ class ChatScreen {
     if (command.type === "quit") return this.input.end();
     this.session.send(command);
     this.#retitle();
+  }
+
+  /** `/login alice`: asks for the password (masked), then sends the command with it; nothing if the user gives up. */
+  async #askSecrets(line: string, questions: SecretQuestion[]): Promise<void> {
+    const answers: string[] = [];
+    for (const { title, confirm } of questions) {
+      const answer = await this.input.ask(title);
+      if (answer === undefined) return this.input.print(...warning(`${line.split(/\s/)[0]} not sent.`));
+      if (confirm && (await this.input.ask("The same again, to be sure")) !== answer)
+        return this.input.print(...warning(`The two did not match; ${line.split(/\s/)[0]} not sent.`));
+      answers.push(answer);
+    }
+    this.session.send(withSecrets(line, answers));
   }
 
   /** Why `text` cannot be sent: more bytes than the server takes, which it would refuse. */

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { styleText } from "node:util";
-import { fitWidth, inputWindow } from "../../client/terminal/input-line";
+import { fitWidth, inputWindow } from "../../client/terminal/input-window";
 import { Keyboard } from "../../client/terminal/keyboard";
 
 const cursorOn = (char: string) => styleText("inverse", char);
