@@ -71,6 +71,11 @@ export class Terminal {
     return text.replace(/\nPane is dead \(.*\)\s*$/, "").trimEnd();
   }
 
+  /** Everything the terminal has shown: the screen and all of its scrollback, as plain text. */
+  async scrollback(): Promise<string> {
+    return (await this.tmux("capture-pane", "-p", "-S", "-")).trimEnd();
+  }
+
   /** The title the program set for its pane (OSC 0/2), as tmux keeps it. */
   async paneTitle(): Promise<string> {
     return (await this.tmux("display-message", "-p", "#{pane_title}")).trim();
