@@ -12,8 +12,9 @@
 
 import type { SessionOptions } from "./client/session/session";
 import { bunWebSocket } from "./client/terminal/bun-socket";
+import { KeptLogins } from "./client/terminal/kept-logins";
 import { chatAsNdjson, chatThroughPipes } from "./client/terminal/pipes";
-import { checkedName, DEFAULT_URL, readCa, serverUrl } from "./client/terminal/target";
+import { checkedName, DEFAULT_URL, readCa, readPassword, serverUrl } from "./client/terminal/target";
 import { chatInTerminal } from "./client/terminal/terminal";
 import { commandName, formatHelp, parseCommandLine, runMain } from "./common/cli";
 import pkg from "./package.json";
@@ -25,6 +26,12 @@ const OPTIONS = [
   { flag: "host", value: "HOST", help: "server host, instead of a URL (default 127.0.0.1)" },
   { flag: "port", short: "p", value: "PORT", help: "server port, instead of a URL (default 2000)" },
   { flag: "token", value: "TOKEN", env: "CHAT_TOKEN", help: "the shared secret, if the server wants one" },
+  {
+    flag: "password-file",
+    value: "FILE",
+    help: "log in to a registered --name with the password on FILE's first line (or env CHAT_PASSWORD)",
+  },
+  { flag: "forget", help: "forget the login kept for this server (the next login asks for the password)" },
   { flag: "ca", value: "FILE", help: "trust this certificate (PEM) for wss://, e.g. a self-signed one" },
   { flag: "no-reconnect", help: "exit when the connection drops instead of reconnecting" },
   { flag: "help", short: "h", help: "show this help and exit" },
@@ -65,10 +72,19 @@ async function main(): Promise<void> {
     reconnect: !options["no-reconnect"],
   };
 
-  // 3. Interactive only when a person is at a terminal on both ends.
-  if (options.json) await chatAsNdjson(session);
-  else if (process.stdin.isTTY && process.stdout.isTTY) await chatInTerminal(session);
-  else await chatThroughPipes(session);
+  // 3. Logging in to a registered name: with a password from a file or the environment, or the
+  //    login kept from an earlier run on a terminal (never a password on the command line, where
+  //    any user of the machine can read it).
+  const accounts = {
+    kept: new KeptLogins(),
+    forget: options.forget,
+    password: await readPassword(options["password-file"], process.env.CHAT_PASSWORD),
+  };
+
+  // 4. Interactive only when a person is at a terminal on both ends.
+  if (options.json) await chatAsNdjson(session, accounts);
+  else if (process.stdin.isTTY && process.stdout.isTTY) await chatInTerminal(session, accounts);
+  else await chatThroughPipes(session, accounts);
 }
 
 await runMain("client.ts", main);

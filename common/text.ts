@@ -177,6 +177,20 @@ export function describeUser(user: User): string {
 }
 
 /**
+ * What the terminal and the page show after a name in a list of people: `✓` for a registered
+ * name its owner is logged in to (nobody else can take it), `×2` for one person on two connections.
+ */
+export function personMarks(user: User & { registered?: true; connections?: number }): {
+  registered: string;
+  connections: string;
+} {
+  return {
+    registered: user.registered ? "✓" : "",
+    connections: user.connections && user.connections > 1 ? `×${user.connections}` : "",
+  };
+}
+
+/**
  * Someone who joins and leaves again within this long, with nothing shown between (a client that
  * only looked in, a reconnect that did not last), is one line in the clients, not two.
  */

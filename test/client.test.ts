@@ -244,7 +244,12 @@ describe("errors", () => {
       `Usage: ${RUN.client} [options] [URL]\n       ${RUN.client} [options] < messages.txt\n       ${RUN.client} --json [options] [URL]\n`,
     );
     expect(help.stdout).toContain(
-      "  -n, --name NAME     your name in the chat (on a terminal you are asked otherwise)\n",
+      "  -n, --name NAME           your name in the chat (on a terminal you are asked otherwise)\n",
+    );
+    // The password never on the command line, where anyone on the machine can read it.
+    expect(help.stdout).toContain(
+      "      --password-file FILE  log in to a registered --name with the password on FILE's first line (or env CHAT_PASSWORD)\n" +
+        "      --forget              forget the login kept for this server (the next login asks for the password)\n",
     );
     expect(await run([...CLIENT, "-v"])).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });

@@ -6,6 +6,7 @@
  *
  * This file puts the page's parts together, in the order a visit needs them.
  */
+import { AccountPanel } from "./account";
 import { Attention } from "./attention";
 import { listenToTyping } from "./composer";
 import { Connection } from "./connection";
@@ -22,19 +23,21 @@ const messageInput = document.getElementById("message") as HTMLTextAreaElement;
 const state = new PageState();
 
 // 2. What shows the events: the people and rooms panel, paging back through the room's history,
-//    what calls the reader back (unread count, mentions, notifications), and the view that takes
-//    each event to its place on the page.
+//    what calls the reader back (unread count, mentions, notifications), whose the name is (keep
+//    it, log out), and the view that takes each event to its place on the page.
 const panel = new PeoplePanel(state);
 const paging = new HistoryPaging(state, (message) => saidLine(state, message));
 const attention = new Attention(state);
-const view = new EventView(state, panel, paging, attention);
+const account = new AccountPanel(state);
+const view = new EventView(state, panel, paging, attention, account);
 
 // 3. The connection, which hands each event to the view and says in the top bar how it is going.
 const connection = new Connection(state, (event) => view.show(event));
 
-// 4. A name, or none: Enter in the name form joins, and the chat shows once the server let us in.
+// 4. A name, or none: Enter in the name form joins (logged in, for a registered name), and the chat
+//    shows once the server let us in.
 new NameForm(
-  (name, token) => connection.join(name, token),
+  (name, token, login) => connection.join(name, token, login),
   () => {
     chat.hidden = false;
     messageInput.focus();
@@ -42,4 +45,4 @@ new NameForm(
 );
 
 // 5. Typing: Enter sends, Shift+Enter starts a new line; slash commands as in the terminal.
-listenToTyping(state, connection, panel);
+listenToTyping(state, connection, panel, account);

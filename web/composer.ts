@@ -4,7 +4,8 @@
  * message waits in the session's outbox and shows at once, marked as waiting, until its echo
  * comes back.
  */
-import { type Command, CommandError, parseTyped } from "../common/commands";
+import { type Command, CommandError, missingSecret, parseTyped } from "../common/commands";
+import type { AccountPanel } from "./account";
 import type { Connection } from "./connection";
 import { setField, tooLong } from "./field";
 import { append, appendPending } from "./log";
@@ -15,7 +16,12 @@ const composer = document.getElementById("composer") as HTMLFormElement;
 const messageInput = document.getElementById("message") as HTMLTextAreaElement;
 
 /** Listens to the message field of the page whose state is `state`. */
-export function listenToTyping(state: PageState, connection: Connection, panel: PeoplePanel): void {
+export function listenToTyping(
+  state: PageState,
+  connection: Connection,
+  panel: PeoplePanel,
+  account: AccountPanel,
+): void {
   messageInput.addEventListener("keydown", (event) => {
     if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
     event.preventDefault();
@@ -28,6 +34,13 @@ export function listenToTyping(state: PageState, connection: Connection, panel: 
     const { session } = state;
     if (line.trim() === "" || !session) return;
     messageInput.focus();
+    // A password is typed in a password field, never in the message field: /register alone opens
+    // the form that asks for it.
+    if (missingSecret(line)?.type === "register") {
+      setField("");
+      panel.openDrawer(true);
+      return account.openForm(true);
+    }
     const command = parseLine(line);
     if (!command) return;
     const isMessage = command.type === "say" || command.type === "me";

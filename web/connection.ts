@@ -8,7 +8,8 @@ import { ChatSession, ConnectError, NameRefusedError, type Status } from "../cli
 import type { ChatEvent } from "../common/events";
 import { messagesWere } from "../common/text";
 import { refused } from "./field";
-import { add, append, failPending } from "./log";
+import { keptLogin } from "./kept-login";
+import { add, append, clearLog, failPending } from "./log";
 import { FittingPlaceholder } from "./placeholder";
 import type { PageState } from "./state";
 
@@ -35,10 +36,24 @@ const HINTS = {
 
 export type Connectedness = "online" | "reconnecting" | "offline";
 
+/** How to log in to a registered name on joining: with the session token kept from before, or its password. */
+export type Login = { session: string } | { password: string };
+
+/** Why joining did not get us in: the server's words, and whether the name is a registered one (log in to have it). */
+export interface JoinRefusal {
+  reason: string;
+  registered: boolean;
+}
+
+/** How long to wait for the server's answer to a login. */
+const LOGIN_WAIT_MS = 10_000;
+
 export class Connection {
   readonly #hint = new FittingPlaceholder(messageInput);
   /** The token the name form gave, for trying again. */
   #token: string | undefined;
+  /** Who waits for the answer to a login, if anyone: it sees each event first. */
+  #loggingIn: ((event: ChatEvent) => void) | undefined;
 
   /** The connection of the page whose state is `state`; each event that comes goes to `show`. */
   constructor(
@@ -46,20 +61,28 @@ export class Connection {
     private readonly show: (event: ChatEvent) => void,
   ) {}
 
-  /** Connects and listens; returns the server's reason if it refused the name, to ask again. */
-  async join(name: string | undefined, token: string | undefined): Promise<string | undefined> {
+  /**
+   * Connects and listens, logged in to `name` if `login` is given; returns why the server refused
+   * the name (or the login), to ask again.
+   */
+  async join(name: string | undefined, token: string | undefined, login?: Login): Promise<JoinRefusal | undefined> {
     this.#token = token;
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
+    // With a password, the connection starts without a name and logs in to it: asking for a
+    // registered name would only be refused.
+    const password = login && "password" in login ? login.password : undefined;
     let session: ChatSession;
     try {
       session = await ChatSession.open({
         url,
-        ...(name && { name }),
+        ...(name && password === undefined && { name }),
         ...(token !== undefined && { token }),
+        ...(login && "session" in login && { session: login.session }),
         reconnect: true,
       });
     } catch (error) {
-      if (error instanceof NameRefusedError) return error.reason;
+      if (error instanceof NameRefusedError)
+        return { reason: error.reason, registered: (error.code as string) === "name-registered" };
       if (!(error instanceof ConnectError)) throw error;
       this.setStatus("offline", "Not connected");
       append("error", error.message);
@@ -67,8 +90,43 @@ export class Connection {
     }
     this.state.session = session;
     this.setStatus("online", "Connected");
-    session.listen(this.show, (change) => this.#onStatus(change));
-    return undefined;
+    session.listen(
+      (event) => {
+        this.#loggingIn?.(event);
+        this.show(event);
+      },
+      (change) => this.#onStatus(change),
+    );
+    if (name === undefined || password === undefined) return undefined;
+    const failed = await this.#logIn(session, name, password);
+    if (failed !== undefined) await this.#leave(session);
+    return failed === undefined ? undefined : { reason: failed, registered: true };
+  }
+
+  /** Sends the login and waits for its answer: undefined once logged in, otherwise the server's words. */
+  async #logIn(session: ChatSession, name: string, password: string): Promise<string | undefined> {
+    const { promise, resolve } = Promise.withResolvers<string | undefined>();
+    const timer = setTimeout(() => resolve("The server did not answer the login. Try again."), LOGIN_WAIT_MS);
+    this.#loggingIn = (event) => {
+      if (event.type === "account" && event.name !== null) resolve(undefined);
+      if (event.type === "error" && (event.code === "login-failed" || event.code === "password-invalid"))
+        resolve(event.message);
+    };
+    session.send({ type: "login", name, password });
+    try {
+      return await promise;
+    } finally {
+      clearTimeout(timer);
+      this.#loggingIn = undefined;
+    }
+  }
+
+  /** A connection that did not get the name asked for closes; the next one starts the page afresh. */
+  async #leave(session: ChatSession): Promise<void> {
+    await session.close();
+    this.state.session = undefined;
+    this.state.room = "";
+    clearLog();
   }
 
   /** The status line says `text`; the field's hint says what becomes of what is typed. */
@@ -108,7 +166,8 @@ export class Connection {
     button.addEventListener("click", async () => {
       button.disabled = true;
       this.setStatus("reconnecting", "Reconnecting…");
-      await this.join(this.state.myName, this.#token);
+      const kept = keptLogin.get();
+      await this.join(this.state.myName, this.#token, kept && { session: kept.token });
       if (this.state.online) {
         button.closest("li")?.remove();
         messageInput.disabled = false;

@@ -3,14 +3,21 @@
  * server's token if it wants one (GET /auth says whether it does, and whether one is right; the
  * token goes in no URL). What is wrong is said under the form, and the cursor goes to the field at
  * fault. The name is remembered in this browser for the next visit.
+ *
+ * A registered name is refused until its owner logs in: the form then asks for its password. A
+ * login kept from an earlier visit (kept-login.ts) logs in without it.
  */
 import { nameProblem, normalizeName } from "../common/text";
+import type { JoinRefusal, Login } from "./connection";
+import { keptLogin } from "./kept-login";
 
 const form = document.getElementById("welcome") as HTMLFormElement;
 const nameInput = document.getElementById("name") as HTMLInputElement;
 const problemLine = document.getElementById("name-problem") as HTMLParagraphElement;
 const tokenField = document.getElementById("token-field") as HTMLDivElement;
 const tokenInput = document.getElementById("token") as HTMLInputElement;
+const passwordField = document.getElementById("password-field") as HTMLDivElement;
+const passwordInput = document.getElementById("password") as HTMLInputElement;
 
 const NAME_KEY = "chat.name";
 
@@ -18,7 +25,14 @@ const NAME_KEY = "chat.name";
  * Joins with what the form was given: resolves to the server's reason if it refused the name (the
  * form asks again), or to nothing once in (or once past the form with no server to be had).
  */
-export type Join = (name: string | undefined, token: string | undefined) => Promise<string | undefined>;
+export type Join = (
+  name: string | undefined,
+  token: string | undefined,
+  login: Login | undefined,
+) => Promise<JoinRefusal | undefined>;
+
+/** The same name, whatever its case: a kept login's name as registered, and the one typed. */
+const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 export class NameForm {
   /** Whether the server wants a token: asked as the page opens, before anyone types one. */
@@ -32,8 +46,13 @@ export class NameForm {
     private readonly join: Join,
     private readonly joined: () => void,
   ) {
-    nameInput.value = localStorage.getItem(NAME_KEY) ?? "";
+    nameInput.value = keptLogin.get()?.name ?? localStorage.getItem(NAME_KEY) ?? "";
     void this.#tokenWanted.then((wanted) => (tokenField.hidden = !wanted));
+    // Another name is another question: the password asked for was the other name's.
+    nameInput.addEventListener("input", () => {
+      passwordField.hidden = true;
+      passwordInput.value = "";
+    });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       void this.#submit();
@@ -48,13 +67,35 @@ export class NameForm {
     localStorage.setItem(NAME_KEY, name);
     // The chat shows once the server has let us in; a name it refuses is asked for again here.
     const token = (await this.#tokenWanted) ? tokenInput.value : undefined;
-    const refused = await this.join(name === "" ? undefined : name, token);
+    const login = this.#login(name);
+    const refused = await this.join(name === "" ? undefined : name, token, login);
+    if (refused?.registered) return this.#askPassword(name, refused, login);
     if (refused) {
-      problemLine.textContent = refused;
+      problemLine.textContent = refused.reason;
       return nameInput.focus();
     }
+    passwordInput.value = "";
     form.hidden = true;
     this.joined();
+  }
+
+  /** How to log in to `name`: with the password typed for it, or with the login kept from before. */
+  #login(name: string): Login | undefined {
+    if (!passwordField.hidden && passwordInput.value !== "") return { password: passwordInput.value };
+    const kept = keptLogin.get();
+    return kept && name !== "" && sameName(kept.name, name) ? { session: kept.token } : undefined;
+  }
+
+  /** The name is registered: its password is asked for (a kept login that did not do is forgotten). */
+  #askPassword(name: string, refused: JoinRefusal, login: Login | undefined): void {
+    if (login && "session" in login) keptLogin.forget();
+    const wrong = login && "password" in login;
+    problemLine.textContent = wrong
+      ? refused.reason
+      : `${name} is a registered name: type its password to log in, or choose another name.`;
+    passwordField.hidden = false;
+    passwordInput.focus();
+    passwordInput.select();
   }
 
   /** What keeps the form from joining, and the field to put right; undefined if nothing does. */

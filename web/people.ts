@@ -4,7 +4,8 @@
  * and so does choosing a room. The list of rooms is asked for on entering a room, and again now and
  * then while people come and go; a /rooms the user typed is answered in the conversation too.
  */
-import { describeUser as describe } from "../common/text";
+import type { User } from "../common/events";
+import { personMarks } from "../common/text";
 import { append } from "./log";
 import type { PageState, RoomCount } from "./state";
 
@@ -14,6 +15,35 @@ const membersTitle = document.getElementById("members-title") as HTMLHeadingElem
 const roomsList = document.getElementById("rooms") as HTMLUListElement;
 const drawerToggle = document.getElementById("drawer-toggle") as HTMLButtonElement;
 const messageInput = document.getElementById("message") as HTMLTextAreaElement;
+
+/**
+ * A person in the list: the name and address, a ✓ after a registered name (its owner is logged
+ * in: nobody else can take it), and ×2 after one person on two connections.
+ */
+function personLabel(user: User): (string | HTMLElement)[] {
+  const { registered, connections } = personMarks(user);
+  const mark = (text: string, className: string, title: string) => {
+    const span = document.createElement("span");
+    span.className = className;
+    span.textContent = text;
+    span.title = title;
+    return span;
+  };
+  const name = user.name ?? user.address;
+  return [
+    name,
+    ...(registered ? [mark(registered, "registered", "a registered name: its owner is logged in")] : []),
+    ...(user.name ? [` (${user.address})`] : []),
+    ...(connections ? [mark(connections, "connections", `on ${connections.slice(1)} connections`)] : []),
+  ];
+}
+
+/** A person in a line of text, marked as in the list. */
+export function describeListed(user: User): string {
+  const { registered, connections } = personMarks(user);
+  const name = registered ? `${user.name} ${registered}` : (user.name ?? user.address);
+  return [user.name ? `${name} (${user.address})` : name, connections].filter(Boolean).join(" ");
+}
 
 /** How often at most the list of rooms is asked for while people come and go. */
 const ROOMS_REFRESH_MS = 30_000;
@@ -51,7 +81,8 @@ export class PeoplePanel {
     membersList.replaceChildren(
       ...[...members.values()].map((member) => {
         const item = document.createElement("li");
-        item.textContent = this.state.isMe(member) ? `${describe(member)} · you` : describe(member);
+        item.append(...personLabel(member));
+        if (this.state.isMe(member)) item.append(" · you");
         return item;
       }),
     );

@@ -3,12 +3,13 @@
  * in the conversation, the side panel, the title and the notifications.
  */
 import type { ChatEvent, JoinedEvent, NoticeEvent, SaidEvent } from "../common/events";
-import { describeUser as describe, messagesWere } from "../common/text";
+import { messagesWere } from "../common/text";
+import type { AccountPanel } from "./account";
 import { type Attention, mentions } from "./attention";
 import { setMaxMessage, toldAlready } from "./field";
 import { add, append, cameAndWent, clearLog, noteJoin, saidItem, settlePending } from "./log";
 import type { HistoryPaging } from "./paging";
-import type { PeoplePanel } from "./people";
+import { describeListed, type PeoplePanel } from "./people";
 import type { PageState } from "./state";
 
 const roomTitle = document.getElementById("room") as HTMLSpanElement;
@@ -25,6 +26,7 @@ export class EventView {
     private readonly panel: PeoplePanel,
     private readonly paging: HistoryPaging,
     private readonly attention: Attention,
+    private readonly account: AccountPanel,
   ) {}
 
   /** Each event the session hands on, in the order it came. */
@@ -43,7 +45,7 @@ export class EventView {
       case "members":
         this.state.setMembers(event.members);
         this.panel.showMembers();
-        return void append("info", `In ${event.room}: ${event.members.map(describe).join(", ")}`);
+        return void append("info", `In ${event.room}: ${event.members.map(describeListed).join(", ")}`);
       case "rooms":
         return this.panel.roomsCame(event.rooms);
       case "earlier":
@@ -52,7 +54,10 @@ export class EventView {
         return void append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));
       case "error":
         if (toldAlready(event.id)) return; // the refused status said it, and which message
+        if (this.account.refused(event)) return; // said under the form that asked
         return void append("error", event.message);
+      case "account":
+        return this.account.account(event);
     }
   }
 
@@ -68,6 +73,7 @@ export class EventView {
     this.state.setMembers(event.members, event.count);
     this.panel.showMembers();
     if (event.missed) append("info", `${messagesWere(event.missed)} missed, too far back to replay.`);
+    this.account.show();
     this.panel.askRooms();
   }
 
@@ -86,6 +92,7 @@ export class EventView {
     if (event.room === this.state.room && event.user) {
       this.state.memberChanged(event.user, event.event);
       this.panel.peopleChanged();
+      if (event.event === "rename" && this.state.isMe(event.user)) this.account.show();
       if (event.event === "leave" && cameAndWent(event.user)) return;
     }
     const item = append("notice", event.text, event.time);

@@ -24,6 +24,10 @@ export class PageState {
   announceLimit = Infinity;
   /** The rooms with people in them, as last told, and how many. */
   rooms: RoomCount[] = [];
+  /** The registered account this connection is logged in to (from `account` events); null: a guest. */
+  account: string | null = null;
+  /** The server keeps accounts in memory only: this one lasts until it stops. */
+  temporaryAccount = false;
 
   /** True if `user` is us. */
   isMe(user: User): boolean {

@@ -7,7 +7,7 @@ import { runCommand } from "../../common/run-command";
 import { type ConnectError, type FailureCode, serverAddress } from "../session/connect";
 
 /** Exit code for a server that refused us: wrong token, origin not allowed, full, the name, closed as a flooder. */
-const EXIT_REFUSED = 3;
+export const EXIT_REFUSED = 3;
 
 /** Every code is here, so that a new one cannot be added without choosing its exit code. */
 const EXIT_CODES: Record<FailureCode, 1 | typeof EXIT_REFUSED> = {

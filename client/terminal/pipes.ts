@@ -12,6 +12,7 @@ import { messagesWere } from "../../common/text";
 import type { SessionOptions } from "../session/session";
 import { exitAfterOutput, openOrExit } from "./exit";
 import { exitCodeFor, withHint } from "./failures";
+import type { Accounts } from "./login";
 
 /** At end of input, how long to wait without any progress for everything sent to be answered. */
 const SETTLE_QUIET_MS = 5_000;
@@ -35,14 +36,22 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 
 /**
  * Sends each stdin line, has `print` show each event, and tells on stderr what happens to the
- * connection. At end of input it waits until everything sent has been answered, then leaves.
+ * connection. At end of input it waits until everything sent has been answered, then leaves. A
+ * registered name is logged in to with the password given (--password-file, CHAT_PASSWORD); the
+ * logins a terminal keeps are not used (a script says which account it runs as), only --forget.
  */
-async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw: string) => void): Promise<void> {
-  const session = await openOrExit(options);
-  if (!session) return;
+async function relayStdin(
+  options: SessionOptions,
+  accounts: Accounts,
+  print: (event: ChatEvent, raw: string) => void,
+): Promise<void> {
+  if (accounts.forget) accounts.kept.forget(options.url);
+  const opened = await openOrExit(options, accounts.password);
+  if (!opened) return;
+  const { session } = opened;
   const say = (line: string) => process.stderr.write(`${line}\n`);
   let refused = 0;
-  session.listen(print, (status) => {
+  opened.listen(print, (status) => {
     switch (status.type) {
       case "lost":
         return say(
@@ -96,10 +105,10 @@ async function relayStdin(options: SessionOptions, print: (event: ChatEvent, raw
  * Plain text: `From server: <line>`, each event as the server words it for plain-text clients.
  * Like a plain-text client, it shows no greeting; a note about missed messages goes to stderr.
  */
-export async function chatThroughPipes(options: SessionOptions): Promise<void> {
+export async function chatThroughPipes(options: SessionOptions, accounts: Accounts): Promise<void> {
   let rooms = 0;
   let lastRoom: string | undefined;
-  await relayStdin(options, (event) => {
+  await relayStdin(options, accounts, (event) => {
     if (event.type === "welcome") return;
     if (event.type === "joined") {
       if (event.missed)
@@ -110,8 +119,10 @@ export async function chatThroughPipes(options: SessionOptions): Promise<void> {
       if (rooms++ === 0 || event.room === lastRoom) return void (lastRoom = event.room);
       lastRoom = event.room;
     }
+    // A session token is this client's to use, not a line for a script's log.
+    const shown = event.type === "account" ? { ...event, token: undefined } : event;
     // Every line its own `From server:`, so that a script reading lines never meets a bare one.
-    output(toText(event).replaceAll("\n", "\nFrom server: ").replace(/^/, "From server: "));
+    output(toText(shown).replaceAll("\n", "\nFrom server: ").replace(/^/, "From server: "));
   });
 }
 
@@ -119,6 +130,6 @@ export async function chatThroughPipes(options: SessionOptions): Promise<void> {
  * NDJSON: every event, one per line, as checked and made safe (a raw line could carry 8-bit
  * control characters that JSON does not escape).
  */
-export async function chatAsNdjson(options: SessionOptions): Promise<void> {
-  await relayStdin(options, (event) => output(JSON.stringify(event)));
+export async function chatAsNdjson(options: SessionOptions, accounts: Accounts): Promise<void> {
+  await relayStdin(options, accounts, (event) => output(JSON.stringify(event)));
 }

@@ -1,6 +1,7 @@
 /**
  * Where the client connects and as whom, from its command line: the server's URL (from a URL,
- * `host:port`, a bare port, or --host/--port), a name and room checked as the server would, and a CA file.
+ * `host:port`, a bare port, or --host/--port), a name and room checked as the server would, a CA
+ * file, and the password of a registered name.
  */
 import { parsePort, UsageError } from "../../common/cli";
 import { nameProblem, normalizeName } from "../../common/text";
@@ -20,6 +21,28 @@ export async function readCa(file: string): Promise<string> {
   } catch (error) {
     throw new UsageError(`--ca '${file}' could not be read: ${(error as { code?: string }).code ?? String(error)}.`);
   }
+}
+
+/**
+ * The password to log in with: the first line of `file` (--password-file), or `environment`
+ * (CHAT_PASSWORD); undefined if neither is given.
+ */
+export async function readPassword(
+  file: string | undefined,
+  environment: string | undefined,
+): Promise<string | undefined> {
+  if (file === undefined) return environment === "" ? undefined : environment;
+  let content: string;
+  try {
+    content = await Bun.file(file).text();
+  } catch (error) {
+    throw new UsageError(
+      `--password-file '${file}' could not be read: ${(error as { code?: string }).code ?? String(error)}.`,
+    );
+  }
+  const password = content.split(/\r?\n/)[0] ?? "";
+  if (password === "") throw new UsageError(`--password-file '${file}' is empty: its first line is the password.`);
+  return password;
 }
 
 /**

@@ -5,8 +5,8 @@
  * which leaves it out when NO_COLOR is set or the output is not a terminal.
  */
 import { styleText } from "node:util";
-import type { ChatEvent, User } from "../../common/events";
-import { clockTime, forTerminal, type NAME_COLOURS, nameColour } from "../../common/text";
+import type { AccountEvent, ChatEvent, User } from "../../common/events";
+import { clockTime, forTerminal, type NAME_COLOURS, nameColour, personMarks } from "../../common/text";
 import type { Whereabouts } from "../session/whereabouts";
 
 /** Starts each line of a message after its first: as wide as the time and the space after it. */
@@ -36,13 +36,17 @@ export const NAME_PALETTE = [
 
 /** How events look on the terminal; who "you" are comes from the session's whereabouts. */
 export class TerminalView {
+  /** The registered account we are logged in to, from `account` events; null: a guest. */
+  #account: string | null = null;
+
   constructor(private readonly where: Whereabouts) {}
 
-  /** The input line's title: who you are and where. */
+  /** The input line's title: who you are (✓: logged in to the name) and where. */
   title(): string {
     const { me, room } = this.where;
     if (!me) return "Message";
-    return `${forTerminal(me.name ?? me.address)} in ${forTerminal(room ?? "")}`;
+    const mark = this.#account !== null && me.name !== null ? " ✓" : "";
+    return `${forTerminal(me.name ?? me.address)}${mark} in ${forTerminal(room ?? "")}`;
   }
 
   /** An event as lines for the terminal, with the gutter to print them behind; nothing for some. */
@@ -95,10 +99,16 @@ export class TerminalView {
         };
       case "error":
         return { text: styleText("yellow", forTerminal(event.message)), gutter: styleText("yellow", "▲") };
+      case "account":
+        this.#account = event.name;
+        return { text: styleText("green", accountLine(event)), gutter: styleText("green", "✓") };
     }
   }
 
-  /** A person as shown in a line: the name in its colour (yours in green) and the address dimmed. */
+  /**
+   * A person as shown in a line: the name in its colour (yours in green) and the address dimmed;
+   * ✓ after a registered name, ×2 after one person on two connections (personMarks).
+   */
   private who(user: User): string {
     const own = this.where.isMe(user);
     const label = forTerminal(user.name ?? user.address);
@@ -106,6 +116,18 @@ export class TerminalView {
       own ? ["bold", "green"] : ["bold", NAME_PALETTE[nameColour(user.name ?? user.address)]!],
       label,
     );
-    return user.name ? `${styled} ${styleText("dim", `(${forTerminal(user.address)})`)}` : styled;
+    const { registered, connections } = personMarks(user);
+    const name = registered ? `${styled} ${styleText("cyan", registered)}` : styled;
+    const shown = user.name ? `${name} ${styleText("dim", `(${forTerminal(user.address)})`)}` : name;
+    return connections ? `${shown} ${styleText("dim", connections)}` : shown;
   }
+}
+
+/** A login or logout, in words; the token is the client's to keep, never shown. */
+function accountLine({ name, token, temporary, text }: AccountEvent): string {
+  if (text !== undefined) return forTerminal(text); // the server's words for a change of its own (a new password)
+  if (name === null) return "Logged out: you are a guest now, and this device no longer logs in by itself.";
+  const until = temporary ? " This server keeps accounts only until it stops." : "";
+  const kept = token !== undefined ? " This device stays logged in (/logout or --forget to stop that)." : "";
+  return `Logged in as ${forTerminal(name)}: the name is yours.${kept}${until}`;
 }

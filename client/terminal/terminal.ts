@@ -5,53 +5,36 @@
  */
 
 import { styleText } from "node:util";
-import { cancel, intro, isCancel, log, outro, S_STEP_ERROR, spinner, text } from "@clack/prompts";
+import { intro, log, outro } from "@clack/prompts";
 import { type Command, CommandError, parseTyped } from "../../common/commands";
-import type { ChatEvent, NoticeEvent } from "../../common/events";
-import { CAME_AND_WENT_MS, cameAndWentLine, messagesWere, nameProblem, normalizeName } from "../../common/text";
-import { ChatSession, ConnectError, NameRefusedError, type SessionOptions, type Status } from "../session/session";
-import { checkListening } from "./bun-socket";
+import type { AccountEvent, ChatEvent, NoticeEvent } from "../../common/events";
+import { CAME_AND_WENT_MS, cameAndWentLine, messagesWere } from "../../common/text";
+import type { ChatSession, SessionOptions, Status } from "../session/session";
 import { exitAfterOutput } from "./exit";
-import { describeFailure, exitCodeFor, withHint } from "./failures";
+import { exitCodeFor, withHint } from "./failures";
 import { InputLine, warning } from "./input-line";
+import { join } from "./joining";
+import type { KeptLogins } from "./kept-logins";
+import type { Accounts } from "./login";
 import { type SecretQuestion, secretQuestions, withSecrets } from "./secrets";
 import { TerminalView } from "./terminal-view";
 
-/** A clack session: intro, a name, a spinner while connecting, then the input line until you leave. */
-export async function chatInTerminal(options: SessionOptions): Promise<void> {
-  intro(styleText("inverse", ` chat · ${options.url} `));
+/**
+ * A clack session: intro, a name (and its password, for a registered one), a spinner while
+ * connecting, then the input line until you leave.
+ */
+export async function chatInTerminal(given: SessionOptions, accounts: Accounts): Promise<void> {
+  intro(styleText("inverse", ` chat · ${given.url} `));
 
-  // 0. Before asking for a name, that something answers there: a name typed for a server that is
-  //    not running is typed for nothing.
-  if (options.name === undefined && !(await somethingListens(options.url))) return;
-
-  // 1 and 2. A name, unless given, and the connection; a name the server refuses is asked for again.
-  let session: ChatSession | undefined;
-  while (!session) {
-    if (options.name === undefined) {
-      const name = await askName();
-      if (name === undefined) return exitAfterOutput(0);
-      options = { ...options, ...(name !== "" && { name }) };
-    }
-    const connecting = spinner();
-    connecting.start(`Connecting to ${options.url}`);
-    try {
-      session = await ChatSession.open(options);
-      connecting.stop(`Connected to ${options.url}`);
-    } catch (error) {
-      if (!(error instanceof ConnectError)) throw error;
-      if (!(error instanceof NameRefusedError)) {
-        connecting.error(describeFailure(error, options.url));
-        return exitAfterOutput(exitCodeFor(error.code));
-      }
-      connecting.error(`${error.reason}`);
-      options = { ...options, name: undefined };
-    }
-  }
+  // 0 to 2. A name, its password if it is registered, and the connection (joining.ts).
+  const joined = await join(given, accounts);
+  if (!joined) return;
+  const { opened, options } = joined;
+  const { session } = opened;
 
   // 3. The input line; what arrives is printed above it, and so is what happens to the connection.
-  const screen = new ChatScreen(session, options.url);
-  session.listen(
+  const screen = new ChatScreen(session, options.url, accounts.kept);
+  opened.listen(
     (event) => screen.show(event),
     (status) => screen.status(status),
   );
@@ -66,38 +49,6 @@ export async function chatInTerminal(options: SessionOptions): Promise<void> {
   await session.close();
   outro("Left the chat.");
   exitAfterOutput(0);
-}
-
-/** Whether anything listens at `url`; if not, says why, as connecting would, and exits. */
-async function somethingListens(url: string): Promise<boolean> {
-  // No guide line of its own: when the check passes, the spinner vanishes without a trace.
-  const checking = spinner({ withGuide: false });
-  checking.start(`Connecting to ${url}`);
-  try {
-    await checkListening(url, url);
-  } catch (error) {
-    checking.clear();
-    if (!(error instanceof ConnectError)) throw error;
-    log.message(describeFailure(error, url), { symbol: styleText("red", S_STEP_ERROR) });
-    exitAfterOutput(exitCodeFor(error.code));
-    return false;
-  }
-  checking.clear();
-  return true;
-}
-
-/** Asks for a name: "" to go by the address only, undefined if the person left (Ctrl-C). */
-async function askName(): Promise<string | undefined> {
-  const answer = await text({
-    message: "Your name",
-    placeholder: "Enter to go by your address only",
-    validate: (value) => (value && value.trim() !== "" ? nameProblem(normalizeName(value)) : undefined),
-  });
-  if (isCancel(answer)) {
-    cancel("Not connected.");
-    return undefined;
-  }
-  return normalizeName(answer);
 }
 
 const SPINNER = ["◒", "◐", "◓", "◑"];
@@ -117,6 +68,7 @@ class ChatScreen {
   constructor(
     private readonly session: ChatSession,
     private readonly url: string,
+    private readonly kept: KeptLogins,
   ) {
     this.#view = new TerminalView(session.where);
     this.input = new InputLine({
@@ -129,12 +81,29 @@ class ChatScreen {
 
   show(event: ChatEvent): void {
     if (event.type === "welcome") this.#maxMessage = event.limits.maxMessage;
+    if (event.type === "account") this.#account(event);
+    // A kept token the server no longer takes is of no use: the next start asks for the password.
+    if (event.type === "error" && event.code === "session-invalid") this.kept.forget(this.url);
     const shown = this.#view.render(event);
     if (event.type === "notice" && event.event === "leave" && this.#cameAndWent(event)) return this.#retitle();
     if (shown) this.input.print(shown.text, shown.gutter);
     if (event.type === "notice" && event.event === "join" && event.user)
       this.#lastJoin = { address: event.user.address, at: Date.now(), printed: this.input.printed };
     this.#retitle();
+  }
+
+  /**
+   * A login (its token kept for the next start, so that it asks for no password) or a logout (the
+   * kept token forgotten). The token itself is never shown.
+   */
+  #account(event: AccountEvent): void {
+    const problem =
+      event.name === null
+        ? this.kept.forget(this.url)
+        : event.token !== undefined
+          ? this.kept.keep(this.url, { name: event.name, token: event.token })
+          : undefined;
+    if (problem) this.input.print(...warning(`${problem} The next start will ask for the password.`));
   }
 
   /**

@@ -1,0 +1,104 @@
+/**
+ * The side panel's part about your name: whether it is yours (registered, and logged in) or
+ * anyone's to take once you leave; "Keep this name", which registers it with a password asked
+ * twice; and "Log out". The session token the server gives goes to this browser's kept login
+ * (kept-login.ts), and logging out forgets it.
+ */
+import type { AccountEvent, ErrorEvent } from "../common/events";
+import { keptLogin } from "./kept-login";
+import type { PageState } from "./state";
+
+const status = document.getElementById("account-status") as HTMLParagraphElement;
+const keepButton = document.getElementById("keep-name") as HTMLButtonElement;
+const logOutButton = document.getElementById("log-out") as HTMLButtonElement;
+const keepForm = document.getElementById("keep-form") as HTMLFormElement;
+const newPassword = document.getElementById("new-password") as HTMLInputElement;
+const newPasswordAgain = document.getElementById("new-password-again") as HTMLInputElement;
+const keepProblem = document.getElementById("keep-problem") as HTMLParagraphElement;
+const keepCancel = document.getElementById("keep-cancel") as HTMLButtonElement;
+
+/** The server's shortest password (common/codes.ts, password-invalid). */
+const MIN_PASSWORD = 8;
+
+/** The refusals of a registration, said in the form rather than in the conversation. */
+const REGISTRATION_REFUSALS = new Set(["password-invalid", "already-registered", "registration-closed", "bad-command"]);
+
+export class AccountPanel {
+  /** A registration sent and not answered yet: its refusal goes under the form. */
+  #registering = false;
+
+  constructor(private readonly state: PageState) {
+    keepButton.addEventListener("click", () => this.openForm(true));
+    keepCancel.addEventListener("click", () => this.openForm(false));
+    keepForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#register();
+    });
+    logOutButton.addEventListener("click", () => {
+      keptLogin.forget();
+      this.state.session?.send({ type: "logout" });
+    });
+  }
+
+  /** The server says whom this connection is logged in as now: kept (with a new token) or forgotten. */
+  account(event: AccountEvent): void {
+    this.state.account = event.name;
+    this.state.temporaryAccount = event.temporary === true;
+    if (event.name === null) keptLogin.forget();
+    else if (event.token !== undefined) keptLogin.keep({ name: event.name, token: event.token });
+    if (this.#registering && event.name !== null) {
+      this.#registering = false;
+      this.openForm(false);
+    }
+    this.show();
+  }
+
+  /** A refusal: true if it answers our registration (it is said under the form, not in the conversation). */
+  refused(event: ErrorEvent): boolean {
+    if (event.code === "session-invalid") keptLogin.forget();
+    if (!this.#registering || !REGISTRATION_REFUSALS.has(event.code)) return false;
+    this.#registering = false;
+    keepProblem.textContent = event.message;
+    return true;
+  }
+
+  /** Says whose the name is, and offers what can be done about it. */
+  show(): void {
+    const { account, myName, temporaryAccount } = this.state;
+    if (account) {
+      const until = temporaryAccount ? " This server keeps accounts only until it stops." : "";
+      status.textContent = `${account} ✓ is yours: registered, and you are logged in.${until}`;
+    } else if (myName) {
+      status.textContent = `Anyone may take ${myName} once you leave.`;
+    } else {
+      status.textContent = "You go by your address. Choose a name with /nick NAME.";
+    }
+    logOutButton.hidden = !account;
+    keepButton.hidden = Boolean(account) || !myName || !keepForm.hidden;
+  }
+
+  /** Shows (or hides) the form that registers the name held now. */
+  openForm(open: boolean): void {
+    keepForm.hidden = !open;
+    newPassword.value = "";
+    newPasswordAgain.value = "";
+    keepProblem.textContent = "";
+    this.show();
+    if (open) newPassword.focus();
+  }
+
+  /** Registers the name held now with the password typed twice, once the two agree and are long enough. */
+  #register(): void {
+    const password = newPassword.value;
+    const problem =
+      [...password].length < MIN_PASSWORD
+        ? `A password needs ${MIN_PASSWORD} characters or more.`
+        : password !== newPasswordAgain.value
+          ? "The two passwords differ: type the same one twice."
+          : undefined;
+    keepProblem.textContent = problem ?? "";
+    if (problem) return newPassword.focus();
+    this.#registering = true;
+    this.state.session?.send({ type: "register", password });
+  }
+}
