@@ -6,6 +6,7 @@
  */
 import type { AccountEvent, ErrorEvent } from "../common/events";
 import { keptLogin } from "./kept-login";
+import { append } from "./log";
 import type { PageState } from "./state";
 
 const status = document.getElementById("account-status") as HTMLParagraphElement;
@@ -22,6 +23,13 @@ const MIN_PASSWORD = 8;
 
 /** The refusals of a registration, said in the form rather than in the conversation. */
 const REGISTRATION_REFUSALS = new Set(["password-invalid", "already-registered", "registration-closed", "bad-command"]);
+
+/** A login or logout, in words for the conversation; the token is the page's to keep, never shown. */
+function accountLine({ name, token, text }: AccountEvent): string {
+  if (text !== undefined) return text; // the server's words for a change of its own (a new password)
+  if (name === null) return "Logged out: you are a guest now, and this browser no longer logs in by itself.";
+  return `Logged in as ${name}${token !== undefined ? "; this browser stays logged in (Log out ends that)" : ""}.`;
+}
 
 export class AccountPanel {
   /** A registration sent and not answered yet: its refusal goes under the form. */
@@ -46,6 +54,7 @@ export class AccountPanel {
     this.state.temporaryAccount = event.temporary === true;
     if (event.name === null) keptLogin.forget();
     else if (event.token !== undefined) keptLogin.keep({ name: event.name, token: event.token });
+    append("info", accountLine(event));
     if (this.#registering && event.name !== null) {
       this.#registering = false;
       this.openForm(false);

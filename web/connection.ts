@@ -10,6 +10,7 @@ import { messagesWere } from "../common/text";
 import { refused } from "./field";
 import { keptLogin } from "./kept-login";
 import { add, append, clearLog, failPending } from "./log";
+import { LoginWatch, pageWebSocket } from "./login";
 import { FittingPlaceholder } from "./placeholder";
 import type { PageState } from "./state";
 
@@ -45,15 +46,12 @@ export interface JoinRefusal {
   registered: boolean;
 }
 
-/** How long to wait for the server's answer to a login. */
-const LOGIN_WAIT_MS = 10_000;
-
 export class Connection {
   readonly #hint = new FittingPlaceholder(messageInput);
   /** The token the name form gave, for trying again. */
   #token: string | undefined;
-  /** Who waits for the answer to a login, if anyone: it sees each event first. */
-  #loggingIn: ((event: ChatEvent) => void) | undefined;
+  /** The session token each connection presents: the kept one, then the one of the last login. */
+  #sessionToken: string | undefined;
 
   /** The connection of the page whose state is `state`; each event that comes goes to `show`. */
   constructor(
@@ -62,22 +60,19 @@ export class Connection {
   ) {}
 
   /**
-   * Connects and listens, logged in to `name` if `login` is given; returns why the server refused
-   * the name (or the login), to ask again.
+   * Connects and listens, logged in to `name` as `login` says, if it is a registered name; returns
+   * why the server refused the name (or the login), to ask again.
    */
   async join(name: string | undefined, token: string | undefined, login?: Login): Promise<JoinRefusal | undefined> {
     this.#token = token;
-    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
-    // With a password, the connection starts without a name and logs in to it: asking for a
-    // registered name would only be refused.
-    const password = login && "password" in login ? login.password : undefined;
+    this.#sessionToken = login && "session" in login ? login.session : undefined;
     let session: ChatSession;
     try {
       session = await ChatSession.open({
-        url,
-        ...(name && password === undefined && { name }),
+        url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`,
+        ...(name && { name }),
         ...(token !== undefined && { token }),
-        ...(login && "session" in login && { session: login.session }),
+        openWebSocket: pageWebSocket(() => this.#sessionToken),
         reconnect: true,
       });
     } catch (error) {
@@ -89,36 +84,42 @@ export class Connection {
       return undefined;
     }
     this.state.session = session;
-    this.setStatus("online", "Connected");
+    const watch = new LoginWatch();
     session.listen(
       (event) => {
-        this.#loggingIn?.(event);
-        this.show(event);
+        this.#follow(event);
+        if (!watch.takes(event)) this.show(event);
       },
       (change) => this.#onStatus(change),
     );
-    if (name === undefined || password === undefined) return undefined;
-    const failed = await this.#logIn(session, name, password);
-    if (failed !== undefined) await this.#leave(session);
-    return failed === undefined ? undefined : { reason: failed, registered: true };
+    // What came before `joined`, the refusal of the name included, has been heard by now.
+    const failed = watch.refusal && (await this.#logIn(session, name, login, watch));
+    if (failed) {
+      await this.#leave(session);
+      return { reason: failed, registered: true };
+    }
+    watch.done();
+    this.setStatus("online", "Connected");
+    return undefined;
   }
 
-  /** Sends the login and waits for its answer: undefined once logged in, otherwise the server's words. */
-  async #logIn(session: ChatSession, name: string, password: string): Promise<string | undefined> {
-    const { promise, resolve } = Promise.withResolvers<string | undefined>();
-    const timer = setTimeout(() => resolve("The server did not answer the login. Try again."), LOGIN_WAIT_MS);
-    this.#loggingIn = (event) => {
-      if (event.type === "account" && event.name !== null) resolve(undefined);
-      if (event.type === "error" && (event.code === "login-failed" || event.code === "password-invalid"))
-        resolve(event.message);
-    };
-    session.send({ type: "login", name, password });
-    try {
-      return await promise;
-    } finally {
-      clearTimeout(timer);
-      this.#loggingIn = undefined;
-    }
+  /** The name was refused as registered: logs in with the password, if there is one; why not, if not. */
+  async #logIn(
+    session: ChatSession,
+    name: string | undefined,
+    login: Login | undefined,
+    watch: LoginWatch,
+  ): Promise<string | undefined> {
+    if (name === undefined || !login || !("password" in login)) return watch.refusal?.message ?? "";
+    session.send({ type: "login", name, password: login.password });
+    return watch.answer();
+  }
+
+  /** The session token to present on reconnecting follows logins, logouts and the server's refusal of it. */
+  #follow(event: ChatEvent): void {
+    if (event.type === "account")
+      this.#sessionToken = event.name === null ? undefined : (event.token ?? this.#sessionToken);
+    if (event.type === "error" && event.code === "session-invalid") this.#sessionToken = undefined;
   }
 
   /** A connection that did not get the name asked for closes; the next one starts the page afresh. */

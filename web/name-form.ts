@@ -55,7 +55,10 @@ export class NameForm {
     });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      void this.#submit();
+      // One join at a time: a second Enter while the first is under way would race it.
+      if (form.getAttribute("aria-busy") === "true") return;
+      form.setAttribute("aria-busy", "true");
+      void this.#submit().finally(() => form.removeAttribute("aria-busy"));
     });
   }
 

@@ -57,7 +57,10 @@ export class EventView {
         if (this.account.refused(event)) return; // said under the form that asked
         return void append("error", event.message);
       case "account":
-        return this.account.account(event);
+        this.account.account(event);
+        // Our own line in the list gets its ✓ (or loses it): no notice says so.
+        this.state.markMine(event.name !== null);
+        return this.panel.showMembers();
     }
   }
 

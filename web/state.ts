@@ -46,6 +46,15 @@ export class PageState {
     this.roomCount = count ?? this.members.size;
   }
 
+  /** We logged in to our name (or out of it): our line in the list of people shows it. */
+  markMine(registered: boolean): void {
+    for (const [address, member] of this.members) {
+      if (!this.isMe(member)) continue;
+      const { registered: _was, ...rest } = member;
+      this.members.set(address, registered && member.name !== null ? { ...rest, registered: true } : rest);
+    }
+  }
+
   /** Someone in the room on show joined, left, or changed their name. */
   memberChanged(user: User, event: "join" | "leave" | "rename" | "shutdown"): void {
     if (event === "leave") {

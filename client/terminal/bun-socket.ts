@@ -3,6 +3,7 @@
  * an Authorization header and trusts a certificate it is given, and a bare TCP probe of the
  * server's port. The session library (client/session/), which the page shares, uses neither.
  */
+import { sessionProtocol } from "../../common/events";
 import {
   CONNECT_TIMEOUT_MS,
   ConnectError,
@@ -10,12 +11,16 @@ import {
   type OpenWebSocket,
   serverAddress,
 } from "../session/connect";
+import type { SessionToken } from "./login";
 
-/** Bun's WebSocket: the token (if any) as `Authorization: Bearer`, and `ca` (PEM) trusted for wss://. */
-export function bunWebSocket(ca: string | undefined): OpenWebSocket {
+/**
+ * Bun's WebSocket: the token (if any) as `Authorization: Bearer`, `ca` (PEM) trusted for wss://,
+ * and the session token in force when it opens, if any, as a subprotocol entry (logged in at once).
+ */
+export function bunWebSocket(ca: string | undefined, session?: SessionToken): OpenWebSocket {
   return (url, protocol, token) =>
     new WebSocket(url, {
-      protocol,
+      protocols: session?.value === undefined ? protocol : [protocol, sessionProtocol(session.value)],
       ...(token !== undefined && { headers: { Authorization: `Bearer ${token}` } }),
       ...(ca !== undefined && { tls: { ca } }),
     });

@@ -4,7 +4,7 @@
  */
 import { ConnectError, type SessionOptions } from "../session/session";
 import { describeFailure, EXIT_REFUSED, exitCodeFor } from "./failures";
-import { LoginFailedError, type Opened, openLoggedIn, refusedAsRegistered } from "./login";
+import { type Accounts, type AskPassword, NotLoggedInError, type Opened, openLoggedIn } from "./login";
 
 /** How long to let stdout drain before exiting anyway. */
 const EXIT_WAIT_MS = 1_000;
@@ -16,28 +16,30 @@ export function exitAfterOutput(code: number): void {
 }
 
 /**
- * Opens the session, logged in with `password` if the name is a registered one, or says why not
- * (on stderr, or through `report`) and exits.
+ * Opens the session, logged in with the password given if the name is a registered one, or says
+ * why not (on stderr, or through `report`) and exits.
  */
 export async function openOrExit(
   options: SessionOptions,
-  password: string | undefined,
+  accounts: Accounts,
   report: (message: string) => void = (message) => void process.stderr.write(`${message}\n`),
 ): Promise<Opened | undefined> {
+  let password = accounts.password;
+  // The password given, once: a wrong one is not tried again.
+  const once: AskPassword = async () => {
+    const given = password;
+    password = undefined;
+    return given;
+  };
   try {
-    try {
-      return await openLoggedIn(options, undefined);
-    } catch (error) {
-      if (!refusedAsRegistered(error) || password === undefined || options.name === undefined) throw error;
-      return await openLoggedIn(options, { name: options.name, password });
-    }
+    return await openLoggedIn(options, once, accounts.token);
   } catch (error) {
-    if (error instanceof LoginFailedError || refusedAsRegistered(error)) {
-      report(
-        error instanceof LoginFailedError
-          ? `${error.message} Check the password given with --password-file or CHAT_PASSWORD.`
-          : `${error.message} Log in to it with its password: --password-file FILE or CHAT_PASSWORD.`,
-      );
+    if (error instanceof NotLoggedInError) {
+      const hint =
+        error.refusal.code === "login-failed"
+          ? "Check the password given with --password-file or CHAT_PASSWORD."
+          : "Log in to it with its password: --password-file FILE or CHAT_PASSWORD.";
+      report(`${error.message} ${hint}`);
       exitAfterOutput(EXIT_REFUSED);
       return undefined;
     }

@@ -6,12 +6,13 @@
  */
 import { styleText } from "node:util";
 import { cancel, isCancel, log, password, S_STEP_ERROR, spinner, text } from "@clack/prompts";
+import type { ErrorEvent } from "../../common/events";
 import { nameProblem, normalizeName } from "../../common/text";
 import { ConnectError, NameRefusedError, type SessionOptions } from "../session/session";
 import { checkListening } from "./bun-socket";
 import { exitAfterOutput } from "./exit";
 import { describeFailure, exitCodeFor } from "./failures";
-import { type Accounts, type Login, LoginFailedError, type Opened, openLoggedIn, refusedAsRegistered } from "./login";
+import { type Accounts, type AskPassword, NotLoggedInError, type Opened, openLoggedIn } from "./login";
 
 /** The same name, whatever its case: a kept login's name as registered, and the one asked for. */
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
@@ -35,54 +36,70 @@ export async function join(
     log.info(problem ?? `Forgot the login kept for ${options.url}.`);
   }
   const kept = accounts.kept.get(options.url);
-  let login: Login | undefined;
   if (kept && (options.name === undefined || sameName(kept.name, options.name))) {
     options = { ...options, name: kept.name };
-    login = { session: kept.token };
+    accounts.token.value = kept.token;
   }
-  let filePassword = accounts.password;
 
   // 2. A name, unless given, and the connection; a name the server refuses is asked for again,
   //    and a registered one's password.
+  let filePassword = accounts.password;
   for (;;) {
     if (options.name === undefined) {
       const name = await askName();
       if (name === undefined) return void exitAfterOutput(0);
       options = { ...options, ...(name !== "" && { name }) };
     }
-    const connecting = spinner();
+    let connecting: ReturnType<typeof spinner> | undefined = spinner();
     connecting.start(`Connecting to ${options.url}`);
-    try {
-      const opened = await openLoggedIn(options, login);
-      connecting.stop(`Connected to ${options.url}${login ? ` and logged in as ${options.name}` : ""}`);
-      return { opened, options };
-    } catch (error) {
-      const name = options.name ?? "";
-      if (error instanceof LoginFailedError) connecting.error(error.reason);
-      else if (refusedAsRegistered(error)) {
-        const forgotten = login && "session" in login;
-        if (forgotten) accounts.kept.forget(options.url);
-        connecting.error(
-          forgotten
-            ? `The login kept for ${name} is no longer valid: log in again.`
-            : `${name} is a registered name: log in to use it.`,
-        );
-      } else if (error instanceof NameRefusedError) {
-        connecting.error(error.reason);
-        options = { ...options, name: undefined };
-        login = undefined;
-        continue;
-      } else if (error instanceof ConnectError) {
-        connecting.error(describeFailure(error, options.url));
-        return void exitAfterOutput(exitCodeFor(error.code));
-      } else throw error;
-      // A registered name: its password, from the command line's file once, then asked for.
+    /** Enter alone at the password: another name, rather than leaving. */
+    let anotherName = false;
+    const ask: AskPassword = async (name, refusal) => {
+      const why = whyAsked(name, refusal);
+      if (refusal.code === "session-invalid") accounts.kept.forget(options.url);
+      if (connecting) connecting.error(why);
+      else log.warn(why);
+      connecting = undefined;
+      // The command line's password first, once; it is not asked again after a wrong one.
       const secret = filePassword ?? (await askPassword(name));
       filePassword = undefined;
-      if (secret === undefined) return void exitAfterOutput(0);
-      if (secret === "") options = { ...options, name: undefined };
-      login = secret === "" ? undefined : { name, password: secret };
+      anotherName = secret === "";
+      return secret === "" ? undefined : secret;
+    };
+    try {
+      const opened = await openLoggedIn(options, ask, accounts.token);
+      const loggedIn = accounts.token.value !== undefined ? ` and logged in as ${options.name}` : "";
+      if (connecting) connecting.stop(`Connected to ${options.url}${loggedIn}`);
+      else log.success(`Connected to ${options.url}${loggedIn}`);
+      return { opened, options };
+    } catch (error) {
+      if (error instanceof NotLoggedInError && anotherName) {
+        options = { ...options, name: undefined };
+        continue;
+      }
+      if (error instanceof NotLoggedInError) return void exitAfterOutput(0);
+      if (error instanceof NameRefusedError) {
+        connecting?.error(error.reason);
+        options = { ...options, name: undefined };
+        continue;
+      }
+      if (!(error instanceof ConnectError)) throw error;
+      connecting?.error(describeFailure(error, options.url));
+      return void exitAfterOutput(exitCodeFor(error.code));
     }
+  }
+}
+
+/** Why the password is asked for: the name is registered, the kept login was refused, or the last password was wrong. */
+function whyAsked(name: string, refusal: ErrorEvent): string {
+  switch (refusal.code) {
+    case "session-invalid":
+      return `The login kept for ${name} is no longer valid: log in again.`;
+    case "login-failed":
+    case "password-invalid":
+      return refusal.message;
+    default:
+      return `${name} is a registered name: log in to use it.`;
   }
 }
 

@@ -1,10 +1,11 @@
 /**
- * Logging in to a registered name on starting, for the terminal and pipe modes alike. A
- * registered name asked for on connecting is refused (`name-registered`) unless the connection
- * presents a session token that is the account's; with a password instead, the connection starts
- * without a name and logs in to it (`login`), and is in once the server says so (`account`).
+ * Logging in to a registered name on starting, for the terminal and pipe modes alike. The server
+ * refuses a registered name asked for on connecting (`name-registered`) unless the connection
+ * presents a session token of its account (a `session.<token>` subprotocol entry, which the
+ * WebSocket of bun-socket.ts adds); the connection then stays, without a name, and logs in to it
+ * with the password (`login`): it is in once the server says so (`account`).
  */
-import type { ChatEvent } from "../../common/events";
+import type { ChatEvent, ErrorEvent } from "../../common/events";
 import { ChatSession, NameRefusedError, type SessionOptions, type Status } from "../session/session";
 import type { KeptLogins } from "./kept-logins";
 
@@ -16,28 +17,51 @@ export interface Accounts {
   forget: boolean;
   /** From --password-file or CHAT_PASSWORD: tried once, before asking. */
   password: string | undefined;
+  /** The session token each connection presents (bun-socket.ts). */
+  token: SessionToken;
+}
+
+/**
+ * The session token each connection presents: set by a login, cleared by a logout or by the
+ * server's refusal of it, so that reconnecting presents the one in force.
+ */
+export class SessionToken {
+  constructor(public value: string | undefined = undefined) {}
+
+  /** Follows the server's events: a new token, a logout, a token it no longer takes. */
+  observe(event: ChatEvent): void {
+    if (event.type === "account" && event.token !== undefined) this.value = event.token;
+    if (event.type === "account" && event.name === null) this.value = undefined;
+    if (event.type === "error" && event.code === "session-invalid") this.value = undefined;
+  }
 }
 
 /** How long to wait for the server's answer to a login. */
 const LOGIN_WAIT_MS = 10_000;
 
-/** How to log in on connecting: the session token kept from before, or the name and its password. */
-export type Login = { session: string } | { name: string; password: string };
+/** The refusals that belong to logging in on starting: said by the asking, not shown with the chat. */
+const LOGIN_REFUSALS = new Set(["name-registered", "session-invalid", "login-failed"]);
 
-/** The login was refused: a wrong password (or no such account; the server does not tell them apart). */
-export class LoginFailedError extends Error {
+/**
+ * Asks for the password of the registered `name`; undefined to log in no further. `refusal` is
+ * why it is asked: the name is registered (`name-registered`), the kept token was not taken
+ * (`session-invalid`), or the last password was wrong (`login-failed`), with the server's words.
+ */
+export type AskPassword = (name: string, refusal: ErrorEvent) => Promise<string | undefined>;
+
+/** The name is registered and no password was given for it (or the last one was wrong). */
+export class NotLoggedInError extends Error {
   constructor(
-    /** The server's words. */
-    readonly reason: string,
+    /** Why: the server's last refusal. */
+    readonly refusal: ErrorEvent,
     readonly account: string,
   ) {
-    super(`Could not log in as '${account}': ${reason}`);
+    super(
+      refusal.code === "login-failed"
+        ? `Could not log in as '${account}': ${refusal.message}`
+        : `Could not join as '${account}': ${refusal.message}`,
+    );
   }
-}
-
-/** True when the server refused the name asked for because it is registered: log in to have it. */
-export function refusedAsRegistered(error: unknown): error is NameRefusedError {
-  return error instanceof NameRefusedError && (error.code as string) === "name-registered";
 }
 
 /** A session, opened, and what it heard while logging in: to be handed on before anything else. */
@@ -48,46 +72,98 @@ export interface Opened {
 }
 
 /**
- * Opens the session, logged in as `login` says: a session token goes with the connection (the name
- * asked for stays in `options`); a password is sent once in, on a connection without a name.
- * Throws as ChatSession.open does, and LoginFailedError for a wrong password.
+ * Opens the session; if the server refuses the name as registered (the token presented, if any,
+ * being none of its account's), logs in to it with the passwords `ask` gives, until one is right.
+ * Throws as ChatSession.open does, and NotLoggedInError when `ask` gives up.
  */
-export async function openLoggedIn(options: SessionOptions, login: Login | undefined): Promise<Opened> {
-  if (!login || "session" in login) {
-    const session = await ChatSession.open({ ...options, ...(login && { session: login.session }) });
-    return { session, listen: (onEvent, onStatus) => session.listen(onEvent, onStatus) };
+export async function openLoggedIn(options: SessionOptions, ask: AskPassword, token: SessionToken): Promise<Opened> {
+  let session: ChatSession;
+  try {
+    session = await ChatSession.open(options);
+  } catch (error) {
+    // A library that ends the connection on the refusal: a connection without a name logs in.
+    if (!(error instanceof NameRefusedError) || (error.code as string) !== "name-registered") throw error;
+    const { name: _refused, ...nameless } = options;
+    session = await ChatSession.open(nameless);
   }
-  const { name: _asked, ...nameless } = options;
-  const session = await ChatSession.open(nameless);
-  const heard: [ChatEvent, string][] = [];
-  const statuses: Status[] = [];
-  const answer = Promise.withResolvers<string | undefined>();
-  const timer = setTimeout(() => answer.resolve("the server did not answer the login."), LOGIN_WAIT_MS);
-  session.listen(
-    (event, raw) => {
-      heard.push([event, raw]);
-      if (event.type === "account" && event.name !== null) answer.resolve(undefined);
-      if (event.type === "error" && (event.code === "login-failed" || event.code === "password-invalid"))
-        answer.resolve(event.message);
-    },
-    (status) => {
-      statuses.push(status);
-      if (status.type === "ended") answer.resolve(status.message);
-    },
-  );
-  session.send({ type: "login", name: login.name, password: login.password });
-  const failed = await answer.promise;
-  clearTimeout(timer);
-  if (failed !== undefined) {
-    await session.close();
-    throw new LoginFailedError(failed, login.name);
+  const heard = new Heard(session, token);
+  const name = options.name;
+  let refusal = heard.refusal("name-registered");
+  if (!refusal || name === undefined) return heard.opened();
+  refusal = heard.refusal("session-invalid") ?? refusal;
+  for (;;) {
+    const password = await ask(name, refusal);
+    if (password === undefined) {
+      await session.close();
+      throw new NotLoggedInError(refusal, name);
+    }
+    session.send({ type: "login", name, password });
+    const answer = await heard.next(
+      (event) =>
+        (event.type === "account" && event.name !== null) ||
+        (event.type === "error" && (event.code === "login-failed" || event.code === "password-invalid")),
+    );
+    if (answer?.type === "account") return heard.opened();
+    refusal = answer?.type === "error" ? answer : { type: "error", code: "login-failed", message: "No answer." };
   }
-  return {
-    session,
-    listen(onEvent, onStatus) {
-      for (const [event, raw] of heard) onEvent(event, raw);
-      for (const status of statuses) onStatus(status);
-      session.listen(onEvent, onStatus);
-    },
-  };
+}
+
+/** What a session heard while logging in, kept to be handed on; and a wait for the next event of a kind. */
+class Heard {
+  readonly #events: [ChatEvent, string][] = [];
+  readonly #statuses: Status[] = [];
+  #waiting: ((event: ChatEvent | undefined) => void) | undefined;
+
+  constructor(
+    private readonly session: ChatSession,
+    private readonly token: SessionToken,
+  ) {
+    session.listen(
+      (event, raw) => {
+        token.observe(event);
+        this.#events.push([event, raw]);
+        this.#waiting?.(event);
+      },
+      (status) => {
+        this.#statuses.push(status);
+        if (status.type === "ended") this.#waiting?.(undefined);
+      },
+    );
+  }
+
+  /** The refusal of this code heard so far, if any. */
+  refusal(code: string): ErrorEvent | undefined {
+    return this.#events.map(([event]) => event).find((e): e is ErrorEvent => e.type === "error" && e.code === code);
+  }
+
+  /** The next event that `wanted` takes; undefined if the session ended or nothing came in time. */
+  next(wanted: (event: ChatEvent) => boolean): Promise<ChatEvent | undefined> {
+    const { promise, resolve } = Promise.withResolvers<ChatEvent | undefined>();
+    const timer = setTimeout(() => resolve(undefined), LOGIN_WAIT_MS);
+    this.#waiting = (event) => {
+      if (event !== undefined && !wanted(event)) return;
+      clearTimeout(timer);
+      this.#waiting = undefined;
+      resolve(event);
+    };
+    return promise;
+  }
+
+  /** The session, its listeners to be given what it heard (less the refusals the login answered) first. */
+  opened(): Opened {
+    const { session, token } = this;
+    const events = this.#events.filter(([event]) => !(event.type === "error" && LOGIN_REFUSALS.has(event.code)));
+    const statuses = this.#statuses;
+    return {
+      session,
+      listen(onEvent, onStatus) {
+        for (const [event, raw] of events) onEvent(event, raw);
+        for (const status of statuses) onStatus(status);
+        session.listen((event, raw) => {
+          token.observe(event);
+          onEvent(event, raw);
+        }, onStatus);
+      },
+    };
+  }
 }

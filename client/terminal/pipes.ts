@@ -46,7 +46,7 @@ async function relayStdin(
   print: (event: ChatEvent, raw: string) => void,
 ): Promise<void> {
   if (accounts.forget) accounts.kept.forget(options.url);
-  const opened = await openOrExit(options, accounts.password);
+  const opened = await openOrExit(options, accounts);
   if (!opened) return;
   const { session } = opened;
   const say = (line: string) => process.stderr.write(`${line}\n`);

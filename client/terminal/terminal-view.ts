@@ -128,6 +128,6 @@ function accountLine({ name, token, temporary, text }: AccountEvent): string {
   if (text !== undefined) return forTerminal(text); // the server's words for a change of its own (a new password)
   if (name === null) return "Logged out: you are a guest now, and this device no longer logs in by itself.";
   const until = temporary ? " This server keeps accounts only until it stops." : "";
-  const kept = token !== undefined ? " This device stays logged in (/logout or --forget to stop that)." : "";
-  return `Logged in as ${forTerminal(name)}: the name is yours.${kept}${until}`;
+  const kept = token !== undefined ? "; this device stays logged in (/logout ends that)" : "";
+  return `Logged in as ${forTerminal(name)}${kept}.${until}`;
 }

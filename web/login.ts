@@ -1,0 +1,61 @@
+/**
+ * Logging in on joining, on the page. The server refuses a registered name asked for on
+ * connecting (`name-registered`) unless the connection presents a session token of its account
+ * (a `session.<token>` subprotocol entry, next to the server's token if it wants one); the
+ * connection then stays, without a name, and logs in with the password (`login`).
+ */
+import type { OpenWebSocket } from "../client/session/session";
+import { type ChatEvent, type ErrorEvent, sessionProtocol, tokenProtocol } from "../common/events";
+
+/** How long to wait for the server's answer to a login. */
+const LOGIN_WAIT_MS = 10_000;
+
+/** The refusals that belong to logging in: the name form says them, the conversation does not. */
+const LOGIN_REFUSALS = new Set(["name-registered", "session-invalid", "login-failed"]);
+
+/** The browser's WebSocket, with the server's token and the session token in force (if any) as subprotocol entries. */
+export function pageWebSocket(session: () => string | undefined): OpenWebSocket {
+  return (url, protocol, token) => {
+    const current = session();
+    return new WebSocket(url, [
+      protocol,
+      ...(token !== undefined ? [tokenProtocol(token)] : []),
+      ...(current !== undefined ? [sessionProtocol(current)] : []),
+    ]);
+  };
+}
+
+/** Watches the events of a connection being joined: the refusal of the name, and the answer to a login. */
+export class LoginWatch {
+  /** The server's refusal of the name as a registered one, once heard. */
+  refusal: ErrorEvent | undefined;
+  #answer: ((failure: string | undefined) => void) | undefined;
+  #joining = true;
+
+  /** True if `event` is the watch's to take (not for the conversation). */
+  takes(event: ChatEvent): boolean {
+    if (event.type === "account" && event.name !== null) this.#answer?.(undefined);
+    if (event.type !== "error" || !this.#joining) return false;
+    if (event.code === "name-registered") this.refusal = event;
+    if (event.code === "login-failed" || event.code === "password-invalid") this.#answer?.(event.message);
+    return LOGIN_REFUSALS.has(event.code);
+  }
+
+  /** Waits for the answer to a login just sent: undefined once in, otherwise the server's words. */
+  async answer(): Promise<string | undefined> {
+    const { promise, resolve } = Promise.withResolvers<string | undefined>();
+    const timer = setTimeout(() => resolve("The server did not answer the login. Try again."), LOGIN_WAIT_MS);
+    this.#answer = resolve;
+    try {
+      return await promise;
+    } finally {
+      clearTimeout(timer);
+      this.#answer = undefined;
+    }
+  }
+
+  /** Joined: every event goes to the conversation from now on. */
+  done(): void {
+    this.#joining = false;
+  }
+}
