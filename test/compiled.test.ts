@@ -38,7 +38,7 @@ describe("compiled executables", () => {
 
   test("the server names itself and points to the compiled client beside it, by the path that works from here", () => {
     expect(server.log()).toBe(
-      `Listening on ${server.url}\nConnect a client with: ${chatClient} ${server.url}\nOr open ${server.url.replace("ws://", "http://")}/ in a browser\n`,
+      `Listening on ${server.url}\nConnect a client with: ${chatClient} ${server.url}\nOr open ${server.url.replace("ws://", "http://")}/ in a browser\nAccounts are kept in memory: they last until the server stops (keep them with --store or --redis).\n`,
     );
   });
 
