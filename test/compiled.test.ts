@@ -84,6 +84,19 @@ describe("compiled executables", () => {
     }
   });
 
+  test("the compiled server's accounts command: create, list, reset-password, delete", async () => {
+    const store = join(workDir, "accounts.sqlite");
+    const accounts = (args: string[], input = "") =>
+      run([chatServer, "accounts", ...args, "--store", store], { input, cwd: workDir });
+    expect((await accounts(["create", "ada"], "lovelace-1815\n")).stdout).toBe("Created the account ada.\n");
+    expect((await accounts(["list"])).stdout).toMatch(/^ada \(registered .*, 0 sessions\)\n$/);
+    expect((await accounts(["reset-password", "ada"], "babbage-1791\n")).stdout).toBe(
+      "Reset the password of ada; 0 sessions ended.\n",
+    );
+    expect((await accounts(["delete", "ada"])).stdout).toBe("Deleted the account ada; 0 sessions ended.\n");
+    expect((await accounts(["list"])).stdout).toBe("No accounts yet.\n");
+  });
+
   test("errors read the same: connection refused", async () => {
     const port = unusedPort();
     const result = await run([chatClient, `127.0.0.1:${port}`], { cwd: workDir });

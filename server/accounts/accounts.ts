@@ -19,6 +19,7 @@ import type { Clock } from "../../common/clock";
 import { type Refusal, refusal } from "../../common/codes";
 import type { AccountEvent, ChatEvent, NoticeEvent } from "../../common/events";
 import { describeUser } from "../../common/text";
+import type { Directory } from "../directory";
 import type { Logger } from "../log";
 import type { Member } from "../member";
 import type { Names } from "../names";
@@ -44,6 +45,8 @@ export interface AccountChat {
   readonly clock: Clock;
   readonly names: Names;
   readonly log: Logger;
+  /** Told when a member's login changes without a rename, so the other instances list it right. */
+  readonly directory: Pick<Directory, "present">;
   send(member: Member, event: ChatEvent): void;
   refuse(member: Member, refusal: Refusal): void;
   announce(event: NoticeEvent): void;
@@ -164,6 +167,8 @@ export class Accounts {
     this.chat.send(member, event);
     this.chat.log.line(`${member.address} logged in as ${account.row.name}`);
     if (member.name !== previous) this.#renamed(member, previous);
+    // A registration: the same name, registered now, as the others instances' lists should say.
+    else if (member.room !== OUTSIDE) this.chat.directory.present(member.room, member.user);
     const waiting = this.#outside.get(member);
     if (!waiting) return;
     this.#outside.delete(member);
