@@ -6,8 +6,9 @@
  * flood of logins could still take every core and plenty of memory. So hashes run through one
  * queue: at most one at once per core beyond the first (one on a 2-core machine), at most
  * MAX_WAITING waiting, and past that an attempt is refused at once, without hashing. Attempts from
- * an address that logged in to the account before go ahead of the others, so that a flood of
- * guesses does not keep the owner waiting behind it.
+ * an address that logged in to the account before wait in a line of their own, served first, so
+ * that a flood of guesses (which cannot come from such an address without the password) neither
+ * keeps the owner waiting behind it nor fills the queue against them.
  */
 import { availableParallelism } from "node:os";
 
@@ -39,7 +40,7 @@ export function passwordProblem(password: string): string | undefined {
   return undefined;
 }
 
-/** Hashes waiting for their turn, at most; past this, an attempt is refused without hashing. */
+/** Hashes waiting for their turn in each line, at most; past this, an attempt is refused without hashing. */
 export const MAX_WAITING = 16;
 
 interface Waiting {
@@ -72,7 +73,9 @@ export class HashQueue {
    * too many wait already.
    */
   run<T>(job: (passwords: Passwords) => Promise<T>, urgent = false): Promise<T> | undefined {
-    if (this.#running >= this.atOnce && this.waiting >= this.maxWaiting) return undefined;
+    // Each line has room of its own: a flood that fills the others' leaves the owners theirs.
+    const line = urgent ? this.#urgent : this.#others;
+    if (this.#running >= this.atOnce && line.length >= this.maxWaiting) return undefined;
     return new Promise<T>((resolve, reject) => {
       const start = () => {
         this.#running++;
@@ -84,7 +87,7 @@ export class HashQueue {
           });
       };
       if (this.#running < this.atOnce) start();
-      else (urgent ? this.#urgent : this.#others).push({ start });
+      else line.push({ start });
     });
   }
 
