@@ -1,0 +1,149 @@
+/**
+ * Registered names on the page, in a real headless Chromium against the real server: the name
+ * form asks for a registered name's password, the browser keeps the session token for the next
+ * visit, "Keep this name" registers, and "Log out" forgets.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { jsonClient, ROOT, type RunningServer, startServer } from "./helpers";
+
+/** What the callbacks given to page.evaluate and waitForFunction find in the page (see web.test.ts). */
+declare const document: { querySelector(selector: string): { textContent: string | null } | null };
+declare const localStorage: { getItem(key: string): string | null };
+declare const location: { origin: string };
+
+const CHROMIUM = "/usr/bin/chromium";
+/** Screenshots for a person to look at. */
+const ARTIFACTS = join(ROOT, "test", "artifacts");
+const PASSWORD = "correct-horse-1";
+
+let browser: Browser;
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
+  });
+});
+afterAll(() => browser?.close());
+
+/** Registers `name` through a JSON connection of its own, which then leaves. */
+async function register(server: RunningServer, name: string): Promise<void> {
+  const { socket } = await jsonClient(server, `?name=${name}`);
+  socket.send(JSON.stringify({ type: "register", password: PASSWORD }));
+  await socket.waitForEvent(`${name} registered`, (e) => e.type === "account" && e.name === name);
+  socket.close();
+}
+
+/** The page of `context` (a browser profile: its pages share localStorage), opened on the chat. */
+async function open(context: BrowserContext, server: RunningServer): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(server.url.replace(/^ws/, "http"));
+  return page;
+}
+
+const textOf = (page: Page, selector: string) => page.textContent(selector).then((text) => text ?? "");
+const waitForText = (page: Page, selector: string, text: string) =>
+  page.waitForFunction(
+    ([selector, text]) => document.querySelector(selector!)?.textContent?.includes(text!) ?? false,
+    [selector, text],
+    { timeout: 8_000 },
+  );
+const keptLogin = (page: Page) =>
+  page.evaluate(() => JSON.parse(localStorage.getItem(`chat.login@${location.origin}`) ?? "null"));
+
+describe("registered names on the page", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(["--history", "0", "--name-grace", "0"]);
+  });
+  afterAll(() => server.stop());
+
+  test("a registered name asks for its password and logs in; the next visit logs in without it", async () => {
+    await register(server, "pagey");
+    const context = await browser.newContext();
+    try {
+      const page = await open(context, server);
+      await page.fill("#name", "pagey");
+      await page.press("#name", "Enter");
+      await page.waitForSelector("#password-field:not([hidden])", { timeout: 8_000 });
+      await page.screenshot({ path: join(ARTIFACTS, "page-password.png") });
+      expect(await textOf(page, "#name-problem")).toBe(
+        "pagey is a registered name: type its password to log in, or choose another name.",
+      );
+
+      // A wrong password: the form stays, says so, and asks again.
+      await page.fill("#password", "not-the-password");
+      await page.press("#password", "Enter");
+      await waitForText(page, "#name-problem", "Wrong name or password.");
+      expect(await page.isVisible("#welcome")).toBe(true);
+      expect(await page.isVisible("#password-field")).toBe(true);
+
+      await page.fill("#password", PASSWORD);
+      await page.press("#password", "Enter");
+      await page.waitForSelector("#status.online");
+      await waitForText(page, "#account-status", "pagey ✓ is yours");
+      await waitForText(page, "#members", "pagey✓ (127.0.0.1:");
+      const kept = await keptLogin(page);
+      expect(kept).toEqual({ name: "pagey", token: expect.any(String) });
+      await page.close();
+
+      // The next visit, in the same browser: the name is filled in and joining asks for nothing.
+      const again = await open(context, server);
+      expect(await again.inputValue("#name")).toBe("pagey");
+      await again.press("#name", "Enter");
+      await again.waitForSelector("#status.online");
+      expect(await again.isVisible("#password-field")).toBe(false);
+      await waitForText(again, "#account-status", "pagey ✓ is yours");
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("Keep this name registers with a password typed twice; others see the mark; Log out forgets the token", async () => {
+    const context = await browser.newContext();
+    const watcherContext = await browser.newContext();
+    try {
+      const page = await open(context, server);
+      await page.fill("#name", "keepsake");
+      await page.press("#name", "Enter");
+      await page.waitForSelector("#status.online");
+      await waitForText(page, "#account-status", "Anyone may take keepsake once you leave.");
+
+      await page.click("#keep-name");
+      await page.screenshot({ path: join(ARTIFACTS, "page-keep-name.png") });
+      await page.fill("#new-password", "short");
+      await page.fill("#new-password-again", "short");
+      await page.click("#keep-form button[type=submit]");
+      expect(await textOf(page, "#keep-problem")).toBe("A password needs 8 characters or more.");
+      await page.fill("#new-password", PASSWORD);
+      await page.fill("#new-password-again", `${PASSWORD}x`);
+      await page.click("#keep-form button[type=submit]");
+      expect(await textOf(page, "#keep-problem")).toBe("The two passwords differ: type the same one twice.");
+      await page.fill("#new-password-again", PASSWORD);
+      await page.click("#keep-form button[type=submit]");
+      await waitForText(page, "#account-status", "keepsake ✓ is yours");
+      expect(await page.isVisible("#keep-form")).toBe(false);
+      await page.screenshot({ path: join(ARTIFACTS, "page-account.png") });
+      expect(await keptLogin(page)).toEqual({ name: "keepsake", token: expect.any(String) });
+      await waitForText(page, "#members", "keepsake✓ (127.0.0.1:");
+      await waitForText(page, "#log", "Logged in as keepsake; this browser stays logged in");
+
+      const watcher = await open(watcherContext, server);
+      await watcher.fill("#name", "watcher");
+      await watcher.press("#name", "Enter");
+      await watcher.waitForSelector("#status.online");
+      await waitForText(watcher, "#members", "keepsake✓ (127.0.0.1:");
+
+      await page.click("#log-out");
+      await page.waitForFunction(() => !document.querySelector("#account-status")?.textContent?.includes("is yours"));
+      expect(await keptLogin(page)).toBeNull();
+      expect(await page.isVisible("#log-out")).toBe(false);
+    } finally {
+      await context.close();
+      await watcherContext.close();
+    }
+  });
+});
