@@ -56,10 +56,11 @@ export class NotLoggedInError extends Error {
     readonly refusal: ErrorEvent,
     readonly account: string,
   ) {
+    // The server's words for a refused name tell a person to type /login: ours say what a script does instead.
     super(
       refusal.code === "login-failed"
         ? `Could not log in as '${account}': ${refusal.message}`
-        : `Could not join as '${account}': ${refusal.message}`,
+        : `Could not join as '${account}': the name belongs to a registered account.`,
     );
   }
 }
