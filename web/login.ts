@@ -13,15 +13,17 @@ const LOGIN_WAIT_MS = 10_000;
 /** The refusals that belong to logging in: the name form says them, the conversation does not. */
 const LOGIN_REFUSALS = new Set(["name-registered", "session-invalid", "login-failed"]);
 
-/** The browser's WebSocket, with the server's token and the session token in force (if any) as subprotocol entries. */
+/**
+ * The browser's WebSocket, with the server's token and the session token in force (if any) as
+ * subprotocol entries, and any `more` the session library offers.
+ */
 export function pageWebSocket(session: () => string | undefined): OpenWebSocket {
-  return (url, protocol, token) => {
+  return (url, protocol, token, more: readonly string[] = []) => {
     const current = session();
-    return new WebSocket(url, [
-      protocol,
-      ...(token !== undefined ? [tokenProtocol(token)] : []),
-      ...(current !== undefined ? [sessionProtocol(current)] : []),
-    ]);
+    const offered = new Set([protocol, ...more]);
+    if (token !== undefined) offered.add(tokenProtocol(token));
+    if (current !== undefined) offered.add(sessionProtocol(current));
+    return new WebSocket(url, offered.size === 1 ? protocol : [...offered]);
   };
 }
 

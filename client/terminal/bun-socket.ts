@@ -15,15 +15,19 @@ import type { SessionToken } from "./login";
 
 /**
  * Bun's WebSocket: the token (if any) as `Authorization: Bearer`, `ca` (PEM) trusted for wss://,
- * and the session token in force when it opens, if any, as a subprotocol entry (logged in at once).
+ * and the session token in force when it opens, if any, as a subprotocol entry (logged in at once),
+ * with any `more` entries the session library offers.
  */
 export function bunWebSocket(ca: string | undefined, session?: SessionToken): OpenWebSocket {
-  return (url, protocol, token) =>
-    new WebSocket(url, {
-      protocols: session?.value === undefined ? protocol : [protocol, sessionProtocol(session.value)],
+  return (url, protocol, token, more: readonly string[] = []) => {
+    const offered = new Set([protocol, ...more]);
+    if (session?.value !== undefined) offered.add(sessionProtocol(session.value));
+    return new WebSocket(url, {
+      protocols: offered.size === 1 ? protocol : [...offered],
       ...(token !== undefined && { headers: { Authorization: `Bearer ${token}` } }),
       ...(ca !== undefined && { tls: { ca } }),
     });
+  };
 }
 
 /**
