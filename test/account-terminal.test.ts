@@ -129,6 +129,22 @@ describe("passwords in the terminal", () => {
     expect(await terminal.waitForExit()).toBe(0);
   });
 
+  test("Enter alone at a registered name's password goes back to choosing a name", async () => {
+    await register(server, "taken");
+    const terminal = await startClient([], "◆  Your name");
+    await terminal.type("taken");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the password question", (s) => s.includes("taken's password"));
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the name asked again", (s) => s.split("◆  Your name").length === 2);
+    await terminal.type("untaken");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the input line", (s) => s.includes("◆  untaken in chat"));
+    expect(keptHere()).toBeUndefined();
+    await terminal.press("C-c");
+    expect(await terminal.waitForExit()).toBe(0);
+  });
+
   test("a kept token the server no longer takes is dropped, and the password asked for instead", async () => {
     await register(server, "stale");
     new KeptLogins(keptLoginsFile({ XDG_CONFIG_HOME: config })).keep(server.url, { name: "stale", token: "revoked" });

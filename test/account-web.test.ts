@@ -112,6 +112,14 @@ describe("registered names on the page", () => {
       await page.waitForSelector("#status.online");
       await waitForText(page, "#account-status", "Anyone may take keepsake once you leave.");
 
+      // /register typed alone opens the form: a password goes in a password field, not the message field.
+      await page.fill("#message", "/register");
+      await page.press("#message", "Enter");
+      await page.waitForSelector("#keep-form:not([hidden])");
+      expect(await page.inputValue("#message")).toBe("");
+      await page.click("#keep-cancel");
+      expect(await page.isVisible("#keep-form")).toBe(false);
+
       await page.click("#keep-name");
       await page.screenshot({ path: join(ARTIFACTS, "page-keep-name.png") });
       await page.fill("#new-password", "short");
