@@ -182,6 +182,24 @@ describe("passwords in the terminal", () => {
     );
     other.close();
 
+    // /password asks for the old one and the new one twice; two that differ send nothing.
+    const NEW = "battery-staple-2";
+    const answer = async (question: string, secret: string) => {
+      await terminal.waitForScreen(question, (s) => s.includes(`◆  ${question}`));
+      await terminal.type(secret);
+      await terminal.press("Enter");
+    };
+    for (const again of [`${NEW}x`, NEW]) {
+      await terminal.type("/password");
+      await terminal.press("Enter");
+      await answer("Your password for /password", PASSWORD);
+      await answer("A new password for /password", NEW);
+      await answer("The same again, to be sure", again);
+    }
+    await terminal.waitForScreen("the change", (s) => s.includes("Your password is changed"));
+    expect(await terminal.screen()).toContain("▲  The two did not match; /password not sent.");
+    expect(await terminal.scrollback()).not.toMatch(/battery|correct-horse/);
+
     await terminal.type("/logout");
     await terminal.press("Enter");
     await terminal.waitForScreen("the logout", (s) => s.includes("Logged out"));
