@@ -16,6 +16,7 @@ import {
   DEFAULT_ROOM,
   JOINED_MEMBERS,
   type NoticeEvent,
+  type PrivateEvent,
   type SaidEvent,
   type User,
 } from "../common/events";
@@ -33,6 +34,7 @@ import { type Hub, Member, type MemberSocket, type Upgrade } from "./member";
 import type { Metrics } from "./metrics";
 import { lostNameRefusal, Names } from "./names";
 import { isoNow, notice } from "./notice";
+import { PrivateMessages } from "./private/private";
 import { SlowReaders } from "./readers";
 import { type Rooms, topic } from "./rooms";
 import { LocalState } from "./state/local";
@@ -73,6 +75,7 @@ export class Chat implements ChatSink, ChatContext {
   /** The world beyond this instance's connections: names, presence, numbering (directory.ts). */
   readonly directory: Directory;
   readonly state: SharedState;
+  readonly privates: PrivateMessages;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly #version: string;
@@ -92,6 +95,8 @@ export class Chat implements ChatSink, ChatContext {
     this.names = new Names(this.directory, limits.nameGrace * 1000);
     this.budgets = new AddressBudgets(limits, clock, this.directory.leases);
     this.readers = new SlowReaders(limits, metrics, log);
+    // Its tables are asked for before the state starts, so that they are loaded with the rest.
+    this.privates = new PrivateMessages(this);
   }
 
   /** What history takes in memory, for /metrics. */
@@ -200,6 +205,10 @@ export class Chat implements ChatSink, ChatContext {
 
   deliverNotice(event: NoticeEvent): void {
     this.#broadcast(event.room, event);
+  }
+
+  deliverPrivate(event: PrivateEvent): void {
+    this.privates.deliver(event);
   }
 
   departed(room: string, user: User): void {

@@ -12,6 +12,7 @@ import type { Logger } from "./log";
 import type { Member } from "./member";
 import type { Metrics } from "./metrics";
 import type { Names } from "./names";
+import type { PrivateMessages } from "./private/private";
 import type { Rooms } from "./rooms";
 import type { SharedState } from "./state/state";
 
@@ -23,6 +24,8 @@ export interface ChatContext {
   readonly directory: Directory;
   /** Tables kept across restarts and shared between instances: accounts, bans, topics… */
   readonly state: SharedState;
+  /** Private messages: sending, delivering, ignore lists, what is kept for the offline (private/). */
+  readonly privates: PrivateMessages;
   readonly log: Logger;
   readonly metrics: Metrics;
   /** Sends one event to one member, in its format. */

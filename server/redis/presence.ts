@@ -4,6 +4,7 @@
  * that counting a room or listing it never waits for Redis.
  */
 import type { User } from "../../common/events";
+import { nameSkeleton } from "../../common/lookalikes";
 
 interface Someone {
   instance: string;
@@ -13,17 +14,30 @@ interface Someone {
 export class Presence {
   /** Room → address → who, and on which instance. */
   readonly #rooms = new Map<string, Map<string, Someone>>();
+  /** How many connections hold each name (by its skeleton), for a private message to find its person. */
+  readonly #names = new Map<string, number>();
 
   enter(instance: string, room: string, user: User): void {
     let people = this.#rooms.get(room);
     if (!people) this.#rooms.set(room, (people = new Map()));
+    this.#unname(people.get(user.address));
     people.set(user.address, { instance, user });
+    if (user.name) {
+      const key = nameSkeleton(user.name);
+      this.#names.set(key, (this.#names.get(key) ?? 0) + 1);
+    }
   }
 
   leave(room: string, address: string): void {
     const people = this.#rooms.get(room);
+    this.#unname(people?.get(address));
     people?.delete(address);
     if (people?.size === 0) this.#rooms.delete(room);
+  }
+
+  /** True if someone here holds `name`, or a look-alike. */
+  named(name: string): boolean {
+    return this.#names.has(nameSkeleton(name));
   }
 
   /** How many people `room` has, and who, read as far as wanted (joined lists only the first). */
@@ -49,6 +63,7 @@ export class Presence {
     for (const [room, people] of this.#rooms) {
       for (const [address, someone] of people) {
         if (someone.instance !== instance) continue;
+        this.#unname(someone);
         people.delete(address);
         dropped.push({ room, user: someone.user });
       }
@@ -59,6 +74,15 @@ export class Presence {
 
   clear(): void {
     this.#rooms.clear();
+    this.#names.clear();
+  }
+
+  #unname(someone: Someone | undefined): void {
+    if (!someone?.user.name) return;
+    const key = nameSkeleton(someone.user.name);
+    const count = (this.#names.get(key) ?? 0) - 1;
+    if (count > 0) this.#names.set(key, count);
+    else this.#names.delete(key);
   }
 }
 

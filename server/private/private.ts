@@ -1,0 +1,200 @@
+/**
+ * Private messages: one person writes to another by name (`/msg bob hi`). The message reaches
+ * every connection of that person, on every instance (through the directory: with Redis, an
+ * envelope on the chat's channel), and every connection of the sender, so that a second device
+ * shows what was sent; nobody else, and no room's history keeps it.
+ *
+ * - To a guest who is not connected: refused, `not-here`.
+ * - To a registered person who is not connected: kept (inbox.ts) and given at their next login.
+ * - To someone who ignores the sender (ignores.ts): it reaches only the sender's own connections.
+ *   The sender is not told: their message looks delivered, as any other, so that ignoring someone
+ *   does not tell them so (and cannot be probed for).
+ *
+ * `sendPrivate` is the one way in, for a connection's `/msg` and `/r` (commands.ts) and for the
+ * HTTP API, whose sender is not a connection.
+ */
+import type { Clock } from "../../common/clock";
+import { type Refusal, refusal } from "../../common/codes";
+import type { ChatEvent, PrivateEvent, User } from "../../common/events";
+import { nameSkeleton } from "../../common/lookalikes";
+import { cleanText, describeUser, nameProblem, normalizeName } from "../../common/text";
+import type { Answer, Directory } from "../directory";
+import type { Logger } from "../log";
+import type { Member } from "../member";
+import type { Names } from "../names";
+import { isoNow } from "../notice";
+import type { SharedState, Table } from "../state/state";
+import { Ignores } from "./ignores";
+import { Inbox } from "./inbox";
+import { RecipientBudgets } from "./recipients";
+
+/** What private messages need of the chat (the Chat has it all). */
+export interface PrivateChat {
+  readonly names: Names;
+  readonly directory: Directory;
+  readonly state: SharedState;
+  readonly log: Logger;
+  readonly clock: Clock;
+  send(member: Member, event: ChatEvent): void;
+}
+
+/** A row of the accounts table (server/accounts/), as far as private messages read it. */
+interface AccountRow {
+  name: string;
+  hash: string;
+  created: string;
+}
+
+function checkAccount(value: unknown): AccountRow | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { name, hash, created } = value as Record<string, unknown>;
+  if (typeof name !== "string" || typeof hash !== "string" || typeof created !== "string") return undefined;
+  return { name, hash, created };
+}
+
+/** An id for a private message whose sender gave none. */
+const messageId = () => crypto.randomUUID().replaceAll("-", "");
+
+/**
+ * Sends a private message from `from` to the person named `toName`: the event as it was sent, or
+ * why it was refused; at once, or (kept for a registered person who is away) once the state has
+ * it. `id` is the sender's, given back in the event.
+ */
+export function sendPrivate(
+  chat: { readonly privates: PrivateMessages },
+  from: User,
+  toName: string,
+  text: string,
+  id?: string,
+): Answer<Refusal | PrivateEvent> {
+  return chat.privates.send(from, toName, text, id);
+}
+
+export class PrivateMessages {
+  readonly ignores: Ignores;
+  /** How many different people each address writes to (a connection's budget; the API keeps its own). */
+  readonly recipients: RecipientBudgets;
+  readonly #inbox: Inbox;
+  readonly #accounts: Table<AccountRow>;
+  /** Who last wrote to each connection privately: `/r` answers them. */
+  readonly #lastFrom = new WeakMap<Member, string>();
+
+  constructor(private readonly chat: PrivateChat) {
+    this.ignores = new Ignores(chat.state);
+    this.recipients = new RecipientBudgets(chat.clock);
+    this.#inbox = new Inbox(chat.state);
+    this.#accounts = chat.state.table("accounts", checkAccount);
+    // A registered person's list changed (on another device, another instance): their connections here hear it.
+    this.ignores.onChange((accountKey, names) => {
+      for (const member of this.#connectionsOf(accountKey)) this.chat.send(member, { type: "ignoring", names });
+    });
+  }
+
+  /**
+   * Sends a private message (see sendPrivate). It is sent at once when its person is connected
+   * anywhere; kept for a registered person who is not, once the state has it.
+   */
+  send(from: User, toName: string, typed: string, id = messageId()): Answer<Refusal | PrivateEvent> {
+    if (!from.name)
+      return refusal("name-invalid", "Choose a name first (/nick NAME): a private message is answered by name.");
+    const text = cleanText(typed);
+    if (text.trim() === "") return refusal("empty-message", "A message needs some text besides control characters.");
+    const name = normalizeName(toName);
+    const problem = nameProblem(name);
+    if (problem) return refusal("name-invalid", problem);
+    if (nameSkeleton(name) === nameSkeleton(from.name))
+      return refusal("bad-command", "That is you: write to someone else.");
+    const here = this.chat.names.holdersOf(name)[0];
+    const event: PrivateEvent = {
+      type: "dm",
+      from,
+      to: { name, address: here?.address ?? "" },
+      text,
+      time: isoNow(),
+      id,
+    };
+    if (here || this.chat.directory.namedElsewhere(name)) {
+      if (here?.name) event.to.name = here.name;
+      this.chat.directory.tell(event);
+      this.chat.log.line(`Private message from ${describeUser(from)} to ${event.to.name}`);
+      return event;
+    }
+    const account = this.#accounts.get(nameSkeleton(name));
+    if (!account) return refusal("not-here", `Nobody called ${name} is here (and it is not a registered name).`);
+    return this.#keep(account.name, { ...event, to: { name: account.name, address: "" }, kept: true });
+  }
+
+  /** For a registered person who is not connected: kept for their next login, and the sender's devices shown it. */
+  async #keep(account: string, event: PrivateEvent): Promise<Refusal | PrivateEvent> {
+    // Ignored: it looks kept to the sender, as it would look delivered.
+    if (!Ignores.has(this.ignores.kept(account), event.from.name!)) {
+      try {
+        await this.#inbox.keep(account, event);
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        return refusal("not-here", `${account} is not connected, and the message could not be kept for them: ${why}`);
+      }
+    }
+    this.chat.directory.tell(event);
+    this.chat.log.line(`Private message from ${describeUser(event.from)} kept for ${account}`);
+    return event;
+  }
+
+  /**
+   * A private message from any instance: to this instance's connections of its recipient (unless
+   * they ignore its sender, or it was kept for them) and of its sender.
+   */
+  deliver(event: PrivateEvent): void {
+    const from = event.from.name;
+    if (!from) return;
+    if (!event.kept) {
+      for (const member of this.chat.names.holdersOf(event.to.name ?? "")) {
+        if (Ignores.has(this.ignores.of(member), from)) continue;
+        this.#lastFrom.set(member, from);
+        this.chat.send(member, event);
+      }
+    }
+    for (const member of this.chat.names.holdersOf(from)) this.chat.send(member, event);
+  }
+
+  /** Who last wrote to `member` privately, if anyone. */
+  lastFrom(member: Member): string | undefined {
+    return this.#lastFrom.get(member);
+  }
+
+  /**
+   * `member` just logged in to its account: it is told whom it ignores, and given what was kept
+   * for it while it was away (the accounts module calls this).
+   */
+  async loggedIn(member: Member): Promise<void> {
+    const account = member.account;
+    if (account === null) return;
+    const names = this.ignores.kept(account);
+    if (names.length > 0) this.chat.send(member, { type: "ignoring", names });
+    let kept: Awaited<ReturnType<Inbox["take"]>>;
+    try {
+      kept = await this.#inbox.take(account);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      return this.chat.log.line(`Could not give ${account} the private messages kept for them yet: ${why}`);
+    }
+    if (!kept) return;
+    // Gone while the row was taken: kept again for the next login (the count of those let go of aside).
+    if (!member.open) {
+      for (const message of kept.messages) await this.#inbox.keep(account, message).catch(() => {});
+      return;
+    }
+    const last = kept.messages.at(-1);
+    if (last?.from.name) this.#lastFrom.set(member, last.from.name);
+    this.chat.send(member, { type: "inbox", messages: kept.messages, dropped: kept.dropped });
+  }
+
+  /** This instance's connections logged in to the account whose skeleton is `accountKey`. */
+  #connectionsOf(accountKey: string): Member[] {
+    const account = this.#accounts.get(accountKey);
+    if (!account) return [];
+    return this.chat.names
+      .holdersOf(account.name)
+      .filter((m) => m.account !== null && nameSkeleton(m.account) === accountKey);
+  }
+}
