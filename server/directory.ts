@@ -73,10 +73,10 @@ export interface Directory {
   /** Has a private message delivered to its two people's connections on every instance, this one included. */
   tell(event: PrivateEvent): void;
   /**
-   * True if someone of another instance holds `name` (or a look-alike), as far as this one knows
-   * now (nobody while Redis is away): answered at once, as `elsewhere` is.
+   * Someone of another instance who holds `name` (or a look-alike), as far as this one knows now
+   * (nobody while Redis is away): answered at once, as `elsewhere` is.
    */
-  namedElsewhere(name: string): boolean;
+  namedElsewhere(name: string): User | undefined;
   /** Someone of this instance entered `room`, or was renamed there; or left it. */
   present(room: string, user: User): void;
   absent(room: string, address: string): void;
@@ -138,8 +138,8 @@ export class LocalDirectory implements Directory {
     this.sink.deliverPrivate(event);
   }
 
-  namedElsewhere(_name: string): boolean {
-    return false;
+  namedElsewhere(_name: string): User | undefined {
+    return undefined;
   }
   present(_room: string, _user: User): void {}
   absent(_room: string, _address: string): void {}

@@ -104,17 +104,11 @@ export class PrivateMessages {
     if (problem) return refusal("name-invalid", problem);
     if (nameSkeleton(name) === nameSkeleton(from.name))
       return refusal("bad-command", "That is you: write to someone else.");
-    const here = this.chat.names.holdersOf(name)[0];
-    const event: PrivateEvent = {
-      type: "dm",
-      from,
-      to: { name, address: here?.address ?? "" },
-      text,
-      time: isoNow(),
-      id,
-    };
-    if (here || this.chat.directory.namedElsewhere(name)) {
-      if (here?.name) event.to.name = here.name;
+    // Connected here, or elsewhere: it goes at once.
+    const here = this.chat.names.holdersOf(name)[0]?.user ?? this.chat.directory.namedElsewhere(name);
+    const event: PrivateEvent = { type: "dm", from, to: { name, address: "" }, text, time: isoNow(), id };
+    if (here) {
+      event.to = here;
       this.chat.directory.tell(event);
       this.chat.log.line(`Private message from ${describeUser(from)} to ${event.to.name}`);
       return event;

@@ -186,7 +186,7 @@ export class RedisDirectory extends LocalDirectory {
     this.#now.tell(event);
   }
 
-  override namedElsewhere(name: string): boolean {
+  override namedElsewhere(name: string): User | undefined {
     return this.#now.namedElsewhere(name);
   }
 

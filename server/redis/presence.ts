@@ -14,8 +14,8 @@ interface Someone {
 export class Presence {
   /** Room → address → who, and on which instance. */
   readonly #rooms = new Map<string, Map<string, Someone>>();
-  /** How many connections hold each name (by its skeleton), for a private message to find its person. */
-  readonly #names = new Map<string, number>();
+  /** Who holds each name (by its skeleton), by address: for a private message to find its person. */
+  readonly #names = new Map<string, Map<string, User>>();
 
   enter(instance: string, room: string, user: User): void {
     let people = this.#rooms.get(room);
@@ -24,7 +24,9 @@ export class Presence {
     people.set(user.address, { instance, user });
     if (user.name) {
       const key = nameSkeleton(user.name);
-      this.#names.set(key, (this.#names.get(key) ?? 0) + 1);
+      let holders = this.#names.get(key);
+      if (!holders) this.#names.set(key, (holders = new Map()));
+      holders.set(user.address, user);
     }
   }
 
@@ -35,9 +37,9 @@ export class Presence {
     if (people?.size === 0) this.#rooms.delete(room);
   }
 
-  /** True if someone here holds `name`, or a look-alike. */
-  named(name: string): boolean {
-    return this.#names.has(nameSkeleton(name));
+  /** Someone here who holds `name`, or a look-alike, if anyone does. */
+  named(name: string): User | undefined {
+    return this.#names.get(nameSkeleton(name))?.values().next().value;
   }
 
   /** How many people `room` has, and who, read as far as wanted (joined lists only the first). */
@@ -80,9 +82,9 @@ export class Presence {
   #unname(someone: Someone | undefined): void {
     if (!someone?.user.name) return;
     const key = nameSkeleton(someone.user.name);
-    const count = (this.#names.get(key) ?? 0) - 1;
-    if (count > 0) this.#names.set(key, count);
-    else this.#names.delete(key);
+    const holders = this.#names.get(key);
+    holders?.delete(someone.user.address);
+    if (holders?.size === 0) this.#names.delete(key);
   }
 }
 

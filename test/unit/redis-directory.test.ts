@@ -190,12 +190,12 @@ test("a private message: delivered here at once while Redis is away; once connec
   await link.connect();
   // Who holds which name elsewhere, from presence: renames and leaving follow.
   link.hear(envelopes.presenceEnvelope("other", "lobby", bob.address, bob));
-  expect(directory.namedElsewhere("BOB")).toBe(true);
+  expect(directory.namedElsewhere("BOB")).toEqual(bob);
   link.hear(envelopes.presenceEnvelope("other", "lobby", bob.address, { ...bob, name: "robert" }));
-  expect(directory.namedElsewhere("bob")).toBe(false);
-  expect(directory.namedElsewhere("robert")).toBe(true);
+  expect(directory.namedElsewhere("bob")).toBeUndefined();
+  expect(directory.namedElsewhere("robert")).toEqual({ ...bob, name: "robert" });
   link.hear(envelopes.presenceEnvelope("other", "lobby", bob.address));
-  expect(directory.namedElsewhere("robert")).toBe(false);
+  expect(directory.namedElsewhere("robert")).toBeUndefined();
 
   directory.tell({ ...message, id: "p2" });
   expect(link.published.map((m) => JSON.parse(m))).toEqual([
