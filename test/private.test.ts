@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
   BUN,
+  CuttableLink,
   jsonClient,
+  pipeClient,
   ROOT,
   type RunningServer,
   settle,
@@ -146,6 +148,53 @@ describe("the budget of different people an address writes to", () => {
     expect(refused.message).toMatch(/written privately to 10 different people in the last 60 s: wait \d+ s/);
     expect(sender.socket.events.filter((e) => e.type === "error" && e.code === "not-here")).toHaveLength(10);
     sender.socket.close();
+  });
+});
+
+describe("the client in pipe mode", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(["--history", "0"]);
+  });
+  afterAll(() => server?.stop());
+
+  test("/msg waits for the message to come back before leaving; one refused makes the exit code 1", async () => {
+    const bob = await jsonClient(server, "?name=bob");
+    const sender = pipeClient(["--name", "piper", server.url]);
+    sender.write("/msg bob from a script");
+    sender.proc.stdin.end();
+    expect(await sender.proc.exited).toBe(0);
+    expect(sender.out.stdout).toMatch(
+      new RegExp(`^From server: \\[private\\] piper \\(${ADDRESS}\\) → bob: from a script$`, "m"),
+    );
+    await bob.socket.waitForEvent("the message", (e) => e.type === "dm" && e.text === "from a script");
+
+    const lost = pipeClient(["--name", "piper2", server.url]);
+    lost.write("/msg ghost anyone?");
+    lost.proc.stdin.end();
+    expect(await lost.proc.exited).toBe(1);
+    expect(lost.out.stdout).toContain("From server: *** Error: Nobody called ghost is here");
+    bob.socket.close();
+  });
+
+  test("a guest's ignore list is given back to the server after a reconnection, without a word on screen", async () => {
+    const proxy = new CuttableLink(server.port);
+    const client = pipeClient(["--json", "--name", "ig", `127.0.0.1:${proxy.port}`]);
+    try {
+      client.write("/ignore carol");
+      await client.waitForOutput("the list", (o) => o.includes('"names":["carol"]'));
+      proxy.cut();
+      proxy.restore();
+      await client.waitForStderr("the reconnection", (e) => e.includes("Reconnected"));
+      // The server knows the list again: unignoring is not refused as "you do not ignore carol".
+      client.write("/unignore carol");
+      await client.waitForOutput("the empty list", (o) => o.includes('"names":[]'));
+      expect(client.out.stdout).not.toContain('"code":"not-found"');
+      expect(client.out.stdout.match(/"type":"ignoring"/g)).toHaveLength(2);
+    } finally {
+      client.proc.kill("SIGKILL");
+      proxy.stop();
+    }
   });
 });
 
