@@ -35,7 +35,7 @@ export function toText(event: ChatEvent): string {
     case "ignoring":
       return event.names.length === 0
         ? "*** You ignore nobody."
-        : `*** You ignore ${event.names.join(", ")}: their private messages do not reach you.`;
+        : `*** You ignore ${event.names.join(", ")} (their private messages are refused).`;
     case "notice":
       return `*** ${event.text}`;
     case "welcome":

@@ -68,7 +68,7 @@ export class EventView {
           "info",
           event.names.length === 0
             ? "You ignore nobody."
-            : `You ignore ${event.names.join(", ")}: their private messages do not reach you, and their messages here are hidden.`,
+            : `You ignore ${event.names.join(", ")} (their private and room messages are hidden).`,
         );
       case "help":
         return void append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));

@@ -116,7 +116,7 @@ export class TerminalView {
           text: dim(
             event.names.length === 0
               ? "You ignore nobody."
-              : `You ignore ${event.names.map(forTerminal).join(", ")}: their private messages do not reach you, and their messages here are hidden.`,
+              : `You ignore ${event.names.map(forTerminal).join(", ")} (their private and room messages are hidden).`,
           ),
         };
       case "help":
