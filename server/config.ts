@@ -55,6 +55,8 @@ export interface Config {
   redis: string | undefined;
   reusePort: boolean;
   quiet: boolean;
+  /** --guests (false: only people logged in to an account may do anything) and --registration. */
+  accounts: { guests: boolean; registration: boolean };
 }
 
 /** The options as parsed from the command line: strings for valued options, booleans for switches. */
@@ -82,7 +84,19 @@ export function readConfig(options: Options): Config {
     redis,
     reusePort: options["reuse-port"] === true,
     quiet: options.quiet === true,
+    accounts: {
+      guests: choice(options, "guests", ["yes", "no"]) === "yes",
+      registration: choice(options, "registration", ["open", "closed"]) === "open",
+    },
   };
+}
+
+/** An option that takes one of a few words. */
+function choice(options: Options, flag: string, words: string[]): string {
+  const given = String(options[flag]).toLowerCase();
+  if (!words.includes(given))
+    throw new UsageError(`--${flag} must be ${words.join(" or ")}, not '${String(options[flag])}'.`);
+  return given;
 }
 
 /** An option's text, and an option read as a whole number of at least `min`. */

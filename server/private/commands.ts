@@ -62,6 +62,6 @@ function ignore(chat: ChatContext, member: Member, wanted: string, ignored: bool
   ignores.set(member, name, ignored).then(
     // A registered person's connections are told by the table's change, this one included.
     (now) => void (member.account === null && chat.send(member, { type: "ignoring", names: now })),
-    (error) => chat.refuse(member, refusal("bad-command", `Your list could not be changed just now: ${error.message}`)),
+    (error) => chat.refuse(member, refusal("unavailable", `Your list could not be changed just now: ${error.message}`)),
   );
 }

@@ -18,12 +18,14 @@ import { type Refusal, refusal } from "../../common/codes";
 import type { ChatEvent, PrivateEvent, User } from "../../common/events";
 import { nameSkeleton } from "../../common/lookalikes";
 import { cleanText, describeUser, nameProblem, normalizeName } from "../../common/text";
+import type { Accounts } from "../accounts/accounts";
+import { accountKey } from "../accounts/store";
 import type { Answer, Directory } from "../directory";
 import type { Logger } from "../log";
 import type { Member } from "../member";
 import type { Names } from "../names";
 import { isoNow } from "../notice";
-import type { SharedState, Table } from "../state/state";
+import type { SharedState } from "../state/state";
 import { Ignores } from "./ignores";
 import { Inbox } from "./inbox";
 import { RecipientBudgets } from "./recipients";
@@ -31,25 +33,13 @@ import { RecipientBudgets } from "./recipients";
 /** What private messages need of the chat (the Chat has it all). */
 export interface PrivateChat {
   readonly names: Names;
+  /** Who is logged in to which account here, and the accounts table. */
+  readonly accounts: Pick<Accounts, "connectionsOf" | "store">;
   readonly directory: Directory;
   readonly state: SharedState;
   readonly log: Logger;
   readonly clock: Clock;
   send(member: Member, event: ChatEvent): void;
-}
-
-/** A row of the accounts table (server/accounts/), as far as private messages read it. */
-interface AccountRow {
-  name: string;
-  hash: string;
-  created: string;
-}
-
-function checkAccount(value: unknown): AccountRow | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  const { name, hash, created } = value as Record<string, unknown>;
-  if (typeof name !== "string" || typeof hash !== "string" || typeof created !== "string") return undefined;
-  return { name, hash, created };
 }
 
 /** An id for a private message whose sender gave none. */
@@ -75,7 +65,6 @@ export class PrivateMessages {
   /** How many different people each address writes to (a connection's budget; the API keeps its own). */
   readonly recipients: RecipientBudgets;
   readonly #inbox: Inbox;
-  readonly #accounts: Table<AccountRow>;
   /** Who last wrote to each connection privately: `/r` answers them. */
   readonly #lastFrom = new WeakMap<Member, string>();
 
@@ -83,10 +72,9 @@ export class PrivateMessages {
     this.ignores = new Ignores(chat.state);
     this.recipients = new RecipientBudgets(chat.clock);
     this.#inbox = new Inbox(chat.state);
-    this.#accounts = chat.state.table("accounts", checkAccount);
     // A registered person's list changed (on another device, another instance): their connections here hear it.
-    this.ignores.onChange((accountKey, names) => {
-      for (const member of this.#connectionsOf(accountKey)) this.chat.send(member, { type: "ignoring", names });
+    this.ignores.onChange((key, names) => {
+      for (const member of this.chat.accounts.connectionsOf(key)) this.chat.send(member, { type: "ignoring", names });
     });
   }
 
@@ -105,7 +93,7 @@ export class PrivateMessages {
     if (nameSkeleton(name) === nameSkeleton(from.name))
       return refusal("bad-command", "That is you: write to someone else.");
     // Connected here, or elsewhere: it goes at once.
-    const here = this.chat.names.holdersOf(name)[0]?.user ?? this.chat.directory.namedElsewhere(name);
+    const here = this.#connections(name)[0]?.user ?? this.chat.directory.namedElsewhere(name);
     const event: PrivateEvent = { type: "dm", from, to: { name, address: "" }, text, time: isoNow(), id };
     if (here) {
       event.to = here;
@@ -113,7 +101,7 @@ export class PrivateMessages {
       this.chat.log.line(`Private message from ${describeUser(from)} to ${event.to.name}`);
       return event;
     }
-    const account = this.#accounts.get(nameSkeleton(name));
+    const account = this.chat.accounts.store.accounts.get(accountKey(name));
     if (!account) return refusal("not-here", `Nobody called ${name} is here (and it is not a registered name).`);
     return this.#keep(account.name, { ...event, to: { name: account.name, address: "" }, kept: true });
   }
@@ -126,7 +114,10 @@ export class PrivateMessages {
         await this.#inbox.keep(account, event);
       } catch (error) {
         const why = error instanceof Error ? error.message : String(error);
-        return refusal("not-here", `${account} is not connected, and the message could not be kept for them: ${why}`);
+        return refusal(
+          "unavailable",
+          `${account} is not connected, and the message could not be kept for them: ${why}`,
+        );
       }
     }
     this.chat.directory.tell(event);
@@ -142,13 +133,13 @@ export class PrivateMessages {
     const from = event.from.name;
     if (!from) return;
     if (!event.kept) {
-      for (const member of this.chat.names.holdersOf(event.to.name ?? "")) {
+      for (const member of this.#connections(event.to.name ?? "")) {
         if (Ignores.has(this.ignores.of(member), from)) continue;
         this.#lastFrom.set(member, from);
         this.chat.send(member, event);
       }
     }
-    for (const member of this.chat.names.holdersOf(from)) this.chat.send(member, event);
+    for (const member of this.#connections(from)) this.chat.send(member, event);
   }
 
   /** Who last wrote to `member` privately, if anyone. */
@@ -183,12 +174,12 @@ export class PrivateMessages {
     this.chat.send(member, { type: "inbox", messages: kept.messages, dropped: kept.dropped });
   }
 
-  /** This instance's connections logged in to the account whose skeleton is `accountKey`. */
-  #connectionsOf(accountKey: string): Member[] {
-    const account = this.#accounts.get(accountKey);
-    if (!account) return [];
-    return this.chat.names
-      .holdersOf(account.name)
-      .filter((m) => m.account !== null && nameSkeleton(m.account) === accountKey);
+  /**
+   * This instance's connections of the person named `name`: every one logged in to the account of
+   * that name, or the guest who holds it.
+   */
+  #connections(name: string): Member[] {
+    const loggedIn = [...this.chat.accounts.connectionsOf(accountKey(name))];
+    return loggedIn.length > 0 ? loggedIn : this.chat.names.holdersOf(name);
   }
 }

@@ -14,10 +14,39 @@ const command = (type: string, fields: Record<string, string>) => JSON.stringify
 /** Lets the promises of a send (state writes) settle. */
 const settled = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** A registered account, as the accounts module keeps it (its row is all private messages read). */
-function register(chat: ReturnType<typeof chatWith>["chat"], name: string): Promise<void> {
-  const accounts = chat.state.table("accounts", (v) => v as { name: string; hash: string; created: string });
-  return accounts.put(name.toLowerCase(), { name, hash: "x", created: "2026-01-01T00:00:00.000Z" });
+/** A chat whose accounts hash passwords with a fast fake (the real argon2id is in test/accounts.test.ts). */
+function accountsChat(limits: Parameters<typeof chatWith>[0] = {}) {
+  const passwords = {
+    hash: async (password: string) => `hashed:${password}`,
+    verify: async (password: string, hash: string) => hash === `hashed:${password}`,
+  };
+  return chatWith(limits, {}, undefined, { accounts: { guests: true, registration: true, passwords } });
+}
+
+type Made = ReturnType<typeof accountsChat>;
+
+/** Registers `name` (password "correct-horse") from a connection that then leaves; the account stays. */
+async function register({ connect, disconnect }: Made, name: string): Promise<void> {
+  const owner = connect({ name });
+  owner.say(command("register", { password: "correct-horse" }));
+  await loggedIn(owner);
+  disconnect(owner.member);
+}
+
+/** A new connection logged in to `name`'s account with its password; its session token. */
+async function logIn({ connect }: Made, name: string) {
+  const device = connect();
+  device.say(command("login", { name, password: "correct-horse" }));
+  return { ...device, token: await loggedIn(device) };
+}
+
+async function loggedIn(device: { socket: { eventsOf(type: "account"): { token?: string }[] } }): Promise<string> {
+  for (let tries = 0; tries < 50; tries++) {
+    const token = device.socket.eventsOf("account").at(-1)?.token;
+    if (token) return token;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  throw new Error("not logged in");
 }
 
 describe("a private message", () => {
@@ -103,41 +132,81 @@ describe("a private message", () => {
   });
 });
 
-describe("for a registered person who is away", () => {
-  test("is kept, shown to the sender as kept, and given at their next login", async () => {
-    const { chat, connect } = chatWith();
-    await register(chat, "Bob");
-    const alice = connect({ name: "alice" });
+describe("a registered person", () => {
+  test("gets it on every connection logged in, and the sender's other devices show it too", async () => {
+    const made = accountsChat();
+    await register(made, "bob");
+    await register(made, "alice");
+    const [bob1, bob2, alice1, alice2] = [
+      await logIn(made, "bob"),
+      await logIn(made, "bob"),
+      await logIn(made, "alice"),
+      await logIn(made, "alice"),
+    ];
+    const carol = made.connect({ name: "carol" });
+    alice1.say(dm("bob", "to both of you", "d1"));
+    await settled();
+    for (const device of [bob1, bob2, alice1, alice2])
+      expect(device.socket.eventsOf("dm")).toEqual([
+        expect.objectContaining({ from: expect.objectContaining({ name: "alice" }), id: "d1" }),
+      ]);
+    expect(carol.socket.eventsOf("dm")).toEqual([]);
+    // Either device answers, and both of alice's see it.
+    bob2.say(command("reply", { text: "got it" }));
+    await settled();
+    for (const device of [alice1, alice2, bob1])
+      expect(device.socket.eventsOf("dm").at(-1)).toMatchObject({ text: "got it" });
+  });
+
+  test("who is away has it kept, shown to the sender as kept, and given at their next login", async () => {
+    const made = accountsChat();
+    await register(made, "Bob");
+    const alice = made.connect({ name: "alice" });
     alice.say(dm("bob", "see you", "k1"));
     await settled();
     expect(alice.socket.eventsOf("dm")).toEqual([
       expect.objectContaining({ to: { name: "Bob", address: "" }, kept: true, id: "k1" }),
     ]);
-    const bob = connect({ name: "Bob" });
-    bob.member.account = "Bob";
-    expect(bob.socket.eventsOf("dm")).toEqual([]); // not live: kept for the login
-    await chat.privates.loggedIn(bob.member);
+    const bob = await logIn(made, "bob");
+    await settled();
     expect(bob.socket.eventsOf("inbox")).toEqual([
       { type: "inbox", messages: [expect.objectContaining({ text: "see you", id: "k1" })], dropped: 0 },
     ]);
     // Given once: the next login finds nothing.
-    await chat.privates.loggedIn(bob.member);
-    expect(bob.socket.eventsOf("inbox")).toHaveLength(1);
+    const again = await logIn(made, "bob");
+    await settled();
+    expect(again.socket.eventsOf("inbox")).toEqual([]);
     // And /r answers whoever wrote last.
     bob.say(command("reply", { text: "back now" }));
     await settled();
     expect(alice.socket.eventsOf("dm").at(-1)).toMatchObject({ from: { name: "Bob" }, text: "back now" });
   });
 
+  test("logging in with a session token on connecting gives what was kept, after the welcome", async () => {
+    const made = accountsChat();
+    await register(made, "bob");
+    const device = await logIn(made, "bob");
+    made.disconnect(device.member);
+    const alice = made.connect({ name: "alice" });
+    alice.say(dm("bob", "while you slept"));
+    await settled();
+    const bob = made.connect({ session: device.token });
+    await settled();
+    const types = bob.socket.events.map((e) => e.type);
+    expect(types.slice(0, 2)).toEqual(["welcome", "account"]);
+    expect(bob.socket.eventsOf("inbox")).toEqual([
+      expect.objectContaining({ messages: [expect.objectContaining({ text: "while you slept" })] }),
+    ]);
+  });
+
   test("what is kept for one person is bounded: the oldest are let go of, and counted", async () => {
-    const { chat, connect } = chatWith({ burst: 1000 });
-    await register(chat, "bob");
-    const alice = connect({ name: "alice" });
+    const made = accountsChat({ burst: 1000 });
+    await register(made, "bob");
+    const alice = made.connect({ name: "alice" });
     for (let n = 1; n <= KEPT_MESSAGES + 5; n++) alice.say(dm("bob", `n${n}`));
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const bob = connect({ name: "bob" });
-    bob.member.account = "bob";
-    await chat.privates.loggedIn(bob.member);
+    const bob = await logIn(made, "bob");
+    await settled();
     const [inbox] = bob.socket.eventsOf("inbox");
     expect(inbox!.dropped).toBe(5);
     expect(inbox!.messages.map((m) => m.text)).toEqual(Array.from({ length: KEPT_MESSAGES }, (_, i) => `n${i + 6}`));
@@ -169,22 +238,23 @@ describe("ignoring", () => {
     expect(bob.socket.eventsOf("error").map((e) => e.code)).toEqual(["not-found"]);
   });
 
-  test("a registered person's list is kept with the account: told at login, and nothing is kept from them", async () => {
-    const { chat, connect, disconnect } = chatWith();
-    await register(chat, "bob");
-    const bob = connect({ name: "bob" });
-    bob.member.account = "bob";
+  test("a registered person's list is kept with the account: on every device, told at login, and nothing is kept from them", async () => {
+    const made = accountsChat();
+    await register(made, "bob");
+    const bob = await logIn(made, "bob");
+    const other = await logIn(made, "bob");
     bob.say(command("ignore", { name: "alice" }));
     await settled();
-    expect(bob.socket.eventsOf("ignoring")).toEqual([{ type: "ignoring", names: ["alice"] }]);
-    disconnect(bob.member);
-    const alice = connect({ name: "alice" });
+    for (const device of [bob, other])
+      expect(device.socket.eventsOf("ignoring")).toEqual([{ type: "ignoring", names: ["alice"] }]);
+    made.disconnect(bob.member);
+    made.disconnect(other.member);
+    const alice = made.connect({ name: "alice" });
     alice.say(dm("bob", "hello"));
     await settled();
     expect(alice.socket.eventsOf("dm")).toEqual([expect.objectContaining({ kept: true })]);
-    const again = connect({ name: "bob" });
-    again.member.account = "bob";
-    await chat.privates.loggedIn(again.member);
+    const again = await logIn(made, "bob");
+    await settled();
     expect(again.socket.eventsOf("ignoring")).toEqual([{ type: "ignoring", names: ["alice"] }]);
     expect(again.socket.eventsOf("inbox")).toEqual([]);
   });
