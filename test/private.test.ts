@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { SUBPROTOCOL } from "../common/events";
 import {
   BUN,
   CuttableLink,
@@ -128,6 +129,91 @@ describe("private messages across two instances sharing Redis", () => {
     expect(reply).toMatchObject({ from: { name: "bob2" }, to: { name: "alice2" }, text: "yes, now" });
     alice.socket.close();
     bob.socket.close();
+  });
+});
+
+describe("registered people across two instances sharing Redis", () => {
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let a: RunningServer;
+  let b: RunningServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+    a = await startServer(["--redis", redis.url]);
+    b = await startServer(["--redis", redis.url]);
+    for (const instance of [a, b]) await instance.waitForLog(/Redis: connected/);
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await redis?.stop();
+  });
+
+  /** A JSON client on `server`, logged in with a session token (a `session.` subprotocol entry) if one is given. */
+  async function device(server: RunningServer, query: string, session?: string): Promise<TestSocket> {
+    const protocols = session ? `${SUBPROTOCOL}, session.${session}` : SUBPROTOCOL;
+    const socket = await TestSocket.open(`${server.url}/${query}`, undefined, 5_000, {
+      "Sec-WebSocket-Protocol": protocols,
+    });
+    await socket.waitForEvent("joined", (e) => e.type === "joined");
+    return socket;
+  }
+  /** Registers `name` from a connection on `server`: that connection, and its session token. */
+  async function register(server: RunningServer, name: string): Promise<{ socket: TestSocket; token: string }> {
+    const socket = await device(server, `?name=${name}&room=reg`);
+    socket.send(JSON.stringify({ type: "register", password: "correct-horse-42" }));
+    const { token } = await socket.waitForEvent("the token", (e) => e.type === "account" && e.token);
+    return { socket, token };
+  }
+
+  test("every connection of each of the two people gets it, on either instance; nobody else does", async () => {
+    const alice = await register(a, "ally");
+    const bob = await register(b, "bert");
+    const ally2 = await device(b, "?room=reg", alice.token);
+    const bert2 = await device(a, "?room=reg", bob.token);
+    const bystander = await device(a, "?name=stander&room=reg");
+    await waitFor("bert to be seen on the other instance", async () => {
+      alice.socket.send(JSON.stringify({ type: "who" }));
+      await Bun.sleep(200);
+      return alice.socket.events.some(
+        (e) => e.type === "members" && e.members.some((m: { name: string }) => m.name === "bert"),
+      )
+        ? true
+        : undefined;
+    });
+    alice.socket.send(dm("bert", "to all your devices", "all1"));
+    for (const socket of [alice.socket, ally2, bob.socket, bert2])
+      expect(await socket.waitForEvent("the message", (e) => e.type === "dm" && e.id === "all1")).toMatchObject({
+        from: { name: "ally", registered: true },
+        to: { name: "bert" },
+        text: "to all your devices",
+      });
+    await settle(bystander, alice.socket, bob.socket);
+    expect(bystander.messages.filter((m) => m.includes("to all your devices"))).toEqual([]);
+    for (const socket of [alice.socket, ally2, bob.socket, bert2, bystander]) socket.close();
+  });
+
+  test("to a registered person who is away: kept, and given at their next login on the other instance", async () => {
+    const owner = await register(a, "carla");
+    owner.socket.close();
+    const sender = await device(b, "?name=dan&room=reg");
+    sender.send(dm("carla", "for when you are back", "k1"));
+    expect(await sender.waitForEvent("the sender's copy", (e) => e.type === "dm")).toMatchObject({
+      to: { name: "carla", address: "" },
+      kept: true,
+      id: "k1",
+    });
+    const back = await device(b, "?room=reg");
+    back.send(JSON.stringify({ type: "login", name: "carla", password: "correct-horse-42" }));
+    const inbox = await back.waitForEvent("what was kept", (e) => e.type === "inbox", 10_000);
+    expect(inbox).toMatchObject({
+      dropped: 0,
+      messages: [{ from: { name: "dan" }, to: { name: "carla" }, text: "for when you are back", id: "k1", kept: true }],
+    });
+    // Given once: a second device logging in later finds nothing kept.
+    const later = await device(a, "?room=reg", owner.token);
+    await settle(later, back);
+    expect(later.events.filter((e) => e.type === "inbox")).toEqual([]);
+    for (const socket of [sender, back, later]) socket.close();
   });
 });
 
