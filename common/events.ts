@@ -54,13 +54,16 @@ export interface SaidEvent {
   id?: string;
 }
 
-/** Someone joined, left or renamed: announced to the room, not kept in history. */
+/**
+ * Someone joined, left or renamed, or a moderator acted (kicked, banned, muted… someone): announced
+ * to the room, not kept in history. The person acted on gets their own, addressed to them.
+ */
 export interface NoticeEvent {
   type: "notice";
   room: string;
   time: string;
-  event: "join" | "leave" | "rename" | "shutdown";
-  /** Who joined, left or renamed; none for the server's own notices. */
+  event: "join" | "leave" | "rename" | "shutdown" | "moderation";
+  /** Who joined, left or renamed; none for the server's own notices and for moderation. */
   user?: User;
   /** For a rename: the name before it (null: there was none). */
   previousName?: string | null;
@@ -100,6 +103,67 @@ export interface JoinedEvent {
   seq: number;
   /** Resuming (`?since=`): how many messages you missed that history no longer has. */
   missed?: number;
+  /** The room's topic, if it has one. */
+  topic?: string;
+  /** Your role in the room, if you have one: what moderation you may do here (`role` tells of changes). */
+  role?: Role;
+}
+
+/** A role, from the lowest: a room's moderator, its owner, an operator of the whole chat. */
+export type Role = "moderator" | "owner" | "operator";
+export const ROLES: readonly Role[] = ["moderator", "owner", "operator"];
+
+/** Your role in the room you are in changed (you were made a moderator, you logged in…); null: none. */
+export interface RoleEvent {
+  type: "role";
+  room: string;
+  role: Role | null;
+}
+
+/** The room's topic was set, by `by`: shown to everyone in it. */
+export interface TopicEvent {
+  type: "topic";
+  room: string;
+  time: string;
+  text: string;
+  by: string;
+}
+
+/** A moderator removed message `seq` from the room: clients take it off the screen. */
+export interface DeletedEvent {
+  type: "deleted";
+  room: string;
+  seq: number;
+}
+
+/** One ban, as /bans lists it. */
+export interface BanEntry {
+  /** A name (a registered account) or an address prefix, e.g. `203.0.113.0/24`. */
+  target: string;
+  /** For a ban of a guest's address: the name they had. */
+  name?: string;
+  /** The room's ban, or one from the whole chat (an operator's). */
+  scope: "room" | "chat";
+  by: string;
+  reason?: string;
+  /** When it ends (ISO 8601); none: until lifted. */
+  until?: string;
+}
+
+/** Reply to `bans`: the bans in force in the room (and, for an operator, in the whole chat). */
+export interface BansEvent {
+  type: "bans";
+  room: string;
+  bans: BanEntry[];
+  /** How many there are in all, when more than are listed. */
+  count: number;
+}
+
+/** Reply to `modlog`: the room's recent moderation actions, oldest first. */
+export interface ModlogEvent {
+  type: "modlog";
+  room: string;
+  entries: { time: string; by: string; text: string }[];
 }
 
 /**
@@ -158,7 +222,12 @@ export type ChatEvent =
   | RoomsEvent
   | EarlierEvent
   | HelpEvent
-  | ErrorEvent;
+  | ErrorEvent
+  | RoleEvent
+  | TopicEvent
+  | DeletedEvent
+  | BansEvent
+  | ModlogEvent;
 
 // ---------------------------------------------------------------------------------------------
 // Decoding. Each check builds a fresh event of the known fields only, so nothing unexpected that
@@ -181,7 +250,8 @@ function users(v: unknown): User[] | undefined {
   return list.every((u) => u !== undefined) ? (list as User[]) : undefined;
 }
 
-const NOTICE_KINDS = new Set(["join", "leave", "rename", "shutdown"]);
+const NOTICE_KINDS = new Set(["join", "leave", "rename", "shutdown", "moderation"]);
+const isRole = (v: unknown): v is Role => ROLES.includes(v as Role);
 
 function said(e: Fields): SaidEvent | undefined {
   const from = validUser(e.from);
@@ -243,6 +313,20 @@ function joined(e: Fields): JoinedEvent | undefined {
     history: e.history,
     seq: e.seq,
     ...(isCount(e.missed) && e.missed > 0 && { missed: e.missed }),
+    ...(isString(e.topic) && { topic: e.topic }),
+    ...(isRole(e.role) && { role: e.role }),
+  };
+}
+
+function banEntry(b: Fields): BanEntry | undefined {
+  if (!isString(b.target) || !isString(b.by) || (b.scope !== "room" && b.scope !== "chat")) return undefined;
+  return {
+    target: b.target,
+    ...(isString(b.name) && { name: b.name }),
+    scope: b.scope,
+    by: b.by,
+    ...(isString(b.reason) && { reason: b.reason }),
+    ...(isString(b.until) && { until: b.until }),
   };
 }
 
@@ -279,6 +363,25 @@ const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined }
       isString(c.usage) && isString(c.help) ? { usage: c.usage, help: c.help } : undefined,
     );
     return commands ? { type: "help", commands } : undefined;
+  },
+  role: (e) =>
+    isString(e.room) && (e.role === null || isRole(e.role)) ? { type: "role", room: e.room, role: e.role } : undefined,
+  topic: (e) =>
+    isString(e.room) && isString(e.time) && isString(e.text) && isString(e.by)
+      ? { type: "topic", room: e.room, time: e.time, text: e.text, by: e.by }
+      : undefined,
+  deleted: (e) => (isString(e.room) && isCount(e.seq) ? { type: "deleted", room: e.room, seq: e.seq } : undefined),
+  bans: (e) => {
+    const bans = listOf(e.bans, banEntry);
+    return isString(e.room) && bans && isCount(e.count)
+      ? { type: "bans", room: e.room, bans, count: e.count }
+      : undefined;
+  },
+  modlog: (e) => {
+    const entries = listOf(e.entries, (x) =>
+      isString(x.time) && isString(x.by) && isString(x.text) ? { time: x.time, by: x.by, text: x.text } : undefined,
+    );
+    return isString(e.room) && entries ? { type: "modlog", room: e.room, entries } : undefined;
   },
   error: (e) => {
     if (!isString(e.message)) return undefined;

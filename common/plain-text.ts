@@ -2,7 +2,7 @@
  * Events as plain text, one frame each, for clients that asked for no subprotocol (and for the
  * terminal client's pipe mode, which prints the same lines).
  */
-import type { ChatEvent } from "./events";
+import type { BanEntry, BansEvent, ChatEvent, Role } from "./events";
 import { describeUser, messagesWere, plural } from "./text";
 
 /** Starts each line of a message after its first, in plain text: a line from a sender never does. */
@@ -29,8 +29,21 @@ export function toText(event: ChatEvent): string {
       return `*** Welcome, ${describeUser(event.you)}. /help lists the commands.`;
     case "joined": {
       const missed = event.missed ? ` ${messagesWere(event.missed)} missed, too far back to replay.` : "";
-      return `*** You are in ${event.room} with ${plural(event.count - 1, "other")}.${missed}`;
+      const topic = event.topic ? ` Topic: ${event.topic}` : "";
+      const role = event.role ? ` You are ${roleWords(event.role, event.room)}.` : "";
+      return `*** You are in ${event.room} with ${plural(event.count - 1, "other")}.${missed}${role}${topic}`;
     }
+    case "role":
+      return `*** ${event.role ? `You are ${roleWords(event.role, event.room)}` : `You have no role in ${event.room} now`}.`;
+    case "topic":
+      return `*** ${event.by} set the topic of ${event.room}: ${event.text}`;
+    case "deleted":
+      return `*** Message #${event.seq} in ${event.room} was removed by a moderator.`;
+    case "bans":
+      return banLines(event);
+    case "modlog":
+      if (event.entries.length === 0) return `*** No moderation in ${event.room} yet.`;
+      return [`*** Moderation in ${event.room}:`, ...event.entries.map((e) => `  ${e.time} ${e.text}`)].join("\n");
     case "members":
       return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeUser).join(", ")}`;
     case "rooms":
@@ -45,4 +58,23 @@ export function toText(event: ChatEvent): string {
     case "error":
       return `*** Error: ${event.message}`;
   }
+}
+
+/** "a moderator of dev", "the owner of dev", "an operator". */
+export function roleWords(role: Role, room: string): string {
+  if (role === "operator") return "an operator";
+  return role === "owner" ? `the owner of ${room}` : `a moderator of ${room}`;
+}
+
+/** One ban as a line: what, where, by whom, until when, why. */
+export function banLine(ban: BanEntry): string {
+  const who = ban.name ? `${ban.target} (${ban.name})` : ban.target;
+  const until = ban.until ? ` until ${ban.until.slice(0, 16).replace("T", " ")} UTC` : "";
+  return `${who}: ${ban.scope === "chat" ? "the whole chat" : "this room"}, by ${ban.by}${until}${ban.reason ? `: ${ban.reason}` : ""}`;
+}
+
+function banLines({ room, bans, count }: BansEvent): string {
+  if (bans.length === 0) return `*** No bans in force in ${room}.`;
+  const more = count > bans.length ? ` (the first ${bans.length} of ${count})` : "";
+  return [`*** Bans in force in ${room}${more}:`, ...bans.map((ban) => `  ${banLine(ban)}`)].join("\n");
 }

@@ -31,6 +31,7 @@ import { handleFrame } from "./intake";
 import { type Logger, printable } from "./log";
 import { type Hub, Member, type MemberSocket, type Upgrade } from "./member";
 import type { Metrics } from "./metrics";
+import { Moderation, type ModerationOptions } from "./moderation/moderation";
 import { lostNameRefusal, Names } from "./names";
 import { isoNow, notice } from "./notice";
 import { SlowReaders } from "./readers";
@@ -57,6 +58,8 @@ export interface ChatParts {
   metrics: Metrics;
   /** Where accounts, bans and the like are kept and shared (state/); memory only when not given. */
   state?: SharedState;
+  /** The operators named on the command line (--ops), and the wall clock bans and mutes end by. */
+  moderation?: ModerationOptions;
   /** The server's version, for the welcome. */
   version: string;
 }
@@ -75,11 +78,23 @@ export class Chat implements ChatSink, ChatContext {
   readonly state: SharedState;
   readonly log: Logger;
   readonly metrics: Metrics;
+  readonly moderation: Moderation;
   readonly #version: string;
   /** Set once the server is shutting down (closeAll). */
   #closing = false;
 
-  constructor({ limits, hub, clock = REAL_CLOCK, rooms, directory, log, metrics, version, state }: ChatParts) {
+  constructor({
+    limits,
+    hub,
+    clock = REAL_CLOCK,
+    rooms,
+    directory,
+    log,
+    metrics,
+    version,
+    state,
+    moderation,
+  }: ChatParts) {
     this.state = state ?? new LocalState(undefined);
     this.rooms = rooms;
     this.hub = hub;
@@ -92,6 +107,7 @@ export class Chat implements ChatSink, ChatContext {
     this.names = new Names(this.directory, limits.nameGrace * 1000);
     this.budgets = new AddressBudgets(limits, clock, this.directory.leases);
     this.readers = new SlowReaders(limits, metrics, log);
+    this.moderation = new Moderation(this, moderation);
   }
 
   /** What history takes in memory, for /metrics. */
@@ -126,7 +142,10 @@ export class Chat implements ChatSink, ChatContext {
 
   #admit(member: Member, nameRefused?: Refusal): void {
     const { room, since } = member.asked;
-    const roomRefused = room === null ? undefined : roomProblem(this, normalizeName(room));
+    const roomRefused =
+      room === null
+        ? undefined
+        : (roomProblem(this, normalizeName(room)) ?? this.moderation.mayEnter(member, normalizeName(room)));
     if (member.json) {
       const { rate, burst, maxMessage, announceLimit } = this.limits;
       const limits = { rate, burst, maxMessage, announceLimit };
@@ -202,6 +221,10 @@ export class Chat implements ChatSink, ChatContext {
     this.#broadcast(event.room, event);
   }
 
+  deliverDeleted(room: string, seq: number): void {
+    this.#broadcast(room, { type: "deleted", room, seq });
+  }
+
   departed(room: string, user: User): void {
     if (this.rooms.size(room) > this.limits.announceLimit) return;
     this.#broadcast(room, notice(room, "leave", user, `${describeUser(user)} left ${room}`));
@@ -242,6 +265,10 @@ export class Chat implements ChatSink, ChatContext {
   /** An error may quote what the client sent (a refused name, an unknown command): escaped here. */
   refuse(member: Member, { code, message }: Refusal, id?: string): void {
     this.send(member, { type: "error", code, message: escapeControls(message), ...(id !== undefined && { id }) });
+  }
+
+  tell(room: string, event: ChatEvent, except?: Member): void {
+    this.#broadcast(room, event, except);
   }
 
   /**
@@ -317,6 +344,7 @@ export class Chat implements ChatSink, ChatContext {
         history: events.length,
         seq,
         ...(missed > 0 && { missed }),
+        ...this.moderation.roomInfo(member, room),
       });
     }
     for (const event of events) this.send(member, event);

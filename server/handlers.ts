@@ -10,6 +10,7 @@ import { DEFAULT_ROOM, type SaidEvent } from "../common/events";
 import { cleanText, nameProblem, normalizeName } from "../common/text";
 import type { ChatContext } from "./context";
 import type { Member } from "./member";
+import { moderate } from "./moderation/commands";
 import { isoNow, notice } from "./notice";
 
 /** Replay budget an address needs for `older` to read anything: about one short message. */
@@ -36,6 +37,20 @@ export function perform(chat: ChatContext, member: Member, command: Command): vo
       return chat.send(member, { type: "help", commands: HELP });
     case "quit":
       return member.socket.close(1000, "bye"); // RFC 6455 §7.4.1: 1000, a normal closure.
+    case "claim":
+    case "mod":
+    case "unmod":
+    case "kick":
+    case "ban":
+    case "unban":
+    case "bans":
+    case "mute":
+    case "unmute":
+    case "topic":
+    case "slow":
+    case "delete":
+    case "modlog":
+      return moderate(chat, member, command, () => mayChange(chat, member));
     default:
       return chat.refuse(member, refusal("unknown-command", `This server does not do /${command.type} yet.`));
   }
@@ -46,6 +61,8 @@ function say(chat: ChatContext, member: Member, type: "say" | "me", typed: strin
   if (text.trim() === "") {
     return chat.refuse(member, refusal("empty-message", "A message needs some text besides control characters."), id);
   }
+  const silenced = chat.moderation.maySpeak(member);
+  if (silenced) return chat.refuse(member, silenced, id);
   const said = {
     type: type === "say" ? "message" : "action",
     room: member.room,
@@ -73,6 +90,8 @@ function join(chat: ChatContext, member: Member, wanted: string): void {
   const problem = roomProblem(chat, room);
   if (problem) return chat.refuse(member, problem);
   if (room === member.room) return chat.refuse(member, refusal("no-change", `You are already in ${room}.`));
+  const banned = chat.moderation.mayEnter(member, room);
+  if (banned) return chat.refuse(member, banned);
   if (!mayChange(chat, member)) return;
   chat.enter(member, room, { firstRoom: false });
 }
@@ -89,7 +108,10 @@ export function roomProblem(chat: ChatContext, room: string): Refusal | undefine
   );
 }
 
-/** Renames and room changes are told to whole rooms: each address has a budget of them. */
+/**
+ * Renames and room changes are told to whole rooms, and so is what moderators do: each address has
+ * one budget of them.
+ */
 function mayChange(chat: ChatContext, member: Member): boolean {
   if (member.budget.changes.take()) return true;
   chat.metrics.refusedRate++;
@@ -97,7 +119,7 @@ function mayChange(chat: ChatContext, member: Member): boolean {
     member,
     refusal(
       "rate-limited",
-      `Too many renames and room changes from your address: at most ${chat.limits.ipChanges} a second. Wait a moment and try again.`,
+      `Too many renames, room changes and moderation commands from your address: at most ${chat.limits.ipChanges} a second. Wait a moment and try again.`,
     ),
   );
   return false;

@@ -80,6 +80,11 @@ export class Names {
     return { member, name: had };
   }
 
+  /** Who holds `name` (or a look-alike) on this instance, if anyone. */
+  holder(name: string): Member | undefined {
+    return this.#holders.get(nameSkeleton(normalizeName(name)));
+  }
+
   stop(): void {
     clearInterval(this.#sweep);
   }

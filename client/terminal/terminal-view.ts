@@ -6,6 +6,7 @@
  */
 import { styleText } from "node:util";
 import type { ChatEvent, User } from "../../common/events";
+import { banLine, roleWords } from "../../common/plain-text";
 import { clockTime, forTerminal, type NAME_COLOURS, nameColour } from "../../common/text";
 import type { Whereabouts } from "../session/whereabouts";
 
@@ -58,7 +59,9 @@ export class TerminalView {
           others.length === 0
             ? "nobody else yet"
             : `${others.map((m) => this.who(m)).join(", ")}${unlisted > 0 ? ` and ${unlisted} more (/who lists them)` : ""}`;
-        return { text: dim(`${clockTime()}  You are in ${forTerminal(event.room)} with ${who}.`) };
+        const role = event.role ? ` You are ${roleWords(event.role, forTerminal(event.room))}.` : "";
+        const topic = event.topic ? `\n${CONTINUATION}Topic: ${forTerminal(event.topic)}` : "";
+        return { text: dim(`${clockTime()}  You are in ${forTerminal(event.room)} with ${who}.${role}`) + topic };
       }
       case "message":
       case "action": {
@@ -70,13 +73,22 @@ export class TerminalView {
           event.type === "message"
             ? `${this.who(event.from)}: ${said}`
             : styleText("italic", `* ${this.who(event.from)} ${said}`);
-        if (event.history) return { text: `${dim(clockTime(event.time))}  ${line}`, gutter: dim("┊") };
-        return { text: `${dim(clockTime(event.time))}  ${line}`, gutter: own ? styleText("green", "┃") : undefined };
+        // A moderator needs a message's number to /delete it.
+        const numbered = this.where.role && !event.provisional ? `${dim(`#${event.seq}`)} ` : "";
+        const text = `${dim(clockTime(event.time))}  ${numbered}${line}`;
+        if (event.history) return { text, gutter: dim("┊") };
+        return { text, gutter: own ? styleText("green", "┃") : undefined };
       }
       case "notice": {
-        const arrow = { join: "→", leave: "←", rename: "~", shutdown: "!" }[event.event];
+        const arrow = { join: "→", leave: "←", rename: "~", shutdown: "!", moderation: "⚑" }[event.event];
         return { text: dim(`${clockTime(event.time)}  ${arrow} ${forTerminal(event.text)}`) };
       }
+      case "topic":
+      case "role":
+      case "deleted":
+      case "bans":
+      case "modlog":
+        return this.#moderation(event);
       case "members":
         return {
           text: `In ${forTerminal(event.room)} (${event.members.length}): ${event.members.map((m) => this.who(m)).join(", ")}`,
@@ -95,6 +107,43 @@ export class TerminalView {
         };
       case "error":
         return { text: styleText("yellow", forTerminal(event.message)), gutter: styleText("yellow", "▲") };
+    }
+  }
+
+  /** What moderation shows: a topic, your role, a removed message, the bans and the log. */
+  #moderation(event: Extract<ChatEvent, { type: "topic" | "role" | "deleted" | "bans" | "modlog" }>): { text: string } {
+    const dim = (text: string) => styleText("dim", text);
+    switch (event.type) {
+      case "topic":
+        return {
+          text: `${dim(clockTime(event.time))}  ${forTerminal(event.by)} set the topic: ${forTerminal(event.text)}`,
+        };
+      case "role":
+        return {
+          text: dim(
+            event.role
+              ? `You are ${roleWords(event.role, forTerminal(event.room))} now: /help lists what you may do.`
+              : `You have no role in ${forTerminal(event.room)} now.`,
+          ),
+        };
+      case "deleted":
+        return { text: dim(`Message #${event.seq} was removed by a moderator.`) };
+      case "bans":
+        if (event.bans.length === 0) return { text: `No bans in force in ${forTerminal(event.room)}.` };
+        return {
+          text: [
+            `Bans in force in ${forTerminal(event.room)}${event.count > event.bans.length ? ` (the first ${event.bans.length} of ${event.count})` : ""}:`,
+            ...event.bans.map((ban) => `  ${forTerminal(banLine(ban))}`),
+          ].join("\n"),
+        };
+      case "modlog":
+        if (event.entries.length === 0) return { text: `No moderation in ${forTerminal(event.room)} yet.` };
+        return {
+          text: [
+            `Moderation in ${forTerminal(event.room)}:`,
+            ...event.entries.map((e) => `  ${dim(clockTime(e.time))}  ${forTerminal(e.text)}`),
+          ].join("\n"),
+        };
     }
   }
 

@@ -16,7 +16,9 @@
  * - presence, `{"v":1,"instance":…,"presence":{"room":…,"address":…,"user":…}}`, without a user
  *   for someone who left;
  * - a name lost, `{"v":1,"instance":…,"nameLost":{"instance":…,"address":…,"name":…}}`, published
- *   by REGISTER_NAME_SCRIPT: the name's holder on that instance lost it to an earlier claim.
+ *   by REGISTER_NAME_SCRIPT: the name's holder on that instance lost it to an earlier claim;
+ * - a message removed by a moderator, `{"v":1,"instance":…,"deleted":{"room":…,"seq":n}}`, published
+ *   by DELETE_SCRIPT once the shared history no longer has it.
  * A members hash's value is `{"v":1,"instance":…,"user":…}`.
  */
 import { type NoticeEvent, type SaidEvent, type User, validEvent, validUser } from "../../common/events";
@@ -49,6 +51,10 @@ export const noticeEnvelope = (instance: string, notice: NoticeEvent) =>
 export const presenceEnvelope = (instance: string, room: string, address: string, user?: User) =>
   JSON.stringify({ v: VERSION, instance, presence: { room, address, user } });
 
+/** Message `seq` of `room` was removed from the shared history. */
+export const deletedEnvelope = (instance: string, room: string, seq: number) =>
+  JSON.stringify({ v: VERSION, instance, deleted: { room, seq } });
+
 export const memberEntry = (instance: string, user: User) => JSON.stringify({ v: VERSION, instance, user });
 
 // --- Reading ---------------------------------------------------------------------------------
@@ -62,6 +68,7 @@ export type Envelope =
   | { kind: "notice"; instance: string; notice: NoticeEvent }
   | { kind: "presence"; instance: string; room: string; address: string; user: User | undefined }
   | { kind: "nameLost"; instance: string; address: string; name: string }
+  | { kind: "deleted"; instance: string; room: string; seq: number }
   | Skipped;
 
 const MALFORMED: Skipped = { kind: "skipped", reason: "malformed" };
@@ -78,7 +85,7 @@ function versioned(text: string): Record<string, unknown> | Skipped {
 export function readEnvelope(message: string): Envelope {
   const envelope = versioned(message);
   if (isSkipped(envelope)) return envelope;
-  const { instance, batch, first, notice, presence, nameLost } = envelope;
+  const { instance, batch, first, notice, presence, nameLost, deleted } = envelope;
   if (typeof instance !== "string") return MALFORMED;
   if (Number.isSafeInteger(batch) && Array.isArray(first) && first.every(Number.isSafeInteger))
     return { kind: "header", instance, batch: batch as number, first: first as number[] };
@@ -97,6 +104,11 @@ export function readEnvelope(message: string): Envelope {
     const { instance: holder, address, name } = nameLost;
     if (typeof holder !== "string" || typeof address !== "string" || typeof name !== "string") return MALFORMED;
     return { kind: "nameLost", instance: holder, address, name };
+  }
+  if (isObject(deleted)) {
+    const { room, seq } = deleted;
+    if (typeof room !== "string" || !Number.isSafeInteger(seq) || (seq as number) < 1) return MALFORMED;
+    return { kind: "deleted", instance, room, seq: seq as number };
   }
   return MALFORMED;
 }

@@ -11,7 +11,9 @@ import { History, type HistoryOptions } from "../../server/history";
 import { Logger } from "../../server/log";
 import type { Hub, Member, MemberSocket, Upgrade } from "../../server/member";
 import { Metrics } from "../../server/metrics";
+import type { ModerationOptions } from "../../server/moderation/moderation";
 import { Rooms } from "../../server/rooms";
+import type { SharedState } from "../../server/state/state";
 
 /** The event whose `type` can be T (a message or an action are one kind of event, SaidEvent). */
 export type EventOf<T extends ChatEvent["type"]> = ChatEvent extends infer E
@@ -135,6 +137,8 @@ export function chatWith(
   historyOptions: HistoryOptions = {},
   /** The directory, when a test needs one of its own (a slow one, say). */
   makeDirectory: (sink: ChatSink, history: History) => Directory = (sink, history) => new LocalDirectory(sink, history),
+  /** Shared state of the test's own (a --store file), and moderation's options (--ops, the wall clock). */
+  { state, moderation }: { state?: SharedState; moderation?: ModerationOptions } = {},
 ) {
   const hub = new FakeHub();
   const clock = new ManualClock(1_000_000);
@@ -151,6 +155,8 @@ export function chatWith(
     log: new Logger(log),
     metrics,
     version: "test",
+    ...(state && { state }),
+    ...(moderation && { moderation }),
   });
   let port = 40000;
   /** A member connecting, as the transport would open it. */
@@ -170,7 +176,9 @@ export function chatWith(
     ip?: string;
   } = {}) => {
     const socket = new FakeSocket(hub);
-    const member = open(chat, socket, { address: `${ip}:${++port}`, ip, json, asked: { name, room, since, resume } });
+    // As the transport writes it: an IPv6 address in brackets before its port.
+    const address = `${ip.includes(":") ? `[${ip}]` : ip}:${++port}`;
+    const member = open(chat, socket, { address, ip, json, asked: { name, room, since, resume } });
     return { member, socket, say: (frame: string) => chat.receive(member, frame) };
   };
   /** The member's client closes its connection (1000 unless said otherwise: 1006 is a drop). */

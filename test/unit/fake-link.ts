@@ -107,6 +107,7 @@ export class FakeSink implements ChatSink {
   readonly notices: NoticeEvent[] = [];
   readonly departures: [room: string, user: User][] = [];
   readonly namesLost: [address: string, name: string][] = [];
+  readonly deleted: [room: string, seq: number][] = [];
   people: { room: string; user: User; tokenHash: string }[] = [];
 
   deliverSaid(event: SaidEvent): void {
@@ -114,6 +115,9 @@ export class FakeSink implements ChatSink {
   }
   deliverNotice(event: NoticeEvent): void {
     this.notices.push(event);
+  }
+  deliverDeleted(room: string, seq: number): void {
+    this.deleted.push([room, seq]);
   }
   departed(room: string, user: User): void {
     this.departures.push([room, user]);
