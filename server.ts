@@ -201,6 +201,11 @@ const OPTIONS = [
     env: "REDIS_URL",
     help: "share the chat with other instances through this Redis, e.g. redis://127.0.0.1:6379",
   },
+  {
+    flag: "ops",
+    value: "NAMES",
+    help: "operators of the whole chat: registered names, comma-separated (one not registered yet is, once it is)",
+  },
   { flag: "reuse-port", help: "let several instances listen on one port (SO_REUSEPORT), to use every core" },
   { flag: "quiet", short: "q", help: "do not log each message (connections are still logged)" },
   { flag: "help", short: "h", help: "show this help and exit" },

@@ -46,7 +46,8 @@ export async function startChatServer(config: Config, version: string): Promise<
     : (sink) => new LocalDirectory(sink, history);
   const hub = new ServerHub();
   const state = redis ? new RedisState(redis, log) : new LocalState(history.database);
-  const chat = new Chat({ limits, hub, rooms, directory, log, metrics, version, state });
+  const moderation = { ops: config.ops };
+  const chat = new Chat({ limits, hub, rooms, directory, log, metrics, version, state, moderation });
   // Everything the chat needs is ready before anyone is let in: the page (read from the executable
   // if compiled) and the directory (connected to Redis, or its first try failed).
   const page = await buildPage();
@@ -62,6 +63,7 @@ export async function startChatServer(config: Config, version: string): Promise<
     async shutDown() {
       await transport.shutDown();
       await chat.directory.close();
+      chat.moderation.stop();
       chat.state.close();
       log.flush();
     },

@@ -10,7 +10,7 @@
  * room's topics, so everyone in the room, the sender included, gets it.
  */
 import { type Clock, REAL_CLOCK } from "../common/clock";
-import type { Refusal } from "../common/codes";
+import { CLOSE_BANNED, CLOSE_KICKED, type Refusal } from "../common/codes";
 import {
   type ChatEvent,
   DEFAULT_ROOM,
@@ -41,6 +41,8 @@ import type { SharedState } from "./state/state";
 
 /** The two formats of a room's topics: plain text (false) and JSON (true). */
 const FORMATS = [false, true] as const;
+/** Close codes after which a name is freed at once, not held for its holder's return. */
+const LET_GO = new Set([1000, 1001, CLOSE_KICKED, CLOSE_BANNED]);
 /** Frames a client may send before it has entered its first room (while its name is claimed). */
 const HELD_FRAMES = 100;
 
@@ -180,11 +182,12 @@ export class Chat implements ChatSink, ChatContext {
   /**
    * A member's connection closed (its socket is unsubscribed from everything already). A person who
    * left on purpose (a normal closure, 1000, from /quit or the end of a pipe's input; 1001 from a
-   * browser tab going away) frees their name at once; a dropped connection's name is held for
-   * their return (RFC 6455 §7.4.1 for the codes).
+   * browser tab going away) frees their name at once, and so does one a moderator kicked or banned
+   * (their client does not come back by itself); a dropped connection's name is held for their
+   * return (RFC 6455 §7.4.1 for the codes).
    */
   closed(member: Member, code: number, reason: string): void {
-    const leftOnPurpose = (code === 1000 || code === 1001) && !this.#closing;
+    const leftOnPurpose = LET_GO.has(code) && !this.#closing;
     this.names.release(member, leftOnPurpose);
     this.#leave(member);
     this.log.line(
