@@ -24,7 +24,7 @@ export function addressOf(address: string): Address | undefined {
 
 /** An IPv4 or IPv6 address as a network of every bit; an IPv4-mapped IPv6 address is its IPv4 one. */
 export function parseAddress(text: string): Address | undefined {
-  const octets = ipv4Octets(text);
+  const octets = ipv4Octets(text.replace(/^::ffff:(?=\d+\.)/i, ""));
   if (octets) return { family: 4, bits: 32, value: octets.reduce((sum, octet) => sum * 256 + octet, 0) };
   const groups = expandIpv6(text);
   if (!groups) return undefined;

@@ -145,6 +145,15 @@ describe("kicks", () => {
     expect(moderationNotices(bob.socket)).toEqual([reason]);
     expect(w.moderation.admission("10.0.0.7")).toBeUndefined();
   });
+
+  test("a kicked guest's name is free at once: their client does not come back for it by itself", async () => {
+    const w = world();
+    const root = w.person("root");
+    w.person("gus", { ip: "10.0.0.9", registered: false });
+    root.run({ type: "kick", name: "gus" });
+    await settled();
+    expect(w.connect({ name: "gus", ip: "10.0.0.9" }).member.name).toBe("gus");
+  });
 });
 
 describe("bans", () => {
