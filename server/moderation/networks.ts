@@ -103,11 +103,16 @@ function compressIpv6(groups: number[]): string {
  */
 export class NetworkMap<T> {
   readonly #byLength = { 4: new Map<number, Map<number | bigint, T>>(), 6: new Map<number, Map<number | bigint, T>>() };
+  /** The prefix lengths in use, longest first: kept as entries come and go, not sorted at each look-up. */
+  readonly #lengths: { 4: number[]; 6: number[] } = { 4: [], 6: [] };
 
   set(network: Network, value: T): void {
     const lengths = this.#byLength[network.family];
     let entries = lengths.get(network.bits);
-    if (!entries) lengths.set(network.bits, (entries = new Map()));
+    if (!entries) {
+      lengths.set(network.bits, (entries = new Map()));
+      this.#lengths[network.family] = [...lengths.keys()].sort((a, b) => b - a);
+    }
     entries.set(network.value, value);
   }
 
@@ -115,16 +120,19 @@ export class NetworkMap<T> {
     const lengths = this.#byLength[network.family];
     const entries = lengths.get(network.bits);
     entries?.delete(network.value);
-    if (entries?.size === 0) lengths.delete(network.bits);
+    if (entries?.size !== 0) return;
+    lengths.delete(network.bits);
+    this.#lengths[network.family] = [...lengths.keys()].sort((a, b) => b - a);
   }
 
-  /** The entries of every network `address` is in that `keep` keeps, the longest prefix first. */
-  *find(address: Address, keep: (value: T) => boolean = () => true): Generator<T> {
-    const lengths = [...this.#byLength[address.family].keys()].sort((a, b) => b - a);
-    for (const bits of lengths) {
-      const value = this.#byLength[address.family].get(bits)?.get(within(address, bits).value);
-      if (value !== undefined && keep(value)) yield value;
+  /** The entry of the longest network `address` is in that `keep` keeps, if any. */
+  find(address: Address, keep: (value: T) => boolean = () => true): T | undefined {
+    const byLength = this.#byLength[address.family];
+    for (const bits of this.#lengths[address.family]) {
+      const value = byLength.get(bits)!.get(within(address, bits).value);
+      if (value !== undefined && keep(value)) return value;
     }
+    return undefined;
   }
 
   get empty(): boolean {

@@ -71,15 +71,15 @@ export class Restrictions {
   find(scope: string, account: string | null, address: Address | undefined): Restriction | undefined {
     const indexed = this.#scopes.get(scope);
     if (!indexed) return undefined;
-    const now = this.now();
-    const inForce = (r: Restriction) => r.until === undefined || r.until > now;
     if (account !== null) {
       const onAccount = indexed.accounts.get(nameSkeleton(account));
-      if (onAccount && inForce(onAccount)) return onAccount;
+      if (onAccount && this.#inForce(onAccount)) return onAccount;
     }
     if (!address || indexed.networks.empty) return undefined;
-    return indexed.networks.find(address, inForce).next().value ?? undefined;
+    return indexed.networks.find(address, this.#inForce);
   }
+
+  readonly #inForce = (restriction: Restriction) => restriction.until === undefined || restriction.until > this.now();
 
   /** True if `scope` has any restriction, in force or not (a quick no for the common case). */
   any(scope: string): boolean {
