@@ -3,7 +3,8 @@
  * its owner, or an operator), a menu on each person (kick, mute, ban) and a button on each message
  * (delete). The menus are on the page for everyone but shown only to moderators (the chat's
  * `moderator` class): a role can come or go at any time, and the server checks every command anyway.
- * A message a moderator removed is shown as removed, its text gone from the page.
+ * A message a moderator removed is shown as removed, its text gone from the page. The buttons'
+ * words come from the style sheet, not the text of the page: a line's text stays what was said.
  */
 import type { DeletedEvent, Role } from "../common/events";
 import type { PageState } from "./state";
@@ -55,7 +56,6 @@ export function deleteButton(seq: number): HTMLButtonElement {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "delete mod-only";
-  button.textContent = "Delete";
   button.setAttribute("aria-label", `Delete message ${seq}`);
   return button;
 }
@@ -65,7 +65,6 @@ export function personMenu(name: string): HTMLDetailsElement {
   const menu = document.createElement("details");
   menu.className = "person-menu mod-only";
   const summary = document.createElement("summary");
-  summary.textContent = "⋯";
   summary.setAttribute("aria-label", `Moderate ${name}`);
   menu.append(
     summary,
@@ -74,7 +73,7 @@ export function personMenu(name: string): HTMLDetailsElement {
       button.type = "button";
       button.dataset.action = action;
       button.dataset.name = name;
-      button.textContent = label;
+      button.dataset.label = label;
       button.setAttribute("aria-label", `${label} ${name}`);
       return button;
     }),
