@@ -14,7 +14,7 @@ import { isoNow } from "../notice";
 import type { Table } from "../state/state";
 import { timeLeft } from "./durations";
 import { Modlog, type ModlogEntry } from "./modlog";
-import { addressOf, contains, parseNetwork } from "./networks";
+import { addressOf, contains, guestNetwork, parseNetwork, showNetwork } from "./networks";
 import { checkAccount, type ModerationChat, People, type Person } from "./people";
 import { CHAT_SCOPE, type Restriction, Restrictions } from "./restrictions";
 import { type Rank, Roles } from "./roles";
@@ -152,8 +152,14 @@ export class Moderation {
 
   /** Slow mode: refused if the person spoke in the room less than `seconds` ago; otherwise noted. */
   #slowDown(member: Member, seconds: number): Refusal | undefined {
+    // A person is their account, or a guest their network: another name does not start the wait over.
     const address = addressOf(member.address);
-    const who = member.account !== null ? nameSkeleton(member.account) : address ? `${address.value}` : member.address;
+    const who =
+      member.account !== null
+        ? nameSkeleton(member.account)
+        : address
+          ? showNetwork(guestNetwork(address))
+          : member.address;
     let spoke = this.#spoke.get(member.room);
     if (!spoke) this.#spoke.set(member.room, (spoke = new Map()));
     const now = this.chat.clock.now();

@@ -287,6 +287,7 @@ describe("mutes, topics, slow mode", () => {
     await settled();
     gus.say(say("one"));
     w.clock.advance(12_000);
+    gus.run({ type: "nick", name: "not-gus" });
     gus.say(say("two"));
     expect(lastError(gus.socket)).toEqual({
       code: "slow-mode",
