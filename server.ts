@@ -12,6 +12,7 @@ import { X509Certificate } from "node:crypto";
 import { commandName, formatHelp, otherProgram, parseCommandLine, runMain } from "./common/cli";
 import { SUBPROTOCOL } from "./common/events";
 import pkg from "./package.json";
+import { accountsCommand } from "./server/accounts/cli";
 import { startChatServer } from "./server/app";
 import { readConfig } from "./server/config";
 
@@ -207,21 +208,39 @@ const OPTIONS = [
     help: "operators of the whole chat: registered names, comma-separated (one not registered yet is, once it is)",
   },
   { flag: "reuse-port", help: "let several instances listen on one port (SO_REUSEPORT), to use every core" },
+  {
+    flag: "guests",
+    value: "yes|no",
+    default: "yes",
+    help: "no: only people logged in to a registered account may do anything beyond logging in",
+  },
+  {
+    flag: "registration",
+    value: "open|closed",
+    default: "open",
+    help: "closed: only an operator creates accounts (with 'accounts create NAME', see above)",
+  },
   { flag: "quiet", short: "q", help: "do not log each message (connections are still logged)" },
   { flag: "help", short: "h", help: "show this help and exit" },
   { flag: "version", short: "v", help: "show the version and exit" },
 ] as const;
 
 async function main(): Promise<void> {
+  // The operators' command line for accounts is a program of its own (server/accounts/cli.ts).
+  if (process.argv[2] === "accounts") return accountsCommand(process.argv.slice(3));
   // 1. Options: flags, then environment, then defaults.
   const { values: options } = parseCommandLine(OPTIONS, process.argv.slice(2));
   if (options.help) {
     process.stdout.write(
       formatHelp(
-        [`${commandName("server.ts")} [options]`],
+        [
+          `${commandName("server.ts")} [options]`,
+          `${commandName("server.ts")} accounts list|create NAME|reset-password NAME|delete NAME (--store FILE | --redis URL)`,
+        ],
         "Chat server: every message a client sends goes to everyone in its room, the sender\n" +
           "included, as '<sender>: <message>'. Plain-text WebSocket clients and clients of the\n" +
-          `JSON subprotocol ${SUBPROTOCOL} share the rooms. GET /healthz and /metrics report on it.`,
+          `JSON subprotocol ${SUBPROTOCOL} share the rooms. GET /healthz and /metrics report on it.\n` +
+          "With 'accounts', manages the accounts where the server keeps them ('accounts --help').",
         OPTIONS,
       ),
     );
@@ -244,6 +263,10 @@ async function main(): Promise<void> {
   server.log.line(
     `Or open ${local.replace(/^ws/, "http")}/ in a browser${ca && " (it will warn about the self-signed certificate)"}`,
   );
+  if (server.temporaryAccounts)
+    server.log.line(
+      "Accounts are kept in memory: they last until the server stops (keep them with --store or --redis).",
+    );
 
   // 3. Stop cleanly on Ctrl-C or a service manager's SIGTERM: tell everyone, close with 1001,
   //    write out the history, and exit.

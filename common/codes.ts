@@ -53,6 +53,10 @@ export const ERROR_CODES = {
     status: 403,
     meaning: "on this server (--registration closed) only an operator creates accounts",
   },
+  unavailable: {
+    status: 503,
+    meaning: "the server could not keep the change just now (its store or Redis is unreachable); try again in a moment",
+  },
   forbidden: {
     status: 403,
     meaning: "your role does not allow that (or the person acted on has an equal or higher role)",
@@ -64,10 +68,6 @@ export const ERROR_CODES = {
   "not-found": { status: 404, meaning: "no such room, person, message or route" },
   unauthorized: { status: 401, meaning: "an API request without an API key (Authorization: Bearer KEY)" },
   "bad-key": { status: 403, meaning: "an API key the server does not know, or one revoked" },
-  unavailable: {
-    status: 503,
-    meaning: "what is kept and shared (roles, bans, topics…) cannot be changed now: Redis is unreachable; try again",
-  },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,6 +10,16 @@
  */
 
 import type { ErrorCode } from "./codes";
+import {
+  type BansEvent,
+  type DeletedEvent,
+  isRole,
+  MODERATION_CHECKS,
+  type ModlogEvent,
+  type Role,
+  type RoleEvent,
+  type TopicEvent,
+} from "./moderation-events";
 
 export const SUBPROTOCOL = "chat.v1.json";
 /**
@@ -18,6 +28,11 @@ export const SUBPROTOCOL = "chat.v1.json";
  * reads and never echoes.
  */
 export const TOKEN_PROTOCOL = "token.";
+/**
+ * A session token (given by the `account` event after a login) goes the same way, as the entry
+ * `session.<token>`, never in the URL: the connection is then logged in before it claims its name.
+ */
+export const SESSION_PROTOCOL = "session.";
 
 /** Everyone starts here; it is also the pub/sub topic the plain-text clients of this room share. */
 export const DEFAULT_ROOM = "chat";
@@ -27,6 +42,12 @@ export interface User {
   name: string | null;
   /** `ip:port` as the server saw it; set by the server, never by the client. */
   address: string;
+  /** The name is a registered account's, and this connection is logged in to it. */
+  registered?: true;
+  /** Said through the HTTP API, by a program. */
+  bot?: true;
+  /** In a list of people (`members`, `joined`): one person logged in on this many connections (more than 1). */
+  connections?: number;
 }
 
 /** Something said in a room. Numbered per room (`seq`) and kept in the room's history. */
@@ -109,63 +130,6 @@ export interface JoinedEvent {
   role?: Role;
 }
 
-/** A role, from the lowest: a room's moderator, its owner, an operator of the whole chat. */
-export type Role = "moderator" | "owner" | "operator";
-export const ROLES: readonly Role[] = ["moderator", "owner", "operator"];
-
-/** Your role in the room you are in changed (you were made a moderator, you logged in…); null: none. */
-export interface RoleEvent {
-  type: "role";
-  room: string;
-  role: Role | null;
-}
-
-/** The room's topic was set, by `by`: shown to everyone in it. */
-export interface TopicEvent {
-  type: "topic";
-  room: string;
-  time: string;
-  text: string;
-  by: string;
-}
-
-/** A moderator removed message `seq` from the room: clients take it off the screen. */
-export interface DeletedEvent {
-  type: "deleted";
-  room: string;
-  seq: number;
-}
-
-/** One ban, as /bans lists it. */
-export interface BanEntry {
-  /** A name (a registered account) or an address prefix, e.g. `203.0.113.0/24`. */
-  target: string;
-  /** For a ban of a guest's address: the name they had. */
-  name?: string;
-  /** The room's ban, or one from the whole chat (an operator's). */
-  scope: "room" | "chat";
-  by: string;
-  reason?: string;
-  /** When it ends (ISO 8601); none: until lifted. */
-  until?: string;
-}
-
-/** Reply to `bans`: the bans in force in the room (and, for an operator, in the whole chat). */
-export interface BansEvent {
-  type: "bans";
-  room: string;
-  bans: BanEntry[];
-  /** How many there are in all, when more than are listed. */
-  count: number;
-}
-
-/** Reply to `modlog`: the room's recent moderation actions, oldest first. */
-export interface ModlogEvent {
-  type: "modlog";
-  room: string;
-  entries: { time: string; by: string; text: string }[];
-}
-
 /**
  * The most people a `joined` event lists. Listing everyone would make a room of N people entering
  * at once (a restart) cost N² in JSON; past this, `count` says how many and `who` lists them all.
@@ -213,7 +177,23 @@ export interface ErrorEvent {
   id?: string;
 }
 
+/**
+ * This connection's login changed: `name` is the account it is logged in to now (null: a guest).
+ * After a login with a password (or a registration), `token` is a session token: a client keeps
+ * it (never the password) and presents it on reconnecting (SESSION_PROTOCOL) or with `session`.
+ * `temporary` says the server keeps accounts in memory only: this one lasts until it stops.
+ * `text`, when there is one, says what happened for people ("Your password is changed…").
+ */
+export interface AccountEvent {
+  type: "account";
+  name: string | null;
+  token?: string;
+  temporary?: true;
+  text?: string;
+}
+
 export type ChatEvent =
+  | AccountEvent
   | SaidEvent
   | NoticeEvent
   | WelcomeEvent
@@ -241,7 +221,15 @@ const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
 /** A user as a value from outside, checked; undefined if it is not one. */
 export function validUser(v: unknown): User | undefined {
   if (!isObject(v) || !isString(v.address) || !(v.name === null || isString(v.name))) return undefined;
-  return { name: v.name, address: v.address };
+  if (v.registered !== true && v.bot !== true && v.connections === undefined)
+    return { name: v.name, address: v.address };
+  return {
+    name: v.name,
+    address: v.address,
+    ...(v.registered === true && { registered: true }),
+    ...(v.bot === true && { bot: true }),
+    ...(isCount(v.connections) && v.connections > 1 && { connections: v.connections }),
+  };
 }
 
 function users(v: unknown): User[] | undefined {
@@ -251,7 +239,6 @@ function users(v: unknown): User[] | undefined {
 }
 
 const NOTICE_KINDS = new Set(["join", "leave", "rename", "shutdown", "moderation"]);
-const isRole = (v: unknown): v is Role => ROLES.includes(v as Role);
 
 function said(e: Fields): SaidEvent | undefined {
   const from = validUser(e.from);
@@ -318,18 +305,6 @@ function joined(e: Fields): JoinedEvent | undefined {
   };
 }
 
-function banEntry(b: Fields): BanEntry | undefined {
-  if (!isString(b.target) || !isString(b.by) || (b.scope !== "room" && b.scope !== "chat")) return undefined;
-  return {
-    target: b.target,
-    ...(isString(b.name) && { name: b.name }),
-    scope: b.scope,
-    by: b.by,
-    ...(isString(b.reason) && { reason: b.reason }),
-    ...(isString(b.until) && { until: b.until }),
-  };
-}
-
 function listOf<T>(v: unknown, item: (x: Fields) => T | undefined): T[] | undefined {
   if (!Array.isArray(v)) return undefined;
   const list = v.map((x) => (isObject(x) ? item(x) : undefined));
@@ -337,6 +312,16 @@ function listOf<T>(v: unknown, item: (x: Fields) => T | undefined): T[] | undefi
 }
 
 const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined } = {
+  account: (e) => {
+    if (!(e.name === null || isString(e.name))) return undefined;
+    return {
+      type: "account",
+      name: e.name,
+      ...(isString(e.token) && { token: e.token }),
+      ...(e.temporary === true && { temporary: true }),
+      ...(isString(e.text) && { text: e.text }),
+    };
+  },
   message: said,
   action: said,
   notice,
@@ -364,25 +349,7 @@ const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined }
     );
     return commands ? { type: "help", commands } : undefined;
   },
-  role: (e) =>
-    isString(e.room) && (e.role === null || isRole(e.role)) ? { type: "role", room: e.room, role: e.role } : undefined,
-  topic: (e) =>
-    isString(e.room) && isString(e.time) && isString(e.text) && isString(e.by)
-      ? { type: "topic", room: e.room, time: e.time, text: e.text, by: e.by }
-      : undefined,
-  deleted: (e) => (isString(e.room) && isCount(e.seq) ? { type: "deleted", room: e.room, seq: e.seq } : undefined),
-  bans: (e) => {
-    const bans = listOf(e.bans, banEntry);
-    return isString(e.room) && bans && isCount(e.count)
-      ? { type: "bans", room: e.room, bans, count: e.count }
-      : undefined;
-  },
-  modlog: (e) => {
-    const entries = listOf(e.entries, (x) =>
-      isString(x.time) && isString(x.by) && isString(x.text) ? { time: x.time, by: x.by, text: x.text } : undefined,
-    );
-    return isString(e.room) && entries ? { type: "modlog", room: e.room, entries } : undefined;
-  },
+  ...MODERATION_CHECKS,
   error: (e) => {
     if (!isString(e.message)) return undefined;
     // A code this client does not know (a newer server's) is kept as it is: it matches no branch.
@@ -404,6 +371,11 @@ export function decodeEvent(raw: string): ChatEvent | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A session token as a subprotocol entry (see SESSION_PROTOCOL): it is base64url already. */
+export function sessionProtocol(token: string): string {
+  return SESSION_PROTOCOL + token;
 }
 
 /** The page's token as a subprotocol entry (see TOKEN_PROTOCOL). */

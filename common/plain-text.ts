@@ -2,7 +2,8 @@
  * Events as plain text, one frame each, for clients that asked for no subprotocol (and for the
  * terminal client's pipe mode, which prints the same lines).
  */
-import type { BanEntry, BansEvent, ChatEvent, Role } from "./events";
+import type { AccountEvent, ChatEvent, User } from "./events";
+import type { BanEntry, BansEvent, Role } from "./moderation-events";
 import { describeUser, messagesWere, plural } from "./text";
 
 /** Starts each line of a message after its first, in plain text: a line from a sender never does. */
@@ -45,7 +46,7 @@ export function toText(event: ChatEvent): string {
       if (event.entries.length === 0) return `*** No moderation in ${event.room} yet.`;
       return [`*** Moderation in ${event.room}:`, ...event.entries.map((e) => `  ${e.time} ${e.text}`)].join("\n");
     case "members":
-      return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeUser).join(", ")}`;
+      return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeListed).join(", ")}`;
     case "rooms":
       return `*** Rooms: ${event.rooms.map((r) => `${r.name} (${r.members})`).join(", ")}`;
     case "earlier":
@@ -57,6 +58,8 @@ export function toText(event: ChatEvent): string {
       return ["*** Commands:", ...event.commands.map((c) => `${c.usage.padEnd(12)} ${c.help}`)].join("\n");
     case "error":
       return `*** Error: ${event.message}`;
+    case "account":
+      return `*** ${describeAccount(event)}`;
   }
 }
 
@@ -77,4 +80,18 @@ function banLines({ room, bans, count }: BansEvent): string {
   if (bans.length === 0) return `*** No bans in force in ${room}.`;
   const more = count > bans.length ? ` (the first ${bans.length} of ${count})` : "";
   return [`*** Bans in force in ${room}${more}:`, ...bans.map((ban) => `  ${banLine(ban)}`)].join("\n");
+}
+
+/** Someone in a list of people: a person logged in on several connections is listed once, saying so. */
+function describeListed(user: User): string {
+  return user.connections ? `${describeUser(user)} on ${user.connections} connections` : describeUser(user);
+}
+
+/** A login, a logout, and the session token a plain-text client keeps to log in again without its password. */
+function describeAccount({ name, token, temporary, text }: AccountEvent): string {
+  if (text !== undefined && token === undefined) return text;
+  if (name === null) return "You are logged out: you are a guest now.";
+  const kept = temporary ? " This server keeps accounts in memory only: yours lasts until it stops." : "";
+  if (token === undefined) return `You are logged in as ${name}.${kept}`;
+  return `You are logged in as ${name}.${kept} Your session token (log in again with /session TOKEN, without the password): ${token}`;
 }

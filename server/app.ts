@@ -21,6 +21,8 @@ export interface ChatServer {
   url: string;
   port: number;
   log: Logger;
+  /** True when accounts are kept in memory only (no --store, no --redis): they last until it stops. */
+  temporaryAccounts: boolean;
   /** Tells everyone, closes every connection, lets go of Redis and writes out the history. */
   shutDown(): Promise<void>;
 }
@@ -47,7 +49,18 @@ export async function startChatServer(config: Config, version: string): Promise<
   const hub = new ServerHub();
   const state = redis ? new RedisState(redis, log) : new LocalState(history.database);
   const moderation = { ops: config.ops };
-  const chat = new Chat({ limits, hub, rooms, directory, log, metrics, version, state, moderation });
+  const chat = new Chat({
+    limits,
+    hub,
+    rooms,
+    directory,
+    log,
+    metrics,
+    version,
+    state,
+    accounts: config.accounts,
+    moderation,
+  });
   // Everything the chat needs is ready before anyone is let in: the page (read from the executable
   // if compiled) and the directory (connected to Redis, or its first try failed).
   const page = await buildPage();
@@ -60,11 +73,13 @@ export async function startChatServer(config: Config, version: string): Promise<
     url: transport.url,
     port: transport.port,
     log,
+    temporaryAccounts: chat.accounts.temporary,
     async shutDown() {
       await transport.shutDown();
-      await chat.directory.close();
       chat.moderation.stop();
+      // The state first: with --store, it reads the file the directory's history closes.
       chat.state.close();
+      await chat.directory.close();
       log.flush();
     },
   };

@@ -58,6 +58,8 @@ export interface Config {
   quiet: boolean;
   /** Accounts that are operators of the whole chat (--ops), registered or not yet. */
   ops: string[];
+  /** --guests (false: only people logged in to an account may do anything) and --registration. */
+  accounts: { guests: boolean; registration: boolean };
 }
 
 /** The options as parsed from the command line: strings for valued options, booleans for switches. */
@@ -86,6 +88,10 @@ export function readConfig(options: Options): Config {
     reusePort: options["reuse-port"] === true,
     quiet: options.quiet === true,
     ops: operators(options.ops as string | undefined),
+    accounts: {
+      guests: choice(options, "guests", ["yes", "no"]) === "yes",
+      registration: choice(options, "registration", ["open", "closed"]) === "open",
+    },
   };
 }
 
@@ -97,6 +103,14 @@ function operators(list: string | undefined): string[] {
     if (problem) throw new UsageError(`--ops takes names separated by commas: ${problem}`);
   }
   return names;
+}
+
+/** An option that takes one of a few words. */
+function choice(options: Options, flag: string, words: string[]): string {
+  const given = String(options[flag]).toLowerCase();
+  if (!words.includes(given))
+    throw new UsageError(`--${flag} must be ${words.join(" or ")}, not '${String(options[flag])}'.`);
+  return given;
 }
 
 /** An option's text, and an option read as a whole number of at least `min`. */

@@ -6,7 +6,7 @@
  * A message a moderator removed is shown as removed, its text gone from the page. The buttons'
  * words come from the style sheet, not the text of the page: a line's text stays what was said.
  */
-import type { DeletedEvent, Role } from "../common/events";
+import type { DeletedEvent, Role } from "../common/moderation-events";
 import type { PageState } from "./state";
 
 const chat = document.getElementById("chat") as HTMLDivElement;

@@ -3,7 +3,8 @@
  * events as they arrive (the welcome, each `joined`, our own renames), and read by the session,
  * the terminal view and the page alike.
  */
-import type { ChatEvent, Role, User } from "../../common/events";
+import type { ChatEvent, User } from "../../common/events";
+import type { Role } from "../../common/moderation-events";
 
 export class Whereabouts {
   me: User | undefined;

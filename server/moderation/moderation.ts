@@ -7,8 +7,9 @@
  * themselves are in commands.ts.
  */
 import { CLOSE_BANNED, CLOSE_KICKED, type Refusal, refusal } from "../../common/codes";
-import { type ChatEvent, DEFAULT_ROOM, type Role } from "../../common/events";
+import { type ChatEvent, DEFAULT_ROOM } from "../../common/events";
 import { nameSkeleton } from "../../common/lookalikes";
+import type { Role } from "../../common/moderation-events";
 import type { Member } from "../member";
 import { isoNow } from "../notice";
 import type { Table } from "../state/state";
@@ -141,13 +142,10 @@ export class Moderation {
     return { ...(topic && { topic }), ...(role && { role }) };
   }
 
-  /** The member logged in or out (accounts): it is told its role in its room now. */
-  accountChanged(member: Member): void {
-    this.chat.send(member, {
-      type: "role",
-      room: member.room,
-      role: this.roles.roleOf(member.account, member.room) ?? null,
-    });
+  /** The member logged in or out (accounts), having been logged in to `before`: it is told if its role in its room changed. */
+  accountChanged(member: Member, before: string | null): void {
+    const [was, is] = [this.roles.roleOf(before, member.room), this.roles.roleOf(member.account, member.room)];
+    if (was !== is) this.chat.send(member, { type: "role", room: member.room, role: is ?? null });
   }
 
   /** Slow mode: refused if the person spoke in the room less than `seconds` ago; otherwise noted. */
@@ -254,7 +252,7 @@ export class Moderation {
 }
 
 function personOf(target: NonNullable<ModlogEntry["target"]>): Person {
-  return { name: target.name, account: target.account ?? null };
+  return { name: target.name, account: target.account ?? null, rooms: [] };
 }
 
 /** A close reason of at most CLOSE_REASON_BYTES bytes, cut at a character. */

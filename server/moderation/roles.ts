@@ -10,8 +10,9 @@
  * `operators` (by the name's skeleton), `owners` (by room), `moderators` (by room and skeleton).
  */
 import { type Refusal, refusal } from "../../common/codes";
-import { DEFAULT_ROOM, type Role } from "../../common/events";
+import { DEFAULT_ROOM } from "../../common/events";
 import { nameSkeleton } from "../../common/lookalikes";
+import type { Role } from "../../common/moderation-events";
 import { roleWords } from "../../common/plain-text";
 import type { SharedState, Table } from "../state/state";
 

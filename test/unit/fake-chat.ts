@@ -4,6 +4,7 @@
  */
 import { ManualClock } from "../../common/clock";
 import type { ChatEvent } from "../../common/events";
+import type { AccountOptions } from "../../server/accounts/accounts";
 import { Chat } from "../../server/chat";
 import type { Limits } from "../../server/config";
 import { type ChatSink, type Directory, LocalDirectory } from "../../server/directory";
@@ -137,8 +138,12 @@ export function chatWith(
   historyOptions: HistoryOptions = {},
   /** The directory, when a test needs one of its own (a slow one, say). */
   makeDirectory: (sink: ChatSink, history: History) => Directory = (sink, history) => new LocalDirectory(sink, history),
-  /** Shared state of the test's own (a --store file), and moderation's options (--ops, the wall clock). */
-  { state, moderation }: { state?: SharedState; moderation?: ModerationOptions } = {},
+  /** Accounts' options (--guests, --registration, a fast hasher), where they are kept, and moderation's (--ops, the wall clock). */
+  {
+    accounts,
+    state,
+    moderation,
+  }: { accounts?: AccountOptions; state?: SharedState; moderation?: ModerationOptions } = {},
 ) {
   const hub = new FakeHub();
   const clock = new ManualClock(1_000_000);
@@ -155,7 +160,8 @@ export function chatWith(
     log: new Logger(log),
     metrics,
     version: "test",
-    ...(state && { state }),
+    accounts,
+    state,
     ...(moderation && { moderation }),
   });
   let port = 40000;
@@ -167,6 +173,7 @@ export function chatWith(
     resume = null,
     since = null,
     ip = "10.0.0.1",
+    session = null,
   }: {
     name?: string | null;
     room?: string | null;
@@ -174,11 +181,13 @@ export function chatWith(
     resume?: string | null;
     since?: number | null;
     ip?: string;
+    session?: string | null;
   } = {}) => {
     const socket = new FakeSocket(hub);
     // As the transport writes it: an IPv6 address in brackets before its port.
     const address = `${ip.includes(":") ? `[${ip}]` : ip}:${++port}`;
-    const member = open(chat, socket, { address, ip, json, asked: { name, room, since, resume } });
+    const asked = { name, room, since, resume, session };
+    const member = open(chat, socket, { address, ip, json, asked });
     return { member, socket, say: (frame: string) => chat.receive(member, frame) };
   };
   /** The member's client closes its connection (1000 unless said otherwise: 1006 is a drop). */
