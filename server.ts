@@ -235,7 +235,7 @@ async function main(): Promise<void> {
       formatHelp(
         [
           `${commandName("server.ts")} [options]`,
-          `${commandName("server.ts")} accounts list|create NAME|reset-password NAME|delete NAME (--store FILE | --redis URL)`,
+          `${commandName("server.ts")} accounts list|create NAME|reset-password NAME|delete NAME|op NAME|deop NAME (--store FILE | --redis URL)`,
         ],
         "Chat server: every message a client sends goes to everyone in its room, the sender\n" +
           "included, as '<sender>: <message>'. Plain-text WebSocket clients and clients of the\n" +

@@ -9,7 +9,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLOSE_BANNED, CLOSE_KICKED } from "../common/codes";
 import { SUBPROTOCOL } from "../common/events";
-import { type RunningServer, startRedis, startServer, TestSocket, type WireEvent, waitFor } from "./helpers";
+import {
+  BUN,
+  ROOT,
+  type RunningServer,
+  run,
+  startRedis,
+  startServer,
+  TestSocket,
+  type WireEvent,
+  waitFor,
+} from "./helpers";
 
 const PASSWORD = "correct-horse-battery";
 const upgradeHeaders = {
@@ -203,6 +213,24 @@ describe("kept and shared", () => {
     bob.run({ type: "join", room: "dev" });
     expect(await bob.next("joined", (e) => e.room === "dev")).toMatchObject({ role: "moderator" });
   }, 40_000);
+
+  test("accounts op makes an operator of a running server's account (--store), and deop undoes it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chat-moderation-"));
+    started.push({ stop: () => rmSync(dir, { recursive: true, force: true }) });
+    const store = join(dir, "chat.db");
+    const chat = await server(["--store", store]);
+    const alice = await person(chat, "alice", "198.51.100.2", { registered: true });
+    const accounts = (action: string, name: string) =>
+      run([BUN, join(ROOT, "server.ts"), "accounts", action, name, "--store", store]);
+    expect(await accounts("op", "alice")).toEqual({ exitCode: 0, stdout: "alice is an operator now.\n", stderr: "" });
+    await alice.next("role", (e) => e.role === "operator");
+    expect((await accounts("op", "carol")).stdout).toBe(
+      "carol is an operator now, once its owner registers it (it is not registered yet).\n",
+    );
+    expect((await accounts("deop", "alice")).stdout).toBe("alice is no longer an operator.\n");
+    await alice.next("role", (e) => e.role === null);
+    expect((await accounts("deop", "alice")).stdout).toStartWith("alice is not an operator made here");
+  }, 30_000);
 
   test("with Redis, a ban made on one instance closes the person on the other at once", async () => {
     const redis = await startRedis();

@@ -138,7 +138,7 @@ async function appoint(act: Act, action: "mod" | "unmod", name: string): Promise
     );
   }
   const key = moderatorKey(room, account);
-  const person: Person = { name: account, account };
+  const person: Person = { name: account, account, rooms: [] };
   const refused = permission(chat.moderation.rankOf(member), action, room, [
     action === "unmod" ? { name: account, rank: "moderator" } : subject(act, person, room),
   ]);
@@ -162,7 +162,7 @@ async function kick(act: Act, name: string, given: string | undefined): Promise<
   const person = named(act, name);
   if (!person) return;
   const chatWide = chat.moderation.rankOf(member) === "operator" || room === DEFAULT_ROOM;
-  if (person.room === undefined || (!chatWide && person.room !== room))
+  if (person.rooms.length === 0 || (!chatWide && !person.rooms.includes(room)))
     return chat.refuse(member, refusal("not-here", `${person.name} is not in ${chatWide ? "the chat" : room}.`));
   const refused = permission(chat.moderation.rankOf(member), "kick", room, [
     subject(act, person, chatWide ? DEFAULT_ROOM : room),

@@ -46,8 +46,8 @@ export interface Person {
   account: string | null;
   /** A guest's network (their IPv4 address, or IPv6 /64): what a ban or mute of them is on. */
   network?: Network;
-  /** The room they are in, if connected (for an account on several connections, one of them). */
-  room?: string;
+  /** The rooms they are in (an account may be connected several times), here and elsewhere; none if not connected. */
+  rooms: string[];
 }
 
 export class People {
@@ -64,14 +64,14 @@ export class People {
   /** The person of that name: an account, or a guest connected now; undefined if neither. */
   find(name: string): Person | undefined {
     const account = this.account(name);
-    const connected = this.#connected(name);
-    if (account !== undefined) return { name: account, account, ...(connected && { room: connected.room }) };
+    if (account !== undefined) return { name: account, account, rooms: this.#roomsOf(account) };
+    const connected = this.#guest(name);
     if (!connected) return undefined;
     const address = addressOf(connected.address);
     return {
       name: connected.name,
       account: null,
-      room: connected.room,
+      rooms: [connected.room],
       ...(address && { network: guestNetwork(address) }),
     };
   }
@@ -101,15 +101,24 @@ export class People {
     }
   }
 
-  /** The connection holding `name` now, here or on another instance: its name, address and room. */
-  #connected(name: string): { name: string; address: string; room: string } | undefined {
+  /** The guest holding `name` now, here or on another instance: its name, address and room. */
+  #guest(name: string): { name: string; address: string; room: string } | undefined {
     const here = this.chat.names.holder(name);
     if (here?.name) return { name: here.name, address: here.address, room: here.room };
     const skeleton = nameSkeleton(normalizeName(name));
     for (const { user, room } of this.#elsewhere())
-      if (user.name !== null && nameSkeleton(user.name) === skeleton)
+      if (user.name !== null && !user.registered && nameSkeleton(user.name) === skeleton)
         return { name: user.name, address: user.address, room };
     return undefined;
+  }
+
+  /** The rooms the account's connections are in, here and on other instances. */
+  #roomsOf(account: string): string[] {
+    const rooms = new Set(this.here({ name: account, account, rooms: [] }).map((member) => member.room));
+    const skeleton = nameSkeleton(account);
+    for (const { user, room } of this.#elsewhere())
+      if (user.name !== null && user.registered && nameSkeleton(user.name) === skeleton) rooms.add(room);
+    return [...rooms];
   }
 
   *#elsewhere() {

@@ -13,14 +13,25 @@ const NOON = Date.parse("2026-12-04T12:00:00Z");
 /** A chat with `root` among its --ops, a wall clock moved by hand, and people who may be registered. */
 function world() {
   let wall = NOON;
-  const chat = chatWith({}, {}, undefined, { moderation: { ops: ["root"], now: () => wall } });
-  const accounts = chat.chat.state.table("accounts", (v) => v as { name: string; hash: string; created: string });
-  /** Someone connecting from `ip`, logged in to their registered name if `registered`. */
+  // Passwords "hashed" at no cost: argon2id is for the end-to-end tests.
+  const passwords = {
+    hash: async (password: string) => `hashed:${password}`,
+    verify: async (password: string, hash: string) => hash === `hashed:${password}`,
+  };
+  const chat = chatWith({}, {}, undefined, {
+    accounts: { guests: true, registration: true, passwords },
+    moderation: { ops: ["root"], now: () => wall },
+  });
+  const { accounts } = chat.chat;
+  /** Someone connecting from `ip`, logged in to their registered name if `registered` (registered now if need be). */
   const person = (name: string, { ip = "10.0.0.1", room = null as string | null, registered = true } = {}) => {
-    const who = chat.connect({ name, ip, room });
+    const who = chat.connect({ name: registered ? null : name, ip, room });
     if (registered) {
-      void accounts.put(nameSkeleton(name), { name, hash: "x", created: "" });
-      who.member.account = name;
+      const key = nameSkeleton(name);
+      if (!accounts.store.accounts.has(key))
+        void accounts.store.accounts.put(key, { name, hash: "hashed:correct-horse", created: "" });
+      const row = accounts.store.accounts.get(key)!;
+      accounts.logIn(who.member, { key, row }, undefined, { type: "account", name });
     }
     return { ...who, run: (command: object) => who.say(JSON.stringify(command)) };
   };
@@ -135,8 +146,7 @@ describe("kicks", () => {
     const w = world();
     const root = w.person("root");
     const bob = w.person("bob", { ip: "10.0.0.7", room: "dev" });
-    const bobAgain = w.connect({ ip: "10.0.0.8", room: "other" });
-    bobAgain.member.account = "bob";
+    const bobAgain = w.person("bob", { ip: "10.0.0.8", room: "other" });
     root.run({ type: "kick", name: "bob", reason: "spam" });
     await settled();
     const reason = "You were kicked out of the chat by root: spam";
@@ -237,6 +247,46 @@ describe("bans", () => {
     expect(w.moderation.isAccountBanned("alice")).toBeUndefined();
     root.run({ type: "ban", target: "10.0.0.0/8" });
     expect(lastError(root.socket)?.code).toBe("forbidden");
+  });
+});
+
+describe("with accounts", () => {
+  test("a banned account cannot log in again, by password or session token, from anywhere", async () => {
+    const w = world();
+    const root = w.person("root");
+    const bob = w.connect({ name: "bob", ip: "10.0.0.7" });
+    bob.say(JSON.stringify({ type: "register", password: "correct-horse" }));
+    await settled();
+    const token = bob.socket.eventsOf("account").at(-1)?.token;
+    expect(token).toBeString();
+    root.run({ type: "ban", target: "bob", reason: "spam" });
+    await settled();
+    expect(bob.socket.closedWith?.code).toBe(CLOSE_BANNED);
+    const elsewhere = w.connect({ ip: "198.51.100.9" });
+    elsewhere.say(JSON.stringify({ type: "login", name: "bob", password: "correct-horse" }));
+    await settled();
+    elsewhere.say(JSON.stringify({ type: "session", token }));
+    expect(elsewhere.socket.eventsOf("error").map((e) => [e.code, e.message])).toEqual([
+      ["banned", "bob is banned from this chat by root: spam."],
+      ["banned", "bob is banned from this chat by root: spam."],
+    ]);
+    const presenting = w.connect({ ip: "198.51.100.9", session: token });
+    expect(presenting.member.account).toBeNull();
+    expect(presenting.socket.eventsOf("error").map((e) => e.code)).toEqual(["banned"]);
+  });
+
+  test("logging out and in again tells the owner their role", async () => {
+    const w = world();
+    const alice = w.connect({ name: "alice", room: "dev" });
+    alice.say(JSON.stringify({ type: "register", password: "correct-horse" }));
+    await settled();
+    alice.say(JSON.stringify({ type: "claim" }));
+    await settled();
+    alice.say(JSON.stringify({ type: "logout" }));
+    await settled();
+    alice.say(JSON.stringify({ type: "login", name: "alice", password: "correct-horse" }));
+    await settled();
+    expect(alice.socket.eventsOf("role").map((e) => e.role)).toEqual(["owner", null, "owner"]);
   });
 });
 
