@@ -315,10 +315,11 @@ function banTargets(pairwise: Statistics["pairwise"]): Target[] {
 /** The ban check, timed in this process: what it costs with none and with many. */
 function banCheckLine({ banCheck }: Results): string[] {
   if (!banCheck) return [];
-  const { none, many, count: bans } = banCheck;
+  const { none, few, many, count: bans } = banCheck;
   return [
     `Checking an upgrade's address against the bans (in-process, medians of 7 rounds of 200,000 checks): ` +
-      `${none.toFixed(0)} ns with none, ${many.toFixed(0)} ns with ${count(bans)} (${ratio(many / none)}).`,
+      `${none.toFixed(0)} ns with none, ${few.toFixed(0)} ns with 10, ${many.toFixed(0)} ns with ${count(bans)} ` +
+      `(${ratio(many / few)} of 10's, ${ratio(many / none)} of none's).`,
     "",
   ];
 }

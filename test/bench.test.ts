@@ -109,7 +109,7 @@ test("a tiny run measures every set-up and writes the tables and the chart", asy
   expect([...capacity.keys()]).toEqual(SINGLE);
   for (const name of SINGLE) expect(capacity.get(name)).toEqual(["80", "80"]);
   expect(report).toMatch(/accepts its first WebSocket connection \d+ ms after it is started/);
-  expect(report).toMatch(/against the bans .*: \d+ ns with none, \d+ ns with 10,000 \([\d.]+×\)\./);
+  expect(report).toMatch(/against the bans .*: \d+ ns with none, \d+ ns with 10, \d+ ns with 10,000 \([\d.]+× of 10's/);
   expect(finished.stdout).toContain(report.split("\n")[2]!);
 
   const chart = readFileSync(join(out!, "throughput.svg"), "utf8");
