@@ -55,7 +55,7 @@ export function perform(chat: ChatContext, member: Member, command: Command): vo
     case "slow":
     case "delete":
     case "modlog":
-      return moderate(chat, member, command, () => mayChange(chat, member));
+      return moderate(chat, member, command);
     case "register":
     case "login":
     case "session":

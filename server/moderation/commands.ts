@@ -8,6 +8,7 @@ import type { Command } from "../../common/commands";
 import { DEFAULT_ROOM } from "../../common/events";
 import { nameSkeleton } from "../../common/lookalikes";
 import { cleanText } from "../../common/text";
+import { mayChange } from "../changes";
 import type { ChatContext } from "../context";
 import type { Member } from "../member";
 import { forHowLong, parseDuration } from "./durations";
@@ -40,16 +41,11 @@ interface Act {
  * Does a moderation command: refused (and nothing spent) without the role; otherwise it spends the
  * address's budget of renames and room changes, and acts.
  */
-export function moderate(
-  chat: ChatContext,
-  member: Member,
-  command: ModerationCommand,
-  mayChange: () => boolean,
-): void {
+export function moderate(chat: ChatContext, member: Member, command: ModerationCommand): void {
   const act: Act = { chat, member, room: member.room, by: member.account ?? "" };
   const refused = permission(chat.moderation.rankOf(member), command.type, member.room);
   if (refused) return chat.refuse(member, refused);
-  if (!mayChange()) return;
+  if (!mayChange(chat, member)) return;
   const done = perform(act, command);
   if (done) done.catch((error) => chat.refuse(member, unavailable(error)));
 }

@@ -11,14 +11,14 @@ import { chatWith, say } from "./fake-chat";
 const NOON = Date.parse("2026-12-04T12:00:00Z");
 
 /** A chat with `root` among its --ops, a wall clock moved by hand, and people who may be registered. */
-function world() {
+function world(limits: Parameters<typeof chatWith>[0] = {}) {
   let wall = NOON;
   // Passwords "hashed" at no cost: argon2id is for the end-to-end tests.
   const passwords = {
     hash: async (password: string) => `hashed:${password}`,
     verify: async (password: string, hash: string) => hash === `hashed:${password}`,
   };
-  const chat = chatWith({}, {}, undefined, {
+  const chat = chatWith(limits, {}, undefined, {
     accounts: { guests: true, registration: true, passwords },
     moderation: { ops: ["root"], now: () => wall },
   });
@@ -247,6 +247,19 @@ describe("bans", () => {
     expect(w.moderation.isAccountBanned("alice")).toBeUndefined();
     root.run({ type: "ban", target: "10.0.0.0/8" });
     expect(lastError(root.socket)?.code).toBe("forbidden");
+  });
+});
+
+describe("budgets", () => {
+  test("moderation commands spend the address's budget of renames and room changes", async () => {
+    const w = world({ ipChanges: 1 });
+    const alice = w.person("alice", { room: "dev" });
+    alice.run({ type: "claim" });
+    for (let i = 0; i < 40; i++) alice.run({ type: "topic", text: `topic ${i}` });
+    await settled();
+    const limited = alice.socket.eventsOf("error").filter((e) => e.code === "rate-limited");
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0]?.message).toStartWith("Too many renames, room changes and moderation commands from your address");
   });
 });
 
