@@ -44,7 +44,9 @@ export function toText(event: ChatEvent): string {
       return banLines(event);
     case "modlog":
       if (event.entries.length === 0) return `*** No moderation in ${event.room} yet.`;
-      return [`*** Moderation in ${event.room}:`, ...event.entries.map((e) => `  ${e.time} ${e.text}`)].join("\n");
+      return [`*** Moderation in ${event.room}:`, ...event.entries.map((e) => `  ${utc(e.time)}  ${e.text}`)].join(
+        "\n",
+      );
     case "members":
       return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeListed).join(", ")}`;
     case "rooms":
@@ -69,10 +71,13 @@ export function roleWords(role: Role, room: string): string {
   return role === "owner" ? `the owner of ${room}` : `a moderator of ${room}`;
 }
 
+/** An ISO 8601 time to the minute, as plain text shows it: "2026-12-04 14:05 UTC". */
+const utc = (time: string) => `${time.slice(0, 16).replace("T", " ")} UTC`;
+
 /** One ban as a line: what, where, by whom, until when, why. */
 export function banLine(ban: BanEntry): string {
   const who = ban.name ? `${ban.target} (${ban.name})` : ban.target;
-  const until = ban.until ? ` until ${ban.until.slice(0, 16).replace("T", " ")} UTC` : "";
+  const until = ban.until ? ` until ${utc(ban.until)}` : "";
   return `${who}: ${ban.scope === "chat" ? "the whole chat" : "this room"}, by ${ban.by}${until}${ban.reason ? `: ${ban.reason}` : ""}`;
 }
 
