@@ -48,7 +48,19 @@ export async function startChatServer(config: Config, version: string): Promise<
     : (sink) => new LocalDirectory(sink, history);
   const hub = new ServerHub();
   const state = redis ? new RedisState(redis, log) : new LocalState(history.database);
-  const chat = new Chat({ limits, hub, rooms, directory, log, metrics, version, state, accounts: config.accounts });
+  const moderation = { ops: config.ops };
+  const chat = new Chat({
+    limits,
+    hub,
+    rooms,
+    directory,
+    log,
+    metrics,
+    version,
+    state,
+    accounts: config.accounts,
+    moderation,
+  });
   // Everything the chat needs is ready before anyone is let in: the page (read from the executable
   // if compiled) and the directory (connected to Redis, or its first try failed).
   const page = await buildPage();
@@ -64,6 +76,7 @@ export async function startChatServer(config: Config, version: string): Promise<
     temporaryAccounts: chat.accounts.temporary,
     async shutDown() {
       await transport.shutDown();
+      chat.moderation.stop();
       // The state first: with --store, it reads the file the directory's history closes.
       chat.state.close();
       await chat.directory.close();

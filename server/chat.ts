@@ -10,12 +10,13 @@
  * room's topics, so everyone in the room, the sender included, gets it.
  */
 import { type Clock, REAL_CLOCK } from "../common/clock";
-import type { Refusal } from "../common/codes";
+import { CLOSE_BANNED, CLOSE_KICKED, type Refusal } from "../common/codes";
 import {
   type ChatEvent,
   DEFAULT_ROOM,
   JOINED_MEMBERS,
   type NoticeEvent,
+  type PrivateEvent,
   type SaidEvent,
   type User,
 } from "../common/events";
@@ -33,8 +34,10 @@ import { handleFrame } from "./intake";
 import { type Logger, printable } from "./log";
 import { type Hub, Member, type MemberSocket, type Upgrade } from "./member";
 import type { Metrics } from "./metrics";
+import { Moderation, type ModerationOptions } from "./moderation/moderation";
 import { lostNameRefusal, Names } from "./names";
 import { isoNow, notice } from "./notice";
+import { PrivateMessages } from "./private/private";
 import { SlowReaders } from "./readers";
 import { OUTSIDE, type Rooms, topic } from "./rooms";
 import { LocalState } from "./state/local";
@@ -42,6 +45,8 @@ import type { SharedState } from "./state/state";
 
 /** The two formats of a room's topics: plain text (false) and JSON (true). */
 const FORMATS = [false, true] as const;
+/** Close codes after which a name is freed at once, not held for its holder's return. */
+const LET_GO = new Set([1000, 1001, CLOSE_KICKED, CLOSE_BANNED]);
 /** Frames a client may send before it has entered its first room (while its name is claimed). */
 const HELD_FRAMES = 100;
 
@@ -59,6 +64,8 @@ export interface ChatParts {
   metrics: Metrics;
   /** Where accounts, bans and the like are kept and shared (state/); memory only when not given. */
   state?: SharedState;
+  /** The operators named on the command line (--ops), and the wall clock bans and mutes end by. */
+  moderation?: ModerationOptions;
   /** --guests and --registration (accounts/); guests and registration allowed when not given. */
   accounts?: AccountOptions;
   /** The server's version, for the welcome. */
@@ -78,14 +85,16 @@ export class Chat implements ChatSink, ChatContext {
   readonly directory: Directory;
   readonly state: SharedState;
   readonly accounts: Accounts;
+  readonly privates: PrivateMessages;
   readonly log: Logger;
   readonly metrics: Metrics;
+  readonly moderation: Moderation;
   readonly #version: string;
   /** Set once the server is shutting down (closeAll). */
   #closing = false;
 
   constructor(parts: ChatParts) {
-    const { limits, hub, clock = REAL_CLOCK, rooms, directory, log, metrics, version, state } = parts;
+    const { limits, hub, clock = REAL_CLOCK, rooms, directory, log, metrics, version, state, moderation } = parts;
     this.state = state ?? new LocalState(undefined);
     this.rooms = rooms;
     this.hub = hub;
@@ -99,6 +108,10 @@ export class Chat implements ChatSink, ChatContext {
     this.accounts = new Accounts(this, parts.accounts ?? OPEN_ACCOUNTS);
     this.budgets = new AddressBudgets(limits, clock, this.directory.leases);
     this.readers = new SlowReaders(limits, metrics, log);
+    // Their tables are asked for before the state starts, so that they are loaded with the rest.
+    this.privates = new PrivateMessages(this);
+    this.accounts.loggedIn = (member) => void this.privates.loggedIn(member);
+    this.moderation = new Moderation(this, moderation);
   }
 
   /** What history takes in memory, for /metrics. */
@@ -134,7 +147,10 @@ export class Chat implements ChatSink, ChatContext {
 
   #admit(member: Member, nameRefused: Refusal | undefined, said: ChatEvent[]): void {
     const { room, since } = member.asked;
-    const roomRefused = room === null ? undefined : roomProblem(this, normalizeName(room));
+    const roomRefused =
+      room === null
+        ? undefined
+        : (roomProblem(this, normalizeName(room)) ?? this.moderation.mayEnter(member, normalizeName(room)));
     if (member.json) {
       const { rate, burst, maxMessage, announceLimit } = this.limits;
       const limits = { rate, burst, maxMessage, announceLimit };
@@ -147,6 +163,8 @@ export class Chat implements ChatSink, ChatContext {
       });
     }
     for (const event of said) this.send(member, event);
+    // Logged in with a session token on arriving: what was kept for it while it was away.
+    if (member.account !== null) void this.privates.loggedIn(member);
     if (nameRefused) this.refuse(member, nameRefused);
     if (roomRefused) this.refuse(member, roomRefused);
     const entering = room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room);
@@ -171,11 +189,12 @@ export class Chat implements ChatSink, ChatContext {
   /**
    * A member's connection closed (its socket is unsubscribed from everything already). A person who
    * left on purpose (a normal closure, 1000, from /quit or the end of a pipe's input; 1001 from a
-   * browser tab going away) frees their name at once; a dropped connection's name is held for
-   * their return (RFC 6455 §7.4.1 for the codes).
+   * browser tab going away) frees their name at once, and so does one a moderator kicked or banned
+   * (their client does not come back by itself); a dropped connection's name is held for their
+   * return (RFC 6455 §7.4.1 for the codes).
    */
   closed(member: Member, code: number, reason: string): void {
-    const leftOnPurpose = (code === 1000 || code === 1001) && !this.#closing;
+    const leftOnPurpose = LET_GO.has(code) && !this.#closing;
     this.names.release(member, leftOnPurpose);
     if (member.room !== OUTSIDE) this.#leave(member);
     this.accounts.closed(member);
@@ -211,6 +230,14 @@ export class Chat implements ChatSink, ChatContext {
 
   deliverNotice(event: NoticeEvent): void {
     this.#broadcast(event.room, event);
+  }
+
+  deliverPrivate(event: PrivateEvent): void {
+    this.privates.deliver(event);
+  }
+
+  deliverDeleted(room: string, seq: number): void {
+    this.#broadcast(room, { type: "deleted", room, seq });
   }
 
   departed(room: string, user: User): void {
@@ -253,6 +280,10 @@ export class Chat implements ChatSink, ChatContext {
   /** An error may quote what the client sent (a refused name, an unknown command): escaped here. */
   refuse(member: Member, { code, message }: Refusal, id?: string): void {
     this.send(member, { type: "error", code, message: escapeControls(message), ...(id !== undefined && { id }) });
+  }
+
+  tell(room: string, event: ChatEvent, except?: Member): void {
+    this.#broadcast(room, event, except);
   }
 
   /**
@@ -330,6 +361,7 @@ export class Chat implements ChatSink, ChatContext {
         history: events.length,
         seq,
         ...(missed > 0 && { missed }),
+        ...this.moderation.roomInfo(member, room),
       });
     }
     for (const event of events) this.send(member, event);

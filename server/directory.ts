@@ -6,7 +6,7 @@
  * instance, RedisDirectory (redis/directory.ts) shares one chat between instances and falls back to
  * what the local one would answer while Redis is away.
  */
-import type { NoticeEvent, SaidEvent, User } from "../common/events";
+import type { NoticeEvent, PrivateEvent, SaidEvent, User } from "../common/events";
 import type { History } from "./history";
 import type { LeaseSource } from "./leases";
 
@@ -24,6 +24,10 @@ export interface ChatSink {
   deliverSaid(event: SaidEvent, quietly?: boolean): void;
   /** A join, leave or rename announced by another instance: deliver it here. */
   deliverNotice(event: NoticeEvent): void;
+  /** A private message, from any instance: deliver it to its two people's connections here. */
+  deliverPrivate(event: PrivateEvent): void;
+  /** Message `seq` of `room` was removed (by a moderator, on any instance): tell this instance's people there. */
+  deliverDeleted(room: string, seq: number): void;
   /** Someone of another instance is gone without a word (their instance died): tell the room here. */
   departed(room: string, user: User): void;
   /**
@@ -68,6 +72,13 @@ export interface Directory {
   say(event: Omit<SaidEvent, "seq">): void;
   /** Tells the other instances of a notice delivered here already. */
   notice(event: NoticeEvent): void;
+  /** Has a private message delivered to its two people's connections on every instance, this one included. */
+  tell(event: PrivateEvent): void;
+  /**
+   * Someone of another instance who holds `name` (or a look-alike), as far as this one knows now
+   * (nobody while Redis is away): answered at once, as `elsewhere` is.
+   */
+  namedElsewhere(name: string): User | undefined;
   /** Someone of this instance entered `room`, or was renamed there; or left it. */
   present(room: string, user: User): void;
   absent(room: string, address: string): void;
@@ -98,6 +109,11 @@ export interface Directory {
   before(room: string, before: number, maxBytes?: number): { events: SaidEvent[]; start: boolean };
   /** The last number given in the room (0: none yet). */
   lastSeq(room: string): number;
+  /**
+   * Removes message `seq` from the room's history everywhere it is kept (memory, the --store file,
+   * Redis), and has every instance tell its people in the room.
+   */
+  remove(room: string, seq: number): void;
   /** What history takes in memory, for /metrics. */
   readonly usage: { bytes: number; rooms: number };
   /** Lets go of Redis, if any (once it has what it was told), and writes out what history has not written yet. */
@@ -124,6 +140,14 @@ export class LocalDirectory implements Directory {
   }
 
   notice(_event: NoticeEvent): void {}
+
+  tell(event: PrivateEvent): void {
+    this.sink.deliverPrivate(event);
+  }
+
+  namedElsewhere(_name: string): User | undefined {
+    return undefined;
+  }
   present(_room: string, _user: User): void {}
   absent(_room: string, _address: string): void {}
   releaseName(_name: string, _address: string, _tokenHash: string, _holdMs: number): void {}
@@ -162,6 +186,11 @@ export class LocalDirectory implements Directory {
 
   lastSeq(room: string): number {
     return this.history.lastSeq(room);
+  }
+
+  remove(room: string, seq: number): void {
+    this.history.remove(room, seq);
+    this.sink.deliverDeleted(room, seq);
   }
 
   get usage(): { bytes: number; rooms: number } {

@@ -71,6 +71,12 @@ export class Names {
     );
   }
 
+  /** This instance's connections that hold `name` (or a look-alike): a private message's recipients here. */
+  holdersOf(name: string): Member[] {
+    const holder = this.#holders.get(nameSkeleton(name));
+    return holder ? [holder] : [];
+  }
+
   /**
    * The member left: its name is held for its token for the grace period, for it to come back to;
    * or freed at once if it left on purpose.
@@ -91,6 +97,11 @@ export class Names {
     this.#holders.delete(key);
     member.name = null;
     return { member, name: had };
+  }
+
+  /** Who holds `name` (or a look-alike) on this instance, if anyone. */
+  holder(name: string): Member | undefined {
+    return this.#holders.get(nameSkeleton(normalizeName(name)));
   }
 
   /**

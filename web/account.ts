@@ -4,7 +4,8 @@
  * twice; and "Log out". The session token the server gives goes to this browser's kept login
  * (kept-login.ts), and logging out forgets it.
  */
-import type { AccountEvent, ErrorEvent } from "../common/events";
+import type { AccountEvent } from "../common/account-events";
+import type { ErrorEvent } from "../common/events";
 import { keptLogin } from "./kept-login";
 import { append } from "./log";
 import type { PageState } from "./state";

@@ -10,9 +10,11 @@ import { AccountPanel } from "./account";
 import { Attention } from "./attention";
 import { listenToTyping } from "./composer";
 import { Connection } from "./connection";
+import { listenToModeration } from "./moderation";
 import { NameForm } from "./name-form";
 import { HistoryPaging } from "./paging";
 import { PeoplePanel } from "./people";
+import { PrivateConversations } from "./private";
 import { EventView, saidLine } from "./render";
 import { PageState } from "./state";
 
@@ -23,13 +25,15 @@ const messageInput = document.getElementById("message") as HTMLTextAreaElement;
 const state = new PageState();
 
 // 2. What shows the events: the people and rooms panel, paging back through the room's history,
-//    what calls the reader back (unread count, mentions, notifications), whose the name is (keep
-//    it, log out), and the view that takes each event to its place on the page.
+//    what calls the reader back (unread count, mentions, notifications), the private
+//    conversations, whose the name is (keep it, log out), and the view that takes each event to
+//    its place on the page.
 const panel = new PeoplePanel(state);
 const paging = new HistoryPaging(state, (message) => saidLine(state, message));
 const attention = new Attention(state);
+const privates = new PrivateConversations(state, attention, () => panel.openDrawer(false));
 const account = new AccountPanel(state);
-const view = new EventView(state, panel, paging, attention, account);
+const view = new EventView(state, panel, paging, attention, privates, account);
 
 // 3. The connection, which hands each event to the view and says in the top bar how it is going.
 const connection = new Connection(state, (event) => view.show(event));
@@ -44,5 +48,7 @@ new NameForm(
   },
 );
 
-// 5. Typing: Enter sends, Shift+Enter starts a new line; slash commands as in the terminal.
+// 5. Typing: Enter sends, Shift+Enter starts a new line; slash commands as in the terminal. A
+//    moderator's menus on people and messages send commands too.
 listenToTyping(state, connection, panel, account);
+listenToModeration(state);

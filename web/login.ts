@@ -5,7 +5,8 @@
  * connection then stays, without a name, and logs in with the password (`login`).
  */
 import type { OpenWebSocket } from "../client/session/session";
-import { type ChatEvent, type ErrorEvent, sessionProtocol, tokenProtocol } from "../common/events";
+import { sessionProtocol } from "../common/account-events";
+import { type ChatEvent, type ErrorEvent, tokenProtocol } from "../common/events";
 
 /** How long to wait for the server's answer to a login. */
 const LOGIN_WAIT_MS = 10_000;

@@ -7,6 +7,7 @@
 import type { User } from "../common/events";
 import { personMarks } from "../common/text";
 import { append } from "./log";
+import { personMenu } from "./moderation";
 import type { PageState, RoomCount } from "./state";
 
 const chat = document.getElementById("chat") as HTMLDivElement;
@@ -81,8 +82,11 @@ export class PeoplePanel {
     membersList.replaceChildren(
       ...[...members.values()].map((member) => {
         const item = document.createElement("li");
+        const me = this.state.isMe(member);
         item.append(...personLabel(member));
-        if (this.state.isMe(member)) item.append(" · you");
+        if (me) item.append(" · you");
+        // Moderation commands take a name: someone who goes by their address alone has no menu.
+        if (!me && member.name) item.append(personMenu(member.name));
         return item;
       }),
     );

@@ -5,7 +5,7 @@
  * way, the unread count) stays in that part's own object.
  */
 import type { ChatSession } from "../client/session/session";
-import type { RoomsEvent, User } from "../common/events";
+import type { NoticeEvent, RoomsEvent, User } from "../common/events";
 
 export type RoomCount = RoomsEvent["rooms"][number];
 
@@ -24,6 +24,8 @@ export class PageState {
   announceLimit = Infinity;
   /** The rooms with people in them, as last told, and how many. */
   rooms: RoomCount[] = [];
+  /** The person whose private conversation is on show instead of the room's, if any (private.ts). */
+  privateWith: string | undefined = undefined;
   /** The registered account this connection is logged in to (from `account` events); null: a guest. */
   account: string | null = null;
   /** The server keeps accounts in memory only: this one lasts until it stops. */
@@ -56,7 +58,7 @@ export class PageState {
   }
 
   /** Someone in the room on show joined, left, or changed their name. */
-  memberChanged(user: User, event: "join" | "leave" | "rename" | "shutdown"): void {
+  memberChanged(user: User, event: NoticeEvent["event"]): void {
     if (event === "leave") {
       this.members.delete(user.address);
       this.roomCount--;

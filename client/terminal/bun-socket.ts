@@ -3,7 +3,7 @@
  * an Authorization header and trusts a certificate it is given, and a bare TCP probe of the
  * server's port. The session library (client/session/), which the page shares, uses neither.
  */
-import { sessionProtocol } from "../../common/events";
+import { sessionProtocol } from "../../common/account-events";
 import {
   CONNECT_TIMEOUT_MS,
   ConnectError,

@@ -5,8 +5,12 @@
  * which leaves it out when NO_COLOR is set or the output is not a terminal.
  */
 import { styleText } from "node:util";
-import type { AccountEvent, ChatEvent, User } from "../../common/events";
-import { clockTime, forTerminal, type NAME_COLOURS, nameColour, personMarks } from "../../common/text";
+import type { AccountEvent } from "../../common/account-events";
+import type { ChatEvent, PrivateEvent, User } from "../../common/events";
+import { nameSkeleton } from "../../common/lookalikes";
+import { banLine, roleWords } from "../../common/plain-text";
+import { clockTime, forTerminal, type NAME_COLOURS, nameColour, personMarks, plural } from "../../common/text";
+import type { IgnoreList } from "../session/ignoring";
 import type { Whereabouts } from "../session/whereabouts";
 
 /** Starts each line of a message after its first: as wide as the time and the space after it. */
@@ -34,12 +38,21 @@ export const NAME_PALETTE = [
   "redBright",
 ] as const satisfies { length: typeof NAME_COLOURS };
 
-/** How events look on the terminal; who "you" are comes from the session's whereabouts. */
+/** A private message's gutter and the colour of its arrow: unlike any room line's. */
+const PRIVATE = "magenta";
+
+/**
+ * How events look on the terminal; who "you" are comes from the session's whereabouts, and whose
+ * room messages are hidden from its ignore list.
+ */
 export class TerminalView {
   /** The registered account we are logged in to, from `account` events; null: a guest. */
   #account: string | null = null;
 
-  constructor(private readonly where: Whereabouts) {}
+  constructor(
+    private readonly where: Whereabouts,
+    private readonly ignoring?: IgnoreList,
+  ) {}
 
   /** The input line's title: who you are (✓: logged in to the name) and where. */
   title(): string {
@@ -55,53 +68,161 @@ export class TerminalView {
     switch (event.type) {
       case "welcome":
         return undefined;
-      case "joined": {
-        const others = event.members.filter((m) => !this.where.isMe(m));
-        const unlisted = event.count - 1 - others.length;
-        const who =
-          others.length === 0
-            ? "nobody else yet"
-            : `${others.map((m) => this.who(m)).join(", ")}${unlisted > 0 ? ` and ${unlisted} more (/who lists them)` : ""}`;
-        return { text: dim(`${clockTime()}  You are in ${forTerminal(event.room)} with ${who}.`) };
-      }
+      case "joined":
+        return this.#joined(event);
       case "message":
-      case "action": {
-        const own = this.where.isMe(event.from);
-        // Lines after the first start under the text, never at the time: no line a sender writes
-        // can look like a line of its own (`12:00  bob: …`).
-        const said = forTerminal(event.text).replaceAll("\n", `\n${CONTINUATION}`);
-        const line =
-          event.type === "message"
-            ? `${this.who(event.from)}: ${said}`
-            : styleText("italic", `* ${this.who(event.from)} ${said}`);
-        if (event.history) return { text: `${dim(clockTime(event.time))}  ${line}`, gutter: dim("┊") };
-        return { text: `${dim(clockTime(event.time))}  ${line}`, gutter: own ? styleText("green", "┃") : undefined };
-      }
+      case "action":
+        return this.#said(event);
       case "notice": {
-        const arrow = { join: "→", leave: "←", rename: "~", shutdown: "!" }[event.event];
+        const arrow = { join: "→", leave: "←", rename: "~", shutdown: "!", moderation: "⚑" }[event.event];
         return { text: dim(`${clockTime(event.time)}  ${arrow} ${forTerminal(event.text)}`) };
       }
+      case "topic":
+      case "role":
+      case "deleted":
+      case "bans":
+      case "modlog":
+        return this.#moderation(event);
       case "members":
         return {
           text: `In ${forTerminal(event.room)} (${event.members.length}): ${event.members.map((m) => this.who(m)).join(", ")}`,
         };
       case "rooms":
         return { text: `Rooms: ${event.rooms.map((r) => `${forTerminal(r.name)} (${r.members})`).join(", ")}` };
-      case "earlier":
-        if (event.messages.length === 0) return { text: dim(`Nothing earlier in ${forTerminal(event.room)}.`) };
-        return {
-          text: event.messages.map((m) => this.render({ ...m, history: true })!.text).join("\n"),
-          gutter: dim("┊"),
-        };
+      case "earlier": {
+        const shown = event.messages.filter((m) => !this.ignoring?.hides(m.from));
+        if (shown.length === 0) return { text: dim(`Nothing earlier in ${forTerminal(event.room)}.`) };
+        return { text: shown.map((m) => this.render({ ...m, history: true })!.text).join("\n"), gutter: dim("┊") };
+      }
+      case "dm":
+      case "inbox":
+      case "ignoring":
+        return this.#privateEvent(event);
       case "help":
-        return {
-          text: ["Commands:", ...event.commands.map((c) => `  ${c.usage.padEnd(12)} ${dim(c.help)}`)].join("\n"),
-        };
+        return { text: helpText(event.commands) };
       case "error":
         return { text: styleText("yellow", forTerminal(event.message)), gutter: styleText("yellow", "▲") };
       case "account":
         this.#account = event.name;
         return { text: styleText("green", accountLine(event)), gutter: styleText("green", "✓") };
+    }
+  }
+
+  /** Entering a room: who else is there, your role and the topic. */
+  #joined(event: Extract<ChatEvent, { type: "joined" }>): { text: string } {
+    const dim = (text: string) => styleText("dim", text);
+    const others = event.members.filter((m) => !this.where.isMe(m));
+    const unlisted = event.count - 1 - others.length;
+    const who =
+      others.length === 0
+        ? "nobody else yet"
+        : `${others.map((m) => this.who(m)).join(", ")}${unlisted > 0 ? ` and ${unlisted} more (/who lists them)` : ""}`;
+    const role = event.role ? ` You are ${roleWords(event.role, forTerminal(event.room))}.` : "";
+    const topic = event.topic ? `\n${CONTINUATION}Topic: ${forTerminal(event.topic)}` : "";
+    return { text: dim(`${clockTime()}  You are in ${forTerminal(event.room)} with ${who}.${role}`) + topic };
+  }
+
+  /** A message or an action, numbered for a moderator; nothing for someone ignored. */
+  #said(event: Extract<ChatEvent, { type: "message" | "action" }>): { text: string; gutter?: string } | undefined {
+    const dim = (text: string) => styleText("dim", text);
+    if (this.ignoring?.hides(event.from)) return undefined;
+    const own = this.where.isMe(event.from);
+    // Lines after the first start under the text, never at the time: no line a sender writes
+    // can look like a line of its own (`12:00  bob: …`).
+    const said = forTerminal(event.text).replaceAll("\n", `\n${CONTINUATION}`);
+    const line =
+      event.type === "message"
+        ? `${this.who(event.from)}: ${said}`
+        : styleText("italic", `* ${this.who(event.from)} ${said}`);
+    // A moderator needs a message's number to /delete it.
+    const numbered = this.where.role && !event.provisional ? `${dim(`#${event.seq}`)} ` : "";
+    const text = `${dim(clockTime(event.time))}  ${numbered}${line}`;
+    if (event.history) return { text, gutter: dim("┊") };
+    return { text, gutter: own ? styleText("green", "┃") : undefined };
+  }
+
+  /** A private message, what was kept for you while away, and whom you ignore. */
+  #privateEvent(
+    event: Extract<ChatEvent, { type: "dm" | "inbox" | "ignoring" }>,
+  ): { text: string; gutter: string } | { text: string } {
+    const dim = (text: string) => styleText("dim", text);
+    switch (event.type) {
+      case "dm":
+        return { text: this.#private(event), gutter: styleText(PRIVATE, "»") };
+      case "inbox": {
+        const dropped =
+          event.dropped > 0 ? ` (${plural(event.dropped, "older one was", "older ones were")} let go of)` : "";
+        const came = `${plural(event.messages.length, "private message")} came while you were away${dropped}:`;
+        return {
+          text: [came, ...event.messages.map((m) => this.#private(m))].join("\n"),
+          gutter: styleText(PRIVATE, "»"),
+        };
+      }
+      case "ignoring":
+        return {
+          text: dim(
+            event.names.length === 0
+              ? "You ignore nobody."
+              : `You ignore ${event.names.map(forTerminal).join(", ")} (their private and room messages are hidden).`,
+          ),
+        };
+    }
+  }
+
+  /**
+   * A private message: `12:00  alice (127.0.0.1:5555) → you: hi`, or `12:00  you → bob: hi` for
+   * ours (from this device or another), the arrow and its side in the private colour.
+   */
+  #private(event: PrivateEvent): string {
+    const ours = this.where.wasMe(event.from) || this.#isMyName(event.from.name);
+    const mark = (text: string) => styleText(["bold", PRIVATE], text);
+    const later = event.kept ? styleText("dim", " (kept for their next login)") : "";
+    const said = forTerminal(event.text).replaceAll("\n", `\n${CONTINUATION}`);
+    const who = ours
+      ? `${mark("you →")} ${this.who({ name: event.to.name, address: "" })}${later}`
+      : `${this.who(event.from)} ${mark("→ you")}`;
+    return `${styleText("dim", clockTime(event.time))}  ${who}: ${said}`;
+  }
+
+  #isMyName(name: string | null): boolean {
+    const mine = this.where.me?.name;
+    return !!name && !!mine && nameSkeleton(name) === nameSkeleton(mine);
+  }
+
+  /** What moderation shows: a topic, your role, a removed message, the bans and the log. */
+  #moderation(event: Extract<ChatEvent, { type: "topic" | "role" | "deleted" | "bans" | "modlog" }>): { text: string } {
+    const dim = (text: string) => styleText("dim", text);
+    switch (event.type) {
+      case "topic":
+        return {
+          text: `${dim(clockTime(event.time))}  ${forTerminal(event.by)} set the topic: ${forTerminal(event.text)}`,
+        };
+      case "role":
+        return {
+          text: dim(
+            event.role
+              ? `You are ${roleWords(event.role, forTerminal(event.room))} now: /help lists what you may do.`
+              : `You have no role in ${forTerminal(event.room)} now.`,
+          ),
+        };
+      case "deleted":
+        return { text: dim(`Message #${event.seq} was removed by a moderator.`) };
+      case "bans":
+        if (event.bans.length === 0) return { text: `No bans in force in ${forTerminal(event.room)}.` };
+        return {
+          text: [
+            `Bans in force in ${forTerminal(event.room)}${event.count > event.bans.length ? ` (the first ${event.bans.length} of ${event.count})` : ""}:`,
+            ...event.bans.map((ban) => `  ${forTerminal(banLine(ban))}`),
+          ].join("\n"),
+        };
+      case "modlog":
+        if (event.entries.length === 0) return { text: `No moderation in ${forTerminal(event.room)} yet.` };
+        return {
+          text: [
+            `Moderation in ${forTerminal(event.room)}:`,
+            ...event.entries.map((e) => `  ${dim(clockTime(e.time))}  ${forTerminal(e.text)}`),
+          ].join("\n"),
+        };
     }
   }
 
@@ -118,7 +239,7 @@ export class TerminalView {
     );
     const { registered, connections } = personMarks(user);
     const name = registered ? `${styled} ${styleText("cyan", registered)}` : styled;
-    const shown = user.name ? `${name} ${styleText("dim", `(${forTerminal(user.address)})`)}` : name;
+    const shown = user.name && user.address ? `${name} ${styleText("dim", `(${forTerminal(user.address)})`)}` : name;
     return connections ? `${shown} ${styleText("dim", connections)}` : shown;
   }
 }
@@ -130,4 +251,10 @@ function accountLine({ name, token, temporary, text }: AccountEvent): string {
   const until = temporary ? " This server keeps accounts only until it stops." : "";
   const kept = token !== undefined ? "; this device stays logged in (/logout ends that)" : "";
   return `Logged in as ${forTerminal(name)}${kept}.${until}`;
+}
+
+/** The `/help` list, each command's usage in a column as wide as the longest. */
+function helpText(commands: { usage: string; help: string }[]): string {
+  const width = Math.max(...commands.map((c) => c.usage.length));
+  return ["Commands:", ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${styleText("dim", c.help)}`)].join("\n");
 }

@@ -6,8 +6,9 @@
 
 import { styleText } from "node:util";
 import { intro, log, outro } from "@clack/prompts";
+import type { AccountEvent } from "../../common/account-events";
 import { type Command, CommandError, parseTyped } from "../../common/commands";
-import type { AccountEvent, ChatEvent, NoticeEvent } from "../../common/events";
+import type { ChatEvent, NoticeEvent } from "../../common/events";
 import { CAME_AND_WENT_MS, cameAndWentLine, messagesWere } from "../../common/text";
 import type { ChatSession, SessionOptions, Status } from "../session/session";
 import { exitAfterOutput } from "./exit";
@@ -70,7 +71,7 @@ class ChatScreen {
     private readonly url: string,
     private readonly kept: KeptLogins,
   ) {
-    this.#view = new TerminalView(session.where);
+    this.#view = new TerminalView(session.where, session.ignoring);
     this.input = new InputLine({
       title: "Message",
       hint: "Enter sends · /help lists commands · /quit leaves",
@@ -208,7 +209,7 @@ class ChatScreen {
 
 /**
  * The size of `line` in bytes as the server holds it to its --max-message: a message's own text
- * (not the JSON around it), or, for another command, the frame.
+ * (a private one's too; not the JSON around it), or, for another command, the frame.
  */
 function sizeAsServerCounts(line: string): number {
   let command: Command;
@@ -218,7 +219,5 @@ function sizeAsServerCounts(line: string): number {
     if (!(error instanceof CommandError)) throw error;
     command = { type: "say", text: line };
   }
-  return command.type === "say" || command.type === "me"
-    ? Buffer.byteLength(command.text)
-    : Buffer.byteLength(JSON.stringify(command));
+  return "text" in command ? Buffer.byteLength(command.text) : Buffer.byteLength(JSON.stringify(command));
 }

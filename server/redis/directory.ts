@@ -18,7 +18,7 @@
  * published to the others, which skip their own.
  */
 
-import type { NoticeEvent, SaidEvent, User } from "../../common/events";
+import type { NoticeEvent, PrivateEvent, SaidEvent, User } from "../../common/events";
 import { type Answer, type ChatSink, type ClaimAnswer, type Directory, LocalDirectory } from "../directory";
 import type { History } from "../history";
 import type { Logger } from "../log";
@@ -36,7 +36,18 @@ import { Liveness } from "./liveness";
 /** What the chat does differently once it is shared. */
 type Operations = Pick<
   Directory,
-  "say" | "notice" | "present" | "absent" | "claimName" | "releaseName" | "elsewhere" | "roomsElsewhere" | "health"
+  | "say"
+  | "notice"
+  | "tell"
+  | "namedElsewhere"
+  | "present"
+  | "absent"
+  | "claimName"
+  | "releaseName"
+  | "elsewhere"
+  | "roomsElsewhere"
+  | "health"
+  | "remove"
 >;
 
 export interface RedisOptions {
@@ -76,6 +87,10 @@ export class RedisDirectory extends LocalDirectory {
     say: (event) => this.#batches.say(event),
     notice: (event) =>
       this.#failures.watch("notice", this.#link.publish(envelopes.noticeEnvelope(this.instance, event))),
+    // Every instance delivers it as it comes back, this one included.
+    tell: (event) =>
+      this.#failures.watch("private", this.#link.publish(envelopes.privateEnvelope(this.instance, event))),
+    namedElsewhere: (name) => this.#people.others.named(name),
     present: (room, user) => this.#people.present(room, user),
     absent: (room, address) => this.#people.absent(room, address),
     claimName: (name, address, tokenHash) => this.#names.claim(name, address, tokenHash),
@@ -83,6 +98,19 @@ export class RedisDirectory extends LocalDirectory {
     elsewhere: (room) => this.#people.others.inRoom(room),
     roomsElsewhere: () => this.#people.others.rooms(),
     health: () => ({ degraded: false, redis: "connected" }),
+    // Every instance, this one included, removes it from its own history when it hears of it.
+    remove: (room, seq) =>
+      this.#failures.watch(
+        "delete",
+        this.#link.send("EVAL", [
+          keys.DELETE_SCRIPT,
+          "2",
+          keys.historyKey(room),
+          keys.CHANNEL,
+          String(seq),
+          envelopes.deletedEnvelope(this.instance, room, seq),
+        ]),
+      ),
   };
 
   /** While Redis is away: this instance alone, as LocalDirectory answers, remembering what to share later. */
@@ -91,6 +119,8 @@ export class RedisDirectory extends LocalDirectory {
     // once Redis is back (healing.ts).
     say: (event) => this.#healing.sayAlone(event),
     notice: (event) => super.notice(event),
+    tell: (event) => super.tell(event),
+    namedElsewhere: (name) => super.namedElsewhere(name),
     present: (room, user) => super.present(room, user),
     absent: (room, address) => super.absent(room, address),
     claimName: (name, address, tokenHash) => {
@@ -104,6 +134,8 @@ export class RedisDirectory extends LocalDirectory {
     elsewhere: (room) => super.elsewhere(room),
     roomsElsewhere: () => super.roomsElsewhere(),
     health: () => ({ degraded: true, redis: "unreachable" }),
+    // The others keep it: this instance alone cannot reach their history.
+    remove: (room, seq) => super.remove(room, seq),
   };
 
   constructor(sink: ChatSink, history: History, { link, log, metrics, historyBytes, idleDays }: RedisOptions) {
@@ -166,6 +198,14 @@ export class RedisDirectory extends LocalDirectory {
     this.#now.notice(event);
   }
 
+  override tell(event: PrivateEvent): void {
+    this.#now.tell(event);
+  }
+
+  override namedElsewhere(name: string): User | undefined {
+    return this.#now.namedElsewhere(name);
+  }
+
   override present(room: string, user: User): void {
     this.#now.present(room, user);
   }
@@ -192,6 +232,10 @@ export class RedisDirectory extends LocalDirectory {
 
   override health(): { degraded: boolean; redis?: "connected" | "unreachable" } {
     return this.#now.health();
+  }
+
+  override remove(room: string, seq: number): void {
+    this.#now.remove(room, seq);
   }
 
   /** Says this instance is gone, and lets go of Redis once it has that and everything sent before it. */
@@ -281,6 +325,8 @@ export class RedisDirectory extends LocalDirectory {
         // Our own notices were delivered here already.
         if (envelope.instance !== this.instance) this.sink.deliverNotice(envelope.notice);
         return;
+      case "private":
+        return this.sink.deliverPrivate(envelope.event);
       case "presence":
         return this.#people.heard(envelope.instance, envelope.room, envelope.address, envelope.user);
       case "nameLost":
@@ -288,6 +334,9 @@ export class RedisDirectory extends LocalDirectory {
         if (envelope.instance === this.instance && this.#names.forget(envelope.name, envelope.address))
           this.#loseNames([{ name: envelope.name, address: envelope.address }]);
         return;
+      case "deleted":
+        this.history.remove(envelope.room, envelope.seq);
+        return this.sink.deliverDeleted(envelope.room, envelope.seq);
       case "skipped":
         return this.#failures.skipped(envelope.reason);
     }
