@@ -10,6 +10,9 @@
  *   and what it sent that never arrived goes out again (resume.ts).
  * - A server that says no (a wrong token, not allowed, full; closed as a flooder) is not retried,
  *   and every failure is a value: a machine code, and words for the person (connect.ts).
+ * - Logged in to an account, it keeps the session token the server gave (never the password) and
+ *   offers it on every connection, so that it comes back logged in, with its registered name
+ *   (login.ts); what happens to the login is a status, for the user interface to show and keep.
  *
  * It knows nothing of a command line, exit codes or Bun: the terminal client (client/terminal/)
  * maps the codes to its exit codes and hints, and gives Bun's WebSocket (a header for the token, a
@@ -29,6 +32,7 @@ import {
   type OpenWebSocket,
   openSocket,
 } from "./connect";
+import { Login, type LoginStatus } from "./login";
 import { MAX_QUEUED, Outbox } from "./outbox";
 import { Resume } from "./resume";
 import { Whereabouts } from "./whereabouts";
@@ -60,6 +64,12 @@ export interface SessionOptions {
   room?: string;
   /** A shared secret the server wants (sent as Authorization: Bearer, or as a subprotocol entry). */
   token?: string;
+  /**
+   * A session token kept from an earlier login (the `account` status's `token`): offered on
+   * connecting, as a `session.<token>` subprotocol entry, so that we are logged in before we ask
+   * for our name. Never the password.
+   */
+  session?: string;
   /** How to make a WebSocket; by default the standard one, as in a browser (connect.ts). */
   openWebSocket?: OpenWebSocket;
   /** Reconnect after a lost connection (true unless --no-reconnect). */
@@ -75,15 +85,18 @@ export type Status =
   /** The server refused one of our messages (too long, too fast…): which, and why; it was not sent. */
   | { type: "refused"; command: Said; message: string; code: string }
   /** The session is over for good: why, as words and as a code. */
-  | { type: "ended"; message: string; code: FailureCode };
+  | { type: "ended"; message: string; code: FailureCode }
+  /** Our login: logged in (with a token to keep), logged out, the token refused, a name registered, a login wanted. */
+  | LoginStatus;
 
 export class ChatSession {
   /** Who we are and where, from the events as they come. */
   readonly where = new Whereabouts();
   #onEvent: ((event: ChatEvent, raw: string) => void) | undefined;
-  #onStatus: (status: Status) => void = () => {};
-  /** Events that came before anyone listened (the welcome, at least). */
+  /** Events and statuses that came before anyone listened (the welcome, at least). */
   #early: [ChatEvent, string][] = [];
+  #earlyStatuses: Status[] = [];
+  #onStatus: (status: Status) => void = (status) => this.#earlyStatuses.push(status);
   #socket: WebSocket | undefined;
   #ending = false;
   readonly #resume = new Resume();
@@ -100,8 +113,11 @@ export class ChatSession {
   #in = false;
   /** The name asked for on connecting, however it was given. */
   #askedName = "";
+  readonly #login: Login;
 
-  private constructor(readonly options: SessionOptions) {}
+  private constructor(readonly options: SessionOptions) {
+    this.#login = new Login(options.session);
+  }
 
   /**
    * Connects for the first time and waits until the server has let us into our room; a failure
@@ -110,7 +126,7 @@ export class ChatSession {
    */
   static async open(options: SessionOptions): Promise<ChatSession> {
     const session = new ChatSession(options);
-    session.#attach(await openSocket(session.#connectUrl(), session.shownUrl, options));
+    session.#attach(await openSocket(session.#connectUrl(), session.shownUrl, session.#socketOptions()));
     try {
       await session.#entered.promise;
     } catch (error) {
@@ -130,6 +146,16 @@ export class ChatSession {
     return this.where.room;
   }
 
+  /** The account we are logged in to (null: a guest), as the server last said. */
+  get account(): string | null {
+    return this.#login.account;
+  }
+
+  /** The session token to keep for the next time (undefined: none, or forget the one kept). */
+  get sessionToken(): string | undefined {
+    return this.#login.token;
+  }
+
   /**
    * From now on, `onEvent` receives every event (duplicates from a resume left out), starting with
    * those that arrived before this call, and `onStatus` hears what happens to the connection.
@@ -138,6 +164,7 @@ export class ChatSession {
     this.#onEvent = onEvent;
     this.#onStatus = onStatus;
     for (const [event, raw] of this.#early.splice(0)) onEvent(event, raw);
+    for (const status of this.#earlyStatuses.splice(0)) onStatus(status);
   }
 
   /** The URL shown to people: no query, no token. */
@@ -238,6 +265,11 @@ export class ChatSession {
     return url.href;
   }
 
+  /** How to open a connection: the options, and our session token's subprotocol entry, if any. */
+  #socketOptions() {
+    return { ...this.options, protocols: this.#login.protocols };
+  }
+
   #attach(socket: WebSocket): void {
     this.#socket = socket;
     socket.addEventListener("message", ({ data }) => this.#receive(String(data)));
@@ -267,7 +299,9 @@ export class ChatSession {
     const decoded = decodeEvent(raw);
     if (!decoded) return;
     const event = screenSafe(decoded);
+    const login = this.#login.observe(event, this.me?.name ?? this.#askedName);
     this.where.observe(event);
+    if (login) this.#onStatus(login);
     if (event.type === "welcome") this.#welcomed(event);
     if (event.type === "joined") this.#resend(this.#resume.joined(event));
     if (!this.#in && this.#entering(event)) return;
@@ -295,7 +329,8 @@ export class ChatSession {
       this.#entered.reject(new NameRefusedError(event.code, event.message, this.#askedName));
       return true;
     }
-    if (event.type === "joined") {
+    // Let in, or let in to log in first (--guests no: no room until then).
+    if (event.type === "joined" || (event.type === "error" && event.code === "login-required")) {
       this.#in = true;
       this.#entered.resolve();
     }
@@ -337,7 +372,7 @@ export class ChatSession {
       await sleep(delayMs);
       if (this.#ending) return;
       try {
-        const socket = await openSocket(this.#connectUrl(), this.shownUrl, this.options);
+        const socket = await openSocket(this.#connectUrl(), this.shownUrl, this.#socketOptions());
         this.#resume.resuming = true;
         this.#attach(socket);
         this.#onStatus({ type: "reconnected" });
