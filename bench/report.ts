@@ -32,6 +32,8 @@ const COLOURS: Record<ServerName, string> = {
   socketio: "#10b981",
   "socketio-redis": "#6ee7b7",
   "socketio-redis-2": "#065f46",
+  "ours-store": "#7c3aed",
+  "ours-accounts": "#c4b5fd",
 };
 
 /** Bars for throughput by room size, one per server, as an SVG chart that needs no script. */
@@ -258,6 +260,12 @@ function targetsTable(results: Results, { pairwise }: Statistics): string[] {
       what: "2 instances / Socket.IO's 2 instances, throughput (≥ 10×)",
       value: (i) => pairwise(i, "ours-redis-2", "socketio-redis-2", (x) => x.throughput),
       met: (v) => v >= 10,
+      show: ratio,
+    },
+    {
+      what: "1,000 accounts / none, both + --store, throughput (≥ 0.95×)",
+      value: (i) => pairwise(i, "ours-accounts", "ours-store", (x) => x.throughput),
+      met: (v) => v >= 0.95,
       show: ratio,
     },
     {

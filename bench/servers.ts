@@ -5,10 +5,13 @@
  * Every process started here is killed if the benchmark is interrupted or fails.
  */
 
+import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { AccountStore } from "../server/accounts/store";
+import { LocalState } from "../server/state/local";
 import { BUN, ROOT, type RunningRedis, startRedis, waitFor } from "../tools/processes";
 import type { Command, Endpoint, Protocol, Reply } from "./load";
 
@@ -46,6 +49,8 @@ interface Setup {
   instances: number;
   redis: boolean;
   protocol: Protocol;
+  /** Each instance gets a fresh --store file, with this many registered accounts in it. */
+  store?: { accounts: number };
 }
 
 const ours = (redisUrl?: string) => [
@@ -103,6 +108,23 @@ export const SERVERS = {
     redis: true,
     protocol: "socketio",
   },
+  // What accounts cost: the same server with a --store file, with and without accounts in it.
+  "ours-store": {
+    label: "this server + --store",
+    command: ours,
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+    store: { accounts: 0 },
+  },
+  "ours-accounts": {
+    label: "this server + --store, 1,000 accounts",
+    command: ours,
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+    store: { accounts: 1000 },
+  },
 } as const satisfies Record<string, Setup>;
 export type ServerName = keyof typeof SERVERS;
 export const SERVER_NAMES = Object.keys(SERVERS) as ServerName[];
@@ -149,6 +171,8 @@ export interface Running {
   endpoints: Endpoint[];
   redis?: RunningRedis;
   logFiles: string[];
+  /** The fresh --store files of set-ups that have one, deleted when they stop. */
+  storeFiles: string[];
 }
 
 /**
@@ -159,11 +183,13 @@ export interface Running {
  */
 export async function startServer(name: ServerName): Promise<Running> {
   const setup: Setup = SERVERS[name];
-  const running: Running = { name, instances: [], endpoints: [], logFiles: [] };
+  const running: Running = { name, instances: [], endpoints: [], logFiles: [], storeFiles: [] };
   try {
     if (setup.redis) running.redis = await startRedis(undefined, (command) => onCore(0, command));
     for (let n = 0; n < setup.instances; n++) {
-      const { process, endpoint, logFile } = await startInstance(setup, running.redis?.url);
+      const store = setup.store && (await freshStore(setup.store.accounts));
+      if (store) running.storeFiles.push(store);
+      const { process, endpoint, logFile } = await startInstance(setup, running.redis?.url, store);
       running.instances.push(process);
       running.endpoints.push(endpoint);
       running.logFiles.push(logFile);
@@ -186,9 +212,11 @@ export async function startServer(name: ServerName): Promise<Running> {
 async function startInstance(
   setup: Setup,
   redisUrl?: string,
+  store?: string,
 ): Promise<{ process: Subprocess; endpoint: Endpoint; logFile: string }> {
   const logFile = join(tmpdir(), `chat-bench-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
-  const server = spawnChild(onCore(0, setup.command(redisUrl)), {
+  const command = [...setup.command(redisUrl), ...(store ? ["--store", store] : [])];
+  const server = spawnChild(onCore(0, command), {
     cwd: ROOT,
     stdout: Bun.file(logFile),
     stderr: "inherit",
@@ -221,6 +249,29 @@ export async function stopServer(server: Running): Promise<void> {
   await Promise.all(server.instances.map((instance) => instance.exited));
   await server.redis?.stop();
   for (const logFile of server.logFiles) rmSync(logFile, { force: true });
+  for (const store of server.storeFiles)
+    for (const file of [store, `${store}-wal`, `${store}-shm`]) rmSync(file, { force: true });
+}
+
+/** One real argon2id hash, given to every account of a fresh store: making a thousand would take minutes. */
+let benchHash: Promise<string> | undefined;
+
+/**
+ * A new --store file with `accounts` registered accounts (bench-0, bench-1…), written as the server
+ * writes them (server/accounts/store.ts), so that the server starts with them loaded.
+ */
+async function freshStore(accounts: number): Promise<string> {
+  const file = join(tmpdir(), `chat-bench-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.sqlite`);
+  const db = new Database(file, { create: true, strict: true });
+  try {
+    const store = new AccountStore(new LocalState(db));
+    benchHash ??= Bun.password.hash("bench-password", { algorithm: "argon2id" });
+    const hash = await benchHash;
+    for (let n = 0; n < accounts; n++) await store.create(`bench-${n}`, hash);
+  } finally {
+    db.close();
+  }
+  return file;
 }
 
 /** CPU seconds of a set-up's instances together, and of its redis-server apart. */
