@@ -241,3 +241,12 @@ test("guesses are budgeted before any hashing: past the budget, refused at once 
     /^Password attempts from your address for this name are used up for now: wait \d+ s/,
   );
 });
+
+test("a guest waiting outside every room is still looked over as a reader, and counted as connected", () => {
+  const { connect, chat } = accountsChat({ guests: false });
+  const guest = connect({ name: "bob" });
+  expect([...chat.connected()]).toContain(guest.member);
+  guest.socket.buffered = 20_000; // past the fake chat's --max-backlog, 10,000
+  chat.sweepSlowReaders();
+  expect(guest.socket.closedWith).toEqual({ code: 1006, reason: "terminated" });
+});
