@@ -10,7 +10,7 @@
  * itself after a drop and resumes where it left off.
  */
 
-import type { SessionOptions } from "./client/session/session";
+import type { SessionOptions } from "./client/session/status";
 import { bunWebSocket } from "./client/terminal/bun-socket";
 import { chatAsNdjson, chatThroughPipes } from "./client/terminal/pipes";
 import { checkedName, DEFAULT_URL, readCa, serverUrl } from "./client/terminal/target";

@@ -41,7 +41,7 @@ const OPTIONS = [
   {
     flag: "store",
     value: "FILE",
-    help: "keep history in this SQLite file, so it survives a restart (default: in memory)",
+    help: "keep history and accounts in this SQLite file, so they survive a restart (default: in memory)",
   },
   {
     flag: "store-keep",
@@ -216,9 +216,9 @@ const OPTIONS = [
   },
   {
     flag: "registration",
-    value: "open|closed",
+    value: "MODE",
     default: "open",
-    help: "closed: only an operator creates accounts (with 'accounts create NAME', see above)",
+    help: "open: anyone may /register the name they hold; closed: only an operator creates accounts ('accounts create')",
   },
   { flag: "quiet", short: "q", help: "do not log each message (connections are still logged)" },
   { flag: "help", short: "h", help: "show this help and exit" },

@@ -1,35 +1,18 @@
 /**
- * A --store file for the benchmark's `ours-bans` set-up, with bans in force from the start (as
- * the server keeps them: rows of the shared state's `bans` table), and an empty one for
- * `ours-store`, the same server without them. None of the bans covers 127.0.0.1, where every
+ * The bans of the benchmark's `ours-bans` set-up, in force from the start (as the server keeps
+ * them: rows of the shared state's `bans` table), against `ours-store`, the same server without them. None of the bans covers 127.0.0.1, where every
  * benchmark client comes from: each upgrade and each entering of a room is checked against them
  * all, and let through. And the check itself, timed in this process against none and against many.
  */
-import { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import type { Database } from "bun:sqlite";
 import { DEFAULT_ROOM } from "../common/events";
 import { addressOf } from "../server/moderation/networks";
 import { CHAT_SCOPE, type Restriction, Restrictions, restrictionKey } from "../server/moderation/restrictions";
 import { LocalState } from "../server/state/local";
 import { median } from "./stats";
 
-/** The folders made here: deleted when the benchmark ends, however it ends. */
-const folders: string[] = [];
-process.on("exit", () => {
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
-
-/** A fresh --store file with `count` bans in it (none: an empty one). */
-export function storeWithBans(count: number): string {
-  const folder = mkdtempSync(join(tmpdir(), "chat-bench-store-"));
-  folders.push(folder);
-  const file = join(folder, "chat.db");
-  const db = new Database(file, { create: true, strict: true });
-  db.run(`CREATE TABLE IF NOT EXISTS state (
-    tbl TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (tbl, key)) WITHOUT ROWID`);
+/** Writes `count` bans into a --store file's shared state, as the server keeps them. */
+export function writeBans(db: Database, count: number): void {
   const insert = db.prepare("INSERT OR REPLACE INTO state (tbl, key, value) VALUES ('bans', ?, ?)");
   db.transaction(() => {
     for (let i = 0; i < count; i++) {
@@ -37,8 +20,6 @@ export function storeWithBans(count: number): string {
       insert.run(restrictionKey(ban), JSON.stringify(ban));
     }
   })();
-  db.close();
-  return file;
 }
 
 /**

@@ -5,12 +5,15 @@
  * Every process started here is killed if the benchmark is interrupted or fails.
  */
 
+import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { AccountStore } from "../server/accounts/store";
+import { LocalState } from "../server/state/local";
 import { BUN, ROOT, type RunningRedis, startRedis, waitFor } from "../tools/processes";
-import { storeWithBans } from "./bans";
+import { writeBans } from "./bans";
 import type { Command, Endpoint, Protocol, Reply } from "./load";
 
 /**
@@ -47,6 +50,8 @@ interface Setup {
   instances: number;
   redis: boolean;
   protocol: Protocol;
+  /** Each instance gets a fresh --store file, with this many registered accounts in it. */
+  store?: { accounts: number; bans?: number };
 }
 
 const ours = (redisUrl?: string) => [
@@ -60,7 +65,6 @@ const ours = (redisUrl?: string) => [
 ];
 /** The bans in force in the `ours-bans` set-up: moderation's check costs the same with them as with none. */
 export const BANS = 10_000;
-const oursWithStore = (bans: number) => () => [...ours(), "--store", storeWithBans(bans)];
 const socketIo = (redisUrl?: string) => [
   "node",
   join(ROOT, "bench/socketio-server.mjs"),
@@ -92,20 +96,6 @@ export const SERVERS = {
     redis: true,
     protocol: "plain",
   },
-  "ours-store": {
-    label: "this server, --store",
-    command: oursWithStore(0),
-    instances: 1,
-    redis: false,
-    protocol: "plain",
-  },
-  "ours-bans": {
-    label: `this server, --store, ${BANS.toLocaleString("en")} bans`,
-    command: oursWithStore(BANS),
-    instances: 1,
-    redis: false,
-    protocol: "plain",
-  },
   socketio: { label: "Socket.IO", command: socketIo, instances: 1, redis: false, protocol: "socketio" },
   "socketio-redis": {
     label: "Socket.IO + Redis adapter",
@@ -120,6 +110,31 @@ export const SERVERS = {
     instances: 2,
     redis: true,
     protocol: "socketio",
+  },
+  // What accounts and bans cost: the same server with a --store file, with and without them in it.
+  "ours-store": {
+    label: "this server + --store",
+    command: ours,
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+    store: { accounts: 0 },
+  },
+  "ours-accounts": {
+    label: "this server + --store, 1,000 accounts",
+    command: ours,
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+    store: { accounts: 1000 },
+  },
+  "ours-bans": {
+    label: `this server + --store, ${BANS.toLocaleString("en")} bans`,
+    command: ours,
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+    store: { accounts: 0, bans: BANS },
   },
 } as const satisfies Record<string, Setup>;
 export type ServerName = keyof typeof SERVERS;
@@ -167,6 +182,8 @@ export interface Running {
   endpoints: Endpoint[];
   redis?: RunningRedis;
   logFiles: string[];
+  /** The fresh --store files of set-ups that have one, deleted when they stop. */
+  storeFiles: string[];
 }
 
 /**
@@ -177,11 +194,13 @@ export interface Running {
  */
 export async function startServer(name: ServerName): Promise<Running> {
   const setup: Setup = SERVERS[name];
-  const running: Running = { name, instances: [], endpoints: [], logFiles: [] };
+  const running: Running = { name, instances: [], endpoints: [], logFiles: [], storeFiles: [] };
   try {
     if (setup.redis) running.redis = await startRedis(undefined, (command) => onCore(0, command));
     for (let n = 0; n < setup.instances; n++) {
-      const { process, endpoint, logFile } = await startInstance(setup, running.redis?.url);
+      const store = setup.store && (await freshStore(setup.store));
+      if (store) running.storeFiles.push(store);
+      const { process, endpoint, logFile } = await startInstance(setup, running.redis?.url, store);
       running.instances.push(process);
       running.endpoints.push(endpoint);
       running.logFiles.push(logFile);
@@ -204,9 +223,11 @@ export async function startServer(name: ServerName): Promise<Running> {
 async function startInstance(
   setup: Setup,
   redisUrl?: string,
+  store?: string,
 ): Promise<{ process: Subprocess; endpoint: Endpoint; logFile: string }> {
   const logFile = join(tmpdir(), `chat-bench-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
-  const server = spawnChild(onCore(0, setup.command(redisUrl)), {
+  const command = [...setup.command(redisUrl), ...(store ? ["--store", store] : [])];
+  const server = spawnChild(onCore(0, command), {
     cwd: ROOT,
     stdout: Bun.file(logFile),
     stderr: "inherit",
@@ -239,6 +260,30 @@ export async function stopServer(server: Running): Promise<void> {
   await Promise.all(server.instances.map((instance) => instance.exited));
   await server.redis?.stop();
   for (const logFile of server.logFiles) rmSync(logFile, { force: true });
+  for (const store of server.storeFiles)
+    for (const file of [store, `${store}-wal`, `${store}-shm`]) rmSync(file, { force: true });
+}
+
+/** One real argon2id hash, given to every account of a fresh store: making a thousand would take minutes. */
+let benchHash: Promise<string> | undefined;
+
+/**
+ * A new --store file with `accounts` registered accounts (bench-0, bench-1…) and `bans` bans,
+ * written as the server writes them, so that the server starts with them loaded.
+ */
+async function freshStore({ accounts, bans = 0 }: { accounts: number; bans?: number }): Promise<string> {
+  const file = join(tmpdir(), `chat-bench-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.sqlite`);
+  const db = new Database(file, { create: true, strict: true });
+  try {
+    const store = new AccountStore(new LocalState(db));
+    benchHash ??= Bun.password.hash("bench-password", { algorithm: "argon2id" });
+    const hash = await benchHash;
+    for (let n = 0; n < accounts; n++) await store.create(`bench-${n}`, hash);
+    writeBans(db, bans);
+  } finally {
+    db.close();
+  }
+  return file;
 }
 
 /** CPU seconds of a set-up's instances together, and of its redis-server apart. */

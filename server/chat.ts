@@ -263,10 +263,13 @@ export class Chat implements ChatSink, ChatContext {
 
   /** Looks over every reader for a backlog too big or stalled, and all of them for too much in all. */
   sweepSlowReaders(): void {
-    this.readers.sweep(
-      Array.from(this.rooms.everyone(), ([, member]) => member),
-      this.clock.now(),
-    );
+    this.readers.sweep([...this.connected()], this.clock.now());
+  }
+
+  /** Every member connected here: in a room, or waiting outside to log in (accounts/). */
+  *connected(): Generator<Member> {
+    for (const [, member] of this.rooms.everyone()) yield member;
+    yield* this.accounts.outside();
   }
 
   // --- Sending ----------------------------------------------------------------------------------

@@ -310,7 +310,7 @@ function websocketHandler({ chat, admission, metrics, limits }: Context): Bun.We
  */
 function closeQuietest(chat: Chat, log: Logger, addresses: ReadonlySet<AddressBudget>): boolean {
   let quietest: Member | undefined;
-  for (const [, member] of chat.rooms.everyone()) {
+  for (const member of chat.connected()) {
     if (!addresses.has(member.budget) || !member.open) continue;
     if (!quietest || member.heardAt < quietest.heardAt) quietest = member;
   }

@@ -4,7 +4,8 @@
  * field's hint that goes with it, what the page says as the connection is lost, comes back or ends,
  * and a button to try again once the session gave up.
  */
-import { ChatSession, ConnectError, NameRefusedError, type Status } from "../client/session/session";
+import { ChatSession, ConnectError, NameRefusedError } from "../client/session/session";
+import type { Status } from "../client/session/status";
 import type { ChatEvent } from "../common/events";
 import { messagesWere } from "../common/text";
 import { refused } from "./field";

@@ -2,7 +2,8 @@
  * Leaving the client: exit codes only once what was printed has reached the OS, and the one way a
  * first connection that fails is reported (its words and exit code from failures.ts).
  */
-import { ChatSession, ConnectError, type SessionOptions } from "../session/session";
+import { ChatSession, ConnectError } from "../session/session";
+import type { SessionOptions } from "../session/status";
 import { describeFailure, exitCodeFor } from "./failures";
 
 /** How long to let stdout drain before exiting anyway. */

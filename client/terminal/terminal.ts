@@ -9,7 +9,8 @@ import { cancel, intro, isCancel, log, outro, S_STEP_ERROR, spinner, text } from
 import { type Command, CommandError, parseTyped } from "../../common/commands";
 import type { ChatEvent, NoticeEvent } from "../../common/events";
 import { CAME_AND_WENT_MS, cameAndWentLine, messagesWere, nameProblem, normalizeName } from "../../common/text";
-import { ChatSession, ConnectError, NameRefusedError, type SessionOptions, type Status } from "../session/session";
+import { ChatSession, ConnectError, NameRefusedError } from "../session/session";
+import type { SessionOptions, Status } from "../session/status";
 import { checkListening } from "./bun-socket";
 import { exitAfterOutput } from "./exit";
 import { describeFailure, exitCodeFor, withHint } from "./failures";
