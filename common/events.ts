@@ -27,6 +27,8 @@ export interface User {
   name: string | null;
   /** `ip:port` as the server saw it; set by the server, never by the client. */
   address: string;
+  /** Said through the HTTP API with a key of that name (server/api/), not by a person connected. */
+  bot?: true;
 }
 
 /** Something said in a room. Numbered per room (`seq`) and kept in the room's history. */
@@ -172,7 +174,7 @@ const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
 /** A user as a value from outside, checked; undefined if it is not one. */
 export function validUser(v: unknown): User | undefined {
   if (!isObject(v) || !isString(v.address) || !(v.name === null || isString(v.name))) return undefined;
-  return { name: v.name, address: v.address };
+  return { name: v.name, address: v.address, ...(v.bot === true && { bot: true }) };
 }
 
 function users(v: unknown): User[] | undefined {

@@ -106,6 +106,7 @@ export class TerminalView {
       own ? ["bold", "green"] : ["bold", NAME_PALETTE[nameColour(user.name ?? user.address)]!],
       label,
     );
-    return user.name ? `${styled} ${styleText("dim", `(${forTerminal(user.address)})`)}` : styled;
+    const bot = user.bot ? ` ${styleText("dim", "[bot]")}` : "";
+    return user.name ? `${styled}${bot} ${styleText("dim", `(${forTerminal(user.address)})`)}` : styled;
   }
 }
