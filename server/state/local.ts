@@ -3,12 +3,21 @@
  * table name, key and JSON value), or, without one, in memory only, until the server stops.
  * Writes are synchronous: SQLite writes a row in microseconds, and nothing else can race this
  * instance, so `create` is atomic by being one statement.
+ *
+ * An operator's command may change the file while the server runs (`bun server.ts keys add`, in
+ * a process of its own): the server looks every WATCH_MS at SQLite's data_version, which moves
+ * only when another connection has written, and then loads its tables again.
  */
 import type { Database } from "bun:sqlite";
 import { CopiedTable, parseRow, type RowCheck, type SharedState, type Table } from "./state";
 
+/** How often the --store file is looked at for another process's changes: a key added is usable within it. */
+const WATCH_MS = 1000;
+
 export class LocalState implements SharedState {
   readonly #tables = new Map<string, LocalTable<unknown>>();
+  #watch: Timer | undefined;
+  #dataVersion = 0;
 
   /** @param db the --store file's database, or undefined to keep tables in memory only */
   constructor(private readonly db: Database | undefined) {
@@ -30,9 +39,28 @@ export class LocalState implements SharedState {
     return table;
   }
 
-  async start(): Promise<void> {}
+  async start(): Promise<void> {
+    if (!this.db) return;
+    this.#dataVersion = this.#readDataVersion();
+    this.#watch = setInterval(() => this.#reloadIfChanged(), WATCH_MS);
+    this.#watch.unref();
+  }
 
-  close(): void {}
+  close(): void {
+    clearInterval(this.#watch);
+  }
+
+  /** SQLite's count of writes by other connections to the file (ours do not move it). */
+  #readDataVersion(): number {
+    return this.db!.query<{ data_version: number }, []>("PRAGMA data_version").get()!.data_version;
+  }
+
+  #reloadIfChanged(): void {
+    const version = this.#readDataVersion();
+    if (version === this.#dataVersion) return;
+    this.#dataVersion = version;
+    for (const table of this.#tables.values()) this.#load(table);
+  }
 
   #load<T>(table: LocalTable<T>): void {
     if (!this.db) return;
