@@ -12,6 +12,7 @@ import { X509Certificate } from "node:crypto";
 import { commandName, formatHelp, otherProgram, parseCommandLine, runMain } from "./common/cli";
 import { SUBPROTOCOL } from "./common/events";
 import pkg from "./package.json";
+import { runKeysCommand } from "./server/api/keys-command";
 import { startChatServer } from "./server/app";
 import { readConfig } from "./server/config";
 
@@ -202,21 +203,38 @@ const OPTIONS = [
     help: "share the chat with other instances through this Redis, e.g. redis://127.0.0.1:6379",
   },
   { flag: "reuse-port", help: "let several instances listen on one port (SO_REUSEPORT), to use every core" },
+  {
+    flag: "api-keys",
+    value: "FILE",
+    help: "keys for the HTTP API (/api/), one 'NAME KEY' a line; besides those made with 'keys add'",
+  },
+  {
+    flag: "api-streams",
+    value: "N",
+    default: "10",
+    help: "event streams (/api/events) open at once per API key, and per address",
+  },
   { flag: "quiet", short: "q", help: "do not log each message (connections are still logged)" },
   { flag: "help", short: "h", help: "show this help and exit" },
   { flag: "version", short: "v", help: "show the version and exit" },
 ] as const;
 
 async function main(): Promise<void> {
+  // 0. An operator's command on the API keys, rather than a server.
+  if (process.argv[2] === "keys") return runKeysCommand(process.argv.slice(3));
   // 1. Options: flags, then environment, then defaults.
   const { values: options } = parseCommandLine(OPTIONS, process.argv.slice(2));
   if (options.help) {
     process.stdout.write(
       formatHelp(
-        [`${commandName("server.ts")} [options]`],
+        [
+          `${commandName("server.ts")} [options]`,
+          `${commandName("server.ts")} keys add NAME | revoke NAME | list (keys --help)`,
+        ],
         "Chat server: every message a client sends goes to everyone in its room, the sender\n" +
           "included, as '<sender>: <message>'. Plain-text WebSocket clients and clients of the\n" +
-          `JSON subprotocol ${SUBPROTOCOL} share the rooms. GET /healthz and /metrics report on it.`,
+          `JSON subprotocol ${SUBPROTOCOL} share the rooms. GET /healthz and /metrics report on it.\n` +
+          "Programs use the HTTP API at /api/ with a key (GET /api/openapi.json describes it).",
         OPTIONS,
       ),
     );

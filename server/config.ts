@@ -55,6 +55,8 @@ export interface Config {
   redis: string | undefined;
   reusePort: boolean;
   quiet: boolean;
+  /** The HTTP API: the --api-keys file, if any, and event streams per key and per address. */
+  api: { keyFile: string | undefined; streams: number };
 }
 
 /** The options as parsed from the command line: strings for valued options, booleans for switches. */
@@ -82,6 +84,7 @@ export function readConfig(options: Options): Config {
     redis,
     reusePort: options["reuse-port"] === true,
     quiet: options.quiet === true,
+    api: { keyFile: options["api-keys"] as string | undefined, streams: count("api-streams", 1) },
   };
 }
 

@@ -11,6 +11,8 @@ import { StartError } from "../common/cli";
 import { SUBPROTOCOL } from "../common/events";
 import { describeUser } from "../common/text";
 import { Admission } from "./admission";
+import { answerApi, isApiPath } from "./api/api";
+import type { ApiClient, ApiParts } from "./api/call";
 import type { AddressBudget } from "./budgets";
 import type { Chat } from "./chat";
 import type { Limits } from "./config";
@@ -52,6 +54,8 @@ export class ServerHub implements Hub {
 }
 
 export interface TransportParts {
+  /** The HTTP API, under /api/ (api/). */
+  api: ApiParts;
   hub: ServerHub;
   log: Logger;
   chat: Chat;
@@ -103,6 +107,8 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
       // would start and quietly take half the connections instead of saying the port is taken.
       // It is on only when asked for, for instances meant to share a port (with --redis).
       reusePort: options.reusePort,
+      // Only the API takes bodies: its messages, whose JSON may take six bytes for each of theirs.
+      maxRequestBodySize: Math.max(parts.limits.maxFrame, 6 * parts.limits.maxMessage + 1024),
       fetch: (request, server) => answer(request, server, context, options, page),
       // Whatever throws while answering is one line in the bounded log and a bare 500, never a
       // stack trace written to stdout by each request that finds it.
@@ -130,6 +136,8 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
     async shutDown() {
       clearInterval(backlogCheck);
       chat.closeAll();
+      // The API's event streams end once they have the shutdown notice closeAll just told them.
+      parts.api.streams.closeAll();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
       while (admission.connections > 0 && Date.now() < deadline) await Bun.sleep(20);
       server.stop(true);
@@ -144,7 +152,7 @@ function answer(
   context: Context,
   options: ListenOptions,
   page: Response | undefined,
-): Response | undefined {
+): Response | Promise<Response> | undefined {
   // Bun joins two Host headers into one value, `a, b`, and takes the first for the URL: which one a
   // request is for is then anyone's guess (RFC 9112 §3.2 wants 400). No host name has a comma.
   if (request.headers.get("host")?.includes(","))
@@ -156,6 +164,7 @@ function answer(
   } catch {
     return plain(400, "Bad request: the Host header is not a host name (and port).");
   }
+  if (isApiPath(url.pathname)) return answerApi(context.api, request, url, apiClient(request, server, context.limits));
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
     return httpAnswer(request, url, httpContext(server, context, options, page));
   return upgrade(request, url, server, context);
@@ -201,6 +210,16 @@ function clientOf(request: Request, server: Server<Connection>, limits: Limits):
     limits.trustedProxies,
     limits.proxyHeader,
   );
+}
+
+/** Who asked the API, and how to keep their request open (an event stream) past the idle timeout. */
+function apiClient(request: Request, server: Server<Connection>, limits: Limits): ApiClient {
+  const client = clientOf(request, server, limits);
+  return {
+    ip: client.ip,
+    address: client.port ? `${hostInUrl(client.ip)}:${client.port}` : client.ip,
+    keepOpen: () => server.timeout(request, 0),
+  };
 }
 
 function plain(status: number, text: string, retryAfter?: number): Response {
