@@ -95,6 +95,8 @@ export interface KeyOptions {
 export class ApiKeys {
   /** Hash → name, of the file's keys and the table's. */
   readonly #names = new Map<string, string>();
+  /** Name → hash, of the table's keys. */
+  readonly #hashOf = new Map<string, string>();
   readonly #table: Table<KeyRow>;
   readonly #budgets = new Map<string, Bucket>();
   readonly #revoked: ((hash: string) => void)[] = [];
@@ -102,19 +104,22 @@ export class ApiKeys {
   constructor(private readonly options: KeyOptions) {
     for (const [name, key] of options.fileKeys) this.#names.set(hashKey(key), name);
     this.#table = keysTable(options.state);
-    // The table's copy is loaded (at start, on reconnecting) and changed through this alone.
-    const hashOf = new Map<string, string>();
-    this.#table.onChange((name, row) => {
-      const before = hashOf.get(name);
-      if (before !== undefined && before !== row?.hash) {
-        this.#names.delete(before);
-        for (const listener of this.#revoked) listener(before);
-      }
-      if (row) {
-        hashOf.set(name, row.hash);
-        this.#names.set(row.hash, name);
-      } else hashOf.delete(name);
-    });
+    // What the table's copy has already (the --store file's keys), then every change to it.
+    for (const [name, row] of this.#table.entries()) this.#changed(name, row);
+    this.#table.onChange((name, row) => this.#changed(name, row));
+  }
+
+  /** The table's row for `name` changed: a key replaced or deleted is revoked. */
+  #changed(name: string, row: KeyRow | undefined): void {
+    const before = this.#hashOf.get(name);
+    if (before !== undefined && before !== row?.hash) {
+      this.#names.delete(before);
+      for (const listener of this.#revoked) listener(before);
+    }
+    if (row) {
+      this.#hashOf.set(name, row.hash);
+      this.#names.set(row.hash, name);
+    } else this.#hashOf.delete(name);
   }
 
   /** The name of the key `key`, or undefined for a key the server does not know (or one revoked). */
