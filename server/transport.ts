@@ -249,7 +249,7 @@ function ownOrigins(host: string, port: number, tls: boolean): Set<string> {
 
 function httpContext(
   server: Server<Connection>,
-  { chat, admission, metrics, directory, limits }: Context,
+  { chat, admission, metrics, directory, limits, api }: Context,
   options: ListenOptions,
   page: Response | undefined,
 ): HttpContext {
@@ -273,6 +273,7 @@ function httpContext(
         historyBytes: chat.historyUsage.bytes,
         addresses: chat.budgets.size,
         unsentBytes: chat.readers.unsent,
+        eventStreams: api.streams.size,
       }),
     listening: `${hostInUrl(options.host)}:${server.port}`,
     page,

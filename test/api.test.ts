@@ -319,6 +319,8 @@ describe("event streams", () => {
       const third = await api(server.port, "/api/events?rooms=dev");
       expect(third.status).toBe(429);
       expect((await third.json()).error.message).toContain("has 2 event streams open");
+      const open = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+      expect(open).toContain("\nchat_event_streams 2\n");
 
       const { socket: ana } = await jsonClient(server, "?name=ana&room=dev");
       const big = "x".repeat(50_000);

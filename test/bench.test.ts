@@ -30,6 +30,7 @@ const SET_UPS = [
   "this server",
   "ceiling (bare Bun)",
   "Node.js + ws",
+  "this server + an SSE listener",
   "this server + Redis",
   "this server + Redis, 2 instances",
   "Socket.IO",
@@ -100,7 +101,7 @@ test("a tiny run measures every set-up and writes the tables and the chart", asy
   }
   // The targets, each with a value per room size.
   const targets = table(report, "Targets:");
-  expect(targets.size).toBe(8);
+  expect(targets.size).toBe(9);
   for (const values of targets.values()) expect(values).toHaveLength(2);
   // Capacity, for the single servers: every connection held and reached.
   const capacity = table(report, "Capacity:");
@@ -111,9 +112,9 @@ test("a tiny run measures every set-up and writes the tables and the chart", asy
 
   const chart = readFileSync(join(out!, "throughput.svg"), "utf8");
   expect(chart).toStartWith("<svg ");
-  expect(chart.match(/<rect [^>]*height="[\d.]+" fill="#/g)?.length).toBe(2 * 8 + 8); // bars, then the legend
+  expect(chart.match(/<rect [^>]*height="[\d.]+" fill="#/g)?.length).toBe(2 * 9 + 9); // bars, then the legend
   // The progress went to stderr as it ran, one line per measurement.
-  expect(finished.stderr.match(/\] .* clients: [\d.]+ M deliveries\/s/g)?.length).toBe(2 * 8);
+  expect(finished.stderr.match(/\] .* clients: [\d.]+ M deliveries\/s/g)?.length).toBe(2 * 9);
 }, 240_000);
 
 test("bad options are one line and exit code 2", async () => {
@@ -128,7 +129,7 @@ test("an unknown set-up in --servers is one line naming the ones there are", asy
   const finished = await run([BUN, join(ROOT, "bench/run.ts"), "--servers", "ours,nope"]);
   expect(finished.exitCode).toBe(2);
   expect(finished.stderr.trim()).toBe(
-    `${RUN.bun} bench/run.ts: --servers: there is no 'nope'; choose from ours, ceiling, node, ours-redis, ours-redis-2, socketio, socketio-redis, socketio-redis-2. Run '${RUN.bun} bench/run.ts --help' for usage.`,
+    `${RUN.bun} bench/run.ts: --servers: there is no 'nope'; choose from ours, ceiling, node, ours-sse, ours-redis, ours-redis-2, socketio, socketio-redis, socketio-redis-2. Run '${RUN.bun} bench/run.ts --help' for usage.`,
   );
 });
 

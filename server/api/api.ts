@@ -73,23 +73,31 @@ export function answerApi(
   client: ApiClient,
 ): Response | Promise<Response> {
   const path = url.pathname;
-  if (path === DOCUMENT_PATH && request.method === "GET")
-    return jsonAnswer(OPENAPI, 200, { "Cache-Control": "public, max-age=60" });
+  // The document needs no key: a program reads it to learn how to ask for the rest.
+  if (path === DOCUMENT_PATH)
+    return request.method === "GET"
+      ? jsonAnswer(OPENAPI, 200, { "Cache-Control": "public, max-age=60" })
+      : wrongMethod(path, request.method, ["GET"]);
   const matching = ROUTES.map((route) => ({ route, params: match(route.path, path) })).filter(({ params }) => params);
   const found = matching.find(({ route }) => route.method === request.method);
   if (!found) {
-    const allowed = matching.map(({ route }) => route.method);
-    if (allowed.length === 0 && path !== DOCUMENT_PATH)
+    if (matching.length === 0)
       return apiError("not-found", `There is no ${path} here; GET ${DOCUMENT_PATH} describes the API.`);
-    const methods = path === DOCUMENT_PATH ? ["GET"] : allowed;
-    return apiError("not-found", `${path} takes ${methods.join(" or ")}, not ${request.method}.`, {
-      Allow: methods.join(", "),
-    });
+    return wrongMethod(
+      path,
+      request.method,
+      matching.map(({ route }) => route.method),
+    );
   }
   const budget = parts.chat.budgets.of(client.ip);
   const key = keyOf(parts.keys, request);
   if ("refused" in key) return tryCosts(budget) ?? key.refused;
   return found.route.handle(parts, { request, url, params: found.params!, key, client, budget });
+}
+
+/** A path asked with a method it does not take: not-found, the one code for a route there is not, with Allow. */
+function wrongMethod(path: string, method: string, methods: string[]): Response {
+  return apiError("not-found", `${path} takes ${methods.join(" or ")}, not ${method}.`, { Allow: methods.join(", ") });
 }
 
 /** The path's parameters if `path` is of the route's pattern, decoded; undefined if not. */

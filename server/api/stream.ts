@@ -29,11 +29,6 @@ const encoder = new TextEncoder();
 /** The stream's position: the last number given in each of its rooms, in the order asked for. */
 export type Cursor = Map<string, number>;
 
-/** `dev:12,ops:40`: the id of an event, and what Last-Event-ID brings back. */
-export function cursorId(cursor: Cursor): string {
-  return Array.from(cursor, ([room, seq]) => `${encodeURIComponent(room)}:${seq}`).join(",");
-}
-
 /** A Last-Event-ID read back: room → number; undefined if it is not one of our ids. */
 export function readCursorId(text: string): Map<string, number> | undefined {
   const cursor = new Map<string, number>();
@@ -69,6 +64,8 @@ export class EventStream implements RoomStream {
   #stalledSince: number | undefined;
   #lastWrite = performance.now();
   #ended = false;
+  /** `dev:`, `ops:`: each room's part of an id, made once, in the cursor's order (which never changes). */
+  readonly #labels: string[];
 
   constructor(
     /** The key's name and hash, and the caller's address prefix and `ip:port`: what bounds and logs it. */
@@ -76,6 +73,7 @@ export class EventStream implements RoomStream {
     readonly cursor: Cursor,
     private readonly owner: StreamOwner,
   ) {
+    this.#labels = Array.from(cursor.keys(), (room) => `${encodeURIComponent(room)}:`);
     const body = new ReadableStream<Uint8Array>(
       {
         start: (controller) => void (this.#controller = controller),
@@ -99,9 +97,7 @@ export class EventStream implements RoomStream {
 
   /** The first event: where the stream starts in each room, and what history no longer has. */
   ready(rooms: { room: string; seq: number; missed?: number }[]): void {
-    this.#write(
-      `retry: ${RETRY_MS}\nid: ${cursorId(this.cursor)}\ndata: ${JSON.stringify({ type: "ready", rooms })}\n\n`,
-    );
+    this.#write(`retry: ${RETRY_MS}\nid: ${this.#id()}\ndata: ${JSON.stringify({ type: "ready", rooms })}\n\n`);
   }
 
   /** An event of one of its rooms; a message it has had (replayed, or heard twice) is skipped. */
@@ -109,9 +105,17 @@ export class EventStream implements RoomStream {
     if ((event.type === "message" || event.type === "action") && !event.provisional) {
       if (event.seq <= (this.cursor.get(room) ?? 0)) return;
       this.cursor.set(room, event.seq);
-      return this.#write(`id: ${cursorId(this.cursor)}\ndata: ${frame}\n\n`);
+      return this.#write(`id: ${this.#id()}\ndata: ${frame}\n\n`);
     }
     this.#write(`data: ${frame}\n\n`);
+  }
+
+  /** `dev:12,ops:40`: the stream's position, the id of its next event; what Last-Event-ID brings back. */
+  #id(): string {
+    let id = "";
+    let i = 0;
+    for (const seq of this.cursor.values()) id += `${i === 0 ? "" : ","}${this.#labels[i++]}${seq}`;
+    return id;
   }
 
   /** A comment, which clients ignore: it keeps proxies and the connection from thinking it idle. */
@@ -123,7 +127,6 @@ export class EventStream implements RoomStream {
     if (this.#ended) return;
     if (this.#pending === "") this.owner.flushSoon(this);
     this.#pending += text;
-    this.#lastWrite = performance.now();
   }
 
   /** Hands what was written this turn to the queue, as one chunk; the bytes waiting, after. */
@@ -133,6 +136,7 @@ export class EventStream implements RoomStream {
     this.#pending = "";
     this.#controller.enqueue(bytes);
     this.#enqueued += bytes.length;
+    this.#lastWrite = performance.now();
     return this.waiting;
   }
 
