@@ -12,6 +12,7 @@ import { X509Certificate } from "node:crypto";
 import { commandName, formatHelp, otherProgram, parseCommandLine, runMain } from "./common/cli";
 import { SUBPROTOCOL } from "./common/events";
 import pkg from "./package.json";
+import { accountsCommand } from "./server/accounts/cli";
 import { runKeysCommand } from "./server/api/keys-command";
 import { startChatServer } from "./server/app";
 import { readConfig } from "./server/config";
@@ -204,6 +205,18 @@ const OPTIONS = [
   },
   { flag: "reuse-port", help: "let several instances listen on one port (SO_REUSEPORT), to use every core" },
   {
+    flag: "guests",
+    value: "yes|no",
+    default: "yes",
+    help: "no: only people logged in to a registered account may do anything beyond logging in",
+  },
+  {
+    flag: "registration",
+    value: "open|closed",
+    default: "open",
+    help: "closed: only an operator creates accounts (with 'accounts create NAME', see above)",
+  },
+  {
     flag: "api-keys",
     value: "FILE",
     help: "keys for the HTTP API (/api/), one 'NAME KEY' a line; besides those made with 'keys add'",
@@ -220,7 +233,9 @@ const OPTIONS = [
 ] as const;
 
 async function main(): Promise<void> {
-  // 0. An operator's command on the API keys, rather than a server.
+  // The operators' command line for accounts is a program of its own (server/accounts/cli.ts).
+  if (process.argv[2] === "accounts") return accountsCommand(process.argv.slice(3));
+  // The operators' command line for API keys (server/api/keys-command.ts).
   if (process.argv[2] === "keys") return runKeysCommand(process.argv.slice(3));
   // 1. Options: flags, then environment, then defaults.
   const { values: options } = parseCommandLine(OPTIONS, process.argv.slice(2));
@@ -229,12 +244,14 @@ async function main(): Promise<void> {
       formatHelp(
         [
           `${commandName("server.ts")} [options]`,
-          `${commandName("server.ts")} keys add NAME | revoke NAME | list (keys --help)`,
+          `${commandName("server.ts")} accounts list|create NAME|reset-password NAME|delete NAME (--store FILE | --redis URL)`,
+          `${commandName("server.ts")} keys add NAME|revoke NAME|list (--store FILE | --redis URL)`,
         ],
         "Chat server: every message a client sends goes to everyone in its room, the sender\n" +
           "included, as '<sender>: <message>'. Plain-text WebSocket clients and clients of the\n" +
           `JSON subprotocol ${SUBPROTOCOL} share the rooms. GET /healthz and /metrics report on it.\n` +
-          "Programs use the HTTP API at /api/ with a key (GET /api/openapi.json describes it).",
+          "With 'accounts', manages the accounts where the server keeps them ('accounts --help'); with\n" +
+          "'keys', the API keys of the HTTP API at /api/ (GET /api/openapi.json describes it; 'keys --help').",
         OPTIONS,
       ),
     );
@@ -257,6 +274,10 @@ async function main(): Promise<void> {
   server.log.line(
     `Or open ${local.replace(/^ws/, "http")}/ in a browser${ca && " (it will warn about the self-signed certificate)"}`,
   );
+  if (server.temporaryAccounts)
+    server.log.line(
+      "Accounts are kept in memory: they last until the server stops (keep them with --store or --redis).",
+    );
 
   // 3. Stop cleanly on Ctrl-C or a service manager's SIGTERM: tell everyone, close with 1001,
   //    write out the history, and exit.

@@ -53,6 +53,10 @@ export const ERROR_CODES = {
     status: 403,
     meaning: "on this server (--registration closed) only an operator creates accounts",
   },
+  unavailable: {
+    status: 503,
+    meaning: "the server could not keep the change just now (its store or Redis is unreachable); try again in a moment",
+  },
   forbidden: {
     status: 403,
     meaning: "your role does not allow that (or the person acted on has an equal or higher role)",

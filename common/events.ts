@@ -18,6 +18,11 @@ export const SUBPROTOCOL = "chat.v1.json";
  * reads and never echoes.
  */
 export const TOKEN_PROTOCOL = "token.";
+/**
+ * A session token (given by the `account` event after a login) goes the same way, as the entry
+ * `session.<token>`, never in the URL: the connection is then logged in before it claims its name.
+ */
+export const SESSION_PROTOCOL = "session.";
 
 /** Everyone starts here; it is also the pub/sub topic the plain-text clients of this room share. */
 export const DEFAULT_ROOM = "chat";
@@ -27,8 +32,12 @@ export interface User {
   name: string | null;
   /** `ip:port` as the server saw it; set by the server, never by the client. */
   address: string;
-  /** Said through the HTTP API with a key of that name (server/api/), not by a person connected. */
+  /** The name is a registered account's, and this connection is logged in to it. */
+  registered?: true;
+  /** Said through the HTTP API, by a program. */
   bot?: true;
+  /** In a list of people (`members`, `joined`): one person logged in on this many connections (more than 1). */
+  connections?: number;
 }
 
 /** Something said in a room. Numbered per room (`seq`) and kept in the room's history. */
@@ -151,7 +160,23 @@ export interface ErrorEvent {
   id?: string;
 }
 
+/**
+ * This connection's login changed: `name` is the account it is logged in to now (null: a guest).
+ * After a login with a password (or a registration), `token` is a session token: a client keeps
+ * it (never the password) and presents it on reconnecting (SESSION_PROTOCOL) or with `session`.
+ * `temporary` says the server keeps accounts in memory only: this one lasts until it stops.
+ * `text`, when there is one, says what happened for people ("Your password is changed…").
+ */
+export interface AccountEvent {
+  type: "account";
+  name: string | null;
+  token?: string;
+  temporary?: true;
+  text?: string;
+}
+
 export type ChatEvent =
+  | AccountEvent
   | SaidEvent
   | NoticeEvent
   | WelcomeEvent
@@ -174,7 +199,15 @@ const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
 /** A user as a value from outside, checked; undefined if it is not one. */
 export function validUser(v: unknown): User | undefined {
   if (!isObject(v) || !isString(v.address) || !(v.name === null || isString(v.name))) return undefined;
-  return { name: v.name, address: v.address, ...(v.bot === true && { bot: true }) };
+  if (v.registered !== true && v.bot !== true && v.connections === undefined)
+    return { name: v.name, address: v.address };
+  return {
+    name: v.name,
+    address: v.address,
+    ...(v.registered === true && { registered: true }),
+    ...(v.bot === true && { bot: true }),
+    ...(isCount(v.connections) && v.connections > 1 && { connections: v.connections }),
+  };
 }
 
 function users(v: unknown): User[] | undefined {
@@ -255,6 +288,16 @@ function listOf<T>(v: unknown, item: (x: Fields) => T | undefined): T[] | undefi
 }
 
 const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined } = {
+  account: (e) => {
+    if (!(e.name === null || isString(e.name))) return undefined;
+    return {
+      type: "account",
+      name: e.name,
+      ...(isString(e.token) && { token: e.token }),
+      ...(e.temporary === true && { temporary: true }),
+      ...(isString(e.text) && { text: e.text }),
+    };
+  },
   message: said,
   action: said,
   notice,
@@ -303,6 +346,11 @@ export function decodeEvent(raw: string): ChatEvent | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A session token as a subprotocol entry (see SESSION_PROTOCOL): it is base64url already. */
+export function sessionProtocol(token: string): string {
+  return SESSION_PROTOCOL + token;
 }
 
 /** The page's token as a subprotocol entry (see TOKEN_PROTOCOL). */

@@ -2,7 +2,7 @@
  * Events as plain text, one frame each, for clients that asked for no subprotocol (and for the
  * terminal client's pipe mode, which prints the same lines).
  */
-import type { ChatEvent } from "./events";
+import type { AccountEvent, ChatEvent, User } from "./events";
 import { describeUser, messagesWere, plural } from "./text";
 
 /** Starts each line of a message after its first, in plain text: a line from a sender never does. */
@@ -32,7 +32,7 @@ export function toText(event: ChatEvent): string {
       return `*** You are in ${event.room} with ${plural(event.count - 1, "other")}.${missed}`;
     }
     case "members":
-      return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeUser).join(", ")}`;
+      return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeListed).join(", ")}`;
     case "rooms":
       return `*** Rooms: ${event.rooms.map((r) => `${r.name} (${r.members})`).join(", ")}`;
     case "earlier":
@@ -44,5 +44,21 @@ export function toText(event: ChatEvent): string {
       return ["*** Commands:", ...event.commands.map((c) => `${c.usage.padEnd(12)} ${c.help}`)].join("\n");
     case "error":
       return `*** Error: ${event.message}`;
+    case "account":
+      return `*** ${describeAccount(event)}`;
   }
+}
+
+/** Someone in a list of people: a person logged in on several connections is listed once, saying so. */
+function describeListed(user: User): string {
+  return user.connections ? `${describeUser(user)} on ${user.connections} connections` : describeUser(user);
+}
+
+/** A login, a logout, and the session token a plain-text client keeps to log in again without its password. */
+function describeAccount({ name, token, temporary, text }: AccountEvent): string {
+  if (text !== undefined && token === undefined) return text;
+  if (name === null) return "You are logged out: you are a guest now.";
+  const kept = temporary ? " This server keeps accounts in memory only: yours lasts until it stops." : "";
+  if (token === undefined) return `You are logged in as ${name}.${kept}`;
+  return `You are logged in as ${name}.${kept} Your session token (log in again with /session TOKEN, without the password): ${token}`;
 }

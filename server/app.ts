@@ -23,6 +23,8 @@ export interface ChatServer {
   url: string;
   port: number;
   log: Logger;
+  /** True when accounts are kept in memory only (no --store, no --redis): they last until it stops. */
+  temporaryAccounts: boolean;
   /** Tells everyone, closes every connection, lets go of Redis and writes out the history. */
   shutDown(): Promise<void>;
 }
@@ -48,7 +50,7 @@ export async function startChatServer(config: Config, version: string): Promise<
     : (sink) => new LocalDirectory(sink, history);
   const hub = new ServerHub();
   const state = redis ? new RedisState(redis, log) : new LocalState(history.database);
-  const chat = new Chat({ limits, hub, rooms, directory, log, metrics, version, state });
+  const chat = new Chat({ limits, hub, rooms, directory, log, metrics, version, state, accounts: config.accounts });
   const fileKeys = config.api.keyFile === undefined ? [] : readKeyFile(config.api.keyFile);
   const api = makeApi(chat, { fileKeys, streamsPerKey: config.api.streams });
   // Everything the chat needs is ready before anyone is let in: the page (read from the executable
@@ -63,10 +65,12 @@ export async function startChatServer(config: Config, version: string): Promise<
     url: transport.url,
     port: transport.port,
     log,
+    temporaryAccounts: chat.accounts.temporary,
     async shutDown() {
       await transport.shutDown();
-      await chat.directory.close();
+      // The state first: with --store, it reads the file the directory's history closes.
       chat.state.close();
+      await chat.directory.close();
       log.flush();
     },
   };

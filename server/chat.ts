@@ -21,6 +21,8 @@ import {
 } from "../common/events";
 import { toText } from "../common/plain-text";
 import { describeUser, escapeControls, normalizeName } from "../common/text";
+import { type AccountOptions, Accounts, OPEN_ACCOUNTS } from "./accounts/accounts";
+import { onePerPerson } from "./accounts/people";
 import { AddressBudgets } from "./budgets";
 import type { Limits } from "./config";
 import type { ChatContext } from "./context";
@@ -34,7 +36,7 @@ import type { Metrics } from "./metrics";
 import { lostNameRefusal, Names } from "./names";
 import { isoNow, notice } from "./notice";
 import { SlowReaders } from "./readers";
-import { type Rooms, topic } from "./rooms";
+import { OUTSIDE, type Rooms, topic } from "./rooms";
 import { LocalState } from "./state/local";
 import type { SharedState } from "./state/state";
 
@@ -57,6 +59,8 @@ export interface ChatParts {
   metrics: Metrics;
   /** Where accounts, bans and the like are kept and shared (state/); memory only when not given. */
   state?: SharedState;
+  /** --guests and --registration (accounts/); guests and registration allowed when not given. */
+  accounts?: AccountOptions;
   /** The server's version, for the welcome. */
   version: string;
 }
@@ -73,6 +77,7 @@ export class Chat implements ChatSink, ChatContext {
   /** The world beyond this instance's connections: names, presence, numbering (directory.ts). */
   readonly directory: Directory;
   readonly state: SharedState;
+  readonly accounts: Accounts;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly #version: string;
@@ -81,7 +86,8 @@ export class Chat implements ChatSink, ChatContext {
   /** Set once the server is shutting down (closeAll). */
   #closing = false;
 
-  constructor({ limits, hub, clock = REAL_CLOCK, rooms, directory, log, metrics, version, state }: ChatParts) {
+  constructor(parts: ChatParts) {
+    const { limits, hub, clock = REAL_CLOCK, rooms, directory, log, metrics, version, state } = parts;
     this.state = state ?? new LocalState(undefined);
     this.rooms = rooms;
     this.hub = hub;
@@ -92,6 +98,7 @@ export class Chat implements ChatSink, ChatContext {
     this.#version = version;
     this.directory = directory(this);
     this.names = new Names(this.directory, limits.nameGrace * 1000);
+    this.accounts = new Accounts(this, parts.accounts ?? OPEN_ACCOUNTS);
     this.budgets = new AddressBudgets(limits, clock, this.directory.leases);
     this.readers = new SlowReaders(limits, metrics, log);
   }
@@ -120,13 +127,14 @@ export class Chat implements ChatSink, ChatContext {
    */
   open(member: Member): void {
     this.log.line(`New connection from ${member.address}`);
-    const { name } = member.asked;
-    if (name === null) return this.#admit(member);
+    // A session token presented logs in first: the account's own name is then the one claimed.
+    const { name, said } = this.accounts.arrive(member);
+    if (name === null) return this.#admit(member, undefined, said);
     member.held = [];
-    this.names.claim(member, name, (refused) => this.#admit(member, refused));
+    this.names.claim(member, name, (refused) => this.#admit(member, refused, said));
   }
 
-  #admit(member: Member, nameRefused?: Refusal): void {
+  #admit(member: Member, nameRefused: Refusal | undefined, said: ChatEvent[]): void {
     const { room, since } = member.asked;
     const roomRefused = room === null ? undefined : roomProblem(this, normalizeName(room));
     if (member.json) {
@@ -140,9 +148,11 @@ export class Chat implements ChatSink, ChatContext {
         resume: member.resumeToken,
       });
     }
+    for (const event of said) this.send(member, event);
     if (nameRefused) this.refuse(member, nameRefused);
     if (roomRefused) this.refuse(member, roomRefused);
-    this.enter(member, room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room), { firstRoom: true, since });
+    const entering = room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room);
+    if (this.accounts.mayEnter(member, entering, since)) this.enter(member, entering, { firstRoom: true, since });
     const held = member.held ?? [];
     member.held = undefined;
     for (const frame of held) handleFrame(this, member, frame);
@@ -169,7 +179,8 @@ export class Chat implements ChatSink, ChatContext {
   closed(member: Member, code: number, reason: string): void {
     const leftOnPurpose = (code === 1000 || code === 1001) && !this.#closing;
     this.names.release(member, leftOnPurpose);
-    this.#leave(member);
+    if (member.room !== OUTSIDE) this.#leave(member);
+    this.accounts.closed(member);
     this.log.line(
       `Connection from ${describeUser(member.user)} closed (${code}${reason ? ` ${printable(reason)}` : ""})`,
     );
@@ -312,8 +323,10 @@ export class Chat implements ChatSink, ChatContext {
     // scripts that read its output expect only messages.
     if (member.json || !firstRoom) {
       const elsewhere = this.directory.elsewhere(room);
-      const listed = this.rooms.firstOf(room, JOINED_MEMBERS, member, elsewhere.users);
-      const count = members.size + elsewhere.count;
+      const first = this.rooms.firstOf(room, JOINED_MEMBERS, member, elsewhere.users);
+      // Someone logged in on several connections is one person (as far as the list goes).
+      const listed = onePerPerson(first);
+      const count = members.size + elsewhere.count - (first.length - listed.length);
       const seq = this.directory.lastSeq(room);
       this.send(member, {
         type: "joined",
@@ -346,6 +359,14 @@ export class Chat implements ChatSink, ChatContext {
     while (cut > 0 && member.budget.replayBytes.spend(eventBytes(events[cut - 1]!))) cut--;
     if (cut > 0) this.metrics.replaysCut++;
     return cut;
+  }
+
+  /** Takes `member` out of its room, to wait outside every room until it logs in (accounts/). */
+  leaveRoom(member: Member): void {
+    if (member.room === OUTSIDE) return;
+    member.socket.unsubscribe(topic(member.room, member.json));
+    this.#leave(member);
+    member.room = OUTSIDE;
   }
 
   /** Takes `member` out of its room (on /join or on closing), and tells the room. */

@@ -57,6 +57,8 @@ export interface Config {
   quiet: boolean;
   /** The HTTP API: the --api-keys file, if any, and event streams per key and per address. */
   api: { keyFile: string | undefined; streams: number };
+  /** --guests (false: only people logged in to an account may do anything) and --registration. */
+  accounts: { guests: boolean; registration: boolean };
 }
 
 /** The options as parsed from the command line: strings for valued options, booleans for switches. */
@@ -85,7 +87,19 @@ export function readConfig(options: Options): Config {
     reusePort: options["reuse-port"] === true,
     quiet: options.quiet === true,
     api: { keyFile: options["api-keys"] as string | undefined, streams: count("api-streams", 1) },
+    accounts: {
+      guests: choice(options, "guests", ["yes", "no"]) === "yes",
+      registration: choice(options, "registration", ["open", "closed"]) === "open",
+    },
   };
+}
+
+/** An option that takes one of a few words. */
+function choice(options: Options, flag: string, words: string[]): string {
+  const given = String(options[flag]).toLowerCase();
+  if (!words.includes(given))
+    throw new UsageError(`--${flag} must be ${words.join(" or ")}, not '${String(options[flag])}'.`);
+  return given;
 }
 
 /** An option's text, and an option read as a whole number of at least `min`. */

@@ -6,6 +6,7 @@
 import type { Clock } from "../common/clock";
 import type { Refusal } from "../common/codes";
 import type { ChatEvent, NoticeEvent, SaidEvent } from "../common/events";
+import type { Accounts } from "./accounts/accounts";
 import type { Limits } from "./config";
 import type { Directory } from "./directory";
 import type { Logger } from "./log";
@@ -23,6 +24,8 @@ export interface ChatContext {
   readonly directory: Directory;
   /** Tables kept across restarts and shared between instances: accounts, bans, topics… */
   readonly state: SharedState;
+  /** Who is logged in to which registered name (accounts/). */
+  readonly accounts: Accounts;
   readonly log: Logger;
   readonly metrics: Metrics;
   /** Sends one event to one member, in its format. */
@@ -31,6 +34,8 @@ export interface ChatContext {
   refuse(member: Member, refusal: Refusal, id?: string): void;
   /** Tells the member's room (and the other instances) of a join, leave or rename. */
   announce(event: NoticeEvent, except?: Member): void;
+  /** Takes the member out of its room, told to the room, to wait outside every room (rooms.ts, OUTSIDE). */
+  leaveRoom(member: Member): void;
   /** Moves the member into `room`, telling both rooms and replaying the new one's history. */
   enter(member: Member, room: string, how: { firstRoom: boolean; since?: number | null }): void;
   /** How many of `events`, oldest first, the member's address may not be replayed now. */

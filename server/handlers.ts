@@ -8,6 +8,10 @@ import { type Refusal, refusal } from "../common/codes";
 import { type Command, HELP } from "../common/commands";
 import { DEFAULT_ROOM, type SaidEvent } from "../common/events";
 import { cleanText, nameProblem, normalizeName } from "../common/text";
+import { loginRequired } from "./accounts/accounts";
+import { performAccount } from "./accounts/commands";
+import { onePerPerson } from "./accounts/people";
+import { mayChange } from "./changes";
 import type { ChatContext } from "./context";
 import type { Member } from "./member";
 import { isoNow, notice } from "./notice";
@@ -18,6 +22,7 @@ const MIN_PAGE_BYTES = 256;
 const MAX_ROOMS_LISTED = 1000;
 
 export function perform(chat: ChatContext, member: Member, command: Command): void {
+  if (!chat.accounts.allows(member, command.type)) return chat.refuse(member, loginRequired());
   switch (command.type) {
     case "say":
     case "me":
@@ -36,6 +41,13 @@ export function perform(chat: ChatContext, member: Member, command: Command): vo
       return chat.send(member, { type: "help", commands: HELP });
     case "quit":
       return member.socket.close(1000, "bye"); // RFC 6455 §7.4.1: 1000, a normal closure.
+    case "register":
+    case "login":
+    case "session":
+    case "logout":
+    case "password":
+    case "unregister":
+      return performAccount(chat, member, command);
     default:
       return chat.refuse(member, refusal("unknown-command", `This server does not do /${command.type} yet.`));
   }
@@ -89,25 +101,12 @@ export function roomProblem(chat: ChatContext, room: string): Refusal | undefine
   );
 }
 
-/** Renames and room changes are told to whole rooms: each address has a budget of them. */
-function mayChange(chat: ChatContext, member: Member): boolean {
-  if (member.budget.changes.take()) return true;
-  chat.metrics.refusedRate++;
-  chat.refuse(
-    member,
-    refusal(
-      "rate-limited",
-      `Too many renames and room changes from your address: at most ${chat.limits.ipChanges} a second. Wait a moment and try again.`,
-    ),
-  );
-  return false;
-}
-
 /** Everyone in the member's room, on every instance. */
 function who(chat: ChatContext, member: Member): void {
   const room = member.room;
   const here = [...chat.rooms.members(room)].map((m) => m.user);
-  chat.send(member, { type: "members", room, members: [...here, ...chat.directory.elsewhere(room).users] });
+  const everyone = [...here, ...chat.directory.elsewhere(room).users];
+  chat.send(member, { type: "members", room, members: onePerPerson(everyone) });
 }
 
 /**

@@ -44,14 +44,16 @@ export interface RoomListeners {
 }
 
 /**
- * What a client asked for when it connected: a name, a room, the last sequence number it saw, and
- * the resume token of its earlier connection, if any.
+ * What a client asked for when it connected: a name, a room, the last sequence number it saw, the
+ * resume token of its earlier connection, and the session token of its login, if any.
  */
 export interface Asked {
   name: string | null;
   room: string | null;
   since: number | null;
   resume?: string | null;
+  /** From a `session.<token>` subprotocol entry, never from the URL. */
+  session?: string | null;
 }
 
 /** A connection as admitted at its upgrade, before its socket opens: who it is, what it asked for. */
@@ -162,6 +164,7 @@ export class Member {
   }
 
   get user(): User {
+    if (this.account !== null) return { name: this.name, address: this.address, registered: true };
     return { name: this.name, address: this.address };
   }
 

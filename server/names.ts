@@ -8,6 +8,11 @@
  * (given in `welcome`), and when a connection with a name ends, the name is held for its token
  * for --name-grace seconds. Whoever comes back with that token (a reconnecting client, on any
  * instance) gets it back; nobody else can take it meanwhile.
+ *
+ * A registered name (accounts/) is its owner's for good: nobody else may take it, or a look-alike,
+ * here or on any instance (every instance has the accounts table), at any time. It is not held
+ * here nor claimed through the directory: every connection logged in to the account has it at
+ * once, and a guest asking for it is refused whoever holds it.
  */
 import { type Refusal, refusal } from "../common/codes";
 import { nameSkeleton } from "../common/lookalikes";
@@ -29,6 +34,8 @@ export class Names {
   /** Names being claimed through the directory right now. */
   readonly #reserved = new Set<string>();
   readonly #sweep: ReturnType<typeof setInterval>;
+  /** The name of the account registered under a skeleton, if any (set by accounts/). */
+  registeredAs: (key: string) => string | undefined = () => undefined;
 
   constructor(
     private readonly directory: Directory,
@@ -48,6 +55,12 @@ export class Names {
     const checked = this.#check(member, wanted);
     if ("problem" in checked) return done(checked.problem);
     const { name } = checked;
+    if (checked.owned) {
+      // The account's own name: no guest can have it, so nothing to claim; its guest name goes.
+      this.#letGo(member, 0);
+      member.name = name;
+      return done();
+    }
     const key = nameSkeleton(name);
     this.#reserved.add(key);
     whenAnswered(
@@ -80,6 +93,20 @@ export class Names {
     return { member, name: had };
   }
 
+  /**
+   * `key` was just registered: a guest here who has that name (or a look-alike) loses it, except
+   * `keep` (who registered it), and it is held for nobody's return. Returns the guest and the name it had.
+   */
+  evict(key: string, keep?: Member): { member: Member; name: string } | undefined {
+    this.#held.delete(key);
+    const member = this.#holders.get(key);
+    if (!member || member === keep || member.name === null) return undefined;
+    const had = member.name;
+    this.#letGo(member, 0);
+    member.name = null;
+    return { member, name: had };
+  }
+
   stop(): void {
     clearInterval(this.#sweep);
   }
@@ -101,6 +128,11 @@ export class Names {
       if (answer === "free") this.directory.releaseName(name, member.address, member.tokenHash, 0);
       return;
     }
+    // Registered while the directory answered (an operator, another instance): the owner's now.
+    if (answer === "free" && this.registeredAs(key) !== undefined) {
+      this.directory.releaseName(name, member.address, member.tokenHash, 0);
+      return done(registered(name, this.registeredAs(key)));
+    }
     if (answer !== "free") return done(answer === "taken" ? taken(name) : held(name, answer.heldMs));
     this.#letGo(member, 0);
     // The same person on a connection that has not closed yet (a half-open TCP connection): the
@@ -114,11 +146,13 @@ export class Names {
   }
 
   /** The name in its normal form if `member` may have it as far as this instance knows, or why not. */
-  #check(member: Member, wanted: string): { name: string } | { problem: Refusal } {
+  #check(member: Member, wanted: string): { name: string; owned?: true } | { problem: Refusal } {
     const name = normalizeName(wanted);
     const problem = nameProblem(name);
     if (problem) return { problem: refusal("name-invalid", problem) };
     const key = nameSkeleton(name);
+    const owned = this.#owned(member, name, key);
+    if (owned) return owned;
     if (member.name === name) return { problem: refusal("no-change", `You are already ${name}.`) };
     const holder = this.#holders.get(key);
     const heldByOther = holder !== undefined && holder !== member && holder.tokenHash !== member.tokenHash;
@@ -129,10 +163,36 @@ export class Names {
     return { name };
   }
 
+  /** What a registered name, or a logged-in member, decides: undefined for a guest asking for a free name. */
+  #owned(member: Member, name: string, key: string): { name: string; owned: true } | { problem: Refusal } | undefined {
+    const owner = this.registeredAs(key);
+    const mine = member.account !== null && nameSkeleton(member.account) === key;
+    if (owner !== undefined && !mine) return { problem: registered(name, owner) };
+    if (owner !== undefined && member.name === owner)
+      return { problem: refusal("no-change", `You are already ${owner}.`) };
+    if (owner !== undefined) return { name: owner, owned: true };
+    if (member.account === null) return undefined;
+    return {
+      problem: refusal(
+        "forbidden",
+        `You are logged in as ${member.account}, and that is your name. /logout first to take another.`,
+      ),
+    };
+  }
+
   #forgetExpired(): void {
     const now = Date.now();
     for (const [key, held] of this.#held) if (held.until <= now) this.#held.delete(key);
   }
+}
+
+/** A registered name (`owner`), or a look-alike of it (`name`): its owner logs in to have it. */
+export function registered(name: string, owner = name): Refusal {
+  const what = name === owner ? `The name '${name}'` : `The name '${name}' looks like '${owner}', which`;
+  return refusal(
+    "name-registered",
+    `${what} belongs to a registered account: log in with /login ${owner} PASSWORD, or choose another.`,
+  );
 }
 
 function taken(name: string): Refusal {

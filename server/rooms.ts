@@ -6,6 +6,12 @@ import { DEFAULT_ROOM, type User } from "../common/events";
 import type { RoomCount } from "./directory";
 import type { Member } from "./member";
 
+/**
+ * The room of a member in none: a guest waiting to log in on a server without guests (accounts/).
+ * No room can have this name, so it is never anyone's topic.
+ */
+export const OUTSIDE = "";
+
 /** Each room is two pub/sub topics, one per format: `<room>` for plain text, `json:<room>` for JSON. */
 export const topic = (room: string, json: boolean) => (json ? `json:${room}` : room);
 

@@ -8,7 +8,7 @@
 import { hostname, networkInterfaces } from "node:os";
 import type { Server } from "bun";
 import { StartError } from "../common/cli";
-import { SUBPROTOCOL } from "../common/events";
+import { SESSION_PROTOCOL, SUBPROTOCOL } from "../common/events";
 import { describeUser } from "../common/text";
 import { Admission } from "./admission";
 import { answerApi, isApiPath } from "./api/api";
@@ -183,7 +183,7 @@ function upgrade(
   if (refused) return plain(refused.status, refused.reason, refused.retryAfter);
   const query = url.searchParams;
   // RFC 6455 §4.2.2: the server picks one of the subprotocols the client offers, or none. Ours is
-  // chat.v1.json, exactly; anything else (and the page's token entry) is never echoed back.
+  // chat.v1.json, exactly; anything else (and the token and session entries) is never echoed back.
   const json = offered.includes(SUBPROTOCOL);
   const since = query.get("since");
   const asked = {
@@ -191,6 +191,7 @@ function upgrade(
     room: query.get("room"),
     since: since !== null && /^\d{1,15}$/.test(since) ? Number(since) : null,
     resume: query.get("resume"),
+    session: offered.find((entry) => entry.startsWith(SESSION_PROTOCOL))?.slice(SESSION_PROTOCOL.length) ?? null,
   };
   const address = client.port ? `${hostInUrl(client.ip)}:${client.port}` : client.ip;
   const upgrade: Upgrade = { address, ip, json, asked };

@@ -38,7 +38,7 @@ describe("compiled executables", () => {
 
   test("the server names itself and points to the compiled client beside it, by the path that works from here", () => {
     expect(server.log()).toBe(
-      `Listening on ${server.url}\nConnect a client with: ${chatClient} ${server.url}\nOr open ${server.url.replace("ws://", "http://")}/ in a browser\n`,
+      `Listening on ${server.url}\nConnect a client with: ${chatClient} ${server.url}\nOr open ${server.url.replace("ws://", "http://")}/ in a browser\nAccounts are kept in memory: they last until the server stops (keep them with --store or --redis).\n`,
     );
   });
 
@@ -82,6 +82,19 @@ describe("compiled executables", () => {
     } finally {
       await second.stop();
     }
+  });
+
+  test("the compiled server's accounts command: create, list, reset-password, delete", async () => {
+    const store = join(workDir, "accounts.sqlite");
+    const accounts = (args: string[], input = "") =>
+      run([chatServer, "accounts", ...args, "--store", store], { input, cwd: workDir });
+    expect((await accounts(["create", "ada"], "lovelace-1815\n")).stdout).toBe("Created the account ada.\n");
+    expect((await accounts(["list"])).stdout).toMatch(/^ada \(registered .*, 0 sessions\)\n$/);
+    expect((await accounts(["reset-password", "ada"], "babbage-1791\n")).stdout).toBe(
+      "Reset the password of ada; 0 sessions ended.\n",
+    );
+    expect((await accounts(["delete", "ada"])).stdout).toBe("Deleted the account ada; 0 sessions ended.\n");
+    expect((await accounts(["list"])).stdout).toBe("No accounts yet.\n");
   });
 
   test("errors read the same: connection refused", async () => {

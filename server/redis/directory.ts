@@ -240,10 +240,10 @@ export class RedisDirectory extends LocalDirectory {
     }
   }
 
-  /** This instance's people who have a name. */
+  /** This instance's people who have a name of their own: a registered name is its account's, never claimed. */
   *#named(): Generator<{ name: string; address: string; tokenHash: string }> {
     for (const { user, tokenHash } of this.sink.everyone())
-      if (user.name) yield { name: user.name, address: user.address, tokenHash };
+      if (user.name && !user.registered) yield { name: user.name, address: user.address, tokenHash };
   }
 
   /** On every heartbeat: names given or let go of while catching up go to Redis now. */

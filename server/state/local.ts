@@ -1,29 +1,34 @@
 /**
  * Shared state for a single instance: kept in the --store SQLite file (one table, `state`, of
  * table name, key and JSON value), or, without one, in memory only, until the server stops.
- * Writes are synchronous: SQLite writes a row in microseconds, and nothing else can race this
- * instance, so `create` is atomic by being one statement.
+ * Writes are synchronous: SQLite writes a row in microseconds, so `create` is atomic by being one
+ * statement.
  *
- * An operator's command may change the file while the server runs (`bun server.ts keys add`, in
- * a process of its own): the server looks every WATCH_MS at SQLite's data_version, which moves
- * only when another connection has written, and then loads its tables again.
+ * One other writer may share the file: the operators' command line (`bun server.ts accounts …`)
+ * while the server runs. SQLite counts the changes other connections commit (PRAGMA
+ * data_version); the server looks every RELOAD_EVERY_MS and, when it moved, loads every table
+ * again, so that its copy (and its listeners) hear of an account deleted from the command line.
  */
 import type { Database } from "bun:sqlite";
 import { CopiedTable, parseRow, type RowCheck, type SharedState, type Table } from "./state";
 
-/** How often the --store file is looked at for another process's changes: a key added is usable within it. */
-const WATCH_MS = 1000;
+/** How often the file is looked at for changes another process made. */
+const RELOAD_EVERY_MS = 1_000;
+/** How long a write waits for another process's write to the file to finish, at most. */
+const BUSY_TIMEOUT_MS = 2_000;
 
 export class LocalState implements SharedState {
   readonly #tables = new Map<string, LocalTable<unknown>>();
-  #watch: Timer | undefined;
-  #dataVersion = 0;
+  #version = 0;
+  #watch: ReturnType<typeof setInterval> | undefined;
 
   /** @param db the --store file's database, or undefined to keep tables in memory only */
   constructor(private readonly db: Database | undefined) {
+    db?.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db?.run(`CREATE TABLE IF NOT EXISTS state (
       tbl TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
       PRIMARY KEY (tbl, key)) WITHOUT ROWID`);
+    if (db) this.#version = this.#dataVersion(db);
   }
 
   get where(): string {
@@ -39,27 +44,31 @@ export class LocalState implements SharedState {
     return table;
   }
 
+  /** Follows the file for changes another process makes (the command line). */
   async start(): Promise<void> {
-    if (!this.db) return;
-    this.#dataVersion = this.#readDataVersion();
-    this.#watch = setInterval(() => this.#reloadIfChanged(), WATCH_MS);
+    const db = this.db;
+    if (!db || this.#watch) return;
+    this.#watch = setInterval(() => this.reloadIfChanged(), RELOAD_EVERY_MS);
     this.#watch.unref();
   }
 
   close(): void {
     clearInterval(this.#watch);
+    this.#watch = undefined;
   }
 
-  /** SQLite's count of writes by other connections to the file (ours do not move it). */
-  #readDataVersion(): number {
-    return this.db!.query<{ data_version: number }, []>("PRAGMA data_version").get()!.data_version;
-  }
-
-  #reloadIfChanged(): void {
-    const version = this.#readDataVersion();
-    if (version === this.#dataVersion) return;
-    this.#dataVersion = version;
+  /** Loads every table again if another process changed the file since last looked; true if so. */
+  reloadIfChanged(): boolean {
+    if (!this.db) return false;
+    const version = this.#dataVersion(this.db);
+    if (version === this.#version) return false;
+    this.#version = version;
     for (const table of this.#tables.values()) this.#load(table);
+    return true;
+  }
+
+  #dataVersion(db: Database): number {
+    return Number(Object.values(db.query("PRAGMA data_version").get() as object)[0]);
   }
 
   #load<T>(table: LocalTable<T>): void {

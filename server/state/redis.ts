@@ -60,6 +60,11 @@ export class RedisState implements SharedState {
     this.#link = new RedisLink(url, STATE_CHANNEL);
   }
 
+  /** Whether Redis answers now (rows can be changed). */
+  get connected(): boolean {
+    return this.#link.connected;
+  }
+
   table<T>(name: string, check: RowCheck<T>): Table<T> {
     const known = this.#tables.get(name);
     if (known) return known as RedisTable<T>;

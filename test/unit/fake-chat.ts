@@ -4,6 +4,7 @@
  */
 import { ManualClock } from "../../common/clock";
 import type { ChatEvent } from "../../common/events";
+import type { AccountOptions } from "../../server/accounts/accounts";
 import { Chat } from "../../server/chat";
 import type { Limits } from "../../server/config";
 import { type ChatSink, type Directory, LocalDirectory } from "../../server/directory";
@@ -12,6 +13,7 @@ import { Logger } from "../../server/log";
 import type { Hub, Member, MemberSocket, Upgrade } from "../../server/member";
 import { Metrics } from "../../server/metrics";
 import { Rooms } from "../../server/rooms";
+import type { SharedState } from "../../server/state/state";
 
 /** The event whose `type` can be T (a message or an action are one kind of event, SaidEvent). */
 export type EventOf<T extends ChatEvent["type"]> = ChatEvent extends infer E
@@ -135,6 +137,8 @@ export function chatWith(
   historyOptions: HistoryOptions = {},
   /** The directory, when a test needs one of its own (a slow one, say). */
   makeDirectory: (sink: ChatSink, history: History) => Directory = (sink, history) => new LocalDirectory(sink, history),
+  /** Accounts' options (--guests, --registration, a fast hasher) and where they are kept. */
+  { accounts, state }: { accounts?: AccountOptions; state?: SharedState } = {},
 ) {
   const hub = new FakeHub();
   const clock = new ManualClock(1_000_000);
@@ -151,6 +155,8 @@ export function chatWith(
     log: new Logger(log),
     metrics,
     version: "test",
+    accounts,
+    state,
   });
   let port = 40000;
   /** A member connecting, as the transport would open it. */
@@ -161,6 +167,7 @@ export function chatWith(
     resume = null,
     since = null,
     ip = "10.0.0.1",
+    session = null,
   }: {
     name?: string | null;
     room?: string | null;
@@ -168,9 +175,11 @@ export function chatWith(
     resume?: string | null;
     since?: number | null;
     ip?: string;
+    session?: string | null;
   } = {}) => {
     const socket = new FakeSocket(hub);
-    const member = open(chat, socket, { address: `${ip}:${++port}`, ip, json, asked: { name, room, since, resume } });
+    const asked = { name, room, since, resume, session };
+    const member = open(chat, socket, { address: `${ip}:${++port}`, ip, json, asked });
     return { member, socket, say: (frame: string) => chat.receive(member, frame) };
   };
   /** The member's client closes its connection (1000 unless said otherwise: 1006 is a drop). */

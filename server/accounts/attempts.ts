@@ -1,0 +1,125 @@
+/**
+ * Budgets for password guesses, so that guessing one is slow, and so that a flood of guesses never
+ * locks the owner out.
+ *
+ * Every password attempt (a login, a /password, an /unregister) takes a token, before its hash
+ * runs, from each of these buckets that applies (so that attempts still waiting for the hasher
+ * count too); with none left, it is refused (`rate-limited`, with the time to wait), unhashed:
+ * - its address (prefix, as every address budget): ADDRESS, whatever the accounts tried;
+ * - its address and the account together: PAIR, the tighter one, so one address cannot put all of
+ *   its budget into one account;
+ * - the account, from addresses that have not logged in to it in the last TRUSTED_DAYS: ACCOUNT.
+ *   This bounds guesses from many addresses at once (a botnet), and does not apply to an address
+ *   the owner logged in from: a flood from elsewhere empties it, and the owner, from their own
+ *   address, still gets in. From a new address, the owner waits with the guessers until the flood
+ *   stops; a session token (no password, so no budget) gets in from anywhere.
+ * A success makes its address trusted for the account. Budgets are kept in memory, per instance
+ * (with several instances, each has its own), and forgotten once full again.
+ */
+import type { Clock } from "../../common/clock";
+import { TokenBucket } from "../../common/token-bucket";
+
+/** Attempts at once, and then a second, from one address (10, then one every 6 s). */
+const ADDRESS = { burst: 10, rate: 1 / 6 };
+/** For one account from one address (5, then one a minute). */
+const PAIR = { burst: 5, rate: 1 / 60 };
+/** For one account from every address that is not trusted for it together (20, then one every 30 s). */
+const ACCOUNT = { burst: 20, rate: 1 / 30 };
+/** New accounts from one address (10, then one a minute): names are not to be hoarded. */
+const REGISTRATIONS = { burst: 10, rate: 1 / 60 };
+/** An address that logged in to an account stays trusted for it this long. */
+const TRUSTED_DAYS = 30;
+/** Addresses trusted per account, at most (the most recent). */
+const TRUSTED_PER_ACCOUNT = 32;
+/** Buckets kept at most, all kinds together; past it, attempts wait until some are full again. */
+const MAX_BUCKETS = 100_000;
+const SWEEP_EVERY_MS = 60_000;
+
+/** An attempt refused: how long to wait, in whole seconds. */
+export interface TooMany {
+  waitSeconds: number;
+  /** Whose budget ran out, for the message: "your address", "this account". */
+  whose: string;
+}
+
+export class Attempts {
+  readonly #buckets = new Map<string, TokenBucket>();
+  /** Account key → address prefix → when it last logged in (the clock's ms). */
+  readonly #trusted = new Map<string, Map<string, number>>();
+  readonly #sweep: ReturnType<typeof setInterval>;
+
+  constructor(private readonly clock: Clock) {
+    this.#sweep = setInterval(() => this.forgetFull(), SWEEP_EVERY_MS).unref();
+  }
+
+  /**
+   * Takes a token for one password attempt on `account` (its key; undefined for a name nobody
+   * registered) from `prefix`; or says how long to wait. `exists`: whether the account does.
+   */
+  take(prefix: string, account: string, exists: boolean): TooMany | undefined {
+    const trusted = this.isTrusted(account, prefix);
+    const buckets: [string, { burst: number; rate: number }, string][] = [
+      [`address ${prefix}`, ADDRESS, "your address"],
+      [`pair ${account} ${prefix}`, PAIR, "your address for this name"],
+    ];
+    // A name nobody registered has no account budget: guessing it gets nobody in.
+    if (exists && !trusted) buckets.push([`account ${account}`, ACCOUNT, "this account"]);
+    return this.#takeAll(buckets);
+  }
+
+  /** Takes a token for registering an account from `prefix`; or says how long to wait. */
+  register(prefix: string): TooMany | undefined {
+    return this.#takeAll([[`register ${prefix}`, REGISTRATIONS, "your address"]]);
+  }
+
+  /** The attempt was right: its address is trusted for the account from now on. */
+  succeeded(prefix: string, account: string): void {
+    let addresses = this.#trusted.get(account);
+    if (!addresses) this.#trusted.set(account, (addresses = new Map()));
+    addresses.delete(prefix);
+    addresses.set(prefix, this.clock.now());
+    if (addresses.size > TRUSTED_PER_ACCOUNT) addresses.delete(addresses.keys().next().value!);
+  }
+
+  /** The account is gone (deleted, or its password reset): no address is trusted for it any more. */
+  forget(account: string): void {
+    this.#trusted.delete(account);
+  }
+
+  isTrusted(account: string, prefix: string): boolean {
+    const at = this.#trusted.get(account)?.get(prefix);
+    return at !== undefined && this.clock.now() - at < TRUSTED_DAYS * 86_400_000;
+  }
+
+  /** Forgets the buckets that are full again: a new one would start full. */
+  forgetFull(): void {
+    const now = this.clock.now();
+    for (const [key, bucket] of this.#buckets) if (bucket.isFull(now)) this.#buckets.delete(key);
+  }
+
+  stop(): void {
+    clearInterval(this.#sweep);
+  }
+
+  /** Takes a token from each bucket, or from none: an attempt refused by one costs the others nothing. */
+  #takeAll(wanted: [key: string, size: { burst: number; rate: number }, whose: string][]): TooMany | undefined {
+    const now = this.clock.now();
+    let refused: TooMany | undefined;
+    const buckets = wanted.map(([key, { burst, rate }, whose]) => {
+      let bucket = this.#buckets.get(key);
+      if (!bucket && this.#buckets.size >= MAX_BUCKETS) this.forgetFull();
+      if (!bucket && this.#buckets.size >= MAX_BUCKETS) refused ??= { waitSeconds: 60, whose: "this server" };
+      bucket ??= new TokenBucket(rate, burst, this.clock);
+      const waitMs = bucket.waitMs(now);
+      if (waitMs > 0 && (!refused || refused.waitSeconds * 1000 < waitMs))
+        refused = { waitSeconds: Math.ceil(waitMs / 1000), whose };
+      return [key, bucket] as const;
+    });
+    if (refused) return refused;
+    for (const [key, bucket] of buckets) {
+      bucket.take(now);
+      this.#buckets.set(key, bucket);
+    }
+    return undefined;
+  }
+}

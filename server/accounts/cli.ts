@@ -1,0 +1,177 @@
+/**
+ * The operators' command line for accounts: `bun server.ts accounts list|create NAME|
+ * reset-password NAME|delete NAME`, on the --store file or --redis (the flags the server runs
+ * with), whether the server runs now or not. Each prints one clear line (list, one per account).
+ *
+ * It changes the same tables the server reads (store.ts), so a running server hears of it: with
+ * --redis at once, with --store within a second (state/local.ts follows the file). Resetting a
+ * password or deleting an account ends its sessions, and whoever is logged in to it is logged out.
+ * A new password comes from stdin when it is piped, or is asked for, masked, on a terminal; it is
+ * hashed here (argon2id) and never printed, kept or logged.
+ */
+import { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
+import { commandName, formatHelp, parseCommandLine, StartError, UsageError } from "../../common/cli";
+import { nameProblem, normalizeName } from "../../common/text";
+import { Logger } from "../log";
+import { LocalState } from "../state/local";
+import { RedisState } from "../state/redis";
+import type { SharedState } from "../state/state";
+import { ARGON2ID, passwordProblem } from "./passwords";
+import { readPassword } from "./prompt";
+import { type Account, AccountStore } from "./store";
+
+const OPTIONS = [
+  { flag: "store", value: "FILE", help: "the SQLite file the server keeps its history and accounts in (its --store)" },
+  {
+    flag: "redis",
+    value: "URL",
+    env: "REDIS_URL",
+    help: "the Redis the server's instances share (their --redis), e.g. redis://127.0.0.1:6379",
+  },
+  { flag: "help", short: "h", help: "show this help and exit" },
+] as const;
+
+const ACTIONS = ["list", "create", "reset-password", "delete"] as const;
+type Action = (typeof ACTIONS)[number];
+
+export function accountsHelp(): string {
+  const run = `${commandName("server.ts")} accounts`;
+  return formatHelp(
+    [
+      `${run} list (--store FILE | --redis URL)`,
+      `${run} create NAME (--store FILE | --redis URL)`,
+      `${run} reset-password NAME (--store FILE | --redis URL)`,
+      `${run} delete NAME (--store FILE | --redis URL)`,
+    ],
+    "Manages the chat's accounts where the server keeps them: the --store file or Redis, given as\n" +
+      "the server is given it, whether the server runs now or not (it hears of the change).\n" +
+      "create and reset-password read the new password from stdin when it is piped, or ask for\n" +
+      "it, masked, on a terminal; it is never printed. For example:\n" +
+      `  printf '%s\\n' 'correct-horse' | ${run} create alice --store chat.db\n` +
+      "reset-password and delete end the account's sessions: whoever is logged in to it is logged out.",
+    OPTIONS,
+  );
+}
+
+export async function accountsCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseCommandLine(OPTIONS, argv, { positionals: 2 });
+  if (values.help) return void process.stdout.write(accountsHelp());
+  const [action, name] = readAction(positionals);
+  const { state, close } = await openState(values.store, values.redis, action);
+  try {
+    const store = new AccountStore(state);
+    await state.start();
+    if (state instanceof RedisState && !state.connected)
+      throw new StartError(`Could not reach Redis at ${values.redis}. Is it running?`);
+    process.stdout.write(`${await act(store, action, name)}\n`);
+  } finally {
+    close();
+  }
+}
+
+function readAction(positionals: string[]): [Action, string] {
+  const [action, name] = positionals;
+  if (!ACTIONS.includes(action as Action))
+    throw new UsageError(
+      action === undefined
+        ? `Say what to do: ${ACTIONS.join(", ")}.`
+        : `'${action}' is not something accounts can do: ${ACTIONS.join(", ")}.`,
+    );
+  if (action === "list") {
+    if (name !== undefined) throw new UsageError(`Unexpected argument '${name}': list takes no name.`);
+    return ["list", ""];
+  }
+  if (name === undefined) throw new UsageError(`${action} needs the account's name, e.g. accounts ${action} alice.`);
+  return [action as Action, name];
+}
+
+/** The state the server keeps accounts in: the --store file or Redis. */
+async function openState(
+  store: string | undefined,
+  redis: string | undefined,
+  action: Action,
+): Promise<{ state: SharedState; close: () => void }> {
+  if ((store === undefined) === (redis === undefined))
+    throw new UsageError(
+      "Give the server's --store FILE or its --redis URL (one of them): without either, accounts live in the running server's memory only.",
+    );
+  if (redis !== undefined) {
+    const state = new RedisState(redis, new Logger({ write: () => {}, writableLength: 0 }));
+    return { state, close: () => state.close() };
+  }
+  const file = store!;
+  // A name mistyped would be a new, empty file: only `create` may make one.
+  if (action !== "create" && !existsSync(file))
+    throw new StartError(`There is no file '${file}'. Give the --store file the server runs with.`);
+  let db: Database;
+  try {
+    db = new Database(file, { create: true, strict: true });
+  } catch (error) {
+    throw new StartError(`Could not open '${file}': ${error instanceof Error ? error.message : String(error)}.`);
+  }
+  const state = new LocalState(db);
+  return {
+    state,
+    close: () => {
+      state.close();
+      db.close();
+    },
+  };
+}
+
+async function act(store: AccountStore, action: Action, name: string): Promise<string> {
+  if (action === "list") return list(store);
+  if (action === "create") return create(store, name);
+  const account = store.find(name);
+  if (!account) throw new StartError(`There is no account '${name}'.`);
+  if (action === "delete") return remove(store, account);
+  return resetPassword(store, account);
+}
+
+function list(store: AccountStore): string {
+  const rows = [...store.accounts.entries()].sort(([, a], [, b]) => a.name.localeCompare(b.name));
+  if (rows.length === 0) return "No accounts yet.";
+  return rows
+    .map(([key, { name, created }]) => `${name} (registered ${created}, ${sessions(store.sessionsOf(key).length)})`)
+    .join("\n");
+}
+
+async function create(store: AccountStore, wanted: string): Promise<string> {
+  const name = normalizeName(wanted);
+  const problem = nameProblem(name);
+  if (problem) throw new UsageError(problem);
+  const existing = store.find(name);
+  if (existing) {
+    const alike = existing.row.name === name ? "" : ` (as '${existing.row.name}', which looks the same)`;
+    throw new StartError(`The name '${name}' is registered already${alike}.`);
+  }
+  const hash = await ARGON2ID.hash(await newPassword(name));
+  if (!(await store.create(name, hash))) throw new StartError(`The name '${name}' was registered meanwhile.`);
+  return `Created the account ${name}.`;
+}
+
+async function resetPassword(store: AccountStore, { key, row }: Account): Promise<string> {
+  const hash = await ARGON2ID.hash(await newPassword(row.name));
+  await store.accounts.put(key, { ...row, hash });
+  const ended = await store.endSessions(key);
+  return `Reset the password of ${row.name}; ${sessions(ended)} ended.`;
+}
+
+async function remove(store: AccountStore, { key, row }: Account): Promise<string> {
+  await store.accounts.delete(key);
+  const ended = await store.endSessions(key);
+  return `Deleted the account ${row.name}; ${sessions(ended)} ended.`;
+}
+
+/** The new password: from stdin when it is piped, asked for (masked) on a terminal; checked. */
+async function newPassword(name: string): Promise<string> {
+  const password = await readPassword(`New password for ${name}: `);
+  const problem = passwordProblem(password);
+  if (problem) throw new UsageError(problem);
+  return password;
+}
+
+function sessions(count: number): string {
+  return count === 1 ? "1 session" : `${count} sessions`;
+}

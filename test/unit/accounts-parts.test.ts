@@ -1,0 +1,125 @@
+/**
+ * The parts of accounts that stand alone: the guessing budgets (attempts.ts), the hashing queue
+ * (passwords.ts), lists of people (people.ts), and the --store file followed for the command
+ * line's changes (state/local.ts).
+ */
+import { Database } from "bun:sqlite";
+import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ManualClock } from "../../common/clock";
+import { Attempts } from "../../server/accounts/attempts";
+import { HashQueue, type Passwords, passwordProblem } from "../../server/accounts/passwords";
+import { onePerPerson } from "../../server/accounts/people";
+import { LocalState } from "../../server/state/local";
+
+test("a flood of guesses from elsewhere uses up the account's budget, yet the owner's own address still gets in", () => {
+  const clock = new ManualClock(0);
+  const attempts = new Attempts(clock);
+  try {
+    attempts.succeeded("198.51.100.7", "alice"); // the owner logged in from home once
+    // A botnet: 40 addresses, each trying alice until refused.
+    let tried = 0;
+    for (let n = 0; n < 40; n++) while (attempts.take(`203.0.113.${n}`, "alice", true) === undefined) tried++;
+    expect(tried).toBe(20); // the account's budget for addresses it does not know
+    expect(attempts.take("203.0.113.99", "alice", true)).toEqual({ waitSeconds: 30, whose: "this account" });
+    // From home, the owner is not held up by the flood.
+    expect(attempts.take("198.51.100.7", "alice", true)).toBeUndefined();
+    // Other accounts are not touched by it.
+    expect(attempts.take("203.0.113.99", "bob", true)).toBeUndefined();
+    // Time refills it: one more guess every 30 s.
+    clock.advance(30_000);
+    expect(attempts.take("203.0.113.98", "alice", true)).toBeUndefined();
+  } finally {
+    attempts.stop();
+  }
+});
+
+test("one address: 5 guesses at one account, 10 at all accounts together, then it waits", () => {
+  const clock = new ManualClock(0);
+  const attempts = new Attempts(clock);
+  try {
+    const results = Array.from({ length: 6 }, () => attempts.take("192.0.2.1", "alice", true));
+    expect(results.slice(0, 5)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(results[5]).toEqual({ waitSeconds: 60, whose: "your address for this name" });
+    const others = Array.from({ length: 6 }, (_, i) => attempts.take("192.0.2.1", `name${i}`, false));
+    expect(others.filter((r) => r === undefined)).toHaveLength(5);
+    expect(others[5]).toEqual({ waitSeconds: 6, whose: "your address" });
+    // Forgotten once full again: memory comes back.
+    clock.advance(3_600_000);
+    attempts.forgetFull();
+    expect(attempts.take("192.0.2.1", "alice", true)).toBeUndefined();
+  } finally {
+    attempts.stop();
+  }
+});
+
+test("the hashing queue runs a few at once, lets a trusted attempt go first, and refuses past its length", async () => {
+  const started: string[] = [];
+  const release: (() => void)[] = [];
+  const passwords: Passwords = {
+    hash: async (p) => p,
+    verify: (p) =>
+      new Promise((resolve) => {
+        started.push(p);
+        release.push(() => resolve(false));
+      }),
+  };
+  const queue = new HashQueue(passwords, 1, 1);
+  const running = [queue.verify("first", "h"), queue.verify("second", "h")];
+  // The others' line is full; a trusted attempt has a line of its own.
+  expect(queue.verify("fourth", "h")).toBeUndefined();
+  running.push(queue.verify("trusted", "h", true));
+  expect(queue.verify("trusted again", "h", true)).toBeUndefined();
+  expect(started).toEqual(["first"]);
+  for (let i = 0; i < 3; i++) {
+    await Bun.sleep(1);
+    release.shift()?.();
+  }
+  await Promise.all(running);
+  expect(started).toEqual(["first", "trusted", "second"]);
+});
+
+test("a password is 8 characters to 1,024 bytes", () => {
+  expect(passwordProblem("1234567")).toBe("A password needs at least 8 characters; that one has 7.");
+  expect(passwordProblem("ääääääää")).toBeUndefined();
+  expect(passwordProblem("é".repeat(513))).toBe("A password can be at most 1024 bytes; that one has 1026.");
+});
+
+test("a list of people has each registered name once, with its connections, where its last one was", () => {
+  const alice = (address: string) => ({ name: "alice", address, registered: true as const });
+  const users = [alice("a:1"), { name: "bob", address: "b:1" }, alice("a:2"), { name: null, address: "c:1" }];
+  expect(onePerPerson(users)).toEqual([
+    { name: "bob", address: "b:1" },
+    { ...alice("a:2"), connections: 2 },
+    { name: null, address: "c:1" },
+  ]);
+  const guests = [{ name: "bob", address: "b:1" }];
+  expect(onePerPerson(guests)).toBe(guests);
+});
+
+test("the --store file's tables follow what another process (the command line) writes to it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "state-"));
+  const server = new Database(join(dir, "chat.db"));
+  const cli = new Database(join(dir, "chat.db"));
+  try {
+    const ours = new LocalState(server);
+    const table = ours.table<{ name: string }>("accounts", (v) => v as { name: string });
+    const heard: [string, unknown][] = [];
+    table.onChange((key, value) => heard.push([key, value]));
+    expect(ours.reloadIfChanged()).toBe(false);
+    await new LocalState(cli)
+      .table<{ name: string }>("accounts", (v) => v as { name: string })
+      .put("bob", { name: "bob" });
+    expect(ours.reloadIfChanged()).toBe(true);
+    expect(heard).toEqual([["bob", { name: "bob" }]]);
+    // Its own writes are not news.
+    await table.put("carol", { name: "carol" });
+    expect(ours.reloadIfChanged()).toBe(false);
+  } finally {
+    server.close();
+    cli.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
