@@ -245,10 +245,12 @@ describe("event streams", () => {
       await stream.waitForEvent("ops", (e) => e.data.text === "deployed" && e.id === "dev:2,ops:1");
       const { socket: bob } = await jsonClient(server, "?name=bob&room=dev");
       await stream.waitForEvent("bob's join", (e) => e.data.type === "notice" && e.data.event === "join");
+      await server.waitForLog(/Event stream of ci \(127\.0\.0\.1:\d+\) opened on dev, ops\n/);
       const lastId = stream.lastId!;
       expect(lastId).toBe("dev:2,ops:1");
       stream.close();
 
+      await server.waitForLog(/Event stream of ci \(127\.0\.0\.1:\d+\) ended\n/);
       for (const text of ["two", "three"]) say(text);
       await ana.waitForEvent("three", (e) => e.text === "three");
       const resumed = await EventStreamReader.open(server.port, "?rooms=dev,ops", { "Last-Event-ID": lastId });

@@ -83,6 +83,7 @@ export class EventStreams implements StreamOwner {
     this.#open.add(stream);
     count(this.#perKey, who.name, 1);
     count(this.#perAddress, who.prefix, 1);
+    this.parts.log.line(`Event stream of ${who.name} (${who.address}) opened on ${rooms.join(", ")}`);
     return stream;
   }
 
@@ -110,6 +111,7 @@ export class EventStreams implements StreamOwner {
     for (const room of stream.rooms) this.parts.listeners.stopListening(room, stream);
     count(this.#perKey, stream.who.name, -1);
     count(this.#perAddress, stream.who.prefix, -1);
+    this.parts.log.line(`Event stream of ${stream.who.name} (${stream.who.address}) ended`);
   }
 
   /** A key was revoked: its streams end, saying why. */
