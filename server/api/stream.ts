@@ -13,8 +13,8 @@
  *
  * What the network has not taken waits in the stream's queue. Past --max-backlog bytes, or
  * nothing of it taken for --stall-timeout seconds, the stream is cut, as a slow WebSocket reader
- * is (readers.ts): a stalled reader must not hold the server's memory. What is said in one turn of
- * the event loop is written as one chunk, not one per message.
+ * is (readers.ts): a stalled reader must not hold the server's memory. What is said meanwhile is
+ * written as one chunk, once a turn of the event loop at most (streams.ts), not one per message.
  */
 import type { ChatEvent, ErrorEvent } from "../../common/events";
 import type { RoomStream } from "./listeners";

@@ -1,7 +1,8 @@
 /**
  * The event streams of GET /api/events (one is stream.ts; the route is events.ts): how many are
  * open per key and per address (--api-streams each), resuming one from its Last-Event-ID, writing
- * what each heard once per turn of the event loop, and cutting the slow and the stalled.
+ * what each heard at most once per turn of the event loop (and every FLUSH_EVERY_MS), and cutting
+ * the slow and the stalled.
  */
 import type { SaidEvent } from "../../common/events";
 import type { Limits } from "../config";
@@ -16,6 +17,8 @@ import { type Cursor, EventStream, type StreamOwner } from "./stream";
 
 /** How often streams are looked over: for a stalled reader, and for one quiet long enough for a keep-alive. */
 const SWEEP_MS = 1_000;
+/** Streams are written to at most this often: a write is a system call, and a flood has many turns. */
+const FLUSH_EVERY_MS = 5;
 /** A stream with nothing to say says so this often (a comment), so that no proxy takes it for dead. */
 const KEEP_ALIVE_MS = 15_000;
 
@@ -42,6 +45,7 @@ export class EventStreams implements StreamOwner {
   readonly #perAddress = new Map<string, number>();
   readonly #toFlush = new Set<EventStream>();
   readonly #sweep: Timer;
+  #flushedAt = 0;
 
   constructor(private readonly parts: StreamsParts) {
     this.#sweep = setInterval(() => this.#sweepAll(), SWEEP_MS);
@@ -100,8 +104,17 @@ export class EventStreams implements StreamOwner {
     return { start: { room, seq: after, ...(lost > 0 && { missed: lost }) }, events: events.slice(cut) };
   }
 
+  /**
+   * At the end of this turn of the event loop, or, when the streams were written to less than
+   * FLUSH_EVERY_MS ago, once that much has passed: under a flood, each stream is written to at most
+   * a few hundred times a second, whatever number of turns the messages came in.
+   */
   flushSoon(stream: EventStream): void {
-    if (this.#toFlush.size === 0) setImmediate(() => this.#flushAll());
+    if (this.#toFlush.size === 0) {
+      const wait = this.#flushedAt + FLUSH_EVERY_MS - performance.now();
+      if (wait <= 0) setImmediate(() => this.#flushAll());
+      else setTimeout(() => this.#flushAll(), wait);
+    }
     this.#toFlush.add(stream);
   }
 
@@ -130,6 +143,7 @@ export class EventStreams implements StreamOwner {
   }
 
   #flushAll(): void {
+    this.#flushedAt = performance.now();
     const streams = [...this.#toFlush];
     this.#toFlush.clear();
     for (const stream of streams) {
