@@ -349,4 +349,33 @@ describe("event streams", () => {
       ana.close();
     });
   });
+
+  test("a reader that takes nothing for --stall-timeout is cut, however little waits for it", async () => {
+    const args = ["--stall-timeout", "1", "--rate", "0", "--ip-rate", "0", "--max-message", "60000"];
+    await withServer(args, async (server) => {
+      const stalled = await Bun.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+        socket: { data: (socket) => socket.pause() },
+      });
+      stalled.write(`GET /api/events?rooms=dev HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`);
+      await server.waitForLog(/Event stream of ci \(127\.0\.0\.1:\d+\) opened on dev\n/);
+      // Enough to fill what the kernel and Bun take, so that some waits in the stream: far below --max-backlog.
+      const { socket: ana } = await jsonClient(server, "?name=ana&room=dev");
+      const big = "x".repeat(50_000);
+      for (let sent = 0; sent < 200; sent++) {
+        ana.send(JSON.stringify({ type: "say", text: `${sent} ${big}` }));
+        if (sent % 20 === 19) await ana.waitForEvent(`message ${sent}`, (e) => e.text?.startsWith(`${sent} `));
+      }
+      const [line] = await server.waitForLog(
+        /Closing the event stream of ci \(127\.0\.0\.1:\d+\): reading nothing for 1 s, (\d+) bytes waiting/,
+        8_000,
+      );
+      console.log(line);
+      const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+      expect(metrics).toContain('chat_closed_connections_total{reason="stalled"} 1');
+      stalled.terminate();
+      ana.close();
+    });
+  });
 });
