@@ -161,6 +161,41 @@ export interface ErrorEvent {
 }
 
 /**
+ * A private message: it reaches every connection of its two people (the sender's too, so that a
+ * second device shows what was sent) and nobody else, and no room's history keeps it.
+ */
+export interface PrivateEvent {
+  type: "dm";
+  from: User;
+  /** Who it is for: the name they hold, and one of their connections' address ("" when offline). */
+  to: User;
+  text: string;
+  /** Server time, ISO 8601. */
+  time: string;
+  /** The id the sender's client gave it, or one the server made: the sender knows its own by it. */
+  id: string;
+  /** Its recipient is a registered person not connected now: it is kept and given at their next login. */
+  kept?: true;
+}
+
+/** The private messages kept for you while you were away, given at login, oldest first. */
+export interface InboxEvent {
+  type: "inbox";
+  messages: PrivateEvent[];
+  /** How many older ones were let go of, past what is kept for one person. */
+  dropped: number;
+}
+
+/**
+ * Whose private messages you refuse, by name (sent on each change, and at login when the list is
+ * kept with your account). Your clients hide these people's room messages too.
+ */
+export interface IgnoringEvent {
+  type: "ignoring";
+  names: string[];
+}
+
+/**
  * This connection's login changed: `name` is the account it is logged in to now (null: a guest).
  * After a login with a password (or a registration), `token` is a session token: a client keeps
  * it (never the password) and presents it on reconnecting (SESSION_PROTOCOL) or with `session`.
@@ -178,6 +213,9 @@ export interface AccountEvent {
 export type ChatEvent =
   | AccountEvent
   | SaidEvent
+  | PrivateEvent
+  | InboxEvent
+  | IgnoringEvent
   | NoticeEvent
   | WelcomeEvent
   | JoinedEvent
@@ -233,6 +271,12 @@ function said(e: Fields): SaidEvent | undefined {
     ...(e.provisional === true && { provisional: true }),
     ...(isString(e.id) && { id: e.id }),
   };
+}
+
+function privateMessage(e: Fields): PrivateEvent | undefined {
+  const [from, to] = [validUser(e.from), validUser(e.to)];
+  if (!from || !to || !isString(e.text) || !isString(e.time) || !isString(e.id)) return undefined;
+  return { type: "dm", from, to, text: e.text, time: e.time, id: e.id, ...(e.kept === true && { kept: true }) };
 }
 
 function notice(e: Fields): NoticeEvent | undefined {
@@ -300,6 +344,13 @@ const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined }
   },
   message: said,
   action: said,
+  dm: privateMessage,
+  inbox: (e) => {
+    const messages = listOf(e.messages, (m) => (m.type === "dm" ? privateMessage(m) : undefined));
+    return messages && isCount(e.dropped) ? { type: "inbox", messages, dropped: e.dropped } : undefined;
+  },
+  ignoring: (e) =>
+    Array.isArray(e.names) && e.names.every(isString) ? { type: "ignoring", names: [...e.names] } : undefined,
   notice,
   welcome,
   joined,

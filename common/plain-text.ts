@@ -2,7 +2,7 @@
  * Events as plain text, one frame each, for clients that asked for no subprotocol (and for the
  * terminal client's pipe mode, which prints the same lines).
  */
-import type { AccountEvent, ChatEvent, User } from "./events";
+import type { AccountEvent, ChatEvent, PrivateEvent, User } from "./events";
 import { describeUser, messagesWere, plural } from "./text";
 
 /** Starts each line of a message after its first, in plain text: a line from a sender never does. */
@@ -11,7 +11,8 @@ const CONTINUATION = "  ";
 /**
  * One event as one text frame. Messages keep the core's form (`<sender>: <text>`); everything the
  * server says itself starts with `*** `, which no message can, since a message starts with its
- * sender. History is marked `[history] `.
+ * sender. History is marked `[history] `, and a private message `[private] `, which no room message
+ * can start with either.
  */
 export function toText(event: ChatEvent): string {
   switch (event.type) {
@@ -23,6 +24,18 @@ export function toText(event: ChatEvent): string {
         event.type === "message" ? `${describeUser(event.from)}: ${text}` : `* ${describeUser(event.from)} ${text}`;
       return event.history ? `[history] ${line}` : line;
     }
+    case "dm":
+      return privateLine(event);
+    case "inbox": {
+      const dropped =
+        event.dropped > 0 ? ` (${plural(event.dropped, "older one was", "older ones were")} let go of)` : "";
+      const came = `${plural(event.messages.length, "private message")} came while you were away${dropped}:`;
+      return [`*** ${came}`, ...event.messages.map(privateLine)].join("\n");
+    }
+    case "ignoring":
+      return event.names.length === 0
+        ? "*** You ignore nobody."
+        : `*** You ignore ${event.names.join(", ")} (their private messages are refused).`;
     case "notice":
       return `*** ${event.text}`;
     case "welcome":
@@ -47,6 +60,12 @@ export function toText(event: ChatEvent): string {
     case "account":
       return `*** ${describeAccount(event)}`;
   }
+}
+
+/** `[private] alice (127.0.0.1:5555) → bob: hi`: marked, so that it cannot pass for a room message. */
+function privateLine({ from, to, text, kept }: PrivateEvent): string {
+  const later = kept ? " (kept for their next login)" : "";
+  return `[private] ${describeUser(from)} → ${to.name}${later}: ${text.replaceAll("\n", `\n${CONTINUATION}`)}`;
 }
 
 /** Someone in a list of people: a person logged in on several connections is listed once, saying so. */

@@ -16,6 +16,7 @@ import {
   DEFAULT_ROOM,
   JOINED_MEMBERS,
   type NoticeEvent,
+  type PrivateEvent,
   type SaidEvent,
   type User,
 } from "../common/events";
@@ -35,6 +36,7 @@ import { type Hub, Member, type MemberSocket, type RoomListeners, type Upgrade }
 import type { Metrics } from "./metrics";
 import { lostNameRefusal, Names } from "./names";
 import { isoNow, notice } from "./notice";
+import { PrivateMessages } from "./private/private";
 import { SlowReaders } from "./readers";
 import { OUTSIDE, type Rooms, topic } from "./rooms";
 import { LocalState } from "./state/local";
@@ -78,6 +80,7 @@ export class Chat implements ChatSink, ChatContext {
   readonly directory: Directory;
   readonly state: SharedState;
   readonly accounts: Accounts;
+  readonly privates: PrivateMessages;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly #version: string;
@@ -101,6 +104,9 @@ export class Chat implements ChatSink, ChatContext {
     this.accounts = new Accounts(this, parts.accounts ?? OPEN_ACCOUNTS);
     this.budgets = new AddressBudgets(limits, clock, this.directory.leases);
     this.readers = new SlowReaders(limits, metrics, log);
+    // Its tables are asked for before the state starts, so that they are loaded with the rest.
+    this.privates = new PrivateMessages(this);
+    this.accounts.loggedIn = (member) => void this.privates.loggedIn(member);
   }
 
   /** What history takes in memory, for /metrics. */
@@ -149,6 +155,8 @@ export class Chat implements ChatSink, ChatContext {
       });
     }
     for (const event of said) this.send(member, event);
+    // Logged in with a session token on arriving: what was kept for it while it was away.
+    if (member.account !== null) void this.privates.loggedIn(member);
     if (nameRefused) this.refuse(member, nameRefused);
     if (roomRefused) this.refuse(member, roomRefused);
     const entering = room === null || roomRefused ? DEFAULT_ROOM : normalizeName(room);
@@ -213,6 +221,10 @@ export class Chat implements ChatSink, ChatContext {
 
   deliverNotice(event: NoticeEvent): void {
     this.#broadcast(event.room, event);
+  }
+
+  deliverPrivate(event: PrivateEvent): void {
+    this.privates.deliver(event);
   }
 
   departed(room: string, user: User): void {

@@ -13,6 +13,7 @@ import type { Logger } from "./log";
 import type { Member } from "./member";
 import type { Metrics } from "./metrics";
 import type { Names } from "./names";
+import type { PrivateMessages } from "./private/private";
 import type { Rooms } from "./rooms";
 import type { SharedState } from "./state/state";
 
@@ -26,6 +27,8 @@ export interface ChatContext {
   readonly state: SharedState;
   /** Who is logged in to which registered name (accounts/). */
   readonly accounts: Accounts;
+  /** Private messages: sending, delivering, ignore lists, what is kept for the offline (private/). */
+  readonly privates: PrivateMessages;
   readonly log: Logger;
   readonly metrics: Metrics;
   /** Sends one event to one member, in its format. */

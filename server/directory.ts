@@ -6,7 +6,7 @@
  * instance, RedisDirectory (redis/directory.ts) shares one chat between instances and falls back to
  * what the local one would answer while Redis is away.
  */
-import type { NoticeEvent, SaidEvent, User } from "../common/events";
+import type { NoticeEvent, PrivateEvent, SaidEvent, User } from "../common/events";
 import type { History } from "./history";
 import type { LeaseSource } from "./leases";
 
@@ -24,6 +24,8 @@ export interface ChatSink {
   deliverSaid(event: SaidEvent, quietly?: boolean): void;
   /** A join, leave or rename announced by another instance: deliver it here. */
   deliverNotice(event: NoticeEvent): void;
+  /** A private message, from any instance: deliver it to its two people's connections here. */
+  deliverPrivate(event: PrivateEvent): void;
   /** Someone of another instance is gone without a word (their instance died): tell the room here. */
   departed(room: string, user: User): void;
   /**
@@ -68,6 +70,13 @@ export interface Directory {
   say(event: Omit<SaidEvent, "seq">): void;
   /** Tells the other instances of a notice delivered here already. */
   notice(event: NoticeEvent): void;
+  /** Has a private message delivered to its two people's connections on every instance, this one included. */
+  tell(event: PrivateEvent): void;
+  /**
+   * Someone of another instance who holds `name` (or a look-alike), as far as this one knows now
+   * (nobody while Redis is away): answered at once, as `elsewhere` is.
+   */
+  namedElsewhere(name: string): User | undefined;
   /** Someone of this instance entered `room`, or was renamed there; or left it. */
   present(room: string, user: User): void;
   absent(room: string, address: string): void;
@@ -124,6 +133,14 @@ export class LocalDirectory implements Directory {
   }
 
   notice(_event: NoticeEvent): void {}
+
+  tell(event: PrivateEvent): void {
+    this.sink.deliverPrivate(event);
+  }
+
+  namedElsewhere(_name: string): User | undefined {
+    return undefined;
+  }
   present(_room: string, _user: User): void {}
   absent(_room: string, _address: string): void {}
   releaseName(_name: string, _address: string, _tokenHash: string, _holdMs: number): void {}

@@ -15,6 +15,7 @@ import { mayChange } from "./changes";
 import type { ChatContext } from "./context";
 import type { Member } from "./member";
 import { isoNow, notice } from "./notice";
+import { privateCommand } from "./private/commands";
 
 /** Replay budget an address needs for `older` to read anything: about one short message. */
 const MIN_PAGE_BYTES = 256;
@@ -37,6 +38,11 @@ export function perform(chat: ChatContext, member: Member, command: Command): vo
       return listRooms(chat, member);
     case "older":
       return older(chat, member, command.before);
+    case "dm":
+    case "reply":
+    case "ignore":
+    case "unignore":
+      return privateCommand(chat, member, command);
     case "help":
       return chat.send(member, { type: "help", commands: HELP });
     case "quit":

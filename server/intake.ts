@@ -32,9 +32,10 @@ export function handleFrame(chat: ChatContext, member: Member, frame: string): v
     if (!(error instanceof CommandError)) throw error;
     return chat.refuse(member, error.refusal);
   }
-  if ((command.type === "say" || command.type === "me") && command.text.length * 3 > maxMessage) {
+  // A message's own text is measured: a private one's, a topic's too.
+  if ("text" in command && command.text.length * 3 > maxMessage) {
     const bytes = Buffer.byteLength(command.text);
-    if (bytes > maxMessage) return tooLong(chat, member, bytes, command.id);
+    if (bytes > maxMessage) return tooLong(chat, member, bytes, "id" in command ? command.id : undefined);
   }
   perform(chat, member, command);
 }

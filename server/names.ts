@@ -71,6 +71,12 @@ export class Names {
     );
   }
 
+  /** This instance's connections that hold `name` (or a look-alike): a private message's recipients here. */
+  holdersOf(name: string): Member[] {
+    const holder = this.#holders.get(nameSkeleton(name));
+    return holder ? [holder] : [];
+  }
+
   /**
    * The member left: its name is held for its token for the grace period, for it to come back to;
    * or freed at once if it left on purpose.

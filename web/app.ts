@@ -12,6 +12,7 @@ import { Connection } from "./connection";
 import { NameForm } from "./name-form";
 import { HistoryPaging } from "./paging";
 import { PeoplePanel } from "./people";
+import { PrivateConversations } from "./private";
 import { EventView, saidLine } from "./render";
 import { PageState } from "./state";
 
@@ -22,12 +23,13 @@ const messageInput = document.getElementById("message") as HTMLTextAreaElement;
 const state = new PageState();
 
 // 2. What shows the events: the people and rooms panel, paging back through the room's history,
-//    what calls the reader back (unread count, mentions, notifications), and the view that takes
-//    each event to its place on the page.
+//    what calls the reader back (unread count, mentions, notifications), the private
+//    conversations, and the view that takes each event to its place on the page.
 const panel = new PeoplePanel(state);
 const paging = new HistoryPaging(state, (message) => saidLine(state, message));
 const attention = new Attention(state);
-const view = new EventView(state, panel, paging, attention);
+const privates = new PrivateConversations(state, attention, () => panel.openDrawer(false));
+const view = new EventView(state, panel, paging, attention, privates);
 
 // 3. The connection, which hands each event to the view and says in the top bar how it is going.
 const connection = new Connection(state, (event) => view.show(event));

@@ -1,6 +1,7 @@
 /**
  * Typing: Enter sends, Shift+Enter starts a new line of the same message (a pasted block stays one
- * message too); slash commands as in the terminal client. Focus stays in the field. Offline, a
+ * message too); slash commands as in the terminal client; with a private conversation on show, a
+ * message goes to its person. Focus stays in the field. Offline, a
  * message waits in the session's outbox and shows at once, marked as waiting, until its echo
  * comes back.
  */
@@ -28,7 +29,7 @@ export function listenToTyping(state: PageState, connection: Connection, panel: 
     const { session } = state;
     if (line.trim() === "" || !session) return;
     messageInput.focus();
-    const command = parseLine(line);
+    const command = toConversation(parseLine(line), state.privateWith);
     if (!command) return;
     const isMessage = command.type === "say" || command.type === "me";
     if (isMessage && tooLong(command.text)) return; // it stays in the field, to be shortened
@@ -43,6 +44,12 @@ export function listenToTyping(state: PageState, connection: Connection, panel: 
     if (command.type === "rooms") panel.roomsTyped();
     if (!state.online && isMessage && id !== undefined) appendPending(command.text, id);
   });
+}
+
+/** With a private conversation on show, a message typed goes to its person. */
+function toConversation(command: Command | undefined, privateWith: string | undefined): Command | undefined {
+  if (command?.type !== "say" || privateWith === undefined) return command;
+  return { type: "dm", to: privateWith, text: command.text };
 }
 
 /** The command typed, or undefined after saying what is wrong with it (the field is emptied). */

@@ -69,13 +69,27 @@ export function refused({ command, message }: Extract<Status, { type: "refused" 
     failPendingMessage(command.id);
     toldRefusals.add(command.id);
   }
-  const typed = command.type === "me" ? `/me ${command.text}` : command.text.replace(/^\//, "//");
+  const typed = asTyped(command);
   if (field.value === "" && !field.disabled) {
     setField(typed);
     return void append("error", `${message} It is back in the field.`);
   }
   const excerpt = typed.length > 60 ? `${typed.slice(0, 60)}…` : typed;
   append("error", `${message} The message: “${excerpt}”`);
+}
+
+/** A message of ours as it would be typed again. */
+function asTyped(command: Extract<Status, { type: "refused" }>["command"]): string {
+  switch (command.type) {
+    case "me":
+      return `/me ${command.text}`;
+    case "dm":
+      return `/msg ${command.to} ${command.text}`;
+    case "reply":
+      return `/r ${command.text}`;
+    case "say":
+      return command.text.replace(/^\//, "//");
+  }
 }
 
 /** True if the error event with this id was told already, by refused(). */

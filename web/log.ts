@@ -9,11 +9,18 @@ import { CAME_AND_WENT_MS, cameAndWentLine, clockTime, NAME_COLOURS, nameColour 
 
 const conversation = document.querySelector<HTMLElement>(".conversation")!;
 const log = document.getElementById("log") as HTMLOListElement;
+/** Where the page's own lines (answers, errors) go: the room's log, or a private conversation's on show. */
+let shown = log;
 
-/** Adds a line to the conversation, keeping the newest in view unless the reader scrolled up. */
-export function add(item: HTMLLIElement): void {
+/** The list on show in the conversation: the room's log (none given), or a private conversation's. */
+export function showList(list: HTMLOListElement = log): void {
+  shown = list;
+}
+
+/** Adds a line to the room's log (or `list`), keeping the newest in view unless the reader scrolled up. */
+export function add(item: HTMLLIElement, list = log): void {
   const atBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 40;
-  log.append(item);
+  list.append(item);
   if (atBottom) conversation.scrollTop = conversation.scrollHeight;
 }
 
@@ -22,7 +29,10 @@ export function clearLog(): void {
   log.replaceChildren();
 }
 
-/** A line of the page's own, or a notice from the server, at `time` (now if none). */
+/**
+ * A line of the page's own, or a notice from the server, at `time` (now if none): a notice in the
+ * room's log, the others where the reader is looking.
+ */
 export function append(kind: "notice" | "info" | "error", text: string, time?: string): HTMLLIElement {
   const item = document.createElement("li");
   item.className = kind;
@@ -30,11 +40,11 @@ export function append(kind: "notice" | "info" | "error", text: string, time?: s
   body.className = "text";
   body.textContent = text;
   item.append(timeElement(time), body);
-  add(item);
+  add(item, kind === "notice" ? log : shown);
   return item;
 }
 
-function timeElement(time: string | undefined): HTMLTimeElement {
+export function timeElement(time: string | undefined): HTMLTimeElement {
   const at = time ? new Date(time) : new Date();
   const element = document.createElement("time");
   element.dateTime = at.toISOString();
@@ -48,7 +58,7 @@ function timeElement(time: string | undefined): HTMLTimeElement {
  * one, so that the first twelve people here all differ. Past twelve, colours repeat.
  */
 const colours = new Map<string, number>();
-function colourOf(key: string): number {
+export function colourOf(key: string): number {
   const known = colours.get(key);
   if (known !== undefined) return known;
   const taken = new Set(colours.values());

@@ -42,8 +42,9 @@ export class HistoryPaging {
     if (conversation.scrollTop > 40 || this.#asking || this.#atStart) return;
     const oldest = oldestShown();
     if (!Number.isFinite(oldest) || oldest <= 1) return;
-    const { online, session } = this.state;
-    if (!online || !session) return;
+    const { online, session, privateWith } = this.state;
+    // A private conversation on show has no history to page through.
+    if (!online || !session || privateWith !== undefined) return;
     session.send({ type: "older", before: String(oldest) });
     this.#asking = true;
   }

@@ -3,20 +3,26 @@
  * in the conversation, the side panel, the title and the notifications.
  */
 import type { ChatEvent, JoinedEvent, NoticeEvent, SaidEvent } from "../common/events";
-import { describeUser as describe, messagesWere } from "../common/text";
+import { describeUser as describe, messagesWere, plural } from "../common/text";
 import { type Attention, mentions } from "./attention";
 import { setMaxMessage, toldAlready } from "./field";
 import { add, append, cameAndWent, clearLog, noteJoin, saidItem, settlePending } from "./log";
 import type { HistoryPaging } from "./paging";
 import type { PeoplePanel } from "./people";
+import type { PrivateConversations } from "./private";
 import type { PageState } from "./state";
 
 const roomTitle = document.getElementById("room") as HTMLSpanElement;
 
-/** A message or action as a line of the log: ours, and those that mention us, stand out. */
+/**
+ * A message or action as a line of the log: ours, and those that mention us, stand out; one from
+ * someone we ignore is there but hidden.
+ */
 export function saidLine(state: PageState, event: SaidEvent): HTMLLIElement {
   const own = state.isMe(event.from);
-  return saidItem(event, { own, mention: !own && mentions(event.text, state.myName) });
+  const item = saidItem(event, { own, mention: !own && mentions(event.text, state.myName) });
+  item.hidden = state.session?.ignoring.hides(event.from) ?? false;
+  return item;
 }
 
 export class EventView {
@@ -25,6 +31,7 @@ export class EventView {
     private readonly panel: PeoplePanel,
     private readonly paging: HistoryPaging,
     private readonly attention: Attention,
+    private readonly privates: PrivateConversations,
   ) {}
 
   /** Each event the session hands on, in the order it came. */
@@ -48,6 +55,21 @@ export class EventView {
         return this.panel.roomsCame(event.rooms);
       case "earlier":
         return this.paging.earlier(event);
+      case "dm":
+        return this.privates.came(event);
+      case "inbox":
+        append(
+          "info",
+          `${plural(event.messages.length, "private message")} came while you were away${event.dropped > 0 ? ` (${plural(event.dropped, "older one was", "older ones were")} let go of)` : ""}: see Private.`,
+        );
+        return this.privates.inbox(event);
+      case "ignoring":
+        return void append(
+          "info",
+          event.names.length === 0
+            ? "You ignore nobody."
+            : `You ignore ${event.names.join(", ")} (their private and room messages are hidden).`,
+        );
       case "help":
         return void append("info", ["Commands:", ...event.commands.map((c) => `${c.usage}  ${c.help}`)].join("\n"));
       case "error":
@@ -73,6 +95,7 @@ export class EventView {
 
   /** A message or action: ours settles its waiting copy; another's may call the reader back. */
   #said(event: SaidEvent): void {
+    if (this.state.session?.ignoring.hides(event.from)) return void add(saidLine(this.state, event));
     if (!event.history && this.state.isMe(event.from)) settlePending(event.id, event.text);
     else if (!event.history) {
       this.attention.cameIn();

@@ -24,6 +24,8 @@ export class PageState {
   announceLimit = Infinity;
   /** The rooms with people in them, as last told, and how many. */
   rooms: RoomCount[] = [];
+  /** The person whose private conversation is on show instead of the room's, if any (private.ts). */
+  privateWith: string | undefined = undefined;
 
   /** True if `user` is us. */
   isMe(user: User): boolean {

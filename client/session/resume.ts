@@ -8,9 +8,12 @@
  * by sender and id, so that their numbered copies, which come later, are not shown again.
  */
 import type { Command } from "../../common/commands";
-import type { JoinedEvent, SaidEvent } from "../../common/events";
+import type { JoinedEvent, PrivateEvent, SaidEvent } from "../../common/events";
 
-type Said = Extract<Command, { type: "say" | "me" }>;
+/** What we send that comes back to us, known by its id: a message, an action, a private message. */
+export type Said = Extract<Command, { type: "say" | "me" | "dm" | "reply" }>;
+export const comesBack = (command: Command): command is Said =>
+  command.type === "say" || command.type === "me" || command.type === "dm" || command.type === "reply";
 
 /** Provisional messages remembered, at most: far more than a partition's worth in one room. */
 const PROVISIONAL_KEPT = 1000;
@@ -33,7 +36,17 @@ export class Resume {
   }
 
   sent(command: Command): void {
-    if (command.type === "say" || command.type === "me") this.#unconfirmed.push(command);
+    if (comesBack(command)) this.#unconfirmed.push(command);
+  }
+
+  /** Private messages that may have reached their person but never came back: not sent again, in case. */
+  #unsure = 0;
+
+  /** How many private messages were not sent again since last asked. */
+  takeUnsure(): number {
+    const unsure = this.#unsure;
+    this.#unsure = 0;
+    return unsure;
   }
 
   /** Messages and actions sent that have not come back. */
@@ -76,8 +89,13 @@ export class Resume {
     return [];
   }
 
+  /** A private message of ours (`own`) came back: it is not waited for any more. */
+  private(event: PrivateEvent, own: boolean): void {
+    if (own) this.#confirm(event);
+  }
+
   /** One of ours came back: it is known by its id. */
-  #confirm(event: SaidEvent): void {
+  #confirm(event: SaidEvent | PrivateEvent): void {
     if (event.id === undefined) return;
     const at = this.#unconfirmed.findIndex((c) => c.id === event.id);
     if (at >= 0) this.#unconfirmed.splice(at, 1);
@@ -89,11 +107,18 @@ export class Resume {
     return at >= 0 ? this.#unconfirmed.splice(at, 1)[0] : undefined;
   }
 
-  /** After a reconnect, what we sent and did not see come back never arrived. */
+  /**
+   * After a reconnect, a message we sent and did not see come back never arrived: the room's
+   * replay would have had it. A private message is in no replay: it may have arrived, so it is
+   * counted as unsure rather than sent twice.
+   */
   #complete(): Said[] {
     if (!this.resuming) return [];
     this.resuming = false;
-    return this.#unconfirmed.splice(0);
+    const unconfirmed = this.#unconfirmed.splice(0);
+    const resent = unconfirmed.filter((c) => c.type === "say" || c.type === "me");
+    this.#unsure += unconfirmed.length - resent.length;
+    return resent;
   }
 }
 

@@ -18,7 +18,14 @@
 import { backoffDelay } from "../../common/backoff";
 import { refusesName } from "../../common/codes";
 import { type Command, parseTyped } from "../../common/commands";
-import { type ChatEvent, decodeEvent, type User, type WelcomeEvent } from "../../common/events";
+import {
+  type ChatEvent,
+  decodeEvent,
+  type JoinedEvent,
+  type PrivateEvent,
+  type User,
+  type WelcomeEvent,
+} from "../../common/events";
 import { screenSafe } from "../../common/text";
 import {
   ConnectError,
@@ -29,11 +36,10 @@ import {
   type OpenWebSocket,
   openSocket,
 } from "./connect";
+import { IgnoreList } from "./ignoring";
 import { MAX_QUEUED, Outbox } from "./outbox";
-import { Resume } from "./resume";
+import { comesBack, Resume, type Said } from "./resume";
 import { Whereabouts } from "./whereabouts";
-
-type Said = Extract<Command, { type: "say" | "me" }>;
 
 /** An id for one of our messages: random, so that nobody else's can have it by chance. */
 function messageId(): string {
@@ -42,6 +48,10 @@ function messageId(): string {
     .replace(/\+/g, "-")
     .replace(/\//g, "_");
 }
+
+/** Why a private message sent just before a drop is not sent again. */
+const UNSURE_PRIVATE =
+  "they were private, and the connection dropped before the server confirmed them; they may have arrived, so they are not sent twice";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -80,6 +90,8 @@ export type Status =
 export class ChatSession {
   /** Who we are and where, from the events as they come. */
   readonly where = new Whereabouts();
+  /** Whom we ignore: the terminal and the page hide their room messages. */
+  readonly ignoring = new IgnoreList();
   #onEvent: ((event: ChatEvent, raw: string) => void) | undefined;
   #onStatus: (status: Status) => void = () => {};
   /** Events that came before anyone listened (the welcome, at least). */
@@ -100,6 +112,8 @@ export class ChatSession {
   #in = false;
   /** The name asked for on connecting, however it was given. */
   #askedName = "";
+  /** Reconnected, and not yet back in the room: what the server forgot (our ignore list) is sent again then. */
+  #rejoining = false;
 
   private constructor(readonly options: SessionOptions) {}
 
@@ -147,12 +161,12 @@ export class ChatSession {
 
   /**
    * Sends a command now if the rate allows, otherwise as soon as it does (or once reconnected). A
-   * message or action gets an id of ours (returned), which the server gives back with it: that is
-   * how it is known as ours when it comes back, whatever the server did to its text.
+   * message, an action or a private message gets an id of ours (returned), which the server gives
+   * back with it: that is how it is known as ours when it comes back, whatever the server did to
+   * its text.
    */
   send(command: Command): string | undefined {
-    const sent =
-      command.type === "say" || command.type === "me" ? { ...command, id: command.id ?? messageId() } : command;
+    const sent = comesBack(command) ? { ...command, id: command.id ?? messageId() } : command;
     if (!this.#outbox.add(sent))
       this.#onStatus({ type: "not-sent", count: 1, why: `more than ${MAX_QUEUED} are waiting to be sent` });
     return "id" in sent ? sent.id : undefined;
@@ -268,10 +282,12 @@ export class ChatSession {
     if (!decoded) return;
     const event = screenSafe(decoded);
     this.where.observe(event);
+    if (!this.ignoring.observe(event)) return;
     if (event.type === "welcome") this.#welcomed(event);
-    if (event.type === "joined") this.#resend(this.#resume.joined(event));
+    if (event.type === "joined") this.#rejoined(event);
     if (!this.#in && this.#entering(event)) return;
     if (event.type === "error" && event.id !== undefined) this.#refused(event.id, event.message, event.code);
+    if (event.type === "dm" && !this.#privately(event)) return;
     const said = event.type === "message" || event.type === "action";
     const before = this.#resume.unconfirmed;
     const fresh = !said || this.#resume.said(event, this.where.wasMe(event.from));
@@ -302,6 +318,22 @@ export class ChatSession {
     return false;
   }
 
+  /** In a room: after a reconnection, the server is given our ignore list again, and the resume goes on. */
+  #rejoined(event: JoinedEvent): void {
+    if (this.#rejoining) this.#outbox.putBack(this.ignoring.resend());
+    this.#rejoining = false;
+    this.#resend(this.#resume.joined(event));
+  }
+
+  /** A private message: ours is confirmed; false for one from someone we ignore, not to be shown. */
+  #privately(event: PrivateEvent): boolean {
+    const own = this.where.wasMe(event.from);
+    const before = this.#resume.unconfirmed;
+    this.#resume.private(event, own);
+    if (this.#resume.unconfirmed < before) this.#progress();
+    return own || !this.ignoring.hides(event.from);
+  }
+
   /** The server refused our message with this id: it is not waited for any more, and the user is told which. */
   #refused(id: string, message: string, code: string): void {
     const command = this.#resume.refused(id);
@@ -315,10 +347,15 @@ export class ChatSession {
     else this.#early.push([event, raw]);
   }
 
-  /** The resume is complete: what never arrived goes out again, ahead of what was typed since. */
+  /**
+   * The resume is complete: what never arrived goes out again, ahead of what was typed since; the
+   * user is told of private messages that may not have arrived (they are not sent twice).
+   */
   #resend(commands: Command[]): void {
     this.#outbox.putBack(commands);
     this.#outbox.flush();
+    const unsure = this.#resume.takeUnsure();
+    if (unsure > 0) this.#onStatus({ type: "not-sent", count: unsure, why: UNSURE_PRIVATE });
   }
 
   /** The connection dropped: say so, and reconnect unless the server meant it. */
@@ -339,6 +376,7 @@ export class ChatSession {
       try {
         const socket = await openSocket(this.#connectUrl(), this.shownUrl, this.options);
         this.#resume.resuming = true;
+        this.#rejoining = true;
         this.#attach(socket);
         this.#onStatus({ type: "reconnected" });
         return;

@@ -5,8 +5,10 @@
  * which leaves it out when NO_COLOR is set or the output is not a terminal.
  */
 import { styleText } from "node:util";
-import type { ChatEvent, User } from "../../common/events";
-import { clockTime, forTerminal, type NAME_COLOURS, nameColour } from "../../common/text";
+import type { ChatEvent, PrivateEvent, User } from "../../common/events";
+import { nameSkeleton } from "../../common/lookalikes";
+import { clockTime, forTerminal, type NAME_COLOURS, nameColour, plural } from "../../common/text";
+import type { IgnoreList } from "../session/ignoring";
 import type { Whereabouts } from "../session/whereabouts";
 
 /** Starts each line of a message after its first: as wide as the time and the space after it. */
@@ -34,9 +36,18 @@ export const NAME_PALETTE = [
   "redBright",
 ] as const satisfies { length: typeof NAME_COLOURS };
 
-/** How events look on the terminal; who "you" are comes from the session's whereabouts. */
+/** A private message's gutter and the colour of its arrow: unlike any room line's. */
+const PRIVATE = "magenta";
+
+/**
+ * How events look on the terminal; who "you" are comes from the session's whereabouts, and whose
+ * room messages are hidden from its ignore list.
+ */
 export class TerminalView {
-  constructor(private readonly where: Whereabouts) {}
+  constructor(
+    private readonly where: Whereabouts,
+    private readonly ignoring?: IgnoreList,
+  ) {}
 
   /** The input line's title: who you are and where. */
   title(): string {
@@ -62,6 +73,7 @@ export class TerminalView {
       }
       case "message":
       case "action": {
+        if (this.ignoring?.hides(event.from)) return undefined;
         const own = this.where.isMe(event.from);
         // Lines after the first start under the text, never at the time: no line a sender writes
         // can look like a line of its own (`12:00  bob: …`).
@@ -83,11 +95,29 @@ export class TerminalView {
         };
       case "rooms":
         return { text: `Rooms: ${event.rooms.map((r) => `${forTerminal(r.name)} (${r.members})`).join(", ")}` };
-      case "earlier":
-        if (event.messages.length === 0) return { text: dim(`Nothing earlier in ${forTerminal(event.room)}.`) };
+      case "earlier": {
+        const shown = event.messages.filter((m) => !this.ignoring?.hides(m.from));
+        if (shown.length === 0) return { text: dim(`Nothing earlier in ${forTerminal(event.room)}.`) };
+        return { text: shown.map((m) => this.render({ ...m, history: true })!.text).join("\n"), gutter: dim("┊") };
+      }
+      case "dm":
+        return { text: this.#private(event), gutter: styleText(PRIVATE, "»") };
+      case "inbox": {
+        const dropped =
+          event.dropped > 0 ? ` (${plural(event.dropped, "older one was", "older ones were")} let go of)` : "";
+        const came = `${plural(event.messages.length, "private message")} came while you were away${dropped}:`;
         return {
-          text: event.messages.map((m) => this.render({ ...m, history: true })!.text).join("\n"),
-          gutter: dim("┊"),
+          text: [came, ...event.messages.map((m) => this.#private(m))].join("\n"),
+          gutter: styleText(PRIVATE, "»"),
+        };
+      }
+      case "ignoring":
+        return {
+          text: dim(
+            event.names.length === 0
+              ? "You ignore nobody."
+              : `You ignore ${event.names.map(forTerminal).join(", ")} (their private and room messages are hidden).`,
+          ),
         };
       case "help":
         return {
@@ -96,6 +126,26 @@ export class TerminalView {
       case "error":
         return { text: styleText("yellow", forTerminal(event.message)), gutter: styleText("yellow", "▲") };
     }
+  }
+
+  /**
+   * A private message: `12:00  alice (127.0.0.1:5555) → you: hi`, or `12:00  you → bob: hi` for
+   * ours (from this device or another), the arrow and its side in the private colour.
+   */
+  #private(event: PrivateEvent): string {
+    const ours = this.where.wasMe(event.from) || this.#isMyName(event.from.name);
+    const mark = (text: string) => styleText(["bold", PRIVATE], text);
+    const later = event.kept ? styleText("dim", " (kept for their next login)") : "";
+    const said = forTerminal(event.text).replaceAll("\n", `\n${CONTINUATION}`);
+    const who = ours
+      ? `${mark("you →")} ${this.who({ name: event.to.name, address: "" })}${later}`
+      : `${this.who(event.from)} ${mark("→ you")}`;
+    return `${styleText("dim", clockTime(event.time))}  ${who}: ${said}`;
+  }
+
+  #isMyName(name: string | null): boolean {
+    const mine = this.where.me?.name;
+    return !!name && !!mine && nameSkeleton(name) === nameSkeleton(mine);
   }
 
   /** A person as shown in a line: the name in its colour (yours in green) and the address dimmed. */
@@ -107,6 +157,6 @@ export class TerminalView {
       label,
     );
     const bot = user.bot ? ` ${styleText("dim", "[bot]")}` : "";
-    return user.name ? `${styled}${bot} ${styleText("dim", `(${forTerminal(user.address)})`)}` : styled;
+    return user.name && user.address ? `${styled}${bot} ${styleText("dim", `(${forTerminal(user.address)})`)}` : styled;
   }
 }

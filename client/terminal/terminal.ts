@@ -117,7 +117,7 @@ class ChatScreen {
     private readonly session: ChatSession,
     private readonly url: string,
   ) {
-    this.#view = new TerminalView(session.where);
+    this.#view = new TerminalView(session.where, session.ignoring);
     this.input = new InputLine({
       title: "Message",
       hint: "Enter sends · /help lists commands · /quit leaves",
@@ -223,7 +223,7 @@ class ChatScreen {
 
 /**
  * The size of `line` in bytes as the server holds it to its --max-message: a message's own text
- * (not the JSON around it), or, for another command, the frame.
+ * (a private one's too; not the JSON around it), or, for another command, the frame.
  */
 function sizeAsServerCounts(line: string): number {
   let command: Command;
@@ -233,7 +233,5 @@ function sizeAsServerCounts(line: string): number {
     if (!(error instanceof CommandError)) throw error;
     command = { type: "say", text: line };
   }
-  return command.type === "say" || command.type === "me"
-    ? Buffer.byteLength(command.text)
-    : Buffer.byteLength(JSON.stringify(command));
+  return "text" in command ? Buffer.byteLength(command.text) : Buffer.byteLength(JSON.stringify(command));
 }

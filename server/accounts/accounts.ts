@@ -82,6 +82,8 @@ export class Accounts {
   readonly #outside = new Map<Member, { room: string; since: number | null }>();
   /** Who registers which name right now: that name being registered does not take it from them. */
   readonly registering = new Map<string, Member>();
+  /** Called once a connection has logged in with its password (set by the chat: private messages kept for it). */
+  loggedIn: (member: Member) => void = () => {};
 
   constructor(
     private readonly chat: AccountChat,
@@ -148,6 +150,11 @@ export class Accounts {
     this.#outside.delete(member);
   }
 
+  /** This instance's connections logged in to the account under `key` (accountKey). */
+  connectionsOf(key: string): Iterable<Member> {
+    return this.#byAccount.get(key) ?? [];
+  }
+
   /** The session `member` logged in with, if any. */
   sessionOf(member: Member): string | undefined {
     return this.#sessionOf.get(member);
@@ -170,9 +177,11 @@ export class Accounts {
     // A registration: the same name, registered now, as the others instances' lists should say.
     else if (member.room !== OUTSIDE) this.chat.directory.present(member.room, member.user);
     const waiting = this.#outside.get(member);
-    if (!waiting) return;
-    this.#outside.delete(member);
-    this.chat.enter(member, waiting.room, { firstRoom: true, since: waiting.since });
+    if (waiting) {
+      this.#outside.delete(member);
+      this.chat.enter(member, waiting.room, { firstRoom: true, since: waiting.since });
+    }
+    this.loggedIn(member);
   }
 
   /**

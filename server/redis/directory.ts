@@ -18,7 +18,7 @@
  * published to the others, which skip their own.
  */
 
-import type { NoticeEvent, SaidEvent, User } from "../../common/events";
+import type { NoticeEvent, PrivateEvent, SaidEvent, User } from "../../common/events";
 import { type Answer, type ChatSink, type ClaimAnswer, type Directory, LocalDirectory } from "../directory";
 import type { History } from "../history";
 import type { Logger } from "../log";
@@ -36,7 +36,17 @@ import { Liveness } from "./liveness";
 /** What the chat does differently once it is shared. */
 type Operations = Pick<
   Directory,
-  "say" | "notice" | "present" | "absent" | "claimName" | "releaseName" | "elsewhere" | "roomsElsewhere" | "health"
+  | "say"
+  | "notice"
+  | "tell"
+  | "namedElsewhere"
+  | "present"
+  | "absent"
+  | "claimName"
+  | "releaseName"
+  | "elsewhere"
+  | "roomsElsewhere"
+  | "health"
 >;
 
 export interface RedisOptions {
@@ -76,6 +86,10 @@ export class RedisDirectory extends LocalDirectory {
     say: (event) => this.#batches.say(event),
     notice: (event) =>
       this.#failures.watch("notice", this.#link.publish(envelopes.noticeEnvelope(this.instance, event))),
+    // Every instance delivers it as it comes back, this one included.
+    tell: (event) =>
+      this.#failures.watch("private", this.#link.publish(envelopes.privateEnvelope(this.instance, event))),
+    namedElsewhere: (name) => this.#people.others.named(name),
     present: (room, user) => this.#people.present(room, user),
     absent: (room, address) => this.#people.absent(room, address),
     claimName: (name, address, tokenHash) => this.#names.claim(name, address, tokenHash),
@@ -91,6 +105,8 @@ export class RedisDirectory extends LocalDirectory {
     // once Redis is back (healing.ts).
     say: (event) => this.#healing.sayAlone(event),
     notice: (event) => super.notice(event),
+    tell: (event) => super.tell(event),
+    namedElsewhere: (name) => super.namedElsewhere(name),
     present: (room, user) => super.present(room, user),
     absent: (room, address) => super.absent(room, address),
     claimName: (name, address, tokenHash) => {
@@ -164,6 +180,14 @@ export class RedisDirectory extends LocalDirectory {
     // What was said before it in this turn goes first, so the others hear "bye" before "left".
     this.#batches.flush();
     this.#now.notice(event);
+  }
+
+  override tell(event: PrivateEvent): void {
+    this.#now.tell(event);
+  }
+
+  override namedElsewhere(name: string): User | undefined {
+    return this.#now.namedElsewhere(name);
   }
 
   override present(room: string, user: User): void {
@@ -281,6 +305,8 @@ export class RedisDirectory extends LocalDirectory {
         // Our own notices were delivered here already.
         if (envelope.instance !== this.instance) this.sink.deliverNotice(envelope.notice);
         return;
+      case "private":
+        return this.sink.deliverPrivate(envelope.event);
       case "presence":
         return this.#people.heard(envelope.instance, envelope.room, envelope.address, envelope.user);
       case "nameLost":

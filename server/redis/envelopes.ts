@@ -16,10 +16,19 @@
  * - presence, `{"v":1,"instance":…,"presence":{"room":…,"address":…,"user":…}}`, without a user
  *   for someone who left;
  * - a name lost, `{"v":1,"instance":…,"nameLost":{"instance":…,"address":…,"name":…}}`, published
- *   by REGISTER_NAME_SCRIPT: the name's holder on that instance lost it to an earlier claim.
+ *   by REGISTER_NAME_SCRIPT: the name's holder on that instance lost it to an earlier claim;
+ * - a private message, `{"v":1,"instance":…,"dm":{…}}`, the event itself (common/events.ts): every
+ *   instance, the sender's included, delivers it to the connections of its two people there.
  * A members hash's value is `{"v":1,"instance":…,"user":…}`.
  */
-import { type NoticeEvent, type SaidEvent, type User, validEvent, validUser } from "../../common/events";
+import {
+  type NoticeEvent,
+  type PrivateEvent,
+  type SaidEvent,
+  type User,
+  validEvent,
+  validUser,
+} from "../../common/events";
 
 export const VERSION = 1;
 
@@ -45,6 +54,9 @@ export const roomEntryPrefix = (id: string) => `{"v":${VERSION},"batch":${JSON.s
 export const noticeEnvelope = (instance: string, notice: NoticeEvent) =>
   JSON.stringify({ v: VERSION, instance, notice });
 
+export const privateEnvelope = (instance: string, event: PrivateEvent) =>
+  JSON.stringify({ v: VERSION, instance, dm: event });
+
 /** Someone of `instance` is in `room` as `user`, or (no user) left it. */
 export const presenceEnvelope = (instance: string, room: string, address: string, user?: User) =>
   JSON.stringify({ v: VERSION, instance, presence: { room, address, user } });
@@ -62,6 +74,7 @@ export type Envelope =
   | { kind: "notice"; instance: string; notice: NoticeEvent }
   | { kind: "presence"; instance: string; room: string; address: string; user: User | undefined }
   | { kind: "nameLost"; instance: string; address: string; name: string }
+  | { kind: "private"; instance: string; event: PrivateEvent }
   | Skipped;
 
 const MALFORMED: Skipped = { kind: "skipped", reason: "malformed" };
@@ -78,7 +91,7 @@ function versioned(text: string): Record<string, unknown> | Skipped {
 export function readEnvelope(message: string): Envelope {
   const envelope = versioned(message);
   if (isSkipped(envelope)) return envelope;
-  const { instance, batch, first, notice, presence, nameLost } = envelope;
+  const { instance, batch, first, notice, presence, nameLost, dm } = envelope;
   if (typeof instance !== "string") return MALFORMED;
   if (Number.isSafeInteger(batch) && Array.isArray(first) && first.every(Number.isSafeInteger))
     return { kind: "header", instance, batch: batch as number, first: first as number[] };
@@ -92,6 +105,10 @@ export function readEnvelope(message: string): Envelope {
     const checked = user === undefined ? undefined : validUser(user);
     if (typeof room !== "string" || typeof address !== "string" || (user !== undefined && !checked)) return MALFORMED;
     return { kind: "presence", instance, room, address, user: checked };
+  }
+  if (dm !== undefined) {
+    const event = validEvent(dm);
+    return event?.type === "dm" ? { kind: "private", instance, event } : MALFORMED;
   }
   if (isObject(nameLost)) {
     const { instance: holder, address, name } = nameLost;

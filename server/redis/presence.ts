@@ -4,6 +4,7 @@
  * that counting a room or listing it never waits for Redis.
  */
 import type { User } from "../../common/events";
+import { nameSkeleton } from "../../common/lookalikes";
 
 interface Someone {
   instance: string;
@@ -13,17 +14,32 @@ interface Someone {
 export class Presence {
   /** Room → address → who, and on which instance. */
   readonly #rooms = new Map<string, Map<string, Someone>>();
+  /** Who holds each name (by its skeleton), by address: for a private message to find its person. */
+  readonly #names = new Map<string, Map<string, User>>();
 
   enter(instance: string, room: string, user: User): void {
     let people = this.#rooms.get(room);
     if (!people) this.#rooms.set(room, (people = new Map()));
+    this.#unname(people.get(user.address));
     people.set(user.address, { instance, user });
+    if (user.name) {
+      const key = nameSkeleton(user.name);
+      let holders = this.#names.get(key);
+      if (!holders) this.#names.set(key, (holders = new Map()));
+      holders.set(user.address, user);
+    }
   }
 
   leave(room: string, address: string): void {
     const people = this.#rooms.get(room);
+    this.#unname(people?.get(address));
     people?.delete(address);
     if (people?.size === 0) this.#rooms.delete(room);
+  }
+
+  /** Someone here who holds `name`, or a look-alike, if anyone does. */
+  named(name: string): User | undefined {
+    return this.#names.get(nameSkeleton(name))?.values().next().value;
   }
 
   /** How many people `room` has, and who, read as far as wanted (joined lists only the first). */
@@ -49,6 +65,7 @@ export class Presence {
     for (const [room, people] of this.#rooms) {
       for (const [address, someone] of people) {
         if (someone.instance !== instance) continue;
+        this.#unname(someone);
         people.delete(address);
         dropped.push({ room, user: someone.user });
       }
@@ -59,6 +76,15 @@ export class Presence {
 
   clear(): void {
     this.#rooms.clear();
+    this.#names.clear();
+  }
+
+  #unname(someone: Someone | undefined): void {
+    if (!someone?.user.name) return;
+    const key = nameSkeleton(someone.user.name);
+    const holders = this.#names.get(key);
+    holders?.delete(someone.user.address);
+    if (holders?.size === 0) this.#names.delete(key);
   }
 }
 

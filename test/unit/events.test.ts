@@ -43,6 +43,13 @@ const EVENTS: ChatEvent[] = [
   { type: "members", room: "chat", members: [alice] },
   { type: "rooms", rooms: [{ name: "chat", members: 2 }] },
   { type: "help", commands: [{ usage: "/who", help: "list who is in your room" }] },
+  { type: "dm", from: alice, to: { name: "bob", address: "" }, text: "hi", time: "t", id: "d1", kept: true },
+  {
+    type: "inbox",
+    messages: [{ type: "dm", from: alice, to: { name: "bob", address: "" }, text: "hi", time: "t", id: "d1" }],
+    dropped: 2,
+  },
+  { type: "ignoring", names: ["carol"] },
   { type: "error", message: "no", code: "bad-command" },
   { type: "error", message: "The name 'alice' is taken; choose another.", code: "name-taken" },
   { type: "error", message: "That message is 70000 bytes; the limit is 65536.", code: "too-long", id: "m1" },

@@ -4,7 +4,7 @@
  * the channel (`hear`). `numberLikeRedis` plays SAY_SCRIPT's part: the numbers and what it
  * publishes, without the history. Also a sink, a log and metrics to hand the parts.
  */
-import type { NoticeEvent, SaidEvent, User } from "../../common/events";
+import type { NoticeEvent, PrivateEvent, SaidEvent, User } from "../../common/events";
 import type { ChatSink } from "../../server/directory";
 import { Logger } from "../../server/log";
 import type { LinkHandlers, LinkLife } from "../../server/redis/link";
@@ -105,6 +105,7 @@ export function numberLikeRedis(link: FakeLink): (args: string[]) => number {
 export class FakeSink implements ChatSink {
   readonly said: SaidEvent[] = [];
   readonly notices: NoticeEvent[] = [];
+  readonly privates: PrivateEvent[] = [];
   readonly departures: [room: string, user: User][] = [];
   readonly namesLost: [address: string, name: string][] = [];
   people: { room: string; user: User; tokenHash: string }[] = [];
@@ -114,6 +115,9 @@ export class FakeSink implements ChatSink {
   }
   deliverNotice(event: NoticeEvent): void {
     this.notices.push(event);
+  }
+  deliverPrivate(event: PrivateEvent): void {
+    this.privates.push(event);
   }
   departed(room: string, user: User): void {
     this.departures.push([room, user]);

@@ -4,7 +4,7 @@
  * directory answers as a single instance does; envelopes of another version are skipped.
  */
 import { expect, test } from "bun:test";
-import type { NoticeEvent, User } from "../../common/events";
+import type { NoticeEvent, PrivateEvent, User } from "../../common/events";
 import { LocalDirectory } from "../../server/directory";
 import { History } from "../../server/history";
 import { RedisDirectory } from "../../server/redis/directory";
@@ -129,6 +129,12 @@ test("every envelope written is read back as written", () => {
     user: alice,
   });
   expect(envelopes.readEnvelope(envelopes.presenceEnvelope("i", "lobby", alice.address)).kind).toBe("presence");
+  const dm: PrivateEvent = { type: "dm", from: alice, to: bob, text: "x", time: "t", id: "d", kept: true };
+  expect(envelopes.readEnvelope(envelopes.privateEnvelope("i", dm))).toEqual({
+    kind: "private",
+    instance: "i",
+    event: dm,
+  });
   expect(envelopes.readMember(envelopes.memberEntry("i", alice))).toEqual({ instance: "i", user: alice });
   const id = envelopes.batchId("i", 3);
   const entry = envelopes.roomEntry(id, [said("lobby", "x")]);
@@ -165,4 +171,42 @@ test("failures are counted each time and logged at most once per kind every 10 s
     "Redis: say failed (OOM)",
     "Redis: presence failed (Connection closed) (and 5 more like it in the last 12 s)",
   ]);
+});
+
+test("a private message: delivered here at once while Redis is away; once connected, published, and delivered as it comes back", async () => {
+  const { link, sink, metrics, directory } = await setUp();
+  const message: PrivateEvent = {
+    type: "dm",
+    from: alice,
+    to: bob,
+    text: "psst",
+    time: "2025-01-01T00:00:00.000Z",
+    id: "p1",
+  };
+  directory.tell(message);
+  expect(sink.privates).toEqual([message]);
+  expect(link.published).toEqual([]);
+
+  await link.connect();
+  // Who holds which name elsewhere, from presence: renames and leaving follow.
+  link.hear(envelopes.presenceEnvelope("other", "lobby", bob.address, bob));
+  expect(directory.namedElsewhere("BOB")).toEqual(bob);
+  link.hear(envelopes.presenceEnvelope("other", "lobby", bob.address, { ...bob, name: "robert" }));
+  expect(directory.namedElsewhere("bob")).toBeUndefined();
+  expect(directory.namedElsewhere("robert")).toEqual({ ...bob, name: "robert" });
+  link.hear(envelopes.presenceEnvelope("other", "lobby", bob.address));
+  expect(directory.namedElsewhere("robert")).toBeUndefined();
+
+  directory.tell({ ...message, id: "p2" });
+  expect(link.published.map((m) => JSON.parse(m))).toEqual([
+    { v: 1, instance: directory.instance, dm: { ...message, id: "p2" } },
+  ]);
+  expect(sink.privates).toHaveLength(1); // not yet: it comes back through the channel, as everyone's
+  link.hear(link.published[0]!);
+  link.hear(envelopes.privateEnvelope("other", { ...message, id: "p3", from: bob, to: alice }));
+  expect(sink.privates.map((e) => e.id)).toEqual(["p1", "p2", "p3"]);
+  // A private envelope that is not a private message is skipped, and counted.
+  link.hear(JSON.stringify({ v: 1, instance: "other", dm: { type: "message", text: "x" } }));
+  expect(sink.privates).toHaveLength(3);
+  expect(metrics.redisSkipped.get("malformed")).toBe(1);
 });

@@ -1,0 +1,67 @@
+/**
+ * The private-message commands of a connection: `/msg NAME TEXT` (`dm`), `/r TEXT` (`reply`),
+ * `/ignore NAME` and `/unignore NAME`. Sending goes through sendPrivate (private.ts), after the
+ * budget of different people an address may write to (recipients.ts); the message budgets were
+ * spent already, as for any frame (intake.ts).
+ */
+import { refusal } from "../../common/codes";
+import type { Command } from "../../common/commands";
+import { nameProblem, normalizeName } from "../../common/text";
+import type { ChatContext } from "../context";
+import { whenAnswered } from "../directory";
+import type { Member } from "../member";
+import { Ignores, MAX_IGNORED } from "./ignores";
+import { RECIPIENTS_PER_WINDOW, WINDOW_MS } from "./recipients";
+
+type PrivateCommand = Extract<Command, { type: "dm" | "reply" | "ignore" | "unignore" }>;
+
+export function privateCommand(chat: ChatContext, member: Member, command: PrivateCommand): void {
+  switch (command.type) {
+    case "dm":
+      return write(chat, member, command.to, command.text, command.id);
+    case "reply": {
+      const to = chat.privates.lastFrom(member);
+      if (to !== undefined) return write(chat, member, to, command.text, command.id);
+      const nobody = "Nobody has written to you privately yet; /msg NAME TEXT writes to someone.";
+      return chat.refuse(member, refusal("not-found", nobody), command.id);
+    }
+    case "ignore":
+    case "unignore":
+      return ignore(chat, member, command.name, command.type === "ignore");
+  }
+}
+
+function write(chat: ChatContext, member: Member, to: string, text: string, id: string | undefined): void {
+  const waitMs = chat.privates.recipients.take(member.budget, to);
+  if (waitMs > 0) {
+    chat.metrics.refusedRate++;
+    const seconds = Math.ceil(waitMs / 1000);
+    const why = `Your address has written privately to ${RECIPIENTS_PER_WINDOW} different people in the last ${WINDOW_MS / 1000} s: wait ${seconds} s, or write to someone you wrote to just now.`;
+    return chat.refuse(member, refusal("rate-limited", why), id);
+  }
+  whenAnswered(
+    chat.privates.send(member.user, to, text, id),
+    (sent) => void ("code" in sent && chat.refuse(member, sent, id)),
+    (error) => chat.log.line(`A private message from ${member.address} failed: ${error}`),
+  );
+}
+
+function ignore(chat: ChatContext, member: Member, wanted: string, ignored: boolean): void {
+  const name = normalizeName(wanted);
+  const problem = nameProblem(name);
+  if (problem) return chat.refuse(member, refusal("name-invalid", problem));
+  const { ignores } = chat.privates;
+  const names = ignores.of(member);
+  if (!ignored && !Ignores.has(names, name))
+    return chat.refuse(member, refusal("not-found", `You do not ignore ${name}.`));
+  if (ignored && !Ignores.has(names, name) && names.length >= MAX_IGNORED)
+    return chat.refuse(
+      member,
+      refusal("bad-command", `You ignore ${MAX_IGNORED} people already: /unignore some first.`),
+    );
+  ignores.set(member, name, ignored).then(
+    // A registered person's connections are told by the table's change, this one included.
+    (now) => void (member.account === null && chat.send(member, { type: "ignoring", names: now })),
+    (error) => chat.refuse(member, refusal("unavailable", `Your list could not be changed just now: ${error.message}`)),
+  );
+}
