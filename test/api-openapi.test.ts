@@ -11,16 +11,31 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROUTES } from "../server/api/api";
 import { type ApiAnswer, api, KEY, keyFile } from "./api-client";
-import { type RunningServer, startServer } from "./helpers";
+import { type RunningServer, startServer, TestSocket } from "./helpers";
 
 const dir = mkdtempSync(join(tmpdir(), "chat-openapi-"));
 let server: RunningServer;
+/** Keys with message budgets of their own (--burst 3 each), for the private messages. */
+const OPS_KEY = "ops-key-0123456789abcdef";
+const WEB_KEY = "web-key-0123456789abcdef";
 // biome-ignore lint/suspicious/noExplicitAny: the document is whatever the server serves; the test asserts its shape
 let document: any;
 
 beforeAll(async () => {
-  // --max-rooms 1: a post to a new room meets rooms-full (503); --rate 1 --burst 3: a fourth post meets 429.
-  const args = ["--api-keys", keyFile(dir), "--max-rooms", "1", "--rate", "1", "--burst", "3", "--max-message", "50"];
+  // --max-rooms 1: a post to a new room meets rooms-full (503); --rate 1 --burst 3: a fourth post
+  // meets 429 (the private messages after it too).
+  const args = [
+    "--api-keys",
+    keyFile(dir, { ci: KEY, ops: OPS_KEY, web: WEB_KEY }),
+    "--max-rooms",
+    "1",
+    "--rate",
+    "1",
+    "--burst",
+    "3",
+    "--max-message",
+    "50",
+  ];
   server = await startServer([...args, "--api-streams", "1"]);
   const answer = await api(server.port, "/api/openapi.json", { key: null });
   expect(answer.status).toBe(200);
@@ -86,27 +101,38 @@ describe("the OpenAPI document", () => {
     await ask(post, "/api/rooms/chat/messages", { body: { text: "x".repeat(51) } });
     await ask(post, "/api/rooms/chat/messages", { body: "not json" });
     await ask(post, "/api/rooms/chat/messages", { body: { text: "too fast" } });
+    const dm = "POST /api/people/{name}/messages";
+    const bob = await TestSocket.open(`${server.url}/?name=bob`);
+    await ask(dm, "/api/people/bob/messages", { key: OPS_KEY, body: { text: "hello bob" } });
+    await ask(dm, "/api/people/nobody/messages", { key: OPS_KEY, body: { text: "not here" } });
+    await ask(dm, "/api/people/no%20one/messages", { key: WEB_KEY, body: { text: "not a name" } });
+    await ask(dm, "/api/people/bob/messages", { key: OPS_KEY, body: { text: "x".repeat(51) } });
+    bob.close();
     // Without a key, and with a wrong one, until the address has no tries left.
     for (const operation of operations().filter((o) => !o.includes("openapi"))) {
-      const path = operation.split(" ")[1]!.replace("{room}", "chat");
+      const path = operation.split(" ")[1]!.replace("{room}", "chat").replace("{name}", "bob");
       await ask(operation, path, { key: null, body: { text: "x" } });
       await ask(operation, path, { key: wrong, body: { text: "x" } });
     }
     for (let tries = 0; tries < 40; tries++) await ask("GET /api/rooms", "/api/rooms", { key: wrong });
     for (const operation of operations().filter((o) => !o.includes("openapi")))
-      await ask(operation, operation.split(" ")[1]!.replace("{room}", "chat"), { key: wrong, body: { text: "x" } });
+      await ask(operation, operation.split(" ")[1]!.replace("{room}", "chat").replace("{name}", "bob"), {
+        key: wrong,
+        body: { text: "x" },
+      });
 
     for (const operation of operations()) {
       const statuses = [...(seen.get(operation) ?? [])].sort();
       // Every answer is documented; every documented answer came, but 202 (a number that takes
-      // over 10 s to come back from Redis).
+      // over 10 s to come back from Redis) and a private message's 503 (a store that fails).
       for (const status of statuses)
         expect({ operation, status, documented: documented(operation).includes(status) }).toEqual({
           operation,
           status,
           documented: true,
         });
-      const unseen = documented(operation).filter((status) => !statuses.includes(status) && status !== 202);
+      const cannot = operation === "POST /api/people/{name}/messages" ? [503] : [202];
+      const unseen = documented(operation).filter((status) => !statuses.includes(status) && !cannot.includes(status));
       expect({ operation, unseen }).toEqual({ operation, unseen: [] });
     }
   });
@@ -130,7 +156,7 @@ describe("the OpenAPI document", () => {
       });
     }
     for (const operation of operations()) {
-      const path = operation.split(" ")[1]!.replace("{room}", "chat");
+      const path = operation.split(" ")[1]!.replace("{room}", "chat").replace("{name}", "bob");
       const methods = Object.keys(document.paths[operation.split(" ")[1]!]).map((m) => m.toUpperCase());
       for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE"].filter((m) => !methods.includes(m))) {
         const answer = await api(server.port, path, { method, key: KEY });

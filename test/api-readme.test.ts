@@ -47,7 +47,7 @@ function examples(): Example[] {
 const settled = (text: string) =>
   text
     .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, "TIME")
-    .replace(/api-[A-Za-z0-9_-]{12}/g, "ID")
+    .replace(/api-[A-Za-z0-9_-]{12}|\b[0-9a-f]{32}\b/g, "ID")
     .replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:PORT")
     .trimEnd();
 

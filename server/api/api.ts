@@ -3,7 +3,7 @@
  * follow them as Server-Sent Events, each request with `Authorization: Bearer <API key>`. This
  * file is the front door: the routes (the OpenAPI document, openapi.ts, describes the same ones,
  * and a test holds the two together), the key, and the refusals every route shares. What each
- * route does is in rooms.ts and events.ts.
+ * route does is in rooms.ts, events.ts and people.ts.
  *
  * A request without a key, or with a key the server does not know, costs its address what a new
  * connection costs, from the same budget (--ip-connect-rate), as a wrong token does at /auth: past
@@ -19,6 +19,7 @@ import { openEventStream } from "./events";
 import { ApiKeys } from "./keys";
 import { ApiListeners } from "./listeners";
 import { OPENAPI } from "./openapi";
+import { postPrivate } from "./people";
 import { history, people, postMessage, roomList } from "./rooms";
 import { EventStreams } from "./streams";
 
@@ -38,6 +39,7 @@ export const ROUTES: Route[] = [
   { method: "POST", path: "/api/rooms/{room}/messages", handle: postMessage },
   { method: "GET", path: "/api/rooms/{room}/people", handle: people },
   { method: "GET", path: "/api/events", handle: openEventStream },
+  { method: "POST", path: "/api/people/{name}/messages", handle: postPrivate },
 ];
 export const DOCUMENT_PATH = "/api/openapi.json";
 

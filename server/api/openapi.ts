@@ -102,6 +102,33 @@ const postMessage = {
   },
 };
 
+const postPrivate = {
+  summary: "Write privately to one person, as the key's name, marked as a bot",
+  description:
+    "It reaches every connection of theirs, on every instance; to a registered person who is away, it is kept and given at their next login (kept). Each key may write to 10 different people a minute.",
+  parameters: [
+    { name: "name", in: "path", required: true, description: "the person's name", schema: { type: "string" } },
+  ],
+  requestBody: postMessage.requestBody,
+  responses: {
+    "201": answer("Sent (or kept for a registered person who is away)", {
+      type: "object",
+      required: ["to", "time", "id"],
+      properties: {
+        to: { type: "string" },
+        time: { type: "string", format: "date-time" },
+        id: { type: "string" },
+        kept: { const: true },
+      },
+    }),
+    "400": refusal("Not JSON, no text, an empty message, or not a name"),
+    ...KEYED,
+    "404": refusal("Nobody of that name is connected, and it is not a registered name (not-here)"),
+    "413": refusal("Longer than the server's --max-message (too-long)"),
+    "503": refusal("Kept for someone away, but the store or Redis could not keep it just now (unavailable)"),
+  },
+};
+
 const history = {
   summary: "A room's history, oldest first: the messages before number `before`",
   description:
@@ -147,7 +174,7 @@ export const OPENAPI = {
     title: "Chat HTTP API",
     version: pkg.version,
     description:
-      "Post to rooms, read their history and who is there, and follow them, with an API key (`bun server.ts keys add NAME`, or --api-keys FILE).",
+      "Post to rooms and to people, read rooms' history and who is there, and follow them, with an API key (`bun server.ts keys add NAME`, or --api-keys FILE).",
   },
   security: [{ key: [] }],
   paths: {
@@ -193,6 +220,7 @@ export const OPENAPI = {
       },
     },
     "/api/events": { get: events },
+    "/api/people/{name}/messages": { post: postPrivate },
   },
   components: {
     securitySchemes: { key: { type: "http", scheme: "bearer", description: "An API key" } },

@@ -12,11 +12,10 @@ import { roomProblem } from "../handlers";
 import { isoNow } from "../notice";
 import { apiError, jsonAnswer, tooFast } from "./answers";
 import type { ApiParts, Call } from "./call";
+import { botOf, readBody, spendMessage } from "./posting";
 
 /** How long a post waits for its message to come back numbered (with Redis, from its batch). */
 const NUMBERING_WAIT_MS = 10_000;
-/** What a body may hold besides the text, for the size check before it is read. */
-const BODY_OVERHEAD = 1024;
 /** Rooms listed at most, as /rooms lists. */
 const MAX_ROOMS_LISTED = 1000;
 /** Replay budget an address needs for a page of history to be read: about one short message. */
@@ -31,32 +30,17 @@ function roomOf(parts: ApiParts, call: Call): { room: string } | { refused: Resp
 
 /** POST /api/rooms/{room}/messages {"text"}: 201 with the message's number and time. */
 export async function postMessage(parts: ApiParts, call: Call): Promise<Response> {
-  const { chat, keys, listeners } = parts;
+  const { chat, listeners } = parts;
   const where = roomOf(parts, call);
   if ("refused" in where) return where.refused;
-  const now = chat.clock.now();
-  const keyBudget = keys.budget(call.key.name);
-  if (!keyBudget.take(now)) {
-    chat.metrics.refusedRate++;
-    const { rate, burst } = chat.limits;
-    return tooFast(
-      `The key of ${call.key.name} may say ${rate} messages a second (${burst} at once).`,
-      keyBudget.waitMs(),
-    );
-  }
-  if (!call.budget.messages.take(now)) {
-    chat.metrics.refusedRate++;
-    return tooFast(
-      `Your address is sending too fast: at most ${chat.limits.ipRate} messages a second.`,
-      call.budget.messages.waitMs(),
-    );
-  }
+  const spent = spendMessage(parts, call);
+  if (spent) return spent;
   const body = await readBody(call.request, chat.limits.maxMessage);
   if ("refused" in body) return body.refused;
   const text = cleanText(body.text);
   if (text.trim() === "") return apiError("empty-message", "A message needs some text besides control characters.");
   const id = body.id ?? `api-${randomBytes(9).toString("base64url")}`;
-  const from = { name: call.key.name, address: call.client.address, bot: true as const };
+  const from = botOf(call);
   const said: Omit<SaidEvent, "seq"> = { type: "message", room: where.room, time: isoNow(), from, text, id };
   // Waited for before it is said: without Redis, it comes back before say() returns.
   const numbered = listeners.said(where.room, id, NUMBERING_WAIT_MS);
@@ -67,38 +51,6 @@ export async function postMessage(parts: ApiParts, call: Call): Promise<Response
     { room: back.room, seq: back.seq, time: back.time, id, ...(back.provisional && { provisional: true }) },
     201,
   );
-}
-
-/** The body of a post, `{"text": "…", "id"?: "…"}`, read within the server's limits. */
-async function readBody(
-  request: Request,
-  maxMessage: number,
-): Promise<{ text: string; id?: string } | { refused: Response }> {
-  const tooLong = (bytes: number) => ({
-    refused: apiError("too-long", `That message is ${bytes} bytes; the limit is ${maxMessage}. It was not sent.`),
-  });
-  // A text's JSON takes up to 6 bytes for each of its bytes (\u0000): past that it cannot fit.
-  const declared = Number(request.headers.get("content-length") ?? 0);
-  if (declared > 6 * maxMessage + BODY_OVERHEAD)
-    return {
-      refused: apiError(
-        "too-long",
-        `That body is ${declared} bytes; a message is at most ${maxMessage}. It was not sent.`,
-      ),
-    };
-  let body: unknown;
-  try {
-    body = JSON.parse(await request.text());
-  } catch {
-    return { refused: apiError("bad-command", 'The body must be JSON: {"text":"…"}.') };
-  }
-  const { text, id } = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
-  if (typeof text !== "string") return { refused: apiError("bad-command", 'The body needs a "text": {"text":"…"}.') };
-  if (id !== undefined && (typeof id !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(id)))
-    return { refused: apiError("bad-command", 'An "id" is 1 to 64 letters, digits, "_" or "-".') };
-  const bytes = Buffer.byteLength(text);
-  if (bytes > maxMessage) return tooLong(bytes);
-  return { text, ...(id !== undefined && { id }) };
 }
 
 /** GET /api/rooms/{room}/messages?before=N&limit=M: the messages before N, oldest first. */
