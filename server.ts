@@ -203,6 +203,11 @@ const OPTIONS = [
     env: "REDIS_URL",
     help: "share the chat with other instances through this Redis, e.g. redis://127.0.0.1:6379",
   },
+  {
+    flag: "ops",
+    value: "NAMES",
+    help: "operators of the whole chat: registered names, comma-separated (one not registered yet is, once it is)",
+  },
   { flag: "reuse-port", help: "let several instances listen on one port (SO_REUSEPORT), to use every core" },
   {
     flag: "guests",
@@ -244,7 +249,7 @@ async function main(): Promise<void> {
       formatHelp(
         [
           `${commandName("server.ts")} [options]`,
-          `${commandName("server.ts")} accounts list|create NAME|reset-password NAME|delete NAME (--store FILE | --redis URL)`,
+          `${commandName("server.ts")} accounts list|create NAME|reset-password NAME|delete NAME|op NAME|deop NAME (--store FILE | --redis URL)`,
           `${commandName("server.ts")} keys add NAME|revoke NAME|list (--store FILE | --redis URL)`,
         ],
         "Chat server: every message a client sends goes to everyone in its room, the sender\n" +

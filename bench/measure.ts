@@ -34,6 +34,8 @@ export interface LoadFigures {
   latency: { p50: number; p99: number; max: number };
   /** VmHWM after the load: the most memory the server has held. */
   peakRss: number;
+  /** How long the room's clients took to connect and enter it (each upgrade checked against the bans, if any). */
+  connectMs: number;
 }
 
 /** Throughput, then latency, on one server with `clients` connected clients in one room. */
@@ -45,7 +47,9 @@ export function measureLoad(
 ): Promise<LoadFigures> {
   return withServer(name, clients, async (server, generators) => {
     const generator = generators[0]!;
+    const connecting = performance.now();
     await connectAll(server, [generator], clients);
+    const connectMs = performance.now() - connecting;
     await Bun.sleep(200); // Let the joining settle.
     const messagesInFlight = Math.ceil(DELIVERIES_IN_FLIGHT / clients);
     const window = Math.min(64, Math.ceil(messagesInFlight / clients));
@@ -84,6 +88,7 @@ export function measureLoad(
       delivery: flood.delivery,
       latency: { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! },
       peakRss: (await serverMemory(server)).peak,
+      connectMs,
     };
   });
 }

@@ -4,6 +4,7 @@
  */
 
 import { cpus } from "node:os";
+import type { BanCheckFigures } from "./bans";
 import type { CapacityFigures, LoadFigures, MemoryFigures, StartupFigures } from "./measure";
 import { PINNING, SERVER_NAMES, SERVERS, type ServerName } from "./servers";
 import { count, median } from "./stats";
@@ -30,6 +31,8 @@ const COLOURS: Record<ServerName, string> = {
   node: "#f59e0b",
   "ours-redis": "#60a5fa",
   "ours-redis-2": "#1e3a8a",
+  "ours-store": "#a78bfa",
+  "ours-bans": "#6d28d9",
   socketio: "#10b981",
   "socketio-redis": "#6ee7b7",
   "socketio-redis-2": "#065f46",
@@ -125,6 +128,8 @@ export interface Results {
   idleMemory: Partial<Record<ServerName, MemoryFigures[]>>;
   capacityRuns: Partial<Record<ServerName, CapacityFigures[]>>;
   startup?: StartupFigures & { runs: number };
+  /** The ban check an upgrade makes, timed in-process, when the `ours-bans` set-up was measured. */
+  banCheck?: BanCheckFigures;
 }
 
 /** Medians over runs, and ratios of one server to another taken run by run, then their median. */
@@ -163,6 +168,7 @@ export function report(results: Results, date: string): string {
     "",
     ...throughputTable(results, stats),
     ...targetsTable(results, stats),
+    ...banCheckLine(results),
     ...latencyTable(results, stats),
     ...deliveryTable(results),
     ...memoryTable(results, stats),
@@ -210,15 +216,18 @@ function throughputTable(results: Results, { pick }: Statistics): string[] {
   ];
 }
 
+/** A target: a figure per room size, whether it is met, and how it is shown. */
+interface Target {
+  what: string;
+  value: (i: number) => number | undefined;
+  met: (v: number, size: number) => boolean;
+  show: (v: number) => string;
+}
+
 /** The targets set for this server, each where both of its sides were measured. */
 function targetsTable(results: Results, { pairwise }: Statistics): string[] {
   const { sizes } = results;
-  const targets: {
-    what: string;
-    value: (i: number) => number | undefined;
-    met: (v: number, size: number) => boolean;
-    show: (v: number) => string;
-  }[] = [
+  const targets: Target[] = [
     {
       what: "this server / ceiling, throughput (≥ 0.95×)",
       value: (i) => pairwise(i, "ours", "ceiling", (x) => x.throughput),
@@ -273,6 +282,7 @@ function targetsTable(results: Results, { pairwise }: Statistics): string[] {
       met: () => true,
       show: ratio,
     },
+    ...banTargets(pairwise),
   ];
   const rows = targets
     .filter((target) => target.value(0) !== undefined)
@@ -287,6 +297,36 @@ function targetsTable(results: Results, { pairwise }: Statistics): string[] {
     `| ${sizeColumns(sizes)[0]}`,
     `|---${sizeColumns(sizes)[1]}`,
     ...rows,
+    "",
+  ];
+}
+
+/** The bans set-up against the same server without bans: what 10,000 bans cost (nothing, if all is well). */
+function banTargets(pairwise: Statistics["pairwise"]): Target[] {
+  return [
+    {
+      what: "10,000 bans / none (both --store), server CPU per delivery (≤ 1.05×)",
+      value: (i) => pairwise(i, "ours-bans", "ours-store", (x) => x.serverCpu / x.throughput),
+      met: (v) => v <= 1.05,
+      show: ratio,
+    },
+    {
+      what: "10,000 bans / none (both --store), time to connect the room's clients",
+      value: (i) => pairwise(i, "ours-bans", "ours-store", (x) => x.connectMs),
+      met: () => true,
+      show: ratio,
+    },
+  ];
+}
+
+/** The ban check, timed in this process: what it costs with none and with many. */
+function banCheckLine({ banCheck }: Results): string[] {
+  if (!banCheck) return [];
+  const { none, few, many, count: bans } = banCheck;
+  return [
+    `Checking an upgrade's address against the bans (in-process, medians of 7 rounds of 200,000 checks): ` +
+      `${none.toFixed(0)} ns with none, ${few.toFixed(0)} ns with 10, ${many.toFixed(0)} ns with ${count(bans)} ` +
+      `(${ratio(many / few)} of 10's, ${ratio(many / none)} of none's).`,
     "",
   ];
 }

@@ -15,6 +15,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatHelp, parseCommandLine, runMain, UsageError } from "../common/cli";
+import { measureBanCheck } from "./bans";
 import {
   type CapacityFigures,
   type LoadFigures,
@@ -37,7 +38,7 @@ import {
   throughputChart,
   throughputs,
 } from "./report";
-import { extraFlags, PER_GENERATOR, SERVER_NAMES, SERVERS, type ServerName, SINGLE_SERVERS } from "./servers";
+import { BANS, extraFlags, PER_GENERATOR, SERVER_NAMES, SERVERS, type ServerName, SINGLE_SERVERS } from "./servers";
 import { count } from "./stats";
 
 /** The committed results, which the README quotes: only --save writes here. */
@@ -249,8 +250,15 @@ async function main(): Promise<void> {
       `start-up: the compiled server accepts a connection ${startup.milliseconds.toFixed(0)} ms after it is started; it is ${mib(startup.bytes)}`,
     );
 
+  // With the bans set-up, the check itself, timed in this process too: free of the noise between servers.
+  const banCheck = settings.servers.includes("ours-bans") ? await measureBanCheck(BANS) : undefined;
+  if (banCheck)
+    progress(
+      `ban check: ${banCheck.none.toFixed(0)} ns with none, ${banCheck.few.toFixed(0)} ns with 10, ${banCheck.many.toFixed(0)} ns with ${BANS}`,
+    );
+
   // 3. Report.
-  writeReport({ ...settings, memoryRuns, load, idleMemory, capacityRuns, startup }, values.save);
+  writeReport({ ...settings, memoryRuns, load, idleMemory, capacityRuns, startup, banCheck }, values.save);
 }
 
 /**

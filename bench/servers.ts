@@ -10,6 +10,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { BUN, ROOT, type RunningRedis, startRedis, waitFor } from "../tools/processes";
+import { storeWithBans } from "./bans";
 import type { Command, Endpoint, Protocol, Reply } from "./load";
 
 /**
@@ -63,6 +64,9 @@ const ours = (redisUrl?: string) => [
 const LISTENER_KEY = "bench-listener-key-0123456789";
 const LISTENER_KEYS = join(tmpdir(), `chat-bench-api-keys-${process.pid}.txt`);
 const oursWithKeys = (redisUrl?: string) => [...ours(redisUrl), "--api-keys", LISTENER_KEYS];
+/** The bans in force in the `ours-bans` set-up: moderation's check costs the same with them as with none. */
+export const BANS = 10_000;
+const oursWithStore = (bans: number) => () => [...ours(), "--store", storeWithBans(bans)];
 const socketIo = (redisUrl?: string) => [
   "node",
   join(ROOT, "bench/socketio-server.mjs"),
@@ -100,6 +104,20 @@ export const SERVERS = {
     command: ours,
     instances: 2,
     redis: true,
+    protocol: "plain",
+  },
+  "ours-store": {
+    label: "this server, --store",
+    command: oursWithStore(0),
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+  },
+  "ours-bans": {
+    label: `this server, --store, ${BANS.toLocaleString("en")} bans`,
+    command: oursWithStore(BANS),
+    instances: 1,
+    redis: false,
     protocol: "plain",
   },
   socketio: { label: "Socket.IO", command: socketIo, instances: 1, redis: false, protocol: "socketio" },

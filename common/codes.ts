@@ -72,6 +72,14 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Close codes of the chat's own (RFC 6455 §7.4.2 leaves 4000–4999 to applications), for a
+ * connection a moderator ended: the close reason says who and why, and a client does not
+ * reconnect by itself after one (a kicked person may come back by hand; a banned one is refused).
+ */
+export const CLOSE_KICKED = 4001;
+export const CLOSE_BANNED = 4003;
+
 /** A refusal as a value: its code, for programs, and its message, for people. */
 export interface Refusal {
   code: ErrorCode;

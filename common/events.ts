@@ -9,7 +9,18 @@
  *   (commands.ts), events the other.
  */
 
+import { ACCOUNT_CHECKS, type AccountEvent } from "./account-events";
 import type { ErrorCode } from "./codes";
+import {
+  type BansEvent,
+  type DeletedEvent,
+  isRole,
+  MODERATION_CHECKS,
+  type ModlogEvent,
+  type Role,
+  type RoleEvent,
+  type TopicEvent,
+} from "./moderation-events";
 
 export const SUBPROTOCOL = "chat.v1.json";
 /**
@@ -18,11 +29,6 @@ export const SUBPROTOCOL = "chat.v1.json";
  * reads and never echoes.
  */
 export const TOKEN_PROTOCOL = "token.";
-/**
- * A session token (given by the `account` event after a login) goes the same way, as the entry
- * `session.<token>`, never in the URL: the connection is then logged in before it claims its name.
- */
-export const SESSION_PROTOCOL = "session.";
 
 /** Everyone starts here; it is also the pub/sub topic the plain-text clients of this room share. */
 export const DEFAULT_ROOM = "chat";
@@ -65,13 +71,16 @@ export interface SaidEvent {
   id?: string;
 }
 
-/** Someone joined, left or renamed: announced to the room, not kept in history. */
+/**
+ * Someone joined, left or renamed, or a moderator acted (kicked, banned, muted… someone): announced
+ * to the room, not kept in history. The person acted on gets their own, addressed to them.
+ */
 export interface NoticeEvent {
   type: "notice";
   room: string;
   time: string;
-  event: "join" | "leave" | "rename" | "shutdown";
-  /** Who joined, left or renamed; none for the server's own notices. */
+  event: "join" | "leave" | "rename" | "shutdown" | "moderation";
+  /** Who joined, left or renamed; none for the server's own notices and for moderation. */
   user?: User;
   /** For a rename: the name before it (null: there was none). */
   previousName?: string | null;
@@ -111,6 +120,10 @@ export interface JoinedEvent {
   seq: number;
   /** Resuming (`?since=`): how many messages you missed that history no longer has. */
   missed?: number;
+  /** The room's topic, if it has one. */
+  topic?: string;
+  /** Your role in the room, if you have one: what moderation you may do here (`role` tells of changes). */
+  role?: Role;
 }
 
 /**
@@ -195,21 +208,6 @@ export interface IgnoringEvent {
   names: string[];
 }
 
-/**
- * This connection's login changed: `name` is the account it is logged in to now (null: a guest).
- * After a login with a password (or a registration), `token` is a session token: a client keeps
- * it (never the password) and presents it on reconnecting (SESSION_PROTOCOL) or with `session`.
- * `temporary` says the server keeps accounts in memory only: this one lasts until it stops.
- * `text`, when there is one, says what happened for people ("Your password is changed…").
- */
-export interface AccountEvent {
-  type: "account";
-  name: string | null;
-  token?: string;
-  temporary?: true;
-  text?: string;
-}
-
 export type ChatEvent =
   | AccountEvent
   | SaidEvent
@@ -223,7 +221,12 @@ export type ChatEvent =
   | RoomsEvent
   | EarlierEvent
   | HelpEvent
-  | ErrorEvent;
+  | ErrorEvent
+  | RoleEvent
+  | TopicEvent
+  | DeletedEvent
+  | BansEvent
+  | ModlogEvent;
 
 // ---------------------------------------------------------------------------------------------
 // Decoding. Each check builds a fresh event of the known fields only, so nothing unexpected that
@@ -254,7 +257,7 @@ function users(v: unknown): User[] | undefined {
   return list.every((u) => u !== undefined) ? (list as User[]) : undefined;
 }
 
-const NOTICE_KINDS = new Set(["join", "leave", "rename", "shutdown"]);
+const NOTICE_KINDS = new Set(["join", "leave", "rename", "shutdown", "moderation"]);
 
 function said(e: Fields): SaidEvent | undefined {
   const from = validUser(e.from);
@@ -322,6 +325,8 @@ function joined(e: Fields): JoinedEvent | undefined {
     history: e.history,
     seq: e.seq,
     ...(isCount(e.missed) && e.missed > 0 && { missed: e.missed }),
+    ...(isString(e.topic) && { topic: e.topic }),
+    ...(isRole(e.role) && { role: e.role }),
   };
 }
 
@@ -332,16 +337,7 @@ function listOf<T>(v: unknown, item: (x: Fields) => T | undefined): T[] | undefi
 }
 
 const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined } = {
-  account: (e) => {
-    if (!(e.name === null || isString(e.name))) return undefined;
-    return {
-      type: "account",
-      name: e.name,
-      ...(isString(e.token) && { token: e.token }),
-      ...(e.temporary === true && { temporary: true }),
-      ...(isString(e.text) && { text: e.text }),
-    };
-  },
+  ...ACCOUNT_CHECKS,
   message: said,
   action: said,
   dm: privateMessage,
@@ -376,6 +372,7 @@ const CHECKS: { [T in ChatEvent["type"]]: (e: Fields) => ChatEvent | undefined }
     );
     return commands ? { type: "help", commands } : undefined;
   },
+  ...MODERATION_CHECKS,
   error: (e) => {
     if (!isString(e.message)) return undefined;
     // A code this client does not know (a newer server's) is kept as it is: it matches no branch.
@@ -397,11 +394,6 @@ export function decodeEvent(raw: string): ChatEvent | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A session token as a subprotocol entry (see SESSION_PROTOCOL): it is base64url already. */
-export function sessionProtocol(token: string): string {
-  return SESSION_PROTOCOL + token;
 }
 
 /** The page's token as a subprotocol entry (see TOKEN_PROTOCOL). */

@@ -2,7 +2,9 @@
  * Events as plain text, one frame each, for clients that asked for no subprotocol (and for the
  * terminal client's pipe mode, which prints the same lines).
  */
-import type { AccountEvent, ChatEvent, PrivateEvent, User } from "./events";
+import type { AccountEvent } from "./account-events";
+import type { ChatEvent, PrivateEvent, User } from "./events";
+import type { BanEntry, BansEvent, Role } from "./moderation-events";
 import { describeUser, messagesWere, plural } from "./text";
 
 /** Starts each line of a message after its first, in plain text: a line from a sender never does. */
@@ -42,8 +44,23 @@ export function toText(event: ChatEvent): string {
       return `*** Welcome, ${describeUser(event.you)}. /help lists the commands.`;
     case "joined": {
       const missed = event.missed ? ` ${messagesWere(event.missed)} missed, too far back to replay.` : "";
-      return `*** You are in ${event.room} with ${plural(event.count - 1, "other")}.${missed}`;
+      const topic = event.topic ? ` Topic: ${event.topic}` : "";
+      const role = event.role ? ` You are ${roleWords(event.role, event.room)}.` : "";
+      return `*** You are in ${event.room} with ${plural(event.count - 1, "other")}.${missed}${role}${topic}`;
     }
+    case "role":
+      return `*** ${event.role ? `You are ${roleWords(event.role, event.room)}` : `You have no role in ${event.room} now`}.`;
+    case "topic":
+      return `*** ${event.by} set the topic of ${event.room}: ${event.text}`;
+    case "deleted":
+      return `*** Message #${event.seq} in ${event.room} was removed by a moderator.`;
+    case "bans":
+      return banLines(event);
+    case "modlog":
+      if (event.entries.length === 0) return `*** No moderation in ${event.room} yet.`;
+      return [`*** Moderation in ${event.room}:`, ...event.entries.map((e) => `  ${utc(e.time)}  ${e.text}`)].join(
+        "\n",
+      );
     case "members":
       return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeListed).join(", ")}`;
     case "rooms":
@@ -66,6 +83,28 @@ export function toText(event: ChatEvent): string {
 function privateLine({ from, to, text, kept }: PrivateEvent): string {
   const later = kept ? " (kept for their next login)" : "";
   return `[private] ${describeUser(from)} → ${to.name}${later}: ${text.replaceAll("\n", `\n${CONTINUATION}`)}`;
+}
+
+/** "a moderator of dev", "the owner of dev", "an operator". */
+export function roleWords(role: Role, room: string): string {
+  if (role === "operator") return "an operator";
+  return role === "owner" ? `the owner of ${room}` : `a moderator of ${room}`;
+}
+
+/** An ISO 8601 time to the minute, as plain text shows it: "2026-12-04 14:05 UTC". */
+const utc = (time: string) => `${time.slice(0, 16).replace("T", " ")} UTC`;
+
+/** One ban as a line: what, where, by whom, until when, why. */
+export function banLine(ban: BanEntry): string {
+  const who = ban.name ? `${ban.target} (${ban.name})` : ban.target;
+  const until = ban.until ? ` until ${utc(ban.until)}` : "";
+  return `${who}: ${ban.scope === "chat" ? "the whole chat" : "this room"}, by ${ban.by}${until}${ban.reason ? `: ${ban.reason}` : ""}`;
+}
+
+function banLines({ room, bans, count }: BansEvent): string {
+  if (bans.length === 0) return `*** No bans in force in ${room}.`;
+  const more = count > bans.length ? ` (the first ${bans.length} of ${count})` : "";
+  return [`*** Bans in force in ${room}${more}:`, ...bans.map((ban) => `  ${banLine(ban)}`)].join("\n");
 }
 
 /** Someone in a list of people: a person logged in on several connections is listed once, saying so. */

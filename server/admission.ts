@@ -1,7 +1,7 @@
 /**
- * Who may open a WebSocket: an address that has not opened too many too fast, a browser page of an
- * allowed origin, with the token if the server has one, while the address has not reached
- * --max-per-ip and the server has room. It counts the open connections, in all and per address
+ * Who may open a WebSocket: an address that has not opened too many too fast and is not banned
+ * from the chat, a browser page of an allowed origin, with the token if the server has one, while
+ * the address has not reached --max-per-ip and the server has room. It counts the open connections, in all and per address
  * (prefix), as the transport tells it of each opening and closing.
  *
  * A full server still lets in a newcomer whose address holds at least two connections fewer than
@@ -47,6 +47,8 @@ export class Admission {
      */
     private readonly ownOrigins: () => ReadonlySet<string>,
     private readonly makeRoom: MakeRoom,
+    /** Why an address is banned from the chat (moderation/), or undefined: a map look-up or a few. */
+    private readonly banned: (ip: string) => string | undefined = () => undefined,
   ) {}
 
   get connections(): number {
@@ -54,7 +56,7 @@ export class Admission {
   }
 
   /** Why an upgrade from the address of `budget` is refused, or undefined to let it through. */
-  check(request: Request, offered: string[], budget: AddressBudget): Refusal | undefined {
+  check(request: Request, offered: string[], budget: AddressBudget, ip: string): Refusal | undefined {
     // Every attempt costs, refused or not: an address that hammers only locks itself out.
     if (!budget.connections.take()) {
       const retryAfter = Math.max(1, Math.ceil(budget.connections.waitMs() / 1000));
@@ -65,6 +67,9 @@ export class Admission {
         retryAfter,
       );
     }
+    // A banned person's new name does not help: their address is what is banned.
+    const ban = this.banned(ip);
+    if (ban) return this.#refuse("banned", 403, ban);
     // A browser names the page's origin; a page on another site must not use its visitors'
     // browsers to talk here (cross-site WebSocket hijacking). Clients that send no Origin
     // (terminals, scripts) are not browsers and are let through.

@@ -50,7 +50,19 @@ export async function startChatServer(config: Config, version: string): Promise<
     : (sink) => new LocalDirectory(sink, history);
   const hub = new ServerHub();
   const state = redis ? new RedisState(redis, log) : new LocalState(history.database);
-  const chat = new Chat({ limits, hub, rooms, directory, log, metrics, version, state, accounts: config.accounts });
+  const moderation = { ops: config.ops };
+  const chat = new Chat({
+    limits,
+    hub,
+    rooms,
+    directory,
+    log,
+    metrics,
+    version,
+    state,
+    accounts: config.accounts,
+    moderation,
+  });
   const fileKeys = config.api.keyFile === undefined ? [] : readKeyFile(config.api.keyFile);
   const api = makeApi(chat, { fileKeys, streamsPerKey: config.api.streams });
   // Everything the chat needs is ready before anyone is let in: the page (read from the executable
@@ -68,6 +80,7 @@ export async function startChatServer(config: Config, version: string): Promise<
     temporaryAccounts: chat.accounts.temporary,
     async shutDown() {
       await transport.shutDown();
+      chat.moderation.stop();
       // The state first: with --store, it reads the file the directory's history closes.
       chat.state.close();
       await chat.directory.close();

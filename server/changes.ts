@@ -1,6 +1,7 @@
 /**
  * The budget of renames and room changes each address has (--ip-changes): each is told to a whole
- * room. Logging in, registering and the other account commands count as renames too.
+ * room. Logging in, registering and the other account commands count as renames too, and so do
+ * moderation commands (what moderators do is told to whole rooms as well).
  */
 import { refusal } from "../common/codes";
 import type { ChatContext } from "./context";
@@ -14,7 +15,7 @@ export function mayChange(chat: ChatContext, member: Member): boolean {
     member,
     refusal(
       "rate-limited",
-      `Too many renames and room changes from your address: at most ${chat.limits.ipChanges} a second. Wait a moment and try again.`,
+      `Too many renames, room changes and moderation commands from your address: at most ${chat.limits.ipChanges} a second. Wait a moment and try again.`,
     ),
   );
   return false;

@@ -10,7 +10,7 @@
  * room's topics, so everyone in the room, the sender included, gets it.
  */
 import { type Clock, REAL_CLOCK } from "../common/clock";
-import type { Refusal } from "../common/codes";
+import { CLOSE_BANNED, CLOSE_KICKED, type Refusal } from "../common/codes";
 import {
   type ChatEvent,
   DEFAULT_ROOM,
@@ -34,6 +34,7 @@ import { handleFrame } from "./intake";
 import { type Logger, printable } from "./log";
 import { type Hub, Member, type MemberSocket, type RoomListeners, type Upgrade } from "./member";
 import type { Metrics } from "./metrics";
+import { Moderation, type ModerationOptions } from "./moderation/moderation";
 import { lostNameRefusal, Names } from "./names";
 import { isoNow, notice } from "./notice";
 import { PrivateMessages } from "./private/private";
@@ -44,6 +45,8 @@ import type { SharedState } from "./state/state";
 
 /** The two formats of a room's topics: plain text (false) and JSON (true). */
 const FORMATS = [false, true] as const;
+/** Close codes after which a name is freed at once, not held for its holder's return. */
+const LET_GO = new Set([1000, 1001, CLOSE_KICKED, CLOSE_BANNED]);
 /** Frames a client may send before it has entered its first room (while its name is claimed). */
 const HELD_FRAMES = 100;
 
@@ -61,6 +64,8 @@ export interface ChatParts {
   metrics: Metrics;
   /** Where accounts, bans and the like are kept and shared (state/); memory only when not given. */
   state?: SharedState;
+  /** The operators named on the command line (--ops), and the wall clock bans and mutes end by. */
+  moderation?: ModerationOptions;
   /** --guests and --registration (accounts/); guests and registration allowed when not given. */
   accounts?: AccountOptions;
   /** The server's version, for the welcome. */
@@ -83,6 +88,7 @@ export class Chat implements ChatSink, ChatContext {
   readonly privates: PrivateMessages;
   readonly log: Logger;
   readonly metrics: Metrics;
+  readonly moderation: Moderation;
   readonly #version: string;
   /** Who listens to rooms besides the connections: the HTTP API's, once it is made (api/). */
   listeners: RoomListeners | undefined;
@@ -90,7 +96,7 @@ export class Chat implements ChatSink, ChatContext {
   #closing = false;
 
   constructor(parts: ChatParts) {
-    const { limits, hub, clock = REAL_CLOCK, rooms, directory, log, metrics, version, state } = parts;
+    const { limits, hub, clock = REAL_CLOCK, rooms, directory, log, metrics, version, state, moderation } = parts;
     this.state = state ?? new LocalState(undefined);
     this.rooms = rooms;
     this.hub = hub;
@@ -104,9 +110,10 @@ export class Chat implements ChatSink, ChatContext {
     this.accounts = new Accounts(this, parts.accounts ?? OPEN_ACCOUNTS);
     this.budgets = new AddressBudgets(limits, clock, this.directory.leases);
     this.readers = new SlowReaders(limits, metrics, log);
-    // Its tables are asked for before the state starts, so that they are loaded with the rest.
+    // Their tables are asked for before the state starts, so that they are loaded with the rest.
     this.privates = new PrivateMessages(this);
     this.accounts.loggedIn = (member) => void this.privates.loggedIn(member);
+    this.moderation = new Moderation(this, moderation);
   }
 
   /** What history takes in memory, for /metrics. */
@@ -142,7 +149,10 @@ export class Chat implements ChatSink, ChatContext {
 
   #admit(member: Member, nameRefused: Refusal | undefined, said: ChatEvent[]): void {
     const { room, since } = member.asked;
-    const roomRefused = room === null ? undefined : roomProblem(this, normalizeName(room));
+    const roomRefused =
+      room === null
+        ? undefined
+        : (roomProblem(this, normalizeName(room)) ?? this.moderation.mayEnter(member, normalizeName(room)));
     if (member.json) {
       const { rate, burst, maxMessage, announceLimit } = this.limits;
       const limits = { rate, burst, maxMessage, announceLimit };
@@ -181,11 +191,12 @@ export class Chat implements ChatSink, ChatContext {
   /**
    * A member's connection closed (its socket is unsubscribed from everything already). A person who
    * left on purpose (a normal closure, 1000, from /quit or the end of a pipe's input; 1001 from a
-   * browser tab going away) frees their name at once; a dropped connection's name is held for
-   * their return (RFC 6455 §7.4.1 for the codes).
+   * browser tab going away) frees their name at once, and so does one a moderator kicked or banned
+   * (their client does not come back by itself); a dropped connection's name is held for their
+   * return (RFC 6455 §7.4.1 for the codes).
    */
   closed(member: Member, code: number, reason: string): void {
-    const leftOnPurpose = (code === 1000 || code === 1001) && !this.#closing;
+    const leftOnPurpose = LET_GO.has(code) && !this.#closing;
     this.names.release(member, leftOnPurpose);
     if (member.room !== OUTSIDE) this.#leave(member);
     this.accounts.closed(member);
@@ -225,6 +236,10 @@ export class Chat implements ChatSink, ChatContext {
 
   deliverPrivate(event: PrivateEvent): void {
     this.privates.deliver(event);
+  }
+
+  deliverDeleted(room: string, seq: number): void {
+    this.#broadcast(room, { type: "deleted", room, seq });
   }
 
   departed(room: string, user: User): void {
@@ -267,6 +282,10 @@ export class Chat implements ChatSink, ChatContext {
   /** An error may quote what the client sent (a refused name, an unknown command): escaped here. */
   refuse(member: Member, { code, message }: Refusal, id?: string): void {
     this.send(member, { type: "error", code, message: escapeControls(message), ...(id !== undefined && { id }) });
+  }
+
+  tell(room: string, event: ChatEvent, except?: Member): void {
+    this.#broadcast(room, event, except);
   }
 
   /**
@@ -348,6 +367,7 @@ export class Chat implements ChatSink, ChatContext {
         history: events.length,
         seq,
         ...(missed > 0 && { missed }),
+        ...this.moderation.roomInfo(member, room),
       });
     }
     for (const event of events) this.send(member, event);

@@ -3,6 +3,7 @@
  * mistake reported as one UsageError sentence that names the flag.
  */
 import { parsePort, UsageError } from "../common/cli";
+import { nameProblem, normalizeName } from "../common/text";
 import { type Network, PROXY_HEADERS, type ProxyHeader, parseNetworks } from "./proxy";
 
 /** The server's limits. */
@@ -57,6 +58,8 @@ export interface Config {
   quiet: boolean;
   /** The HTTP API: the --api-keys file, if any, and event streams per key and per address. */
   api: { keyFile: string | undefined; streams: number };
+  /** Accounts that are operators of the whole chat (--ops), registered or not yet. */
+  ops: string[];
   /** --guests (false: only people logged in to an account may do anything) and --registration. */
   accounts: { guests: boolean; registration: boolean };
 }
@@ -87,11 +90,22 @@ export function readConfig(options: Options): Config {
     reusePort: options["reuse-port"] === true,
     quiet: options.quiet === true,
     api: { keyFile: options["api-keys"] as string | undefined, streams: count("api-streams", 1) },
+    ops: operators(options.ops as string | undefined),
     accounts: {
       guests: choice(options, "guests", ["yes", "no"]) === "yes",
       registration: choice(options, "registration", ["open", "closed"]) === "open",
     },
   };
+}
+
+/** --ops alice,bob: names, each a valid one. */
+function operators(list: string | undefined): string[] {
+  const names = (list ?? "").split(",").map(normalizeName).filter(Boolean);
+  for (const name of names) {
+    const problem = nameProblem(name);
+    if (problem) throw new UsageError(`--ops takes names separated by commas: ${problem}`);
+  }
+  return names;
 }
 
 /** An option that takes one of a few words. */

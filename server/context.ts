@@ -12,6 +12,7 @@ import type { Directory } from "./directory";
 import type { Logger } from "./log";
 import type { Member } from "./member";
 import type { Metrics } from "./metrics";
+import type { Moderation } from "./moderation/moderation";
 import type { Names } from "./names";
 import type { PrivateMessages } from "./private/private";
 import type { Rooms } from "./rooms";
@@ -31,10 +32,14 @@ export interface ChatContext {
   readonly privates: PrivateMessages;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Roles, bans, mutes, topics: what moderation keeps, and asks of the paths of the core (moderation/). */
+  readonly moderation: Moderation;
   /** Sends one event to one member, in its format. */
   send(member: Member, event: ChatEvent): void;
   /** Tells the member why what it sent was refused (the message's id, if it had one). */
   refuse(member: Member, refusal: Refusal, id?: string): void;
+  /** Sends one event to this instance's people in `room` (but `except`), not to other instances. */
+  tell(room: string, event: ChatEvent, except?: Member): void;
   /** Tells the member's room (and the other instances) of a join, leave or rename. */
   announce(event: NoticeEvent, except?: Member): void;
   /** Takes the member out of its room, told to the room, to wait outside every room (rooms.ts, OUTSIDE). */

@@ -26,6 +26,8 @@ export interface ChatSink {
   deliverNotice(event: NoticeEvent): void;
   /** A private message, from any instance: deliver it to its two people's connections here. */
   deliverPrivate(event: PrivateEvent): void;
+  /** Message `seq` of `room` was removed (by a moderator, on any instance): tell this instance's people there. */
+  deliverDeleted(room: string, seq: number): void;
   /** Someone of another instance is gone without a word (their instance died): tell the room here. */
   departed(room: string, user: User): void;
   /**
@@ -107,6 +109,11 @@ export interface Directory {
   before(room: string, before: number, maxBytes?: number): { events: SaidEvent[]; start: boolean };
   /** The last number given in the room (0: none yet). */
   lastSeq(room: string): number;
+  /**
+   * Removes message `seq` from the room's history everywhere it is kept (memory, the --store file,
+   * Redis), and has every instance tell its people in the room.
+   */
+  remove(room: string, seq: number): void;
   /** What history takes in memory, for /metrics. */
   readonly usage: { bytes: number; rooms: number };
   /** Lets go of Redis, if any (once it has what it was told), and writes out what history has not written yet. */
@@ -179,6 +186,11 @@ export class LocalDirectory implements Directory {
 
   lastSeq(room: string): number {
     return this.history.lastSeq(room);
+  }
+
+  remove(room: string, seq: number): void {
+    this.history.remove(room, seq);
+    this.sink.deliverDeleted(room, seq);
   }
 
   get usage(): { bytes: number; rooms: number } {

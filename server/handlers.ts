@@ -14,6 +14,7 @@ import { onePerPerson } from "./accounts/people";
 import { mayChange } from "./changes";
 import type { ChatContext } from "./context";
 import type { Member } from "./member";
+import { moderate } from "./moderation/commands";
 import { isoNow, notice } from "./notice";
 import { privateCommand } from "./private/commands";
 
@@ -47,6 +48,20 @@ export function perform(chat: ChatContext, member: Member, command: Command): vo
       return chat.send(member, { type: "help", commands: HELP });
     case "quit":
       return member.socket.close(1000, "bye"); // RFC 6455 §7.4.1: 1000, a normal closure.
+    case "claim":
+    case "mod":
+    case "unmod":
+    case "kick":
+    case "ban":
+    case "unban":
+    case "bans":
+    case "mute":
+    case "unmute":
+    case "topic":
+    case "slow":
+    case "delete":
+    case "modlog":
+      return moderate(chat, member, command);
     case "register":
     case "login":
     case "session":
@@ -54,8 +69,6 @@ export function perform(chat: ChatContext, member: Member, command: Command): vo
     case "password":
     case "unregister":
       return performAccount(chat, member, command);
-    default:
-      return chat.refuse(member, refusal("unknown-command", `This server does not do /${command.type} yet.`));
   }
 }
 
@@ -64,6 +77,8 @@ function say(chat: ChatContext, member: Member, type: "say" | "me", typed: strin
   if (text.trim() === "") {
     return chat.refuse(member, refusal("empty-message", "A message needs some text besides control characters."), id);
   }
+  const silenced = chat.moderation.maySpeak(member);
+  if (silenced) return chat.refuse(member, silenced, id);
   const said = {
     type: type === "say" ? "message" : "action",
     room: member.room,
@@ -91,6 +106,8 @@ function join(chat: ChatContext, member: Member, wanted: string): void {
   const problem = roomProblem(chat, room);
   if (problem) return chat.refuse(member, problem);
   if (room === member.room) return chat.refuse(member, refusal("no-change", `You are already in ${room}.`));
+  const banned = chat.moderation.mayEnter(member, room);
+  if (banned) return chat.refuse(member, banned);
   if (!mayChange(chat, member)) return;
   chat.enter(member, room, { firstRoom: false });
 }

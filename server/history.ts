@@ -287,6 +287,22 @@ export class History {
     for (const row of rows.iterate(roomName, before, this.#limit + 1)) yield fromRow(roomName, row);
   }
 
+  /** Removes message `seq` from the room's history, in memory and in the store; false if it had none. */
+  remove(roomName: string, seq: number): boolean {
+    const room = this.#room(roomName);
+    const at = room.events.findIndex((event) => event.seq === seq);
+    if (at >= 0) {
+      const size = eventBytes(room.events[at]!);
+      room.events.splice(at, 1);
+      room.bytes -= size;
+      this.#bytes -= size;
+    }
+    if (!this.#db) return at >= 0;
+    this.flush();
+    const { changes } = this.#db.query("DELETE FROM events WHERE room = ? AND seq = ?").run(roomName, seq);
+    return at >= 0 || changes > 0;
+  }
+
   /** Every room this server knows, with its last sequence number. */
   seqs(): [room: string, seq: number][] {
     return [...this.#rooms].map(([name, room]) => [name, room.seq]);

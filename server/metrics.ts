@@ -1,6 +1,6 @@
 /** What the server counts, and those counts in Prometheus' text format for GET /metrics. */
 
-export type RefusalReason = "origin" | "token" | "full" | "perIp" | "connectRate";
+export type RefusalReason = "origin" | "token" | "full" | "perIp" | "connectRate" | "banned";
 
 /** What is measured at the moment of asking, not counted. */
 export interface Gauges {
@@ -39,6 +39,7 @@ export class Metrics {
     full: 0,
     perIp: 0,
     connectRate: 0,
+    banned: 0,
   };
 
   get uptimeSeconds(): number {

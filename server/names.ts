@@ -99,6 +99,11 @@ export class Names {
     return { member, name: had };
   }
 
+  /** Who holds `name` (or a look-alike) on this instance, if anyone. */
+  holder(name: string): Member | undefined {
+    return this.#holders.get(nameSkeleton(normalizeName(name)));
+  }
+
   /**
    * `key` was just registered: a guest here who has that name (or a look-alike) loses it, except
    * `keep` (who registered it), and it is held for nobody's return. Returns the guest and the name it had.

@@ -7,8 +7,9 @@
 
 import { hostname, networkInterfaces } from "node:os";
 import type { Server } from "bun";
+import { SESSION_PROTOCOL } from "../common/account-events";
 import { StartError } from "../common/cli";
-import { SESSION_PROTOCOL, SUBPROTOCOL } from "../common/events";
+import { SUBPROTOCOL } from "../common/events";
 import { describeUser } from "../common/text";
 import { Admission } from "./admission";
 import { answerApi, isApiPath } from "./api/api";
@@ -90,8 +91,12 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
   // The server's own origins need its port, known once it listens (before any request comes).
   let origins: Set<string> | undefined;
   const ownOriginsNow = () => (origins ??= ownOrigins(options.host, server.port!, options.tls !== undefined));
-  const admission = new Admission(parts.limits, parts.metrics, ownOriginsNow, (addresses) =>
-    closeQuietest(chat, parts.log, addresses),
+  const admission = new Admission(
+    parts.limits,
+    parts.metrics,
+    ownOriginsNow,
+    (addresses) => closeQuietest(chat, parts.log, addresses),
+    (ip) => chat.moderation.admission(ip),
   );
   const context: Context = { ...parts, admission };
   try {
@@ -179,7 +184,7 @@ function upgrade(
   const client = clientOf(request, server, limits);
   const ip = client.ip;
   const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
-  const refused = admission.check(request, offered, chat.budgets.of(ip));
+  const refused = admission.check(request, offered, chat.budgets.of(ip), ip);
   if (refused) return plain(refused.status, refused.reason, refused.retryAfter);
   const query = url.searchParams;
   // RFC 6455 §4.2.2: the server picks one of the subprotocols the client offers, or none. Ours is

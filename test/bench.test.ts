@@ -33,6 +33,8 @@ const SET_UPS = [
   "this server + an SSE listener",
   "this server + Redis",
   "this server + Redis, 2 instances",
+  "this server, --store",
+  "this server, --store, 10,000 bans",
   "Socket.IO",
   "Socket.IO + Redis adapter",
   "Socket.IO + Redis adapter, 2 instances",
@@ -75,7 +77,7 @@ test("a tiny run measures every set-up and writes the tables and the chart", asy
     "80",
   ];
   const before = committedResults();
-  const finished = await run([BUN, join(ROOT, "bench/run.ts"), ...tiny], { timeoutMs: 200_000 });
+  const finished = await run([BUN, join(ROOT, "bench/run.ts"), ...tiny], { timeoutMs: 260_000 });
   expect(finished.stderr).not.toContain("rror");
   expect(finished.exitCode).toBe(0);
   // Without --save, bench/results is as it was; the report went to a folder of its own, named at the end.
@@ -101,21 +103,22 @@ test("a tiny run measures every set-up and writes the tables and the chart", asy
   }
   // The targets, each with a value per room size.
   const targets = table(report, "Targets:");
-  expect(targets.size).toBe(9);
+  expect(targets.size).toBe(11);
   for (const values of targets.values()) expect(values).toHaveLength(2);
   // Capacity, for the single servers: every connection held and reached.
   const capacity = table(report, "Capacity:");
   expect([...capacity.keys()]).toEqual(SINGLE);
   for (const name of SINGLE) expect(capacity.get(name)).toEqual(["80", "80"]);
   expect(report).toMatch(/accepts its first WebSocket connection \d+ ms after it is started/);
+  expect(report).toMatch(/against the bans .*: \d+ ns with none, \d+ ns with 10, \d+ ns with 10,000 \([\d.]+× of 10's/);
   expect(finished.stdout).toContain(report.split("\n")[2]!);
 
   const chart = readFileSync(join(out!, "throughput.svg"), "utf8");
   expect(chart).toStartWith("<svg ");
-  expect(chart.match(/<rect [^>]*height="[\d.]+" fill="#/g)?.length).toBe(2 * 9 + 9); // bars, then the legend
+  expect(chart.match(/<rect [^>]*height="[\d.]+" fill="#/g)?.length).toBe(2 * 11 + 11); // bars, then the legend
   // The progress went to stderr as it ran, one line per measurement.
-  expect(finished.stderr.match(/\] .* clients: [\d.]+ M deliveries\/s/g)?.length).toBe(2 * 9);
-}, 240_000);
+  expect(finished.stderr.match(/\] .* clients: [\d.]+ M deliveries\/s/g)?.length).toBe(2 * 11);
+}, 300_000);
 
 test("bad options are one line and exit code 2", async () => {
   const finished = await run([BUN, join(ROOT, "bench/run.ts"), "--runs", "many"]);
@@ -129,7 +132,7 @@ test("an unknown set-up in --servers is one line naming the ones there are", asy
   const finished = await run([BUN, join(ROOT, "bench/run.ts"), "--servers", "ours,nope"]);
   expect(finished.exitCode).toBe(2);
   expect(finished.stderr.trim()).toBe(
-    `${RUN.bun} bench/run.ts: --servers: there is no 'nope'; choose from ours, ceiling, node, ours-sse, ours-redis, ours-redis-2, socketio, socketio-redis, socketio-redis-2. Run '${RUN.bun} bench/run.ts --help' for usage.`,
+    `${RUN.bun} bench/run.ts: --servers: there is no 'nope'; choose from ours, ceiling, node, ours-sse, ours-redis, ours-redis-2, ours-store, ours-bans, socketio, socketio-redis, socketio-redis-2. Run '${RUN.bun} bench/run.ts --help' for usage.`,
   );
 });
 

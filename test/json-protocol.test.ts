@@ -3,6 +3,7 @@
  * plain-text clients sharing a room.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { COMMANDS } from "../common/commands";
 import { SUBPROTOCOL } from "../common/events";
 import { jsonClient, type RunningServer, startServer, TestSocket } from "./helpers";
 
@@ -78,7 +79,7 @@ describe("the JSON protocol (chat.v1.json)", () => {
       [
         '{"type":"dance"}',
         "unknown-command",
-        'Unknown command type "dance"; known: nick, join, rooms, who, older, me, help, quit, say.',
+        `Unknown command type "dance"; known: ${COMMANDS.map((c) => c.type).join(", ")}.`,
       ],
       ['{"type":"say"}', "bad-command", 'The command "say" needs a non-empty string "text".'],
       ['{"type":"say","text":42}', "bad-command", 'The command "say" needs a non-empty string "text".'],

@@ -656,3 +656,46 @@ test("with a server there, the name is asked for as before", async () => {
     await server.stop();
   }
 });
+
+test("a moderator sees each message's number, which /delete takes; the room sees the removal", async () => {
+  const server = await startServer(["--history", "10"]);
+  const terminal = new Terminal();
+  let bob: TestSocket | undefined;
+  try {
+    await terminal.start(["env", "NO_COLOR=1", ...CLIENT, "--name", "mo", "--room", "dev", server.url], {
+      columns: 100,
+      rows: 30,
+    });
+    await terminal.waitForScreen("the input line", (s) => s.includes("◆  mo in dev"));
+    await terminal.type("/register correct-horse-battery");
+    await terminal.press("Enter");
+    // Registering takes a password's hashing: /claim is refused until it is done, and is typed again.
+    for (let attempt = 0; attempt < 10; attempt++) {
+      await terminal.type("/claim");
+      await terminal.press("Enter");
+      const claimed = await terminal
+        .waitForScreen("the role", (s) => s.includes("You are the owner of dev now"), 1_000)
+        .catch(() => undefined);
+      if (claimed) break;
+    }
+    await terminal.waitForScreen("the role", (s) => s.includes("You are the owner of dev now"));
+    bob = await TestSocket.open(`${server.url}/?name=bob&room=dev`);
+    bob.send("hi mo");
+    bob.send("oops, wrong room");
+    const numbered = await terminal.waitForScreen("numbered lines", (s) =>
+      new RegExp(`${TIME}  #2 bob \\(${ADDRESS}\\): oops, wrong room`).test(s),
+    );
+    expect(numbered).toMatch(new RegExp(`${TIME}  #1 bob \\(${ADDRESS}\\): hi mo`));
+    await terminal.type("/delete 2");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the removal", (s) => s.includes("Message #2 was removed by a moderator."));
+    await bob.waitForMessage(
+      "the removal, in plain text",
+      (m) => m === "*** Message #2 in dev was removed by a moderator.",
+    );
+  } finally {
+    bob?.close();
+    terminal.stop();
+    await server.stop();
+  }
+});

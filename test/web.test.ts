@@ -913,3 +913,60 @@ test("the message field's hint fits in the field at every width, a 360 px phone 
     await server.stop();
   }
 }, 30_000);
+
+test("a moderator's page has menus on people and messages; the topic shows in the top bar; a deleted message leaves every page", async () => {
+  const server = await startServer(["--history", "20"]);
+  const pages: Page[] = [];
+  try {
+    const alice = await joinAs(server.url, "alice");
+    pages.push(alice);
+    await say(alice, "/register correct-horse-battery");
+    await say(alice, "/join dev");
+    // Registering takes a password's hashing: /claim is refused until it is done, and is typed again.
+    for (let attempt = 0; attempt < 10; attempt++) {
+      await say(alice, "/claim");
+      const owner = await alice.waitForSelector("#chat.moderator", { timeout: 1_000 }).catch(() => undefined);
+      if (owner) break;
+    }
+    await alice.waitForSelector("#chat.moderator", { timeout: 1_000 });
+    await say(alice, "/topic release planning");
+    const gus = await joinAs(server.url, "gus");
+    pages.push(gus);
+    await say(gus, "/join dev");
+    await gus.waitForFunction(() => document.querySelector("#topic")?.textContent === "release planning");
+    await say(gus, "awful words");
+    await waitForLog(alice, "awful words");
+    // Only a moderator has the buttons.
+    expect(await gus.isVisible("#log li.said button.delete")).toBe(false);
+    expect(await gus.isVisible("#members summary")).toBe(false);
+
+    const line = alice.locator("#log li.said", { hasText: "awful words" });
+    await line.hover();
+    await line.locator("button.delete").click();
+    for (const page of [alice, gus])
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll("#log li.said")].some((li) =>
+            li.textContent?.includes("removed by a moderator"),
+          ),
+        undefined,
+        { timeout: 8_000 },
+      );
+    for (const page of [alice, gus]) expect((await logTexts(page)).join("\n")).not.toContain("awful words");
+    const later = await joinAs(server.url, "lee");
+    pages.push(later);
+    await say(later, "/join dev");
+    await later.waitForFunction(() => document.querySelector("#room")?.textContent === "dev");
+    await say(later, "here now");
+    await waitForLog(later, "here now");
+    expect((await logTexts(later)).join("\n")).not.toContain("awful words");
+
+    await alice.click('summary[aria-label="Moderate gus"]');
+    await alice.click('button[aria-label="Mute gus"]');
+    await waitForLog(gus, "You were muted in dev by alice");
+    await alice.screenshot({ path: join(ARTIFACTS, "page-moderator.png") });
+  } finally {
+    for (const page of pages) await page.close();
+    await server.stop();
+  }
+});

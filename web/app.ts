@@ -9,6 +9,7 @@
 import { Attention } from "./attention";
 import { listenToTyping } from "./composer";
 import { Connection } from "./connection";
+import { listenToModeration } from "./moderation";
 import { NameForm } from "./name-form";
 import { HistoryPaging } from "./paging";
 import { PeoplePanel } from "./people";
@@ -43,5 +44,7 @@ new NameForm(
   },
 );
 
-// 5. Typing: Enter sends, Shift+Enter starts a new line; slash commands as in the terminal.
+// 5. Typing: Enter sends, Shift+Enter starts a new line; slash commands as in the terminal. A
+//    moderator's menus on people and messages send commands too.
 listenToTyping(state, connection, panel);
+listenToModeration(state);

@@ -6,6 +6,7 @@
  */
 import type { SaidEvent, User } from "../common/events";
 import { CAME_AND_WENT_MS, cameAndWentLine, clockTime, NAME_COLOURS, nameColour } from "../common/text";
+import { deleteButton } from "./moderation";
 
 const conversation = document.querySelector<HTMLElement>(".conversation")!;
 const log = document.getElementById("log") as HTMLOListElement;
@@ -69,9 +70,12 @@ export function colourOf(key: string): number {
   return colour;
 }
 
-/** A message or action as an item of the log (not yet placed): ours, or one that mentions us, stands out. */
+/**
+ * A message or action as an item of the log (not yet placed): ours, or one that mentions us, stands
+ * out; a moderator has a button to delete it (one said while the server was cut off has no number yet).
+ */
 export function saidItem(
-  { type, from, text, time, seq, history }: SaidEvent,
+  { type, from, text, time, seq, history, provisional }: SaidEvent,
   { own, mention }: { own: boolean; mention: boolean },
 ): HTMLLIElement {
   const action = type === "action";
@@ -105,6 +109,7 @@ export function saidItem(
   body.className = "text";
   body.textContent = action ? ` ${text}` : `: ${text}`;
   parts.push(body);
+  if (!provisional) parts.push(deleteButton(seq));
   item.append(...parts);
   return item;
 }

@@ -6,6 +6,7 @@
  */
 import { describeUser as describe } from "../common/text";
 import { append } from "./log";
+import { personMenu } from "./moderation";
 import type { PageState, RoomCount } from "./state";
 
 const chat = document.getElementById("chat") as HTMLDivElement;
@@ -51,7 +52,10 @@ export class PeoplePanel {
     membersList.replaceChildren(
       ...[...members.values()].map((member) => {
         const item = document.createElement("li");
-        item.textContent = this.state.isMe(member) ? `${describe(member)} · you` : describe(member);
+        const me = this.state.isMe(member);
+        item.textContent = me ? `${describe(member)} · you` : describe(member);
+        // Moderation commands take a name: someone who goes by their address alone has no menu.
+        if (!me && member.name) item.append(personMenu(member.name));
         return item;
       }),
     );

@@ -3,10 +3,12 @@
  * in the conversation, the side panel, the title and the notifications.
  */
 import type { ChatEvent, JoinedEvent, NoticeEvent, SaidEvent } from "../common/events";
+import { toText } from "../common/plain-text";
 import { describeUser as describe, messagesWere, plural } from "../common/text";
 import { type Attention, mentions } from "./attention";
 import { setMaxMessage, toldAlready } from "./field";
 import { add, append, cameAndWent, clearLog, noteJoin, saidItem, settlePending } from "./log";
+import { removeMessage, showRole, showTopic } from "./moderation";
 import type { HistoryPaging } from "./paging";
 import type { PeoplePanel } from "./people";
 import type { PrivateConversations } from "./private";
@@ -75,6 +77,16 @@ export class EventView {
       case "error":
         if (toldAlready(event.id)) return; // the refused status said it, and which message
         return void append("error", event.message);
+      case "role":
+        return showRole(this.state.session?.where.role);
+      case "topic":
+        showTopic(this.state.session?.where.topic);
+        return void append("notice", `${event.by} set the topic: ${event.text}`, event.time);
+      case "deleted":
+        return removeMessage(event);
+      case "bans":
+      case "modlog":
+        return void append("info", toText(event).replace(/^\*\*\* /, ""));
     }
   }
 
@@ -86,6 +98,8 @@ export class EventView {
     }
     this.state.room = event.room;
     roomTitle.textContent = event.room;
+    showTopic(event.topic);
+    showRole(event.role);
     this.attention.roomShown();
     this.state.setMembers(event.members, event.count);
     this.panel.showMembers();

@@ -5,7 +5,7 @@
  * way, the unread count) stays in that part's own object.
  */
 import type { ChatSession } from "../client/session/session";
-import type { RoomsEvent, User } from "../common/events";
+import type { NoticeEvent, RoomsEvent, User } from "../common/events";
 
 export type RoomCount = RoomsEvent["rooms"][number];
 
@@ -45,7 +45,7 @@ export class PageState {
   }
 
   /** Someone in the room on show joined, left, or changed their name. */
-  memberChanged(user: User, event: "join" | "leave" | "rename" | "shutdown"): void {
+  memberChanged(user: User, event: NoticeEvent["event"]): void {
     if (event === "leave") {
       this.members.delete(user.address);
       this.roomCount--;

@@ -5,7 +5,7 @@
  * code, so the terminal client adds its own hints (how to start a server, which flag takes the
  * token) and exit codes in client/terminal/failures.ts.
  */
-import type { NameRefusalCode } from "../../common/codes";
+import { CLOSE_BANNED, CLOSE_KICKED, type NameRefusalCode } from "../../common/codes";
 import { SUBPROTOCOL, tokenProtocol } from "../../common/events";
 import { oneLine } from "../../common/text";
 
@@ -19,10 +19,11 @@ export const CONNECT_TIMEOUT_MS = 10_000;
  *   otherwise);
  * - something answered, but not our chat: `not-chat` (an HTTP answer, or another subprotocol),
  *   `not-tls` (wss:// to a plain server), `tls` (a certificate we do not trust);
- * - the server said no: `unauthorized` (401: the token), `forbidden` (403: the origin), `rate-limited`
+ * - the server said no: `unauthorized` (401: the token), `forbidden` (403: the origin, or a ban), `rate-limited`
  *   (429), `full` (503), and, before letting us in, the name asked for (`name-invalid`,
  *   `name-taken`, `name-held`, as common/codes.ts);
  * - once in: `closed` (closed before letting us in), `policy` (closed with 1008, as a flooder),
+ *   `kicked` and `banned` (closed by a moderator: the reason says who and why),
  *   `unsupported` (1003), `too-big` (1009), `lost` (dropped, with no reconnecting), `gave-up` (every
  *   reconnection attempt failed).
  */
@@ -43,6 +44,8 @@ export type FailureCode =
   | NameRefusalCode
   | "closed"
   | "policy"
+  | "kicked"
+  | "banned"
   | "unsupported"
   | "too-big"
   | "lost"
@@ -207,7 +210,11 @@ function describeRefusal(
     case "401":
       return fail("unauthorized", "the server wants a valid token (401).", false);
     case "403":
-      return fail("forbidden", "the server does not allow this origin (403).", false);
+      return fail(
+        "forbidden",
+        "the server refused us (403): it does not allow this origin, or this address is banned.",
+        false,
+      );
     // Both pass with time: a client that was in keeps trying, with backoff; a new one stops and says so.
     case "429":
       return fail(
@@ -236,6 +243,11 @@ export function finalClose({ code, reason: given }: { code: number; reason: stri
       return closed("unsupported", `${reason || CLOSE_MEANINGS[code]}.`);
     case 1009:
       return closed("too-big", `${reason || CLOSE_MEANINGS[code]}.`);
+    // A moderator's words already say who and why; a kicked person may come back, by hand.
+    case CLOSE_KICKED:
+      return closed("kicked", `${reason || "kicked out by a moderator"}. You may connect again.`);
+    case CLOSE_BANNED:
+      return closed("banned", `${reason || "banned by a moderator"}.`);
     default:
       return undefined;
   }
@@ -250,6 +262,8 @@ const CLOSE_MEANINGS: Record<number, string> = {
   1009: "message too big",
   1011: "server error",
   1013: "try again later",
+  [CLOSE_KICKED]: "kicked out by a moderator",
+  [CLOSE_BANNED]: "banned by a moderator",
 };
 
 /** "code 1006, connection lost without a close frame": a close code and its meaning (RFC 6455 §7.4.1). */

@@ -4,10 +4,15 @@
  * the terminal view and the page alike.
  */
 import type { ChatEvent, User } from "../../common/events";
+import type { Role } from "../../common/moderation-events";
 
 export class Whereabouts {
   me: User | undefined;
   room: string | undefined;
+  /** Our role in the room (a moderator sees message numbers, and the page a menu on people and messages). */
+  role: Role | undefined;
+  /** The room's topic, if it has one. */
+  topic: string | undefined;
   /** Addresses we have had: after a reconnect, our earlier messages carry the earlier address. */
   readonly #ownAddresses = new Set<string>();
 
@@ -19,6 +24,14 @@ export class Whereabouts {
         return;
       case "joined":
         this.room = event.room;
+        this.role = event.role;
+        this.topic = event.topic;
+        return;
+      case "role":
+        if (event.room === this.room) this.role = event.role ?? undefined;
+        return;
+      case "topic":
+        if (event.room === this.room) this.topic = event.text;
         return;
       case "notice":
         if (event.event === "rename" && event.user && event.user.address === this.me?.address) this.me = event.user;

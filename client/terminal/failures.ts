@@ -6,7 +6,7 @@
 import { runCommand } from "../../common/run-command";
 import { type ConnectError, type FailureCode, serverAddress } from "../session/connect";
 
-/** Exit code for a server that refused us: wrong token, origin not allowed, full, the name, closed as a flooder. */
+/** Exit code for a server that refused us: wrong token, origin not allowed, full, the name, closed as a flooder or by a moderator. */
 const EXIT_REFUSED = 3;
 
 /** Every code is here, so that a new one cannot be added without choosing its exit code. */
@@ -29,6 +29,8 @@ const EXIT_CODES: Record<FailureCode, 1 | typeof EXIT_REFUSED> = {
   "name-held": EXIT_REFUSED,
   closed: 1,
   policy: EXIT_REFUSED,
+  kicked: EXIT_REFUSED,
+  banned: EXIT_REFUSED,
   unsupported: 1,
   "too-big": 1,
   lost: 1,

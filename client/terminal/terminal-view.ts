@@ -7,6 +7,7 @@
 import { styleText } from "node:util";
 import type { ChatEvent, PrivateEvent, User } from "../../common/events";
 import { nameSkeleton } from "../../common/lookalikes";
+import { banLine, roleWords } from "../../common/plain-text";
 import { clockTime, forTerminal, type NAME_COLOURS, nameColour, plural } from "../../common/text";
 import type { IgnoreList } from "../session/ignoring";
 import type { Whereabouts } from "../session/whereabouts";
@@ -62,33 +63,21 @@ export class TerminalView {
     switch (event.type) {
       case "welcome":
         return undefined;
-      case "joined": {
-        const others = event.members.filter((m) => !this.where.isMe(m));
-        const unlisted = event.count - 1 - others.length;
-        const who =
-          others.length === 0
-            ? "nobody else yet"
-            : `${others.map((m) => this.who(m)).join(", ")}${unlisted > 0 ? ` and ${unlisted} more (/who lists them)` : ""}`;
-        return { text: dim(`${clockTime()}  You are in ${forTerminal(event.room)} with ${who}.`) };
-      }
+      case "joined":
+        return this.#joined(event);
       case "message":
-      case "action": {
-        if (this.ignoring?.hides(event.from)) return undefined;
-        const own = this.where.isMe(event.from);
-        // Lines after the first start under the text, never at the time: no line a sender writes
-        // can look like a line of its own (`12:00  bob: …`).
-        const said = forTerminal(event.text).replaceAll("\n", `\n${CONTINUATION}`);
-        const line =
-          event.type === "message"
-            ? `${this.who(event.from)}: ${said}`
-            : styleText("italic", `* ${this.who(event.from)} ${said}`);
-        if (event.history) return { text: `${dim(clockTime(event.time))}  ${line}`, gutter: dim("┊") };
-        return { text: `${dim(clockTime(event.time))}  ${line}`, gutter: own ? styleText("green", "┃") : undefined };
-      }
+      case "action":
+        return this.#said(event);
       case "notice": {
-        const arrow = { join: "→", leave: "←", rename: "~", shutdown: "!" }[event.event];
+        const arrow = { join: "→", leave: "←", rename: "~", shutdown: "!", moderation: "⚑" }[event.event];
         return { text: dim(`${clockTime(event.time)}  ${arrow} ${forTerminal(event.text)}`) };
       }
+      case "topic":
+      case "role":
+      case "deleted":
+      case "bans":
+      case "modlog":
+        return this.#moderation(event);
       case "members":
         return {
           text: `In ${forTerminal(event.room)} (${event.members.length}): ${event.members.map((m) => this.who(m)).join(", ")}`,
@@ -100,6 +89,56 @@ export class TerminalView {
         if (shown.length === 0) return { text: dim(`Nothing earlier in ${forTerminal(event.room)}.`) };
         return { text: shown.map((m) => this.render({ ...m, history: true })!.text).join("\n"), gutter: dim("┊") };
       }
+      case "dm":
+      case "inbox":
+      case "ignoring":
+        return this.#privateEvent(event);
+      case "help":
+        return { text: helpText(event.commands) };
+      case "error":
+        return { text: styleText("yellow", forTerminal(event.message)), gutter: styleText("yellow", "▲") };
+    }
+  }
+
+  /** Entering a room: who else is there, your role and the topic. */
+  #joined(event: Extract<ChatEvent, { type: "joined" }>): { text: string } {
+    const dim = (text: string) => styleText("dim", text);
+    const others = event.members.filter((m) => !this.where.isMe(m));
+    const unlisted = event.count - 1 - others.length;
+    const who =
+      others.length === 0
+        ? "nobody else yet"
+        : `${others.map((m) => this.who(m)).join(", ")}${unlisted > 0 ? ` and ${unlisted} more (/who lists them)` : ""}`;
+    const role = event.role ? ` You are ${roleWords(event.role, forTerminal(event.room))}.` : "";
+    const topic = event.topic ? `\n${CONTINUATION}Topic: ${forTerminal(event.topic)}` : "";
+    return { text: dim(`${clockTime()}  You are in ${forTerminal(event.room)} with ${who}.${role}`) + topic };
+  }
+
+  /** A message or an action, numbered for a moderator; nothing for someone ignored. */
+  #said(event: Extract<ChatEvent, { type: "message" | "action" }>): { text: string; gutter?: string } | undefined {
+    const dim = (text: string) => styleText("dim", text);
+    if (this.ignoring?.hides(event.from)) return undefined;
+    const own = this.where.isMe(event.from);
+    // Lines after the first start under the text, never at the time: no line a sender writes
+    // can look like a line of its own (`12:00  bob: …`).
+    const said = forTerminal(event.text).replaceAll("\n", `\n${CONTINUATION}`);
+    const line =
+      event.type === "message"
+        ? `${this.who(event.from)}: ${said}`
+        : styleText("italic", `* ${this.who(event.from)} ${said}`);
+    // A moderator needs a message's number to /delete it.
+    const numbered = this.where.role && !event.provisional ? `${dim(`#${event.seq}`)} ` : "";
+    const text = `${dim(clockTime(event.time))}  ${numbered}${line}`;
+    if (event.history) return { text, gutter: dim("┊") };
+    return { text, gutter: own ? styleText("green", "┃") : undefined };
+  }
+
+  /** A private message, what was kept for you while away, and whom you ignore. */
+  #privateEvent(
+    event: Extract<ChatEvent, { type: "dm" | "inbox" | "ignoring" }>,
+  ): { text: string; gutter: string } | { text: string } {
+    const dim = (text: string) => styleText("dim", text);
+    switch (event.type) {
       case "dm":
         return { text: this.#private(event), gutter: styleText(PRIVATE, "»") };
       case "inbox": {
@@ -119,12 +158,6 @@ export class TerminalView {
               : `You ignore ${event.names.map(forTerminal).join(", ")} (their private and room messages are hidden).`,
           ),
         };
-      case "help":
-        return {
-          text: ["Commands:", ...event.commands.map((c) => `  ${c.usage.padEnd(12)} ${dim(c.help)}`)].join("\n"),
-        };
-      case "error":
-        return { text: styleText("yellow", forTerminal(event.message)), gutter: styleText("yellow", "▲") };
     }
   }
 
@@ -148,6 +181,43 @@ export class TerminalView {
     return !!name && !!mine && nameSkeleton(name) === nameSkeleton(mine);
   }
 
+  /** What moderation shows: a topic, your role, a removed message, the bans and the log. */
+  #moderation(event: Extract<ChatEvent, { type: "topic" | "role" | "deleted" | "bans" | "modlog" }>): { text: string } {
+    const dim = (text: string) => styleText("dim", text);
+    switch (event.type) {
+      case "topic":
+        return {
+          text: `${dim(clockTime(event.time))}  ${forTerminal(event.by)} set the topic: ${forTerminal(event.text)}`,
+        };
+      case "role":
+        return {
+          text: dim(
+            event.role
+              ? `You are ${roleWords(event.role, forTerminal(event.room))} now: /help lists what you may do.`
+              : `You have no role in ${forTerminal(event.room)} now.`,
+          ),
+        };
+      case "deleted":
+        return { text: dim(`Message #${event.seq} was removed by a moderator.`) };
+      case "bans":
+        if (event.bans.length === 0) return { text: `No bans in force in ${forTerminal(event.room)}.` };
+        return {
+          text: [
+            `Bans in force in ${forTerminal(event.room)}${event.count > event.bans.length ? ` (the first ${event.bans.length} of ${event.count})` : ""}:`,
+            ...event.bans.map((ban) => `  ${forTerminal(banLine(ban))}`),
+          ].join("\n"),
+        };
+      case "modlog":
+        if (event.entries.length === 0) return { text: `No moderation in ${forTerminal(event.room)} yet.` };
+        return {
+          text: [
+            `Moderation in ${forTerminal(event.room)}:`,
+            ...event.entries.map((e) => `  ${dim(clockTime(e.time))}  ${forTerminal(e.text)}`),
+          ].join("\n"),
+        };
+    }
+  }
+
   /** A person as shown in a line: the name in its colour (yours in green) and the address dimmed. */
   private who(user: User): string {
     const own = this.where.isMe(user);
@@ -159,4 +229,10 @@ export class TerminalView {
     const bot = user.bot ? ` ${styleText("dim", "[bot]")}` : "";
     return user.name && user.address ? `${styled}${bot} ${styleText("dim", `(${forTerminal(user.address)})`)}` : styled;
   }
+}
+
+/** The `/help` list, each command's usage in a column as wide as the longest. */
+function helpText(commands: { usage: string; help: string }[]): string {
+  const width = Math.max(...commands.map((c) => c.usage.length));
+  return ["Commands:", ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${styleText("dim", c.help)}`)].join("\n");
 }

@@ -15,13 +15,15 @@
  * room (hearing nothing) until it does.
  */
 
+import type { AccountEvent } from "../../common/account-events";
 import type { Clock } from "../../common/clock";
 import { type Refusal, refusal } from "../../common/codes";
-import type { AccountEvent, ChatEvent, NoticeEvent } from "../../common/events";
+import type { ChatEvent, NoticeEvent } from "../../common/events";
 import { describeUser } from "../../common/text";
 import type { Directory } from "../directory";
 import type { Logger } from "../log";
 import type { Member } from "../member";
+import type { Moderation } from "../moderation/moderation";
 import type { Names } from "../names";
 import { notice } from "../notice";
 import { OUTSIDE } from "../rooms";
@@ -52,6 +54,8 @@ export interface AccountChat {
   announce(event: NoticeEvent): void;
   enter(member: Member, room: string, how: { firstRoom: boolean; since?: number | null }): void;
   leaveRoom(member: Member): void;
+  /** A banned account may not log in; logging in or out may change one's role (moderation/). */
+  readonly moderation: Pick<Moderation, "isAccountBanned" | "accountChanged">;
 }
 
 export const OPEN_ACCOUNTS: AccountOptions = { guests: true, registration: true };
@@ -116,14 +120,18 @@ export class Accounts {
     const said: ChatEvent[] = [];
     if (session) {
       const found = this.store.session(session);
-      if (found) {
+      const banned = found && this.chat.moderation.isAccountBanned(found.row.name);
+      if (banned) said.push({ type: "error", ...banned });
+      else if (found) {
         this.#track(member, found, found.session);
         said.push({ type: "account", name: found.row.name });
         this.chat.log.line(`${member.address} logged in as ${found.row.name} (session)`);
         return { name: found.row.name, said };
       }
-      const { code, message } = sessionInvalid("That session token is unknown, ended or expired.");
-      said.push({ type: "error", code, message });
+      if (!found) {
+        const { code, message } = sessionInvalid("That session token is unknown, ended or expired.");
+        said.push({ type: "error", code, message });
+      }
     }
     return { name: this.options.guests ? name : null, said };
   }
@@ -176,6 +184,7 @@ export class Accounts {
     if (member.name !== previous) this.#renamed(member, previous);
     // A registration: the same name, registered now, as the others instances' lists should say.
     else if (member.room !== OUTSIDE) this.chat.directory.present(member.room, member.user);
+    this.chat.moderation.accountChanged(member, null);
     const waiting = this.#outside.get(member);
     if (waiting) {
       this.#outside.delete(member);
@@ -196,6 +205,7 @@ export class Accounts {
     this.chat.send(member, event);
     this.chat.log.line(`${member.address} logged out of ${account}`);
     this.#renamed(member, previous);
+    this.chat.moderation.accountChanged(member, account);
     if (this.options.guests || member.room === OUTSIDE) return;
     this.#outside.set(member, { room: member.room, since: null });
     this.chat.leaveRoom(member);

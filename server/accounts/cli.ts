@@ -14,6 +14,7 @@ import { existsSync } from "node:fs";
 import { commandName, formatHelp, parseCommandLine, StartError, UsageError } from "../../common/cli";
 import { nameProblem, normalizeName } from "../../common/text";
 import { Logger } from "../log";
+import { setOperator } from "../moderation/operators";
 import { LocalState } from "../state/local";
 import { RedisState } from "../state/redis";
 import type { SharedState } from "../state/state";
@@ -32,7 +33,7 @@ const OPTIONS = [
   { flag: "help", short: "h", help: "show this help and exit" },
 ] as const;
 
-const ACTIONS = ["list", "create", "reset-password", "delete"] as const;
+const ACTIONS = ["list", "create", "reset-password", "delete", "op", "deop"] as const;
 type Action = (typeof ACTIONS)[number];
 
 export function accountsHelp(): string {
@@ -43,13 +44,15 @@ export function accountsHelp(): string {
       `${run} create NAME (--store FILE | --redis URL)`,
       `${run} reset-password NAME (--store FILE | --redis URL)`,
       `${run} delete NAME (--store FILE | --redis URL)`,
+      `${run} op|deop NAME (--store FILE | --redis URL)`,
     ],
     "Manages the chat's accounts where the server keeps them: the --store file or Redis, given as\n" +
       "the server is given it, whether the server runs now or not (it hears of the change).\n" +
       "create and reset-password read the new password from stdin when it is piped, or ask for\n" +
       "it, masked, on a terminal; it is never printed. For example:\n" +
       `  printf '%s\\n' 'correct-horse' | ${run} create alice --store chat.db\n` +
-      "reset-password and delete end the account's sessions: whoever is logged in to it is logged out.",
+      "reset-password and delete end the account's sessions: whoever is logged in to it is logged out.\n" +
+      "op makes the name an operator of the whole chat (once registered, if it is not yet); deop undoes it.",
     OPTIONS,
   );
 }
@@ -64,7 +67,11 @@ export async function accountsCommand(argv: string[]): Promise<void> {
     await state.start();
     if (state instanceof RedisState && !state.connected)
       throw new StartError(`Could not reach Redis at ${values.redis}. Is it running?`);
-    process.stdout.write(`${await act(store, action, name)}\n`);
+    const done =
+      action === "op" || action === "deop"
+        ? await setOperator(state, name, action === "op", store.find(name) !== undefined)
+        : await act(store, action, name);
+    process.stdout.write(`${done}\n`);
   } finally {
     close();
   }
@@ -120,7 +127,7 @@ async function openState(
   };
 }
 
-async function act(store: AccountStore, action: Action, name: string): Promise<string> {
+async function act(store: AccountStore, action: Exclude<Action, "op" | "deop">, name: string): Promise<string> {
   if (action === "list") return list(store);
   if (action === "create") return create(store, name);
   const account = store.find(name);

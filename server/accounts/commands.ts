@@ -106,6 +106,9 @@ async function login(chat: ChatContext, member: Member, name: string, password: 
     if (wrong.code === "login-failed") chat.log.line(`${member.address} failed to log in as ${name}`);
     return chat.refuse(member, wrong);
   }
+  // Told only to who knows the password: a ban is nobody else's business.
+  const banned = chat.moderation.isAccountBanned(account!.row.name);
+  if (banned) return chat.refuse(member, banned);
   await startSession(chat, member, account!, false);
 }
 
@@ -147,6 +150,8 @@ function session(chat: ChatContext, member: Member, token: string): void {
       refusal("session-invalid", "That session token is unknown, ended or expired: log in with your password again."),
     );
   }
+  const banned = chat.moderation.isAccountBanned(found.row.name);
+  if (banned) return chat.refuse(member, banned);
   accounts.logIn(member, found, found.session, { type: "account", name: found.row.name });
 }
 

@@ -47,6 +47,7 @@ type Operations = Pick<
   | "elsewhere"
   | "roomsElsewhere"
   | "health"
+  | "remove"
 >;
 
 export interface RedisOptions {
@@ -97,6 +98,19 @@ export class RedisDirectory extends LocalDirectory {
     elsewhere: (room) => this.#people.others.inRoom(room),
     roomsElsewhere: () => this.#people.others.rooms(),
     health: () => ({ degraded: false, redis: "connected" }),
+    // Every instance, this one included, removes it from its own history when it hears of it.
+    remove: (room, seq) =>
+      this.#failures.watch(
+        "delete",
+        this.#link.send("EVAL", [
+          keys.DELETE_SCRIPT,
+          "2",
+          keys.historyKey(room),
+          keys.CHANNEL,
+          String(seq),
+          envelopes.deletedEnvelope(this.instance, room, seq),
+        ]),
+      ),
   };
 
   /** While Redis is away: this instance alone, as LocalDirectory answers, remembering what to share later. */
@@ -120,6 +134,8 @@ export class RedisDirectory extends LocalDirectory {
     elsewhere: (room) => super.elsewhere(room),
     roomsElsewhere: () => super.roomsElsewhere(),
     health: () => ({ degraded: true, redis: "unreachable" }),
+    // The others keep it: this instance alone cannot reach their history.
+    remove: (room, seq) => super.remove(room, seq),
   };
 
   constructor(sink: ChatSink, history: History, { link, log, metrics, historyBytes, idleDays }: RedisOptions) {
@@ -218,6 +234,10 @@ export class RedisDirectory extends LocalDirectory {
     return this.#now.health();
   }
 
+  override remove(room: string, seq: number): void {
+    this.#now.remove(room, seq);
+  }
+
   /** Says this instance is gone, and lets go of Redis once it has that and everything sent before it. */
   override async close(): Promise<void> {
     await this.#people.close();
@@ -314,6 +334,9 @@ export class RedisDirectory extends LocalDirectory {
         if (envelope.instance === this.instance && this.#names.forget(envelope.name, envelope.address))
           this.#loseNames([{ name: envelope.name, address: envelope.address }]);
         return;
+      case "deleted":
+        this.history.remove(envelope.room, envelope.seq);
+        return this.sink.deliverDeleted(envelope.room, envelope.seq);
       case "skipped":
         return this.#failures.skipped(envelope.reason);
     }

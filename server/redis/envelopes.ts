@@ -19,6 +19,8 @@
  *   by REGISTER_NAME_SCRIPT: the name's holder on that instance lost it to an earlier claim;
  * - a private message, `{"v":1,"instance":…,"dm":{…}}`, the event itself (common/events.ts): every
  *   instance, the sender's included, delivers it to the connections of its two people there.
+ * - a message removed by a moderator, `{"v":1,"instance":…,"deleted":{"room":…,"seq":n}}`, published
+ *   by DELETE_SCRIPT once the shared history no longer has it.
  * A members hash's value is `{"v":1,"instance":…,"user":…}`.
  */
 import {
@@ -61,6 +63,10 @@ export const privateEnvelope = (instance: string, event: PrivateEvent) =>
 export const presenceEnvelope = (instance: string, room: string, address: string, user?: User) =>
   JSON.stringify({ v: VERSION, instance, presence: { room, address, user } });
 
+/** Message `seq` of `room` was removed from the shared history. */
+export const deletedEnvelope = (instance: string, room: string, seq: number) =>
+  JSON.stringify({ v: VERSION, instance, deleted: { room, seq } });
+
 export const memberEntry = (instance: string, user: User) => JSON.stringify({ v: VERSION, instance, user });
 
 // --- Reading ---------------------------------------------------------------------------------
@@ -75,6 +81,7 @@ export type Envelope =
   | { kind: "presence"; instance: string; room: string; address: string; user: User | undefined }
   | { kind: "nameLost"; instance: string; address: string; name: string }
   | { kind: "private"; instance: string; event: PrivateEvent }
+  | { kind: "deleted"; instance: string; room: string; seq: number }
   | Skipped;
 
 const MALFORMED: Skipped = { kind: "skipped", reason: "malformed" };
@@ -91,7 +98,7 @@ function versioned(text: string): Record<string, unknown> | Skipped {
 export function readEnvelope(message: string): Envelope {
   const envelope = versioned(message);
   if (isSkipped(envelope)) return envelope;
-  const { instance, batch, first, notice, presence, nameLost, dm } = envelope;
+  const { instance, batch, first, notice, presence, nameLost, dm, deleted } = envelope;
   if (typeof instance !== "string") return MALFORMED;
   if (Number.isSafeInteger(batch) && Array.isArray(first) && first.every(Number.isSafeInteger))
     return { kind: "header", instance, batch: batch as number, first: first as number[] };
@@ -114,6 +121,11 @@ export function readEnvelope(message: string): Envelope {
     const { instance: holder, address, name } = nameLost;
     if (typeof holder !== "string" || typeof address !== "string" || typeof name !== "string") return MALFORMED;
     return { kind: "nameLost", instance: holder, address, name };
+  }
+  if (isObject(deleted)) {
+    const { room, seq } = deleted;
+    if (typeof room !== "string" || !Number.isSafeInteger(seq) || (seq as number) < 1) return MALFORMED;
+    return { kind: "deleted", instance, room, seq: seq as number };
   }
   return MALFORMED;
 }

@@ -217,3 +217,30 @@ if current < tonumber(ARGV[1]) then
   else redis.call('SET', KEYS[1], ARGV[1]) end
 end
 return 0`;
+
+/**
+ * Removes one message from a room's shared history and tells every instance. The entry holding it
+ * (the first scored at or above its number: entries are scored by their last) has the message
+ * replaced by null, which readers skip while still counting its place, so the numbers of the
+ * others stay as they were. KEYS: the room's history key, the channel. ARGV: the message's number,
+ * the envelope to publish (envelopes.ts). Returns 1 if the message was found.
+ */
+export const DELETE_SCRIPT = `
+local seq = tonumber(ARGV[1])
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], seq, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+local removed = 0
+if found[1] then
+  local entry, last = found[1], tonumber(found[2])
+  local ok, decoded = pcall(cjson.decode, entry)
+  if ok and type(decoded) == 'table' and type(decoded.said) == 'table' then
+    local index = #decoded.said - (last - seq)
+    if index >= 1 and decoded.said[index] ~= cjson.null then
+      decoded.said[index] = cjson.null
+      redis.call('ZREM', KEYS[1], entry)
+      redis.call('ZADD', KEYS[1], last, cjson.encode(decoded))
+      removed = 1
+    end
+  end
+end
+redis.call('PUBLISH', KEYS[2], ARGV[2])
+return removed`;

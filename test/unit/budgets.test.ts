@@ -94,7 +94,7 @@ describe("per address, whatever the connections", () => {
     const joins = second.socket.eventsOf("joined").length - 1;
     expect(renames + joins).toBe(15);
     expect(second.socket.eventsOf("error").at(-1)?.message).toBe(
-      "Too many renames and room changes from your address: at most 1 a second. Wait a moment and try again.",
+      "Too many renames, room changes and moderation commands from your address: at most 1 a second. Wait a moment and try again.",
     );
   });
 

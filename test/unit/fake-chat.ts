@@ -12,6 +12,7 @@ import { History, type HistoryOptions } from "../../server/history";
 import { Logger } from "../../server/log";
 import type { Hub, Member, MemberSocket, Upgrade } from "../../server/member";
 import { Metrics } from "../../server/metrics";
+import type { ModerationOptions } from "../../server/moderation/moderation";
 import { Rooms } from "../../server/rooms";
 import type { SharedState } from "../../server/state/state";
 
@@ -137,8 +138,12 @@ export function chatWith(
   historyOptions: HistoryOptions = {},
   /** The directory, when a test needs one of its own (a slow one, say). */
   makeDirectory: (sink: ChatSink, history: History) => Directory = (sink, history) => new LocalDirectory(sink, history),
-  /** Accounts' options (--guests, --registration, a fast hasher) and where they are kept. */
-  { accounts, state }: { accounts?: AccountOptions; state?: SharedState } = {},
+  /** Accounts' options (--guests, --registration, a fast hasher), where they are kept, and moderation's (--ops, the wall clock). */
+  {
+    accounts,
+    state,
+    moderation,
+  }: { accounts?: AccountOptions; state?: SharedState; moderation?: ModerationOptions } = {},
 ) {
   const hub = new FakeHub();
   const clock = new ManualClock(1_000_000);
@@ -157,6 +162,7 @@ export function chatWith(
     version: "test",
     accounts,
     state,
+    ...(moderation && { moderation }),
   });
   let port = 40000;
   /** A member connecting, as the transport would open it. */
@@ -178,8 +184,10 @@ export function chatWith(
     session?: string | null;
   } = {}) => {
     const socket = new FakeSocket(hub);
+    // As the transport writes it: an IPv6 address in brackets before its port.
+    const address = `${ip.includes(":") ? `[${ip}]` : ip}:${++port}`;
     const asked = { name, room, since, resume, session };
-    const member = open(chat, socket, { address: `${ip}:${++port}`, ip, json, asked });
+    const member = open(chat, socket, { address, ip, json, asked });
     return { member, socket, say: (frame: string) => chat.receive(member, frame) };
   };
   /** The member's client closes its connection (1000 unless said otherwise: 1006 is a drop). */

@@ -108,6 +108,7 @@ export class FakeSink implements ChatSink {
   readonly privates: PrivateEvent[] = [];
   readonly departures: [room: string, user: User][] = [];
   readonly namesLost: [address: string, name: string][] = [];
+  readonly deleted: [room: string, seq: number][] = [];
   people: { room: string; user: User; tokenHash: string }[] = [];
 
   deliverSaid(event: SaidEvent): void {
@@ -118,6 +119,10 @@ export class FakeSink implements ChatSink {
   }
   deliverPrivate(event: PrivateEvent): void {
     this.privates.push(event);
+  }
+
+  deliverDeleted(room: string, seq: number): void {
+    this.deleted.push([room, seq]);
   }
   departed(room: string, user: User): void {
     this.departures.push([room, user]);

@@ -1,0 +1,136 @@
+/**
+ * Who may do what: roles as data, and the one permission check every moderation command asks.
+ *
+ * From the lowest: a guest (not logged in), a member (logged in to a registered account), a room's
+ * moderator (named by its owner), its owner (who claimed it; the default room belongs to the
+ * operators), an operator (of the whole chat: named with --ops, or `accounts op NAME`). A role is
+ * held by an account, never by a guest. Nobody acts on someone of an equal or higher role.
+ *
+ * The roles are shared tables (state/), so they hold on every instance and outlive a restart:
+ * `operators` (by the name's skeleton), `owners` (by room), `moderators` (by room and skeleton).
+ */
+import { type Refusal, refusal } from "../../common/codes";
+import { DEFAULT_ROOM } from "../../common/events";
+import { nameSkeleton } from "../../common/lookalikes";
+import type { Role } from "../../common/moderation-events";
+import { roleWords } from "../../common/plain-text";
+import type { SharedState, Table } from "../state/state";
+
+/** Where someone stands in a room, from the lowest. */
+export type Rank = "guest" | "member" | Role;
+const ORDER: readonly Rank[] = ["guest", "member", "moderator", "owner", "operator"];
+export const outranks = (a: Rank, b: Rank) => ORDER.indexOf(a) > ORDER.indexOf(b);
+const atLeast = (a: Rank, b: Rank) => ORDER.indexOf(a) >= ORDER.indexOf(b);
+
+/** Every moderation command, and the rank it needs. */
+export const NEEDS = {
+  claim: "member",
+  mod: "owner",
+  unmod: "owner",
+  kick: "moderator",
+  ban: "moderator",
+  unban: "moderator",
+  bans: "moderator",
+  mute: "moderator",
+  unmute: "moderator",
+  topic: "moderator",
+  slow: "moderator",
+  delete: "moderator",
+  modlog: "moderator",
+} as const satisfies Record<string, Rank>;
+export type Action = keyof typeof NEEDS;
+
+/** Someone a command acts on, and where they stand. */
+export interface Subject {
+  name: string;
+  rank: Rank;
+}
+
+/**
+ * The one permission check: may someone of rank `actor` do `action` in `room`, to `subjects` (if
+ * it acts on people)? A refusal (`forbidden`; `login-required` for a guest where logging in is
+ * all it takes) or undefined.
+ */
+export function permission(actor: Rank, action: Action, room: string, subjects: Subject[] = []): Refusal | undefined {
+  const needs: Rank = NEEDS[action];
+  if (!atLeast(actor, needs)) {
+    if (actor === "guest" && needs === "member")
+      return refusal("login-required", `Log in to a registered name to /${action} a room.`);
+    const who = needs === "member" ? "registered people" : `${plural(needs)} of ${room}`;
+    return refusal("forbidden", `Only ${who} may /${action} here.`);
+  }
+  const above = subjects.find((subject) => !outranks(actor, subject.rank));
+  if (above)
+    return refusal(
+      "forbidden",
+      `You cannot /${action} ${above.name}: they are ${roleWords(above.rank as Role, room)}, and nobody acts on someone of an equal or higher role.`,
+    );
+  return undefined;
+}
+
+function plural(rank: Rank): string {
+  return { guest: "guests", member: "members", moderator: "moderators", owner: "owners", operator: "operators" }[rank];
+}
+
+interface Appointment {
+  name: string;
+  by: string;
+  at: string;
+}
+export type ModeratorRow = Appointment & { room: string };
+
+const isAppointment = (v: unknown): v is Appointment => {
+  const row = v as Record<string, unknown> | null;
+  return typeof row?.name === "string" && typeof row.by === "string" && typeof row.at === "string";
+};
+const checkAppointment = (v: unknown) => (isAppointment(v) ? v : undefined);
+const checkModerator = (v: unknown) =>
+  isAppointment(v) && typeof (v as ModeratorRow).room === "string" ? (v as ModeratorRow) : undefined;
+
+export const moderatorKey = (room: string, account: string) => `${room} ${nameSkeleton(account)}`;
+
+export class Roles {
+  readonly operators: Table<Appointment>;
+  readonly owners: Table<Appointment>;
+  readonly moderators: Table<ModeratorRow>;
+  /** The skeletons of the names given with --ops: operators once registered, and never deopped. */
+  readonly #configured: Set<string>;
+
+  constructor(state: SharedState, ops: readonly string[]) {
+    this.operators = state.table("operators", checkAppointment);
+    this.owners = state.table("owners", checkAppointment);
+    this.moderators = state.table("moderators", checkModerator);
+    this.#configured = new Set(ops.map(nameSkeleton));
+  }
+
+  /** Where the holder of `account` (null: a guest) stands in `room`. */
+  rankOf(account: string | null, room: string): Rank {
+    if (account === null) return "guest";
+    const skeleton = nameSkeleton(account);
+    if (this.isOperator(account)) return "operator";
+    if (room !== DEFAULT_ROOM && nameSkeleton(this.owners.get(room)?.name ?? "") === skeleton) return "owner";
+    if (this.moderators.has(`${room} ${skeleton}`)) return "moderator";
+    return "member";
+  }
+
+  /** The role of `account` in `room`, if it has one. */
+  roleOf(account: string | null, room: string): Role | undefined {
+    const rank = this.rankOf(account, room);
+    return rank === "guest" || rank === "member" ? undefined : rank;
+  }
+
+  isOperator(account: string): boolean {
+    const skeleton = nameSkeleton(account);
+    return this.#configured.has(skeleton) || this.operators.has(skeleton);
+  }
+
+  /** True if the name was given with --ops: it cannot be deopped but by restarting without it. */
+  isConfiguredOperator(account: string): boolean {
+    return this.#configured.has(nameSkeleton(account));
+  }
+
+  /** True if someone of `rank` is spared moderation in a room: moderators and above. */
+  static exempt(rank: Rank): boolean {
+    return atLeast(rank, "moderator");
+  }
+}
