@@ -227,7 +227,9 @@ export const OPENAPI = {
     schemas: SCHEMAS,
     responses: {
       Unauthorized: refusal("No key (unauthorized)"),
-      BadKey: refusal("A key the server does not know, or one revoked (bad-key)"),
+      BadKey: refusal(
+        "A key the server does not know, or one revoked (bad-key); or not allowed: a post from an address banned there (banned) or muted (muted)",
+      ),
       RateLimited: {
         ...refusal("Too fast (rate-limited): the key's or the address's budget, or too many tries without a right key"),
         headers: { "Retry-After": { schema: { type: "integer" }, description: "seconds to wait" } },

@@ -9,10 +9,12 @@ import { sendPrivate } from "../private/private";
 import { RECIPIENTS_PER_WINDOW, WINDOW_MS } from "../private/recipients";
 import { apiError, jsonAnswer, tooFast } from "./answers";
 import type { ApiParts, Call } from "./call";
-import { botOf, readBody, spendMessage } from "./posting";
+import { botOf, readBody, restricted, spendMessage } from "./posting";
 
 export async function postPrivate(parts: ApiParts, call: Call): Promise<Response> {
   const { chat, keys } = parts;
+  const refused = restricted(parts, call);
+  if (refused) return refused;
   const spent = spendMessage(parts, call);
   if (spent) return spent;
   const body = await readBody(call.request, chat.limits.maxMessage);

@@ -1,9 +1,11 @@
 /**
  * What a post (to a room, or to a person) shares: the budgets a message spends, its key's and its
- * address's, as a connection's message spends its own and its address's (intake.ts); its body,
- * read within the server's limits; and who it is from, the key's name marked as a bot.
+ * address's, as a connection's message spends its own and its address's (intake.ts); the bans
+ * and mutes of its address (moderation/), as a connection from there meets them; its body, read
+ * within the server's limits; and who it is from, the key's name marked as a bot.
  */
 import type { User } from "../../common/events";
+import { addressOf } from "../moderation/networks";
 import { apiError, tooFast } from "./answers";
 import type { ApiParts, Call } from "./call";
 
@@ -29,6 +31,23 @@ export function spendMessage({ chat, keys }: ApiParts, call: Call): Response | u
       call.budget.messages.waitMs(),
     );
   }
+  return undefined;
+}
+
+/**
+ * Why the caller's address may not post in `room` (or privately, without one): banned from the
+ * chat, or from the room, or muted there. A key is the operator's to give, not a way round them.
+ */
+export function restricted({ chat }: ApiParts, call: Call, room?: string): Response | undefined {
+  const { moderation } = chat;
+  const fromChat = moderation.admission(call.client.ip);
+  if (fromChat) return apiError("banned", fromChat);
+  if (room === undefined) return undefined;
+  const address = addressOf(call.client.ip);
+  const ban = moderation.bans.find(room, null, address);
+  if (ban) return apiError("banned", `${moderation.banWords(ban, "Your address is")}.`);
+  if (moderation.mutes.find(room, null, address))
+    return apiError("muted", `Your address is muted in ${room}: it may read there but not speak.`);
   return undefined;
 }
 

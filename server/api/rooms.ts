@@ -12,7 +12,7 @@ import { roomProblem } from "../handlers";
 import { isoNow } from "../notice";
 import { apiError, jsonAnswer, tooFast } from "./answers";
 import type { ApiParts, Call } from "./call";
-import { botOf, readBody, spendMessage } from "./posting";
+import { botOf, readBody, restricted, spendMessage } from "./posting";
 
 /** How long a post waits for its message to come back numbered (with Redis, from its batch). */
 const NUMBERING_WAIT_MS = 10_000;
@@ -33,6 +33,8 @@ export async function postMessage(parts: ApiParts, call: Call): Promise<Response
   const { chat, listeners } = parts;
   const where = roomOf(parts, call);
   if ("refused" in where) return where.refused;
+  const refused = restricted(parts, call, where.room);
+  if (refused) return refused;
   const spent = spendMessage(parts, call);
   if (spent) return spent;
   const body = await readBody(call.request, chat.limits.maxMessage);
