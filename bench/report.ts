@@ -26,6 +26,7 @@ const rate = (n: number) => (n >= 100_000 ? millions(n) : `${(n / 1000).toFixed(
 
 const COLOURS: Record<ServerName, string> = {
   ours: "#2563eb",
+  "ours-sse": "#db2777",
   ceiling: "#9ca3af",
   node: "#f59e0b",
   "ours-redis": "#60a5fa",
@@ -244,6 +245,12 @@ function targetsTable(results: Results, { pairwise }: Statistics): string[] {
       what: "this server / ceiling, p99 latency (≤ 1.2×)",
       value: (i) => pairwise(i, "ours", "ceiling", (x) => x.latency.p99),
       met: (v) => v <= 1.2,
+      show: ratio,
+    },
+    {
+      what: "+ an SSE listener / without, throughput (≥ 0.95×)",
+      value: (i) => pairwise(i, "ours-sse", "ours", (x) => x.throughput),
+      met: (v) => v >= 0.95,
       show: ratio,
     },
     {

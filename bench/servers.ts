@@ -6,7 +6,7 @@
  */
 
 import { Database } from "bun:sqlite";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -52,6 +52,8 @@ interface Setup {
   protocol: Protocol;
   /** Each instance gets a fresh --store file, with this many registered accounts in it. */
   store?: { accounts: number; bans?: number };
+  /** An event stream of the clients' room open on the HTTP API (/api/events), read by curl. */
+  listener?: true;
 }
 
 const ours = (redisUrl?: string) => [
@@ -63,6 +65,10 @@ const ours = (redisUrl?: string) => [
   ...(redisUrl ? ["--redis", redisUrl] : []),
   ...extraFlags,
 ];
+/** The API key the listener uses, in a file of --api-keys form written while its set-up runs. */
+const LISTENER_KEY = "bench-listener-key-0123456789";
+const LISTENER_KEYS = join(tmpdir(), `chat-bench-api-keys-${process.pid}.txt`);
+const oursWithKeys = (redisUrl?: string) => [...ours(redisUrl), "--api-keys", LISTENER_KEYS];
 /** The bans in force in the `ours-bans` set-up: moderation's check costs the same with them as with none. */
 export const BANS = 10_000;
 const socketIo = (redisUrl?: string) => [
@@ -87,6 +93,14 @@ export const SERVERS = {
     instances: 1,
     redis: false,
     protocol: "plain",
+  },
+  "ours-sse": {
+    label: "this server + an SSE listener",
+    command: oursWithKeys,
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+    listener: true,
   },
   "ours-redis": { label: "this server + Redis", command: ours, instances: 1, redis: true, protocol: "plain" },
   "ours-redis-2": {
@@ -179,6 +193,8 @@ export interface Running {
   name: ServerName;
   /** One per instance; clients are spread over them in turn. */
   instances: Subprocess[];
+  /** The set-up's event stream reader (curl), if it has one. */
+  listener?: Subprocess;
   endpoints: Endpoint[];
   redis?: RunningRedis;
   logFiles: string[];
@@ -197,6 +213,7 @@ export async function startServer(name: ServerName): Promise<Running> {
   const running: Running = { name, instances: [], endpoints: [], logFiles: [], storeFiles: [] };
   try {
     if (setup.redis) running.redis = await startRedis(undefined, (command) => onCore(0, command));
+    if (setup.listener) writeFileSync(LISTENER_KEYS, `bench ${LISTENER_KEY}\n`);
     for (let n = 0; n < setup.instances; n++) {
       const store = setup.store && (await freshStore(setup.store));
       if (store) running.storeFiles.push(store);
@@ -208,6 +225,7 @@ export async function startServer(name: ServerName): Promise<Running> {
     // Ours says when it is connected to Redis (waited for above); Socket.IO's adapter subscribes
     // without waiting for Redis to confirm, so its instances get a moment before the clients come.
     if (setup.redis && setup.protocol === "socketio") await Bun.sleep(300);
+    if (setup.listener) running.listener = await startListener(running.endpoints[0]!);
     return running;
   } catch (error) {
     await stopServer(running);
@@ -255,11 +273,33 @@ async function startInstance(
   }
 }
 
+/**
+ * curl following the clients' room as Server-Sent Events (`curl -N`, as the README's bots do), on
+ * the generators' core, throwing away what it reads; once the server counts it open.
+ */
+async function startListener({ host, port }: Endpoint): Promise<Subprocess> {
+  const url = `http://${host}:${port}/api/events?rooms=chat`;
+  const listener = spawnChild(
+    onCore(1, ["curl", "-sN", "-o", "/dev/null", "-H", `Authorization: Bearer ${LISTENER_KEY}`, url]),
+    { stdout: "ignore", stderr: "inherit" },
+  );
+  for (let tries = 0; tries < 100; tries++) {
+    const metrics = await (await fetch(`http://${host}:${port}/metrics`)).text();
+    if (/\nchat_event_streams 1\n/.test(metrics)) return listener;
+    if (listener.exitCode !== null) break;
+    await Bun.sleep(50);
+  }
+  listener.kill("SIGKILL");
+  throw new Error(`the SSE listener (curl ${url}) did not connect`);
+}
+
 export async function stopServer(server: Running): Promise<void> {
+  server.listener?.kill("SIGKILL");
   for (const instance of server.instances) instance.kill("SIGKILL");
   await Promise.all(server.instances.map((instance) => instance.exited));
   await server.redis?.stop();
   for (const logFile of server.logFiles) rmSync(logFile, { force: true });
+  if ((SERVERS[server.name] as Setup).listener) rmSync(LISTENER_KEYS, { force: true });
   for (const store of server.storeFiles)
     for (const file of [store, `${store}-wal`, `${store}-shm`]) rmSync(file, { force: true });
 }

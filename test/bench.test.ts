@@ -30,6 +30,7 @@ const SET_UPS = [
   "this server",
   "ceiling (bare Bun)",
   "Node.js + ws",
+  "this server + an SSE listener",
   "this server + Redis",
   "this server + Redis, 2 instances",
   "Socket.IO",
@@ -103,7 +104,7 @@ test("a tiny run measures every set-up and writes the tables and the chart", asy
   }
   // The targets, each with a value per room size.
   const targets = table(report, "Targets:");
-  expect(targets.size).toBe(11);
+  expect(targets.size).toBe(12);
   for (const values of targets.values()) expect(values).toHaveLength(2);
   // Capacity, for the single servers: every connection held and reached.
   const capacity = table(report, "Capacity:");
@@ -132,7 +133,7 @@ test("an unknown set-up in --servers is one line naming the ones there are", asy
   const finished = await run([BUN, join(ROOT, "bench/run.ts"), "--servers", "ours,nope"]);
   expect(finished.exitCode).toBe(2);
   expect(finished.stderr.trim()).toBe(
-    `${RUN.bun} bench/run.ts: --servers: there is no 'nope'; choose from ours, ceiling, node, ours-redis, ours-redis-2, socketio, socketio-redis, socketio-redis-2, ours-store, ours-accounts, ours-bans. Run '${RUN.bun} bench/run.ts --help' for usage.`,
+    `${RUN.bun} bench/run.ts: --servers: there is no 'nope'; choose from ours, ceiling, node, ours-sse, ours-redis, ours-redis-2, socketio, socketio-redis, socketio-redis-2, ours-store, ours-accounts, ours-bans. Run '${RUN.bun} bench/run.ts --help' for usage.`,
   );
 });
 

@@ -226,7 +226,8 @@ export class TerminalView {
       own ? ["bold", "green"] : ["bold", NAME_PALETTE[nameColour(user.name ?? user.address)]!],
       label,
     );
-    return user.name && user.address ? `${styled} ${styleText("dim", `(${forTerminal(user.address)})`)}` : styled;
+    const bot = user.bot ? ` ${styleText("dim", "[bot]")}` : "";
+    return user.name && user.address ? `${styled}${bot} ${styleText("dim", `(${forTerminal(user.address)})`)}` : styled;
   }
 }
 
