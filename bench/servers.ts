@@ -5,16 +5,13 @@
  * Every process started here is killed if the benchmark is interrupted or fails.
  */
 
-import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { AccountStore } from "../server/accounts/store";
-import { LocalState } from "../server/state/local";
 import { BUN, ROOT, type RunningRedis, startRedis, waitFor } from "../tools/processes";
-import { writeBans } from "./bans";
 import type { Command, Endpoint, Protocol, Reply } from "./load";
+import { freshStore } from "./stores";
 
 /**
  * The flags our server runs with, and why: its defaults protect a public chat, and some of them
@@ -302,28 +299,6 @@ export async function stopServer(server: Running): Promise<void> {
   if ((SERVERS[server.name] as Setup).listener) rmSync(LISTENER_KEYS, { force: true });
   for (const store of server.storeFiles)
     for (const file of [store, `${store}-wal`, `${store}-shm`]) rmSync(file, { force: true });
-}
-
-/** One real argon2id hash, given to every account of a fresh store: making a thousand would take minutes. */
-let benchHash: Promise<string> | undefined;
-
-/**
- * A new --store file with `accounts` registered accounts (bench-0, bench-1…) and `bans` bans,
- * written as the server writes them, so that the server starts with them loaded.
- */
-async function freshStore({ accounts, bans = 0 }: { accounts: number; bans?: number }): Promise<string> {
-  const file = join(tmpdir(), `chat-bench-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.sqlite`);
-  const db = new Database(file, { create: true, strict: true });
-  try {
-    const store = new AccountStore(new LocalState(db));
-    benchHash ??= Bun.password.hash("bench-password", { algorithm: "argon2id" });
-    const hash = await benchHash;
-    for (let n = 0; n < accounts; n++) await store.create(`bench-${n}`, hash);
-    writeBans(db, bans);
-  } finally {
-    db.close();
-  }
-  return file;
 }
 
 /** CPU seconds of a set-up's instances together, and of its redis-server apart. */
