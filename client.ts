@@ -10,10 +10,9 @@
  * itself after a drop and resumes where it left off.
  */
 
-import type { SessionOptions } from "./client/session/session";
+import type { SessionOptions } from "./client/session/status";
 import { bunWebSocket } from "./client/terminal/bun-socket";
 import { KeptLogins } from "./client/terminal/kept-logins";
-import { SessionToken } from "./client/terminal/login";
 import { chatAsNdjson, chatThroughPipes } from "./client/terminal/pipes";
 import { checkedName, DEFAULT_URL, readCa, readPassword, serverUrl } from "./client/terminal/target";
 import { chatInTerminal } from "./client/terminal/terminal";
@@ -63,15 +62,13 @@ async function main(): Promise<void> {
   }
 
   // 2. Where to connect, and as whom.
-  const sessionToken = new SessionToken();
   const session: SessionOptions = {
     url: serverUrl(positionals[0], options.host, options.port),
     ...(options.name !== undefined && { name: checkedName(options.name, "--name", "name") }),
     ...(options.room !== undefined && { room: checkedName(options.room, "--room", "room") }),
     ...(options.token !== undefined && { token: options.token }),
-    // Bun's WebSocket: the token as a header, the certificate to trust, if any, and the session
-    // token of a login, once there is one.
-    openWebSocket: bunWebSocket(options.ca !== undefined ? await readCa(options.ca) : undefined, sessionToken),
+    // Bun's WebSocket: the token as a header, and the certificate to trust, if any.
+    openWebSocket: bunWebSocket(options.ca !== undefined ? await readCa(options.ca) : undefined),
     reconnect: !options["no-reconnect"],
   };
 
@@ -82,7 +79,6 @@ async function main(): Promise<void> {
     kept: new KeptLogins(),
     forget: options.forget,
     password: await readPassword(options["password-file"], process.env.CHAT_PASSWORD),
-    token: sessionToken,
   };
 
   // 4. Interactive only when a person is at a terminal on both ends.

@@ -13,6 +13,7 @@ import { commandName, formatHelp, otherProgram, parseCommandLine, runMain } from
 import { SUBPROTOCOL } from "./common/events";
 import pkg from "./package.json";
 import { accountsCommand } from "./server/accounts/cli";
+import { runKeysCommand } from "./server/api/keys-command";
 import { startChatServer } from "./server/app";
 import { readConfig } from "./server/config";
 
@@ -41,7 +42,7 @@ const OPTIONS = [
   {
     flag: "store",
     value: "FILE",
-    help: "keep history in this SQLite file, so it survives a restart (default: in memory)",
+    help: "keep history and accounts in this SQLite file, so they survive a restart (default: in memory)",
   },
   {
     flag: "store-keep",
@@ -216,9 +217,20 @@ const OPTIONS = [
   },
   {
     flag: "registration",
-    value: "open|closed",
+    value: "MODE",
     default: "open",
-    help: "closed: only an operator creates accounts (with 'accounts create NAME', see above)",
+    help: "open: anyone may /register the name they hold; closed: only an operator creates accounts ('accounts create')",
+  },
+  {
+    flag: "api-keys",
+    value: "FILE",
+    help: "keys for the HTTP API (/api/), one 'NAME KEY' a line; besides those made with 'keys add'",
+  },
+  {
+    flag: "api-streams",
+    value: "N",
+    default: "10",
+    help: "event streams (/api/events) open at once per API key, and per address",
   },
   { flag: "quiet", short: "q", help: "do not log each message (connections are still logged)" },
   { flag: "help", short: "h", help: "show this help and exit" },
@@ -228,6 +240,8 @@ const OPTIONS = [
 async function main(): Promise<void> {
   // The operators' command line for accounts is a program of its own (server/accounts/cli.ts).
   if (process.argv[2] === "accounts") return accountsCommand(process.argv.slice(3));
+  // The operators' command line for API keys (server/api/keys-command.ts).
+  if (process.argv[2] === "keys") return runKeysCommand(process.argv.slice(3));
   // 1. Options: flags, then environment, then defaults.
   const { values: options } = parseCommandLine(OPTIONS, process.argv.slice(2));
   if (options.help) {
@@ -236,11 +250,13 @@ async function main(): Promise<void> {
         [
           `${commandName("server.ts")} [options]`,
           `${commandName("server.ts")} accounts list|create NAME|reset-password NAME|delete NAME|op NAME|deop NAME (--store FILE | --redis URL)`,
+          `${commandName("server.ts")} keys add NAME|revoke NAME|list (--store FILE | --redis URL)`,
         ],
         "Chat server: every message a client sends goes to everyone in its room, the sender\n" +
           "included, as '<sender>: <message>'. Plain-text WebSocket clients and clients of the\n" +
           `JSON subprotocol ${SUBPROTOCOL} share the rooms. GET /healthz and /metrics report on it.\n` +
-          "With 'accounts', manages the accounts where the server keeps them ('accounts --help').",
+          "With 'accounts', manages the accounts where the server keeps them ('accounts --help'); with\n" +
+          "'keys', the API keys of the HTTP API at /api/ (GET /api/openapi.json describes it; 'keys --help').",
         OPTIONS,
       ),
     );

@@ -15,7 +15,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatHelp, parseCommandLine, runMain, UsageError } from "../common/cli";
-import { measureBanCheck } from "./bans";
+import { throughputChart } from "./chart";
 import {
   type CapacityFigures,
   type LoadFigures,
@@ -25,21 +25,10 @@ import {
   measureLoad,
   measureStartup,
 } from "./measure";
-import {
-  kib,
-  machine,
-  mib,
-  micros,
-  millions,
-  percent,
-  progress,
-  type Results,
-  report,
-  throughputChart,
-  throughputs,
-} from "./report";
+import { kib, machine, mib, micros, millions, percent, progress, type Results, report, throughputs } from "./report";
 import { BANS, extraFlags, PER_GENERATOR, SERVER_NAMES, SERVERS, type ServerName, SINGLE_SERVERS } from "./servers";
 import { count } from "./stats";
+import { measureBanCheck } from "./stores";
 
 /** The committed results, which the README quotes: only --save writes here. */
 const RESULTS = join(import.meta.dir, "results");

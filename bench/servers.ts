@@ -5,13 +5,13 @@
  * Every process started here is killed if the benchmark is interrupted or fails.
  */
 
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { BUN, ROOT, type RunningRedis, startRedis, waitFor } from "../tools/processes";
-import { storeWithBans } from "./bans";
 import type { Command, Endpoint, Protocol, Reply } from "./load";
+import { freshStore } from "./stores";
 
 /**
  * The flags our server runs with, and why: its defaults protect a public chat, and some of them
@@ -47,6 +47,10 @@ interface Setup {
   instances: number;
   redis: boolean;
   protocol: Protocol;
+  /** Each instance gets a fresh --store file, with this many registered accounts in it. */
+  store?: { accounts: number; bans?: number };
+  /** An event stream of the clients' room open on the HTTP API (/api/events), read by curl. */
+  listener?: true;
 }
 
 const ours = (redisUrl?: string) => [
@@ -58,9 +62,12 @@ const ours = (redisUrl?: string) => [
   ...(redisUrl ? ["--redis", redisUrl] : []),
   ...extraFlags,
 ];
+/** The API key the listener uses, in a file of --api-keys form written while its set-up runs. */
+const LISTENER_KEY = "bench-listener-key-0123456789";
+const LISTENER_KEYS = join(tmpdir(), `chat-bench-api-keys-${process.pid}.txt`);
+const oursWithKeys = (redisUrl?: string) => [...ours(redisUrl), "--api-keys", LISTENER_KEYS];
 /** The bans in force in the `ours-bans` set-up: moderation's check costs the same with them as with none. */
 export const BANS = 10_000;
-const oursWithStore = (bans: number) => () => [...ours(), "--store", storeWithBans(bans)];
 const socketIo = (redisUrl?: string) => [
   "node",
   join(ROOT, "bench/socketio-server.mjs"),
@@ -84,26 +91,20 @@ export const SERVERS = {
     redis: false,
     protocol: "plain",
   },
+  "ours-sse": {
+    label: "this server + an SSE listener",
+    command: oursWithKeys,
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+    listener: true,
+  },
   "ours-redis": { label: "this server + Redis", command: ours, instances: 1, redis: true, protocol: "plain" },
   "ours-redis-2": {
     label: "this server + Redis, 2 instances",
     command: ours,
     instances: 2,
     redis: true,
-    protocol: "plain",
-  },
-  "ours-store": {
-    label: "this server, --store",
-    command: oursWithStore(0),
-    instances: 1,
-    redis: false,
-    protocol: "plain",
-  },
-  "ours-bans": {
-    label: `this server, --store, ${BANS.toLocaleString("en")} bans`,
-    command: oursWithStore(BANS),
-    instances: 1,
-    redis: false,
     protocol: "plain",
   },
   socketio: { label: "Socket.IO", command: socketIo, instances: 1, redis: false, protocol: "socketio" },
@@ -120,6 +121,31 @@ export const SERVERS = {
     instances: 2,
     redis: true,
     protocol: "socketio",
+  },
+  // What accounts and bans cost: the same server with a --store file, with and without them in it.
+  "ours-store": {
+    label: "this server + --store",
+    command: ours,
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+    store: { accounts: 0 },
+  },
+  "ours-accounts": {
+    label: "this server + --store, 1,000 accounts",
+    command: ours,
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+    store: { accounts: 1000 },
+  },
+  "ours-bans": {
+    label: `this server + --store, ${BANS.toLocaleString("en")} bans`,
+    command: ours,
+    instances: 1,
+    redis: false,
+    protocol: "plain",
+    store: { accounts: 0, bans: BANS },
   },
 } as const satisfies Record<string, Setup>;
 export type ServerName = keyof typeof SERVERS;
@@ -164,9 +190,13 @@ export interface Running {
   name: ServerName;
   /** One per instance; clients are spread over them in turn. */
   instances: Subprocess[];
+  /** The set-up's event stream reader (curl), if it has one. */
+  listener?: Subprocess;
   endpoints: Endpoint[];
   redis?: RunningRedis;
   logFiles: string[];
+  /** The fresh --store files of set-ups that have one, deleted when they stop. */
+  storeFiles: string[];
 }
 
 /**
@@ -177,11 +207,14 @@ export interface Running {
  */
 export async function startServer(name: ServerName): Promise<Running> {
   const setup: Setup = SERVERS[name];
-  const running: Running = { name, instances: [], endpoints: [], logFiles: [] };
+  const running: Running = { name, instances: [], endpoints: [], logFiles: [], storeFiles: [] };
   try {
     if (setup.redis) running.redis = await startRedis(undefined, (command) => onCore(0, command));
+    if (setup.listener) writeFileSync(LISTENER_KEYS, `bench ${LISTENER_KEY}\n`);
     for (let n = 0; n < setup.instances; n++) {
-      const { process, endpoint, logFile } = await startInstance(setup, running.redis?.url);
+      const store = setup.store && (await freshStore(setup.store));
+      if (store) running.storeFiles.push(store);
+      const { process, endpoint, logFile } = await startInstance(setup, running.redis?.url, store);
       running.instances.push(process);
       running.endpoints.push(endpoint);
       running.logFiles.push(logFile);
@@ -189,6 +222,7 @@ export async function startServer(name: ServerName): Promise<Running> {
     // Ours says when it is connected to Redis (waited for above); Socket.IO's adapter subscribes
     // without waiting for Redis to confirm, so its instances get a moment before the clients come.
     if (setup.redis && setup.protocol === "socketio") await Bun.sleep(300);
+    if (setup.listener) running.listener = await startListener(running.endpoints[0]!);
     return running;
   } catch (error) {
     await stopServer(running);
@@ -204,9 +238,11 @@ export async function startServer(name: ServerName): Promise<Running> {
 async function startInstance(
   setup: Setup,
   redisUrl?: string,
+  store?: string,
 ): Promise<{ process: Subprocess; endpoint: Endpoint; logFile: string }> {
   const logFile = join(tmpdir(), `chat-bench-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
-  const server = spawnChild(onCore(0, setup.command(redisUrl)), {
+  const command = [...setup.command(redisUrl), ...(store ? ["--store", store] : [])];
+  const server = spawnChild(onCore(0, command), {
     cwd: ROOT,
     stdout: Bun.file(logFile),
     stderr: "inherit",
@@ -234,11 +270,35 @@ async function startInstance(
   }
 }
 
+/**
+ * curl following the clients' room as Server-Sent Events (`curl -N`, as the README's bots do), on
+ * the generators' core, throwing away what it reads; once the server counts it open.
+ */
+async function startListener({ host, port }: Endpoint): Promise<Subprocess> {
+  const url = `http://${host}:${port}/api/events?rooms=chat`;
+  const listener = spawnChild(
+    onCore(1, ["curl", "-sN", "-o", "/dev/null", "-H", `Authorization: Bearer ${LISTENER_KEY}`, url]),
+    { stdout: "ignore", stderr: "inherit" },
+  );
+  for (let tries = 0; tries < 100; tries++) {
+    const metrics = await (await fetch(`http://${host}:${port}/metrics`)).text();
+    if (/\nchat_event_streams 1\n/.test(metrics)) return listener;
+    if (listener.exitCode !== null) break;
+    await Bun.sleep(50);
+  }
+  listener.kill("SIGKILL");
+  throw new Error(`the SSE listener (curl ${url}) did not connect`);
+}
+
 export async function stopServer(server: Running): Promise<void> {
+  server.listener?.kill("SIGKILL");
   for (const instance of server.instances) instance.kill("SIGKILL");
   await Promise.all(server.instances.map((instance) => instance.exited));
   await server.redis?.stop();
   for (const logFile of server.logFiles) rmSync(logFile, { force: true });
+  if ((SERVERS[server.name] as Setup).listener) rmSync(LISTENER_KEYS, { force: true });
+  for (const store of server.storeFiles)
+    for (const file of [store, `${store}-wal`, `${store}-shm`]) rmSync(file, { force: true });
 }
 
 /** CPU seconds of a set-up's instances together, and of its redis-server apart. */

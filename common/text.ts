@@ -171,9 +171,12 @@ export function nameColour(name: string): number {
 // ---------------------------------------------------------------------------------------------
 // Wording.
 
-/** `alice (127.0.0.1:54321)`, or just the address for someone without a name. */
+/**
+ * `alice (127.0.0.1:54321)`, or just the address for someone without a name; a bot (the HTTP API)
+ * is marked, `ci [bot] (127.0.0.1:5555)`, so that no key's name passes for a person's.
+ */
 export function describeUser(user: User): string {
-  return user.name ? `${user.name} (${user.address})` : user.address;
+  return user.name ? `${user.name}${user.bot ? " [bot]" : ""} (${user.address})` : user.address;
 }
 
 /**

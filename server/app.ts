@@ -3,6 +3,8 @@
  * the chat core, admission, metrics and the log, behind the transport. server.ts starts it.
  */
 import { StartError } from "../common/cli";
+import { makeApi } from "./api/api";
+import { readKeyFile } from "./api/keys";
 import { Chat } from "./chat";
 import { type Config, readTls } from "./config";
 import { LocalDirectory, type MakeDirectory } from "./directory";
@@ -61,12 +63,14 @@ export async function startChatServer(config: Config, version: string): Promise<
     accounts: config.accounts,
     moderation,
   });
+  const fileKeys = config.api.keyFile === undefined ? [] : readKeyFile(config.api.keyFile);
+  const api = makeApi(chat, { fileKeys, streamsPerKey: config.api.streams });
   // Everything the chat needs is ready before anyone is let in: the page (read from the executable
   // if compiled) and the directory (connected to Redis, or its first try failed).
   const page = await buildPage();
   await chat.start();
   const transport = await listen(
-    { hub, log, chat, metrics, directory: chat.directory, limits },
+    { hub, log, chat, metrics, directory: chat.directory, limits, api },
     { page, host: config.host, port: config.port, tls, reusePort: config.reusePort },
   );
   return {

@@ -32,7 +32,7 @@ import { eventBytes } from "./event-bytes";
 import { roomProblem } from "./handlers";
 import { handleFrame } from "./intake";
 import { type Logger, printable } from "./log";
-import { type Hub, Member, type MemberSocket, type Upgrade } from "./member";
+import { type Hub, Member, type MemberSocket, type RoomListeners, type Upgrade } from "./member";
 import type { Metrics } from "./metrics";
 import { Moderation, type ModerationOptions } from "./moderation/moderation";
 import { lostNameRefusal, Names } from "./names";
@@ -90,6 +90,8 @@ export class Chat implements ChatSink, ChatContext {
   readonly metrics: Metrics;
   readonly moderation: Moderation;
   readonly #version: string;
+  /** Who listens to rooms besides the connections: the HTTP API's, once it is made (api/). */
+  listeners: RoomListeners | undefined;
   /** Set once the server is shutting down (closeAll). */
   #closing = false;
 
@@ -263,10 +265,13 @@ export class Chat implements ChatSink, ChatContext {
 
   /** Looks over every reader for a backlog too big or stalled, and all of them for too much in all. */
   sweepSlowReaders(): void {
-    this.readers.sweep(
-      Array.from(this.rooms.everyone(), ([, member]) => member),
-      this.clock.now(),
-    );
+    this.readers.sweep([...this.connected()], this.clock.now());
+  }
+
+  /** Every member connected here: in a room, or waiting outside to log in (accounts/). */
+  *connected(): Generator<Member> {
+    for (const [, member] of this.rooms.everyone()) yield member;
+    yield* this.accounts.outside();
   }
 
   // --- Sending ----------------------------------------------------------------------------------
@@ -296,8 +301,12 @@ export class Chat implements ChatSink, ChatContext {
     for (const json of FORMATS) {
       const name = topic(room, json);
       const recipients = this.hub.subscriberCount(name) - (except?.json === json ? 1 : 0);
-      if (recipients <= 0) continue;
+      // The API's listeners hear the JSON, whoever else does.
+      const listening = json && this.listeners ? this.listeners.count(room) : 0;
+      if (recipients <= 0 && listening === 0) continue;
       const frame = json ? JSON.stringify(event) : toText(event);
+      if (listening > 0) this.listeners!.deliver(room, event, frame);
+      if (recipients <= 0) continue;
       this.metrics.deliveries += recipients;
       this.metrics.bytesOut += frame.length * recipients;
       const sent = except ? except.socket.publish(name, frame) : this.hub.publish(name, frame);

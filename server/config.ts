@@ -56,6 +56,8 @@ export interface Config {
   redis: string | undefined;
   reusePort: boolean;
   quiet: boolean;
+  /** The HTTP API: the --api-keys file, if any, and event streams per key and per address. */
+  api: { keyFile: string | undefined; streams: number };
   /** Accounts that are operators of the whole chat (--ops), registered or not yet. */
   ops: string[];
   /** --guests (false: only people logged in to an account may do anything) and --registration. */
@@ -87,6 +89,7 @@ export function readConfig(options: Options): Config {
     redis,
     reusePort: options["reuse-port"] === true,
     quiet: options.quiet === true,
+    api: { keyFile: options["api-keys"] as string | undefined, streams: count("api-streams", 1) },
     ops: operators(options.ops as string | undefined),
     accounts: {
       guests: choice(options, "guests", ["yes", "no"]) === "yes",

@@ -32,9 +32,11 @@ interface Row {
   address: string;
   text: string;
   id: string | null;
+  /** 1 for a message said through the HTTP API (User.bot). */
+  bot: number | null;
 }
 
-const COLUMNS = "seq, time, type, name, address, text, id";
+const COLUMNS = "seq, time, type, name, address, text, id, bot";
 
 function fromRow(room: string, r: Row): SaidEvent {
   const event: SaidEvent = {
@@ -42,7 +44,7 @@ function fromRow(room: string, r: Row): SaidEvent {
     room,
     seq: r.seq,
     time: r.time,
-    from: { name: r.name, address: r.address },
+    from: { name: r.name, address: r.address, ...(r.bot === 1 && { bot: true }) },
     text: r.text,
   };
   if (r.id !== null) event.id = r.id;
@@ -121,6 +123,8 @@ export class History {
       // Stores written before messages had their sender's id get the column, empty for old rows.
       const columns = this.#db.query<{ name: string }, []>("PRAGMA table_info(events)").all();
       if (!columns.some((column) => column.name === "id")) this.#db.run("ALTER TABLE events ADD COLUMN id TEXT");
+      // And before bots (the HTTP API) were marked: old rows are people's.
+      if (!columns.some((column) => column.name === "bot")) this.#db.run("ALTER TABLE events ADD COLUMN bot INTEGER");
       if (storeKeep.days > 0) {
         this.pruneOld();
         this.#pruneTimer = setInterval(() => this.pruneOld(), PRUNE_EVERY_MS);
@@ -317,7 +321,7 @@ export class History {
     const rows = this.#pending;
     this.#pending = [];
     const insert = this.#db.prepare(
-      "INSERT OR REPLACE INTO events (room, seq, time, type, name, address, text, id) VALUES ($room, $seq, $time, $type, $name, $address, $text, $id)",
+      "INSERT OR REPLACE INTO events (room, seq, time, type, name, address, text, id, bot) VALUES ($room, $seq, $time, $type, $name, $address, $text, $id, $bot)",
     );
     // What the store keeps per room is enforced as it is written: it never grows past --store-keep.
     const lastSeqs = new Map<string, number>();
@@ -333,6 +337,7 @@ export class History {
           address: e.from.address,
           text: e.text,
           id: e.id ?? null,
+          bot: e.from.bot ? 1 : null,
         });
         lastSeqs.set(e.room, Math.max(lastSeqs.get(e.room) ?? 0, e.seq));
       }

@@ -4,7 +4,7 @@
  * ServerWebSocket has that interface as it is; a unit test's fake member has it too.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { DEFAULT_ROOM, type User } from "../common/events";
+import { type ChatEvent, DEFAULT_ROOM, type User } from "../common/events";
 import { TokenBucket } from "../common/token-bucket";
 import type { AddressBudget } from "./budgets";
 
@@ -29,6 +29,18 @@ export interface Hub {
   /** Sends to every subscriber of `topic`; -1 if some reader has a backlog. */
   publish(topic: string, frame: string): number;
   subscriberCount(topic: string): number;
+}
+
+/**
+ * Who listens to rooms besides the connections: the HTTP API's event streams, and its posts
+ * waiting for their number (api/listeners.ts). They hear what a room's JSON clients hear, from
+ * every instance, as it is published here.
+ */
+export interface RoomListeners {
+  /** How many listen to `room` (0: its JSON need not be made for them). */
+  count(room: string): number;
+  /** An event of `room`, as JSON clients get it (`frame` is its JSON). */
+  deliver(room: string, event: ChatEvent, frame: string): void;
 }
 
 /**

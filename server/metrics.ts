@@ -9,6 +9,8 @@ export interface Gauges {
   historyBytes: number;
   addresses: number;
   unsentBytes: number;
+  /** Event streams open on the HTTP API (/api/events). */
+  eventStreams: number;
 }
 
 export class Metrics {
@@ -45,7 +47,7 @@ export class Metrics {
   }
 
   /** The counters, and the gauges given, in Prometheus' text format (version 0.0.4). */
-  prometheus({ connections, rooms, historyBytes, addresses, unsentBytes }: Gauges): string {
+  prometheus({ connections, rooms, historyBytes, addresses, unsentBytes, eventStreams }: Gauges): string {
     const lines: string[] = [];
     const metric = (name: string, type: "counter" | "gauge", help: string, value: number, labels = "") => {
       if (!labels || !lines.some((l) => l.startsWith(`# TYPE chat_${name} `)))
@@ -62,6 +64,7 @@ export class Metrics {
       "Bytes queued for readers and not yet taken by the network, closing sockets' included.",
       unsentBytes,
     );
+    metric("event_streams", "gauge", "Event streams open on the HTTP API (/api/events).", eventStreams);
     metric("messages_received_total", "counter", "Frames received from clients.", this.messagesIn);
     metric("deliveries_total", "counter", "Frames sent to clients by broadcasts.", this.deliveries);
     metric("received_bytes_total", "counter", "Bytes (UTF-16 units) received in text frames.", this.bytesIn);

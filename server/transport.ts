@@ -12,6 +12,8 @@ import { StartError } from "../common/cli";
 import { SUBPROTOCOL } from "../common/events";
 import { describeUser } from "../common/text";
 import { Admission } from "./admission";
+import { answerApi, isApiPath } from "./api/api";
+import type { ApiClient, ApiParts } from "./api/call";
 import type { AddressBudget } from "./budgets";
 import type { Chat } from "./chat";
 import type { Limits } from "./config";
@@ -53,6 +55,8 @@ export class ServerHub implements Hub {
 }
 
 export interface TransportParts {
+  /** The HTTP API, under /api/ (api/). */
+  api: ApiParts;
   hub: ServerHub;
   log: Logger;
   chat: Chat;
@@ -108,6 +112,8 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
       // would start and quietly take half the connections instead of saying the port is taken.
       // It is on only when asked for, for instances meant to share a port (with --redis).
       reusePort: options.reusePort,
+      // Only the API takes bodies: its messages, whose JSON may take six bytes for each of theirs.
+      maxRequestBodySize: Math.max(parts.limits.maxFrame, 6 * parts.limits.maxMessage + 1024),
       fetch: (request, server) => answer(request, server, context, options, page),
       // Whatever throws while answering is one line in the bounded log and a bare 500, never a
       // stack trace written to stdout by each request that finds it.
@@ -135,6 +141,8 @@ export async function listen(parts: TransportParts, options: ListenOptions): Pro
     async shutDown() {
       clearInterval(backlogCheck);
       chat.closeAll();
+      // The API's event streams end once they have the shutdown notice closeAll just told them.
+      parts.api.streams.closeAll();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
       while (admission.connections > 0 && Date.now() < deadline) await Bun.sleep(20);
       server.stop(true);
@@ -149,7 +157,7 @@ function answer(
   context: Context,
   options: ListenOptions,
   page: Response | undefined,
-): Response | undefined {
+): Response | Promise<Response> | undefined {
   // Bun joins two Host headers into one value, `a, b`, and takes the first for the URL: which one a
   // request is for is then anyone's guess (RFC 9112 §3.2 wants 400). No host name has a comma.
   if (request.headers.get("host")?.includes(","))
@@ -161,6 +169,7 @@ function answer(
   } catch {
     return plain(400, "Bad request: the Host header is not a host name (and port).");
   }
+  if (isApiPath(url.pathname)) return answerApi(context.api, request, url, apiClient(request, server, context.limits));
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
     return httpAnswer(request, url, httpContext(server, context, options, page));
   return upgrade(request, url, server, context);
@@ -209,6 +218,16 @@ function clientOf(request: Request, server: Server<Connection>, limits: Limits):
   );
 }
 
+/** Who asked the API, and how to keep their request open (an event stream) past the idle timeout. */
+function apiClient(request: Request, server: Server<Connection>, limits: Limits): ApiClient {
+  const client = clientOf(request, server, limits);
+  return {
+    ip: client.ip,
+    address: client.port ? `${hostInUrl(client.ip)}:${client.port}` : client.ip,
+    keepOpen: () => server.timeout(request, 0),
+  };
+}
+
 function plain(status: number, text: string, retryAfter?: number): Response {
   const headers = {
     "Content-Type": "text/plain; charset=utf-8",
@@ -236,7 +255,7 @@ function ownOrigins(host: string, port: number, tls: boolean): Set<string> {
 
 function httpContext(
   server: Server<Connection>,
-  { chat, admission, metrics, directory, limits }: Context,
+  { chat, admission, metrics, directory, limits, api }: Context,
   options: ListenOptions,
   page: Response | undefined,
 ): HttpContext {
@@ -260,6 +279,7 @@ function httpContext(
         historyBytes: chat.historyUsage.bytes,
         addresses: chat.budgets.size,
         unsentBytes: chat.readers.unsent,
+        eventStreams: api.streams.size,
       }),
     listening: `${hostInUrl(options.host)}:${server.port}`,
     page,
@@ -310,7 +330,7 @@ function websocketHandler({ chat, admission, metrics, limits }: Context): Bun.We
  */
 function closeQuietest(chat: Chat, log: Logger, addresses: ReadonlySet<AddressBudget>): boolean {
   let quietest: Member | undefined;
-  for (const [, member] of chat.rooms.everyone()) {
+  for (const member of chat.connected()) {
     if (!addresses.has(member.budget) || !member.open) continue;
     if (!quietest || member.heardAt < quietest.heardAt) quietest = member;
   }

@@ -30,13 +30,15 @@ const SET_UPS = [
   "this server",
   "ceiling (bare Bun)",
   "Node.js + ws",
+  "this server + an SSE listener",
   "this server + Redis",
   "this server + Redis, 2 instances",
-  "this server, --store",
-  "this server, --store, 10,000 bans",
   "Socket.IO",
   "Socket.IO + Redis adapter",
   "Socket.IO + Redis adapter, 2 instances",
+  "this server + --store",
+  "this server + --store, 1,000 accounts",
+  "this server + --store, 10,000 bans",
 ];
 const SINGLE = SET_UPS.slice(0, 3);
 
@@ -102,7 +104,7 @@ test("a tiny run measures every set-up and writes the tables and the chart", asy
   }
   // The targets, each with a value per room size.
   const targets = table(report, "Targets:");
-  expect(targets.size).toBe(10);
+  expect(targets.size).toBe(12);
   for (const values of targets.values()) expect(values).toHaveLength(2);
   // Capacity, for the single servers: every connection held and reached.
   const capacity = table(report, "Capacity:");
@@ -114,9 +116,9 @@ test("a tiny run measures every set-up and writes the tables and the chart", asy
 
   const chart = readFileSync(join(out!, "throughput.svg"), "utf8");
   expect(chart).toStartWith("<svg ");
-  expect(chart.match(/<rect [^>]*height="[\d.]+" fill="#/g)?.length).toBe(2 * 10 + 10); // bars, then the legend
+  expect(chart.match(/<rect [^>]*height="[\d.]+" fill="#/g)?.length).toBe(2 * SET_UPS.length + SET_UPS.length); // bars, then the legend
   // The progress went to stderr as it ran, one line per measurement.
-  expect(finished.stderr.match(/\] .* clients: [\d.]+ M deliveries\/s/g)?.length).toBe(2 * 10);
+  expect(finished.stderr.match(/\] .* clients: [\d.]+ M deliveries\/s/g)?.length).toBe(2 * SET_UPS.length);
 }, 300_000);
 
 test("bad options are one line and exit code 2", async () => {
@@ -131,7 +133,7 @@ test("an unknown set-up in --servers is one line naming the ones there are", asy
   const finished = await run([BUN, join(ROOT, "bench/run.ts"), "--servers", "ours,nope"]);
   expect(finished.exitCode).toBe(2);
   expect(finished.stderr.trim()).toBe(
-    `${RUN.bun} bench/run.ts: --servers: there is no 'nope'; choose from ours, ceiling, node, ours-redis, ours-redis-2, ours-store, ours-bans, socketio, socketio-redis, socketio-redis-2. Run '${RUN.bun} bench/run.ts --help' for usage.`,
+    `${RUN.bun} bench/run.ts: --servers: there is no 'nope'; choose from ours, ceiling, node, ours-sse, ours-redis, ours-redis-2, socketio, socketio-redis, socketio-redis-2, ours-store, ours-accounts, ours-bans. Run '${RUN.bun} bench/run.ts --help' for usage.`,
   );
 });
 

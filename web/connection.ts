@@ -4,13 +4,14 @@
  * field's hint that goes with it, what the page says as the connection is lost, comes back or ends,
  * and a button to try again once the session gave up.
  */
-import { ChatSession, ConnectError, NameRefusedError, type Status } from "../client/session/session";
+import { ChatSession, ConnectError, NameRefusedError } from "../client/session/session";
+import type { Status } from "../client/session/status";
 import type { ChatEvent } from "../common/events";
 import { messagesWere } from "../common/text";
 import { refused } from "./field";
 import { keptLogin } from "./kept-login";
 import { add, append, clearLog, failPending } from "./log";
-import { LoginWatch, pageWebSocket } from "./login";
+import { LoginWatch } from "./login";
 import { FittingPlaceholder } from "./placeholder";
 import type { PageState } from "./state";
 
@@ -50,8 +51,6 @@ export class Connection {
   readonly #hint = new FittingPlaceholder(messageInput);
   /** The token the name form gave, for trying again. */
   #token: string | undefined;
-  /** The session token each connection presents: the kept one, then the one of the last login. */
-  #sessionToken: string | undefined;
 
   /** The connection of the page whose state is `state`; each event that comes goes to `show`. */
   constructor(
@@ -65,14 +64,14 @@ export class Connection {
    */
   async join(name: string | undefined, token: string | undefined, login?: Login): Promise<JoinRefusal | undefined> {
     this.#token = token;
-    this.#sessionToken = login && "session" in login ? login.session : undefined;
     let session: ChatSession;
     try {
       session = await ChatSession.open({
         url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`,
         ...(name && { name }),
         ...(token !== undefined && { token }),
-        openWebSocket: pageWebSocket(() => this.#sessionToken),
+        // The session offers it on every connection, then the one of its last login.
+        ...(login && "session" in login && { session: login.session }),
         reconnect: true,
       });
     } catch (error) {
@@ -87,7 +86,6 @@ export class Connection {
     const watch = new LoginWatch();
     session.listen(
       (event) => {
-        this.#follow(event);
         if (!watch.takes(event)) this.show(event);
       },
       (change) => this.#onStatus(change),
@@ -113,13 +111,6 @@ export class Connection {
     if (name === undefined || !login || !("password" in login)) return watch.refusal?.message ?? "";
     session.send({ type: "login", name, password: login.password });
     return watch.answer();
-  }
-
-  /** The session token to present on reconnecting follows logins, logouts and the server's refusal of it. */
-  #follow(event: ChatEvent): void {
-    if (event.type === "account")
-      this.#sessionToken = event.name === null ? undefined : (event.token ?? this.#sessionToken);
-    if (event.type === "error" && event.code === "session-invalid") this.#sessionToken = undefined;
   }
 
   /** A connection that did not get the name asked for closes; the next one starts the page afresh. */

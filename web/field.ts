@@ -3,7 +3,7 @@
  * and keeps what cannot be sent. A message over the limit is not sent and stays in it; one the
  * server refuses anyway comes back into it (or is named, if the field is in use again).
  */
-import type { Status } from "../client/session/session";
+import type { Status } from "../client/session/status";
 import { append, failPendingMessage } from "./log";
 
 const field = document.getElementById("message") as HTMLTextAreaElement;

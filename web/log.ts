@@ -92,6 +92,13 @@ export function saidItem(
   const parts: Node[] = [timeElement(time)];
   if (action) parts.push(document.createTextNode("* "));
   parts.push(who);
+  if (from.bot) {
+    // Said through the HTTP API: marked, so that no key's name passes for a person's.
+    const bot = document.createElement("span");
+    bot.className = "bot";
+    bot.textContent = "[bot]";
+    parts.push(bot);
+  }
   if (from.name) {
     const address = document.createElement("span");
     address.className = "address";

@@ -1,32 +1,16 @@
 /**
  * Logging in on joining, on the page. The server refuses a registered name asked for on
  * connecting (`name-registered`) unless the connection presents a session token of its account
- * (a `session.<token>` subprotocol entry, next to the server's token if it wants one); the
- * connection then stays, without a name, and logs in with the password (`login`).
+ * (the session library offers the one it is given); the connection then stays, without a name,
+ * and logs in with the password (`login`).
  */
-import type { OpenWebSocket } from "../client/session/session";
-import { sessionProtocol } from "../common/account-events";
-import { type ChatEvent, type ErrorEvent, tokenProtocol } from "../common/events";
+import type { ChatEvent, ErrorEvent } from "../common/events";
 
 /** How long to wait for the server's answer to a login. */
 const LOGIN_WAIT_MS = 10_000;
 
 /** The refusals that belong to logging in: the name form says them, the conversation does not. */
 const LOGIN_REFUSALS = new Set(["name-registered", "session-invalid", "login-failed"]);
-
-/**
- * The browser's WebSocket, with the server's token and the session token in force (if any) as
- * subprotocol entries, and any `more` the session library offers.
- */
-export function pageWebSocket(session: () => string | undefined): OpenWebSocket {
-  return (url, protocol, token, more: readonly string[] = []) => {
-    const current = session();
-    const offered = new Set([protocol, ...more]);
-    if (token !== undefined) offered.add(tokenProtocol(token));
-    if (current !== undefined) offered.add(sessionProtocol(current));
-    return new WebSocket(url, offered.size === 1 ? protocol : [...offered]);
-  };
-}
 
 /** Watches the events of a connection being joined: the refusal of the name, and the answer to a login. */
 export class LoginWatch {

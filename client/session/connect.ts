@@ -79,15 +79,24 @@ export class NameRefusedError extends ConnectError {
 }
 
 /**
- * Makes the WebSocket for one connection, asking for `protocol`. A browser's WebSocket cannot send
- * headers, so by default the token goes as a second subprotocol entry; a program whose WebSocket
- * can send a header and trust a given certificate (Bun's) passes its own maker.
+ * Makes the WebSocket for one connection, asking for `protocol`, and offering `more` subprotocol
+ * entries besides (a session token's, `session.<token>`: it is never echoed). A browser's
+ * WebSocket cannot send headers, so by default the token goes as one more subprotocol entry; a
+ * program whose WebSocket can send a header and trust a given certificate (Bun's) passes its own
+ * maker, which offers `more` too (Bun's WebSocket takes `protocols: [protocol, ...more]`).
  */
-export type OpenWebSocket = (url: string, protocol: string, token: string | undefined) => WebSocket;
+export type OpenWebSocket = (
+  url: string,
+  protocol: string,
+  token: string | undefined,
+  more?: readonly string[],
+) => WebSocket;
 
 /** The standard WebSocket, the token (if any) as a subprotocol entry. */
-export const standardWebSocket: OpenWebSocket = (url, protocol, token) =>
-  new WebSocket(url, token !== undefined ? [protocol, tokenProtocol(token)] : protocol);
+export const standardWebSocket: OpenWebSocket = (url, protocol, token, more = []) => {
+  const offered = [protocol, ...(token !== undefined ? [tokenProtocol(token)] : []), ...more];
+  return new WebSocket(url, offered.length === 1 ? protocol : offered);
+};
 
 /** Where a server is, as the words and hints about it need it. */
 export interface ServerAddress {
@@ -111,10 +120,14 @@ export function serverAddress(url: string): ServerAddress {
 export function openSocket(
   url: string,
   shownUrl: string,
-  { token, openWebSocket = standardWebSocket }: { token?: string; openWebSocket?: OpenWebSocket },
+  {
+    token,
+    openWebSocket = standardWebSocket,
+    protocols = [],
+  }: { token?: string; openWebSocket?: OpenWebSocket; protocols?: readonly string[] },
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const socket = openWebSocket(url, SUBPROTOCOL, token);
+    const socket = openWebSocket(url, SUBPROTOCOL, token, protocols);
     const timer = setTimeout(() => {
       socket.close();
       reject(describeConnectFailure(shownUrl, url, "ETIMEDOUT", `no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));

@@ -10,6 +10,9 @@
  *   and what it sent that never arrived goes out again (resume.ts).
  * - A server that says no (a wrong token, not allowed, full; closed as a flooder) is not retried,
  *   and every failure is a value: a machine code, and words for the person (connect.ts).
+ * - Logged in to an account, it keeps the session token the server gave (never the password) and
+ *   offers it on every connection, so that it comes back logged in, with its registered name
+ *   (login.ts); what happens to the login is a status, for the user interface to show and keep.
  *
  * It knows nothing of a command line, exit codes or Bun: the terminal client (client/terminal/)
  * maps the codes to its exit codes and hints, and gives Bun's WebSocket (a header for the token, a
@@ -37,17 +40,12 @@ import {
   openSocket,
 } from "./connect";
 import { IgnoreList } from "./ignoring";
+import { Login } from "./login";
 import { MAX_QUEUED, Outbox } from "./outbox";
-import { comesBack, Resume, type Said } from "./resume";
+import { comesBack, Resume } from "./resume";
+import { messageId, pingPong } from "./socket-tools";
+import type { SessionOptions, Status } from "./status";
 import { Whereabouts } from "./whereabouts";
-
-/** An id for one of our messages: random, so that nobody else's can have it by chance. */
-function messageId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_");
-}
 
 /** Why a private message sent just before a drop is not sent again. */
 const UNSURE_PRIVATE =
@@ -63,39 +61,16 @@ const CLOSE_WAIT_MS = 1_000;
 
 export { ConnectError, type FailureCode, NameRefusedError, type OpenWebSocket };
 
-export interface SessionOptions {
-  /** The server's URL, without the name, room and token. */
-  url: string;
-  name?: string;
-  room?: string;
-  /** A shared secret the server wants (sent as Authorization: Bearer, or as a subprotocol entry). */
-  token?: string;
-  /** How to make a WebSocket; by default the standard one, as in a browser (connect.ts). */
-  openWebSocket?: OpenWebSocket;
-  /** Reconnect after a lost connection (true unless --no-reconnect). */
-  reconnect: boolean;
-}
-
-/** What happens to the connection, for the user interface to show. */
-export type Status =
-  /** Reconnecting: why the last try failed (the drop, then, say, a full server), as words and as a code. */
-  | { type: "lost"; reason: string; code: FailureCode; attempt: number; delayMs: number }
-  | { type: "reconnected" }
-  | { type: "not-sent"; count: number; why: string }
-  /** The server refused one of our messages (too long, too fast…): which, and why; it was not sent. */
-  | { type: "refused"; command: Said; message: string; code: string }
-  /** The session is over for good: why, as words and as a code. */
-  | { type: "ended"; message: string; code: FailureCode };
-
 export class ChatSession {
   /** Who we are and where, from the events as they come. */
   readonly where = new Whereabouts();
   /** Whom we ignore: the terminal and the page hide their room messages. */
   readonly ignoring = new IgnoreList();
   #onEvent: ((event: ChatEvent, raw: string) => void) | undefined;
-  #onStatus: (status: Status) => void = () => {};
-  /** Events that came before anyone listened (the welcome, at least). */
+  /** Events and statuses that came before anyone listened (the welcome, at least). */
   #early: [ChatEvent, string][] = [];
+  #earlyStatuses: Status[] = [];
+  #onStatus: (status: Status) => void = (status) => this.#earlyStatuses.push(status);
   #socket: WebSocket | undefined;
   #ending = false;
   readonly #resume = new Resume();
@@ -114,8 +89,11 @@ export class ChatSession {
   #askedName = "";
   /** Reconnected, and not yet back in the room: what the server forgot (our ignore list) is sent again then. */
   #rejoining = false;
+  readonly #login: Login;
 
-  private constructor(readonly options: SessionOptions) {}
+  private constructor(readonly options: SessionOptions) {
+    this.#login = new Login(options.session);
+  }
 
   /**
    * Connects for the first time and waits until the server has let us into our room; a failure
@@ -124,7 +102,7 @@ export class ChatSession {
    */
   static async open(options: SessionOptions): Promise<ChatSession> {
     const session = new ChatSession(options);
-    session.#attach(await openSocket(session.#connectUrl(), session.shownUrl, options));
+    session.#attach(await openSocket(session.#connectUrl(), session.shownUrl, session.#socketOptions()));
     try {
       await session.#entered.promise;
     } catch (error) {
@@ -144,6 +122,16 @@ export class ChatSession {
     return this.where.room;
   }
 
+  /** The account we are logged in to (null: a guest), as the server last said. */
+  get account(): string | null {
+    return this.#login.account;
+  }
+
+  /** The session token to keep for the next time (undefined: none, or forget the one kept). */
+  get sessionToken(): string | undefined {
+    return this.#login.token;
+  }
+
   /**
    * From now on, `onEvent` receives every event (duplicates from a resume left out), starting with
    * those that arrived before this call, and `onStatus` hears what happens to the connection.
@@ -152,6 +140,7 @@ export class ChatSession {
     this.#onEvent = onEvent;
     this.#onStatus = onStatus;
     for (const [event, raw] of this.#early.splice(0)) onEvent(event, raw);
+    for (const status of this.#earlyStatuses.splice(0)) onStatus(status);
   }
 
   /** The URL shown to people: no query, no token. */
@@ -252,6 +241,11 @@ export class ChatSession {
     return url.href;
   }
 
+  /** How to open a connection: the options, and our session token's subprotocol entry, if any. */
+  #socketOptions() {
+    return { ...this.options, protocols: this.#login.protocols };
+  }
+
   #attach(socket: WebSocket): void {
     this.#socket = socket;
     socket.addEventListener("message", ({ data }) => this.#receive(String(data)));
@@ -281,7 +275,9 @@ export class ChatSession {
     const decoded = decodeEvent(raw);
     if (!decoded) return;
     const event = screenSafe(decoded);
+    const login = this.#login.observe(event, this.me?.name ?? this.#askedName);
     this.where.observe(event);
+    if (login) this.#onStatus(login);
     if (!this.ignoring.observe(event)) return;
     if (event.type === "welcome") this.#welcomed(event);
     if (event.type === "joined") this.#rejoined(event);
@@ -311,7 +307,8 @@ export class ChatSession {
       this.#entered.reject(new NameRefusedError(event.code, event.message, this.#askedName));
       return true;
     }
-    if (event.type === "joined") {
+    // Let in, or let in to log in first (--guests no: no room until then).
+    if (event.type === "joined" || (event.type === "error" && event.code === "login-required")) {
       this.#in = true;
       this.#entered.resolve();
     }
@@ -374,7 +371,7 @@ export class ChatSession {
       await sleep(delayMs);
       if (this.#ending) return;
       try {
-        const socket = await openSocket(this.#connectUrl(), this.shownUrl, this.options);
+        const socket = await openSocket(this.#connectUrl(), this.shownUrl, this.#socketOptions());
         this.#resume.resuming = true;
         this.#rejoining = true;
         this.#attach(socket);
@@ -393,22 +390,4 @@ export class ChatSession {
     this.#ending = true;
     this.#onStatus({ type: "ended", message, code });
   }
-}
-
-/** Pings and resolves true on the pong; false once `quiet()` or the socket is no longer open. */
-function pingPong(socket: WebSocket, quiet: () => boolean): Promise<boolean> {
-  return new Promise((resolve) => {
-    const finish = (answered: boolean) => {
-      clearInterval(check);
-      socket.removeEventListener("pong", onPong);
-      resolve(answered);
-    };
-    const onPong = () => finish(true);
-    const check = setInterval(() => {
-      if (quiet() || socket.readyState !== WebSocket.OPEN) finish(false);
-    }, 50);
-    socket.addEventListener("pong", onPong);
-    // Bun's WebSocket can ping, a browser's cannot: only the pipe and --json modes settle.
-    (socket as WebSocket & { ping(): void }).ping();
-  });
 }

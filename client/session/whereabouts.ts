@@ -36,6 +36,14 @@ export class Whereabouts {
       case "notice":
         if (event.event === "rename" && event.user && event.user.address === this.me?.address) this.me = event.user;
         return;
+      // Logged in, we have the account's name; logged out, none (also outside every room, where no rename is told).
+      case "account":
+        if (!this.me) return;
+        this.me =
+          event.name === null
+            ? { name: null, address: this.me.address }
+            : { name: event.name, address: this.me.address, registered: true };
+        return;
     }
   }
 

@@ -3,7 +3,6 @@
  * an Authorization header and trusts a certificate it is given, and a bare TCP probe of the
  * server's port. The session library (client/session/), which the page shares, uses neither.
  */
-import { sessionProtocol } from "../../common/account-events";
 import {
   CONNECT_TIMEOUT_MS,
   ConnectError,
@@ -11,23 +10,18 @@ import {
   type OpenWebSocket,
   serverAddress,
 } from "../session/connect";
-import type { SessionToken } from "./login";
 
 /**
  * Bun's WebSocket: the token (if any) as `Authorization: Bearer`, `ca` (PEM) trusted for wss://,
- * and the session token in force when it opens, if any, as a subprotocol entry (logged in at once),
- * with any `more` entries the session library offers.
+ * and the `more` subprotocol entries the session offers (its session token's, logged in at once).
  */
-export function bunWebSocket(ca: string | undefined, session?: SessionToken): OpenWebSocket {
-  return (url, protocol, token, more: readonly string[] = []) => {
-    const offered = new Set([protocol, ...more]);
-    if (session?.value !== undefined) offered.add(sessionProtocol(session.value));
-    return new WebSocket(url, {
-      protocols: offered.size === 1 ? protocol : [...offered],
+export function bunWebSocket(ca: string | undefined): OpenWebSocket {
+  return (url, protocol, token, more = []) =>
+    new WebSocket(url, {
+      protocols: more.length === 0 ? protocol : [protocol, ...more],
       ...(token !== undefined && { headers: { Authorization: `Bearer ${token}` } }),
       ...(ca !== undefined && { tls: { ca } }),
     });
-  };
 }
 
 /**

@@ -2,7 +2,8 @@
  * Leaving the client: exit codes only once what was printed has reached the OS, and the one way a
  * first connection that fails is reported (its words and exit code from failures.ts).
  */
-import { ConnectError, type SessionOptions } from "../session/session";
+import { ConnectError } from "../session/session";
+import type { SessionOptions } from "../session/status";
 import { describeFailure, EXIT_REFUSED, exitCodeFor } from "./failures";
 import { type Accounts, type AskPassword, NotLoggedInError, type Opened, openLoggedIn } from "./login";
 
@@ -32,7 +33,7 @@ export async function openOrExit(
     return given;
   };
   try {
-    return await openLoggedIn(options, once, accounts.token);
+    return await openLoggedIn(options, once);
   } catch (error) {
     if (error instanceof NotLoggedInError) {
       const hint =

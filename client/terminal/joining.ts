@@ -8,7 +8,8 @@ import { styleText } from "node:util";
 import { cancel, isCancel, log, password, S_STEP_ERROR, spinner, text } from "@clack/prompts";
 import type { ErrorEvent } from "../../common/events";
 import { nameProblem, normalizeName } from "../../common/text";
-import { ConnectError, NameRefusedError, type SessionOptions } from "../session/session";
+import { ConnectError, NameRefusedError } from "../session/session";
+import type { SessionOptions } from "../session/status";
 import { checkListening } from "./bun-socket";
 import { exitAfterOutput } from "./exit";
 import { describeFailure, exitCodeFor } from "./failures";
@@ -36,10 +37,8 @@ export async function join(
     log.info(problem ?? `Forgot the login kept for ${options.url}.`);
   }
   const kept = accounts.kept.get(options.url);
-  if (kept && (options.name === undefined || sameName(kept.name, options.name))) {
-    options = { ...options, name: kept.name };
-    accounts.token.value = kept.token;
-  }
+  if (kept && (options.name === undefined || sameName(kept.name, options.name)))
+    options = { ...options, name: kept.name, session: kept.token };
 
   // 2. A name, unless given, and the connection; a name the server refuses is asked for again,
   //    and a registered one's password.
@@ -67,8 +66,9 @@ export async function join(
       return secret === "" ? undefined : secret;
     };
     try {
-      const opened = await openLoggedIn(options, ask, accounts.token);
-      const loggedIn = accounts.token.value !== undefined ? ` and logged in as ${options.name}` : "";
+      const opened = await openLoggedIn(options, ask);
+      const { account } = opened.session;
+      const loggedIn = account !== null ? ` and logged in as ${account}` : "";
       if (connecting) connecting.stop(`Connected to ${options.url}${loggedIn}`);
       else log.success(`Connected to ${options.url}${loggedIn}`);
       return { opened, options };

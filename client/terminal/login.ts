@@ -1,12 +1,13 @@
 /**
  * Logging in to a registered name on starting, for the terminal and pipe modes alike. The server
  * refuses a registered name asked for on connecting (`name-registered`) unless the connection
- * presents a session token of its account (a `session.<token>` subprotocol entry, which the
- * WebSocket of bun-socket.ts adds); the connection then stays, without a name, and logs in to it
+ * presents a session token of its account (the session library offers the one it is given, and
+ * then the one of its last login); the connection then stays, without a name, and logs in to it
  * with the password (`login`): it is in once the server says so (`account`).
  */
 import type { ChatEvent, ErrorEvent } from "../../common/events";
-import { ChatSession, NameRefusedError, type SessionOptions, type Status } from "../session/session";
+import { ChatSession, NameRefusedError } from "../session/session";
+import type { SessionOptions, Status } from "../session/status";
 import type { KeptLogins } from "./kept-logins";
 
 /** What the command line says about logging in. */
@@ -17,23 +18,6 @@ export interface Accounts {
   forget: boolean;
   /** From --password-file or CHAT_PASSWORD: tried once, before asking. */
   password: string | undefined;
-  /** The session token each connection presents (bun-socket.ts). */
-  token: SessionToken;
-}
-
-/**
- * The session token each connection presents: set by a login, cleared by a logout or by the
- * server's refusal of it, so that reconnecting presents the one in force.
- */
-export class SessionToken {
-  constructor(public value: string | undefined = undefined) {}
-
-  /** Follows the server's events: a new token, a logout, a token it no longer takes. */
-  observe(event: ChatEvent): void {
-    if (event.type === "account" && event.token !== undefined) this.value = event.token;
-    if (event.type === "account" && event.name === null) this.value = undefined;
-    if (event.type === "error" && event.code === "session-invalid") this.value = undefined;
-  }
 }
 
 /** How long to wait for the server's answer to a login. */
@@ -77,7 +61,7 @@ export interface Opened {
  * being none of its account's), logs in to it with the passwords `ask` gives, until one is right.
  * Throws as ChatSession.open does, and NotLoggedInError when `ask` gives up.
  */
-export async function openLoggedIn(options: SessionOptions, ask: AskPassword, token: SessionToken): Promise<Opened> {
+export async function openLoggedIn(options: SessionOptions, ask: AskPassword): Promise<Opened> {
   let session: ChatSession;
   try {
     session = await ChatSession.open(options);
@@ -87,7 +71,7 @@ export async function openLoggedIn(options: SessionOptions, ask: AskPassword, to
     const { name: _refused, ...nameless } = options;
     session = await ChatSession.open(nameless);
   }
-  const heard = new Heard(session, token);
+  const heard = new Heard(session);
   const name = options.name;
   let refusal = heard.refusal("name-registered");
   if (!refusal || name === undefined) return heard.opened();
@@ -115,13 +99,9 @@ class Heard {
   readonly #statuses: Status[] = [];
   #waiting: ((event: ChatEvent | undefined) => void) | undefined;
 
-  constructor(
-    private readonly session: ChatSession,
-    private readonly token: SessionToken,
-  ) {
+  constructor(private readonly session: ChatSession) {
     session.listen(
       (event, raw) => {
-        token.observe(event);
         this.#events.push([event, raw]);
         this.#waiting?.(event);
       },
@@ -152,7 +132,7 @@ class Heard {
 
   /** The session, its listeners to be given what it heard (less the refusals the login answered) first. */
   opened(): Opened {
-    const { session, token } = this;
+    const { session } = this;
     const events = this.#events.filter(([event]) => !(event.type === "error" && LOGIN_REFUSALS.has(event.code)));
     const statuses = this.#statuses;
     return {
@@ -160,10 +140,7 @@ class Heard {
       listen(onEvent, onStatus) {
         for (const [event, raw] of events) onEvent(event, raw);
         for (const status of statuses) onStatus(status);
-        session.listen((event, raw) => {
-          token.observe(event);
-          onEvent(event, raw);
-        }, onStatus);
+        session.listen(onEvent, onStatus);
       },
     };
   }

@@ -9,7 +9,7 @@ import { CommandError } from "../../common/commands";
 import type { ChatEvent } from "../../common/events";
 import { toText } from "../../common/plain-text";
 import { messagesWere } from "../../common/text";
-import type { SessionOptions } from "../session/session";
+import type { SessionOptions } from "../session/status";
 import { exitAfterOutput, openOrExit } from "./exit";
 import { exitCodeFor, withHint } from "./failures";
 import type { Accounts } from "./login";

@@ -238,7 +238,8 @@ export class TerminalView {
       label,
     );
     const { registered, connections } = personMarks(user);
-    const name = registered ? `${styled} ${styleText("cyan", registered)}` : styled;
+    const bot = user.bot ? ` ${styleText("dim", "[bot]")}` : "";
+    const name = registered ? `${styled} ${styleText("cyan", registered)}${bot}` : `${styled}${bot}`;
     const shown = user.name && user.address ? `${name} ${styleText("dim", `(${forTerminal(user.address)})`)}` : name;
     return connections ? `${shown} ${styleText("dim", connections)}` : shown;
   }

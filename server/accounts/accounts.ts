@@ -163,6 +163,11 @@ export class Accounts {
     return this.#byAccount.get(key) ?? [];
   }
 
+  /** The guests waiting outside every room (--guests no): connected, though in no room. */
+  outside(): Iterable<Member> {
+    return this.#outside.keys();
+  }
+
   /** The session `member` logged in with, if any. */
   sessionOf(member: Member): string | undefined {
     return this.#sessionOf.get(member);

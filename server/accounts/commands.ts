@@ -9,13 +9,18 @@
  */
 import { type Refusal, refusal } from "../../common/codes";
 import type { Command } from "../../common/commands";
+import { nameProblem, normalizeName } from "../../common/text";
 import { mayChange } from "../changes";
 import type { ChatContext } from "../context";
+import { printable } from "../log";
 import type { Member } from "../member";
 import type { Accounts } from "./accounts";
 import type { TooMany } from "./attempts";
 import { passwordProblem } from "./passwords";
 import { type Account, accountKey } from "./store";
+
+/** A name is at most 32 characters, each with a few marks: anything longer is not one. */
+const MAX_NAME_UNITS = 256;
 
 type AccountCommand = Extract<
   Command,
@@ -99,11 +104,13 @@ async function login(chat: ChatContext, member: Member, name: string, password: 
   const { accounts } = chat;
   if (member.account !== null) return chat.refuse(member, loggedInAlready(member.account));
   if (!mayChange(chat, member)) return;
+  // No account has a name that is no name (or a megabyte long): wrong, without looking further.
+  if (name.length > MAX_NAME_UNITS || nameProblem(normalizeName(name))) return chat.refuse(member, loginFailed());
   const account = accounts.store.find(name);
   const wrong = await checkPassword(chat, member, accountKey(name), account, password, loginFailed());
   if (!member.open || member.account !== null) return;
   if (wrong) {
-    if (wrong.code === "login-failed") chat.log.line(`${member.address} failed to log in as ${name}`);
+    if (wrong.code === "login-failed") chat.log.line(`${member.address} failed to log in as ${printable(name)}`);
     return chat.refuse(member, wrong);
   }
   // Told only to who knows the password: a ban is nobody else's business.

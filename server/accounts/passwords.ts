@@ -31,6 +31,9 @@ export const MAX_PASSWORD_BYTES = 1024;
 
 /** Why `password` cannot be one, or undefined if it can. */
 export function passwordProblem(password: string): string | undefined {
+  // Each UTF-16 unit is at least a byte: a longer string is refused before it is looked at.
+  if (password.length > MAX_PASSWORD_BYTES)
+    return `A password can be at most ${MAX_PASSWORD_BYTES} bytes; that one has ${Buffer.byteLength(password)}.`;
   const characters = Array.from(password).length;
   if (characters < MIN_PASSWORD_CHARACTERS)
     return `A password needs at least ${MIN_PASSWORD_CHARACTERS} characters; that one has ${characters}.`;

@@ -21,7 +21,12 @@ export function privateCommand(chat: ChatContext, member: Member, command: Priva
       return write(chat, member, command.to, command.text, command.id);
     case "reply": {
       const to = chat.privates.lastFrom(member);
-      if (to !== undefined) return write(chat, member, to, command.text, command.id);
+      // A bot's message came through the HTTP API: its name may be anyone's here, so /r must not guess.
+      if (to?.bot) {
+        const bot = `The last private message came from ${to.name}, a bot (a program, through the HTTP API): it cannot be answered; /msg NAME TEXT writes to someone.`;
+        return chat.refuse(member, refusal("not-found", bot), command.id);
+      }
+      if (to?.name) return write(chat, member, to.name, command.text, command.id);
       const nobody = "Nobody has written to you privately yet; /msg NAME TEXT writes to someone.";
       return chat.refuse(member, refusal("not-found", nobody), command.id);
     }

@@ -65,8 +65,8 @@ export class PrivateMessages {
   /** How many different people each address writes to (a connection's budget; the API keeps its own). */
   readonly recipients: RecipientBudgets;
   readonly #inbox: Inbox;
-  /** Who last wrote to each connection privately: `/r` answers them. */
-  readonly #lastFrom = new WeakMap<Member, string>();
+  /** Who last wrote to each connection privately: `/r` answers them (not a bot: it cannot be answered). */
+  readonly #lastFrom = new WeakMap<Member, User>();
 
   constructor(private readonly chat: PrivateChat) {
     this.ignores = new Ignores(chat.state);
@@ -135,15 +135,17 @@ export class PrivateMessages {
     if (!event.kept) {
       for (const member of this.#connections(event.to.name ?? "")) {
         if (Ignores.has(this.ignores.of(member), from)) continue;
-        this.#lastFrom.set(member, from);
+        this.#lastFrom.set(member, event.from);
         this.chat.send(member, event);
       }
     }
+    // A bot (the HTTP API) has no connections: whoever holds its name here is someone else.
+    if (event.from.bot) return;
     for (const member of this.#connections(from)) this.chat.send(member, event);
   }
 
   /** Who last wrote to `member` privately, if anyone. */
-  lastFrom(member: Member): string | undefined {
+  lastFrom(member: Member): User | undefined {
     return this.#lastFrom.get(member);
   }
 
@@ -170,7 +172,7 @@ export class PrivateMessages {
       return;
     }
     const last = kept.messages.at(-1);
-    if (last?.from.name) this.#lastFrom.set(member, last.from.name);
+    if (last?.from.name) this.#lastFrom.set(member, last.from);
     this.chat.send(member, { type: "inbox", messages: kept.messages, dropped: kept.dropped });
   }
 

@@ -101,9 +101,11 @@ class LocalTable<T> extends CopiedTable<T> {
 
   async create(key: string, value: T): Promise<boolean> {
     if (this.has(key)) return false;
-    this.db
+    const written = this.db
       ?.query("INSERT OR IGNORE INTO state (tbl, key, value) VALUES (?, ?, ?)")
       .run(this.name, key, JSON.stringify(value));
+    // Another process (the command line) made it a moment ago: this copy hears of it on its next look.
+    if (written?.changes === 0) return false;
     this.changed(key, value);
     return true;
   }

@@ -117,6 +117,13 @@ test("the --store file's tables follow what another process (the command line) w
     // Its own writes are not news.
     await table.put("carol", { name: "carol" });
     expect(ours.reloadIfChanged()).toBe(false);
+    // A row the other process made a moment ago, not yet heard of here, is not made twice.
+    await new LocalState(cli)
+      .table<{ name: string }>("accounts", (v) => v as { name: string })
+      .put("dave", { name: "cli" });
+    expect(await table.create("dave", { name: "server" })).toBe(false);
+    ours.reloadIfChanged();
+    expect(table.get("dave")).toEqual({ name: "cli" });
   } finally {
     server.close();
     cli.close();

@@ -241,3 +241,24 @@ test("guesses are budgeted before any hashing: past the budget, refused at once 
     /^Password attempts from your address for this name are used up for now: wait \d+ s/,
   );
 });
+
+test("a guest waiting outside every room is still looked over as a reader, and counted as connected", () => {
+  const { connect, chat } = accountsChat({ guests: false });
+  const guest = connect({ name: "bob" });
+  expect([...chat.connected()]).toContain(guest.member);
+  guest.socket.buffered = 20_000; // past the fake chat's --max-backlog, 10,000
+  chat.sweepSlowReaders();
+  expect(guest.socket.closedWith).toEqual({ code: 1006, reason: "terminated" });
+});
+
+test("a login as something that is no name (or far too long) is refused at once, unhashed and unlogged", async () => {
+  const { connect, command, work, log } = accountsChat();
+  const guest = connect();
+  command(guest.say, { type: "login", name: "x".repeat(1_500), password: "correct-horse" });
+  command(guest.say, { type: "login", name: "bad\u001b[2Jname", password: "correct-horse" });
+  command(guest.say, { type: "login", name: "alice", password: "p".repeat(1_500) });
+  await settle();
+  expect(errorCodes(guest.socket)).toEqual(["login-failed", "login-failed", "login-failed"]);
+  expect(work.verified).toBe(0);
+  expect(log.text).not.toContain("\u001b");
+});

@@ -1,6 +1,7 @@
 /** The one event decoder (common/events.ts), used by the clients, the page and the Redis path. */
 import { describe, expect, test } from "bun:test";
 import { type ChatEvent, decodeEvent, validEvent } from "../../common/events";
+import { toText } from "../../common/plain-text";
 
 const alice = { name: "alice", address: "127.0.0.1:5000" };
 const EVENTS: ChatEvent[] = [
@@ -13,6 +14,14 @@ const EVENTS: ChatEvent[] = [
     from: { name: null, address: "[::1]:9" },
     text: "waves",
     history: true,
+  },
+  {
+    type: "message",
+    room: "dev",
+    seq: 5,
+    time: "2026-01-01T00:00:00.000Z",
+    from: { name: "ci", address: "127.0.0.1:5555", bot: true },
+    text: "build green",
   },
   { type: "notice", room: "dev", time: "t", event: "join", user: alice, text: "alice joined dev" },
   { type: "notice", room: "dev", time: "t", event: "rename", user: alice, text: "x is now alice", previousName: null },
@@ -33,6 +42,17 @@ const EVENTS: ChatEvent[] = [
   { type: "joined", room: "chat", members: [alice], count: 1, history: 0, seq: 0 },
   { type: "joined", room: "chat", members: [], count: 300, history: 2, seq: 9, missed: 4 },
   { type: "members", room: "chat", members: [alice] },
+  {
+    type: "members",
+    room: "chat",
+    members: [
+      { ...alice, registered: true, connections: 2 },
+      { name: "bot", address: "api", bot: true },
+    ],
+  },
+  { type: "account", name: "alice", token: "Zm9vYmFy", temporary: true },
+  { type: "account", name: "alice", text: "Your password is changed; 1 other session was ended." },
+  { type: "account", name: null },
   { type: "rooms", rooms: [{ name: "chat", members: 2 }] },
   { type: "help", commands: [{ usage: "/who", help: "list who is in your room" }] },
   { type: "dm", from: alice, to: { name: "bob", address: "" }, text: "hi", time: "t", id: "d1", kept: true },
@@ -75,6 +95,8 @@ describe("decodeEvent", () => {
     ["a joined with a bad member", JSON.stringify({ ...first("joined"), members: [alice, 1] })],
     ["rooms with a bad count", '{"type":"rooms","rooms":[{"name":"chat","members":"2"}]}'],
     ["an error without a message", '{"type":"error"}'],
+    ["an account without a name", '{"type":"account"}'],
+    ["an account whose name is a number", '{"type":"account","name":7}'],
   ])("%s is refused", (_what, raw) => {
     expect(decodeEvent(raw)).toBeUndefined();
   });
@@ -92,8 +114,36 @@ describe("decodeEvent", () => {
     });
   });
 
+  test("a user's marks are kept only as what they are: registered and bot true, connections more than 1", () => {
+    const from = { ...alice, registered: "yes", bot: 1, connections: 1 };
+    expect(decodeEvent(JSON.stringify({ ...first("message"), from }))).toEqual(EVENTS[0]!);
+  });
+
   test("validEvent takes a value already parsed", () => {
     expect(validEvent(first("rooms"))).toEqual(first("rooms"));
     expect(validEvent(null)).toBeUndefined();
+  });
+});
+
+describe("toText", () => {
+  test("a login gives the session token in words; a logout and a password change say so", () => {
+    expect(toText({ type: "account", name: "alice", token: "T0k3n", temporary: true })).toBe(
+      "*** You are logged in as alice. This server keeps accounts in memory only: yours lasts until it stops. Your session token (log in again with /session TOKEN, without the password): T0k3n",
+    );
+    expect(toText({ type: "account", name: "alice" })).toBe("*** You are logged in as alice.");
+    expect(toText({ type: "account", name: null })).toBe("*** You are logged out: you are a guest now.");
+    expect(toText({ type: "account", name: "alice", text: "Your password is changed." })).toBe(
+      "*** Your password is changed.",
+    );
+  });
+
+  test("a person on several connections is listed once, saying how many", () => {
+    const members = [
+      { ...alice, registered: true as const, connections: 2 },
+      { name: null, address: "[::1]:9" },
+    ];
+    expect(toText({ type: "members", room: "chat", members })).toBe(
+      "*** In chat (2): alice (127.0.0.1:5000) on 2 connections, [::1]:9",
+    );
   });
 });

@@ -73,6 +73,25 @@ test("with a store, history and numbering survive a restart", () => {
   second.close();
 });
 
+test("a bot's message (the HTTP API) is kept marked in the store, and a store made before the mark opens", () => {
+  const file = join(dir, "bots.sqlite");
+  // A store as it was before the bot column: its rows are people's.
+  const old = new Database(file, { create: true });
+  old.run(`CREATE TABLE events (room TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL, type TEXT NOT NULL,
+    name TEXT, address TEXT NOT NULL, text TEXT NOT NULL, id TEXT, PRIMARY KEY (room, seq)) WITHOUT ROWID`);
+  old.run("INSERT INTO events VALUES ('a', 1, 't', 'message', 'ana', '127.0.0.1:1', 'hi', NULL)");
+  old.close();
+  const first = new History(5, file);
+  first.add({ ...said("a", "build green"), from: { name: "ci", address: "127.0.0.1:5555", bot: true } });
+  first.close();
+  const second = new History(5, file);
+  expect(second.recent("a").map((e) => e.from)).toEqual([
+    { name: "ana", address: "127.0.0.1:1" },
+    { name: "ci", address: "127.0.0.1:5555", bot: true },
+  ]);
+  second.close();
+});
+
 test("the store keeps at most --store-keep messages per room and none older than --store-days; numbering survives", () => {
   const file = join(dir, "retention.sqlite");
   const history = new History(5, file, { storeKeep: { perRoom: 10, days: 30 } });

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalState } from "../../server/state/local";
 import type { RowCheck } from "../../server/state/state";
+import { waitFor } from "../../tools/processes";
 
 interface Ban {
   reason: string;
@@ -68,6 +69,32 @@ describe("state in the --store file", () => {
       expect(new LocalState(third).table("bans", isBan).has("alice")).toBe(false);
       third.close();
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a change another process makes to the file (an operator's command) reaches a running server's copy", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chat-state-"));
+    const file = join(dir, "store.db");
+    const db = new Database(file, { create: true, strict: true });
+    const state = new LocalState(db);
+    try {
+      const bans = state.table("bans", isBan);
+      const heard: string[] = [];
+      bans.onChange((key, value) => heard.push(`${key} ${value ? "put" : "deleted"}`));
+      await state.start();
+      await bans.put("alice", { reason: "rude", until: null });
+      // Another process: its own connection to the file.
+      const operator = new Database(file, { strict: true });
+      const theirs = new LocalState(operator).table("bans", isBan);
+      await theirs.put("bob", { reason: "spam", until: null });
+      await theirs.delete("alice");
+      operator.close();
+      await waitFor("the change to reach the copy", () => (bans.has("bob") && !bans.has("alice") ? true : undefined));
+      expect(heard).toEqual(["alice put", "alice deleted", "bob put"]);
+    } finally {
+      state.close();
+      db.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

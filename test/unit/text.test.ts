@@ -75,6 +75,8 @@ describe("names", () => {
 test("wording", () => {
   expect(describeUser({ name: "alice", address: "127.0.0.1:1" })).toBe("alice (127.0.0.1:1)");
   expect(describeUser({ name: null, address: "127.0.0.1:1" })).toBe("127.0.0.1:1");
+  // A message said through the HTTP API is marked as a bot's.
+  expect(describeUser({ name: "ci", address: "127.0.0.1:5555", bot: true })).toBe("ci [bot] (127.0.0.1:5555)");
   expect([plural(1, "other"), plural(2, "other")]).toEqual(["1 other", "2 others"]);
   expect([messagesWere(1), messagesWere(3)]).toEqual(["1 message was", "3 messages were"]);
 });
