@@ -106,7 +106,7 @@ describe("keys", () => {
     });
     const nowhere = await run([BUN, join(ROOT, "server.ts"), "keys", "add", "x"]);
     expect(nowhere.exitCode).toBe(2);
-    expect(nowhere.stderr).toContain("give --store FILE or --redis URL");
+    expect(nowhere.stderr).toContain("Give the server's --store FILE or its --redis URL (one of them)");
   });
 
   test("a bad --api-keys file is one line and exit code 2", async () => {

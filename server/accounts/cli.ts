@@ -9,29 +9,15 @@
  * A new password comes from stdin when it is piped, or is asked for, masked, on a terminal; it is
  * hashed here (argon2id) and never printed, kept or logged.
  */
-import { Database } from "bun:sqlite";
-import { existsSync } from "node:fs";
 import { commandName, formatHelp, parseCommandLine, StartError, UsageError } from "../../common/cli";
 import { nameProblem, normalizeName } from "../../common/text";
-import { Logger } from "../log";
 import { setOperator } from "../moderation/operators";
-import { LocalState } from "../state/local";
-import { RedisState } from "../state/redis";
-import type { SharedState } from "../state/state";
+import { openState, startState, stateOptions } from "../state/open";
 import { ARGON2ID, passwordProblem } from "./passwords";
 import { readPassword } from "./prompt";
 import { type Account, AccountStore } from "./store";
 
-const OPTIONS = [
-  { flag: "store", value: "FILE", help: "the SQLite file the server keeps its history and accounts in (its --store)" },
-  {
-    flag: "redis",
-    value: "URL",
-    env: "REDIS_URL",
-    help: "the Redis the server's instances share (their --redis), e.g. redis://127.0.0.1:6379",
-  },
-  { flag: "help", short: "h", help: "show this help and exit" },
-] as const;
+const OPTIONS = [...stateOptions("accounts"), { flag: "help", short: "h", help: "show this help and exit" }] as const;
 
 const ACTIONS = ["list", "create", "reset-password", "delete", "op", "deop"] as const;
 type Action = (typeof ACTIONS)[number];
@@ -61,12 +47,10 @@ export async function accountsCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseCommandLine(OPTIONS, argv, { positionals: 2 });
   if (values.help) return void process.stdout.write(accountsHelp());
   const [action, name] = readAction(positionals);
-  const { state, close } = await openState(values.store, values.redis, action);
+  const { state, close } = openState("accounts", values, action === "create");
   try {
     const store = new AccountStore(state);
-    await state.start();
-    if (state instanceof RedisState && !state.connected)
-      throw new StartError(`Could not reach Redis at ${values.redis}. Is it running?`);
+    await startState(state, values.redis);
     const done =
       action === "op" || action === "deop"
         ? await setOperator(state, name, action === "op", store.find(name) !== undefined)
@@ -91,40 +75,6 @@ function readAction(positionals: string[]): [Action, string] {
   }
   if (name === undefined) throw new UsageError(`${action} needs the account's name, e.g. accounts ${action} alice.`);
   return [action as Action, name];
-}
-
-/** The state the server keeps accounts in: the --store file or Redis. */
-async function openState(
-  store: string | undefined,
-  redis: string | undefined,
-  action: Action,
-): Promise<{ state: SharedState; close: () => void }> {
-  if ((store === undefined) === (redis === undefined))
-    throw new UsageError(
-      "Give the server's --store FILE or its --redis URL (one of them): without either, accounts live in the running server's memory only.",
-    );
-  if (redis !== undefined) {
-    const state = new RedisState(redis, new Logger({ write: () => {}, writableLength: 0 }));
-    return { state, close: () => state.close() };
-  }
-  const file = store!;
-  // A name mistyped would be a new, empty file: only `create` may make one.
-  if (action !== "create" && !existsSync(file))
-    throw new StartError(`There is no file '${file}'. Give the --store file the server runs with.`);
-  let db: Database;
-  try {
-    db = new Database(file, { create: true, strict: true });
-  } catch (error) {
-    throw new StartError(`Could not open '${file}': ${error instanceof Error ? error.message : String(error)}.`);
-  }
-  const state = new LocalState(db);
-  return {
-    state,
-    close: () => {
-      state.close();
-      db.close();
-    },
-  };
 }
 
 async function act(store: AccountStore, action: Exclude<Action, "op" | "deop">, name: string): Promise<string> {

@@ -5,26 +5,12 @@
  * (state/local.ts). A new key is printed once, alone on stdout, so that a script can keep it
  * (`KEY=$(bun server.ts keys add ci --store chat.db)`); only its SHA-256 is kept.
  */
-import { Database } from "bun:sqlite";
 import { commandName, formatHelp, parseCommandLine, StartError, UsageError } from "../../common/cli";
-import { Logger } from "../log";
-import { LocalState } from "../state/local";
-import { RedisState } from "../state/redis";
+import { openState, startState, stateOptions } from "../state/open";
 import type { SharedState } from "../state/state";
 import { hashKey, keyName, keysTable, newKey } from "./keys";
 
-const OPTIONS = [
-  { flag: "store", value: "FILE", help: "the --store file the server keeps its state in" },
-  {
-    flag: "redis",
-    value: "URL",
-    env: "REDIS_URL",
-    help: "the Redis the servers share, e.g. redis://127.0.0.1:6379",
-  },
-  { flag: "help", short: "h", help: "show this help and exit" },
-] as const;
-
-const WHERE = "Keys are kept where the server keeps its state: give --store FILE or --redis URL, as the server has.";
+const OPTIONS = [...stateOptions("keys"), { flag: "help", short: "h", help: "show this help and exit" }] as const;
 
 /** Runs the command of `argv` (what follows `keys`). */
 export async function runKeysCommand(argv: string[]): Promise<void> {
@@ -46,34 +32,16 @@ export async function runKeysCommand(argv: string[]): Promise<void> {
     throw new UsageError(`'${action}' is not a keys command: add NAME, revoke NAME or list.`);
   if (action !== "list" && given === undefined) throw new UsageError(`keys ${action} needs a NAME.`);
   if (action === "list" && given !== undefined) throw new UsageError(`keys list takes no NAME.`);
-  const state = await openState(values.store, values.redis);
+  const { state, close } = openState("keys", values, action === "add");
   try {
+    keysTable(state);
+    await startState(state, values.redis);
     if (action === "list") return list(state);
     const named = keyName(given!);
     if ("problem" in named) throw new UsageError(`'${given}' cannot be a key's name: ${named.problem}`);
     await (action === "add" ? add(state, named.name) : revoke(state, named.name));
   } finally {
-    state.close();
-  }
-}
-
-async function openState(store: string | undefined, redis: string | undefined): Promise<SharedState> {
-  if (store !== undefined && redis !== undefined)
-    throw new UsageError("Give --store or --redis, not both: the server keeps its state in Redis when it has both.");
-  if (redis !== undefined) {
-    // Its log lines (connected, unreachable) go to stderr, so that stdout has the key alone.
-    const state = new RedisState(redis, new Logger(process.stderr, true));
-    keysTable(state);
-    await state.start();
-    return state;
-  }
-  if (store === undefined) throw new UsageError(WHERE);
-  try {
-    const state = new LocalState(new Database(store, { create: true, strict: true }));
-    keysTable(state);
-    return state;
-  } catch (error) {
-    throw new StartError(`Could not open the store '${store}': ${error instanceof Error ? error.message : error}.`);
+    close();
   }
 }
 
