@@ -67,4 +67,9 @@ export class TokenBucket {
     this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#filledAt) / 1000) * this.rate);
     this.#filledAt = now;
   }
+
+  /** Gives back a token taken for what turned out not to need one (a right password, say). */
+  giveBack(): void {
+    this.#tokens = Math.min(this.burst, this.#tokens + 1);
+  }
 }

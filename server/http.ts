@@ -2,7 +2,8 @@
  * What the server answers to plain HTTP requests: the page at / (its scripts and styles are
  * routes of their own), GET /healthz (JSON, for load balancers), GET /metrics (Prometheus' text
  * format), GET /auth (204 if the request has the token or the server wants none, else 401: the
- * page asks it whether to show its token field, and whether what was typed is right), and a 404
+ * page asks it whether to show its token field, and whether what was typed is right; 403 with the
+ * ban's words to a banned address, which a client refused at the upgrade reads), and a 404
  * that says where the chat is. Only GET and HEAD are answered; with --token, /healthz and /metrics
  * want it too, unless --public-status. Every check of a token that fails costs what a new
  * connection does, from the same per-address budget, so that it cannot be guessed at speed
@@ -16,6 +17,8 @@ export interface HttpContext {
   /** Open connections, rooms, and whether the chat is whole (the directory's health). */
   status(): { connections: number; rooms: number; uptime: number; degraded: boolean; redis?: string };
   metrics(): string;
+  /** Why the request's address is banned from the chat, if it is: /auth says it to a refused client. */
+  banned(request: Request): string | undefined;
   /** Whether the request carries the server's token (or the server has none). */
   hasToken(request: Request): boolean;
   /** True: /healthz and /metrics answer without the token. */
@@ -43,6 +46,10 @@ export function httpAnswer(request: Request, url: URL, context: HttpContext): Re
   if (path === "/favicon.ico")
     return new Response(null, { status: 204, headers: { "Cache-Control": "public, max-age=86400" } });
   if (path === "/auth") {
+    // A client whose upgrade got 403 asks here why: a browser's WebSocket (and Bun's) cannot read
+    // the refusal's body, which says who banned it, why and for how long.
+    const ban = context.banned(request);
+    if (ban) return new Response(`${ban}\n`, { status: 403, headers: { "Content-Type": "text/plain; charset=utf-8" } });
     // The page asks with every token typed, right or wrong: each check costs a try.
     return (
       tooManyTries(request, context) ??

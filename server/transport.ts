@@ -260,6 +260,7 @@ function httpContext(
   page: Response | undefined,
 ): HttpContext {
   return {
+    banned: (request) => chat.moderation.admission(clientOf(request, server, limits).ip),
     hasToken: (request) => admission.tokenMatches(request, []),
     publicStatus: limits.publicStatus,
     waitBeforeTry: (request) => {

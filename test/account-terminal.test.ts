@@ -272,6 +272,20 @@ describe("logging in from a script", () => {
     );
   });
 
+  test("a script's right password is never budgeted away; past 5 wrong ones, it is told to wait", async () => {
+    await register(server, "cron");
+    const as = (password: string) =>
+      run([...CLIENT, "--name", "cron", server.url], { input: "", env: { ...env(), CHAT_PASSWORD: password } });
+    // Eight runs in a row: more than an address's 5 attempts at one name.
+    for (let n = 0; n < 8; n++) expect((await as(PASSWORD)).exitCode).toBe(0);
+    const wrong = [];
+    for (let n = 0; n < 6; n++) wrong.push(await as("not-the-password"));
+    expect(wrong.map((w) => w.exitCode)).toEqual([3, 3, 3, 3, 3, 3]);
+    // The sixth is not hashed: the server's words say how long to wait, and nothing blames the password.
+    expect(wrong[5]!.stderr).toMatch(/^Could not log in as 'cron': .*wait \d+ s.*\n$/);
+    expect(wrong[5]!.stderr).not.toContain("Check the password");
+  });
+
   test("a password file that cannot be read is a mistake on the command line", async () => {
     const missing = join(folder, "nowhere");
     const result = await run([...CLIENT, "--name", "robot", "--password-file", missing, server.url], { env: env() });

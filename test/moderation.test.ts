@@ -114,6 +114,19 @@ describe("an operator", () => {
     });
     expect((await upgradeFrom(chat, "203.0.113.8")).status).toBe(101);
   }, 30_000);
+
+  test("a client refused at the upgrade by a ban says who banned it, why and for how long", async () => {
+    const chat = await server();
+    const root = await person(chat, "root", "198.51.100.1", { registered: true });
+    // The client below comes from 127.0.0.1 itself (no proxy header): that is the address banned.
+    root.run({ type: "ban", target: "127.0.0.1", duration: "1h", reason: "testing bans" });
+    await root.next("notice", (e) => e.text.includes("testing bans"));
+    const refused = await run([BUN, join(ROOT, "client.ts"), "--name", "newcomer", chat.url], { input: "hi\n" });
+    expect(refused.stderr).toBe(
+      `Could not connect to ${chat.url}: You are banned from this chat by root (1 h more): testing bans.\n`,
+    );
+    expect(refused.exitCode).toBe(3);
+  }, 30_000);
 });
 
 describe("rooms and their moderators", () => {

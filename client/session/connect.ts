@@ -154,11 +154,29 @@ export function openSocket(
         clearTimeout(timer);
         // Bun's error events carry the system's error code (ECONNREFUSED…); a browser's carry nothing.
         const code = ((event as globalThis.ErrorEvent).error as { code?: string } | undefined)?.code;
-        reject(describeConnectFailure(shownUrl, url, code, (event as globalThis.ErrorEvent).message ?? ""));
+        const failure = describeConnectFailure(shownUrl, url, code, (event as globalThis.ErrorEvent).message ?? "");
+        if (failure.code !== "forbidden") return reject(failure);
+        void whyForbidden(url).then((why) =>
+          reject(why ? new ConnectError("banned", `Could not connect to ${shownUrl}: ${why}`, false, why) : failure),
+        );
       },
       { once: true },
     );
   });
+}
+
+/**
+ * Why the server refused our upgrade with 403, if a ban is why: a WebSocket cannot read the
+ * refusal's body, so the server's /auth says it again (who banned us, why, for how long).
+ */
+async function whyForbidden(url: string): Promise<string | undefined> {
+  try {
+    const auth = new URL("/auth", url.replace(/^ws/, "http"));
+    const answer = await fetch(auth, { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
+    return answer.status === 403 ? (await answer.text()).trim() || undefined : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

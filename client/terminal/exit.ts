@@ -36,11 +36,7 @@ export async function openOrExit(
     return await openLoggedIn(options, once);
   } catch (error) {
     if (error instanceof NotLoggedInError) {
-      const hint =
-        error.refusal.code === "login-failed"
-          ? "Check the password given with --password-file or CHAT_PASSWORD."
-          : "Log in to it with its password: --password-file FILE or CHAT_PASSWORD.";
-      report(`${error.message} ${hint}`);
+      report(`${error.message}${loginHint(error.refusal.code)}`);
       exitAfterOutput(EXIT_REFUSED);
       return undefined;
     }
@@ -49,4 +45,12 @@ export async function openOrExit(
     exitAfterOutput(exitCodeFor(error.code));
     return undefined;
   }
+}
+
+/** What a script does about a refused login: the server's words say the rest (how long to wait…). */
+function loginHint(code: string): string {
+  if (code === "login-failed") return " Check the password given with --password-file or CHAT_PASSWORD.";
+  if (code === "name-registered" || code === "session-invalid")
+    return " Log in to it with its password: --password-file FILE or CHAT_PASSWORD.";
+  return "";
 }

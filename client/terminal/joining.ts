@@ -97,6 +97,9 @@ function whyAsked(name: string, refusal: ErrorEvent): string {
       return `The login kept for ${name} is no longer valid: log in again.`;
     case "login-failed":
     case "password-invalid":
+    case "rate-limited":
+    case "banned":
+    case "unavailable":
       return refusal.message;
     default:
       return `${name} is a registered name: log in to use it.`;

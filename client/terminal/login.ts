@@ -25,6 +25,11 @@ const LOGIN_WAIT_MS = 10_000;
 
 /** The refusals that belong to logging in on starting: said by the asking, not shown with the chat. */
 const LOGIN_REFUSALS = new Set(["name-registered", "session-invalid", "login-failed"]);
+/**
+ * What the server may answer a login with besides the account: a wrong password, or one it will
+ * not try now (too many attempts: wait; banned; the accounts out of reach). Each is told as it is.
+ */
+const LOGIN_ANSWERS = new Set(["login-failed", "password-invalid", "rate-limited", "banned", "unavailable"]);
 
 /**
  * Asks for the password of the registered `name`; undefined to log in no further. `refusal` is
@@ -42,9 +47,9 @@ export class NotLoggedInError extends Error {
   ) {
     // The server's words for a refused name tell a person to type /login: ours say what a script does instead.
     super(
-      refusal.code === "login-failed"
-        ? `Could not log in as '${account}': ${refusal.message}`
-        : `Could not join as '${account}': the name belongs to a registered account.`,
+      refusal.code === "name-registered" || refusal.code === "session-invalid"
+        ? `Could not join as '${account}': the name belongs to a registered account.`
+        : `Could not log in as '${account}': ${refusal.message}`,
     );
   }
 }
@@ -86,10 +91,11 @@ export async function openLoggedIn(options: SessionOptions, ask: AskPassword): P
     const answer = await heard.next(
       (event) =>
         (event.type === "account" && event.name !== null) ||
-        (event.type === "error" && (event.code === "login-failed" || event.code === "password-invalid")),
+        (event.type === "error" && event.id === undefined && LOGIN_ANSWERS.has(event.code)),
     );
     if (answer?.type === "account") return heard.opened();
-    refusal = answer?.type === "error" ? answer : { type: "error", code: "login-failed", message: "No answer." };
+    if (answer?.type === "error") heard.answered(answer);
+    refusal = answer?.type === "error" ? answer : { type: "error", code: "unavailable", message: "No answer." };
   }
 }
 
@@ -97,6 +103,7 @@ export async function openLoggedIn(options: SessionOptions, ask: AskPassword): P
 class Heard {
   readonly #events: [ChatEvent, string][] = [];
   readonly #statuses: Status[] = [];
+  readonly #answers = new Set<ChatEvent>();
   #waiting: ((event: ChatEvent | undefined) => void) | undefined;
 
   constructor(private readonly session: ChatSession) {
@@ -117,6 +124,11 @@ class Heard {
     return this.#events.map(([event]) => event).find((e): e is ErrorEvent => e.type === "error" && e.code === code);
   }
 
+  /** A refusal the login was answered with: told then, so not handed on with the rest. */
+  answered(refusal: ErrorEvent): void {
+    this.#answers.add(refusal);
+  }
+
   /** The next event that `wanted` takes; undefined if the session ended or nothing came in time. */
   next(wanted: (event: ChatEvent) => boolean): Promise<ChatEvent | undefined> {
     const { promise, resolve } = Promise.withResolvers<ChatEvent | undefined>();
@@ -133,7 +145,9 @@ class Heard {
   /** The session, its listeners to be given what it heard (less the refusals the login answered) first. */
   opened(): Opened {
     const { session } = this;
-    const events = this.#events.filter(([event]) => !(event.type === "error" && LOGIN_REFUSALS.has(event.code)));
+    const events = this.#events.filter(
+      ([event]) => !(event.type === "error" && (LOGIN_REFUSALS.has(event.code) || this.#answers.has(event))),
+    );
     const statuses = this.#statuses;
     return {
       session,

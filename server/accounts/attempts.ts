@@ -13,7 +13,8 @@
  *   the owner logged in from: a flood from elsewhere empties it, and the owner, from their own
  *   address, still gets in. From a new address, the owner waits with the guessers until the flood
  *   stops; a session token (no password, so no budget) gets in from anywhere.
- * A success makes its address trusted for the account. Budgets are kept in memory, per instance
+ * A success gives back what it took (only wrong guesses spend), and makes its address trusted for
+ * the account. Budgets are kept in memory, per instance
  * (with several instances, each has its own), and forgotten once full again.
  */
 import type { Clock } from "../../common/clock";
@@ -72,8 +73,20 @@ export class Attempts {
     return this.#takeAll([[`register ${prefix}`, REGISTRATIONS, "your address"]]);
   }
 
-  /** The attempt was right: its address is trusted for the account from now on. */
+  /**
+   * The attempt was right: what it took is given back, so that only wrong guesses spend the
+   * budgets (the owner's script logging in every few seconds never runs out), and its address is
+   * trusted for the account from now on.
+   */
   succeeded(prefix: string, account: string): void {
+    const taken = [`address ${prefix}`, `pair ${account} ${prefix}`];
+    if (!this.isTrusted(account, prefix)) taken.push(`account ${account}`);
+    for (const key of taken) this.#buckets.get(key)?.giveBack();
+    this.trust(prefix, account);
+  }
+
+  /** The address is trusted for the account from now on (it logged in to it, or registered it). */
+  trust(prefix: string, account: string): void {
     let addresses = this.#trusted.get(account);
     if (!addresses) this.#trusted.set(account, (addresses = new Map()));
     addresses.delete(prefix);

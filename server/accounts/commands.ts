@@ -77,7 +77,7 @@ async function register(chat: ChatContext, member: Member, password: string): Pr
   if (!created) return chat.refuse(member, refusal("already-registered", `The name '${name}' is registered already.`));
   // The name is the account's now: no longer a guest's claim, here or in the directory.
   chat.names.release(member, true);
-  accounts.attempts.succeeded(member.budget.prefix, key);
+  accounts.attempts.trust(member.budget.prefix, key);
   const account = { key, row: accounts.store.accounts.get(key)! };
   chat.log.line(`${member.address} registered ${name}`);
   await startSession(chat, member, account, accounts.temporary);

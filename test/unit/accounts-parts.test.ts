@@ -130,3 +130,20 @@ test("the --store file's tables follow what another process (the command line) w
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a right password gives back what it took: the owner's script logging in again and again never runs out", () => {
+  const clock = new ManualClock(0);
+  const attempts = new Attempts(clock);
+  try {
+    for (let n = 0; n < 30; n++) {
+      expect(attempts.take("192.0.2.1", "alice", true)).toBeUndefined();
+      attempts.succeeded("192.0.2.1", "alice");
+    }
+    // Wrong guesses from the same address are still budgeted: 5 at this account, then a wait.
+    const wrong = Array.from({ length: 6 }, () => attempts.take("192.0.2.1", "alice", true));
+    expect(wrong.filter((r) => r === undefined)).toHaveLength(5);
+    expect(wrong[5]).toEqual({ waitSeconds: 60, whose: "your address for this name" });
+  } finally {
+    attempts.stop();
+  }
+});
