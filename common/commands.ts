@@ -79,7 +79,7 @@ export const COMMANDS = [
     arguments: [
       { field: "before", placeholder: "[N]", what: "a message number", example: "120", optional: true, numeric: true },
     ],
-    help: "show earlier messages: before number N, or before the oldest shown (the page asks as you scroll up)",
+    help: "show the messages before number N, or before the oldest shown",
   },
   {
     type: "me",
@@ -101,20 +101,20 @@ export const COMMANDS = [
     arguments: [{ field: "text", placeholder: "TEXT", what: "a message", example: "thanks" }],
     help: "answer the last person who wrote to you privately",
   },
-  { type: "ignore", arguments: [NAME], help: "refuse NAME's private messages and hide their room messages" },
+  { type: "ignore", arguments: [NAME], help: "refuse NAME's private messages, hide their room ones" },
   { type: "unignore", arguments: [NAME], help: "stop ignoring NAME" },
   { type: "register", arguments: [PASSWORD], help: "make the name you hold yours, kept with a password" },
   {
     type: "login",
     arguments: [NAME, PASSWORD],
-    help: "take a registered name that is yours (several devices may be logged in at once)",
+    help: "take your registered name (on several devices at once)",
   },
   {
     type: "session",
     arguments: [{ ...PASSWORD, field: "token", placeholder: "TOKEN", what: "a session token", example: "Zm9vYmFy" }],
-    help: "log in with the session token a client kept from an earlier login (clients do this for you)",
+    help: "log in with a kept session token (clients do it for you)",
   },
-  { type: "logout", help: "log out: back to being a guest, and this device's session ends" },
+  { type: "logout", help: "back to being a guest; this device's session ends" },
   {
     type: "password",
     arguments: [
@@ -124,13 +124,13 @@ export const COMMANDS = [
     help: "change your password (every other session ends)",
   },
   { type: "unregister", arguments: [PASSWORD], help: "give up your registered name" },
-  { type: "claim", help: "become the owner of the room you are in, if nobody owns it" },
+  { type: "claim", help: "own the room you are in, if nobody owns it" },
   { type: "mod", arguments: [NAME], help: "owners: make NAME a moderator of this room" },
   { type: "unmod", arguments: [NAME], help: "owners: NAME is no longer a moderator of this room" },
   {
     type: "kick",
     arguments: [NAME, REASON],
-    help: "moderators: move NAME out of the room (operators: out of the chat)",
+    help: "moderators: send NAME out of the room (operators: the chat)",
   },
   {
     type: "ban",
@@ -139,7 +139,7 @@ export const COMMANDS = [
       DURATION,
       REASON,
     ],
-    help: "moderators: keep a name or address (203.0.113.0/24) out of the room; operators: out of the chat",
+    help: "moderators: ban a name or address here (operators: everywhere)",
   },
   {
     type: "unban",
@@ -159,7 +159,7 @@ export const COMMANDS = [
     arguments: [
       { field: "seconds", placeholder: "SECONDS", what: "a number of seconds", example: "30", numeric: true },
     ],
-    help: "moderators: each person may speak once per SECONDS here (0 ends it)",
+    help: "moderators: one message per SECONDS each (0 ends it)",
   },
   {
     type: "delete",

@@ -372,6 +372,10 @@ export class Chat implements ChatSink, ChatContext {
         ...(missed > 0 && { missed }),
         ...this.moderation.roomInfo(member, room),
       });
+    } else {
+      // Nor a `joined` to carry the topic: the topic is told apart, when the room has one.
+      const topic = this.moderation.topicEvent(room);
+      if (topic) this.send(member, topic);
     }
     for (const event of events) this.send(member, event);
     this.log.line(`${describeUser(user)} joined ${room}`);

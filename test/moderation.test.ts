@@ -149,6 +149,12 @@ describe("rooms and their moderators", () => {
     alice.run({ type: "topic", text: "release planning" });
     const gus = await person(chat, "gus", "203.0.113.9", { room: "dev" });
     expect(gus.socket.events.find((e) => e.type === "joined")?.topic).toBe("release planning");
+    // A plain-text client has no `joined` to carry it: the topic comes as a line of its own.
+    const plain = await TestSocket.open(`${chat.url}/?name=pat&room=dev`, undefined, 5_000, {
+      "X-Forwarded-For": "203.0.113.10",
+    });
+    started.push({ stop: () => plain.close() });
+    await plain.waitForMessage("the topic", (m) => m === "*** alice set the topic of dev: release planning");
 
     alice.run({ type: "mute", name: "gus", duration: "10m" });
     await gus.next(

@@ -115,8 +115,10 @@ export async function chatThroughPipes(options: SessionOptions, accounts: Accoun
         process.stderr.write(
           `${messagesWere(event.missed)} missed while disconnected, too far back for the server's history.\n`,
         );
-      // The first room, and the same room again after a reconnection, are not news; a /join is.
-      if (rooms++ === 0 || event.room === lastRoom) return void (lastRoom = event.room);
+      // The first room, and the same room again after a reconnection, are not news (its topic is,
+      // the first time, as a plain-text client is told it); a /join is.
+      if (rooms++ === 0 && event.topic) output(`From server: *** Topic of ${event.room}: ${event.topic}`);
+      if (rooms === 1 || event.room === lastRoom) return void (lastRoom = event.room);
       lastRoom = event.room;
     }
     // A session token is this client's to use, not a line for a script's log.

@@ -254,8 +254,16 @@ function accountLine({ name, token, temporary, text }: AccountEvent): string {
   return `Logged in as ${forTerminal(name)}${kept}.${until}`;
 }
 
-/** The `/help` list, each command's usage in a column as wide as the longest. */
+/** The column of usages in `/help`: most fit; a longer one has its words on the next line. */
+const HELP_COLUMN = 22;
+
+/** The `/help` list: each command's usage, then what it does, in a column that leaves room for the words. */
 function helpText(commands: { usage: string; help: string }[]): string {
-  const width = Math.max(...commands.map((c) => c.usage.length));
-  return ["Commands:", ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${styleText("dim", c.help)}`)].join("\n");
+  const width = Math.min(HELP_COLUMN, Math.max(...commands.map((c) => c.usage.length)));
+  const lines = commands.map(({ usage, help }) =>
+    usage.length <= width
+      ? `  ${usage.padEnd(width)}  ${styleText("dim", help)}`
+      : `  ${usage}\n  ${" ".repeat(width)}  ${styleText("dim", help)}`,
+  );
+  return ["Commands:", ...lines].join("\n");
 }

@@ -9,7 +9,7 @@
 import { CLOSE_BANNED, CLOSE_KICKED, type Refusal, refusal } from "../../common/codes";
 import { type ChatEvent, DEFAULT_ROOM } from "../../common/events";
 import { nameSkeleton } from "../../common/lookalikes";
-import type { Role } from "../../common/moderation-events";
+import type { Role, TopicEvent } from "../../common/moderation-events";
 import type { Member } from "../member";
 import { isoNow } from "../notice";
 import type { Table } from "../state/state";
@@ -140,6 +140,12 @@ export class Moderation {
     const topic = this.topics.get(room)?.text;
     const role = this.roles.roleOf(member.account, room);
     return { ...(topic && { topic }), ...(role && { role }) };
+  }
+
+  /** The room's topic as the event that tells it, if it has one: for who enters with no `joined` to carry it. */
+  topicEvent(room: string): TopicEvent | undefined {
+    const topic = this.topics.get(room);
+    return topic && { type: "topic", room, time: topic.at, text: topic.text, by: topic.by };
   }
 
   /** The member logged in or out (accounts), having been logged in to `before`: it is told if its role in its room changed. */
