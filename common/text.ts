@@ -123,7 +123,13 @@ export function forLog(text: string): string {
 // Names and rooms.
 
 /** Letters of any script (each with its combining marks), digits, and `_`, `.`, `-`. */
-const NAME_PATTERN = /^(?:[\p{L}\p{Nd}_.-]\p{M}*)+$/u;
+const NAME_PATTERN = /^(?:[\p{L}\p{Nd}_.-]\p{M}{0,3})+$/u;
+/**
+ * A name's length in UTF-16 units, marks included, past which it is refused before anything else
+ * reads it: 32 characters of up to three marks each fit well within it. Without it, a name of 32
+ * letters and a hundred thousand marks would cost every look-up of its skeleton milliseconds.
+ */
+const MAX_NAME_UNITS = 160;
 /** Letters that show as nothing (U+3164 HANGUL FILLER and its kin): a name of them looks blank. */
 const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u3164\u115f\u1160\uffa0]/u;
 
@@ -137,6 +143,7 @@ export function normalizeName(name: string): string {
 
 /** Why `name` cannot be a name (or room, per `what`), or undefined if it can. */
 export function nameProblem(name: string, what: "name" | "room" = "name"): string | undefined {
+  if (name.length > MAX_NAME_UNITS) return `A ${what} can be at most 32 characters; that one is far longer.`;
   const length = Array.from(name.replace(/\p{M}/gu, "")).length;
   if (length === 0) return `A ${what} cannot be empty.`;
   if (length > 32) return `A ${what} can be at most 32 characters; '${name.slice(0, 40)}' has ${length}.`;

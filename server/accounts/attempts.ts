@@ -32,7 +32,7 @@ const REGISTRATIONS = { burst: 10, rate: 1 / 60 };
 const TRUSTED_DAYS = 30;
 /** Addresses trusted per account, at most (the most recent). */
 const TRUSTED_PER_ACCOUNT = 32;
-/** Buckets kept at most, all kinds together; past it, attempts wait until some are full again. */
+/** Buckets kept at most, all kinds together; past it, the oldest are forgotten (#makeRoom). */
 const MAX_BUCKETS = 100_000;
 const SWEEP_EVERY_MS = 60_000;
 
@@ -114,14 +114,28 @@ export class Attempts {
     clearInterval(this.#sweep);
   }
 
+  /**
+   * The table is full (a flood from very many addresses): the full buckets go, and if that is not
+   * enough, the oldest tenth. Refusing every new bucket instead would lock out everyone, the owner
+   * from a known address included; forgetting the oldest only lets those addresses guess again.
+   */
+  #makeRoom(): void {
+    this.forgetFull();
+    if (this.#buckets.size < MAX_BUCKETS) return;
+    let drop = Math.ceil(MAX_BUCKETS / 10);
+    for (const key of this.#buckets.keys()) {
+      if (drop-- === 0) break;
+      this.#buckets.delete(key);
+    }
+  }
+
   /** Takes a token from each bucket, or from none: an attempt refused by one costs the others nothing. */
   #takeAll(wanted: [key: string, size: { burst: number; rate: number }, whose: string][]): TooMany | undefined {
     const now = this.clock.now();
     let refused: TooMany | undefined;
     const buckets = wanted.map(([key, { burst, rate }, whose]) => {
       let bucket = this.#buckets.get(key);
-      if (!bucket && this.#buckets.size >= MAX_BUCKETS) this.forgetFull();
-      if (!bucket && this.#buckets.size >= MAX_BUCKETS) refused ??= { waitSeconds: 60, whose: "this server" };
+      if (!bucket && this.#buckets.size >= MAX_BUCKETS) this.#makeRoom();
       bucket ??= new TokenBucket(rate, burst, this.clock);
       const waitMs = bucket.waitMs(now);
       if (waitMs > 0 && (!refused || refused.waitSeconds * 1000 < waitMs))

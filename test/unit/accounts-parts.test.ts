@@ -147,3 +147,17 @@ test("a right password gives back what it took: the owner's script logging in ag
     attempts.stop();
   }
 });
+
+test("a flood from more addresses than the budgets' table holds never locks the owner out", () => {
+  const clock = new ManualClock(0);
+  const attempts = new Attempts(clock);
+  try {
+    attempts.succeeded("198.51.100.7", "alice");
+    // 60,000 addresses, each guessing a name of its own: 120,000 budgets, more than are kept.
+    for (let n = 0; n < 60_000; n++) attempts.take(`10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`, `name${n}`, false);
+    expect(attempts.take("198.51.100.7", "alice", true)).toBeUndefined();
+    expect(attempts.register("192.0.2.50")).toBeUndefined();
+  } finally {
+    attempts.stop();
+  }
+});

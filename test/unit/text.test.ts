@@ -62,6 +62,14 @@ describe("names", () => {
     expect(nameProblem(name)).toBe(problem);
   });
 
+  test("combining marks are bounded: three a letter, and a name's whole length, refused unread past it", () => {
+    expect(nameProblem("ñ̃̃o")).toBeUndefined(); // n with three marks
+    expect(nameProblem(`n${"\u0303".repeat(4)}`)).toContain("has other characters");
+    const huge = `b${"\u0336".repeat(120_000)}`;
+    expect(nameProblem(huge)).toBe("A name can be at most 32 characters; that one is far longer.");
+    expect(nameProblem(huge, "room")).toBe("A room can be at most 32 characters; that one is far longer.");
+  });
+
   test("a room is worded as a room", () => {
     expect(nameProblem("", "room")).toBe("A room cannot be empty.");
   });
