@@ -69,6 +69,10 @@ export async function startChatServer(config: Config, version: string): Promise<
   // if compiled) and the directory (connected to Redis, or its first try failed).
   const page = await buildPage();
   await chat.start();
+  // Whoever registers such a name first becomes an operator: the person starting the server should know.
+  for (const name of config.ops)
+    if (!chat.accounts.store.find(name))
+      log.line(`--ops ${name}: nobody has registered ${name} yet; whoever registers it first is an operator.`);
   const transport = await listen(
     { hub, log, chat, metrics, directory: chat.directory, limits, api },
     { page, host: config.host, port: config.port, tls, reusePort: config.reusePort },

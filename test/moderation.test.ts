@@ -243,12 +243,33 @@ describe("kept and shared", () => {
       run([BUN, join(ROOT, "server.ts"), "accounts", action, name, "--store", store]);
     expect(await accounts("op", "alice")).toEqual({ exitCode: 0, stdout: "alice is an operator now.\n", stderr: "" });
     await alice.next("role", (e) => e.role === "operator");
-    expect((await accounts("op", "carol")).stdout).toBe(
-      "carol is an operator now, once its owner registers it (it is not registered yet).\n",
-    );
+    // A role belongs to an account: a name nobody registered would go to whoever registers it first.
+    expect(await accounts("op", "carol")).toEqual({
+      exitCode: 2,
+      stdout: "",
+      stderr: expect.stringContaining(
+        "carol is not registered: an operator is an account. Register it first, or name it with --ops.",
+      ),
+    });
     expect((await accounts("deop", "alice")).stdout).toBe("alice is no longer an operator.\n");
     await alice.next("role", (e) => e.role === null);
     expect((await accounts("deop", "alice")).stdout).toStartWith("alice is not an operator made here");
+  }, 30_000);
+
+  test("a role does not outlive its account: whoever registers the name next has none", async () => {
+    const chat = await server();
+    const alice = await person(chat, "alice", "198.51.100.2", { room: "dev", registered: true });
+    alice.run({ type: "claim" });
+    await alice.next("role", (e) => e.role === "owner");
+    alice.run({ type: "unregister", password: PASSWORD });
+    await alice.next("account", (e) => e.name === null);
+    // Someone else registers the name (a look-alike of it), and enters dev: not its owner.
+    const other = await person(chat, "ALICE", "203.0.113.20", { room: "dev", registered: true });
+    expect(other.socket.events.find((e) => e.type === "joined")?.role).toBeUndefined();
+    expect(other.socket.events.some((e) => e.type === "role" && e.role !== null)).toBe(false);
+    // The room is free to claim again.
+    other.run({ type: "claim" });
+    await other.next("role", (e) => e.role === "owner");
   }, 30_000);
 
   test("with Redis, a ban made on one instance closes the person on the other at once", async () => {

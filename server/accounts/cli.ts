@@ -53,7 +53,7 @@ export async function accountsCommand(argv: string[]): Promise<void> {
     await startState(state, values.redis);
     const done =
       action === "op" || action === "deop"
-        ? await setOperator(state, name, action === "op", store.find(name) !== undefined)
+        ? await setOperator(state, name, action === "op", store.find(name)?.row.created)
         : await act(store, action, name);
     process.stdout.write(`${done}\n`);
   } finally {

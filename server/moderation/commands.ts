@@ -113,8 +113,10 @@ async function claim({ chat, member, room, by }: Act): Promise<void> {
   const { roles, log } = chat.moderation;
   if (room === DEFAULT_ROOM)
     return chat.refuse(member, refusal("forbidden", `${room} belongs to the operators; claim a room of your own.`));
-  const owner = roles.owners.get(room);
+  const owner = roles.ownerOf(room);
   if (owner) return chat.refuse(member, refusal("forbidden", `${room} is owned by ${owner.name} already.`));
+  // An owner whose account is gone (unregistered, deleted) left the room to be claimed again.
+  if (roles.owners.has(room)) await roles.owners.delete(room);
   if (!(await roles.owners.create(room, { name: by, by, at: new Date().toISOString() })))
     return chat.refuse(member, refusal("forbidden", `${room} was claimed by someone else just now.`));
   await log.add({ room, by, action: "claim", text: `${by} claimed ${room}: they own it now` });
@@ -139,7 +141,7 @@ async function appoint(act: Act, action: "mod" | "unmod", name: string): Promise
     action === "unmod" ? { name: account, rank: "moderator" } : subject(act, person, room),
   ]);
   if (refused) return chat.refuse(member, refused);
-  if (roles.moderators.has(key) === (action === "mod"))
+  if (roles.isModerator(room, account) === (action === "mod"))
     return chat.refuse(
       member,
       refusal("no-change", `${account} is ${action === "mod" ? "already" : "not"} a moderator of ${room}.`),

@@ -64,12 +64,13 @@ export class Moderation {
   ) {
     const { state } = chat;
     this.now = now;
-    this.roles = new Roles(state, ops);
+    const accounts = state.table("accounts", checkAccount);
+    this.roles = new Roles(state, ops, (skeleton) => accounts.get(skeleton)?.created);
     this.bans = new Restrictions(state, "bans", now);
     this.mutes = new Restrictions(state, "mutes", now);
     this.topics = state.table("topics", checkTopic);
     this.slow = state.table("slow", checkSlow);
-    this.people = new People(chat, state.table("accounts", checkAccount));
+    this.people = new People(chat, accounts);
     this.log = new Modlog(state, (entry, fresh) => fresh && this.#heard(entry), now);
     this.bans.table.onChange((_key, ban) => ban && this.#enforce(ban));
     this.topics.onChange((room, topic) => topic && chat.tell(room, { type: "topic", room, time: topic.at, ...topic }));

@@ -1,8 +1,8 @@
 /**
  * Making an operator, or unmaking one, from the operators' command line (`bun server.ts accounts op
  * NAME`, `deop NAME`, server/accounts/cli.ts): one row of the shared `operators` table, which every
- * running instance hears of (roles.ts). A name not registered yet may be made an operator: it is
- * one once its owner registers it and logs in, as with --ops.
+ * running instance hears of (roles.ts). Only a registered name may be made one: a role belongs to
+ * an account, and one made before the account was registered is an earlier account's, void.
  */
 import { UsageError } from "../../common/cli";
 import { nameSkeleton } from "../../common/lookalikes";
@@ -15,7 +15,8 @@ export async function setOperator(
   state: SharedState,
   wanted: string,
   op: boolean,
-  registered: boolean,
+  /** When the name's account was registered (ISO 8601); undefined if it is not. */
+  registered: string | undefined,
 ): Promise<string> {
   const name = normalizeName(wanted);
   const problem = nameProblem(name);
@@ -29,9 +30,12 @@ export async function setOperator(
     await operators.delete(key);
     return `${known.name} is no longer an operator.`;
   }
-  if (known) return `${known.name} is an operator already.`;
+  // A role belongs to an account: made for a name nobody has registered, it would go to whoever does first.
+  if (!registered)
+    throw new UsageError(
+      `${name} is not registered: an operator is an account. Register it first, or name it with --ops.`,
+    );
+  if (known && known.at >= registered) return `${known.name} is an operator already.`;
   await operators.put(key, { name, by: "the command line", at: new Date().toISOString() });
-  return registered
-    ? `${name} is an operator now.`
-    : `${name} is an operator now, once its owner registers it (it is not registered yet).`;
+  return `${name} is an operator now.`;
 }

@@ -34,9 +34,13 @@ export interface ModerationChat {
 /** A row of the accounts table (server/accounts/, issue #23), as far as moderation reads it. */
 export interface AccountRow {
   name: string;
+  /** When it was registered (ISO 8601): a role given before then was an earlier account's. */
+  created: string;
 }
 export const checkAccount = (v: unknown): AccountRow | undefined =>
-  typeof (v as AccountRow | null)?.name === "string" ? (v as AccountRow) : undefined;
+  typeof (v as AccountRow | null)?.name === "string" && typeof (v as AccountRow).created === "string"
+    ? (v as AccountRow)
+    : undefined;
 
 /** Someone a command acts on. */
 export interface Person {

@@ -96,11 +96,37 @@ export class Roles {
   /** The skeletons of the names given with --ops: operators once registered, and never deopped. */
   readonly #configured: Set<string>;
 
-  constructor(state: SharedState, ops: readonly string[]) {
+  /**
+   * @param registeredAt when the account of a skeleton was registered (undefined: none is): a role
+   * made before that was given to an earlier account of the name, unregistered or deleted since,
+   * and counts for nothing, so that whoever registers the name next does not inherit it.
+   */
+  constructor(
+    state: SharedState,
+    ops: readonly string[],
+    private readonly registeredAt: (skeleton: string) => string | undefined = () => "",
+  ) {
     this.operators = state.table("operators", checkAppointment);
     this.owners = state.table("owners", checkAppointment);
     this.moderators = state.table("moderators", checkModerator);
     this.#configured = new Set(ops.map(nameSkeleton));
+  }
+
+  /** Whether `row` gives its role to the account of `skeleton` as it is now. */
+  #holds(row: Appointment | undefined, skeleton: string): row is Appointment {
+    const since = this.registeredAt(skeleton);
+    return row !== undefined && since !== undefined && row.at >= since;
+  }
+
+  /** The room's owner, if its owner's account is still the one that claimed it. */
+  ownerOf(room: string): Appointment | undefined {
+    const row = this.owners.get(room);
+    return row && this.#holds(row, nameSkeleton(row.name)) ? row : undefined;
+  }
+
+  isModerator(room: string, account: string): boolean {
+    const skeleton = nameSkeleton(account);
+    return this.#holds(this.moderators.get(`${room} ${skeleton}`), skeleton);
   }
 
   /** Where the holder of `account` (null: a guest) stands in `room`. */
@@ -108,8 +134,8 @@ export class Roles {
     if (account === null) return "guest";
     const skeleton = nameSkeleton(account);
     if (this.isOperator(account)) return "operator";
-    if (room !== DEFAULT_ROOM && nameSkeleton(this.owners.get(room)?.name ?? "") === skeleton) return "owner";
-    if (this.moderators.has(`${room} ${skeleton}`)) return "moderator";
+    if (room !== DEFAULT_ROOM && nameSkeleton(this.ownerOf(room)?.name ?? "") === skeleton) return "owner";
+    if (this.isModerator(room, account)) return "moderator";
     return "member";
   }
 
@@ -121,7 +147,7 @@ export class Roles {
 
   isOperator(account: string): boolean {
     const skeleton = nameSkeleton(account);
-    return this.#configured.has(skeleton) || this.operators.has(skeleton);
+    return this.#configured.has(skeleton) || this.#holds(this.operators.get(skeleton), skeleton);
   }
 
   /** True if the name was given with --ops: it cannot be deopped but by restarting without it. */

@@ -31,6 +31,11 @@ export class Ignores {
     this.#table = state.table("private-ignores", checkRow);
   }
 
+  /** The account of `key` (its skeleton) is gone: its list goes too, not to its name's next owner. */
+  async forget(key: string): Promise<void> {
+    if (this.#table.has(key)) await this.#table.delete(key);
+  }
+
   /** Hears of every change to a registered person's list, on any instance: `account` by its skeleton. */
   onChange(listener: (accountKey: string, names: string[]) => void): void {
     this.#table.onChange((key, row) => listener(key, row?.names ?? []));

@@ -43,6 +43,11 @@ export class Inbox {
     this.#table = state.table("private-inbox", checkKept);
   }
 
+  /** The account of `key` (its skeleton) is gone: what was kept for it goes too, not to its name's next owner. */
+  async forget(key: string): Promise<void> {
+    if (this.#table.has(key)) await this.#table.delete(key);
+  }
+
   /** Keeps `event` for `account`; rejects if the state could not be written (Redis away). */
   keep(account: string, event: PrivateEvent): Promise<void> {
     const key = nameSkeleton(account);

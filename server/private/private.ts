@@ -76,6 +76,16 @@ export class PrivateMessages {
     this.ignores.onChange((key, names) => {
       for (const member of this.chat.accounts.connectionsOf(key)) this.chat.send(member, { type: "ignoring", names });
     });
+    // An account unregistered or deleted (here, elsewhere, or by the command line) takes its kept
+    // messages and its ignore list with it. Every instance hears of it and tries: deleting twice is harmless.
+    chat.state
+      .table("accounts", (row) => row)
+      .onChange((key, row) => {
+        if (row !== undefined) return;
+        void Promise.all([this.#inbox.forget(key), this.ignores.forget(key)]).catch((error) =>
+          this.chat.log.line(`Could not forget the kept messages of a removed account: ${String(error)}`),
+        );
+      });
   }
 
   /**

@@ -199,6 +199,25 @@ describe("a registered person", () => {
     ]);
   });
 
+  test("what was kept for an account goes with it: whoever registers the name next gets none of it", async () => {
+    const made = accountsChat();
+    await register(made, "Bob");
+    const alice = made.connect({ name: "alice" });
+    alice.say(dm("bob", "for the old bob", "k2"));
+    await settled();
+    const bob = await logIn(made, "bob");
+    bob.say(command("ignore", { name: "alice" }));
+    await settled();
+    // Bob reads nothing and gives the name up; a stranger registers it.
+    bob.say(command("unregister", { password: "correct-horse" }));
+    await settled();
+    await register(made, "BOB");
+    const stranger = await logIn(made, "bob");
+    await settled();
+    expect(stranger.socket.eventsOf("inbox")).toEqual([]);
+    expect(stranger.socket.eventsOf("ignoring").at(-1)?.names ?? []).toEqual([]);
+  });
+
   test("what is kept for one person is bounded: the oldest are let go of, and counted", async () => {
     const made = accountsChat({ burst: 1000 });
     await register(made, "bob");
