@@ -47,7 +47,7 @@ export const ERROR_CODES = {
     status: 401,
     meaning: "the session token is unknown, revoked or expired: log in with the password again",
   },
-  "password-invalid": { status: 400, meaning: "a password is 8 characters to 1,024 bytes" },
+  "password-invalid": { status: 400, meaning: "a password is 8 characters to 1,024 bytes, without control characters" },
   "already-registered": { status: 409, meaning: "that name is registered already" },
   "registration-closed": {
     status: 403,

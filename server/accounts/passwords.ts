@@ -40,6 +40,8 @@ export function passwordProblem(password: string): string | undefined {
   const bytes = Buffer.byteLength(password);
   if (bytes > MAX_PASSWORD_BYTES)
     return `A password can be at most ${MAX_PASSWORD_BYTES} bytes; that one has ${bytes}.`;
+  // One that could never be typed again at a terminal or in the page (NUL, escape, a line break).
+  if (/\p{Cc}/u.test(password)) return "A password cannot have control characters (tabs, line breaks, NUL…).";
   return undefined;
 }
 

@@ -26,6 +26,11 @@ export function privateCommand(chat: ChatContext, member: Member, command: Priva
         const bot = `The last private message came from ${to.name}, a bot (a program, through the HTTP API): it cannot be answered; /msg NAME TEXT writes to someone.`;
         return chat.refuse(member, refusal("not-found", bot), command.id);
       }
+      // A guest's name is anyone's once they leave: the answer goes to them, or to nobody.
+      if (to?.name && !to.registered && chat.privates.holderOf(to.name)?.address !== to.address) {
+        const gone = `${to.name} (${to.address}), who wrote to you, has left; whoever has the name now is someone else.`;
+        return chat.refuse(member, refusal("not-here", gone), command.id);
+      }
       if (to?.name) return write(chat, member, to.name, command.text, command.id);
       const nobody = "Nobody has written to you privately yet; /msg NAME TEXT writes to someone.";
       return chat.refuse(member, refusal("not-found", nobody), command.id);

@@ -88,6 +88,11 @@ export class PrivateMessages {
       });
   }
 
+  /** Who holds `name` now, here or on another instance, if anyone. */
+  holderOf(name: string): User | undefined {
+    return this.#connections(name)[0]?.user ?? this.chat.directory.namedElsewhere(name);
+  }
+
   /**
    * Sends a private message (see sendPrivate). It is sent at once when its person is connected
    * anywhere; kept for a registered person who is not, once the state has it.
@@ -103,7 +108,7 @@ export class PrivateMessages {
     if (nameSkeleton(name) === nameSkeleton(from.name))
       return refusal("bad-command", "That is you: write to someone else.");
     // Connected here, or elsewhere: it goes at once.
-    const here = this.#connections(name)[0]?.user ?? this.chat.directory.namedElsewhere(name);
+    const here = this.holderOf(name);
     const event: PrivateEvent = { type: "dm", from, to: { name, address: "" }, text, time: isoNow(), id };
     if (here) {
       event.to = here;

@@ -85,6 +85,8 @@ test("a password is 8 characters to 1,024 bytes", () => {
   expect(passwordProblem("1234567")).toBe("A password needs at least 8 characters; that one has 7.");
   expect(passwordProblem("ääääääää")).toBeUndefined();
   expect(passwordProblem("é".repeat(513))).toBe("A password can be at most 1024 bytes; that one has 1026.");
+  expect(passwordProblem("\0".repeat(10))).toBe("A password cannot have control characters (tabs, line breaks, NUL…).");
+  expect(passwordProblem("correct horse")).toBeUndefined();
 });
 
 test("a list of people has each registered name once, with its connections, where its last one was", () => {

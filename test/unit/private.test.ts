@@ -296,6 +296,22 @@ describe("/r", () => {
   });
 });
 
+describe("/r to a guest", () => {
+  test("goes to that guest, or to nobody once they left: not to whoever has the name now", async () => {
+    const { connect, disconnect } = chatWith();
+    const ann = connect({ name: "ann" });
+    const ben = connect({ name: "ben" });
+    ben.say(dm("ann", "hi ann"));
+    await settled();
+    disconnect(ben.member); // a clean leave: the name is free at once
+    const impostor = connect({ name: "ben" });
+    ann.say(command("reply", { text: "the code is 1234", id: "r1" }));
+    await settled();
+    expect(impostor.socket.eventsOf("dm")).toEqual([]);
+    expect(ann.socket.eventsOf("error")).toEqual([expect.objectContaining({ code: "not-here", id: "r1" })]);
+  });
+});
+
 describe("the budget of different people an address writes to", () => {
   test(`${RECIPIENTS_PER_WINDOW} a minute; the same people again are free; it comes back`, async () => {
     const { clock, connect } = chatWith();
