@@ -21,7 +21,7 @@ import {
   type User,
 } from "../common/events";
 import { toText } from "../common/plain-text";
-import { describeUser, escapeControls, normalizeName } from "../common/text";
+import { describeUser, escapeControls, normalizeName, plural } from "../common/text";
 import { type AccountOptions, Accounts, OPEN_ACCOUNTS } from "./accounts/accounts";
 import { onePerPerson } from "./accounts/people";
 import { AddressBudgets } from "./budgets";
@@ -411,7 +411,9 @@ export class Chat implements ChatSink, ChatContext {
   /** Takes `member` out of its room (on /join or on closing), and tells the room. */
   #leave(member: Member): void {
     this.rooms.remove(member);
-    const user = member.user;
-    this.announce(notice(member.room, "leave", user, `${describeUser(user)} left ${member.room}`));
+    const [user, others] = [member.user, this.accounts.othersInRoom(member)];
+    // One device of someone logged in on several: the room is told they are still here.
+    const still = others > 0 ? ` (still here on ${plural(others, "other connection")})` : "";
+    this.announce(notice(member.room, "leave", user, `${describeUser(user)} left ${member.room}${still}`));
   }
 }

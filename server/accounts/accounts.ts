@@ -158,6 +158,15 @@ export class Accounts {
     this.#outside.delete(member);
   }
 
+  /** How many other connections of `member`'s account are in its room here. */
+  othersInRoom(member: Member): number {
+    if (!member.account) return 0;
+    let others = 0;
+    for (const other of this.connectionsOf(accountKey(member.account)))
+      if (other !== member && other.room === member.room) others++;
+    return others;
+  }
+
   /** This instance's connections logged in to the account under `key` (accountKey). */
   connectionsOf(key: string): Iterable<Member> {
     return this.#byAccount.get(key) ?? [];

@@ -114,6 +114,12 @@ test("two connections logged in to one account share its name, each with its add
       { name: "bob", address: bob.member.address },
     ],
   });
+  // One device leaving is not the person leaving: the room is told they are still here.
+  phone.socket.close(1000);
+  expect(last(bob.socket, "notice")).toMatchObject({
+    event: "leave",
+    text: `alice (${phone.member.address}) left chat (still here on 1 other connection)`,
+  });
 });
 
 test("a session token: unknown ones are refused and the connection stays a guest; /logout ends it", async () => {
