@@ -118,5 +118,7 @@ function describeAccount({ name, token, temporary, text }: AccountEvent): string
   if (name === null) return "You are logged out: you are a guest now.";
   const kept = temporary ? " This server keeps accounts in memory only: yours lasts until it stops." : "";
   if (token === undefined) return `You are logged in as ${name}.${kept}`;
+  if (text !== undefined)
+    return `${text} Your session token (log in again with /session TOKEN, without the password): ${token}`;
   return `You are logged in as ${name}.${kept} Your session token (log in again with /session TOKEN, without the password): ${token}`;
 }

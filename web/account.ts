@@ -27,9 +27,11 @@ const REGISTRATION_REFUSALS = new Set(["password-invalid", "already-registered",
 
 /** A login or logout, in words for the conversation; the token is the page's to keep, never shown. */
 function accountLine({ name, token, text }: AccountEvent): string {
-  if (text !== undefined) return text; // the server's words for a change of its own (a new password)
+  // The server's words for a change of its own (a new password), or for what came with a login (a registration).
+  if (text !== undefined && (token === undefined || name === null)) return text;
   if (name === null) return "Logged out: you are a guest now, and this browser no longer logs in by itself.";
-  return `Logged in as ${name}${token !== undefined ? "; this browser stays logged in (Log out ends that)" : ""}.`;
+  const line = `Logged in as ${name}${token !== undefined ? "; this browser stays logged in (Log out ends that)" : ""}.`;
+  return text === undefined ? line : `${text} ${line}`;
 }
 
 export class AccountPanel {

@@ -247,11 +247,13 @@ export class TerminalView {
 
 /** A login or logout, in words; the token is the client's to keep, never shown. */
 function accountLine({ name, token, temporary, text }: AccountEvent): string {
-  if (text !== undefined) return forTerminal(text); // the server's words for a change of its own (a new password)
+  // The server's words for a change of its own (a new password), or for what came with a login (a registration).
+  if (text !== undefined && (token === undefined || name === null)) return forTerminal(text);
   if (name === null) return "Logged out: you are a guest now, and this device no longer logs in by itself.";
-  const until = temporary ? " This server keeps accounts only until it stops." : "";
+  const until = temporary && text === undefined ? " This server keeps accounts only until it stops." : "";
   const kept = token !== undefined ? "; this device stays logged in (/logout ends that)" : "";
-  return `Logged in as ${forTerminal(name)}${kept}.${until}`;
+  const line = `Logged in as ${forTerminal(name)}${kept}.${until}`;
+  return text === undefined ? line : `${forTerminal(text)} ${line}`;
 }
 
 /** The column of usages in `/help`: most fit; a longer one has its words on the next line. */

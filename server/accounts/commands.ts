@@ -80,7 +80,9 @@ async function register(chat: ChatContext, member: Member, password: string): Pr
   accounts.attempts.trust(member.budget.prefix, key);
   const account = { key, row: accounts.store.accounts.get(key)! };
   chat.log.line(`${member.address} registered ${name}`);
-  await startSession(chat, member, account, accounts.temporary);
+  const kept = accounts.temporary ? " (until the server stops: it keeps accounts in memory only)" : "";
+  const text = `${name} is registered to you now${kept}.`;
+  await startSession(chat, member, account, accounts.temporary, text);
 }
 
 function registrationProblem(
@@ -124,7 +126,13 @@ async function login(chat: ChatContext, member: Member, name: string, password: 
  * unreachable) is not given: the login holds for this connection, and the client asks for the
  * password again next time.
  */
-async function startSession(chat: ChatContext, member: Member, account: Account, temporary: boolean): Promise<void> {
+async function startSession(
+  chat: ChatContext,
+  member: Member,
+  account: Account,
+  temporary: boolean,
+  text?: string,
+): Promise<void> {
   const { accounts } = chat;
   let started: { token: string; session: string } | undefined;
   try {
@@ -143,6 +151,7 @@ async function startSession(chat: ChatContext, member: Member, account: Account,
     name: account.row.name,
     ...(started && { token: started.token }),
     ...(temporary && { temporary: true }),
+    ...(text !== undefined && { text }),
   });
 }
 

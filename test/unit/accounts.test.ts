@@ -54,6 +54,11 @@ test("a registered name, and every look-alike, is refused to a guest: at connect
   expect(alice.member.account).toBe("alice");
   expect(alice.member.name).toBe("alice");
   expect(chat.state.table("accounts", (v) => v).get("alice")).toMatchObject({ name: "alice" });
+  // The registration says what happened, not only that a login did.
+  expect(last(alice.socket, "account")).toMatchObject({
+    name: "alice",
+    text: expect.stringMatching(/^alice is registered to you now/),
+  });
   for (const name of ["alice", "ALICE", "a1ice", "alıce"]) {
     const guest = connect({ name });
     expect(guest.member.name).toBeNull();
