@@ -60,7 +60,7 @@ async function revoke(state: SharedState, name: string): Promise<void> {
 
 function list(state: SharedState): void {
   const rows = [...keysTable(state).entries()].sort(([a], [b]) => a.localeCompare(b));
-  if (rows.length === 0) return void process.stdout.write("No keys yet: keys add NAME makes one.\n");
+  if (rows.length === 0) return void process.stdout.write("No keys: keys add NAME makes one.\n");
   for (const [name, { created }] of rows) process.stdout.write(`${name}  created ${created}\n`);
 }
 

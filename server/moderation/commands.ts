@@ -85,8 +85,11 @@ function unavailable(error: unknown): Refusal {
   return refusal("unavailable", `That could not be kept (${why}); nothing was changed. Try again in a moment.`);
 }
 
-const logged = ({ chat, room, by }: Act, entry: Omit<ModlogEntry, "room" | "by" | "at">) =>
-  chat.moderation.log.add({ room, by, ...entry });
+/** An action done: into the room's moderation log (every instance hears it), and the server's log. */
+const logged = ({ chat, room, by }: Act, entry: Omit<ModlogEntry, "room" | "by" | "at">) => {
+  chat.log.line(`Moderation in ${room}: ${entry.text}`);
+  return chat.moderation.log.add({ room, by, ...entry });
+};
 
 const reasonOf = (reason: string | undefined) => {
   const cleaned = reason === undefined ? "" : cleanText(reason).replace(/\s+/g, " ").trim().slice(0, 200);
