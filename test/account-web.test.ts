@@ -102,6 +102,29 @@ describe("registered names on the page", () => {
     }
   });
 
+  test("logged in here while the same account is connected elsewhere: the list has the person once, ×2", async () => {
+    await register(server, "twofold");
+    const { socket: elsewhere } = await jsonClient(server, "");
+    elsewhere.send(JSON.stringify({ type: "login", name: "twofold", password: PASSWORD }));
+    await elsewhere.waitForEvent("logged in elsewhere", (e) => e.type === "account" && e.name === "twofold");
+    const context = await browser.newContext();
+    try {
+      const page = await open(context, server);
+      await page.fill("#name", "twofold");
+      await page.press("#name", "Enter");
+      await page.waitForSelector("#password-field:not([hidden])", { timeout: 8_000 });
+      await page.fill("#password", PASSWORD);
+      await page.press("#password", "Enter");
+      await waitForText(page, "#account-status", "twofold ✓ is yours");
+      await waitForText(page, "#members", "×2");
+      const entries = await page.$$eval("#members li", (items) => items.map((item) => item.textContent ?? ""));
+      expect(entries.filter((entry) => entry.includes("twofold"))).toEqual([expect.stringMatching(/×2.*· you$/)]);
+    } finally {
+      await context.close();
+      elsewhere.close();
+    }
+  });
+
   test("Keep this name registers with a password typed twice; others see the mark; Log out forgets the token", async () => {
     const context = await browser.newContext();
     const watcherContext = await browser.newContext();

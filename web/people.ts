@@ -80,9 +80,8 @@ export class PeoplePanel {
     membersTitle.textContent =
       count > announceLimit || count > members.size ? `${count} here when you looked (/who to refresh)` : "Here now";
     membersList.replaceChildren(
-      ...[...members.values()].map((member) => {
+      ...this.#people().map(({ member, me }) => {
         const item = document.createElement("li");
-        const me = this.state.isMe(member);
         item.append(...personLabel(member));
         if (me) item.append(" · you");
         // Moderation commands take a name: someone who goes by their address alone has no menu.
@@ -90,6 +89,27 @@ export class PeoplePanel {
         return item;
       }),
     );
+  }
+
+  /**
+   * The people in the room, one entry a person: connections logged in to one registered name are
+   * one person, ×N, as the server lists them (it does; a login here after the list came would
+   * otherwise show this connection apart from the same person's others).
+   */
+  #people(): { member: User; me: boolean }[] {
+    const people = new Map<string, { member: User; me: boolean }>();
+    for (const member of this.state.members.values()) {
+      const me = this.state.isMe(member);
+      const key = member.registered && member.name ? `registered ${member.name.toLowerCase()}` : member.address;
+      const known = people.get(key);
+      if (!known) {
+        people.set(key, { member, me });
+        continue;
+      }
+      const connections = (known.member.connections ?? 1) + (member.connections ?? 1);
+      people.set(key, { member: { ...(me ? member : known.member), connections }, me: known.me || me });
+    }
+    return [...people.values()];
   }
 
   /** A room was entered: the list of rooms is asked for, its counts having changed. */
