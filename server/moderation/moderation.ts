@@ -157,26 +157,23 @@ export class Moderation {
 
   /** Slow mode: refused if the person spoke in the room less than `seconds` ago; otherwise noted. */
   #slowDown(member: Member, seconds: number): Refusal | undefined {
-    // A person is their account, or a guest their network: another name does not start the wait over.
+    // A person is their account and their network (a guest's, as bans take it): neither another
+    // name nor logging in or out starts the wait over.
     const address = addressOf(member.address);
-    const who =
-      member.account !== null
-        ? nameSkeleton(member.account)
-        : address
-          ? showNetwork(guestNetwork(address))
-          : member.address;
+    const keys = [address ? showNetwork(guestNetwork(address)) : member.address];
+    if (member.account !== null) keys.push(nameSkeleton(member.account));
     let spoke = this.#spoke.get(member.room);
     if (!spoke) this.#spoke.set(member.room, (spoke = new Map()));
     const now = this.chat.clock.now();
-    const last = spoke.get(who);
-    if (last !== undefined && now - last < seconds * 1000) {
+    const last = Math.max(...keys.map((key) => spoke.get(key) ?? Number.NEGATIVE_INFINITY));
+    if (now - last < seconds * 1000) {
       const wait = Math.ceil((last + seconds * 1000 - now) / 1000);
       return refusal(
         "slow-mode",
         `${member.room} is in slow mode: one message every ${seconds} s each. You may speak again in ${wait} s.`,
       );
     }
-    spoke.set(who, now);
+    for (const key of keys) spoke.set(key, now);
     return undefined;
   }
 

@@ -368,6 +368,24 @@ describe("mutes, topics, slow mode", () => {
   });
 });
 
+test("slow mode: a guest who registers (or logs in) after speaking still waits", async () => {
+  const w = world();
+  const alice = w.person("alice", { room: "dev" });
+  alice.run({ type: "claim" });
+  await settled();
+  const gus = w.person("gus", { ip: "10.0.0.9", room: "dev", registered: false });
+  alice.run({ type: "slow", seconds: "30" });
+  await settled();
+  gus.say(say("one"));
+  gus.run({ type: "register", password: "correct-horse" });
+  await settled();
+  await settled();
+  expect(gus.member.account).toBe("gus");
+  gus.say(say("two"));
+  expect(lastError(gus.socket)).toMatchObject({ code: "slow-mode" });
+  expect(gus.socket.eventsOf("message").map((m) => m.text)).toEqual(["one"]);
+});
+
 describe("deleting a message, and the log", () => {
   test("a deleted message leaves history, the room is told its number, and later joiners never see it", async () => {
     const w = world();
