@@ -204,7 +204,11 @@ export class Moderation {
           ? member.account !== null && nameSkeleton(member.account) === nameSkeleton(ban.target)
           : network !== undefined && !("problem" in network) && address !== undefined && contains(network, address);
       if (!covered) continue;
-      const words = this.banWords(ban, "You were");
+      // A guest named by a moderator is banned by address: someone else on that address is told it was not about them.
+      const caught =
+        ban.name !== undefined && member.name !== null && nameSkeleton(member.name) !== nameSkeleton(ban.name);
+      const subject = caught ? `Your address (${ban.target}), which ${ban.name} came from, was` : "You were";
+      const words = this.banWords(ban, subject);
       if (!chatWide) this.chat.enter(member, DEFAULT_ROOM, { firstRoom: false });
       this.#tellPersonally(member, ban.scope === CHAT_SCOPE ? DEFAULT_ROOM : ban.scope, `${words}.`);
       if (chatWide) member.socket.close(CLOSE_BANNED, closeReason(words));

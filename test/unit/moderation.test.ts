@@ -171,12 +171,17 @@ describe("bans", () => {
     const w = world();
     const root = w.person("root");
     const gus = w.person("gus", { ip: "203.0.113.7", registered: false });
+    const flatmate = w.person("flo", { ip: "203.0.113.7", registered: false });
     root.run({ type: "ban", target: "gus", duration: "2h", reason: "spam" });
     await settled();
     expect(gus.socket.closedWith).toEqual({
       code: CLOSE_BANNED,
       reason: "You were banned from this chat by root (2 h more): spam",
     });
+    // Someone else on that address is caught too, and told it was not about them.
+    expect(flatmate.socket.closedWith?.reason).toBe(
+      "Your address (203.0.113.7), which gus came from, was banned from this chat by root (2 h more): spam",
+    );
     expect(moderationNotices(root.socket)).toEqual(["gus was banned from the chat by root for 2h: spam"]);
     expect(w.moderation.admission("203.0.113.7")).toBe("You are banned from this chat by root (2 h more): spam.");
     expect(w.moderation.admission("203.0.113.8")).toBeUndefined();
