@@ -150,7 +150,19 @@ export function nameProblem(name: string, what: "name" | "room" = "name"): strin
   if (INVISIBLE.test(name)) return `A ${what} cannot have characters that show as nothing.`;
   if (!NAME_PATTERN.test(name))
     return `A ${what} can only have letters, digits, '_', '-' and '.'; '${name}' has other characters.`;
-  return mixedScriptProblem(name, what);
+  return smallLAmongCapitals(name, what) ?? mixedScriptProblem(name, what);
+}
+
+/**
+ * A small l among capitals reads as a capital I (`ALlCE` as ALICE, `ADMlN` as ADMIN), and the
+ * look-alike skeleton, which takes a name of mixed case as mixed, cannot see it: such a name is
+ * refused, to be written in capitals or in small letters.
+ */
+function smallLAmongCapitals(name: string, what: string): string | undefined {
+  const small = name.match(/\p{Ll}/gu) ?? [];
+  if (small.length === 0 || small.some((letter) => letter !== "l")) return undefined;
+  if ((name.match(/\p{Lu}/gu) ?? []).length < 2) return undefined;
+  return `A small l among capitals reads as a capital I: write the ${what} '${name}' all in capitals or all in small letters.`;
 }
 
 /** A number for a name, the same in every client and for every case of it (FNV-1a). */

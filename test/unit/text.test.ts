@@ -70,6 +70,15 @@ describe("names", () => {
     expect(nameProblem(huge, "room")).toBe("A room can be at most 32 characters; that one is far longer.");
   });
 
+  test("a small l among capitals, which reads as a capital I, is refused; other mixes of case are not", () => {
+    for (const name of ["ALlCE", "ADMlN", "TlM", "MlKE"])
+      expect(nameProblem(name)).toBe(
+        `A small l among capitals reads as a capital I: write the name '${name}' all in capitals or all in small letters.`,
+      );
+    for (const name of ["ALICE", "alice", "Al", "Bill", "McLaren", "ALL", "Zoë"])
+      expect(nameProblem(name)).toBeUndefined();
+  });
+
   test("a room is worded as a room", () => {
     expect(nameProblem("", "room")).toBe("A room cannot be empty.");
   });
