@@ -3,7 +3,7 @@
  * terminal client's pipe mode, which prints the same lines).
  */
 import type { AccountEvent } from "./account-events";
-import type { ChatEvent, PrivateEvent, User } from "./events";
+import type { ChatEvent, InboxEvent, PrivateEvent, User } from "./events";
 import type { BanEntry, BansEvent, Role } from "./moderation-events";
 import { describeUser, messagesWere, plural } from "./text";
 
@@ -28,12 +28,8 @@ export function toText(event: ChatEvent): string {
     }
     case "dm":
       return privateLine(event);
-    case "inbox": {
-      const dropped =
-        event.dropped > 0 ? ` (${plural(event.dropped, "older one was", "older ones were")} let go of)` : "";
-      const came = `${plural(event.messages.length, "private message")} came while you were away${dropped}:`;
-      return [`*** ${came}`, ...event.messages.map(privateLine)].join("\n");
-    }
+    case "inbox":
+      return [`*** ${cameWhileAway(event)}`, ...event.messages.map(privateLine)].join("\n");
     case "ignoring":
       return event.names.length === 0
         ? "*** You ignore nobody."
@@ -49,18 +45,11 @@ export function toText(event: ChatEvent): string {
       return `*** You are in ${event.room} with ${plural(event.count - 1, "other")}.${missed}${role}${topic}`;
     }
     case "role":
-      return `*** ${event.role ? `You are ${roleWords(event.role, event.room)}` : `You have no role in ${event.room} now`}.`;
     case "topic":
-      return `*** ${event.by} set the topic of ${event.room}: ${event.text}`;
     case "deleted":
-      return `*** Message #${event.seq} in ${event.room} was removed by a moderator.`;
     case "bans":
-      return banLines(event);
     case "modlog":
-      if (event.entries.length === 0) return `*** No moderation in ${event.room} yet.`;
-      return [`*** Moderation in ${event.room}:`, ...event.entries.map((e) => `  ${utc(e.time)}  ${e.text}`)].join(
-        "\n",
-      );
+      return moderationText(event);
     case "members":
       return `*** In ${event.room} (${event.members.length}): ${event.members.map(describeListed).join(", ")}`;
     case "rooms":
@@ -77,6 +66,31 @@ export function toText(event: ChatEvent): string {
     case "account":
       return `*** ${describeAccount(event)}`;
   }
+}
+
+/** What moderation says: a role, a topic, a removed message, the bans and the log. */
+function moderationText(event: Extract<ChatEvent, { type: "role" | "topic" | "deleted" | "bans" | "modlog" }>): string {
+  switch (event.type) {
+    case "role":
+      return `*** ${event.role ? `You are ${roleWords(event.role, event.room)}` : `You have no role in ${event.room} now`}.`;
+    case "topic":
+      return `*** ${event.by} set the topic of ${event.room}: ${event.text}`;
+    case "deleted":
+      return `*** Message #${event.seq} in ${event.room} was removed by a moderator.`;
+    case "bans":
+      return banLines(event);
+    case "modlog":
+      if (event.entries.length === 0) return `*** No moderation in ${event.room} yet.`;
+      return [`*** Moderation in ${event.room}:`, ...event.entries.map((e) => `  ${utc(e.time)}  ${e.text}`)].join(
+        "\n",
+      );
+  }
+}
+
+/** "2 private messages came while you were away (1 older one was let go of):" */
+export function cameWhileAway({ messages, dropped }: InboxEvent): string {
+  const lost = dropped > 0 ? ` (${plural(dropped, "older one was", "older ones were")} let go of)` : "";
+  return `${plural(messages.length, "private message")} came while you were away${lost}:`;
 }
 
 /** `[private] alice (127.0.0.1:5555) → bob: hi`: marked, so that it cannot pass for a room message. */

@@ -8,8 +8,8 @@ import { styleText } from "node:util";
 import type { AccountEvent } from "../../common/account-events";
 import type { ChatEvent, PrivateEvent, User } from "../../common/events";
 import { nameSkeleton } from "../../common/lookalikes";
-import { banLine, roleWords } from "../../common/plain-text";
-import { clockTime, forTerminal, type NAME_COLOURS, nameColour, personMarks, plural } from "../../common/text";
+import { banLine, cameWhileAway, roleWords } from "../../common/plain-text";
+import { clockTime, forTerminal, type NAME_COLOURS, nameColour, personMarks } from "../../common/text";
 import type { IgnoreList } from "../session/ignoring";
 import type { Whereabouts } from "../session/whereabouts";
 
@@ -99,7 +99,9 @@ export class TerminalView {
       case "ignoring":
         return this.#privateEvent(event);
       case "help":
-        return { text: helpText(event.commands) };
+        return {
+          text: ["Commands:", ...helpLines(event.commands, (help) => styleText("dim", help))].join("\n"),
+        };
       case "error":
         return { text: styleText("yellow", forTerminal(event.message)), gutter: styleText("yellow", "▲") };
       case "account":
@@ -150,11 +152,8 @@ export class TerminalView {
       case "dm":
         return { text: this.#private(event), gutter: styleText(PRIVATE, "»") };
       case "inbox": {
-        const dropped =
-          event.dropped > 0 ? ` (${plural(event.dropped, "older one was", "older ones were")} let go of)` : "";
-        const came = `${plural(event.messages.length, "private message")} came while you were away${dropped}:`;
         return {
-          text: [came, ...event.messages.map((m) => this.#private(m))].join("\n"),
+          text: [cameWhileAway(event), ...event.messages.map((m) => this.#private(m))].join("\n"),
           gutter: styleText(PRIVATE, "»"),
         };
       }
@@ -259,13 +258,15 @@ function accountLine({ name, token, temporary, text }: AccountEvent): string {
 /** The column of usages in `/help`: most fit; a longer one has its words on the next line. */
 const HELP_COLUMN = 22;
 
-/** The `/help` list: each command's usage, then what it does, in a column that leaves room for the words. */
-function helpText(commands: { usage: string; help: string }[]): string {
+/**
+ * The `/help` list as lines: each command's usage, then what it does (dimmed by `words`), in a
+ * column that leaves room for the words.
+ */
+function helpLines(commands: { usage: string; help: string }[], words = (help: string) => help): string[] {
   const width = Math.min(HELP_COLUMN, Math.max(...commands.map((c) => c.usage.length)));
-  const lines = commands.map(({ usage, help }) =>
+  return commands.map(({ usage, help }) =>
     usage.length <= width
-      ? `  ${usage.padEnd(width)}  ${styleText("dim", help)}`
-      : `  ${usage}\n  ${" ".repeat(width)}  ${styleText("dim", help)}`,
+      ? `  ${usage.padEnd(width)}  ${words(help)}`
+      : `  ${usage}\n  ${" ".repeat(width)}  ${words(help)}`,
   );
-  return ["Commands:", ...lines].join("\n");
 }
