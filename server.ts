@@ -237,6 +237,23 @@ const OPTIONS = [
   { flag: "version", short: "v", help: "show the version and exit" },
 ] as const;
 
+/** --help: the three ways to run it, what it is, and the options table. */
+function serverHelp(): string {
+  return formatHelp(
+    [
+      `${commandName("server.ts")} [options]`,
+      `${commandName("server.ts")} accounts list|create NAME|reset-password NAME|delete NAME|op NAME|deop NAME (--store FILE | --redis URL)`,
+      `${commandName("server.ts")} keys add NAME|revoke NAME|list (--store FILE | --redis URL)`,
+    ],
+    "Chat server: every message a client sends goes to everyone in its room, the sender\n" +
+      "included, as '<sender>: <message>'. Plain-text WebSocket clients and clients of the\n" +
+      `JSON subprotocol ${SUBPROTOCOL} share the rooms. GET /healthz and /metrics report on it.\n` +
+      "With 'accounts', manages the accounts where the server keeps them ('accounts --help'); with\n" +
+      "'keys', the API keys of the HTTP API at /api/ (GET /api/openapi.json describes it; 'keys --help').",
+    OPTIONS,
+  );
+}
+
 async function main(): Promise<void> {
   // The operators' command line for accounts is a program of its own (server/accounts/cli.ts).
   if (process.argv[2] === "accounts") return accountsCommand(process.argv.slice(3));
@@ -245,21 +262,7 @@ async function main(): Promise<void> {
   // 1. Options: flags, then environment, then defaults.
   const { values: options } = parseCommandLine(OPTIONS, process.argv.slice(2));
   if (options.help) {
-    process.stdout.write(
-      formatHelp(
-        [
-          `${commandName("server.ts")} [options]`,
-          `${commandName("server.ts")} accounts list|create NAME|reset-password NAME|delete NAME|op NAME|deop NAME (--store FILE | --redis URL)`,
-          `${commandName("server.ts")} keys add NAME|revoke NAME|list (--store FILE | --redis URL)`,
-        ],
-        "Chat server: every message a client sends goes to everyone in its room, the sender\n" +
-          "included, as '<sender>: <message>'. Plain-text WebSocket clients and clients of the\n" +
-          `JSON subprotocol ${SUBPROTOCOL} share the rooms. GET /healthz and /metrics report on it.\n` +
-          "With 'accounts', manages the accounts where the server keeps them ('accounts --help'); with\n" +
-          "'keys', the API keys of the HTTP API at /api/ (GET /api/openapi.json describes it; 'keys --help').",
-        OPTIONS,
-      ),
-    );
+    process.stdout.write(serverHelp());
     return;
   }
   if (options.version) {

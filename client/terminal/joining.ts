@@ -32,13 +32,7 @@ export async function join(
   if (options.name === undefined && !(await somethingListens(options.url))) return undefined;
 
   // 1. A login kept from an earlier run logs in without asking, unless another name was asked for.
-  if (accounts.forget && accounts.kept.get(options.url)) {
-    const problem = accounts.kept.forget(options.url);
-    log.info(problem ?? `Forgot the login kept for ${options.url}.`);
-  }
-  const kept = accounts.kept.get(options.url);
-  if (kept && (options.name === undefined || sameName(kept.name, options.name)))
-    options = { ...options, name: kept.name, session: kept.token };
+  options = withKeptLogin(options, accounts);
 
   // 2. A name, unless given, and the connection; a name the server refuses is asked for again,
   //    and a registered one's password.
@@ -88,6 +82,17 @@ export async function join(
       return void exitAfterOutput(exitCodeFor(error.code));
     }
   }
+}
+
+/** The options with the login kept for this server, if there is one for the name asked (--forget drops it). */
+function withKeptLogin(options: SessionOptions, accounts: Accounts): SessionOptions {
+  if (accounts.forget && accounts.kept.get(options.url)) {
+    const problem = accounts.kept.forget(options.url);
+    log.info(problem ?? `Forgot the login kept for ${options.url}.`);
+  }
+  const kept = accounts.kept.get(options.url);
+  if (!kept || (options.name !== undefined && !sameName(kept.name, options.name))) return options;
+  return { ...options, name: kept.name, session: kept.token };
 }
 
 /** Why the password is asked for: the name is registered, the kept login was refused, or the last password was wrong. */

@@ -9,6 +9,7 @@ import { CommandError } from "../../common/commands";
 import type { ChatEvent } from "../../common/events";
 import { toText } from "../../common/plain-text";
 import { messagesWere } from "../../common/text";
+import type { ChatSession } from "../session/session";
 import type { SessionOptions } from "../session/status";
 import { exitAfterOutput, openOrExit } from "./exit";
 import { exitCodeFor, withHint } from "./failures";
@@ -81,6 +82,15 @@ async function relayStdin(
     }
   }
 
+  await settleAndExit(session, () => refused, say);
+}
+
+/** Once input has ended: waits for the server's answers, then exits 0 only if every message arrived. */
+async function settleAndExit(
+  session: ChatSession,
+  refusedSoFar: () => number,
+  say: (line: string) => void,
+): Promise<void> {
   const answered = await session.settle(SETTLE_QUIET_MS);
   const pending = session.pending;
   await session.close();
@@ -94,6 +104,8 @@ async function relayStdin(
     say(`${pending} of the messages sent did not come back from ${session.shownUrl}; they were not delivered.`);
     return exitAfterOutput(1);
   }
+  // Counted as refusals come back, some while settling.
+  const refused = refusedSoFar();
   if (refused > 0) {
     say(`${messagesWere(refused)} refused by the server (its reasons are above), and not delivered.`);
     return exitAfterOutput(1);
