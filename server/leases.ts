@@ -23,6 +23,28 @@ export interface LeaseSource {
   lease(key: string, rate: number, burst: number, wanted: number): Promise<number>;
 }
 
+/** A bucket the instances share, as the all-or-none budgets name it: its key, rate a second and size. */
+export interface SharedBucket {
+  key: string;
+  rate: number;
+  burst: number;
+}
+
+/**
+ * Shared buckets taken from together, one token each, in one round trip: for budgets rare and
+ * dear enough that every use may ask Redis (a password guess is about to cost a hash), and
+ * that must hold exactly across instances, rather than within a lease each.
+ */
+export interface AllOrNoneSource extends LeaseSource {
+  /**
+   * One token from each bucket, or from none; undefined when taken, otherwise the first bucket
+   * that had none (its index in `buckets`) and how long until it will.
+   */
+  takeAll(buckets: SharedBucket[]): Promise<{ index: number; waitMs: number } | undefined>;
+  /** Gives one token back to each bucket (what was taken turned out not to need one). */
+  giveBack(buckets: SharedBucket[]): Promise<void>;
+}
+
 /** What the budgets need of a bucket: the same whether it is this instance's alone or leased. */
 export interface Bucket {
   take(now?: number): boolean;

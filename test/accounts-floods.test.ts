@@ -8,7 +8,7 @@
  */
 import { expect, test } from "bun:test";
 import { SUBPROTOCOL } from "../common/events";
-import { type RunningServer, startServer, TestSocket, type WireEvent } from "./helpers";
+import { type RunningServer, startRedis, startServer, TestSocket, type WireEvent } from "./helpers";
 
 const PASSWORD = "correct-horse-42";
 const OPEN = ["--rate", "0", "--ip-rate", "0", "--ip-changes", "0", "--trust-proxy", "127.0.0.1"];
@@ -71,6 +71,17 @@ function percentile(values: number[], p: number): number {
 const summary = (times: number[]) =>
   `p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms`;
 
+/**
+ * Another room's echoes kept their pace through a flood: their median stays near the calm one, and
+ * none waits long. Hashing on the event loop (125 ms a hash, about 8 a second) would hold most
+ * echoes for tens of ms; the bounds are wide beyond that, as the machines running the tests are
+ * shared and noisy (the figures are printed; the benchmark measures).
+ */
+function expectPaceKept(calm: number[], flooded: number[]): void {
+  expect(percentile(flooded, 50)).toBeLessThan(Math.max(20, 4 * percentile(calm, 50)));
+  expect(percentile(flooded, 99)).toBeLessThan(250);
+}
+
 /** Sends wrong logins from `sockets` in turn, `perSecond` in all, for `ms`. */
 async function guess(sockets: TestSocket[], perSecond: number, ms: number): Promise<number> {
   const end = performance.now() + ms;
@@ -105,7 +116,7 @@ test("100 wrong logins a second from one address: budgeted before hashing, and a
     // Ten attempts from one address (five at alice), then nothing more is hashed.
     expect(codes.filter((c) => c === "login-failed").length).toBeLessThanOrEqual(10);
     expect(codes.filter((c) => c === "rate-limited").length).toBeGreaterThanOrEqual(sent - 10);
-    expect(percentile(flooded, 99)).toBeLessThan(Math.max(50, 3 * percentile(calm, 99)));
+    expectPaceKept(calm, flooded);
     // The owner, from an address of their own, still gets in at once.
     const laptop = await client(server);
     expect(await answer(laptop, { type: "login", name: "alice", password: PASSWORD })).toMatchObject({
@@ -135,7 +146,7 @@ test("100 wrong logins a second from 50 addresses keep the hasher busy, and anot
     );
     // One hash at a time on this 2-core machine (about 8 a second), a few waiting; the rest refused.
     expect(hashed).toBeLessThan(60);
-    expect(percentile(flooded, 99)).toBeLessThan(Math.max(50, 3 * percentile(calm, 99)));
+    expectPaceKept(calm, flooded);
   } finally {
     await server.stop();
   }
@@ -169,3 +180,38 @@ test("guesses from many addresses use up the account's budget, yet the owner's a
     await server.stop();
   }
 }, 30_000);
+
+test("with --redis, guesses through two instances spend one budget, and the owner's address is known on both", async () => {
+  const redis = await startRedis();
+  const servers: RunningServer[] = [];
+  try {
+    for (let n = 0; n < 2; n++) servers.push(await startServer([...OPEN, "--redis", redis.url]));
+    for (const server of servers) await server.waitForLog(/Redis: connected/);
+    const [first, second] = servers as [RunningServer, RunningServer];
+    const owner = await client(first, "?name=alice");
+    expect(await answer(owner, { type: "register", password: PASSWORD })).toMatchObject({ name: "alice" });
+    // One address guessing through both instances in turn: 5 guesses at alice in all, not 5 on each.
+    const guessers = await Promise.all(servers.map((server) => client(server, "", "203.0.113.9")));
+    const answers: WireEvent[] = [];
+    for (let n = 0; n < 10; n++)
+      answers.push(await answer(guessers[n % 2]!, { type: "login", name: "alice", password: `guess-${n}-abcdef` }));
+    expect(answers.map((a) => a.code)).toEqual([...Array(5).fill("login-failed"), ...Array(5).fill("rate-limited")]);
+    // Eight more addresses, through both: past the account's 20 guesses from addresses it does not know.
+    const botnet = await Promise.all(
+      Array.from({ length: 8 }, (_, n) => client(servers[n % 2]!, "", `198.51.100.${n + 1}`)),
+    );
+    for (let round = 0; round < 3; round++)
+      for (const bot of botnet) await answer(bot, { type: "login", name: "alice", password: `bot-${round}-abcdef` });
+    const newcomer = await client(first, "", "192.0.2.77");
+    const refused = await answer(newcomer, { type: "login", name: "alice", password: PASSWORD });
+    expect(refused.message).toMatch(/^Password attempts from this account are used up for now/);
+    // alice registered through the first instance; her address is trusted on the second too.
+    const laptop = await client(second);
+    expect(await answer(laptop, { type: "login", name: "alice", password: PASSWORD })).toMatchObject({
+      name: "alice",
+    });
+  } finally {
+    for (const server of servers) await server.stop();
+    await redis.stop();
+  }
+}, 60_000);

@@ -68,7 +68,10 @@ test("20 addresses paging back through big stored messages leave a bystander its
     console.log(
       `older from 20 addresses: ${pages} pages given, ${refused} refused; bystander p50 ${p50.toFixed(1)} ms, max ${p99.toFixed(1)} ms; ${closed} attackers closed`,
     );
-    expect(p99).toBeLessThan(400);
+    // Reading whole pages for every ask held the bystander's worst echo past 1.5 s; the bound is
+    // wide of the 0.3 s measured since, as the machines running the tests are shared and noisy.
+    expect(p50).toBeLessThan(100);
+    expect(p99).toBeLessThan(800);
     expect(refused).toBeGreaterThan(0);
   } finally {
     for (const socket of attackers) socket.close();

@@ -48,7 +48,7 @@ export interface AccountChat {
   readonly names: Names;
   readonly log: Logger;
   /** Told when a member's login changes without a rename, so the other instances list it right. */
-  readonly directory: Pick<Directory, "present">;
+  readonly directory: Pick<Directory, "present" | "leases">;
   send(member: Member, event: ChatEvent): void;
   refuse(member: Member, refusal: Refusal): void;
   announce(event: NoticeEvent): void;
@@ -95,7 +95,7 @@ export class Accounts {
   ) {
     this.store = new AccountStore(chat.state);
     this.hashes = new HashQueue(options.passwords);
-    this.attempts = new Attempts(chat.clock);
+    this.attempts = new Attempts(chat.clock, chat.state, chat.directory.leases);
     chat.names.registeredAs = (key) => this.store.accounts.get(key)?.name;
     this.store.accounts.onChange((key, row) => (row ? this.#registered(key) : this.#deleted(key)));
     this.store.sessions.onChange((session, row) => {

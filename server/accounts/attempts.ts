@@ -14,11 +14,18 @@
  *   address, still gets in. From a new address, the owner waits with the guessers until the flood
  *   stops; a session token (no password, so no budget) gets in from anywhere.
  * A success gives back what it took (only wrong guesses spend), and makes its address trusted for
- * the account. Budgets are kept in memory, per instance
- * (with several instances, each has its own), and forgotten once full again.
+ * the account.
+ *
+ * With several instances (--redis), the buckets are Redis's, one for all of them, taken from in
+ * one round trip per attempt (an attempt is about to cost a hash anyway): guessing through ten
+ * instances is no faster than through one. Each instance keeps its own buckets too, which decide
+ * alone while Redis is away. The trusted addresses are a table of the shared state, so that the
+ * owner's address is known on every instance and after a restart (with --store or --redis).
  */
 import type { Clock } from "../../common/clock";
 import { TokenBucket } from "../../common/token-bucket";
+import type { AllOrNoneSource, SharedBucket } from "../leases";
+import type { SharedState, Table } from "../state/state";
 
 /** Attempts at once, and then a second, from one address (10, then one every 6 s). */
 const ADDRESS = { burst: 10, rate: 1 / 6 };
@@ -36,6 +43,17 @@ const TRUSTED_PER_ACCOUNT = 32;
 const MAX_BUCKETS = 100_000;
 const SWEEP_EVERY_MS = 60_000;
 
+/** A bucket an attempt takes from: its key, its size, and whose it is, for the refusal's words. */
+type Wanted = [key: string, size: { burst: number; rate: number }, whose: string];
+
+/** Addresses trusted for an account: address prefix → when it last logged in (ms since 1970). */
+type TrustedRow = Record<string, number>;
+
+function trustedRow(v: unknown): TrustedRow | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+  return Object.values(v).every((at) => typeof at === "number") ? (v as TrustedRow) : undefined;
+}
+
 /** An attempt refused: how long to wait, in whole seconds. */
 export interface TooMany {
   waitSeconds: number;
@@ -45,11 +63,17 @@ export interface TooMany {
 
 export class Attempts {
   readonly #buckets = new Map<string, TokenBucket>();
-  /** Account key → address prefix → when it last logged in (the clock's ms). */
-  readonly #trusted = new Map<string, Map<string, number>>();
+  /** Account key → the addresses trusted for it. */
+  readonly #trusted: Table<TrustedRow>;
   readonly #sweep: ReturnType<typeof setInterval>;
 
-  constructor(private readonly clock: Clock) {
+  /** @param shared with several instances, the buckets they share (Redis's); otherwise this instance's alone */
+  constructor(
+    private readonly clock: Clock,
+    state: SharedState,
+    private readonly shared?: AllOrNoneSource,
+  ) {
+    this.#trusted = state.table("trusted-addresses", trustedRow);
     this.#sweep = setInterval(() => this.forgetFull(), SWEEP_EVERY_MS).unref();
   }
 
@@ -57,19 +81,12 @@ export class Attempts {
    * Takes a token for one password attempt on `account` (its key; undefined for a name nobody
    * registered) from `prefix`; or says how long to wait. `exists`: whether the account does.
    */
-  take(prefix: string, account: string, exists: boolean): TooMany | undefined {
-    const trusted = this.isTrusted(account, prefix);
-    const buckets: [string, { burst: number; rate: number }, string][] = [
-      [`address ${prefix}`, ADDRESS, "your address"],
-      [`pair ${account} ${prefix}`, PAIR, "your address for this name"],
-    ];
-    // A name nobody registered has no account budget: guessing it gets nobody in.
-    if (exists && !trusted) buckets.push([`account ${account}`, ACCOUNT, "this account"]);
-    return this.#takeAll(buckets);
+  take(prefix: string, account: string, exists: boolean): Promise<TooMany | undefined> {
+    return this.#takeAll(this.#wanted(prefix, account, exists));
   }
 
   /** Takes a token for registering an account from `prefix`; or says how long to wait. */
-  register(prefix: string): TooMany | undefined {
+  register(prefix: string): Promise<TooMany | undefined> {
     return this.#takeAll([[`register ${prefix}`, REGISTRATIONS, "your address"]]);
   }
 
@@ -79,28 +96,33 @@ export class Attempts {
    * trusted for the account from now on.
    */
   succeeded(prefix: string, account: string): void {
-    const taken = [`address ${prefix}`, `pair ${account} ${prefix}`];
-    if (!this.isTrusted(account, prefix)) taken.push(`account ${account}`);
-    for (const key of taken) this.#buckets.get(key)?.giveBack();
+    const taken = this.#wanted(prefix, account, true);
+    for (const [key] of taken) this.#buckets.get(key)?.giveBack();
+    if (this.shared?.available) this.shared.giveBack(taken.map(sharedBucket)).catch(() => {});
     this.trust(prefix, account);
   }
 
-  /** The address is trusted for the account from now on (it logged in to it, or registered it). */
+  /**
+   * The address is trusted for the account from now on (it logged in to it, or registered it):
+   * the newest TRUSTED_PER_ACCOUNT are kept. Two logins at once on two instances may keep only
+   * one of the two; the other is trusted again at its next login.
+   */
   trust(prefix: string, account: string): void {
-    let addresses = this.#trusted.get(account);
-    if (!addresses) this.#trusted.set(account, (addresses = new Map()));
-    addresses.delete(prefix);
-    addresses.set(prefix, this.clock.now());
-    if (addresses.size > TRUSTED_PER_ACCOUNT) addresses.delete(addresses.keys().next().value!);
+    const addresses = Object.entries(this.#trusted.get(account) ?? {}).filter(([known]) => known !== prefix);
+    addresses.push([prefix, this.clock.now()]);
+    const newest = addresses.sort(([, a], [, b]) => a - b).slice(-TRUSTED_PER_ACCOUNT);
+    this.#trusted.put(account, Object.fromEntries(newest)).catch(() => {
+      // Not kept (Redis away): the address is trusted again at its next login.
+    });
   }
 
-  /** The account is gone (deleted, or its password reset): no address is trusted for it any more. */
+  /** The account is gone: no address is trusted for it any more. */
   forget(account: string): void {
-    this.#trusted.delete(account);
+    if (this.#trusted.has(account)) this.#trusted.delete(account).catch(() => {});
   }
 
   isTrusted(account: string, prefix: string): boolean {
-    const at = this.#trusted.get(account)?.get(prefix);
+    const at = this.#trusted.get(account)?.[prefix];
     return at !== undefined && this.clock.now() - at < TRUSTED_DAYS * 86_400_000;
   }
 
@@ -129,8 +151,37 @@ export class Attempts {
     }
   }
 
-  /** Takes a token from each bucket, or from none: an attempt refused by one costs the others nothing. */
-  #takeAll(wanted: [key: string, size: { burst: number; rate: number }, whose: string][]): TooMany | undefined {
+  /** The buckets an attempt on `account` from `prefix` takes from. */
+  #wanted(prefix: string, account: string, exists: boolean): Wanted[] {
+    const buckets: Wanted[] = [
+      [`address ${prefix}`, ADDRESS, "your address"],
+      [`pair ${account} ${prefix}`, PAIR, "your address for this name"],
+    ];
+    // A name nobody registered has no account budget: guessing it gets nobody in.
+    if (exists && !this.isTrusted(account, prefix)) buckets.push([`account ${account}`, ACCOUNT, "this account"]);
+    return buckets;
+  }
+
+  /**
+   * Takes a token from each bucket, or from none, here and (with several instances) in Redis: an
+   * attempt refused by one costs the others nothing. Should Redis fail to answer, this
+   * instance's own buckets have decided.
+   */
+  async #takeAll(wanted: Wanted[]): Promise<TooMany | undefined> {
+    const here = this.#takeAllHere(wanted);
+    if (here || !this.shared?.available) return here;
+    try {
+      const refused = await this.shared.takeAll(wanted.map(sharedBucket));
+      if (!refused) return undefined;
+      for (const [key] of wanted) this.#buckets.get(key)?.giveBack();
+      return { waitSeconds: Math.ceil(refused.waitMs / 1000), whose: wanted[refused.index]![2] };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Takes a token from each of this instance's own buckets, or from none. */
+  #takeAllHere(wanted: Wanted[]): TooMany | undefined {
     const now = this.clock.now();
     let refused: TooMany | undefined;
     const buckets = wanted.map(([key, { burst, rate }, whose]) => {
@@ -149,4 +200,9 @@ export class Attempts {
     }
     return undefined;
   }
+}
+
+/** A bucket as Redis keeps it, shared by the instances. */
+function sharedBucket([key, { rate, burst }]: Wanted): SharedBucket {
+  return { key: `guesses:${key}`, rate, burst };
 }

@@ -56,8 +56,9 @@ async function register(chat: ChatContext, member: Member, password: string): Pr
   const refused = registrationProblem(accounts, member, name, password);
   if (refused) return chat.refuse(member, refused);
   if (!mayChange(chat, member)) return;
-  const tooMany = accounts.attempts.register(member.budget.prefix);
+  const tooMany = await accounts.attempts.register(member.budget.prefix);
   if (tooMany) return chat.refuse(member, rateLimited(tooMany, "New accounts"));
+  if (!member.open) return;
   const hashing = accounts.hashes.hash(password);
   if (!hashing) return chat.refuse(member, busy());
   const hash = await hashing;
@@ -248,7 +249,7 @@ async function checkPassword(
 ): Promise<Refusal | undefined> {
   const { accounts } = chat;
   const prefix = member.budget.prefix;
-  const tooMany = accounts.attempts.take(prefix, key, account !== undefined);
+  const tooMany = await accounts.attempts.take(prefix, key, account !== undefined);
   if (tooMany) {
     chat.metrics.refusedRate++;
     return rateLimited(tooMany, "Password attempts");

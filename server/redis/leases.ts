@@ -3,7 +3,7 @@
  * bucket, refilled by the clock of Redis itself (so instances' clocks do not matter), from which a
  * script hands out up to what was asked. A bucket nobody asks of expires once it would be full.
  */
-import type { LeaseSource } from "../leases";
+import type { AllOrNoneSource, SharedBucket } from "../leases";
 
 /**
  * KEYS: the bucket. ARGV: its rate a second, its size (burst), how many are wanted. Returns how
@@ -23,11 +23,35 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - given), 'at', tostring(n
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return given`;
 
+/**
+ * KEYS: buckets. ARGV: 1 to take a token from each (all or none), -1 to give one back to each;
+ * then each bucket's rate a second and size. Returns {0, 0} when done, or {ms to wait, index
+ * (from 1) of the first bucket that had no token}, with nothing taken.
+ */
+export const ALL_OR_NONE_SCRIPT = `
+local step = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tokens = {}
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local kept = redis.call('HMGET', key, 'tokens', 'at')
+  local n = math.min(burst, (tonumber(kept[1]) or burst) + (now - (tonumber(kept[2]) or now)) * rate / 1000)
+  if step > 0 and n < 1 then return {math.ceil((1 - n) * 1000 / rate), i} end
+  tokens[i] = n
+end
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  redis.call('HSET', key, 'tokens', tostring(math.min(burst, tokens[i] - step)), 'at', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(burst * 1000 / rate) + 1000)
+end
+return {0, 0}`;
+
 /** The key of an address's bucket of one kind (messages, changes, connections). */
 export const leaseKey = (bucket: string) => `chat:budget:${bucket}`;
 
 /** Leases from Redis while the link is up; `send` is the link's command channel. */
-export class RedisLeases implements LeaseSource {
+export class RedisLeases implements AllOrNoneSource {
   constructor(
     private readonly send: (command: string, args: string[]) => Promise<unknown>,
     private readonly connected: () => boolean,
@@ -47,5 +71,20 @@ export class RedisLeases implements LeaseSource {
       String(wanted),
     ]);
     return Number(given) || 0;
+  }
+
+  async takeAll(buckets: SharedBucket[]): Promise<{ index: number; waitMs: number } | undefined> {
+    const [waitMs, index] = (await this.#allOrNone(1, buckets)) as [number, number];
+    return waitMs > 0 ? { index: index - 1, waitMs } : undefined;
+  }
+
+  async giveBack(buckets: SharedBucket[]): Promise<void> {
+    await this.#allOrNone(-1, buckets);
+  }
+
+  #allOrNone(step: number, buckets: SharedBucket[]): Promise<unknown> {
+    const keys = buckets.map(({ key }) => leaseKey(key));
+    const sizes = buckets.flatMap(({ rate, burst }) => [String(rate), String(burst)]);
+    return this.send("EVAL", [ALL_OR_NONE_SCRIPT, String(keys.length), ...keys, String(step), ...sizes]);
   }
 }

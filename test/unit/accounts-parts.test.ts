@@ -14,42 +14,49 @@ import { HashQueue, type Passwords, passwordProblem } from "../../server/account
 import { onePerPerson } from "../../server/accounts/people";
 import { LocalState } from "../../server/state/local";
 
-test("a flood of guesses from elsewhere uses up the account's budget, yet the owner's own address still gets in", () => {
+/** `count` attempts one after another, as they come in: their answers. */
+async function inTurn<T>(count: number, attempt: (i: number) => Promise<T>): Promise<T[]> {
+  const answers: T[] = [];
+  for (let i = 0; i < count; i++) answers.push(await attempt(i));
+  return answers;
+}
+
+test("a flood of guesses from elsewhere uses up the account's budget, yet the owner's own address still gets in", async () => {
   const clock = new ManualClock(0);
-  const attempts = new Attempts(clock);
+  const attempts = new Attempts(clock, new LocalState(undefined));
   try {
     attempts.succeeded("198.51.100.7", "alice"); // the owner logged in from home once
     // A botnet: 40 addresses, each trying alice until refused.
     let tried = 0;
-    for (let n = 0; n < 40; n++) while (attempts.take(`203.0.113.${n}`, "alice", true) === undefined) tried++;
+    for (let n = 0; n < 40; n++) while ((await attempts.take(`203.0.113.${n}`, "alice", true)) === undefined) tried++;
     expect(tried).toBe(20); // the account's budget for addresses it does not know
-    expect(attempts.take("203.0.113.99", "alice", true)).toEqual({ waitSeconds: 30, whose: "this account" });
+    expect(await attempts.take("203.0.113.99", "alice", true)).toEqual({ waitSeconds: 30, whose: "this account" });
     // From home, the owner is not held up by the flood.
-    expect(attempts.take("198.51.100.7", "alice", true)).toBeUndefined();
+    expect(await attempts.take("198.51.100.7", "alice", true)).toBeUndefined();
     // Other accounts are not touched by it.
-    expect(attempts.take("203.0.113.99", "bob", true)).toBeUndefined();
+    expect(await attempts.take("203.0.113.99", "bob", true)).toBeUndefined();
     // Time refills it: one more guess every 30 s.
     clock.advance(30_000);
-    expect(attempts.take("203.0.113.98", "alice", true)).toBeUndefined();
+    expect(await attempts.take("203.0.113.98", "alice", true)).toBeUndefined();
   } finally {
     attempts.stop();
   }
 });
 
-test("one address: 5 guesses at one account, 10 at all accounts together, then it waits", () => {
+test("one address: 5 guesses at one account, 10 at all accounts together, then it waits", async () => {
   const clock = new ManualClock(0);
-  const attempts = new Attempts(clock);
+  const attempts = new Attempts(clock, new LocalState(undefined));
   try {
-    const results = Array.from({ length: 6 }, () => attempts.take("192.0.2.1", "alice", true));
+    const results = await inTurn(6, () => attempts.take("192.0.2.1", "alice", true));
     expect(results.slice(0, 5)).toEqual([undefined, undefined, undefined, undefined, undefined]);
     expect(results[5]).toEqual({ waitSeconds: 60, whose: "your address for this name" });
-    const others = Array.from({ length: 6 }, (_, i) => attempts.take("192.0.2.1", `name${i}`, false));
+    const others = await inTurn(6, (i) => attempts.take("192.0.2.1", `name${i}`, false));
     expect(others.filter((r) => r === undefined)).toHaveLength(5);
     expect(others[5]).toEqual({ waitSeconds: 6, whose: "your address" });
     // Forgotten once full again: memory comes back.
     clock.advance(3_600_000);
     attempts.forgetFull();
-    expect(attempts.take("192.0.2.1", "alice", true)).toBeUndefined();
+    expect(await attempts.take("192.0.2.1", "alice", true)).toBeUndefined();
   } finally {
     attempts.stop();
   }
@@ -133,16 +140,16 @@ test("the --store file's tables follow what another process (the command line) w
   }
 });
 
-test("a right password gives back what it took: the owner's script logging in again and again never runs out", () => {
+test("a right password gives back what it took: the owner's script logging in again and again never runs out", async () => {
   const clock = new ManualClock(0);
-  const attempts = new Attempts(clock);
+  const attempts = new Attempts(clock, new LocalState(undefined));
   try {
     for (let n = 0; n < 30; n++) {
-      expect(attempts.take("192.0.2.1", "alice", true)).toBeUndefined();
+      expect(await attempts.take("192.0.2.1", "alice", true)).toBeUndefined();
       attempts.succeeded("192.0.2.1", "alice");
     }
     // Wrong guesses from the same address are still budgeted: 5 at this account, then a wait.
-    const wrong = Array.from({ length: 6 }, () => attempts.take("192.0.2.1", "alice", true));
+    const wrong = await inTurn(6, () => attempts.take("192.0.2.1", "alice", true));
     expect(wrong.filter((r) => r === undefined)).toHaveLength(5);
     expect(wrong[5]).toEqual({ waitSeconds: 60, whose: "your address for this name" });
   } finally {
@@ -150,15 +157,16 @@ test("a right password gives back what it took: the owner's script logging in ag
   }
 });
 
-test("a flood from more addresses than the budgets' table holds never locks the owner out", () => {
+test("a flood from more addresses than the budgets' table holds never locks the owner out", async () => {
   const clock = new ManualClock(0);
-  const attempts = new Attempts(clock);
+  const attempts = new Attempts(clock, new LocalState(undefined));
   try {
     attempts.succeeded("198.51.100.7", "alice");
     // 60,000 addresses, each guessing a name of its own: 120,000 budgets, more than are kept.
-    for (let n = 0; n < 60_000; n++) attempts.take(`10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`, `name${n}`, false);
-    expect(attempts.take("198.51.100.7", "alice", true)).toBeUndefined();
-    expect(attempts.register("192.0.2.50")).toBeUndefined();
+    for (let n = 0; n < 60_000; n++)
+      await attempts.take(`10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`, `name${n}`, false);
+    expect(await attempts.take("198.51.100.7", "alice", true)).toBeUndefined();
+    expect(await attempts.register("192.0.2.50")).toBeUndefined();
   } finally {
     attempts.stop();
   }
