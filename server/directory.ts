@@ -8,7 +8,7 @@
  */
 import type { NoticeEvent, PrivateEvent, SaidEvent, User } from "../common/events";
 import type { History } from "./history";
-import type { AllOrNoneSource } from "./leases";
+import type { SharedBudgets } from "./leases";
 
 export interface RoomCount {
   name: string;
@@ -119,7 +119,7 @@ export interface Directory {
   /** Lets go of Redis, if any (once it has what it was told), and writes out what history has not written yet. */
   close(): void | Promise<void>;
   /** With several instances: where the address budgets they share lease from (leases.ts). */
-  readonly leases?: AllOrNoneSource;
+  readonly leases?: SharedBudgets;
 }
 
 /**

@@ -31,11 +31,16 @@ export interface SharedBucket {
 }
 
 /**
- * Shared buckets taken from together, one token each, in one round trip: for budgets rare and
- * dear enough that every use may ask Redis (a password guess is about to cost a hash), and
- * that must hold exactly across instances, rather than within a lease each.
+ * Budgets the instances share exactly, each use asking Redis in one round trip: for what is rare
+ * and dear enough (a password guess is about to cost a hash; a private message to someone new),
+ * rather than within a lease each.
  */
-export interface AllOrNoneSource extends LeaseSource {
+export interface SharedBudgets extends LeaseSource {
+  /**
+   * Counts `member` (a recipient, say) in the window `key` of the last `windowMs`: 0 if it was
+   * there already or the window holds fewer than `most`, otherwise the ms until the oldest leaves.
+   */
+  distinct(key: string, member: string, most: number, windowMs: number): Promise<number>;
   /**
    * One token from each bucket, or from none; undefined when taken, otherwise the first bucket
    * that had none (its index in `buckets`) and how long until it will.

@@ -237,6 +237,31 @@ describe("the budget of different people an address writes to", () => {
   });
 });
 
+test("with --redis, an address writing through two instances has one budget of different people, not one on each", async () => {
+  const redis = await startRedis();
+  const servers: RunningServer[] = [];
+  try {
+    for (let n = 0; n < 2; n++) servers.push(await startServer(["--redis", redis.url, "--trust-proxy", "127.0.0.1"]));
+    for (const server of servers) await server.waitForLog(/Redis: connected/);
+    const headers = { "X-Forwarded-For": "203.0.113.5" };
+    const senders = await Promise.all(
+      servers.map((server, n) => TestSocket.open(`${server.url}/?name=spammer${n}`, SUBPROTOCOL, 5_000, headers)),
+    );
+    // Eleven different people, through the two instances in turn, each sent once the one before is answered.
+    const answers = [];
+    for (let n = 1; n <= 11; n++) {
+      const sender = senders[n % 2]!;
+      sender.send(dm(`target${n}`, "buy now", `to-${n}`));
+      answers.push(await sender.waitForEvent(`an answer to ${n}`, (e) => e.type === "error" && e.id === `to-${n}`));
+    }
+    expect(answers.map((e) => e.code)).toEqual([...Array(10).fill("not-here"), "rate-limited"]);
+    for (const sender of senders) sender.close();
+  } finally {
+    for (const server of servers) await server.stop();
+    await redis.stop();
+  }
+}, 30_000);
+
 describe("the client in pipe mode", () => {
   let server: RunningServer;
   beforeAll(async () => {

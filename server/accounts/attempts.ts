@@ -24,7 +24,7 @@
  */
 import type { Clock } from "../../common/clock";
 import { TokenBucket } from "../../common/token-bucket";
-import type { AllOrNoneSource, SharedBucket } from "../leases";
+import type { SharedBucket, SharedBudgets } from "../leases";
 import type { SharedState, Table } from "../state/state";
 
 /** Attempts at once, and then a second, from one address (10, then one every 6 s). */
@@ -71,7 +71,7 @@ export class Attempts {
   constructor(
     private readonly clock: Clock,
     state: SharedState,
-    private readonly shared?: AllOrNoneSource,
+    private readonly shared?: SharedBudgets,
   ) {
     this.#trusted = state.table("trusted-addresses", trustedRow);
     this.#sweep = setInterval(() => this.forgetFull(), SWEEP_EVERY_MS).unref();

@@ -21,7 +21,7 @@ export async function postPrivate(parts: ApiParts, call: Call): Promise<Response
   if ("refused" in body) return body.refused;
   const to = call.params.name!;
   // The key's own budget object stands for it, as an address's does for its connections.
-  const waitMs = chat.privates.recipients.take(keys.budget(call.key.name), to);
+  const waitMs = await chat.privates.recipients.take(keys.budget(call.key.name), `key:${call.key.name}`, to);
   if (waitMs > 0) {
     chat.metrics.refusedRate++;
     return tooFast(

@@ -41,19 +41,30 @@ export function privateCommand(chat: ChatContext, member: Member, command: Priva
   }
 }
 
+/** Sends, once the budget of different people written to allows (with several instances, Redis has a say). */
 function write(chat: ChatContext, member: Member, to: string, text: string, id: string | undefined): void {
-  const waitMs = chat.privates.recipients.take(member.budget, to);
-  if (waitMs > 0) {
-    chat.metrics.refusedRate++;
-    const seconds = Math.ceil(waitMs / 1000);
-    const why = `Your address has written privately to ${RECIPIENTS_PER_WINDOW} different people in the last ${WINDOW_MS / 1000} s: wait ${seconds} s, or write to someone you wrote to just now.`;
-    return chat.refuse(member, refusal("rate-limited", why), id);
-  }
+  const logFailure = (error: unknown) => chat.log.line(`A private message from ${member.address} failed: ${error}`);
+  const waiting = chat.privates.recipients.take(member.budget, `address:${member.budget.prefix}`, to);
   whenAnswered(
-    chat.privates.send(member.user, to, text, id),
-    (sent) => void ("code" in sent && chat.refuse(member, sent, id)),
-    (error) => chat.log.line(`A private message from ${member.address} failed: ${error}`),
+    waiting,
+    (waitMs) => {
+      if (!member.open) return;
+      if (waitMs > 0) return tooManyPeople(chat, member, waitMs, id);
+      whenAnswered(
+        chat.privates.send(member.user, to, text, id),
+        (sent) => void ("code" in sent && chat.refuse(member, sent, id)),
+        logFailure,
+      );
+    },
+    logFailure,
   );
+}
+
+function tooManyPeople(chat: ChatContext, member: Member, waitMs: number, id: string | undefined): void {
+  chat.metrics.refusedRate++;
+  const seconds = Math.ceil(waitMs / 1000);
+  const why = `Your address has written privately to ${RECIPIENTS_PER_WINDOW} different people in the last ${WINDOW_MS / 1000} s: wait ${seconds} s, or write to someone you wrote to just now.`;
+  chat.refuse(member, refusal("rate-limited", why), id);
 }
 
 function ignore(chat: ChatContext, member: Member, wanted: string, ignored: boolean): void {

@@ -70,7 +70,7 @@ export class PrivateMessages {
 
   constructor(private readonly chat: PrivateChat) {
     this.ignores = new Ignores(chat.state);
-    this.recipients = new RecipientBudgets(chat.clock);
+    this.recipients = new RecipientBudgets(chat.clock, chat.directory.leases);
     this.#inbox = new Inbox(chat.state);
     // A registered person's list changed (on another device, another instance): their connections here hear it.
     this.ignores.onChange((key, names) => {

@@ -5,11 +5,14 @@
  * name tried counts whether or not anyone holds it, so that the budget also bounds probing for who
  * is here. Writing again to someone written to within the minute is free.
  *
- * Each instance counts for itself: an address whose connections are spread over several instances
- * has this budget on each.
+ * With several instances (--redis), the people written to are counted in Redis too, one window
+ * for all of them, so that an address spread over instances has one budget; each instance's own
+ * count decides alone while Redis is away.
  */
 import type { Clock } from "../../common/clock";
 import { nameSkeleton } from "../../common/lookalikes";
+import type { Answer } from "../directory";
+import type { SharedBudgets } from "../leases";
 
 /** Different people an address may write to privately within WINDOW_MS. */
 export const RECIPIENTS_PER_WINDOW = 10;
@@ -22,10 +25,25 @@ export class RecipientBudgets {
    */
   readonly #windows = new WeakMap<object, Map<string, number>>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly shared?: SharedBudgets,
+  ) {}
 
-  /** Counts a private message from `address` to `name`: 0 if it may go, else the ms to wait. */
-  take(address: object, name: string): number {
+  /**
+   * Counts a private message to `name` from an address (or an API key): `budget`, its budget
+   * object here, and `who`, its name for all instances. 0 if it may go, else the ms to wait;
+   * at once with one instance, once Redis has counted too with several.
+   */
+  take(budget: object, who: string, name: string): Answer<number> {
+    const here = this.#takeHere(budget, name);
+    if (here > 0 || !this.shared?.available) return here;
+    return this.shared
+      .distinct(`recipients:${who}`, nameSkeleton(name), RECIPIENTS_PER_WINDOW, WINDOW_MS)
+      .catch(() => 0); // Redis did not answer: this instance's count has decided.
+  }
+
+  #takeHere(address: object, name: string): number {
     const now = this.clock.now();
     let window = this.#windows.get(address);
     if (!window) this.#windows.set(address, (window = new Map()));

@@ -3,7 +3,7 @@
  * bucket, refilled by the clock of Redis itself (so instances' clocks do not matter), from which a
  * script hands out up to what was asked. A bucket nobody asks of expires once it would be full.
  */
-import type { AllOrNoneSource, SharedBucket } from "../leases";
+import type { SharedBucket, SharedBudgets } from "../leases";
 
 /**
  * KEYS: the bucket. ARGV: its rate a second, its size (burst), how many are wanted. Returns how
@@ -47,11 +47,29 @@ for i, key in ipairs(KEYS) do
 end
 return {0, 0}`;
 
+/**
+ * KEYS: a window (a sorted set of members by when last counted). ARGV: the member, the most
+ * members, the window's length in ms. Returns 0 with the member counted now, or the ms until the
+ * oldest leaves the window (nothing counted).
+ */
+export const DISTINCT_SCRIPT = `
+local most, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= most then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0`;
+
 /** The key of an address's bucket of one kind (messages, changes, connections). */
 export const leaseKey = (bucket: string) => `chat:budget:${bucket}`;
 
 /** Leases from Redis while the link is up; `send` is the link's command channel. */
-export class RedisLeases implements AllOrNoneSource {
+export class RedisLeases implements SharedBudgets {
   constructor(
     private readonly send: (command: string, args: string[]) => Promise<unknown>,
     private readonly connected: () => boolean,
@@ -76,6 +94,11 @@ export class RedisLeases implements AllOrNoneSource {
   async takeAll(buckets: SharedBucket[]): Promise<{ index: number; waitMs: number } | undefined> {
     const [waitMs, index] = (await this.#allOrNone(1, buckets)) as [number, number];
     return waitMs > 0 ? { index: index - 1, waitMs } : undefined;
+  }
+
+  async distinct(key: string, member: string, most: number, windowMs: number): Promise<number> {
+    const args = [DISTINCT_SCRIPT, "1", leaseKey(key), member, String(most), String(windowMs)];
+    return Number(await this.send("EVAL", args)) || 0;
   }
 
   async giveBack(buckets: SharedBucket[]): Promise<void> {
