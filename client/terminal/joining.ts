@@ -1,8 +1,9 @@
 /**
  * Getting into the chat on a terminal: a name (asked for unless given), and for a registered name
  * its password, asked for masked (or taken from --password-file or CHAT_PASSWORD), unless a login
- * kept from an earlier run (kept-logins.ts) does instead. A name the server refuses is asked for
- * again; any other failure is said, with its exit code.
+ * kept from an earlier run (kept-logins.ts) does instead. On a server for registered accounts only
+ * (--guests no) every name is a registered one, and one is needed. A name the server refuses is
+ * asked for again; any other failure is said, with its exit code.
  */
 import { styleText } from "node:util";
 import { cancel, isCancel, log, password, S_STEP_ERROR, spinner, text } from "@clack/prompts";
