@@ -36,7 +36,7 @@ export async function openOrExit(
     return await openLoggedIn(options, once);
   } catch (error) {
     if (error instanceof NotLoggedInError) {
-      report(`${error.message}${loginHint(error.refusal.code)}`);
+      report(`${error.message}${loginHint(error)}`);
       exitAfterOutput(EXIT_REFUSED);
       return undefined;
     }
@@ -48,9 +48,18 @@ export async function openOrExit(
 }
 
 /** What a script does about a refused login: the server's words say the rest (how long to wait…). */
-function loginHint(code: string): string {
-  if (code === "login-failed") return " Check the password given with --password-file or CHAT_PASSWORD.";
-  if (code === "name-registered" || code === "session-invalid")
-    return " Log in to it with its password: --password-file FILE or CHAT_PASSWORD.";
-  return "";
+function loginHint({ refusal, account }: NotLoggedInError): string {
+  switch (refusal.code) {
+    case "login-failed":
+      return " Check the password given with --password-file or CHAT_PASSWORD.";
+    case "name-registered":
+    case "session-invalid":
+      return " Log in to it with its password: --password-file FILE or CHAT_PASSWORD.";
+    case "login-required":
+      return account === undefined
+        ? " Log in with --name NAME and the account's password: --password-file FILE or CHAT_PASSWORD."
+        : " Log in with the account's password: --password-file FILE or CHAT_PASSWORD.";
+    default:
+      return "";
+  }
 }

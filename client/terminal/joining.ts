@@ -1,18 +1,21 @@
 /**
  * Getting into the chat on a terminal: a name (asked for unless given), and for a registered name
  * its password, asked for masked (or taken from --password-file or CHAT_PASSWORD), unless a login
- * kept from an earlier run (kept-logins.ts) does instead. A name the server refuses is asked for
- * again; any other failure is said, with its exit code.
+ * kept from an earlier run (kept-logins.ts) does instead. On a server for registered accounts only
+ * (--guests no) every name is a registered one, and one is needed. A name the server refuses is
+ * asked for again; any other failure is said, with its exit code.
  */
 import { styleText } from "node:util";
 import { cancel, isCancel, log, password, S_STEP_ERROR, spinner, text } from "@clack/prompts";
 import type { ErrorEvent } from "../../common/events";
+import { runCommand } from "../../common/run-command";
 import { nameProblem, normalizeName } from "../../common/text";
 import { ConnectError, NameRefusedError } from "../session/session";
 import type { SessionOptions } from "../session/status";
 import { checkListening } from "./bun-socket";
 import { exitAfterOutput } from "./exit";
 import { describeFailure, exitCodeFor } from "./failures";
+import type { KeptLogins } from "./kept-logins";
 import { type Accounts, type AskPassword, NotLoggedInError, type Opened, openLoggedIn } from "./login";
 
 /** The same name, whatever its case: a kept login's name as registered, and the one asked for. */
@@ -35,52 +38,105 @@ export async function join(
   options = withKeptLogin(options, accounts);
 
   // 2. A name, unless given, and the connection; a name the server refuses is asked for again,
-  //    and a registered one's password.
-  let filePassword = accounts.password;
+  //    and a registered one's password (on a server for registered accounts only, any name's).
+  const asking = new Asking(accounts.password, accounts.kept);
   for (;;) {
     if (options.name === undefined) {
-      const name = await askName();
+      const name = await askName(asking.accountsOnly);
       if (name === undefined) return void exitAfterOutput(0);
       options = { ...options, ...(name !== "" && { name }) };
     }
-    let connecting: ReturnType<typeof spinner> | undefined = spinner();
-    connecting.start(`Connecting to ${options.url}`);
-    /** Enter alone at the password: another name, rather than leaving. */
-    let anotherName = false;
-    const ask: AskPassword = async (name, refusal) => {
-      const why = whyAsked(name, refusal);
-      if (refusal.code === "session-invalid") accounts.kept.forget(options.url);
-      if (connecting) connecting.error(why);
-      else log.warn(why);
-      connecting = undefined;
-      // The command line's password first, once; it is not asked again after a wrong one.
-      const secret = filePassword ?? (await askPassword(name));
-      filePassword = undefined;
-      anotherName = secret === "";
-      return secret === "" ? undefined : secret;
-    };
+    asking.connecting(options.url);
     try {
-      const opened = await openLoggedIn(options, ask);
-      const { account } = opened.session;
-      const loggedIn = account !== null ? ` and logged in as ${account}` : "";
-      if (connecting) connecting.stop(`Connected to ${options.url}${loggedIn}`);
-      else log.success(`Connected to ${options.url}${loggedIn}`);
+      const opened = await openLoggedIn(options, asking.password);
+      asking.connected(opened.session.account);
       return { opened, options };
     } catch (error) {
-      if (error instanceof NotLoggedInError && anotherName) {
+      if (error instanceof NotLoggedInError && error.account === undefined) {
+        // No name, on a server for registered accounts only: the account's name is asked for.
+        asking.failed(error.refusal);
+        options = { ...options, name: undefined };
+        continue;
+      }
+      if (error instanceof NotLoggedInError && asking.anotherName) {
         options = { ...options, name: undefined };
         continue;
       }
       if (error instanceof NotLoggedInError) return void exitAfterOutput(0);
       if (error instanceof NameRefusedError) {
-        connecting?.error(error.reason);
+        asking.said(error.reason);
         options = { ...options, name: undefined };
         continue;
       }
       if (!(error instanceof ConnectError)) throw error;
-      connecting?.error(describeFailure(error, options.url));
+      asking.said(describeFailure(error, options.url));
       return void exitAfterOutput(exitCodeFor(error.code));
     }
+  }
+}
+
+/** What is asked and said while connecting, over the attempts (a name refused, a password wrong). */
+class Asking {
+  /** The server said it is for registered accounts only (--guests no): said once, and a name is needed. */
+  accountsOnly = false;
+  /** Enter alone at the password, in this attempt: another name, rather than leaving. */
+  anotherName = false;
+  /** This attempt's spinner, until something is said over it. */
+  #spinner: ReturnType<typeof spinner> | undefined;
+  #url = "";
+
+  constructor(
+    /** The command line's password: tried first, once; it is not tried again after a wrong one. */
+    private filePassword: string | undefined,
+    private readonly kept: KeptLogins,
+  ) {}
+
+  connecting(url: string): void {
+    this.#url = url;
+    this.anotherName = false;
+    this.#spinner = spinner();
+    this.#spinner.start(`Connecting to ${url}`);
+  }
+
+  connected(account: string | null): void {
+    const loggedIn = account !== null ? ` and logged in as ${account}` : "";
+    this.#ended(`Connected to ${this.#url}${loggedIn}`, "success");
+  }
+
+  /** Says what went wrong: over the spinner while it turns, as a warning after a question. */
+  said(words: string): void {
+    this.#ended(words, "error");
+  }
+
+  /** Says why the server refused to let us in as we are; that it is for accounts only, only the first time. */
+  failed(refusal: ErrorEvent, name?: string): void {
+    if (refusal.code === "session-invalid") this.kept.forget(this.#url);
+    const told = refusal.code === "login-required" && this.accountsOnly;
+    this.accountsOnly ||= refusal.code === "login-required";
+    if (!told) return this.said(whyAsked(name, refusal));
+    // Said already: the spinner goes without a trace, the question follows.
+    this.#spinner?.clear();
+    this.#spinner = undefined;
+  }
+
+  /** The password of the registered `name`, and why it is asked; undefined to ask for another name, or to leave. */
+  readonly password: AskPassword = async (name, refusal) => {
+    this.failed(refusal, name);
+    const secret = this.filePassword ?? (await askPassword(name));
+    this.filePassword = undefined;
+    this.anotherName = secret === "";
+    return secret === "" ? undefined : secret;
+  };
+
+  #ended(words: string, how: "success" | "error"): void {
+    // The spinner's last line takes one line of words; more go below it, in the guide.
+    const [first = "", ...more] = words.split("\n");
+    if (this.#spinner && how === "success") this.#spinner.stop(first);
+    else if (this.#spinner) this.#spinner.error(first);
+    else if (how === "success") log.success(first);
+    else log.warn(first);
+    if (more.length > 0) log.message(more.join("\n"), { spacing: 0 });
+    this.#spinner = undefined;
   }
 }
 
@@ -95,11 +151,19 @@ function withKeptLogin(options: SessionOptions, accounts: Accounts): SessionOpti
   return { ...options, name: kept.name, session: kept.token };
 }
 
-/** Why the password is asked for: the name is registered, the kept login was refused, or the last password was wrong. */
-function whyAsked(name: string, refusal: ErrorEvent): string {
+/**
+ * Why the password (or, without `name`, the account's name) is asked for: the name is registered,
+ * the server is for registered accounts only, the kept login was refused, or the last password was wrong.
+ */
+function whyAsked(name: string | undefined, refusal: ErrorEvent): string {
   switch (refusal.code) {
+    case "login-required":
+      return (
+        "This server is for registered accounts only: log in to yours.\n" +
+        `No account? The server's operator makes one: ${runCommand("server")} accounts create NAME`
+      );
     case "session-invalid":
-      return `The login kept for ${name} is no longer valid: log in again.`;
+      return `The login kept for ${name ?? "this server"} is no longer valid: log in again.`;
     case "login-failed":
     case "password-invalid":
     case "rate-limited":
@@ -129,12 +193,18 @@ async function somethingListens(url: string): Promise<boolean> {
   return true;
 }
 
-/** Asks for a name: "" to go by the address only, undefined if the person left (Ctrl-C). */
-async function askName(): Promise<string | undefined> {
+/**
+ * Asks for a name: "" to go by the address only, undefined if the person left (Ctrl-C). On a server
+ * for registered accounts only (`accountsOnly`), the account's name, which cannot be left out.
+ */
+async function askName(accountsOnly: boolean): Promise<string | undefined> {
   const answer = await text({
-    message: "Your name",
-    placeholder: "Enter to go by your address only",
-    validate: (value) => (value && value.trim() !== "" ? nameProblem(normalizeName(value)) : undefined),
+    message: accountsOnly ? "Your account's name" : "Your name",
+    ...(!accountsOnly && { placeholder: "Enter to go by your address only" }),
+    validate: (value) => {
+      if (value && value.trim() !== "") return nameProblem(normalizeName(value));
+      return accountsOnly ? "This server is for registered accounts only: type your account's name." : undefined;
+    },
   });
   if (isCancel(answer)) {
     cancel("Not connected.");

@@ -3,7 +3,9 @@
  * refuses a registered name asked for on connecting (`name-registered`) unless the connection
  * presents a session token of its account (the session library offers the one it is given, and
  * then the one of its last login); the connection then stays, without a name, and logs in to it
- * with the password (`login`): it is in once the server says so (`account`).
+ * with the password (`login`): it is in once the server says so (`account`). A server without
+ * guests (`--guests no`) lets a connection without such a token in to log in only
+ * (`login-required`): the name asked for is logged in to the same way.
  */
 import type { ChatEvent, ErrorEvent } from "../../common/events";
 import { ChatSession, NameRefusedError } from "../session/session";
@@ -24,7 +26,7 @@ export interface Accounts {
 const LOGIN_WAIT_MS = 10_000;
 
 /** The refusals that belong to logging in on starting: said by the asking, not shown with the chat. */
-const LOGIN_REFUSALS = new Set(["name-registered", "session-invalid", "login-failed"]);
+const LOGIN_REFUSALS = new Set(["name-registered", "login-required", "session-invalid", "login-failed"]);
 /**
  * What the server may answer a login with besides the account: a wrong password, or one it will
  * not try now (too many attempts: wait; banned; the accounts out of reach). Each is told as it is.
@@ -33,24 +35,37 @@ const LOGIN_ANSWERS = new Set(["login-failed", "password-invalid", "rate-limited
 
 /**
  * Asks for the password of the registered `name`; undefined to log in no further. `refusal` is
- * why it is asked: the name is registered (`name-registered`), the kept token was not taken
- * (`session-invalid`), or the last password was wrong (`login-failed`), with the server's words.
+ * why it is asked: the name is registered (`name-registered`), the server is for registered
+ * accounts only (`login-required`), the kept token was not taken (`session-invalid`), or the last
+ * password was wrong (`login-failed`), with the server's words.
  */
 export type AskPassword = (name: string, refusal: ErrorEvent) => Promise<string | undefined>;
 
-/** The name is registered and no password was given for it (or the last one was wrong). */
+/**
+ * The name is registered, or the server lets in only accounts, and no password was given (or the
+ * last one was wrong); `account` undefined: no name was asked for, on a server for accounts only.
+ */
 export class NotLoggedInError extends Error {
   constructor(
     /** Why: the server's last refusal. */
     readonly refusal: ErrorEvent,
-    readonly account: string,
+    readonly account: string | undefined,
   ) {
-    // The server's words for a refused name tell a person to type /login: ours say what a script does instead.
-    super(
-      refusal.code === "name-registered" || refusal.code === "session-invalid"
-        ? `Could not join as '${account}': the name belongs to a registered account.`
-        : `Could not log in as '${account}': ${refusal.message}`,
-    );
+    super(notLoggedIn(refusal, account));
+  }
+}
+
+/** The server's words for a refused name tell a person to type /login: ours say what a script does instead. */
+function notLoggedIn(refusal: ErrorEvent, account: string | undefined): string {
+  const as = account === undefined ? "" : ` as '${account}'`;
+  switch (refusal.code) {
+    case "login-required":
+      return `Could not join${as}: this server is for registered accounts only.`;
+    case "name-registered":
+    case "session-invalid":
+      return `Could not join${as}: the name belongs to a registered account.`;
+    default:
+      return `Could not log in${as}: ${refusal.message}`;
   }
 }
 
@@ -62,9 +77,10 @@ export interface Opened {
 }
 
 /**
- * Opens the session; if the server refuses the name as registered (the token presented, if any,
- * being none of its account's), logs in to it with the passwords `ask` gives, until one is right.
- * Throws as ChatSession.open does, and NotLoggedInError when `ask` gives up.
+ * Opens the session; if the server refuses the name as registered, or wants a login before
+ * anything (the token presented, if any, being none of its account's), logs in to the name asked
+ * for with the passwords `ask` gives, until one is right. Throws as ChatSession.open does, and
+ * NotLoggedInError when `ask` gives up, or when the server wants a login and no name was asked for.
  */
 export async function openLoggedIn(options: SessionOptions, ask: AskPassword): Promise<Opened> {
   let session: ChatSession;
@@ -78,8 +94,12 @@ export async function openLoggedIn(options: SessionOptions, ask: AskPassword): P
   }
   const heard = new Heard(session);
   const name = options.name;
-  let refusal = heard.refusal("name-registered");
-  if (!refusal || name === undefined) return heard.opened();
+  let refusal = heard.refusal("name-registered") ?? heard.refusal("login-required");
+  if (!refusal) return heard.opened();
+  if (name === undefined) {
+    await session.close();
+    throw new NotLoggedInError(refusal, undefined);
+  }
   refusal = heard.refusal("session-invalid") ?? refusal;
   for (;;) {
     const password = await ask(name, refusal);
