@@ -291,6 +291,26 @@ export function carriesSecret(line: string): boolean {
   return !line.startsWith("//") && (typedSpec(typed)?.arguments ?? []).some((a) => a.secret);
 }
 
+/**
+ * Where the password begins on a typed line (`/login alice ` → after the space that follows alice):
+ * the command, its plain arguments and the spaces after them come first. Undefined for a line
+ * that carries no password, or has not reached it yet (`/login ali`), so that a client can take
+ * what comes next into a masked field.
+ */
+export function secretStart(line: string): number | undefined {
+  if (!carriesSecret(line)) return undefined;
+  const [command = ""] = /^\/\S*/.exec(line) ?? [];
+  const plain = (typedSpec(command.slice(1))?.arguments ?? []).filter((a) => !a.secret);
+  let at = command.length;
+  for (const _ of plain) {
+    const word = /^\s+\S+/.exec(line.slice(at))?.[0];
+    if (word === undefined) return undefined;
+    at += word.length;
+  }
+  const spaces = /^\s+/.exec(line.slice(at))?.[0];
+  return spaces === undefined ? undefined : at + spaces.length;
+}
+
 function missingArguments(spec: CommandSpec, missing: Argument[]): CommandError {
   const typed = spec.typed ?? spec.type;
   const whats = missing.map((a) => a.what);

@@ -1,18 +1,21 @@
 /**
  * The side panel's part about your name: whether it is yours (registered, and logged in) or
  * anyone's to take once you leave; "Keep this name", which registers it with a password asked
- * twice; and "Log out". The session token the server gives goes to this browser's kept login
- * (kept-login.ts), and logging out forgets it.
+ * twice; "Log out"; and "Log in", which asks for a registered name and its password in the name
+ * form (name-form.ts) and logs in on the connection we have. The session token the server gives
+ * goes to this browser's kept login (kept-login.ts), and logging out forgets it.
  */
 import type { AccountEvent } from "../common/account-events";
 import type { ErrorEvent } from "../common/events";
 import { keptLogin } from "./kept-login";
 import { append } from "./log";
+import { LOGIN_WAIT_MS } from "./login";
 import type { PageState } from "./state";
 
 const status = document.getElementById("account-status") as HTMLParagraphElement;
 const keepButton = document.getElementById("keep-name") as HTMLButtonElement;
 const logOutButton = document.getElementById("log-out") as HTMLButtonElement;
+const logInButton = document.getElementById("log-in") as HTMLButtonElement;
 const keepForm = document.getElementById("keep-form") as HTMLFormElement;
 const newPassword = document.getElementById("new-password") as HTMLInputElement;
 const newPasswordAgain = document.getElementById("new-password-again") as HTMLInputElement;
@@ -24,6 +27,16 @@ const MIN_PASSWORD = 8;
 
 /** The refusals of a registration, said in the form rather than in the conversation. */
 const REGISTRATION_REFUSALS = new Set(["password-invalid", "already-registered", "registration-closed", "bad-command"]);
+
+/** The refusals of a login asked for from the name form, said there rather than in the conversation. */
+const LOGIN_REFUSALS = new Set([
+  "login-failed",
+  "password-invalid",
+  "rate-limited",
+  "banned",
+  "forbidden",
+  "unavailable",
+]);
 
 /** A login or logout, in words for the conversation; the token is the page's to keep, never shown. */
 function accountLine({ name, token, text }: AccountEvent): string {
@@ -37,8 +50,16 @@ function accountLine({ name, token, text }: AccountEvent): string {
 export class AccountPanel {
   /** A registration sent and not answered yet: its refusal goes under the form. */
   #registering = false;
+  /** A login sent from the name form and not answered yet: settled with undefined once in, or the refusal's words. */
+  #loggingIn: ((failure: string | undefined) => void) | undefined;
+  /** The account this page was last logged in to: logging out drops the name, and "Log in" offers it again. */
+  #lastAccount: string | undefined;
 
-  constructor(private readonly state: PageState) {
+  /** `askLogin` opens the name form to log in, with a name to start from. */
+  constructor(
+    private readonly state: PageState,
+    private readonly askLogin: (name: string | undefined) => void,
+  ) {
     keepButton.addEventListener("click", () => this.openForm(true));
     keepCancel.addEventListener("click", () => this.openForm(false));
     keepForm.addEventListener("submit", (event) => {
@@ -49,6 +70,28 @@ export class AccountPanel {
       keptLogin.forget();
       this.state.session?.send({ type: "logout" });
     });
+    logInButton.addEventListener("click", () => this.openLogin(undefined));
+  }
+
+  /** Opens the name form to log in, to `name`, or else the account last logged in to, or the name held now. */
+  openLogin(name: string | undefined): void {
+    this.askLogin(name ?? this.#lastAccount ?? this.state.myName);
+  }
+
+  /** Logs in to `name` on the connection we have: resolves to undefined once in, or to why not. */
+  async logIn(name: string, password: string): Promise<string | undefined> {
+    const { session } = this.state;
+    if (!session) return "Not connected to the chat: try again once it is back.";
+    const { promise, resolve } = Promise.withResolvers<string | undefined>();
+    const timer = setTimeout(() => resolve("The server did not answer the login. Try again."), LOGIN_WAIT_MS);
+    this.#loggingIn = resolve;
+    session.send({ type: "login", name, password });
+    try {
+      return await promise;
+    } finally {
+      clearTimeout(timer);
+      this.#loggingIn = undefined;
+    }
   }
 
   /** The server says whom this connection is logged in as now: kept (with a new token) or forgotten. */
@@ -57,6 +100,10 @@ export class AccountPanel {
     this.state.temporaryAccount = event.temporary === true;
     if (event.name === null) keptLogin.forget();
     else if (event.token !== undefined) keptLogin.keep({ name: event.name, token: event.token });
+    if (event.name !== null) {
+      this.#lastAccount = event.name;
+      this.#loggingIn?.(undefined);
+    }
     append("info", accountLine(event));
     if (this.#registering && event.name !== null) {
       this.#registering = false;
@@ -65,9 +112,13 @@ export class AccountPanel {
     this.show();
   }
 
-  /** A refusal: true if it answers our registration (it is said under the form, not in the conversation). */
+  /** A refusal: true if it answers our registration or login (it is said under the form, not in the conversation). */
   refused(event: ErrorEvent): boolean {
     if (event.code === "session-invalid") keptLogin.forget();
+    if (this.#loggingIn && LOGIN_REFUSALS.has(event.code)) {
+      this.#loggingIn(event.message);
+      return true;
+    }
     if (!this.#registering || !REGISTRATION_REFUSALS.has(event.code)) return false;
     this.#registering = false;
     keepProblem.textContent = event.message;
@@ -86,6 +137,7 @@ export class AccountPanel {
       status.textContent = "You go by your address. Choose a name with /nick NAME.";
     }
     logOutButton.hidden = !account;
+    logInButton.hidden = Boolean(account);
     keepButton.hidden = Boolean(account) || !myName || !keepForm.hidden;
   }
 

@@ -90,11 +90,14 @@ export class Connection {
       },
       (change) => this.#onStatus(change),
     );
-    // What came before `joined`, the refusal of the name included, has been heard by now.
+    // What came before `joined`, the refusals of the name and of the session token included, has
+    // been heard by now. A session token refused does not get us in, even where the name is free
+    // (its account deleted): it was to join logged in, and the form says it was not.
     const failed = watch.refusal && (await this.#logIn(session, name, login, watch));
-    if (failed) {
+    const sessionRefused = login && "session" in login ? watch.sessionRefusal : undefined;
+    if (failed || sessionRefused) {
       await this.#leave(session);
-      return { reason: failed, registered: true };
+      return { reason: failed || (sessionRefused?.message ?? ""), registered: watch.refusal !== undefined };
     }
     watch.done();
     this.setStatus("online", "Connected");

@@ -7,7 +7,7 @@
 import type { ChatEvent, ErrorEvent } from "../common/events";
 
 /** How long to wait for the server's answer to a login. */
-const LOGIN_WAIT_MS = 10_000;
+export const LOGIN_WAIT_MS = 10_000;
 
 /** The refusals that belong to logging in: the name form says them, the conversation does not. */
 const LOGIN_REFUSALS = new Set(["name-registered", "session-invalid", "login-failed"]);
@@ -16,6 +16,8 @@ const LOGIN_REFUSALS = new Set(["name-registered", "session-invalid", "login-fai
 export class LoginWatch {
   /** The server's refusal of the name as a registered one, once heard. */
   refusal: ErrorEvent | undefined;
+  /** The server's refusal of the session token offered, once heard. */
+  sessionRefusal: ErrorEvent | undefined;
   #answer: ((failure: string | undefined) => void) | undefined;
   #joining = true;
 
@@ -24,6 +26,7 @@ export class LoginWatch {
     if (event.type === "account" && event.name !== null) this.#answer?.(undefined);
     if (event.type !== "error" || !this.#joining) return false;
     if (event.code === "name-registered") this.refusal = event;
+    if (event.code === "session-invalid") this.sessionRefusal = event;
     if (event.code === "login-failed" || event.code === "password-invalid") this.#answer?.(event.message);
     return LOGIN_REFUSALS.has(event.code);
   }

@@ -5,7 +5,10 @@
  * fault. The name is remembered in this browser for the next visit.
  *
  * A registered name is refused until its owner logs in: the form then asks for its password. A
- * login kept from an earlier visit (kept-login.ts) logs in without it.
+ * login kept from an earlier visit (kept-login.ts) joins as the page opens, logged in, without a
+ * click; one the server no longer takes is forgotten, and the form asks as it would have. From the
+ * chat, "Log in" (or `/login`) brings the form back with its password field, to log in on the
+ * connection we have.
  */
 import { nameProblem, normalizeName } from "../common/text";
 import type { JoinRefusal, Login } from "./connection";
@@ -18,6 +21,8 @@ const tokenField = document.getElementById("token-field") as HTMLDivElement;
 const tokenInput = document.getElementById("token") as HTMLInputElement;
 const passwordField = document.getElementById("password-field") as HTMLDivElement;
 const passwordInput = document.getElementById("password") as HTMLInputElement;
+const submitButton = document.getElementById("welcome-submit") as HTMLButtonElement;
+const backButton = document.getElementById("welcome-back") as HTMLButtonElement;
 
 const NAME_KEY = "chat.name";
 
@@ -31,6 +36,15 @@ export type Join = (
   login: Login | undefined,
 ) => Promise<JoinRefusal | undefined>;
 
+/** What the form does besides joining: logging in from the chat, and showing the chat. */
+export interface NameFormActions {
+  join: Join;
+  /** Logs in on the connection we have: resolves to undefined once in, or to why not. */
+  logIn: (name: string, password: string) => Promise<string | undefined>;
+  /** The chat shows (we are in, or back from logging in), or gives its place to the form. */
+  showChat: (shown: boolean) => void;
+}
+
 /** The same name, whatever its case: a kept login's name as registered, and the one typed. */
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
@@ -41,25 +55,44 @@ export class NameForm {
     () => false,
   );
 
-  /** On a submission that passes the checks, `join` is called; `joined` once it let us in. */
-  constructor(
-    private readonly join: Join,
-    private readonly joined: () => void,
-  ) {
+  /** Logging in from the chat (not joining): the form is back over it, with its password field. */
+  #loggingIn = false;
+
+  /** On a submission that passes the checks, `actions.join` is called; the chat shows once it let us in. */
+  constructor(private readonly actions: NameFormActions) {
     nameInput.value = keptLogin.get()?.name ?? localStorage.getItem(NAME_KEY) ?? "";
     void this.#tokenWanted.then((wanted) => (tokenField.hidden = !wanted));
     // Another name is another question: the password asked for was the other name's.
     nameInput.addEventListener("input", () => {
+      if (this.#loggingIn) return;
       passwordField.hidden = true;
       passwordInput.value = "";
     });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      // One join at a time: a second Enter while the first is under way would race it.
-      if (form.getAttribute("aria-busy") === "true") return;
-      form.setAttribute("aria-busy", "true");
-      void this.#submit().finally(() => form.removeAttribute("aria-busy"));
+      this.#busy(() => (this.#loggingIn ? this.#logIn() : this.#submit()));
     });
+    backButton.addEventListener("click", () => this.#closeLogin());
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.#loggingIn) this.#closeLogin();
+    });
+    this.#busy(() => this.#joinAsKept());
+  }
+
+  /** One join or login at a time: a second Enter while the first is under way would race it. */
+  #busy(work: () => Promise<void>): void {
+    if (form.getAttribute("aria-busy") === "true") return;
+    form.setAttribute("aria-busy", "true");
+    void work().finally(() => form.removeAttribute("aria-busy"));
+  }
+
+  /**
+   * A login kept from an earlier visit joins at once, as its account's name: whoever logged in here
+   * comes back logged in. Not where the server wants its token, which the page never keeps.
+   */
+  async #joinAsKept(): Promise<void> {
+    const kept = keptLogin.get();
+    if (kept && !(await this.#tokenWanted)) await this.#join(kept.name, undefined, { session: kept.token });
   }
 
   async #submit(): Promise<void> {
@@ -68,10 +101,14 @@ export class NameForm {
     problemLine.textContent = problem?.text ?? "";
     if (problem) return problem.field.focus();
     localStorage.setItem(NAME_KEY, name);
-    // The chat shows once the server has let us in; a name it refuses is asked for again here.
     const token = (await this.#tokenWanted) ? tokenInput.value : undefined;
-    const login = this.#login(name);
-    const refused = await this.join(name === "" ? undefined : name, token, login);
+    await this.#join(name, token, this.#login(name));
+  }
+
+  /** Joins: the chat shows once the server has let us in; a name it refuses is asked for again here. */
+  async #join(name: string, token: string | undefined, login: Login | undefined): Promise<void> {
+    const refused = await this.actions.join(name === "" ? undefined : name, token, login);
+    if (refused && login && "session" in login) return this.#keptLoginEnded(name, refused);
     if (refused?.registered) return this.#askPassword(name, refused, login);
     if (refused) {
       problemLine.textContent = refused.reason;
@@ -79,7 +116,7 @@ export class NameForm {
     }
     passwordInput.value = "";
     form.hidden = true;
-    this.joined();
+    this.actions.showChat(true);
   }
 
   /** How to log in to `name`: with the password typed for it, or with the login kept from before. */
@@ -99,6 +136,63 @@ export class NameForm {
     passwordField.hidden = false;
     passwordInput.focus();
     passwordInput.select();
+  }
+
+  /** The login kept in this browser was refused (ended elsewhere, or its account deleted): forgotten, and the form asks. */
+  #keptLoginEnded(name: string, refused: JoinRefusal): void {
+    keptLogin.forget();
+    if (refused.registered) {
+      this.#askPassword(name, refused, undefined);
+      problemLine.textContent = `This browser's login to ${name} has ended: type its password to log in again, or choose another name.`;
+      return;
+    }
+    problemLine.textContent = `This browser's login to ${name} has ended, and the name is no longer registered: join to take it, or choose another.`;
+    nameInput.focus();
+  }
+
+  /** From the chat: the form comes back over it to log in to `name` (or a name to type) with its password. */
+  openLogin(name: string | undefined): void {
+    this.#loggingIn = true;
+    this.actions.showChat(false);
+    form.hidden = false;
+    nameInput.value = name ?? "";
+    passwordInput.value = "";
+    passwordField.hidden = false;
+    backButton.hidden = false;
+    submitButton.textContent = "Log in";
+    problemLine.textContent = "Log in to your registered name with its password.";
+    (name ? passwordInput : nameInput).focus();
+  }
+
+  /** Logs in from the chat with the name and password typed; the chat comes back once in. */
+  async #logIn(): Promise<void> {
+    const name = normalizeName(nameInput.value);
+    const wrongName = name === "" ? "Type your registered name." : nameProblem(name);
+    if (wrongName) {
+      problemLine.textContent = wrongName;
+      return nameInput.focus();
+    }
+    if (passwordInput.value === "") {
+      problemLine.textContent = `Type the password of ${name}.`;
+      return passwordInput.focus();
+    }
+    const failed = await this.actions.logIn(name, passwordInput.value);
+    if (failed === undefined) return this.#closeLogin();
+    problemLine.textContent = failed;
+    passwordInput.focus();
+    passwordInput.select();
+  }
+
+  /** Back to the chat from logging in, logged in or not. */
+  #closeLogin(): void {
+    this.#loggingIn = false;
+    passwordInput.value = "";
+    passwordField.hidden = true;
+    backButton.hidden = true;
+    submitButton.textContent = "Join the chat";
+    problemLine.textContent = "";
+    form.hidden = true;
+    this.actions.showChat(true);
   }
 
   /** What keeps the form from joining, and the field to put right; undefined if nothing does. */

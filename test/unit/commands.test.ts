@@ -1,6 +1,14 @@
 /** The command table (common/commands.ts): typed lines, JSON commands and /help come from it alike. */
 import { describe, expect, test } from "bun:test";
-import { COMMANDS, carriesSecret, decodeCommand, HELP, missingSecret, parseTyped } from "../../common/commands";
+import {
+  COMMANDS,
+  carriesSecret,
+  decodeCommand,
+  HELP,
+  missingSecret,
+  parseTyped,
+  secretStart,
+} from "../../common/commands";
 
 describe("typed lines", () => {
   test.each([
@@ -134,4 +142,13 @@ test("a client knows a typed line that carries or leaves out a password", () => 
   expect(missingSecret("/register")).toEqual({ type: "register", secrets: ["a password"], given: [] });
   expect(missingSecret("/register pw")).toBeUndefined();
   expect(missingSecret("/nick alice")).toBeUndefined();
+  // Where a client takes the rest of the line into a masked field: once the password begins.
+  expect(secretStart("/login alice")).toBeUndefined();
+  expect(secretStart("/login ")).toBeUndefined();
+  expect(secretStart("/login alice ")).toBe(13);
+  expect(secretStart("/login  alice  hunter22")).toBe(15);
+  expect(secretStart("/register ")).toBe(10);
+  expect(secretStart("/password old new")).toBe(10);
+  expect(secretStart("/nick alice ")).toBeUndefined();
+  expect(secretStart("//login alice ")).toBeUndefined();
 });
