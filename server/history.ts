@@ -34,9 +34,11 @@ interface Row {
   id: string | null;
   /** 1 for a message said through the HTTP API (User.bot). */
   bot: number | null;
+  /** 1 for a message said by a registered name, logged in (User.registered). */
+  registered: number | null;
 }
 
-const COLUMNS = "seq, time, type, name, address, text, id, bot";
+const COLUMNS = "seq, time, type, name, address, text, id, bot, registered";
 
 function fromRow(room: string, r: Row): SaidEvent {
   const event: SaidEvent = {
@@ -44,7 +46,12 @@ function fromRow(room: string, r: Row): SaidEvent {
     room,
     seq: r.seq,
     time: r.time,
-    from: { name: r.name, address: r.address, ...(r.bot === 1 && { bot: true }) },
+    from: {
+      name: r.name,
+      address: r.address,
+      ...(r.bot === 1 && { bot: true }),
+      ...(r.registered === 1 && { registered: true }),
+    },
     text: r.text,
   };
   if (r.id !== null) event.id = r.id;
@@ -125,6 +132,9 @@ export class History {
       if (!columns.some((column) => column.name === "id")) this.#db.run("ALTER TABLE events ADD COLUMN id TEXT");
       // And before bots (the HTTP API) were marked: old rows are people's.
       if (!columns.some((column) => column.name === "bot")) this.#db.run("ALTER TABLE events ADD COLUMN bot INTEGER");
+      // And before registered names were: old rows show no mark.
+      if (!columns.some((column) => column.name === "registered"))
+        this.#db.run("ALTER TABLE events ADD COLUMN registered INTEGER");
       if (storeKeep.days > 0) {
         this.pruneOld();
         this.#pruneTimer = setInterval(() => this.pruneOld(), PRUNE_EVERY_MS);
@@ -321,7 +331,7 @@ export class History {
     const rows = this.#pending;
     this.#pending = [];
     const insert = this.#db.prepare(
-      "INSERT OR REPLACE INTO events (room, seq, time, type, name, address, text, id, bot) VALUES ($room, $seq, $time, $type, $name, $address, $text, $id, $bot)",
+      "INSERT OR REPLACE INTO events (room, seq, time, type, name, address, text, id, bot, registered) VALUES ($room, $seq, $time, $type, $name, $address, $text, $id, $bot, $registered)",
     );
     // What the store keeps per room is enforced as it is written: it never grows past --store-keep.
     const lastSeqs = new Map<string, number>();
@@ -338,6 +348,7 @@ export class History {
           text: e.text,
           id: e.id ?? null,
           bot: e.from.bot ? 1 : null,
+          registered: e.from.registered ? 1 : null,
         });
         lastSeqs.set(e.room, Math.max(lastSeqs.get(e.room) ?? 0, e.seq));
       }

@@ -20,6 +20,7 @@ import {
   TestSocket,
   type WireEvent,
   waitFor,
+  waitForStored,
 } from "./helpers";
 
 const PASSWORD = "correct-horse-42";
@@ -185,7 +186,9 @@ test("the name is still owned after a restart with --store, and the store holds 
   let server = await startServer(["--store", store]);
   try {
     expect(server.log()).not.toContain("Accounts are kept in memory");
-    const { token } = await register(server, "alice");
+    const { owner, token } = await register(server, "alice");
+    owner.send(JSON.stringify({ type: "say", text: "said while registered" }));
+    await waitForStored(store, "said while registered");
     await server.stop();
     for (const file of [store, `${store}-wal`].filter((f) => existsSync(f))) {
       const bytes = readFileSync(file, "latin1");
@@ -200,6 +203,10 @@ test("the name is still owned after a restart with --store, and the store holds 
     expect(JSON.parse(rows.find((r) => r.tbl === "accounts")!.value).hash).toMatch(/^\$argon2id\$/);
     server = await startServer(["--store", store]);
     expect(await refusalsOf(server, "alice")).toEqual(["name-registered", "name-registered"]);
+    // What alice said is replayed from the store with her name's mark.
+    const reader = await connect(server);
+    const replayed = await reader.waitForEvent("the replay", (e) => e.text === "said while registered");
+    expect(replayed.from).toEqual({ name: "alice", address: expect.any(String), registered: true });
     const back = await connect(server, "?name=alice", token);
     expect(back.events.find((e) => e.type === "account")).toEqual({ type: "account", name: "alice" });
   } finally {
