@@ -66,6 +66,10 @@ export const ERROR_CODES = {
   "slow-mode": { status: 429, meaning: "the room is in slow mode: one message per N seconds; the message says when" },
   "not-here": { status: 404, meaning: "nobody of that name is connected (and it is not a registered name)" },
   "not-found": { status: 404, meaning: "no such room, person, message or route" },
+  "method-not-allowed": {
+    status: 405,
+    meaning: "an API route asked with a method it does not take; its Allow header says which it does",
+  },
   unauthorized: { status: 401, meaning: "an API request without an API key (Authorization: Bearer KEY)" },
   "bad-key": { status: 403, meaning: "an API key the server does not know, or one revoked" },
 } as const satisfies Record<string, { status: number; meaning: string }>;

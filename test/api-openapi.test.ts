@@ -137,7 +137,7 @@ describe("the OpenAPI document", () => {
     }
   });
 
-  test("any other path or method under /api/ is answered 404 not-found", async () => {
+  test("any other path under /api/ is answered 404 not-found; a route asked with another method, 405 with Allow", async () => {
     const paths = [
       "/api",
       "/api/",
@@ -163,7 +163,7 @@ describe("the OpenAPI document", () => {
         expect({ method, path, status: answer.status, allow: answer.headers.get("allow") }).toEqual({
           method,
           path,
-          status: 404,
+          status: 405,
           allow: methods.join(", "),
         });
       }

@@ -197,7 +197,7 @@ describe("rooms", () => {
       expect(await refused(api(port, "/api/nothing"))).toEqual([404, "not-found"]);
       const wrongMethod = await api(port, "/api/rooms", { method: "DELETE" });
       expect(wrongMethod.headers.get("allow")).toBe("GET");
-      expect(await refused(Promise.resolve(wrongMethod))).toEqual([404, "not-found"]);
+      expect(await refused(Promise.resolve(wrongMethod))).toEqual([405, "method-not-allowed"]);
       // The key's own budget, --rate 1 --burst 5: each message read spends one, refused or not.
       const tooLong = await post(port, "dev", "x".repeat(101));
       expect(tooLong.status).toBe(413);

@@ -97,9 +97,11 @@ export function answerApi(
   return found.route.handle(parts, { request, url, params: found.params!, key, client, budget });
 }
 
-/** A path asked with a method it does not take: not-found, the one code for a route there is not, with Allow. */
+/** A route asked with a method it does not take: 405, with the methods it does take in Allow. */
 function wrongMethod(path: string, method: string, methods: string[]): Response {
-  return apiError("not-found", `${path} takes ${methods.join(" or ")}, not ${method}.`, { Allow: methods.join(", ") });
+  return apiError("method-not-allowed", `${path} takes ${methods.join(" or ")}, not ${method}.`, {
+    Allow: methods.join(", "),
+  });
 }
 
 /** The path's parameters if `path` is of the route's pattern, decoded; undefined if not. */
