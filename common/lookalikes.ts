@@ -113,6 +113,39 @@ const LOOKS_LATIN: Record<string, string> = {
   ".": "-",
 };
 
+/**
+ * Small capitals, which Unicode's table gives as what some letters pass for (Cherokee's small
+ * letters, whose capitals are Latin capitals to the eye: ꮟ → ʙ, ꭺ → ᴀ) and which are letters of
+ * their own there. Names are compared without case, so a small capital is its letter: `ᏴᎾᏴ` and
+ * `ᎪᏞᎬX` pass for BOB and ALEX. (ɪ is left to the table: a small capital I passes for an l too; ĸ, kra, is one.)
+ */
+const SMALL_CAPITALS: Record<string, string> = {
+  ᴀ: "a",
+  ʙ: "b",
+  ᴄ: "c",
+  ᴅ: "d",
+  ᴇ: "e",
+  ꜰ: "f",
+  ɢ: "g",
+  ʜ: "h",
+  ᴊ: "j",
+  ᴋ: "k",
+  ĸ: "k", // kra, a small capital K to the eye
+  ʟ: "l",
+  ᴍ: "m",
+  ɴ: "n",
+  ᴏ: "o",
+  ᴘ: "p",
+  ʀ: "r",
+  ꜱ: "s",
+  ᴛ: "t",
+  ᴜ: "u",
+  ᴠ: "v",
+  ᴡ: "w",
+  ʏ: "y",
+  ᴢ: "z",
+};
+
 /** Marks that strike through, underline or frame a letter: overlays, low lines, enclosing marks. */
 const DECORATIONS = /[\u0332-\u0338\u20D2\u20D3\u20D8-\u20DA\u20E5\u20E6\u20EA\u20EB\p{Me}]/gu;
 /** A letter with its marks, as the skeleton holds it (NFD). */
@@ -135,6 +168,9 @@ function skeletonTables(): SkeletonTables {
     prototype.set(source!, target!);
   }
   for (const [letter, latin] of Object.entries(LOOKS_LATIN)) prototype.set(letter, prototype.get(latin) ?? latin);
+  const smallCapital = (char: string) => SMALL_CAPITALS[char] ?? char;
+  for (const [source, target] of prototype) prototype.set(source, [...target].map(smallCapital).join(""));
+  for (const [letter, latin] of Object.entries(SMALL_CAPITALS)) prototype.set(letter, latin);
   const decoratedLetters = new Set<string>();
   for (const target of prototype.values())
     for (const [, letter, marks] of target.matchAll(LETTER_AND_MARKS)) {

@@ -46,14 +46,10 @@ function fromRow(room: string, r: Row): SaidEvent {
     room,
     seq: r.seq,
     time: r.time,
-    from: {
-      name: r.name,
-      address: r.address,
-      ...(r.bot === 1 && { bot: true }),
-      ...(r.registered === 1 && { registered: true }),
-    },
+    from: { name: r.name, address: r.address, ...(r.bot === 1 && { bot: true }) },
     text: r.text,
   };
+  if (r.registered === 1) event.from.registered = true;
   if (r.id !== null) event.id = r.id;
   return event;
 }
@@ -127,14 +123,12 @@ export class History {
         name TEXT, address TEXT NOT NULL, text TEXT NOT NULL,
         PRIMARY KEY (room, seq)) WITHOUT ROWID`);
       this.#db.run("CREATE INDEX IF NOT EXISTS events_by_time ON events (time)");
-      // Stores written before messages had their sender's id get the column, empty for old rows.
+      // Stores written before messages had their sender's id, or marked bots (the HTTP API) and
+      // registered names, get the columns, empty for old rows: no id, a person's, no mark.
       const columns = this.#db.query<{ name: string }, []>("PRAGMA table_info(events)").all();
-      if (!columns.some((column) => column.name === "id")) this.#db.run("ALTER TABLE events ADD COLUMN id TEXT");
-      // And before bots (the HTTP API) were marked: old rows are people's.
-      if (!columns.some((column) => column.name === "bot")) this.#db.run("ALTER TABLE events ADD COLUMN bot INTEGER");
-      // And before registered names were: old rows show no mark.
-      if (!columns.some((column) => column.name === "registered"))
-        this.#db.run("ALTER TABLE events ADD COLUMN registered INTEGER");
+      for (const column of ["id TEXT", "bot INTEGER", "registered INTEGER"])
+        if (!columns.some(({ name }) => column.startsWith(`${name} `)))
+          this.#db.run(`ALTER TABLE events ADD COLUMN ${column}`);
       if (storeKeep.days > 0) {
         this.pruneOld();
         this.#pruneTimer = setInterval(() => this.pruneOld(), PRUNE_EVERY_MS);

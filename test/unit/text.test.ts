@@ -187,6 +187,14 @@ describe("look-alike and invisible names", () => {
     expect(nameSkeleton("b0b1")).toBe(nameSkeleton("bobl"));
   });
 
+  test("Cherokee capitals and small capitals pass for the Latin letters they look like", () => {
+    // Compared without case, Cherokee's small letters map to small capitals in Unicode's table.
+    expect(nameSkeleton("ᏴᎬᎢ")).toBe(nameSkeleton("bet"));
+    expect(nameSkeleton("ᎻᎬᎡᎪ")).toBe(nameSkeleton("HERA"));
+    expect(nameSkeleton("ᏦᎪᎢᎬ")).toBe(nameSkeleton("kate"));
+    expect(nameSkeleton("ᴀʟᴇx")).toBe(nameSkeleton("alex"));
+  });
+
   test("a letter with a stroke is that letter, whether typed as one or with a combining overlay", () => {
     expect(nameSkeleton("bjo\u0338rn")).toBe(nameSkeleton("bjørn"));
     expect(nameSkeleton("l\u0338ukasz")).toBe(nameSkeleton("łukasz"));
