@@ -230,7 +230,7 @@ const OPTIONS = [
     flag: "api-streams",
     value: "N",
     default: "10",
-    help: "event streams (/api/events) open at once per API key, and per address",
+    help: "event streams (/api/events) open at once per API key, and per address, on each instance",
   },
   { flag: "quiet", short: "q", help: "do not log each message (connections are still logged)" },
   { flag: "help", short: "h", help: "show this help and exit" },

@@ -12,7 +12,7 @@ import type { ApiParts, Call } from "./call";
 import { botOf, readBody, restricted, spendMessage } from "./posting";
 
 export async function postPrivate(parts: ApiParts, call: Call): Promise<Response> {
-  const { chat, keys } = parts;
+  const { chat } = parts;
   const refused = restricted(parts, call);
   if (refused) return refused;
   const spent = spendMessage(parts, call);
@@ -20,8 +20,8 @@ export async function postPrivate(parts: ApiParts, call: Call): Promise<Response
   const body = await readBody(call.request, chat.limits.maxMessage);
   if ("refused" in body) return body.refused;
   const to = call.params.name!;
-  // The key's own budget object stands for it, as an address's does for its connections.
-  const waitMs = await chat.privates.recipients.take(keys.budget(call.key.name), `key:${call.key.name}`, to);
+  // The key has its own budget of people written to, as an address has.
+  const waitMs = await chat.privates.recipients.take(`key:${call.key.name}`, to);
   if (waitMs > 0) {
     chat.metrics.refusedRate++;
     return tooFast(

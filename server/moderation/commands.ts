@@ -24,6 +24,14 @@ export type ModerationCommand = Extract<Command, { type: Action }>;
 const MAX_TOPIC = 300;
 /** The longest slow mode, in seconds: a day. */
 const MAX_SLOW = 86_400;
+/**
+ * Bans, and mutes, one room may hold at once; and rooms one person may own. Anyone registered
+ * may claim a room nobody owns, and every row is kept in every instance's memory and in Redis or
+ * the store: without these, one account (from many addresses) could grow them without end.
+ * Operators' bans of the whole chat are not counted: operators are the server's own people.
+ */
+const MAX_PER_ROOM = 1_000;
+const MAX_OWNED = 10;
 /** Bans and log entries listed at most. */
 const MAX_LISTED = 200;
 const LOG_LISTED = 50;
@@ -118,6 +126,11 @@ async function claim({ chat, member, room, by }: Act): Promise<void> {
     return chat.refuse(member, refusal("forbidden", `${room} belongs to the operators; claim a room of your own.`));
   const owner = roles.ownerOf(room);
   if (owner) return chat.refuse(member, refusal("forbidden", `${room} is owned by ${owner.name} already.`));
+  const owned = [...roles.owners.entries()].filter(
+    ([other]) => nameSkeleton(roles.ownerOf(other)?.name ?? "") === nameSkeleton(by),
+  ).length;
+  if (owned >= MAX_OWNED)
+    return chat.refuse(member, refusal("forbidden", `You own ${owned} rooms already, the most one person may.`));
   // An owner whose account is gone (unregistered, deleted) left the room to be claimed again.
   if (roles.owners.has(room)) await roles.owners.delete(room);
   if (!(await roles.owners.create(room, { name: by, by, at: new Date().toISOString() })))
@@ -216,6 +229,7 @@ async function ban(act: Act, target: string, duration: string | undefined, given
   const row: Restriction = { scope, ...restriction.on, by, at: new Date().toISOString() };
   if (reason) row.reason = reason;
   if (until !== undefined) row.until = until;
+  if (!operator && isFull(act, chat.moderation.bans, row, "bans")) return;
   await chat.moderation.bans.table.put(restrictionKey(row), row);
   const from = operator ? "the chat" : room;
   await logged(act, {
@@ -223,6 +237,14 @@ async function ban(act: Act, target: string, duration: string | undefined, given
     text: `${restriction.shown} was banned from ${from} by ${by}${forHowLong(duration)}${because(reason)}`,
     ...(reason && { reason }),
   });
+}
+
+/** True (and said) if the room holds MAX_PER_ROOM bans or mutes already and `row` would be one more. */
+function isFull(act: Act, restrictions: Restrictions, row: Restriction, what: string): boolean {
+  if (restrictions.table.has(restrictionKey(row)) || restrictions.count(row.scope) < MAX_PER_ROOM) return false;
+  const full = `${act.room} holds ${MAX_PER_ROOM} ${what} already, the most a room may: /un${what.slice(0, -1)} some first.`;
+  act.chat.refuse(act.member, refusal("forbidden", full));
+  return true;
 }
 
 async function mute(act: Act, name: string, duration: string | undefined): Promise<void> {
@@ -235,6 +257,7 @@ async function mute(act: Act, name: string, duration: string | undefined): Promi
   if (refused) return chat.refuse(member, refused);
   const row: Restriction = { scope: room, ...restriction.on, by, at: new Date().toISOString() };
   if (until !== undefined) row.until = until;
+  if (isFull(act, chat.moderation.mutes, row, "mutes")) return;
   await chat.moderation.mutes.table.put(restrictionKey(row), row);
   const { person } = restriction;
   await logged(act, {

@@ -93,6 +93,13 @@ export class Restrictions {
       if (key.startsWith(`${scope} `) && (row.until === undefined || row.until > now)) yield row;
   }
 
+  /** How many rows `scope` holds, ended or not (the sweep deletes the ended ones). */
+  count(scope: string): number {
+    let rows = 0;
+    for (const key of this.table.entries()) if (key[0].startsWith(`${scope} `)) rows++;
+    return rows;
+  }
+
   /** Deletes the restrictions that have ended (on every instance that sweeps: a second delete does nothing). */
   async sweep(): Promise<void> {
     const now = this.now();

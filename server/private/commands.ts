@@ -44,7 +44,7 @@ export function privateCommand(chat: ChatContext, member: Member, command: Priva
 /** Sends, once the budget of different people written to allows (with several instances, Redis has a say). */
 function write(chat: ChatContext, member: Member, to: string, text: string, id: string | undefined): void {
   const logFailure = (error: unknown) => chat.log.line(`A private message from ${member.address} failed: ${error}`);
-  const waiting = chat.privates.recipients.take(member.budget, `address:${member.budget.prefix}`, to);
+  const waiting = chat.privates.recipients.take(`address:${member.budget.prefix}`, to);
   whenAnswered(
     waiting,
     (waitMs) => {

@@ -55,9 +55,9 @@ export class Inbox {
       const kept = this.#table.get(key) ?? { messages: [], dropped: 0 };
       const messages = [...kept.messages, event];
       let dropped = kept.dropped;
-      let bytes = messages.reduce((sum, m) => sum + Buffer.byteLength(m.text), 0);
+      let bytes = messages.reduce((sum, m) => sum + keptBytes(m), 0);
       while (messages.length > 1 && (messages.length > KEPT_MESSAGES || bytes > KEPT_BYTES)) {
-        bytes -= Buffer.byteLength(messages.shift()!.text);
+        bytes -= keptBytes(messages.shift()!);
         dropped++;
       }
       await this.#table.put(key, { messages, dropped });
@@ -86,4 +86,9 @@ export class Inbox {
     done.then(forget, forget);
     return done;
   }
+}
+
+/** What a message's text takes as it is kept: JSON, where every quote and backslash doubles. */
+function keptBytes(event: PrivateEvent): number {
+  return Buffer.byteLength(JSON.stringify(event.text));
 }

@@ -18,35 +18,45 @@ import type { SharedBudgets } from "../leases";
 export const RECIPIENTS_PER_WINDOW = 10;
 export const WINDOW_MS = 60_000;
 
+/** Windows kept at most (a flood from very many addresses); past it, the oldest tenth are forgotten. */
+const MAX_WINDOWS = 100_000;
+
 export class RecipientBudgets {
   /**
-   * By the address's budget (budgets.ts), which all its connections share and which is forgotten
-   * once the address is idle: each recipient written to (by skeleton), and when last.
+   * By address (or API key): each recipient written to (by skeleton), and when last. Kept for the
+   * window's length whether or not the address stays connected: leaving and coming back does not
+   * start it over.
    */
-  readonly #windows = new WeakMap<object, Map<string, number>>();
+  readonly #windows = new Map<string, Map<string, number>>();
+  #sweptAt: number;
 
   constructor(
     private readonly clock: Clock,
     private readonly shared?: SharedBudgets,
-  ) {}
+  ) {
+    this.#sweptAt = clock.now();
+  }
 
   /**
-   * Counts a private message to `name` from an address (or an API key): `budget`, its budget
-   * object here, and `who`, its name for all instances. 0 if it may go, else the ms to wait;
-   * at once with one instance, once Redis has counted too with several.
+   * Counts a private message to `name` from `who` (`address:PREFIX`, `key:NAME`): 0 if it may
+   * go, else the ms to wait; at once with one instance, once Redis has counted too with several.
    */
-  take(budget: object, who: string, name: string): Answer<number> {
-    const here = this.#takeHere(budget, name);
+  take(who: string, name: string): Answer<number> {
+    const here = this.#takeHere(who, name);
     if (here > 0 || !this.shared?.available) return here;
     return this.shared
       .distinct(`recipients:${who}`, nameSkeleton(name), RECIPIENTS_PER_WINDOW, WINDOW_MS)
       .catch(() => 0); // Redis did not answer: this instance's count has decided.
   }
 
-  #takeHere(address: object, name: string): number {
+  #takeHere(sender: string, name: string): number {
     const now = this.clock.now();
-    let window = this.#windows.get(address);
-    if (!window) this.#windows.set(address, (window = new Map()));
+    if (now - this.#sweptAt >= WINDOW_MS) this.#sweep(now);
+    let window = this.#windows.get(sender);
+    if (!window) {
+      if (this.#windows.size >= MAX_WINDOWS) this.#forgetOldest();
+      this.#windows.set(sender, (window = new Map()));
+    }
     for (const [who, at] of window) if (now - at >= WINDOW_MS) window.delete(who);
     const key = nameSkeleton(name);
     if (window.has(key) || window.size < RECIPIENTS_PER_WINDOW) {
@@ -54,5 +64,20 @@ export class RecipientBudgets {
       return 0;
     }
     return Math.min(...window.values()) + WINDOW_MS - now;
+  }
+
+  /** Forgets the windows nobody was written to in for a whole window: memory comes back. */
+  #sweep(now: number): void {
+    this.#sweptAt = now;
+    for (const [sender, window] of this.#windows)
+      if ([...window.values()].every((at) => now - at >= WINDOW_MS)) this.#windows.delete(sender);
+  }
+
+  #forgetOldest(): void {
+    let drop = MAX_WINDOWS / 10;
+    for (const sender of this.#windows.keys()) {
+      if (drop-- === 0) break;
+      this.#windows.delete(sender);
+    }
   }
 }

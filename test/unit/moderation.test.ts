@@ -166,6 +166,42 @@ describe("kicks", () => {
   });
 });
 
+describe("bounds", () => {
+  test("a room holds at most 1,000 bans, and a person owns at most 10 rooms: one account cannot grow the tables without end", async () => {
+    const w = world();
+    const alice = w.person("alice", { room: "dev" });
+    alice.run({ type: "claim" });
+    await settled();
+    for (let n = 0; n < 1_000; n++) alice.run({ type: "ban", target: `10.9.${n >> 8}.${n & 255}` });
+    for (let n = 0; n < 5; n++) await settled();
+    expect(w.moderation.bans.count("dev")).toBe(1_000);
+    alice.run({ type: "ban", target: "10.9.200.1" });
+    await settled();
+    expect(lastError(alice.socket)).toEqual({
+      code: "forbidden",
+      message: "dev holds 1000 bans already, the most a room may: /unban some first.",
+    });
+    // A ban made again (a new reason, a new duration) is no new row; one lifted makes room.
+    alice.run({ type: "ban", target: "10.9.0.0", duration: "1h" });
+    alice.run({ type: "unban", target: "10.9.0.1" });
+    await settled();
+    alice.run({ type: "ban", target: "10.9.200.1" });
+    await settled();
+    expect(w.moderation.bans.count("dev")).toBe(1_000);
+    expect(alice.socket.eventsOf("error")).toHaveLength(1);
+    for (let n = 1; n <= 10; n++) {
+      alice.run({ type: "join", room: `own${n}` });
+      alice.run({ type: "claim" });
+      await settled();
+    }
+    expect(lastError(alice.socket)).toEqual({
+      code: "forbidden",
+      message: "You own 10 rooms already, the most one person may.",
+    });
+    expect(w.moderation.roles.owners.get("own10")).toBeUndefined();
+  });
+});
+
 describe("bans", () => {
   test("an operator bans a guest: closed, and their address refused at the upgrade whatever their name; it ends by itself", async () => {
     const w = world();

@@ -230,6 +230,20 @@ describe("a registered person", () => {
     expect(inbox!.dropped).toBe(5);
     expect(inbox!.messages.map((m) => m.text)).toEqual(Array.from({ length: KEPT_MESSAGES }, (_, i) => `n${i + 6}`));
   });
+
+  test("its bytes are counted as kept, in JSON: quotes, which double there, do not make it twice as big", async () => {
+    const made = accountsChat({ burst: 1000, maxMessage: 40_000 });
+    await register(made, "bob");
+    const alice = made.connect({ name: "alice" });
+    // Each 20,000 quotes, kept as 40,000 bytes: two are more than KEPT_BYTES (64 KiB).
+    for (let n = 1; n <= 3; n++) alice.say(dm("bob", `${n}${'"'.repeat(20_000)}`));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const bob = await logIn(made, "bob");
+    await settled();
+    const [inbox] = bob.socket.eventsOf("inbox");
+    expect(inbox!.dropped).toBe(2);
+    expect(inbox!.messages.map((m) => m.text[0])).toEqual(["3"]);
+  });
 });
 
 describe("ignoring", () => {
@@ -342,5 +356,20 @@ describe("the budget of different people an address writes to", () => {
     alice.say(dm("p11", "later"));
     await settled();
     expect(alice.socket.eventsOf("error").at(-1)).toMatchObject({ code: "not-here" });
+  });
+
+  test("leaving and coming back does not start it over, though the address's other budgets are forgotten", async () => {
+    const { chat, clock, connect } = chatWith();
+    const spammer = connect({ name: "spammer" });
+    for (let n = 1; n <= RECIPIENTS_PER_WINDOW; n++) spammer.say(dm(`p${n}`, "x"));
+    await settled();
+    spammer.socket.close();
+    clock.advance(15_000);
+    chat.budgets.forgetIdle();
+    expect(chat.budgets.size).toBe(0);
+    const back = connect({ name: "spammer" });
+    back.say(dm("p11", "x", "over"));
+    await settled();
+    expect(back.socket.eventsOf("error").at(-1)).toMatchObject({ code: "rate-limited", id: "over" });
   });
 });
