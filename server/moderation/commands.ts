@@ -133,7 +133,7 @@ async function claim({ chat, member, room, by }: Act): Promise<void> {
     return chat.refuse(member, refusal("forbidden", `You own ${owned} rooms already, the most one person may.`));
   // An owner whose account is gone (unregistered, deleted) left the room to be claimed again.
   if (roles.owners.has(room)) await roles.owners.delete(room);
-  if (!(await roles.owners.create(room, { name: by, by, at: new Date().toISOString() })))
+  if (!(await roles.owners.create(room, roles.appointment(by, by))))
     return chat.refuse(member, refusal("forbidden", `${room} was claimed by someone else just now.`));
   await log.add({ room, by, action: "claim", text: `${by} claimed ${room}: they own it now` });
 }
@@ -162,7 +162,7 @@ async function appoint(act: Act, action: "mod" | "unmod", name: string): Promise
       member,
       refusal("no-change", `${account} is ${action === "mod" ? "already" : "not"} a moderator of ${room}.`),
     );
-  if (action === "mod") await roles.moderators.put(key, { room, name: account, by, at: new Date().toISOString() });
+  if (action === "mod") await roles.moderators.put(key, { room, ...roles.appointment(account, by) });
   else await roles.moderators.delete(key);
   const text =
     action === "mod"

@@ -21,7 +21,8 @@ export async function setOperator(
   const name = normalizeName(wanted);
   const problem = nameProblem(name);
   if (problem) throw new UsageError(problem);
-  const { operators } = new Roles(state, []);
+  const roles = new Roles(state, [], () => registered);
+  const { operators } = roles;
   const key = nameSkeleton(name);
   const known = operators.get(key);
   if (!op) {
@@ -35,7 +36,7 @@ export async function setOperator(
     throw new UsageError(
       `${name} is not registered: an operator is an account. Register it first, or name it with --ops.`,
     );
-  if (known && known.at >= registered) return `${known.name} is an operator already.`;
-  await operators.put(key, { name, by: "the command line", at: new Date().toISOString() });
+  if (roles.holds(known, key)) return `${known.name} is an operator already.`;
+  await operators.put(key, roles.appointment(name, "the command line"));
   return `${name} is an operator now.`;
 }

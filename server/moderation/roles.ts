@@ -76,12 +76,19 @@ interface Appointment {
   name: string;
   by: string;
   at: string;
+  /**
+   * The `created` of the account it was given to: it holds for that account only, not for a later
+   * one of the same name. Compared as it is, not as a time, so instances' clocks do not matter.
+   * (Rows from before it was kept compare `at` with it.)
+   */
+  account?: string;
 }
 export type ModeratorRow = Appointment & { room: string };
 
 const isAppointment = (v: unknown): v is Appointment => {
   const row = v as Record<string, unknown> | null;
-  return typeof row?.name === "string" && typeof row.by === "string" && typeof row.at === "string";
+  const account = row?.account === undefined || typeof row.account === "string";
+  return typeof row?.name === "string" && typeof row.by === "string" && typeof row.at === "string" && account;
 };
 const checkAppointment = (v: unknown) => (isAppointment(v) ? v : undefined);
 const checkModerator = (v: unknown) =>
@@ -112,21 +119,28 @@ export class Roles {
     this.#configured = new Set(ops.map(nameSkeleton));
   }
 
+  /** A new appointment of `name`'s account, by `by`: for the account as it is now. */
+  appointment(name: string, by: string): Appointment {
+    const account = this.registeredAt(nameSkeleton(name));
+    return { name, by, at: new Date().toISOString(), ...(account !== undefined && { account }) };
+  }
+
   /** Whether `row` gives its role to the account of `skeleton` as it is now. */
-  #holds(row: Appointment | undefined, skeleton: string): row is Appointment {
-    const since = this.registeredAt(skeleton);
-    return row !== undefined && since !== undefined && row.at >= since;
+  holds(row: Appointment | undefined, skeleton: string): row is Appointment {
+    const created = this.registeredAt(skeleton);
+    if (row === undefined || created === undefined) return false;
+    return row.account !== undefined ? row.account === created : row.at >= created;
   }
 
   /** The room's owner, if its owner's account is still the one that claimed it. */
   ownerOf(room: string): Appointment | undefined {
     const row = this.owners.get(room);
-    return row && this.#holds(row, nameSkeleton(row.name)) ? row : undefined;
+    return row && this.holds(row, nameSkeleton(row.name)) ? row : undefined;
   }
 
   isModerator(room: string, account: string): boolean {
     const skeleton = nameSkeleton(account);
-    return this.#holds(this.moderators.get(`${room} ${skeleton}`), skeleton);
+    return this.holds(this.moderators.get(`${room} ${skeleton}`), skeleton);
   }
 
   /** Where the holder of `account` (null: a guest) stands in `room`. */
@@ -147,7 +161,7 @@ export class Roles {
 
   isOperator(account: string): boolean {
     const skeleton = nameSkeleton(account);
-    return this.#configured.has(skeleton) || this.#holds(this.operators.get(skeleton), skeleton);
+    return this.#configured.has(skeleton) || this.holds(this.operators.get(skeleton), skeleton);
   }
 
   /** True if the name was given with --ops: it cannot be deopped but by restarting without it. */

@@ -166,6 +166,27 @@ describe("kicks", () => {
   });
 });
 
+test("a role holds for the account it was given to, whatever the clocks of the instances that made them say", async () => {
+  const w = world();
+  // Registered on an instance whose clock runs ahead of this one's.
+  void w.chat.accounts.store.accounts.put("alice", {
+    name: "alice",
+    hash: "hashed:x",
+    created: "2099-01-01T00:00:00Z",
+  });
+  const alice = w.person("alice", { room: "dev" });
+  alice.run({ type: "claim" });
+  await settled();
+  expect(w.moderation.roles.rankOf("alice", "dev")).toBe("owner");
+  // A later account of the same name does not inherit it.
+  void w.chat.accounts.store.accounts.put("alice", {
+    name: "alice",
+    hash: "hashed:y",
+    created: "2099-01-01T00:00:01Z",
+  });
+  expect(w.moderation.roles.rankOf("alice", "dev")).toBe("member");
+});
+
 describe("bounds", () => {
   test("a room holds at most 1,000 bans, and a person owns at most 10 rooms: one account cannot grow the tables without end", async () => {
     const w = world();
