@@ -29,6 +29,8 @@ export interface AccountEvent {
   token?: string;
   temporary?: true;
   text?: string;
+  /** The id of the command it answers (a login, a /password…), when that command had one. */
+  id?: string;
 }
 
 type Fields = Record<string, unknown>;
@@ -43,6 +45,7 @@ export const ACCOUNT_CHECKS = {
       ...(isString(e.token) && { token: e.token }),
       ...(e.temporary === true && { temporary: true }),
       ...(isString(e.text) && { text: e.text }),
+      ...(isString(e.id) && { id: e.id }),
     };
   },
 };

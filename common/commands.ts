@@ -187,12 +187,26 @@ type FieldOf<A> = A extends { field: infer F extends string; optional: true }
     ? { [K in F]: string }
     : never;
 type FieldsOf<As> = As extends readonly [infer First, ...infer Rest] ? FieldOf<First> & FieldsOf<Rest> : unknown;
-/** The commands whose event comes back to the sender, so they may carry an id of its choosing. */
-type WithId = "say" | "me" | "dm" | "reply";
+/**
+ * The commands whose event comes back to the sender, so they may carry an id of its choosing;
+ * and the account commands, whose answer (an `account` event or a refusal) carries it back.
+ */
+type WithId = "say" | "me" | "dm" | "reply" | AccountCommandType;
+/** The account commands: answered later than the commands sent after them (a password is hashed first). */
+export type AccountCommandType = "register" | "login" | "session" | "logout" | "password" | "unregister";
+export const ACCOUNT_COMMANDS = new Set<string>([
+  "register",
+  "login",
+  "session",
+  "logout",
+  "password",
+  "unregister",
+] satisfies AccountCommandType[]);
 type CommandOf<S> = S extends { type: infer T extends string }
   ? Simplify<
       { type: T } & (S extends { arguments: infer As } ? FieldsOf<As> : unknown) &
-        (T extends WithId ? { id?: string } : unknown)
+        (T extends WithId ? { id?: string } : unknown) &
+        (T extends "login" ? { session?: false } : unknown)
     >
   : never;
 export type Command = CommandOf<Spec>;
@@ -202,7 +216,10 @@ const byType = new Map<string, CommandSpec>(COMMANDS.map((c) => [c.type, c]));
 const byTyped = new Map<string, CommandSpec>(
   COMMANDS.filter((c: CommandSpec) => !c.typedWithoutSlash).map((c: CommandSpec) => [c.typed ?? c.type, c]),
 );
-const MAY_CARRY_ID = new Set<string>(["say", "me", "dm", "reply"] satisfies WithId[]);
+/** A command that may carry an id of the sender's choosing, which comes back with its event or answer. */
+export type CommandWithId = Extract<Command, { type: WithId }>;
+export const mayCarryId = (command: Command): command is CommandWithId => MAY_CARRY_ID.has(command.type);
+const MAY_CARRY_ID = new Set<string>([...(["say", "me", "dm", "reply"] satisfies WithId[]), ...ACCOUNT_COMMANDS]);
 
 /** The `/help` list. */
 export const HELP: { usage: string; help: string }[] = COMMANDS.map((c: CommandSpec) => ({
@@ -242,7 +259,7 @@ export function parseTyped(line: string): Command {
       `There is no command /${typed}; /help lists the commands (start with // to send a message beginning with /).`,
     );
   }
-  const command: Record<string, string> = { type: spec.type };
+  const command: Record<string, string | false> = { type: spec.type };
   const missing: Argument[] = [];
   let remaining = rest.trim();
   const args = spec.arguments ?? [];
@@ -341,7 +358,7 @@ export function decodeCommand(frame: string): Command {
   // A message, the command sent most by far, is built as a literal of one shape: objects of one
   // shape are what the engine handles fastest.
   if (spec.type === "say" || spec.type === "me") return message(spec.type, given);
-  const command: Record<string, string> = { type: spec.type };
+  const command: Record<string, string | false> = { type: spec.type };
   for (const argument of spec.arguments ?? []) {
     const field = argument.field;
     const value = argument.numeric && typeof given[field] === "number" ? String(given[field]) : given[field];
@@ -352,6 +369,8 @@ export function decodeCommand(frame: string): Command {
     command[field] = value;
   }
   if (MAY_CARRY_ID.has(spec.type) && given.id !== undefined) command.id = checkedId(given.id);
+  // A login for this connection alone (a script's, which keeps no token): no session is made.
+  if (spec.type === "login" && given.session === false) command.session = false;
   return command as unknown as Command;
 }
 

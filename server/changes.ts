@@ -8,7 +8,7 @@ import type { ChatContext } from "./context";
 import type { Member } from "./member";
 
 /** True if the member's address may make one more change now; if not, it is refused with `rate-limited`. */
-export function mayChange(chat: ChatContext, member: Member): boolean {
+export function mayChange(chat: ChatContext, member: Member, id?: string): boolean {
   if (member.budget.changes.take()) return true;
   chat.metrics.refusedRate++;
   chat.refuse(
@@ -17,6 +17,7 @@ export function mayChange(chat: ChatContext, member: Member): boolean {
       "rate-limited",
       `Too many renames, room changes and moderation commands from your address: at most ${chat.limits.ipChanges} a second. Wait a moment and try again.`,
     ),
+    id,
   );
   return false;
 }

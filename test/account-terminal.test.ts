@@ -286,12 +286,41 @@ describe("logging in from a script", () => {
     expect(wrong[5]!.stderr).not.toContain("Check the password");
   });
 
+  test("/password from a script waits for its answer: said, and exit code 0; a wrong old password fails the run", async () => {
+    await register(server, "rotator");
+    const as = (password: string, input: string, json = false) =>
+      run([...CLIENT, ...(json ? ["--json"] : []), "--name", "rotator", server.url], {
+        input,
+        env: { ...env(), CHAT_PASSWORD: password },
+      });
+    const changed = await as(PASSWORD, `/password ${PASSWORD} the-new-password-1\n`);
+    expect(changed.stdout).toContain("From server: *** Your password is changed; 1 other session was ended.");
+    expect(changed.exitCode).toBe(0);
+    const wrong = await as("the-new-password-1", "/password not-the-old-one the-new-password-2\n");
+    expect(wrong.stdout).toContain("That is not your password; nothing was changed.");
+    expect(wrong.stderr).toBe("1 account command was refused by the server (its reasons are above).\n");
+    expect(wrong.exitCode).toBe(1);
+    // In --json, the answer carries the command's id; a script's logins made no session to end, nor a token.
+    const json = await as("the-new-password-1", "/password the-new-password-1 the-new-password-3\n", true);
+    const events = json.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(events.at(-1)).toEqual({
+      type: "account",
+      name: "rotator",
+      text: "Your password is changed; 0 other sessions were ended.",
+      id: expect.any(String),
+    });
+    expect(json.stdout).not.toContain('"token"');
+  });
+
   test("a password file that cannot be read is a mistake on the command line", async () => {
     const missing = join(folder, "nowhere");
     const result = await run([...CLIENT, "--name", "robot", "--password-file", missing, server.url], { env: env() });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toBe(
-      `bun client.ts: --password-file '${missing}' could not be read: ENOENT. Run 'bun client.ts --help' for usage.\n`,
+      `bun client.ts: --password-file '${missing}' could not be read: there is no such file. Run 'bun client.ts --help' for usage.\n`,
     );
   });
 });

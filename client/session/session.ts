@@ -20,7 +20,7 @@
  */
 import { backoffDelay } from "../../common/backoff";
 import { refusesName } from "../../common/codes";
-import { type Command, parseTyped } from "../../common/commands";
+import { ACCOUNT_COMMANDS, type Command, mayCarryId, parseTyped } from "../../common/commands";
 import {
   type ChatEvent,
   decodeEvent,
@@ -74,6 +74,11 @@ export class ChatSession {
   #socket: WebSocket | undefined;
   #ending = false;
   readonly #resume = new Resume();
+  /**
+   * The ids of account commands sent (a login, a /password…) whose answer has not come: the server
+   * answers them once their password is hashed, after the commands sent since.
+   */
+  readonly #unanswered = new Set<string>();
   readonly #outbox = new Outbox({
     ready: () => this.#socket?.readyState === WebSocket.OPEN && !this.#resume.resuming,
     transmit: (command) => this.#transmit(command),
@@ -152,10 +157,11 @@ export class ChatSession {
    * Sends a command now if the rate allows, otherwise as soon as it does (or once reconnected). A
    * message, an action or a private message gets an id of ours (returned), which the server gives
    * back with it: that is how it is known as ours when it comes back, whatever the server did to
-   * its text.
+   * its text. So does an account command, whose answer carries it.
    */
   send(command: Command): string | undefined {
-    const sent = comesBack(command) ? { ...command, id: command.id ?? messageId() } : command;
+    const withId = comesBack(command) || ACCOUNT_COMMANDS.has(command.type);
+    const sent = withId && mayCarryId(command) ? { ...command, id: command.id ?? messageId() } : command;
     if (!this.#outbox.add(sent))
       this.#onStatus({ type: "not-sent", count: 1, why: `more than ${MAX_QUEUED} are waiting to be sent` });
     return "id" in sent ? sent.id : undefined;
@@ -178,7 +184,8 @@ export class ChatSession {
 
   /**
    * Waits until everything sent has been answered: the queue is empty, every message and action of
-   * ours has come back (known by its id) or been refused, and then a WebSocket ping's pong has come
+   * ours has come back (known by its id) or been refused, every account command been answered (by
+   * its id too: its password is hashed first, so its answer comes after later frames'), and then a WebSocket ping's pong has come
    * back (it follows every frame the server sent in reply to earlier commands, /rooms and the like,
    * since the server handles frames in order; our messages' echoes are waited for by id because,
    * through Redis, they can come after the pong). It waits as long as there is progress (commands
@@ -194,7 +201,7 @@ export class ChatSession {
         if (this.#ending) return false;
         const socket = this.#socket;
         if (socket?.readyState !== WebSocket.OPEN || this.#resume.resuming) this.#progress();
-        else if (this.#outbox.length === 0 && this.#resume.unconfirmed === 0) {
+        else if (this.#outbox.length === 0 && this.#resume.unconfirmed === 0 && this.#unanswered.size === 0) {
           if (await pingPong(socket, quiet)) return true;
           if (this.#socket === socket && socket.readyState === WebSocket.OPEN) return false;
           continue; // The connection dropped meanwhile: wait for the new one.
@@ -266,6 +273,7 @@ export class ChatSession {
 
   #transmit(command: Command): void {
     this.#resume.sent(command);
+    if (ACCOUNT_COMMANDS.has(command.type) && mayCarryId(command) && command.id) this.#unanswered.add(command.id);
     this.#socket!.send(JSON.stringify(command));
     this.#progress();
   }
@@ -283,6 +291,12 @@ export class ChatSession {
     if (event.type === "joined") this.#rejoined(event);
     if (!this.#in && this.#entering(event)) return;
     if (event.type === "error" && event.id !== undefined) this.#refused(event.id, event.message, event.code);
+    if (
+      (event.type === "account" || event.type === "error") &&
+      event.id !== undefined &&
+      this.#unanswered.delete(event.id)
+    )
+      this.#progress();
     if (event.type === "dm" && !this.#privately(event)) return;
     const said = event.type === "message" || event.type === "action";
     const before = this.#resume.unconfirmed;
@@ -358,6 +372,7 @@ export class ChatSession {
   /** The connection dropped: say so, and reconnect unless the server meant it. */
   async #lost(event: CloseEvent): Promise<void> {
     this.#socket = undefined;
+    this.#unanswered.clear(); // What the old connection was asked is answered on it or never.
     const final = finalClose(event);
     if (final) return this.#end(final.message, final.code);
     if (!this.options.reconnect)

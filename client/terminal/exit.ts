@@ -33,7 +33,7 @@ export async function openOrExit(
     return given;
   };
   try {
-    return await openLoggedIn(options, once);
+    return await openLoggedIn(options, once, false);
   } catch (error) {
     if (error instanceof NotLoggedInError) {
       report(`${error.message}${loginHint(error)}`);

@@ -27,11 +27,6 @@ const LOGIN_WAIT_MS = 10_000;
 
 /** The refusals that belong to logging in on starting: said by the asking, not shown with the chat. */
 const LOGIN_REFUSALS = new Set(["name-registered", "login-required", "session-invalid", "login-failed"]);
-/**
- * What the server may answer a login with besides the account: a wrong password, or one it will
- * not try now (too many attempts: wait; banned; the accounts out of reach). Each is told as it is.
- */
-const LOGIN_ANSWERS = new Set(["login-failed", "password-invalid", "rate-limited", "banned", "unavailable"]);
 
 /**
  * Asks for the password of the registered `name`; undefined to log in no further. `refusal` is
@@ -82,7 +77,12 @@ export interface Opened {
  * for with the passwords `ask` gives, until one is right. Throws as ChatSession.open does, and
  * NotLoggedInError when `ask` gives up, or when the server wants a login and no name was asked for.
  */
-export async function openLoggedIn(options: SessionOptions, ask: AskPassword): Promise<Opened> {
+export async function openLoggedIn(
+  options: SessionOptions,
+  ask: AskPassword,
+  /** False for a script, which keeps no token: its login makes no session on the server. */
+  keepSession = true,
+): Promise<Opened> {
   let session: ChatSession;
   try {
     session = await ChatSession.open(options);
@@ -107,11 +107,9 @@ export async function openLoggedIn(options: SessionOptions, ask: AskPassword): P
       await session.close();
       throw new NotLoggedInError(refusal, name);
     }
-    session.send({ type: "login", name, password });
+    const id = session.send({ type: "login", name, password, ...(!keepSession && { session: false as const }) });
     const answer = await heard.next(
-      (event) =>
-        (event.type === "account" && event.name !== null) ||
-        (event.type === "error" && event.id === undefined && LOGIN_ANSWERS.has(event.code)),
+      (event) => (event.type === "account" && event.name !== null) || (event.type === "error" && event.id === id),
     );
     if (answer?.type === "account") return heard.opened();
     if (answer?.type === "error") heard.answered(answer);

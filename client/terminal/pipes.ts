@@ -5,7 +5,7 @@
  * line (NDJSON). Diagnostics go to stderr.
  */
 import { createInterface } from "node:readline";
-import { CommandError } from "../../common/commands";
+import { ACCOUNT_COMMANDS, CommandError, parseTyped } from "../../common/commands";
 import type { ChatEvent } from "../../common/events";
 import { toText } from "../../common/plain-text";
 import { messagesWere } from "../../common/text";
@@ -51,8 +51,14 @@ async function relayStdin(
   if (!opened) return;
   const { session } = opened;
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  let refused = 0;
-  opened.listen(print, (status) => {
+  const refused = { messages: 0, commands: 0 };
+  /** Account commands sent (a /password…), by id: one refused fails the run as a message refused does. */
+  const accountCommands = new Set<string>();
+  const printAndCount = (event: ChatEvent, raw: string) => {
+    if (event.type === "error" && event.id !== undefined && accountCommands.delete(event.id)) refused.commands++;
+    print(event, raw);
+  };
+  opened.listen(printAndCount, (status) => {
     switch (status.type) {
       case "lost":
         return say(
@@ -63,7 +69,7 @@ async function relayStdin(
       case "not-sent":
         return say(`${messagesWere(status.count)} not sent: ${status.why}.`);
       case "refused":
-        refused++; // the server's words were printed with the other events
+        refused.messages++; // the server's words were printed with the other events
         return;
       case "ended":
         say(withHint(status.message, status.code, options.url));
@@ -75,20 +81,22 @@ async function relayStdin(
     if (line.trim() === "") continue;
     if (line.trim() === "/quit") break;
     try {
-      session.sendTyped(line);
+      const command = parseTyped(line);
+      const id = session.send(command);
+      if (id !== undefined && ACCOUNT_COMMANDS.has(command.type)) accountCommands.add(id);
     } catch (error) {
       if (!(error instanceof CommandError)) throw error;
       say(error.message);
     }
   }
 
-  await settleAndExit(session, () => refused, say);
+  await settleAndExit(session, refused, say);
 }
 
 /** Once input has ended: waits for the server's answers, then exits 0 only if every message arrived. */
 async function settleAndExit(
   session: ChatSession,
-  refusedSoFar: () => number,
+  refused: { messages: number; commands: number },
   say: (line: string) => void,
 ): Promise<void> {
   const answered = await session.settle(SETTLE_QUIET_MS);
@@ -105,11 +113,13 @@ async function settleAndExit(
     return exitAfterOutput(1);
   }
   // Counted as refusals come back, some while settling.
-  const refused = refusedSoFar();
-  if (refused > 0) {
-    say(`${messagesWere(refused)} refused by the server (its reasons are above), and not delivered.`);
-    return exitAfterOutput(1);
+  if (refused.messages > 0)
+    say(`${messagesWere(refused.messages)} refused by the server (its reasons are above), and not delivered.`);
+  if (refused.commands > 0) {
+    const commands = refused.commands === 1 ? "1 account command was" : `${refused.commands} account commands were`;
+    say(`${commands} refused by the server (its reasons are above).`);
   }
+  if (refused.messages + refused.commands > 0) return exitAfterOutput(1);
   exitAfterOutput(0);
 }
 

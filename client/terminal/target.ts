@@ -15,11 +15,20 @@ export function checkedName(given: string, flag: string, what: "name" | "room"):
   return value;
 }
 
+/** Why a file could not be read, in words: the system's own codes mean little to most people. */
+function unreadable(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  if (code === "ENOENT") return "there is no such file";
+  if (code === "EACCES" || code === "EPERM") return "you may not read it";
+  if (code === "EISDIR") return "it is a folder";
+  return code ?? String(error);
+}
+
 export async function readCa(file: string): Promise<string> {
   try {
     return await Bun.file(file).text();
   } catch (error) {
-    throw new UsageError(`--ca '${file}' could not be read: ${(error as { code?: string }).code ?? String(error)}.`);
+    throw new UsageError(`--ca '${file}' could not be read: ${unreadable(error)}.`);
   }
 }
 
@@ -36,9 +45,7 @@ export async function readPassword(
   try {
     content = await Bun.file(file).text();
   } catch (error) {
-    throw new UsageError(
-      `--password-file '${file}' could not be read: ${(error as { code?: string }).code ?? String(error)}.`,
-    );
+    throw new UsageError(`--password-file '${file}' could not be read: ${unreadable(error)}.`);
   }
   const password = content.split(/\r?\n/)[0] ?? "";
   if (password === "") throw new UsageError(`--password-file '${file}' is empty: its first line is the password.`);

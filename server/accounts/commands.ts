@@ -8,7 +8,7 @@
  * others are as rare. A wrong password and an unknown name get the same answer, in the same time.
  */
 import { type Refusal, refusal } from "../../common/codes";
-import type { Command } from "../../common/commands";
+import type { AccountCommandType, Command } from "../../common/commands";
 import { nameProblem, normalizeName } from "../../common/text";
 import { mayChange } from "../changes";
 import type { ChatContext } from "../context";
@@ -22,26 +22,23 @@ import { type Account, accountKey } from "./store";
 /** A name is at most 32 characters, each with a few marks: anything longer is not one. */
 const MAX_NAME_UNITS = 256;
 
-type AccountCommand = Extract<
-  Command,
-  { type: "register" | "login" | "session" | "logout" | "password" | "unregister" }
->;
+type AccountCommand = Extract<Command, { type: AccountCommandType }>;
 
 export function performAccount(chat: ChatContext, member: Member, command: AccountCommand): void {
   const done = (() => {
     switch (command.type) {
       case "register":
-        return register(chat, member, command.password);
+        return register(chat, member, command.password, command.id);
       case "login":
-        return login(chat, member, command.name, command.password);
+        return login(chat, member, command, command.id);
       case "session":
-        return session(chat, member, command.token);
+        return session(chat, member, command.token, command.id);
       case "logout":
-        return logout(chat, member);
+        return logout(chat, member, command.id);
       case "password":
-        return changePassword(chat, member, command.old, command.new);
+        return changePassword(chat, member, command.old, command.new, command.id);
       case "unregister":
-        return unregister(chat, member, command.password);
+        return unregister(chat, member, command.password, command.id);
     }
   })();
   // What fails unforeseen is one line in the log, never an unhandled rejection.
@@ -50,32 +47,33 @@ export function performAccount(chat: ChatContext, member: Member, command: Accou
   );
 }
 
-async function register(chat: ChatContext, member: Member, password: string): Promise<void> {
+async function register(chat: ChatContext, member: Member, password: string, id?: string): Promise<void> {
   const { accounts } = chat;
   const name = member.name;
   const refused = registrationProblem(accounts, member, name, password);
-  if (refused) return chat.refuse(member, refused);
-  if (!mayChange(chat, member)) return;
+  if (refused) return chat.refuse(member, refused, id);
+  if (!mayChange(chat, member, id)) return;
   const tooMany = await accounts.attempts.register(member.budget.prefix);
-  if (tooMany) return chat.refuse(member, rateLimited(tooMany, "New accounts"));
+  if (tooMany) return chat.refuse(member, rateLimited(tooMany, "New accounts"), id);
   if (!member.open) return;
   const hashing = accounts.hashes.hash(password);
-  if (!hashing) return chat.refuse(member, busy());
+  if (!hashing) return chat.refuse(member, busy(), id);
   const hash = await hashing;
   if (!member.open || member.account !== null) return;
   if (member.name !== name)
-    return chat.refuse(member, refusal("no-change", `You are not ${name} any more: nothing was registered.`));
+    return chat.refuse(member, refusal("no-change", `You are not ${name} any more: nothing was registered.`), id);
   const key = accountKey(name!);
   accounts.registering.set(key, member);
   let created: boolean;
   try {
     created = await accounts.store.create(name!, hash);
   } catch (error) {
-    return chat.refuse(member, unavailable(error));
+    return chat.refuse(member, unavailable(error), id);
   } finally {
     accounts.registering.delete(key);
   }
-  if (!created) return chat.refuse(member, refusal("already-registered", `The name '${name}' is registered already.`));
+  if (!created)
+    return chat.refuse(member, refusal("already-registered", `The name '${name}' is registered already.`), id);
   // The name is the account's now: no longer a guest's claim, here or in the directory.
   chat.names.release(member, true);
   accounts.attempts.trust(member.budget.prefix, key);
@@ -83,7 +81,7 @@ async function register(chat: ChatContext, member: Member, password: string): Pr
   chat.log.line(`${member.address} registered ${name}`);
   const kept = accounts.temporary ? " (until the server stops: it keeps accounts in memory only)" : "";
   const text = `${name} is registered to you now${kept}.`;
-  await startSession(chat, member, account, accounts.temporary, text);
+  await startSession(chat, member, account, { temporary: accounts.temporary, text, id });
 }
 
 function registrationProblem(
@@ -103,27 +101,33 @@ function registrationProblem(
   return problem ? refusal("password-invalid", problem) : undefined;
 }
 
-async function login(chat: ChatContext, member: Member, name: string, password: string): Promise<void> {
+async function login(
+  chat: ChatContext,
+  member: Member,
+  { name, password, session }: { name: string; password: string; session?: false },
+  id?: string,
+): Promise<void> {
   const { accounts } = chat;
-  if (member.account !== null) return chat.refuse(member, loggedInAlready(member.account));
-  if (!mayChange(chat, member)) return;
+  if (member.account !== null) return chat.refuse(member, loggedInAlready(member.account), id);
+  if (!mayChange(chat, member, id)) return;
   // No account has a name that is no name (or a megabyte long): wrong, without looking further.
-  if (name.length > MAX_NAME_UNITS || nameProblem(normalizeName(name))) return chat.refuse(member, loginFailed());
+  if (name.length > MAX_NAME_UNITS || nameProblem(normalizeName(name))) return chat.refuse(member, loginFailed(), id);
   const account = accounts.store.find(name);
   const wrong = await checkPassword(chat, member, accountKey(name), account, password, loginFailed());
   if (!member.open || member.account !== null) return;
   if (wrong) {
     if (wrong.code === "login-failed") chat.log.line(`${member.address} failed to log in as ${printable(name)}`);
-    return chat.refuse(member, wrong);
+    return chat.refuse(member, wrong, id);
   }
   // Told only to who knows the password: a ban is nobody else's business.
   const banned = chat.moderation.isAccountBanned(account!.row.name);
-  if (banned) return chat.refuse(member, banned);
-  await startSession(chat, member, account!, false);
+  if (banned) return chat.refuse(member, banned, id);
+  await startSession(chat, member, account!, { temporary: false, id, keep: session !== false });
 }
 
 /**
- * Logs `member` in to `account` with a new session token. A token that could not be kept (Redis
+ * Logs `member` in to `account` with a new session token, unless it asked for none (`keep`
+ * false: a script's login, for this connection alone). A token that could not be kept (Redis
  * unreachable) is not given: the login holds for this connection, and the client asks for the
  * password again next time.
  */
@@ -131,13 +135,12 @@ async function startSession(
   chat: ChatContext,
   member: Member,
   account: Account,
-  temporary: boolean,
-  text?: string,
+  { temporary, text, id, keep = true }: { temporary: boolean; text?: string; id: string | undefined; keep?: boolean },
 ): Promise<void> {
   const { accounts } = chat;
   let started: { token: string; session: string } | undefined;
   try {
-    started = await accounts.store.newSession(account);
+    if (keep) started = await accounts.store.newSession(account);
   } catch (error) {
     chat.log.line(
       `No session token for ${account.row.name}: ${error instanceof Error ? error.message : String(error)}`,
@@ -153,13 +156,14 @@ async function startSession(
     ...(started && { token: started.token }),
     ...(temporary && { temporary: true }),
     ...(text !== undefined && { text }),
+    ...(id !== undefined && { id }),
   });
 }
 
-function session(chat: ChatContext, member: Member, token: string): void {
+function session(chat: ChatContext, member: Member, token: string, id?: string): void {
   const { accounts } = chat;
-  if (member.account !== null) return chat.refuse(member, loggedInAlready(member.account));
-  if (!mayChange(chat, member)) return;
+  if (member.account !== null) return chat.refuse(member, loggedInAlready(member.account), id);
+  if (!mayChange(chat, member, id)) return;
   const found = accounts.store.session(token);
   if (!found) {
     return chat.refuse(
@@ -168,69 +172,78 @@ function session(chat: ChatContext, member: Member, token: string): void {
     );
   }
   const banned = chat.moderation.isAccountBanned(found.row.name);
-  if (banned) return chat.refuse(member, banned);
-  accounts.logIn(member, found, found.session, { type: "account", name: found.row.name });
+  if (banned) return chat.refuse(member, banned, id);
+  accounts.logIn(member, found, found.session, { type: "account", name: found.row.name, ...(id && { id }) });
 }
 
-async function logout(chat: ChatContext, member: Member): Promise<void> {
+async function logout(chat: ChatContext, member: Member, id?: string): Promise<void> {
   const { accounts } = chat;
-  if (member.account === null) return chat.refuse(member, notLoggedIn());
-  if (!mayChange(chat, member)) return;
+  if (member.account === null) return chat.refuse(member, notLoggedIn(), id);
+  if (!mayChange(chat, member, id)) return;
   const session = accounts.sessionOf(member);
   // Forgotten first: the session's end, heard back, is then not news to this connection.
   accounts.detach(member);
-  accounts.logOut(member);
+  accounts.logOut(member, { type: "account", name: null, ...(id && { id }) });
   if (session === undefined) return;
   try {
     await accounts.store.sessions.delete(session);
   } catch (error) {
-    chat.refuse(member, unavailable(error, "You are logged out here, but your session token could not be ended"));
+    chat.refuse(member, unavailable(error, "You are logged out here, but your session token could not be ended"), id);
   }
 }
 
-async function changePassword(chat: ChatContext, member: Member, old: string, next: string): Promise<void> {
+async function changePassword(
+  chat: ChatContext,
+  member: Member,
+  old: string,
+  next: string,
+  id?: string,
+): Promise<void> {
   const { accounts } = chat;
-  if (member.account === null) return chat.refuse(member, notLoggedIn());
+  if (member.account === null) return chat.refuse(member, notLoggedIn(), id);
   const problem = passwordProblem(next);
-  if (problem) return chat.refuse(member, refusal("password-invalid", problem));
-  if (!mayChange(chat, member)) return;
+  if (problem) return chat.refuse(member, refusal("password-invalid", problem), id);
+  if (!mayChange(chat, member, id)) return;
   const key = accountKey(member.account);
   const account = accounts.store.find(member.account);
   const wrong = await checkPassword(chat, member, key, account, old, notYours());
-  if (wrong) return member.open ? chat.refuse(member, wrong) : undefined;
+  if (wrong) return member.open ? chat.refuse(member, wrong, id) : undefined;
   const hashing = accounts.hashes.hash(next);
-  if (!hashing) return chat.refuse(member, busy());
+  if (!hashing) return chat.refuse(member, busy(), id);
   const hash = await hashing;
   const row = accounts.store.accounts.get(key);
-  if (row?.hash !== account!.row.hash) return; // deleted or changed meanwhile: its listeners told everyone
+  // Deleted or changed meanwhile (its listeners told everyone what became of it): not changed here.
+  if (row?.hash !== account!.row.hash)
+    return chat.refuse(member, refusal("no-change", "The account changed meanwhile: nothing was changed."), id);
   try {
     await accounts.store.accounts.put(key, { ...row, hash });
     const ended = await accounts.store.endSessions(key, accounts.sessionOf(member));
     const others = ended === 1 ? "1 other session was" : `${ended} other sessions were`;
-    chat.send(member, { type: "account", name: row.name, text: `Your password is changed; ${others} ended.` });
+    const text = `Your password is changed; ${others} ended.`;
+    chat.send(member, { type: "account", name: row.name, text, ...(id && { id }) });
     chat.log.line(`${member.address} changed the password of ${row.name}`);
   } catch (error) {
-    chat.refuse(member, unavailable(error));
+    chat.refuse(member, unavailable(error), id);
   }
 }
 
-async function unregister(chat: ChatContext, member: Member, password: string): Promise<void> {
+async function unregister(chat: ChatContext, member: Member, password: string, id?: string): Promise<void> {
   const { accounts } = chat;
-  if (member.account === null) return chat.refuse(member, notLoggedIn());
-  if (!mayChange(chat, member)) return;
+  if (member.account === null) return chat.refuse(member, notLoggedIn(), id);
+  if (!mayChange(chat, member, id)) return;
   const key = accountKey(member.account);
   const account = accounts.store.find(member.account);
   const wrong = await checkPassword(chat, member, key, account, password, notYours());
-  if (wrong) return member.open ? chat.refuse(member, wrong) : undefined;
+  if (wrong) return member.open ? chat.refuse(member, wrong, id) : undefined;
   const name = account!.row.name;
   try {
     // This connection's own logout is told below, in its own words, not as a deletion heard.
-    accounts.logOut(member, { type: "account", name: null, text: unregistered(name) });
+    accounts.logOut(member, { type: "account", name: null, text: unregistered(name), ...(id && { id }) });
     await accounts.store.accounts.delete(key);
     await accounts.store.endSessions(key);
     chat.log.line(`${member.address} unregistered ${name}`);
   } catch (error) {
-    chat.refuse(member, unavailable(error));
+    chat.refuse(member, unavailable(error), id);
   }
 }
 
