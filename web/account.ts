@@ -3,7 +3,8 @@
  * anyone's to take once you leave; "Keep this name", which registers it with a password asked
  * twice; "Log out"; and "Log in", which asks for a registered name and its password in the name
  * form (name-form.ts) and logs in on the connection we have. The session token the server gives
- * goes to this browser's kept login (kept-login.ts), and logging out forgets it.
+ * goes to this browser's kept login (kept-login.ts), and logging out forgets it. On a server for
+ * registered accounts only (--guests no), a guest can only log in: "Log in" is what it offers.
  */
 import type { AccountEvent } from "../common/account-events";
 import type { ErrorEvent } from "../common/events";
@@ -54,6 +55,8 @@ export class AccountPanel {
   #loggingIn: ((failure: string | undefined) => void) | undefined;
   /** The account this page was last logged in to: logging out drops the name, and "Log in" offers it again. */
   #lastAccount: string | undefined;
+  /** Logged out, and nothing typed since: a login wanted now is the server's (--guests no), not a command's. */
+  #loggedOut = false;
 
   /** `askLogin` opens the name form to log in, with a name to start from. */
   constructor(
@@ -97,6 +100,7 @@ export class AccountPanel {
   /** The server says whom this connection is logged in as now: kept (with a new token) or forgotten. */
   account(event: AccountEvent): void {
     this.state.account = event.name;
+    this.#loggedOut = event.name === null;
     this.state.temporaryAccount = event.temporary === true;
     if (event.name === null) keptLogin.forget();
     else if (event.token !== undefined) keptLogin.keep({ name: event.name, token: event.token });
@@ -112,9 +116,20 @@ export class AccountPanel {
     this.show();
   }
 
+  /** A command of ours went out: a login wanted from now on may be its refusal. */
+  sent(): void {
+    this.#loggedOut = false;
+  }
+
   /** A refusal: true if it answers our registration or login (it is said under the form, not in the conversation). */
   refused(event: ErrorEvent): boolean {
     if (event.code === "session-invalid") keptLogin.forget();
+    if (event.code === "login-required" && this.#loggedOut) {
+      // Refused without having asked for anything since logging out: the server is for registered
+      // accounts only, and has put us outside every room (a command refused has been sent since).
+      this.state.accountsOnly = true;
+      this.show();
+    }
     if (this.#loggingIn && LOGIN_REFUSALS.has(event.code)) {
       this.#loggingIn(event.message);
       return true;
@@ -131,6 +146,8 @@ export class AccountPanel {
     if (account) {
       const until = temporaryAccount ? " This server keeps accounts only until it stops." : "";
       status.textContent = `${account} ✓ is yours: registered, and you are logged in.${until}`;
+    } else if (this.state.accountsOnly) {
+      status.textContent = "This server is for registered accounts only: log in to take part.";
     } else if (myName) {
       status.textContent = `Anyone may take ${myName} once you leave.`;
     } else {
@@ -138,7 +155,7 @@ export class AccountPanel {
     }
     logOutButton.hidden = !account;
     logInButton.hidden = Boolean(account);
-    keepButton.hidden = Boolean(account) || !myName || !keepForm.hidden;
+    keepButton.hidden = Boolean(account) || !myName || !keepForm.hidden || this.state.accountsOnly;
   }
 
   /** Shows (or hides) the form that registers the name held now. */

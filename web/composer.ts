@@ -51,6 +51,7 @@ export function listenToTyping(
       return void append("info", "You left the chat. Reload the page to come back.");
     }
     const id = session.send(command);
+    account.sent();
     if (command.type === "rooms") panel.roomsTyped();
     if (!state.online && isMessage && id !== undefined) appendPending(command.text, id);
   });

@@ -41,10 +41,14 @@ export type Connectedness = "online" | "reconnecting" | "offline";
 /** How to log in to a registered name on joining: with the session token kept from before, or its password. */
 export type Login = { session: string } | { password: string };
 
-/** Why joining did not get us in: the server's words, and whether the name is a registered one (log in to have it). */
+/**
+ * Why joining did not get us in: the server's words, whether the name is a registered one (log in
+ * to have it), and whether the server is for registered accounts only (every name is: log in).
+ */
 export interface JoinRefusal {
   reason: string;
   registered: boolean;
+  accountsOnly: boolean;
 }
 
 export class Connection {
@@ -76,7 +80,7 @@ export class Connection {
       });
     } catch (error) {
       if (error instanceof NameRefusedError)
-        return { reason: error.reason, registered: (error.code as string) === "name-registered" };
+        return { reason: error.reason, registered: (error.code as string) === "name-registered", accountsOnly: false };
       if (!(error instanceof ConnectError)) throw error;
       this.setStatus("offline", "Not connected");
       append("error", error.message);
@@ -95,16 +99,21 @@ export class Connection {
     // (its account deleted): it was to join logged in, and the form says it was not.
     const failed = watch.refusal && (await this.#logIn(session, name, login, watch));
     const sessionRefused = login && "session" in login ? watch.sessionRefusal : undefined;
+    this.state.accountsOnly ||= watch.accountsOnly;
     if (failed || sessionRefused) {
       await this.#leave(session);
-      return { reason: failed || (sessionRefused?.message ?? ""), registered: watch.refusal !== undefined };
+      const reason = failed || (sessionRefused?.message ?? "");
+      return { reason, registered: watch.refusal !== undefined, accountsOnly: watch.accountsOnly };
     }
     watch.done();
     this.setStatus("online", "Connected");
     return undefined;
   }
 
-  /** The name was refused as registered: logs in with the password, if there is one; why not, if not. */
+  /**
+   * The name was refused as registered, or the server wants a login (--guests no): logs in to the
+   * name with the password, if there are both; why not, if not.
+   */
   async #logIn(
     session: ChatSession,
     name: string | undefined,

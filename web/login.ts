@@ -2,7 +2,8 @@
  * Logging in on joining, on the page. The server refuses a registered name asked for on
  * connecting (`name-registered`) unless the connection presents a session token of its account
  * (the session library offers the one it is given); the connection then stays, without a name,
- * and logs in with the password (`login`).
+ * and logs in with the password (`login`). A server for registered accounts only (--guests no)
+ * lets any connection without such a token in to log in, and nothing more (`login-required`).
  */
 import type { ChatEvent, ErrorEvent } from "../common/events";
 
@@ -10,11 +11,11 @@ import type { ChatEvent, ErrorEvent } from "../common/events";
 export const LOGIN_WAIT_MS = 10_000;
 
 /** The refusals that belong to logging in: the name form says them, the conversation does not. */
-const LOGIN_REFUSALS = new Set(["name-registered", "session-invalid", "login-failed"]);
+const LOGIN_REFUSALS = new Set(["name-registered", "login-required", "session-invalid", "login-failed"]);
 
 /** Watches the events of a connection being joined: the refusal of the name, and the answer to a login. */
 export class LoginWatch {
-  /** The server's refusal of the name as a registered one, once heard. */
+  /** The server's refusal of the name as a registered one, or of a guest (`login-required`), once heard. */
   refusal: ErrorEvent | undefined;
   /** The server's refusal of the session token offered, once heard. */
   sessionRefusal: ErrorEvent | undefined;
@@ -25,7 +26,7 @@ export class LoginWatch {
   takes(event: ChatEvent): boolean {
     if (event.type === "account" && event.name !== null) this.#answer?.(undefined);
     if (event.type !== "error" || !this.#joining) return false;
-    if (event.code === "name-registered") this.refusal = event;
+    if (event.code === "name-registered" || event.code === "login-required") this.refusal = event;
     if (event.code === "session-invalid") this.sessionRefusal = event;
     if (event.code === "login-failed" || event.code === "password-invalid") this.#answer?.(event.message);
     return LOGIN_REFUSALS.has(event.code);
@@ -42,6 +43,11 @@ export class LoginWatch {
       clearTimeout(timer);
       this.#answer = undefined;
     }
+  }
+
+  /** The server is for registered accounts only (--guests no): it wants a login, whatever the name. */
+  get accountsOnly(): boolean {
+    return this.refusal?.code === "login-required";
   }
 
   /** Joined: every event goes to the conversation from now on. */

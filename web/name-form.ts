@@ -4,7 +4,9 @@
  * token goes in no URL). What is wrong is said under the form, and the cursor goes to the field at
  * fault. The name is remembered in this browser for the next visit.
  *
- * A registered name is refused until its owner logs in: the form then asks for its password. A
+ * A registered name is refused until its owner logs in: the form then asks for its password. On a
+ * server for registered accounts only (--guests no) every name is a registered one: the form says
+ * so, and what to do without an account, and asks for the account's name and its password. A
  * login kept from an earlier visit (kept-login.ts) joins as the page opens, logged in, without a
  * click; one the server no longer takes is forgotten, and the form asks as it would have. From the
  * chat, "Log in" (or `/login`) brings the form back with its password field, to log in on the
@@ -16,11 +18,13 @@ import { keptLogin } from "./kept-login";
 
 const form = document.getElementById("welcome") as HTMLFormElement;
 const nameInput = document.getElementById("name") as HTMLInputElement;
+const nameLabel = document.querySelector('label[for="name"]') as HTMLLabelElement;
 const problemLine = document.getElementById("name-problem") as HTMLParagraphElement;
 const tokenField = document.getElementById("token-field") as HTMLDivElement;
 const tokenInput = document.getElementById("token") as HTMLInputElement;
 const passwordField = document.getElementById("password-field") as HTMLDivElement;
 const passwordInput = document.getElementById("password") as HTMLInputElement;
+const passwordLabel = document.querySelector('label[for="password"]') as HTMLLabelElement;
 const submitButton = document.getElementById("welcome-submit") as HTMLButtonElement;
 const backButton = document.getElementById("welcome-back") as HTMLButtonElement;
 
@@ -48,6 +52,11 @@ export interface NameFormActions {
 /** The same name, whatever its case: a kept login's name as registered, and the one typed. */
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
+/** What the form says on a server for registered accounts only, as the terminal client does (client/terminal/joining.ts). */
+const ACCOUNTS_ONLY =
+  "This server is for registered accounts only: type your account's name and its password to log in. " +
+  "No account? The server's operator makes one: bun server.ts accounts create NAME";
+
 export class NameForm {
   /** Whether the server wants a token: asked as the page opens, before anyone types one. */
   readonly #tokenWanted = fetch("/auth").then(
@@ -57,6 +66,8 @@ export class NameForm {
 
   /** Logging in from the chat (not joining): the form is back over it, with its password field. */
   #loggingIn = false;
+  /** The server said it is for registered accounts only (--guests no): a name and its password are wanted. */
+  #accountsOnly = false;
 
   /** On a submission that passes the checks, `actions.join` is called; the chat shows once it let us in. */
   constructor(private readonly actions: NameFormActions) {
@@ -64,7 +75,7 @@ export class NameForm {
     void this.#tokenWanted.then((wanted) => (tokenField.hidden = !wanted));
     // Another name is another question: the password asked for was the other name's.
     nameInput.addEventListener("input", () => {
-      if (this.#loggingIn) return;
+      if (this.#loggingIn || this.#accountsOnly) return;
       passwordField.hidden = true;
       passwordInput.value = "";
     });
@@ -108,6 +119,7 @@ export class NameForm {
   /** Joins: the chat shows once the server has let us in; a name it refuses is asked for again here. */
   async #join(name: string, token: string | undefined, login: Login | undefined): Promise<void> {
     const refused = await this.actions.join(name === "" ? undefined : name, token, login);
+    if (refused?.accountsOnly) this.#wantAccount();
     if (refused && login && "session" in login) return this.#keptLoginEnded(name, refused);
     if (refused?.registered) return this.#askPassword(name, refused, login);
     if (refused) {
@@ -132,10 +144,24 @@ export class NameForm {
     const wrong = login && "password" in login;
     problemLine.textContent = wrong
       ? refused.reason
-      : `${name} is a registered name: type its password to log in, or choose another name.`;
+      : refused.accountsOnly
+        ? ACCOUNTS_ONLY
+        : `${name} is a registered name: type its password to log in, or choose another name.`;
     passwordField.hidden = false;
-    passwordInput.focus();
-    passwordInput.select();
+    const field = name === "" ? nameInput : passwordInput;
+    field.focus();
+    field.select();
+  }
+
+  /** The server is for registered accounts only: from now on the form asks for an account's name and password. */
+  #wantAccount(): void {
+    this.#accountsOnly = true;
+    nameLabel.textContent = "Your account's name";
+    nameInput.placeholder = "The name the server's operator made your account with";
+    passwordLabel.textContent = "Its password";
+    passwordInput.placeholder = "";
+    passwordField.hidden = false;
+    submitButton.textContent = "Log in";
   }
 
   /** The login kept in this browser was refused (ended elsewhere, or its account deleted): forgotten, and the form asks. */
@@ -189,7 +215,7 @@ export class NameForm {
     passwordInput.value = "";
     passwordField.hidden = true;
     backButton.hidden = true;
-    submitButton.textContent = "Join the chat";
+    submitButton.textContent = this.#accountsOnly ? "Log in" : "Join the chat";
     problemLine.textContent = "";
     form.hidden = true;
     this.actions.showChat(true);
@@ -199,8 +225,18 @@ export class NameForm {
   async #problem(name: string): Promise<{ text: string; field: HTMLInputElement } | undefined> {
     const wrongName = name === "" ? undefined : nameProblem(name); // none: going by the address
     if (wrongName) return { text: wrongName, field: nameInput };
+    const missing = this.#accountMissing(name);
+    if (missing) return missing;
     const wrongToken = await this.#tokenProblem();
     return wrongToken === undefined ? undefined : { text: wrongToken, field: tokenInput };
+  }
+
+  /** On a server for registered accounts only, the account's name or password left out, and its field; undefined if neither. */
+  #accountMissing(name: string): { text: string; field: HTMLInputElement } | undefined {
+    if (!this.#accountsOnly) return undefined;
+    if (name === "")
+      return { text: "This server is for registered accounts only: type your account's name.", field: nameInput };
+    return passwordInput.value === "" ? { text: `Type the password of ${name}.`, field: passwordInput } : undefined;
   }
 
   /** Why the token typed will not do, or undefined if it will (or none is wanted). */

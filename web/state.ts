@@ -30,6 +30,8 @@ export class PageState {
   account: string | null = null;
   /** The server keeps accounts in memory only: this one lasts until it stops. */
   temporaryAccount = false;
+  /** The server is for registered accounts only (--guests no): a guest there does nothing but log in. */
+  accountsOnly = false;
 
   /** True if `user` is us. */
   isMe(user: User): boolean {
