@@ -9,7 +9,7 @@
  * text, one message per frame; clients that ask for `chat.v1.json` get JSON events.
  */
 import { X509Certificate } from "node:crypto";
-import { commandName, formatHelp, otherProgram, parseCommandLine, runMain } from "./common/cli";
+import { commandName, formatHelp, otherProgram, parseCommandLine, runMain, withHelpOf } from "./common/cli";
 import { SUBPROTOCOL } from "./common/events";
 import pkg from "./package.json";
 import { accountsCommand } from "./server/accounts/cli";
@@ -256,9 +256,9 @@ function serverHelp(): string {
 
 async function main(): Promise<void> {
   // The operators' command line for accounts is a program of its own (server/accounts/cli.ts).
-  if (process.argv[2] === "accounts") return accountsCommand(process.argv.slice(3));
+  if (process.argv[2] === "accounts") return withHelpOf("accounts", () => accountsCommand(process.argv.slice(3)));
   // The operators' command line for API keys (server/api/keys-command.ts).
-  if (process.argv[2] === "keys") return runKeysCommand(process.argv.slice(3));
+  if (process.argv[2] === "keys") return withHelpOf("keys", () => runKeysCommand(process.argv.slice(3)));
   // 1. Options: flags, then environment, then defaults.
   const { values: options } = parseCommandLine(OPTIONS, process.argv.slice(2));
   if (options.help) {
@@ -285,6 +285,10 @@ async function main(): Promise<void> {
   if (server.temporaryAccounts)
     server.log.line(
       "Accounts are kept in memory: they last until the server stops (keep them with --store or --redis).",
+    );
+  if (server.nobodyCanLogIn)
+    server.log.line(
+      `This server is for registered accounts only (--guests no), and has none yet: make one with ${commandName("server.ts")} accounts create NAME and the same --store or --redis.`,
     );
 
   // 3. Stop cleanly on Ctrl-C or a service manager's SIGTERM: tell everyone, close with 1001,

@@ -34,7 +34,20 @@ export type OptionValues<T extends readonly OptionSpec[]> = {
 };
 
 /** A mistake on the command line: reported in one line, exit code 2, no stack trace. */
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  /** The words after the program's name that show the help that applies, if not its own: `accounts --help`. */
+  help = "--help";
+}
+
+/** Runs a part of the program that has a help of its own (`accounts`): its mistakes point to that help. */
+export async function withHelpOf<T>(part: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof UsageError) error.help = `${part} --help`;
+    throw error;
+  }
+}
 
 /** A program could not start (a port in use, a store it cannot open): one line, exit code 1. */
 export class StartError extends Error {}
@@ -204,7 +217,9 @@ export async function runMain(script: string, main: () => Promise<void> | void):
       process.exit(1);
     }
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${commandName(script)}: ${error.message} Run '${commandName(script)} --help' for usage.\n`);
+    process.stderr.write(
+      `${commandName(script)}: ${error.message} Run '${commandName(script)} ${error.help}' for usage.\n`,
+    );
     process.exit(2);
   }
 }

@@ -25,6 +25,8 @@ export interface ChatServer {
   log: Logger;
   /** True when accounts are kept in memory only (no --store, no --redis): they last until it stops. */
   temporaryAccounts: boolean;
+  /** True on a server for registered accounts only (--guests no) that has no account yet: nobody can get in. */
+  nobodyCanLogIn: boolean;
   /** Tells everyone, closes every connection, lets go of Redis and writes out the history. */
   shutDown(): Promise<void>;
 }
@@ -82,6 +84,7 @@ export async function startChatServer(config: Config, version: string): Promise<
     port: transport.port,
     log,
     temporaryAccounts: chat.accounts.temporary,
+    nobodyCanLogIn: !config.accounts.guests && chat.accounts.store.accounts.size === 0,
     async shutDown() {
       await transport.shutDown();
       chat.moderation.stop();

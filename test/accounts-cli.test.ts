@@ -111,6 +111,8 @@ test("mistakes get one line and a non-zero exit code, and nothing changes", asyn
       expect({ args, exitCode: result.exitCode, stdout: result.stdout }).toEqual({ args, exitCode, stdout: "" });
       expect(result.stderr).toMatch(stderr);
       expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      // A mistake on the command line points to the help of accounts, not the server's.
+      if (exitCode === 2) expect(result.stderr).toMatch(/ Run '.*server\.ts accounts --help' for usage\.\n$/);
     }
     expect((await accounts(["create", "FRANK", "--store", store], "another-password\n")).stderr).toContain(
       "The name 'FRANK' is registered already (as 'frank', which looks the same).",
@@ -120,19 +122,25 @@ test("mistakes get one line and a non-zero exit code, and nothing changes", asyn
   }
 }, 30_000);
 
-test("on a terminal, the new password is asked for twice and shown as stars", async () => {
+test("on a terminal, the new password is asked for twice and shown as stars; one too short is asked again", async () => {
   const dir = mkdtempSync(join(tmpdir(), "accounts-cli-"));
   const store = join(dir, "chat.db");
   const terminal = new Terminal();
   try {
     await terminal.start([...ACCOUNTS, "create", "grace", "--store", store]);
     await terminal.waitForScreen("the prompt", (s) => s.includes("New password for grace:"));
+    await terminal.type("short");
+    await terminal.press("Enter");
+    await terminal.waitForScreen("the password asked again", (s) => s.includes("that one has 5. Try again."));
     await terminal.type("hopper-1906");
     await terminal.press("Enter");
     await terminal.waitForScreen("the second prompt", (s) => s.includes("The same again:"));
     await terminal.type("hopper-1906");
     const typed = await terminal.waitForScreen("the stars", (s) => s.includes("The same again: ***********"));
-    expect(typed).toBe("New password for grace: ***********\nThe same again: ***********");
+    expect(typed).toBe(
+      "New password for grace: *****\nA password needs at least 8 characters; that one has 5. Try again.\n" +
+        "New password for grace: ***********\nThe same again: ***********",
+    );
     await terminal.press("Enter");
     expect(await terminal.waitForExit()).toBe(0);
     const shown = await terminal.screen();

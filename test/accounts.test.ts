@@ -238,6 +238,8 @@ test("with --redis, a name registered on one instance is owned on the other; its
 test("--guests no: a guest hears nothing and may only log in; --registration closed refuses /register", async () => {
   const server = await startServer(["--guests", "no", "--registration", "closed"]);
   try {
+    // With no account yet, nobody could get in: the operator is told how to make one.
+    await server.waitForLog(/has none yet: make one with .*server\.ts accounts create NAME and the same --store/);
     const member = await connect(server, "?name=alice");
     await member.waitForEvent("the refusal", (e) => e.type === "error" && e.code === "login-required");
     expect((await ask(member, { type: "register", password: PASSWORD })).code).toBe("login-required");

@@ -38,7 +38,7 @@ export function accountsHelp(): string {
       "it, masked, on a terminal; it is never printed. For example:\n" +
       `  printf '%s\\n' 'correct-horse' | ${run} create alice --store chat.db\n` +
       "reset-password and delete end the account's sessions: whoever is logged in to it is logged out.\n" +
-      "op makes the name an operator of the whole chat (once registered, if it is not yet); deop undoes it.",
+      "op makes a registered name an operator of the whole chat; deop undoes it.",
     OPTIONS,
   );
 }
@@ -123,10 +123,7 @@ async function remove(store: AccountStore, { key, row }: Account): Promise<strin
 
 /** The new password: from stdin when it is piped, asked for (masked) on a terminal; checked. */
 async function newPassword(name: string): Promise<string> {
-  const password = await readPassword(`New password for ${name}: `);
-  const problem = passwordProblem(password);
-  if (problem) throw new UsageError(problem);
-  return password;
+  return readPassword(`New password for ${name}: `, passwordProblem);
 }
 
 function sessions(count: number): string {
