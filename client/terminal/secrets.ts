@@ -29,7 +29,7 @@ function argumentsOf(typed: string) {
 /**
  * `line` as the screen may show it: the secret part (after the command and its plain arguments)
  * as dots, one for each UTF-16 unit, so that a cursor's index in the line is its index in what is
- * shown.
+ * shown. The spaces in it too: `/password OLD NEW` must not show where one password ends.
  */
 export function masked(line: string): string {
   if (!carriesSecret(line)) return line;
@@ -39,7 +39,7 @@ export function masked(line: string): string {
     const word = /^\S*\s*/.exec(line.slice(at))?.[0] ?? "";
     at += word.length;
   }
-  return line.slice(0, at) + line.slice(at).replace(/[^\s]/g, MASK);
+  return line.slice(0, at) + MASK.repeat(line.length - at);
 }
 
 /** A whole answer shown as dots. */

@@ -4,9 +4,10 @@ import { masked, secretQuestions, withSecrets } from "../../client/terminal/secr
 
 test("a line's secret part shows as dots, one for each UTF-16 unit; other lines as they are", () => {
   expect(masked("/login alice hunter22")).toBe("/login alice ••••••••");
-  expect(masked("/LOGIN  alice  pass word")).toBe("/LOGIN  alice  •••• ••••");
+  expect(masked("/LOGIN  alice  pass word")).toBe("/LOGIN  alice  •••••••••");
   expect(masked("/register s3cret😀")).toBe("/register ••••••••");
-  expect(masked("/password old new")).toBe("/password ••• •••");
+  // Where one password ends and the next begins is not shown either.
+  expect(masked("/password old new")).toBe("/password •••••••");
   expect(masked("/login ali")).toBe("/login ali"); // nothing secret typed yet
   expect(masked("/nick alice")).toBe("/nick alice");
   expect(masked("//login alice pw")).toBe("//login alice pw");
