@@ -66,7 +66,7 @@ const LOGIN_STEP = new Set(["login", "session", "help", "quit"]);
 export function loginRequired(): Refusal {
   return refusal(
     "login-required",
-    "This server is for registered accounts only: log in with /login NAME PASSWORD (or /session TOKEN).",
+    "This server is for registered accounts only: log in with /login NAME PASSWORD.",
   );
 }
 
