@@ -1,13 +1,15 @@
 /**
  * Logging in on a phone-sized page (390 px wide), in a real headless Chromium against the real
  * server, open to guests and for registered accounts only (--guests no): the masked password field
- * that opens in the message field (`/login tess `) keeps the page inside the screen, Send and all.
+ * that opens in the message field (`/login tess `) keeps the page inside the screen, Send and all;
+ * and "Log in" in the side panel asks in neutral words, keeping the error's red for a real refusal.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { parseColour } from "./colour";
 import { BUN, jsonClient, ROOT, type RunningServer, run, startServer } from "./helpers";
 
 /** What the callbacks given to page.evaluate and waitForFunction find in the page (see web.test.ts). */
@@ -87,6 +89,41 @@ async function expectMaskedFieldFits(page: Page, screenshot: string): Promise<vo
   expect(await fit(page)).toEqual({ scrollWidth: 390, sendInside: true });
 }
 
+/** The colour of the line under the name form, and the page's colour for errors (--error), as 0-255 channels. */
+const problemColours = (page: Page) =>
+  page
+    .evaluate(() => {
+      const line = document.querySelector("#name-problem") as object;
+      return { line: getComputedStyle(line).color, error: getComputedStyle(line).getPropertyValue("--error") };
+    })
+    .then(({ line, error }) => ({ line: parseColour(line), error: parseColour(error) }));
+
+/** Logs out from the side panel's drawer, clicks "Log in": the form asks without an error's red; a wrong password is red. */
+async function expectNeutralLogIn(page: Page, name: string, screenshot: string): Promise<void> {
+  await page.click("#drawer-toggle");
+  await page.click("#log-out");
+  await page.waitForFunction(() => !document.querySelector("#account-status")?.textContent?.includes("is yours"), {
+    timeout: 15_000,
+  });
+  await page.click("#log-in", { timeout: 15_000 });
+  await page.waitForSelector("#welcome:not([hidden]) #password-field:not([hidden])", { timeout: 15_000 });
+  await page.screenshot({ path: join(ARTIFACTS, screenshot) });
+  expect(await page.textContent("#name-problem")).not.toBe("");
+  const asked = await problemColours(page);
+  expect(asked.line).not.toEqual(asked.error);
+  expect(await fit(page).then(({ scrollWidth }) => scrollWidth)).toBe(390);
+
+  await page.fill("#password", "not-the-password");
+  await page.press("#password", "Enter");
+  await waitForText(page, "#name-problem", "Wrong name or password.");
+  const refused = await problemColours(page);
+  expect(refused.line).toEqual(refused.error);
+
+  await page.fill("#password", PASSWORD);
+  await page.press("#password", "Enter");
+  await waitForText(page, "#account-status", `${name} ✓ is yours`);
+}
+
 describe("logging in on a phone, on a server open to guests", () => {
   let server: RunningServer;
   beforeAll(async () => {
@@ -102,6 +139,15 @@ describe("logging in on a phone, on a server open to guests", () => {
     const page = await joinOnPhone(server, "walker", false);
     try {
       await expectMaskedFieldFits(page, "page-phone-secret.png");
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("after Log out, Log in asks in neutral words; a wrong password is said as an error", async () => {
+    const page = await joinOnPhone(server, "phoney", true);
+    try {
+      await expectNeutralLogIn(page, "phoney", "page-phone-log-in.png");
     } finally {
       await page.close();
     }
@@ -129,6 +175,15 @@ describe("logging in on a phone, on a server for registered accounts only", () =
     const page = await joinOnPhone(server, "member", true);
     try {
       await expectMaskedFieldFits(page, "page-phone-private-secret.png");
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("after Log out, Log in asks in neutral words; a wrong password is said as an error", async () => {
+    const page = await joinOnPhone(server, "member", true);
+    try {
+      await expectNeutralLogIn(page, "member", "page-phone-private-log-in.png");
     } finally {
       await page.close();
     }
