@@ -49,6 +49,15 @@ export interface NameFormActions {
   showChat: (shown: boolean) => void;
 }
 
+/**
+ * Says `text` under the form: a problem (a refusal, or something left out) in the error's red, or a
+ * question asked before anything went wrong (logging in from the chat) in the ordinary colour.
+ */
+function say(text: string, kind: "problem" | "asking" = "problem"): void {
+  problemLine.textContent = text;
+  problemLine.classList.toggle("asking", kind === "asking");
+}
+
 /** The same name, whatever its case: a kept login's name as registered, and the one typed. */
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
@@ -109,7 +118,7 @@ export class NameForm {
   async #submit(): Promise<void> {
     const name = normalizeName(nameInput.value);
     const problem = await this.#problem(name);
-    problemLine.textContent = problem?.text ?? "";
+    say(problem?.text ?? "");
     if (problem) return problem.field.focus();
     localStorage.setItem(NAME_KEY, name);
     const token = (await this.#tokenWanted) ? tokenInput.value : undefined;
@@ -123,7 +132,7 @@ export class NameForm {
     if (refused && login && "session" in login) return this.#keptLoginEnded(name, refused);
     if (refused?.registered) return this.#askPassword(name, refused, login);
     if (refused) {
-      problemLine.textContent = refused.reason;
+      say(refused.reason);
       return nameInput.focus();
     }
     passwordInput.value = "";
@@ -142,11 +151,13 @@ export class NameForm {
   #askPassword(name: string, refused: JoinRefusal, login: Login | undefined): void {
     if (login && "session" in login) keptLogin.forget();
     const wrong = login && "password" in login;
-    problemLine.textContent = wrong
-      ? refused.reason
-      : refused.accountsOnly
-        ? ACCOUNTS_ONLY
-        : `${name} is a registered name: type its password to log in, or choose another name.`;
+    say(
+      wrong
+        ? refused.reason
+        : refused.accountsOnly
+          ? ACCOUNTS_ONLY
+          : `${name} is a registered name: type its password to log in, or choose another name.`,
+    );
     passwordField.hidden = false;
     const field = name === "" ? nameInput : passwordInput;
     field.focus();
@@ -169,10 +180,12 @@ export class NameForm {
     keptLogin.forget();
     if (refused.registered) {
       this.#askPassword(name, refused, undefined);
-      problemLine.textContent = `This browser's login to ${name} has ended: type its password to log in again, or choose another name.`;
+      say(`This browser's login to ${name} has ended: type its password to log in again, or choose another name.`);
       return;
     }
-    problemLine.textContent = `This browser's login to ${name} has ended, and the name is no longer registered: join to take it, or choose another.`;
+    say(
+      `This browser's login to ${name} has ended, and the name is no longer registered: join to take it, or choose another.`,
+    );
     nameInput.focus();
   }
 
@@ -186,7 +199,7 @@ export class NameForm {
     passwordField.hidden = false;
     backButton.hidden = false;
     submitButton.textContent = "Log in";
-    problemLine.textContent = "Log in to your registered name with its password.";
+    say("Log in to your registered name with its password.", "asking");
     (name ? passwordInput : nameInput).focus();
   }
 
@@ -195,16 +208,16 @@ export class NameForm {
     const name = normalizeName(nameInput.value);
     const wrongName = name === "" ? "Type your registered name." : nameProblem(name);
     if (wrongName) {
-      problemLine.textContent = wrongName;
+      say(wrongName);
       return nameInput.focus();
     }
     if (passwordInput.value === "") {
-      problemLine.textContent = `Type the password of ${name}.`;
+      say(`Type the password of ${name}.`);
       return passwordInput.focus();
     }
     const failed = await this.actions.logIn(name, passwordInput.value);
     if (failed === undefined) return this.#closeLogin();
-    problemLine.textContent = failed;
+    say(failed);
     passwordInput.focus();
     passwordInput.select();
   }
@@ -216,7 +229,7 @@ export class NameForm {
     passwordField.hidden = true;
     backButton.hidden = true;
     submitButton.textContent = this.#accountsOnly ? "Log in" : "Join the chat";
-    problemLine.textContent = "";
+    say("");
     form.hidden = true;
     this.actions.showChat(true);
   }
