@@ -64,10 +64,7 @@ export const OPEN_ACCOUNTS: AccountOptions = { guests: true, registration: true 
 const LOGIN_STEP = new Set(["login", "session", "help", "quit"]);
 
 export function loginRequired(): Refusal {
-  return refusal(
-    "login-required",
-    "This server is for registered accounts only: log in with /login NAME PASSWORD.",
-  );
+  return refusal("login-required", "This server is for registered accounts only: log in with /login NAME PASSWORD.");
 }
 
 export function sessionInvalid(why: string): Refusal {
