@@ -23,6 +23,14 @@ export function sessionProtocol(token: string): string {
  * `temporary` says the server keeps accounts in memory only: this one lasts until it stops.
  * `text`, when there is one, says what happened for people ("Your password is changed…").
  */
+/**
+ * What a person without an account is told on a server for registered accounts only, by the
+ * terminal and the page alike. Not a command line: the person runs a client, on a machine of
+ * their own; the server's operator runs the command, however they run the server.
+ */
+export const NO_ACCOUNT =
+  "No account? Ask the server's operator for one (they make it with its 'accounts create NAME').";
+
 export interface AccountEvent {
   type: "account";
   name: string | null;

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, PROGRAM_ENV, ROOT, RUN, type RunningServer, run, startServer, Terminal } from "./helpers";
+import { BUN, PROGRAM_ENV, ROOT, type RunningServer, run, startServer, Terminal } from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 const PASSWORD = "correct-horse-1";
@@ -71,7 +71,7 @@ describe("a private server, on a terminal", () => {
     const asked = await terminal.waitForScreen("the password question", (s) => s.includes("member's password"), 15_000);
     // Why it is asked, and what to do without an account.
     expect(asked).toContain("This server is for registered accounts only");
-    expect(asked).toContain(`${RUN.server} accounts create NAME`);
+    expect(asked).toContain("No account? Ask the server's operator for one (they make it with its 'accounts");
 
     await typePassword("not-the-password");
     await terminal.waitForScreen("the wrong password said", (s) => s.includes("Wrong name or password."), 15_000);

@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { NO_ACCOUNT } from "../common/account-events";
 import { BUN, ROOT, type RunningServer, run, startServer } from "./helpers";
 
 /** What the callbacks given to page.waitForFunction find in the page (see web.test.ts). */
@@ -67,7 +68,7 @@ describe("the page on a server for registered accounts only", () => {
       await page.waitForSelector("#password-field:not([hidden])", { timeout: 15_000 });
       const asked = await textOf(page, "#name-problem");
       expect(asked).toContain(ACCOUNTS_ONLY);
-      expect(asked).toContain("No account? The server's operator makes one: bun server.ts accounts create NAME");
+      expect(asked).toContain(NO_ACCOUNT);
       expect(await page.isVisible("#chat")).toBe(false);
       await page.screenshot({ path: join(ARTIFACTS, "page-private.png") });
 
@@ -117,7 +118,7 @@ describe("the page on a server for registered accounts only", () => {
       await page.goto(server.url.replace(/^ws/, "http"));
       await page.press("#name", "Enter");
       await waitForText(page, "#name-problem", ACCOUNTS_ONLY);
-      expect(await textOf(page, "#name-problem")).toContain("bun server.ts accounts create NAME");
+      expect(await textOf(page, "#name-problem")).toContain(NO_ACCOUNT);
       expect(await page.isVisible("#password-field")).toBe(true);
       expect(await page.isVisible("#chat")).toBe(false);
 

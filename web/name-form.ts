@@ -12,6 +12,7 @@
  * chat, "Log in" (or `/login`) brings the form back with its password field, to log in on the
  * connection we have.
  */
+import { NO_ACCOUNT } from "../common/account-events";
 import { nameProblem, normalizeName } from "../common/text";
 import type { JoinRefusal, Login } from "./connection";
 import { keptLogin } from "./kept-login";
@@ -62,9 +63,7 @@ function say(text: string, kind: "problem" | "asking" = "problem"): void {
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /** What the form says on a server for registered accounts only, as the terminal client does (client/terminal/joining.ts). */
-const ACCOUNTS_ONLY =
-  "This server is for registered accounts only: type your account's name and its password to log in. " +
-  "No account? The server's operator makes one: bun server.ts accounts create NAME";
+const ACCOUNTS_ONLY = `This server is for registered accounts only: type your account's name and its password to log in. ${NO_ACCOUNT}`;
 
 export class NameForm {
   /** Whether the server wants a token: asked as the page opens, before anyone types one. */

@@ -7,8 +7,8 @@
  */
 import { styleText } from "node:util";
 import { cancel, isCancel, log, password, S_STEP_ERROR, spinner, text } from "@clack/prompts";
+import { NO_ACCOUNT } from "../../common/account-events";
 import type { ErrorEvent } from "../../common/events";
-import { runCommand } from "../../common/run-command";
 import { nameProblem, normalizeName } from "../../common/text";
 import { ConnectError, NameRefusedError } from "../session/session";
 import type { SessionOptions } from "../session/status";
@@ -158,10 +158,7 @@ function withKeptLogin(options: SessionOptions, accounts: Accounts): SessionOpti
 function whyAsked(name: string | undefined, refusal: ErrorEvent): string {
   switch (refusal.code) {
     case "login-required":
-      return (
-        "This server is for registered accounts only: log in to yours.\n" +
-        `No account? The server's operator makes one: ${runCommand("server")} accounts create NAME`
-      );
+      return `This server is for registered accounts only: log in to yours.\n${NO_ACCOUNT}`;
     case "session-invalid":
       return `The login kept for ${name ?? "this server"} is no longer valid: log in again.`;
     case "login-failed":
