@@ -4,17 +4,15 @@
  *
  * Its clients are WebSocket clients written on raw TCP (Bun.connect): one callback per TCP chunk,
  * whose frames are walked in place, instead of one event per message. A delivery then costs it
- * about 0.2 µs, half of it the kernel's receiving: about what it costs a bare Bun server to send
- * one. run.ts reports its CPU share next to the server's, so a reader can tell who was the
- * bottleneck.
+ * about 0.2 µs, half of it the kernel's receiving: about what a bare Bun server spends to send one.
+ * run.ts reports its CPU share next to the server's, so a reader can tell who was the bottleneck.
  *
  * Every message it sends ends in a fixed tail, `#PP:IIIIII:TTTTTTTTTTTTT`: the phase (so frames of
  * an earlier phase, or history replayed on connecting, are not counted), the sender's index (so a
  * sender knows its own message came back), and a number: while measuring latency, the microsecond
  * it was meant to be sent, on this process's clock; in the flood, the sender's count of messages
- * so far, so that every client can check it got each one exactly once and in order. Whatever a
- * server puts before the message (`127.0.0.1:p: `) does not matter, nor do frames without the
- * tail (join notices): they are not deliveries of the load.
+ * so far, so that every client can check it got each one exactly once and in order. What a server
+ * puts before it (`127.0.0.1:p: `) does not matter, nor do frames without the tail (notices).
  *
  * Socket.IO's clients speak Engine.IO over the same WebSocket: a message goes out as
  * `42["m","<text>"]` and comes back the same way, so the tail is followed by `"]`.
@@ -287,12 +285,10 @@ function newPhase(): void {
 /**
  * Saturation: `senders` clients (taken from each instance in turn) each keep `window` of their own
  * messages in flight, sending the next as soon as one comes back. Deliveries to every client are
- * counted between the end of the warm-up and the end of the measurement; then sending stops and
- * the rest drains. Every delivery, counted or not, is checked against the sender's count.
+ * counted from the end of the warm-up to the end of the measurement; then sending stops and the
+ * rest drains, until every message has reached every client (a pause on a loaded machine is no
+ * end). Every delivery, counted or not, is checked against the sender's count.
  */
-/** Looks of 300 ms with nothing new before a flood that has not drained is taken to be over. */
-const QUIET_LOOKS = 5;
-
 async function flood({ senders, window, warmupMs, durationMs }: Extract<Command, { type: "flood" }>): Promise<Reply> {
   newPhase();
   let counting = false;
@@ -315,8 +311,6 @@ async function flood({ senders, window, warmupMs, durationMs }: Extract<Command,
   counting = false;
   const seconds = (performance.now() - countFrom) / 1000;
   sending = false;
-  // Drained once every message sent has reached every client; a pause of a few hundred ms on a
-  // loaded machine (a Redis instance behind) is not the end of it.
   await quiet(() => check.result().missing === 0);
   return { type: "flooded", deliveries, seconds, closed: closedDuringPhase, delivery: check.result() };
 }
@@ -365,22 +359,19 @@ async function latency({ perSecond, population, durationMs }: Extract<Command, {
 }
 
 /**
- * Waits until what was sent has arrived: until `drained` says so, or nothing new has arrived for
- * QUIET_LOOKS looks in a row (a flood's lost messages never will), or 30 s. Without `drained`, the
- * first look that finds nothing new ends it.
+ * Waits until what was sent has arrived: until `drained` says so, or 5 looks of 300 ms in a row
+ * find nothing new (a flood's lost messages never arrive), or 30 s; without `drained`, one look.
  */
 async function quiet(drained?: () => boolean): Promise<void> {
-  let last = -1;
   let total = 0;
   const counter = onLoadMessage;
   onLoadMessage = (client, sender, sentAt, now) => {
     total++;
     counter(client, sender, sentAt, now);
   };
-  const enough = drained ? QUIET_LOOKS : 1;
-  let still = 0;
-  for (let waited = 0; waited < 30_000 && still < enough && !drained?.(); waited += 300) {
-    last = total;
+  const enough = drained ? 5 : 1;
+  for (let waited = 0, still = 0; waited < 30_000 && still < enough && !drained?.(); waited += 300) {
+    const last = total;
     await Bun.sleep(300);
     still = total === last ? still + 1 : 0;
   }

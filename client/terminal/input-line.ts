@@ -269,8 +269,13 @@ export class InputLine extends TextPrompt {
     const width = Math.max(20, (this.#output.columns || 80) - GUTTER_WIDTH);
     const lines = text.split("\n").flatMap((line) => {
       if (Bun.stringWidth(line) <= width) return [line];
-      const [first = "", ...rest] = Bun.wrapAnsi(line, width - WRAP_INDENT.length, { hard: true }).split("\n");
-      return [first, ...rest.map((piece) => WRAP_INDENT + piece)];
+      // A line's own indentation (a list's) is kept, on its first piece and under it on the rest.
+      const indent = /^ */.exec(line)![0];
+      const wrapped = Bun.wrapAnsi(line.slice(indent.length), width - indent.length - WRAP_INDENT.length, {
+        hard: true,
+      });
+      const [first = "", ...rest] = wrapped.split("\n");
+      return [indent + first, ...rest.map((piece) => indent + WRAP_INDENT + piece)];
     });
     this.#redraw(lines.map((line) => `${gutter}  ${line}\n`).join(""));
     this.#lastPrinted = { lines: lines.length, count: ++this.printed };

@@ -260,13 +260,25 @@ const HELP_COLUMN = 22;
 
 /**
  * The `/help` list as lines: each command's usage, then what it does (dimmed by `words`), in a
- * column that leaves room for the words.
+ * column that leaves room for the words, wrapped under it to fit `columns` (the screen's, less the
+ * gutter). Too narrow for a column, the words go under their usage.
  */
-function helpLines(commands: { usage: string; help: string }[], words = (help: string) => help): string[] {
+function helpLines(
+  commands: { usage: string; help: string }[],
+  words = (help: string) => help,
+  columns = (process.stdout.columns || 80) - 3,
+): string[] {
   const width = Math.min(HELP_COLUMN, Math.max(...commands.map((c) => c.usage.length)));
-  return commands.map(({ usage, help }) =>
-    usage.length <= width
-      ? `  ${usage.padEnd(width)}  ${words(help)}`
-      : `  ${usage}\n  ${" ".repeat(width)}  ${words(help)}`,
-  );
+  const stacked = columns - width - 4 < 24;
+  const under = " ".repeat(stacked ? 6 : width + 4);
+  const wrapped = (help: string) =>
+    Bun.wrapAnsi(help, Math.max(20, columns - under.length), { hard: true })
+      .split("\n")
+      .map(words);
+  return commands.map(({ usage, help }) => {
+    const [first = "", ...rest] = wrapped(help);
+    const head =
+      !stacked && usage.length <= width ? [`  ${usage.padEnd(width)}  ${first}`] : [`  ${usage}`, under + first];
+    return [...head, ...rest.map((piece) => under + piece)].join("\n");
+  });
 }
