@@ -58,6 +58,8 @@ const BRACKETED_PASTE_OFF = "\x1b[?2004l";
 const GUTTER_WIDTH = 3;
 /** A line too long for the screen goes on under its text, past the time (`00:00  `). */
 const WRAP_INDENT = " ".repeat(7);
+/** The guide down the left of what is printed, as @clack/prompts draws it. */
+const GUIDE = styleText("gray", "│");
 
 export class InputLine extends TextPrompt {
   readonly #stop: AbortController;
@@ -263,21 +265,22 @@ export class InputLine extends TextPrompt {
    * Prints `text` (which may span lines) above the input line, keeping what the user typed. Each
    * line starts with `gutter`, clack's grey bar unless told otherwise.
    */
-  print(text: string, gutter = styleText("gray", "│")): void {
+  print(text: string, gutter = GUIDE): void {
     // Lines are wrapped here, at word boundaries, rather than by the terminal at its edge: each
-    // piece then keeps the gutter, and a wrapped piece starts under the text, not at the time.
+    // piece then keeps the guide, and a wrapped piece starts under the text, not at the time. A
+    // wrapped piece has the plain guide, not the line's symbol (✓, ▲), which is said once.
     const width = Math.max(20, (this.#output.columns || 80) - GUTTER_WIDTH);
     const lines = text.split("\n").flatMap((line) => {
-      if (Bun.stringWidth(line) <= width) return [line];
+      if (Bun.stringWidth(line) <= width) return [`${gutter}  ${line}`];
       // A line's own indentation (a list's) is kept, on its first piece and under it on the rest.
       const indent = /^ */.exec(line)![0];
-      const wrapped = Bun.wrapAnsi(line.slice(indent.length), width - indent.length - WRAP_INDENT.length, {
+      const pieces = Bun.wrapAnsi(line.slice(indent.length), width - indent.length - WRAP_INDENT.length, {
         hard: true,
       });
-      const [first = "", ...rest] = wrapped.split("\n");
-      return [indent + first, ...rest.map((piece) => indent + WRAP_INDENT + piece)];
+      const [first = "", ...rest] = pieces.split("\n");
+      return [`${gutter}  ${indent}${first}`, ...rest.map((piece) => `${GUIDE}  ${indent}${WRAP_INDENT}${piece}`)];
     });
-    this.#redraw(lines.map((line) => `${gutter}  ${line}\n`).join(""));
+    this.#redraw(lines.map((line) => `${line}\n`).join(""));
     this.#lastPrinted = { lines: lines.length, count: ++this.printed };
   }
 
@@ -285,7 +288,7 @@ export class InputLine extends TextPrompt {
    * Rewrites the last thing printed, if it was one line and it is still right above the frame;
    * otherwise prints `text` as new. For "came and went" in place of a join line.
    */
-  replaceLast(text: string, gutter = styleText("gray", "│")): void {
+  replaceLast(text: string, gutter = GUIDE): void {
     const fits = Bun.stringWidth(text) <= (this.#output.columns || 80) - GUTTER_WIDTH;
     if (!this.#isOnScreen() || this.#lastPrinted.lines !== 1 || !fits) return this.print(text, gutter);
     const frame = this.frame();

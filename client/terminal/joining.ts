@@ -129,8 +129,10 @@ class Asking {
   };
 
   #ended(words: string, how: "success" | "error"): void {
-    // The spinner's last line takes one line of words; more go below it, in the guide.
-    const [first = "", ...more] = words.split("\n");
+    // The spinner's last line takes one line of words; more go below it, in the guide. Wrapped
+    // here, to the screen less the guide, so that a long line keeps the guide's margin.
+    const width = Math.max(20, (process.stdout.columns || 80) - 3);
+    const [first = "", ...more] = Bun.wrapAnsi(words, width, { hard: true }).split("\n");
     if (this.#spinner && how === "success") this.#spinner.stop(first);
     else if (this.#spinner) this.#spinner.error(first);
     else if (how === "success") log.success(first);
