@@ -35,6 +35,12 @@ describe("keys", () => {
       expect(await none.json()).toEqual({
         error: { code: "unauthorized", message: expect.stringContaining("Bearer") },
       });
+      // The key without its scheme: told what is missing, not that there is no key.
+      const bare = await api(port, "/api/rooms", { key: null, headers: { Authorization: KEY } });
+      expect([bare.status, (await bare.json()).error.message]).toEqual([
+        401,
+        "The Authorization header is not 'Bearer <key>': put 'Bearer ' before the key.",
+      ]);
       const wrong = await api(port, "/api/rooms", { key: "not-the-key-0123456789" });
       expect(wrong.status).toBe(403);
       expect((await wrong.json()).error.code).toBe("bad-key");
@@ -292,6 +298,23 @@ describe("event streams", () => {
       expect((await bad.json()).error.code).toBe("bad-command");
       const badRoom = await api(server.port, "/api/events?rooms=dev,a%20b");
       expect([badRoom.status, (await badRoom.json()).error.code]).toEqual([400, "room-invalid"]);
+      // Rooms whose ids could not be given back to resume (Devanagari names percent-encode to 9
+      // bytes a letter): refused in words; fewer of them stream, and resume from their own id.
+      const long = (n: number) => `${String.fromCharCode(0x915 + n)}${"क".repeat(31)}`;
+      const rooms = (count: number) => Array.from({ length: count }, (_, n) => encodeURIComponent(long(n))).join(",");
+      const tooLong = await api(server.port, `/api/events?rooms=${rooms(14)}`);
+      expect([tooLong.status, (await tooLong.json()).error.message]).toEqual([
+        400,
+        expect.stringContaining("too long to follow in one stream"),
+      ]);
+      const three = await EventStreamReader.open(server.port, `?rooms=${rooms(3)}`);
+      await three.waitForEvent("ready", (e) => e.data.type === "ready");
+      const id = three.events[0]!.id!;
+      three.close();
+      const again = await EventStreamReader.open(server.port, `?rooms=${rooms(3)}`, { "Last-Event-ID": id });
+      await again.waitForEvent("ready", (e) => e.data.type === "ready");
+      expect(again.status).toBe(200);
+      again.close();
     });
   });
 

@@ -128,12 +128,14 @@ function match(pattern: string, path: string): Record<string, string> | undefine
 function keyOf(keys: ApiKeys, request: Request): { name: string; hash: string } | { refused: Response } {
   const header = request.headers.get("authorization");
   const given = header === null ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
-  if (given === undefined)
-    return {
-      refused: apiError("unauthorized", "The API needs a key: send Authorization: Bearer <key>.", {
-        "WWW-Authenticate": 'Bearer realm="chat api"',
-      }),
-    };
+  if (given === undefined) {
+    // A header of another form is most often the key without its scheme: say what is missing.
+    const words =
+      header === null
+        ? "The API needs a key: send Authorization: Bearer <key>."
+        : "The Authorization header is not 'Bearer <key>': put 'Bearer ' before the key.";
+    return { refused: apiError("unauthorized", words, { "WWW-Authenticate": 'Bearer realm="chat api"' }) };
+  }
   const known = keys.nameOf(given);
   if (!known)
     return {

@@ -10,6 +10,14 @@ import { readCursorId } from "./stream";
 
 /** Rooms one stream follows at most. */
 const MAX_STREAM_ROOMS = 50;
+/**
+ * An event id's length at most (`dev:12,ops:40`, each room percent-encoded): every event carries
+ * it, and a client gives it back in Last-Event-ID, beside a URL naming the same rooms; both must
+ * fit in the server's 16 KB of request headers, or the stream could not be resumed.
+ */
+const MAX_ID_LENGTH = 4096;
+/** The longest a room's number is written, in an id. */
+const SEQ_DIGITS = 15;
 
 /** GET /api/events?rooms=a,b (Last-Event-ID to resume): the stream, or why not. */
 export function openEventStream({ streams }: ApiParts, call: Call): Response {
@@ -40,6 +48,11 @@ function roomsAsked(text: string | null): { rooms: string[] } | { refused: Respo
   for (const room of rooms) {
     const problem = nameProblem(room, "room");
     if (problem) return { refused: apiError("room-invalid", problem) };
+  }
+  const idLength = rooms.reduce((sum, room) => sum + encodeURIComponent(room).length + SEQ_DIGITS + 2, 0);
+  if (idLength > MAX_ID_LENGTH) {
+    const why = `These rooms' names are too long to follow in one stream: its event ids would take up to ${idLength} characters, and at most ${MAX_ID_LENGTH} can be given back to resume. Follow fewer rooms in each stream.`;
+    return { refused: apiError("bad-command", why) };
   }
   return { rooms };
 }
