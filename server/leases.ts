@@ -6,11 +6,15 @@
  * may run a little into debt while an answer is on its way (the next lease pays it back). So N
  * instances give an address its one budget, within about a lease per instance, not N budgets.
  *
- * While Redis is away (or before it has answered once), the instance's own bucket decides, as a
- * single instance would.
+ * While Redis is away (or before it has answered once), or slow (a lease not back within
+ * LEASE_PATIENCE_MS), the instance's own bucket decides, as a single instance would: nobody is
+ * refused, nor closed as a flooder, because Redis is slow to answer.
  */
 import type { Clock } from "../common/clock";
 import { TokenBucket } from "../common/token-bucket";
+
+/** A lease not back after this long counts as none: the local bucket decides until it comes. */
+export const LEASE_PATIENCE_MS = 500;
 
 /** Where leases come from: Redis's shared buckets (redis/leases.ts), or nowhere (one instance). */
 export interface LeaseSource {
@@ -70,6 +74,8 @@ export class LeasedBucket implements Bucket {
   /** Tokens leased and not spent; below 0, a debt the next lease pays first. */
   #tokens = 0;
   #asking = false;
+  /** When the lease on its way was asked for. */
+  #askedAt = 0;
   /** After a lease that came short, no asking again before this (the shared bucket is empty). */
   #quietUntil = 0;
 
@@ -96,6 +102,7 @@ export class LeasedBucket implements Bucket {
     const localMay = this.#local.spend(cost, now);
     if (this.rate === 0 || !this.source.available) return localMay;
     const at = now ?? this.clock.now();
+    if (this.#asking && at - this.#askedAt > LEASE_PATIENCE_MS) return localMay;
     if (this.#tokens >= cost) {
       this.#tokens -= cost;
       if (this.#tokens < this.#leaseSize / 2) this.#ask(at);
@@ -123,6 +130,7 @@ export class LeasedBucket implements Bucket {
   #ask(now: number): void {
     if (this.#asking || now < this.#quietUntil) return;
     this.#asking = true;
+    this.#askedAt = now;
     // A lease's worth, and the debt run up meanwhile.
     const wanted = this.#leaseSize + Math.ceil(Math.max(0, -this.#tokens));
     this.source.lease(this.key, this.rate, this.burst, wanted).then(

@@ -7,6 +7,10 @@
  * people; last, its own provisional messages are numbered through the script, so that they reach
  * the others. Its own people had them already (clients match the numbered copy by its id): when
  * they come back numbered, they are recorded here but not delivered again.
+ *
+ * A batch on its way when Redis stopped answering (link.ts drops the connection then) failed here
+ * and was delivered provisionally, but Redis may still run it when it wakes: if the shared history
+ * has it on return, it is not shared again, nor delivered again to this instance's people.
  */
 import { randomBytes } from "node:crypto";
 import type { SaidEvent } from "../../common/events";
@@ -26,6 +30,8 @@ const MAX_UNSHARED = 100_000;
 export class Healing {
   /** Said here while cut off from Redis, in order: to be numbered and shared once it is back. */
   readonly #unshared: SaidEvent[] = [];
+  /** The same, by sameMessage(), to find those that reached the shared history after all. */
+  readonly #unsharedKeys = new Set<string>();
   #lostUnshared = 0;
   /** This instance's provisional messages sent for numbering, not yet back (healedKey). */
   readonly #healed = new Set<string>();
@@ -48,8 +54,10 @@ export class Healing {
       id: event.id ?? randomBytes(9).toString("base64url"),
       provisional: true,
     };
-    if (this.#unshared.length < MAX_UNSHARED) this.#unshared.push(provisional);
-    else this.#lostUnshared++;
+    if (this.#unshared.length < MAX_UNSHARED) {
+      this.#unshared.push(provisional);
+      this.#unsharedKeys.add(sameMessage(event));
+    } else this.#lostUnshared++;
     this.sink.deliverSaid(provisional);
   }
 
@@ -79,15 +87,28 @@ export class Healing {
       const reply = await this.link.send("ZRANGE", [keys.historyKey(room), String(-keep), "-1", "WITHSCORES"]);
       const events = scored(reply).flatMap(([entry, last]) => envelopes.readHistoryEntry(entry, last));
       for (const said of events.slice(-keep)) {
-        if (!this.history.record(said) || !deliver) continue;
+        if (!this.history.record(said) || this.#sharedAfterAll(said) || !deliver) continue;
         this.sink.deliverSaid(said, true);
         caughtUp++;
       }
     }
+    this.#dropShared();
     if (caughtUp > 0)
       this.log.line(
         `Redis: caught up ${caughtUp} message${caughtUp === 1 ? "" : "s"} said on other instances meanwhile`,
       );
+  }
+
+  /** True if `said` is one of this instance's provisional messages that Redis took after all. */
+  #sharedAfterAll(said: SaidEvent): boolean {
+    return this.#unsharedKeys.size > 0 && this.#unsharedKeys.delete(sameMessage(said));
+  }
+
+  /** The provisional messages found in the shared history (#sharedAfterAll) are not shared again. */
+  #dropShared(): void {
+    if (this.#unsharedKeys.size === this.#unshared.length) return;
+    const kept = this.#unshared.filter((event) => this.#unsharedKeys.has(sameMessage(event)));
+    this.#unshared.splice(0, this.#unshared.length, ...kept);
   }
 
   /** What this instance's people said while it was cut off, numbered through `number`, in the order said. */
@@ -97,7 +118,7 @@ export class Healing {
       const part = this.#unshared.slice(0, most).map(({ provisional: _, seq: __, ...event }) => event);
       for (const event of part) this.#healed.add(healedKey(event));
       await number(part);
-      this.#unshared.splice(0, part.length);
+      for (const event of this.#unshared.splice(0, part.length)) this.#unsharedKeys.delete(sameMessage(event));
       shared += part.length;
     }
     if (shared > 0) this.log.line(`Redis: shared ${shared} message${shared === 1 ? "" : "s"} said here while cut off`);
@@ -112,6 +133,11 @@ export class Healing {
 /** A provisional message's id with its sender's address: a client chooses ids, so only the pair is ours alone. */
 function healedKey(event: Unnumbered): string {
   return `${event.from.address} ${event.id}`;
+}
+
+/** One message, as said and as numbered in the shared history: its room, sender, time and text. */
+function sameMessage(event: Unnumbered): string {
+  return [event.room, event.from.address, event.time, event.text].join("\n");
 }
 
 /** ZRANGE … WITHSCORES as pairs, whether the reply is RESP3's pairs or RESP2's flat list. */

@@ -6,7 +6,7 @@
 import { expect, test } from "bun:test";
 import { ManualClock } from "../../common/clock";
 import { TokenBucket } from "../../common/token-bucket";
-import { LeasedBucket, type LeaseSource } from "../../server/leases";
+import { LEASE_PATIENCE_MS, LeasedBucket, type LeaseSource } from "../../server/leases";
 
 /** A shared bucket as Redis keeps it, answering leases after `delayMs` of simulated time. */
 class FakeRedis implements LeaseSource {
@@ -79,4 +79,44 @@ test("without the source (Redis away), the instance's own bucket decides", () =>
   const bucket = new LeasedBucket("10.0.0.3/32", 1, 3, redis, clock);
   expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()]).toEqual([true, true, true, false]);
   expect(redis.calls).toBe(0);
+});
+
+/** A source that is there but never answers: Redis stopped, its connection still open. */
+class SilentRedis implements LeaseSource {
+  available = true;
+  calls = 0;
+  lease(): Promise<number> {
+    this.calls++;
+    return new Promise(() => {});
+  }
+}
+
+test("a lease that does not come back within its patience counts as none: the local bucket decides, nobody is refused for Redis being slow", () => {
+  const clock = new ManualClock(0);
+  const redis = new SilentRedis();
+  const [rate, burst] = [20, 60];
+  const bucket = new LeasedBucket("10.0.0.4/32", rate, burst, redis, clock);
+  // 10 s at 5 messages a second, well within the budget: every one goes through.
+  const refused: number[] = [];
+  for (let ms = 0; ms < 10_000; ms += 200) {
+    clock.advance(200);
+    if (!bucket.take()) refused.push(ms);
+  }
+  expect(refused).toEqual([]);
+  expect(redis.calls).toBe(1);
+  // Past its own budget, the local bucket still refuses, as a single instance would.
+  let allowed = 0;
+  for (let n = 0; n < 200; n++) if (bucket.take()) allowed++;
+  expect(allowed).toBeLessThanOrEqual(burst);
+});
+
+test("within its patience, a lease on its way is waited for with a little debt, as before", () => {
+  const clock = new ManualClock(0);
+  const redis = new SilentRedis();
+  const bucket = new LeasedBucket("10.0.0.5/32", 20, 60, redis, clock);
+  // A lease is 15: a debt of one lease, then refused until the lease comes or the patience runs out.
+  const first = Array.from({ length: 20 }, () => bucket.take());
+  expect(first.filter(Boolean)).toHaveLength(15);
+  clock.advance(LEASE_PATIENCE_MS + 1);
+  expect(bucket.take()).toBe(true);
 });

@@ -84,3 +84,31 @@ test("on first connecting, the shared history is only recorded, for replay: nobo
   expect(sink.said).toEqual([]);
   expect(history.lastSeq("a")).toBe(1);
 });
+
+test("a provisional message that Redis took after all (on its way when Redis stopped answering) is not shared, nor delivered, again", async () => {
+  const { link, sink, healing } = await setUp();
+  // Two messages on their way when the link was dropped: delivered here provisionally.
+  healing.sayAlone({ ...said("a", "ran late"), id: "late" });
+  healing.sayAlone(said("a", "plain text, no id"));
+  healing.sayAlone({ ...said("a", "never ran"), id: "never" });
+  // Redis ran the first two once it woke: they are in the shared history, numbered.
+  link.answer = (command) => {
+    if (command === "ZREVRANGE") return ["a"];
+    if (command === "ZRANGE")
+      return [
+        [JSON.stringify({ v: 1, batch: "me:9", said: [{ ...said("a", "ran late"), id: "late" }] }), 1],
+        [JSON.stringify({ v: 1, batch: "me:10", said: [said("a", "plain text, no id")] }), 2],
+      ];
+    return null;
+  };
+  await healing.catchUp(true);
+  const numbered: Unnumbered[][] = [];
+  await healing.share(async (events) => void numbered.push(events), 10);
+  expect(numbered.flat().map((e) => e.text)).toEqual(["never ran"]);
+  // Only the three provisional copies reached this instance's people.
+  expect(sink.said.map((e) => [e.text, e.provisional])).toEqual([
+    ["ran late", true],
+    ["plain text, no id", true],
+    ["never ran", true],
+  ]);
+});
