@@ -13,7 +13,7 @@ import type { ChatContext } from "../context";
 import type { Member } from "../member";
 import { forHowLong, parseDuration } from "./durations";
 import type { ModlogEntry } from "./modlog";
-import { contains, type Network, parseNetwork, showNetwork } from "./networks";
+import { contains, parseNetwork, showNetwork } from "./networks";
 import { type Person, targetOf } from "./people";
 import { CHAT_SCOPE, MAX_ADDRESSES, type Restriction, type Restrictions, restrictionKey } from "./restrictions";
 import { type Action, moderatorKey, outranks, permission, type Subject } from "./roles";
@@ -225,28 +225,13 @@ function restrictionOf(act: Act, target: string, scopeRoom: string, addresses: b
   const person = named(act, target);
   if (!person) return undefined;
   const on: Pick<Restriction, "kind" | "target" | "name" | "addresses"> = targetOf(person);
-  const covered = person.account === null ? [] : accountAddresses(act, person.account, scopeRoom);
-  if (covered.length > 0) on.addresses = covered;
-  return { on, shown: person.name, reached: [subject(act, person, scopeRoom)], person };
-}
-
-/**
- * The networks an account's restriction covers besides the account: those its connections come
- * from now, but for any where someone the actor does not outrank is connected (the actor included),
- * whom an address restriction must never reach.
- */
-function accountAddresses({ chat, member }: Act, account: string, scopeRoom: string): string[] {
+  // Never an address where someone the actor does not outrank is connected (the actor included).
   const { people, roles } = chat.moderation;
   const actor = chat.moderation.rankOf(member);
-  const spared = (network: Network) =>
-    [...people.inNetwork((address) => contains(network, address))].some(
-      (someone) => !outranks(actor, roles.rankOf(someone.account, scopeRoom)),
-    );
-  return people
-    .networksOf(account)
-    .filter((network) => !spared(network))
-    .slice(0, MAX_ADDRESSES)
-    .map(showNetwork);
+  const reachable = (account: string | null) => outranks(actor, roles.rankOf(account, scopeRoom));
+  const covered = person.account === null ? [] : people.networksOf(person.account, reachable);
+  if (covered.length > 0) on.addresses = covered.slice(0, MAX_ADDRESSES).map(showNetwork);
+  return { on, shown: person.name, reached: [subject(act, person, scopeRoom)], person };
 }
 
 async function ban(act: Act, target: string, duration: string | undefined, given: string | undefined): Promise<void> {
@@ -327,7 +312,8 @@ async function lift(act: Act, action: "unban" | "unmute", target: string): Promi
   const operator = chat.moderation.rankOf(member) === "operator";
   const restrictions = action === "unban" ? bans : mutes;
   const scopes = action === "unban" && operator ? [CHAT_SCOPE, DEFAULT_ROOM, room] : [room];
-  const found = scopes.map((scope) => findRestriction(act, restrictions, scope, target)).find((key) => key);
+  const account = chat.moderation.people.account(target);
+  const found = scopes.map((scope) => restrictions.named(scope, target, account)).find((key) => key);
   if (!found) {
     const what = action === "unban" ? "banned" : "muted";
     return chat.refuse(
@@ -353,26 +339,6 @@ async function lift(act: Act, action: "unban" | "unmute", target: string): Promi
         : `You may speak in ${where} again (unmuted by ${by})`,
     target: { name: shown, ...(found.row.kind === "account" && { account: found.row.target }) },
   });
-}
-
-/** The restriction in `scope` on TARGET: an address or network, an account, or a guest by the name they had. */
-function findRestriction({ chat }: Act, restrictions: Restrictions, scope: string, target: string) {
-  const network = parseNetwork(target);
-  const account = chat.moderation.people.account(target);
-  const candidates =
-    network && !("problem" in network)
-      ? [restrictionKey({ scope, kind: "address", target: showNetwork(network) })]
-      : account !== undefined
-        ? [restrictionKey({ scope, kind: "account", target: account })]
-        : [];
-  for (const key of candidates) {
-    const row = restrictions.table.get(key);
-    if (row) return { key, row };
-  }
-  const skeleton = nameSkeleton(target);
-  for (const row of restrictions.inScope(scope))
-    if (row.name !== undefined && nameSkeleton(row.name) === skeleton) return { key: restrictionKey(row), row };
-  return undefined;
 }
 
 async function listBans({ chat, member, room }: Act): Promise<void> {

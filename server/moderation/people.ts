@@ -15,7 +15,7 @@ import type { Member } from "../member";
 import type { Names } from "../names";
 import type { Rooms } from "../rooms";
 import type { SharedState, Table } from "../state/state";
-import { type Address, addressOf, guestNetwork, type Network, showNetwork } from "./networks";
+import { type Address, addressOf, contains, guestNetwork, type Network, showNetwork } from "./networks";
 
 /**
  * What moderation uses of the chat core (the Chat is it): its parts, and telling and moving people.
@@ -95,10 +95,10 @@ export class People {
 
   /**
    * The networks (as a guest's: IPv4 address, IPv6 /64) the account's connections come from now,
-   * here and on other instances: what a ban or mute of it covers too, so that logging out and
-   * taking another name does not dodge it.
+   * here and on other instances, where everyone connected is `reachable` by whoever asks: what a
+   * ban or mute of it covers too, so that logging out and taking another name does not dodge it.
    */
-  networksOf(account: string): Network[] {
+  networksOf(account: string, reachable: (account: string | null) => boolean): Network[] {
     const skeleton = nameSkeleton(account);
     const addresses = this.here({ name: account, account, rooms: [] }).map((member) => member.address);
     for (const { user } of this.#elsewhere())
@@ -108,7 +108,9 @@ export class People {
       const address = addressOf(text);
       if (address) networks.set(showNetwork(guestNetwork(address)), guestNetwork(address));
     }
-    return [...networks.values()];
+    const spared = (network: Network) =>
+      [...this.inNetwork((address) => contains(network, address))].some((someone) => !reachable(someone.account));
+    return [...networks.values()].filter((network) => !spared(network));
   }
 
   /** Everyone connected now (here and elsewhere) whose address is in `network`: who a ban of it would reach. */

@@ -10,7 +10,7 @@
  */
 import { nameSkeleton } from "../../common/lookalikes";
 import type { SharedState, Table } from "../state/state";
-import { type Address, type Network, NetworkMap, parseNetwork } from "./networks";
+import { type Address, type Network, NetworkMap, parseNetwork, showNetwork } from "./networks";
 
 /** The scope of a ban from the whole chat. */
 export const CHAT_SCOPE = "*";
@@ -100,6 +100,26 @@ export class Restrictions {
 
   #firstInForce(rows: Map<string, Restriction>): Restriction | undefined {
     for (const row of rows.values()) if (this.#inForce(row)) return row;
+    return undefined;
+  }
+
+  /**
+   * The row in `scope` on TARGET as typed to lift it: an address or network, an account (`account`,
+   * if TARGET is registered), or a guest by the name they had.
+   */
+  named(scope: string, target: string, account: string | undefined): { key: string; row: Restriction } | undefined {
+    const network = parseNetwork(target);
+    const key =
+      network && !("problem" in network)
+        ? restrictionKey({ scope, kind: "address", target: showNetwork(network) })
+        : account !== undefined
+          ? restrictionKey({ scope, kind: "account", target: account })
+          : undefined;
+    const row = key === undefined ? undefined : this.table.get(key);
+    if (key !== undefined && row) return { key, row };
+    const skeleton = nameSkeleton(target);
+    for (const row of this.inScope(scope))
+      if (row.name !== undefined && nameSkeleton(row.name) === skeleton) return { key: restrictionKey(row), row };
     return undefined;
   }
 
