@@ -129,6 +129,61 @@ describe("an operator", () => {
   }, 30_000);
 });
 
+describe("a registered person banned or muted cannot dodge it by logging out", () => {
+  test("banned from the chat: their address, and whoever shares it, is refused at the upgrade until /unban NAME; each refused address is logged once", async () => {
+    const chat = await server();
+    const root = await person(chat, "root", "198.51.100.1", { registered: true });
+    const mallory = await person(chat, "mallory", "203.0.113.7", { registered: true });
+    const flatmate = await person(chat, "flo", "203.0.113.7");
+    root.run({ type: "ban", target: "mallory", reason: "spam" });
+    expect((await mallory.socket.waitForClose()).code).toBe(CLOSE_BANNED);
+    expect((await flatmate.socket.waitForClose()).reason).toBe(
+      "Your address (203.0.113.7), which mallory came from, was banned from this chat by root: spam",
+    );
+    // Back at once as a guest under another name: refused before any name is read.
+    expect(await upgradeFrom(chat, "203.0.113.7")).toEqual({
+      status: 403,
+      body: "You are banned from this chat by root: spam.\n",
+    });
+    expect((await upgradeFrom(chat, "203.0.113.7")).status).toBe(403);
+    await chat.waitForLog(/Refused banned address 203\.0\.113\.7 \(mallory's\): banned by root until lifted: spam\n/);
+    expect(chat.log().match(/Refused banned address/g)).toHaveLength(1);
+    expect((await upgradeFrom(chat, "203.0.113.8")).status).toBe(101);
+    root.run({ type: "unban", target: "mallory" });
+    await root.next("notice", (e) => e.text === "mallory is no longer banned from the chat (root)");
+    expect((await upgradeFrom(chat, "203.0.113.7")).status).toBe(101);
+  }, 30_000);
+
+  test("muted or banned in a room: logged out, under another name, still muted and still out", async () => {
+    const chat = await server();
+    const alice = await person(chat, "alice", "198.51.100.2", { room: "dev", registered: true });
+    alice.run({ type: "claim" });
+    await alice.next("role", (e) => e.role === "owner");
+    const eve = await person(chat, "eve", "203.0.113.9", { room: "dev", registered: true });
+    alice.run({ type: "mute", name: "eve" });
+    await eve.next("notice", (e) => e.text.startsWith("You were muted in dev by alice"));
+    eve.run({ type: "logout" });
+    await eve.next("account", (e) => e.name === null);
+    eve.run({ type: "nick", name: "eve2" });
+    await eve.next("notice", (e) => e.event === "rename" && e.text.endsWith("is now eve2"));
+    eve.run({ type: "say", text: "free at last" });
+    expect(await eve.next("error")).toMatchObject({ code: "muted" });
+    eve.run({ type: "login", name: "eve", password: PASSWORD });
+    await eve.next("account", (e) => e.name === "eve");
+    alice.run({ type: "ban", target: "eve" });
+    await eve.next("joined", (e) => e.room === "chat");
+    eve.run({ type: "logout" });
+    eve.run({ type: "nick", name: "eve3" });
+    await eve.next("notice", (e) => e.event === "rename" && e.text.endsWith("is now eve3"));
+    eve.run({ type: "join", room: "dev" });
+    expect(await eve.next("error")).toMatchObject({ code: "banned", message: "You are banned from dev by alice." });
+    alice.run({ type: "unban", target: "eve" });
+    await alice.next("notice", (e) => e.text === "eve is no longer banned from dev (alice)");
+    eve.run({ type: "join", room: "dev" });
+    await eve.next("joined", (e) => e.room === "dev");
+  }, 30_000);
+});
+
 describe("rooms and their moderators", () => {
   test("a non-moderator's /kick is refused with forbidden, in plain text too", async () => {
     const chat = await server();

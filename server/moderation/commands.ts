@@ -15,8 +15,8 @@ import { forHowLong, parseDuration } from "./durations";
 import type { ModlogEntry } from "./modlog";
 import { contains, parseNetwork, showNetwork } from "./networks";
 import { type Person, targetOf } from "./people";
-import { CHAT_SCOPE, type Restriction, type Restrictions, restrictionKey } from "./restrictions";
-import { type Action, moderatorKey, permission, type Subject } from "./roles";
+import { CHAT_SCOPE, MAX_ADDRESSES, type Restriction, type Restrictions, restrictionKey } from "./restrictions";
+import { type Action, moderatorKey, outranks, permission, type Subject } from "./roles";
 
 export type ModerationCommand = Extract<Command, { type: Action }>;
 
@@ -126,16 +126,28 @@ async function claim({ chat, member, room, by }: Act): Promise<void> {
     return chat.refuse(member, refusal("forbidden", `${room} belongs to the operators; claim a room of your own.`));
   const owner = roles.ownerOf(room);
   if (owner) return chat.refuse(member, refusal("forbidden", `${room} is owned by ${owner.name} already.`));
-  const owned = [...roles.owners.entries()].filter(
-    ([other]) => nameSkeleton(roles.ownerOf(other)?.name ?? "") === nameSkeleton(by),
-  ).length;
+  const owned = ownedBy(chat, by);
   if (owned >= MAX_OWNED)
     return chat.refuse(member, refusal("forbidden", `You own ${owned} rooms already, the most one person may.`));
   // An owner whose account is gone (unregistered, deleted) left the room to be claimed again.
   if (roles.owners.has(room)) await roles.owners.delete(room);
   if (!(await roles.owners.create(room, roles.appointment(by, by))))
     return chat.refuse(member, refusal("forbidden", `${room} was claimed by someone else just now.`));
+  // Claims at once (from many connections, on several instances) all counted fewer than the most
+  // before any was made: counted again now, one too many gives its room back.
+  if (ownedBy(chat, by) > MAX_OWNED) {
+    await roles.owners.delete(room);
+    return chat.refuse(member, refusal("forbidden", `You own ${MAX_OWNED} rooms already, the most one person may.`));
+  }
   await log.add({ room, by, action: "claim", text: `${by} claimed ${room}: they own it now` });
+}
+
+/** How many rooms `account` owns. */
+function ownedBy(chat: ChatContext, account: string): number {
+  const { roles } = chat.moderation;
+  const skeleton = nameSkeleton(account);
+  return [...roles.owners.entries()].filter(([room]) => nameSkeleton(roles.ownerOf(room)?.name ?? "") === skeleton)
+    .length;
 }
 
 async function appoint(act: Act, action: "mod" | "unmod", name: string): Promise<void> {
@@ -212,13 +224,29 @@ function restrictionOf(act: Act, target: string, scopeRoom: string, addresses: b
   }
   const person = named(act, target);
   if (!person) return undefined;
-  return { on: targetOf(person), shown: person.name, reached: [subject(act, person, scopeRoom)], person };
+  const on: Pick<Restriction, "kind" | "target" | "name" | "addresses"> = targetOf(person);
+  // Never an address where someone the actor does not outrank is connected (the actor included).
+  const { people, roles } = chat.moderation;
+  const actor = chat.moderation.rankOf(member);
+  const reachable = (account: string | null) => outranks(actor, roles.rankOf(account, scopeRoom));
+  const covered = person.account === null ? [] : people.networksOf(person.account, reachable);
+  if (covered.length > 0) on.addresses = covered.slice(0, MAX_ADDRESSES).map(showNetwork);
+  return { on, shown: person.name, reached: [subject(act, person, scopeRoom)], person };
 }
 
 async function ban(act: Act, target: string, duration: string | undefined, given: string | undefined): Promise<void> {
   const { chat, member, room, by } = act;
   const operator = chat.moderation.rankOf(member) === "operator";
   const scope = operator ? CHAT_SCOPE : room;
+  // An address ban in the default room bars the upgrade, before anyone logs in: an operator too.
+  if (!operator && parseNetwork(target) !== undefined)
+    return chat.refuse(
+      member,
+      refusal(
+        "forbidden",
+        "Only operators may ban an address or network: ban a person by name (a guest's name bans the address they came from).",
+      ),
+    );
   const until = untilOf(act, duration);
   if (until === null) return;
   const restriction = restrictionOf(act, target, operator ? DEFAULT_ROOM : room, true);
@@ -284,7 +312,8 @@ async function lift(act: Act, action: "unban" | "unmute", target: string): Promi
   const operator = chat.moderation.rankOf(member) === "operator";
   const restrictions = action === "unban" ? bans : mutes;
   const scopes = action === "unban" && operator ? [CHAT_SCOPE, DEFAULT_ROOM, room] : [room];
-  const found = scopes.map((scope) => findRestriction(act, restrictions, scope, target)).find((key) => key);
+  const account = chat.moderation.people.account(target);
+  const found = scopes.map((scope) => restrictions.named(scope, target, account)).find((key) => key);
   if (!found) {
     const what = action === "unban" ? "banned" : "muted";
     return chat.refuse(
@@ -304,31 +333,12 @@ async function lift(act: Act, action: "unban" | "unmute", target: string): Promi
       action === "unban"
         ? `${shown} is no longer banned from ${where} (${by})`
         : `${shown} may speak in ${where} again (unmuted by ${by})`,
-    ...(action === "unmute" && {
-      personal: `You may speak in ${where} again (unmuted by ${by})`,
-      target: { name: shown, ...(found.row.kind === "account" && { account: found.row.target }) },
-    }),
+    personal:
+      action === "unban"
+        ? `You are no longer banned from ${where} (unbanned by ${by})`
+        : `You may speak in ${where} again (unmuted by ${by})`,
+    target: { name: shown, ...(found.row.kind === "account" && { account: found.row.target }) },
   });
-}
-
-/** The restriction in `scope` on TARGET: an address or network, an account, or a guest by the name they had. */
-function findRestriction({ chat }: Act, restrictions: Restrictions, scope: string, target: string) {
-  const network = parseNetwork(target);
-  const account = chat.moderation.people.account(target);
-  const candidates =
-    network && !("problem" in network)
-      ? [restrictionKey({ scope, kind: "address", target: showNetwork(network) })]
-      : account !== undefined
-        ? [restrictionKey({ scope, kind: "account", target: account })]
-        : [];
-  for (const key of candidates) {
-    const row = restrictions.table.get(key);
-    if (row) return { key, row };
-  }
-  const skeleton = nameSkeleton(target);
-  for (const row of restrictions.inScope(scope))
-    if (row.name !== undefined && nameSkeleton(row.name) === skeleton) return { key: restrictionKey(row), row };
-  return undefined;
 }
 
 async function listBans({ chat, member, room }: Act): Promise<void> {

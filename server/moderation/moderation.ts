@@ -22,6 +22,9 @@ import { type Rank, Roles } from "./roles";
 
 /** How often ended bans and mutes, and old log entries, are deleted (they count for nothing meanwhile). */
 const SWEEP_MS = 60_000;
+/** A banned address refused at the upgrade is logged once a minute at most, and so many addresses at once. */
+const REFUSAL_LOG_MS = 60_000;
+const REFUSALS_REMEMBERED = 1_000;
 /** A close reason is at most 123 bytes (RFC 6455 §5.5): what is longer is cut. */
 const CLOSE_REASON_BYTES = 123;
 
@@ -56,6 +59,8 @@ export class Moderation {
   readonly now: () => number;
   /** In slow rooms: when each person last spoke (by account or guest network), on the chat's clock. */
   readonly #spoke = new Map<string, Map<string, number>>();
+  /** Banned addresses refused lately, and when each was last logged (on the wall clock). */
+  readonly #refusalsLogged = new Map<string, number>();
   readonly #sweep: ReturnType<typeof setInterval>;
 
   constructor(
@@ -88,6 +93,8 @@ export class Moderation {
   /** Deletes the bans and mutes that have ended, and old log entries. */
   async sweep(): Promise<void> {
     await Promise.all([this.bans.sweep(), this.mutes.sweep(), this.log.sweep()]);
+    for (const [address, at] of this.#refusalsLogged)
+      if (this.now() - at >= REFUSAL_LOG_MS) this.#refusalsLogged.delete(address);
     const now = this.chat.clock.now();
     for (const [room, spoke] of this.#spoke) {
       const gap = (this.slow.get(room)?.seconds ?? 0) * 1000;
@@ -106,7 +113,34 @@ export class Moderation {
   admission(ip: string): string | undefined {
     const address = addressOf(ip);
     const ban = this.bans.find(CHAT_SCOPE, null, address) ?? this.bans.find(DEFAULT_ROOM, null, address);
-    return ban && `${this.banWords(ban, "You are")}.`;
+    if (!ban) return undefined;
+    this.#logRefusal(address ? showNetwork(address) : ip, ban);
+    return `${this.banWords(ban, "You are")}.`;
+  }
+
+  /**
+   * One line in the server's log for a banned address refused, at most once a minute for each
+   * (a client that retries is not a line per try), and for at most REFUSALS_REMEMBERED at once.
+   */
+  #logRefusal(address: string, ban: Restriction): void {
+    const now = this.now();
+    const last = this.#refusalsLogged.get(address);
+    if (last !== undefined && now - last < REFUSAL_LOG_MS) return;
+    if (last === undefined && this.#refusalsLogged.size >= REFUSALS_REMEMBERED) {
+      for (const [other, at] of this.#refusalsLogged)
+        if (now - at >= REFUSAL_LOG_MS) this.#refusalsLogged.delete(other);
+      if (this.#refusalsLogged.size >= REFUSALS_REMEMBERED) return;
+    }
+    this.#refusalsLogged.delete(address);
+    this.#refusalsLogged.set(address, now);
+    // "Refused banned address 203.0.113.7 (gus's): banned by root until 2026-12-04T14:00:00.000Z: spam"
+    const whose = ban.kind === "account" ? ban.target : ban.name;
+    const within = ban.kind === "address" && ban.target !== address ? ` (in ${ban.target})` : "";
+    const until = ban.until === undefined ? "until lifted" : `until ${new Date(ban.until).toISOString()}`;
+    const reason = ban.reason ? `: ${ban.reason}` : "";
+    this.chat.log.line(
+      `Refused banned address ${address}${within}${whose ? ` (${whose}'s)` : ""}: banned by ${ban.by} ${until}${reason}`,
+    );
   }
 
   /** Why the account may not log in: it is banned from the chat. For the accounts code, at login. */
@@ -193,21 +227,17 @@ export class Moderation {
   #enforce(ban: Restriction): void {
     if (ban.until !== undefined && ban.until <= this.now()) return;
     const chatWide = ban.scope === CHAT_SCOPE || ban.scope === DEFAULT_ROOM;
-    const network = ban.kind === "address" ? parseNetwork(ban.target) : undefined;
     for (const [room, member] of [...this.chat.rooms.everyone()]) {
       if (!chatWide && room !== ban.scope) continue;
       const rank = this.rankOf(member, chatWide ? DEFAULT_ROOM : room);
       if (chatWide ? rank === "operator" : Roles.exempt(rank)) continue;
-      const address = addressOf(member.address);
-      const covered =
-        ban.kind === "account"
-          ? member.account !== null && nameSkeleton(member.account) === nameSkeleton(ban.target)
-          : network !== undefined && !("problem" in network) && address !== undefined && contains(network, address);
+      const covered = coveredBy(ban, member);
       if (!covered) continue;
-      // A guest named by a moderator is banned by address: someone else on that address is told it was not about them.
-      const caught =
-        ban.name !== undefined && member.name !== null && nameSkeleton(member.name) !== nameSkeleton(ban.name);
-      const subject = caught ? `Your address (${ban.target}), which ${ban.name} came from, was` : "You were";
+      // Someone else on an address banned with a person is told it was not about them: whose it was.
+      const subject =
+        covered.whose !== undefined
+          ? `Your address (${covered.network}), which ${covered.whose} came from, was`
+          : "You were";
       const words = this.banWords(ban, subject);
       if (!chatWide) this.chat.enter(member, DEFAULT_ROOM, { firstRoom: false });
       this.#tellPersonally(member, ban.scope === CHAT_SCOPE ? DEFAULT_ROOM : ban.scope, `${words}.`);
@@ -226,7 +256,9 @@ export class Moderation {
         if (entry.chatWide) member.socket.close(CLOSE_KICKED, closeReason(entry.personal ?? entry.text));
       }
     } else if (entry.personal) {
-      for (const member of inRoom) this.#tellPersonally(member, entry.room, entry.personal);
+      // Whoever a ban kept out of the room is elsewhere: an unban finds them wherever they are.
+      for (const member of entry.action === "unban" ? targets : inRoom)
+        this.#tellPersonally(member, entry.room, entry.personal);
     }
     // A topic and a deleted message are shown as themselves (their own events), not as a line.
     if (entry.action === "topic" || entry.action === "delete") return;
@@ -257,6 +289,28 @@ export class Moderation {
       this.chat.send(member, { type: "role", room: where, role: this.roles.roleOf(member.account, where) ?? null });
     }
   }
+}
+
+/**
+ * Whether `ban` covers `member`: by its account, or by an address it holds (a guest's, or those of
+ * the account banned). `whose` names the person the address was banned with, when that is not the
+ * member: a guest under another name, or anyone not logged in to the account banned.
+ */
+function coveredBy(ban: Restriction, member: Member): { network?: string; whose?: string } | undefined {
+  const sameName = (name: string | null, other: string) => name !== null && nameSkeleton(name) === nameSkeleton(other);
+  if (ban.kind === "account" && sameName(member.account, ban.target)) return {};
+  const address = addressOf(member.address);
+  if (!address) return undefined;
+  const shown = ban.kind === "account" ? (ban.addresses ?? []) : [ban.target];
+  const network = shown.find((text) => {
+    const parsed = parseNetwork(text);
+    return parsed !== undefined && !("problem" in parsed) && contains(parsed, address);
+  });
+  if (network === undefined) return undefined;
+  const whose = ban.kind === "account" ? ban.target : ban.name;
+  if (whose === undefined || (ban.kind === "address" && (member.name === null || sameName(member.name, whose))))
+    return { network };
+  return { network, whose };
 }
 
 function personOf(target: NonNullable<ModlogEntry["target"]>): Person {

@@ -137,6 +137,11 @@ export class NetworkMap<T> {
     this.#lengths[network.family] = [...lengths.keys()].sort((a, b) => b - a);
   }
 
+  /** The entry of exactly `network`, if any. */
+  get(network: Network): T | undefined {
+    return this.#byLength[network.family].get(network.bits)?.get(network.value);
+  }
+
   /** The entry of the longest network `address` is in that `keep` keeps, if any. */
   find(address: Address, keep: (value: T) => boolean = () => true): T | undefined {
     const byLength = this.#byLength[address.family];

@@ -10,11 +10,12 @@ import type { ChatEvent } from "../../common/events";
 import { nameSkeleton } from "../../common/lookalikes";
 import { normalizeName } from "../../common/text";
 import type { Directory } from "../directory";
+import type { Logger } from "../log";
 import type { Member } from "../member";
 import type { Names } from "../names";
 import type { Rooms } from "../rooms";
 import type { SharedState, Table } from "../state/state";
-import { type Address, addressOf, guestNetwork, type Network, showNetwork } from "./networks";
+import { type Address, addressOf, contains, guestNetwork, type Network, showNetwork } from "./networks";
 
 /**
  * What moderation uses of the chat core (the Chat is it): its parts, and telling and moving people.
@@ -26,6 +27,7 @@ export interface ModerationChat {
   readonly names: Names;
   readonly directory: Directory;
   readonly clock: Clock;
+  readonly log: Logger;
   send(member: Member, event: ChatEvent): void;
   tell(room: string, event: ChatEvent, except?: Member): void;
   enter(member: Member, room: string, how: { firstRoom: boolean }): void;
@@ -89,6 +91,26 @@ export class People {
       if (key !== null && nameSkeleton(key) === skeleton) found.push(member);
     }
     return found;
+  }
+
+  /**
+   * The networks (as a guest's: IPv4 address, IPv6 /64) the account's connections come from now,
+   * here and on other instances, where everyone connected is `reachable` by whoever asks: what a
+   * ban or mute of it covers too, so that logging out and taking another name does not dodge it.
+   */
+  networksOf(account: string, reachable: (account: string | null) => boolean): Network[] {
+    const skeleton = nameSkeleton(account);
+    const addresses = this.here({ name: account, account, rooms: [] }).map((member) => member.address);
+    for (const { user } of this.#elsewhere())
+      if (user.name !== null && user.registered && nameSkeleton(user.name) === skeleton) addresses.push(user.address);
+    const networks = new Map<string, Network>();
+    for (const text of addresses) {
+      const address = addressOf(text);
+      if (address) networks.set(showNetwork(guestNetwork(address)), guestNetwork(address));
+    }
+    const spared = (network: Network) =>
+      [...this.inNetwork((address) => contains(network, address))].some((someone) => !reachable(someone.account));
+    return [...networks.values()].filter((network) => !spared(network));
   }
 
   /** Everyone connected now (here and elsewhere) whose address is in `network`: who a ban of it would reach. */

@@ -4,14 +4,18 @@
  * look-up per prefix length in use (networks.ts). A restriction is on an account (a registered
  * name) or on an address or network (a guest's, who could take another name), in one room or, for
  * a ban, in the whole chat (scope `*`). One that has expired counts for nothing, and a sweep
- * deletes it.
+ * deletes it. A restriction on an account also holds the addresses (as a guest's: IPv4 address,
+ * IPv6 /64) its connections had when it was made, indexed beside the account: logging out and
+ * taking another name does not dodge it, and the one row lifts both.
  */
 import { nameSkeleton } from "../../common/lookalikes";
 import type { SharedState, Table } from "../state/state";
-import { type Address, type Network, NetworkMap, parseNetwork } from "./networks";
+import { type Address, type Network, NetworkMap, parseNetwork, showNetwork } from "./networks";
 
 /** The scope of a ban from the whole chat. */
 export const CHAT_SCOPE = "*";
+/** The addresses an account's restriction holds at most: an account has a few connections, not hundreds. */
+export const MAX_ADDRESSES = 16;
 
 export interface Restriction {
   /** A room, or CHAT_SCOPE. */
@@ -21,6 +25,11 @@ export interface Restriction {
   target: string;
   /** For the address of a guest named by a moderator: the name they had. */
   name?: string;
+  /**
+   * For an account: the networks (as shown) its connections came from when it was made, covered
+   * too. Rows written before it was kept have none.
+   */
+  addresses?: string[];
   by: string;
   reason?: string;
   /** When it was made, ISO 8601. */
@@ -37,23 +46,30 @@ export function restrictionKey({ scope, kind, target }: Pick<Restriction, "scope
 function checkRestriction(value: unknown): Restriction | undefined {
   const row = value as Record<string, unknown> | null;
   if (typeof row !== "object" || row === null) return undefined;
-  const { scope, kind, target, name, by, reason, at, until } = row;
+  const { scope, kind, target, name, by, reason, at, until, addresses } = row;
   const strings = [scope, target, by, at].every((v) => typeof v === "string");
   const optional = [name, reason].every((v) => v === undefined || typeof v === "string");
   if (!strings || !optional || (kind !== "account" && kind !== "address")) return undefined;
   if (until !== undefined && !Number.isSafeInteger(until)) return undefined;
+  const listed = Array.isArray(addresses) && addresses.length <= MAX_ADDRESSES;
+  if (addresses !== undefined && !(listed && addresses.every((a) => typeof a === "string"))) return undefined;
   return row as unknown as Restriction;
 }
 
-/** One scope's restrictions, indexed. */
+/**
+ * One scope's restrictions, indexed. A network may be an address restriction's and an account
+ * restriction's at once: it holds each row by its key, and deleting one leaves the other.
+ */
 interface Scope {
   accounts: Map<string, Restriction>;
-  networks: NetworkMap<Restriction>;
+  networks: NetworkMap<Map<string, Restriction>>;
 }
 
 export class Restrictions {
   readonly table: Table<Restriction>;
   readonly #scopes = new Map<string, Scope>();
+  /** The networks each row is indexed under now: what to take out when it changes or goes. */
+  readonly #indexedUnder = new Map<string, Network[]>();
 
   constructor(
     state: SharedState,
@@ -76,10 +92,36 @@ export class Restrictions {
       if (onAccount && this.#inForce(onAccount)) return onAccount;
     }
     if (!address || indexed.networks.empty) return undefined;
-    return indexed.networks.find(address, this.#inForce);
+    const rows = indexed.networks.find(address, (rows) => this.#firstInForce(rows) !== undefined);
+    return rows && this.#firstInForce(rows);
   }
 
   readonly #inForce = (restriction: Restriction) => restriction.until === undefined || restriction.until > this.now();
+
+  #firstInForce(rows: Map<string, Restriction>): Restriction | undefined {
+    for (const row of rows.values()) if (this.#inForce(row)) return row;
+    return undefined;
+  }
+
+  /**
+   * The row in `scope` on TARGET as typed to lift it: an address or network, an account (`account`,
+   * if TARGET is registered), or a guest by the name they had.
+   */
+  named(scope: string, target: string, account: string | undefined): { key: string; row: Restriction } | undefined {
+    const network = parseNetwork(target);
+    const key =
+      network && !("problem" in network)
+        ? restrictionKey({ scope, kind: "address", target: showNetwork(network) })
+        : account !== undefined
+          ? restrictionKey({ scope, kind: "account", target: account })
+          : undefined;
+    const row = key === undefined ? undefined : this.table.get(key);
+    if (key !== undefined && row) return { key, row };
+    const skeleton = nameSkeleton(target);
+    for (const row of this.inScope(scope))
+      if (row.name !== undefined && nameSkeleton(row.name) === skeleton) return { key: restrictionKey(row), row };
+    return undefined;
+  }
 
   /** True if `scope` has any restriction, in force or not (a quick no for the common case). */
   any(scope: string): boolean {
@@ -107,7 +149,7 @@ export class Restrictions {
     for (const [key] of ended) await this.table.delete(key).catch(() => false);
   }
 
-  /** The index follows the table: a row in, or (undefined) out, by what its key says it is on. */
+  /** The index follows the table: a row in, or (undefined) out, under its account and its networks. */
   #indexed(key: string, row: Restriction | undefined): void {
     const [scope = "", on = ""] = key.split(" ");
     const [kind, value = ""] = [on.slice(0, on.indexOf(":")), on.slice(on.indexOf(":") + 1)];
@@ -117,12 +159,27 @@ export class Restrictions {
     if (kind === "account") {
       if (row) indexed.accounts.set(value, row);
       else indexed.accounts.delete(value);
-    } else {
-      const network = parseNetwork(value);
-      if (!network || "problem" in network) return;
-      if (row) indexed.networks.set(network as Network, row);
-      else indexed.networks.delete(network as Network);
     }
+    for (const network of this.#indexedUnder.get(key) ?? []) {
+      const rows = indexed.networks.get(network);
+      rows?.delete(key);
+      if (rows?.size === 0) indexed.networks.delete(network);
+    }
+    const networks = row ? networksOf(kind === "account" ? (row.addresses ?? []) : [value]) : [];
+    for (const network of networks) {
+      const rows = indexed.networks.get(network) ?? new Map<string, Restriction>();
+      if (rows.size === 0) indexed.networks.set(network, rows);
+      rows.set(key, row!);
+    }
+    if (networks.length > 0) this.#indexedUnder.set(key, networks);
+    else this.#indexedUnder.delete(key);
     if (indexed.accounts.size === 0 && indexed.networks.empty) this.#scopes.delete(scope);
   }
+}
+
+/** The networks written in a row, those that read as such. */
+function networksOf(shown: string[]): Network[] {
+  return shown
+    .map(parseNetwork)
+    .filter((network): network is Network => network !== undefined && !("problem" in network));
 }
