@@ -324,3 +324,70 @@ describe("logging in from a script", () => {
     );
   });
 });
+
+describe("an account banned from the chat", () => {
+  let server: RunningServer;
+  let root: TestSocket;
+  let config: string;
+  let terminal: Terminal | undefined;
+  const BAN_WORDS = /banned from this chat by root \(\d+ h more\): testing account bans\./;
+  beforeAll(async () => {
+    config = mkdtempSync(join(tmpdir(), "chat-config-"));
+    server = await startServer(["--history", "0", "--name-grace", "0", "--ops", "root"]);
+    await register(server, "root");
+    root = await loggedIn(server, "root");
+  });
+  afterAll(async () => {
+    terminal?.stop();
+    root.close();
+    await server.stop();
+    rmSync(config, { recursive: true, force: true });
+  });
+
+  /**
+   * What the client said last, from the line where `start` is to the end of the screen: each line
+   * after the first in clack's guide, and its words, each line's guide or symbol taken off.
+   */
+  function saidLast(screen: string, start: string): { inGuide: boolean; words: string } {
+    const lines = screen.split("\n");
+    const said = lines.slice(lines.findLastIndex((line) => line.includes(start))).filter((l) => l.trim() !== "");
+    const inGuide = said.slice(1).every((line) => line.startsWith("│  "));
+    return { inGuide, words: said.map((line) => line.slice(3).trim()).join(" ") };
+  }
+
+  /** A login to `name` kept in the terminal's config directory, as after a login there: its session token. */
+  async function keepLogin(name: string): Promise<string> {
+    await register(server, name);
+    const socket = await loggedIn(server, name);
+    const token = socket.events.find((e) => e.type === "account" && e.token)?.token as string;
+    socket.close();
+    new KeptLogins(keptLoginsFile({ XDG_CONFIG_HOME: config })).keep(server.url, { name, token });
+    return token;
+  }
+
+  /** An operator's ban of `name`, from the chat, for an hour, heard by the operator. */
+  async function ban(name: string): Promise<void> {
+    root.send(JSON.stringify({ type: "ban", target: name, duration: "1h", reason: "testing account bans" }));
+    await root.waitForEvent("the ban", (e) => e.type === "notice" && String(e.text).includes(`${name} was banned`));
+  }
+
+  /** The client in a narrow terminal, with the kept logins, without colour. */
+  async function startClient(): Promise<Terminal> {
+    terminal?.stop();
+    terminal = new Terminal();
+    const env = ["env", "NO_COLOR=1", `XDG_CONFIG_HOME=${config}`];
+    await terminal.start([...env, ...CLIENT, server.url], { columns: 50, rows: 30 });
+    return terminal;
+  }
+
+  test("a ban closes the terminal client with exit code 3, its reason wrapped at words in the guide", async () => {
+    await keepLogin("alice");
+    const terminal = await startClient();
+    await terminal.waitForScreen("the login", (s) => s.includes("◆  alice ✓ in chat"));
+    await ban("alice");
+    expect(await terminal.waitForExit()).toBe(3);
+    const closed = saidLast(await terminal.screen(), "The server closed");
+    expect(closed.inGuide).toBe(true);
+    expect(closed.words).toMatch(new RegExp(`^The server closed the connection: You were ${BAN_WORDS.source}$`));
+  });
+});

@@ -15,6 +15,7 @@ import type { SessionOptions } from "../session/status";
 import { checkListening } from "./bun-socket";
 import { exitAfterOutput } from "./exit";
 import { describeFailure, exitCodeFor } from "./failures";
+import { inGuide } from "./guide";
 import type { KeptLogins } from "./kept-logins";
 import { type Accounts, type AskPassword, NotLoggedInError, type Opened, openLoggedIn } from "./login";
 
@@ -129,10 +130,8 @@ class Asking {
   };
 
   #ended(words: string, how: "success" | "error"): void {
-    // The spinner's last line takes one line of words; more go below it, in the guide. Wrapped
-    // here, to the screen less the guide, so that a long line keeps the guide's margin.
-    const width = Math.max(20, (process.stdout.columns || 80) - 3);
-    const [first = "", ...more] = Bun.wrapAnsi(words, width, { hard: true }).split("\n");
+    // The spinner's last line takes one line of words; more go below it, in the guide.
+    const [first = "", ...more] = inGuide(words);
     if (this.#spinner && how === "success") this.#spinner.stop(first);
     else if (this.#spinner) this.#spinner.error(first);
     else if (how === "success") log.success(first);
