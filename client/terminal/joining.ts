@@ -3,7 +3,8 @@
  * its password, asked for masked (or taken from --password-file or CHAT_PASSWORD), unless a login
  * kept from an earlier run (kept-logins.ts) does instead. On a server for registered accounts only
  * (--guests no) every name is a registered one, and one is needed. A name the server refuses is
- * asked for again; any other failure is said, with its exit code.
+ * asked for again; any other failure is said, with its exit code, and so is an account banned
+ * from the chat (at its kept login, or its password), without asking anything.
  */
 import { styleText } from "node:util";
 import { cancel, isCancel, log, password, S_STEP_ERROR, spinner, text } from "@clack/prompts";
@@ -14,7 +15,8 @@ import { ConnectError, NameRefusedError } from "../session/session";
 import type { SessionOptions } from "../session/status";
 import { checkListening } from "./bun-socket";
 import { exitAfterOutput } from "./exit";
-import { describeFailure, exitCodeFor } from "./failures";
+import { describeFailure, EXIT_REFUSED, exitCodeFor } from "./failures";
+import { inGuide } from "./guide";
 import type { KeptLogins } from "./kept-logins";
 import { type Accounts, type AskPassword, NotLoggedInError, type Opened, openLoggedIn } from "./login";
 
@@ -52,6 +54,12 @@ export async function join(
       asking.connected(opened.session.account);
       return { opened, options };
     } catch (error) {
+      if (error instanceof NotLoggedInError && error.refusal.code === "banned") {
+        // The account is banned from the chat: no name or password asked for changes that. Its kept
+        // login stays: the ban may be lifted, or end, and the next start then gets in without asking.
+        asking.said(error.refusal.message);
+        return void exitAfterOutput(EXIT_REFUSED);
+      }
       if (error instanceof NotLoggedInError && error.account === undefined) {
         // No name, on a server for registered accounts only: the account's name is asked for.
         asking.failed(error.refusal);
@@ -129,10 +137,8 @@ class Asking {
   };
 
   #ended(words: string, how: "success" | "error"): void {
-    // The spinner's last line takes one line of words; more go below it, in the guide. Wrapped
-    // here, to the screen less the guide, so that a long line keeps the guide's margin.
-    const width = Math.max(20, (process.stdout.columns || 80) - 3);
-    const [first = "", ...more] = Bun.wrapAnsi(words, width, { hard: true }).split("\n");
+    // The spinner's last line takes one line of words; more go below it, in the guide.
+    const [first = "", ...more] = inGuide(words);
     if (this.#spinner && how === "success") this.#spinner.stop(first);
     else if (this.#spinner) this.#spinner.error(first);
     else if (how === "success") log.success(first);
@@ -166,7 +172,6 @@ function whyAsked(name: string | undefined, refusal: ErrorEvent): string {
     case "login-failed":
     case "password-invalid":
     case "rate-limited":
-    case "banned":
     case "unavailable":
       return refusal.message;
     default:

@@ -6,6 +6,10 @@
  * with the password (`login`): it is in once the server says so (`account`). A server without
  * guests (`--guests no`) lets a connection without such a token in to log in only
  * (`login-required`): the name asked for is logged in to the same way.
+ *
+ * An account banned from the chat is told so (`banned`, with who banned it, for how long and why)
+ * when its kept session token is presented, or when its password is right: that is final, and
+ * no password is asked for (again).
  */
 import type { ChatEvent, ErrorEvent } from "../../common/events";
 import { ChatSession, NameRefusedError } from "../session/session";
@@ -39,6 +43,7 @@ export type AskPassword = (name: string, refusal: ErrorEvent) => Promise<string 
 /**
  * The name is registered, or the server lets in only accounts, and no password was given (or the
  * last one was wrong); `account` undefined: no name was asked for, on a server for accounts only.
+ * Or the account is banned from the chat (`refusal.code` "banned"): no password will do.
  */
 export class NotLoggedInError extends Error {
   constructor(
@@ -75,7 +80,8 @@ export interface Opened {
  * Opens the session; if the server refuses the name as registered, or wants a login before
  * anything (the token presented, if any, being none of its account's), logs in to the name asked
  * for with the passwords `ask` gives, until one is right. Throws as ChatSession.open does, and
- * NotLoggedInError when `ask` gives up, or when the server wants a login and no name was asked for.
+ * NotLoggedInError when `ask` gives up, when the server wants a login and no name was asked for,
+ * or when the account is banned from the chat.
  */
 export async function openLoggedIn(
   options: SessionOptions,
@@ -94,27 +100,30 @@ export async function openLoggedIn(
   }
   const heard = new Heard(session);
   const name = options.name;
+  const banned = options.session === undefined ? undefined : heard.tokenBanned();
+  if (banned) return closeRefused(session, banned, name);
   let refusal = heard.refusal("name-registered") ?? heard.refusal("login-required");
   if (!refusal) return heard.opened();
-  if (name === undefined) {
-    await session.close();
-    throw new NotLoggedInError(refusal, undefined);
-  }
+  if (name === undefined) return closeRefused(session, refusal, undefined);
   refusal = heard.refusal("session-invalid") ?? refusal;
   for (;;) {
     const password = await ask(name, refusal);
-    if (password === undefined) {
-      await session.close();
-      throw new NotLoggedInError(refusal, name);
-    }
+    if (password === undefined) return closeRefused(session, refusal, name);
     const id = session.send({ type: "login", name, password, ...(!keepSession && { session: false as const }) });
     const answer = await heard.next(
       (event) => (event.type === "account" && event.name !== null) || (event.type === "error" && event.id === id),
     );
     if (answer?.type === "account") return heard.opened();
+    if (answer?.type === "error" && answer.code === "banned") return closeRefused(session, answer, name);
     if (answer?.type === "error") heard.answered(answer);
     refusal = answer?.type === "error" ? answer : { type: "error", code: "unavailable", message: "No answer." };
   }
+}
+
+/** Closes the session, and throws NotLoggedInError for `refusal`. */
+async function closeRefused(session: ChatSession, refusal: ErrorEvent, account: string | undefined): Promise<never> {
+  await session.close();
+  throw new NotLoggedInError(refusal, account);
 }
 
 /** What a session heard while logging in, kept to be handed on; and a wait for the next event of a kind. */
@@ -140,6 +149,21 @@ class Heard {
   /** The refusal of this code heard so far, if any. */
   refusal(code: string): ErrorEvent | undefined {
     return this.#events.map(([event]) => event).find((e): e is ErrorEvent => e.type === "error" && e.code === code);
+  }
+
+  /**
+   * The ban from the chat that the session token presented on connecting was answered with, if
+   * the answer was one: the first of `account` (in), `session-invalid` and `banned`, since the
+   * server answers the token before anything else. A `banned` after it is the room asked for
+   * refusing us (we are in the default room instead), which is not final.
+   */
+  tokenBanned(): ErrorEvent | undefined {
+    const answer = this.#events
+      .map(([event]) => event)
+      .find(
+        (e) => e.type === "account" || (e.type === "error" && (e.code === "session-invalid" || e.code === "banned")),
+      );
+    return answer?.type === "error" && answer.code === "banned" ? answer : undefined;
   }
 
   /** A refusal the login was answered with: told then, so not handed on with the rest. */

@@ -14,6 +14,7 @@ import type { ChatSession } from "../session/session";
 import type { SessionOptions, Status } from "../session/status";
 import { exitAfterOutput } from "./exit";
 import { exitCodeFor, withHint } from "./failures";
+import { inGuide } from "./guide";
 import { InputLine, warning } from "./input-line";
 import { join } from "./joining";
 import type { KeptLogins } from "./kept-logins";
@@ -45,7 +46,7 @@ export async function chatInTerminal(given: SessionOptions, accounts: Accounts):
   await screen.input.run();
   const { ended } = screen;
   if (ended) {
-    log.error(withHint(ended.message, ended.code, options.url));
+    log.error(inGuide(withHint(ended.message, ended.code, options.url)).join("\n"));
     return exitAfterOutput(exitCodeFor(ended.code));
   }
   await session.close();
