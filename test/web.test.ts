@@ -963,6 +963,9 @@ test("a moderator's page has menus on people and messages; the topic shows in th
 
     await alice.click('summary[aria-label="Moderate gus"]');
     await alice.click('button[aria-label="Mute gus"]');
+    // The menu puts the command in the field, to finish (a duration, or none) and send with Enter.
+    expect(await alice.inputValue("#message")).toBe("/mute gus ");
+    await alice.press("#message", "Enter");
     await waitForLog(gus, "You were muted in dev by alice");
     await alice.screenshot({ path: join(ARTIFACTS, "page-moderator.png") });
   } finally {

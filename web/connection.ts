@@ -2,7 +2,8 @@
  * The page's connection to the chat: opening the session (the same ChatSession as the terminal
  * client's, so it reconnects and resumes the same way), the status line in the top bar and the
  * field's hint that goes with it, what the page says as the connection is lost, comes back or ends,
- * and a button to try again once the session gave up.
+ * and a button to try again once the session gave up. A ban is said in its own words (who, how
+ * long, why), whether it closed the connection or refused a new one, and offers no retry.
  */
 import { ChatSession, ConnectError, NameRefusedError } from "../client/session/session";
 import type { Status } from "../client/session/status";
@@ -15,6 +16,7 @@ import { LoginWatch } from "./login";
 import { FittingPlaceholder } from "./placeholder";
 import type { PageState } from "./state";
 
+const chat = document.getElementById("chat") as HTMLDivElement;
 const statusLine = document.getElementById("status") as HTMLParagraphElement;
 const messageInput = document.getElementById("message") as HTMLTextAreaElement;
 
@@ -34,6 +36,7 @@ const HINTS = {
     "Offline: messages wait",
     "Offline",
   ],
+  banned: ["Banned from this chat: you cannot write here", "Banned: you cannot write here", "Banned"],
 };
 
 export type Connectedness = "online" | "reconnecting" | "offline";
@@ -43,12 +46,25 @@ export type Login = { session: string } | { password: string };
 
 /**
  * Why joining did not get us in: the server's words, whether the name is a registered one (log in
- * to have it), and whether the server is for registered accounts only (every name is: log in).
+ * to have it), whether the server is for registered accounts only (every name is: log in), and
+ * whether this address is banned (no name will do: the reason says who banned it, how long, why).
  */
 export interface JoinRefusal {
   reason: string;
   registered: boolean;
   accountsOnly: boolean;
+  banned?: boolean;
+}
+
+/**
+ * Why the server refused our connection, if a ban is why: a browser's WebSocket tells nothing of a
+ * refused upgrade (not even its 403), so the server's /auth says the ban again, as it does to the
+ * terminal client (client/session/connect.ts).
+ */
+async function banOf(error: ConnectError): Promise<string | undefined> {
+  if (error.code !== "handshake" && error.code !== "forbidden") return undefined;
+  const answer = await fetch("/auth", { cache: "no-store" }).catch(() => undefined);
+  return answer?.status === 403 ? (await answer.text()).trim() || undefined : undefined;
 }
 
 export class Connection {
@@ -82,6 +98,8 @@ export class Connection {
       if (error instanceof NameRefusedError)
         return { reason: error.reason, registered: (error.code as string) === "name-registered", accountsOnly: false };
       if (!(error instanceof ConnectError)) throw error;
+      const ban = await banOf(error);
+      if (ban) return { reason: ban, registered: false, accountsOnly: false, banned: true };
       this.setStatus("offline", "Not connected");
       append("error", error.message);
       return undefined;
@@ -151,6 +169,7 @@ export class Connection {
         failPending(change.count);
         return void append("error", `${messagesWere(change.count)} not sent: ${change.why}.`);
       case "ended":
+        if (change.code === "banned") return this.#banned(change.message);
         this.setStatus("offline", "Disconnected");
         messageInput.disabled = true;
         failPending();
@@ -159,6 +178,20 @@ export class Connection {
       case "refused":
         return refused(change);
     }
+  }
+
+  /**
+   * We are banned (`why` says by whom, how long and why): no retry to offer, nothing to type, and
+   * the chat's people and our name's buttons are of no use to us now (moderation.css hides them).
+   */
+  #banned(why: string): void {
+    this.setStatus("offline", "Banned");
+    this.#hint.wordings = HINTS.banned;
+    chat.classList.add("banned");
+    messageInput.disabled = true;
+    failPending();
+    append("error", why);
+    append("info", "Once the ban is over, reload the page to join again.");
   }
 
   /** The session gave up: a button to try again (the page keeps the name; a reload would too). */
@@ -171,7 +204,11 @@ export class Connection {
       button.disabled = true;
       this.setStatus("reconnecting", "Reconnecting…");
       const kept = keptLogin.get();
-      await this.join(this.state.myName, this.#token, kept && { session: kept.token });
+      const refused = await this.join(this.state.myName, this.#token, kept && { session: kept.token });
+      if (refused?.banned) {
+        button.closest("li")?.remove();
+        return this.#banned(refused.reason);
+      }
       if (this.state.online) {
         button.closest("li")?.remove();
         messageInput.disabled = false;

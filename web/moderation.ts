@@ -1,12 +1,13 @@
 /**
  * Moderation on the page: the room's topic in the top bar, and, for a moderator of the room (or
- * its owner, or an operator), a menu on each person (kick, mute, ban) and a button on each message
- * (delete). The menus are on the page for everyone but shown only to moderators (the chat's
+ * its owner, or an operator), a menu on each person (kick, mute, ban: each puts its command in the
+ * message field to finish, moderation-command.ts) and a button on each message (delete). The menus are on the page for everyone but shown only to moderators (the chat's
  * `moderator` class): a role can come or go at any time, and the server checks every command anyway.
  * A message a moderator removed is shown as removed, its text gone from the page. The buttons'
  * words come from the style sheet, not the text of the page: a line's text stays what was said.
  */
 import type { DeletedEvent, Role } from "../common/moderation-events";
+import { listenToCommandField, type PersonAction, startCommand } from "./moderation-command";
 import type { PageState } from "./state";
 
 const chat = document.getElementById("chat") as HTMLDivElement;
@@ -15,11 +16,11 @@ const log = document.getElementById("log") as HTMLOListElement;
 const membersList = document.getElementById("members") as HTMLUListElement;
 
 /** What a moderator may do to a person from the menu, as the command and its button's words. */
-const PERSON_ACTIONS = [
+const PERSON_ACTIONS: readonly { action: PersonAction; label: string }[] = [
   { action: "kick", label: "Kick" },
   { action: "mute", label: "Mute" },
   { action: "ban", label: "Ban" },
-] as const;
+];
 
 /** Listens for the moderators' buttons, wherever they are on the page (one listener each for the log and the people). */
 export function listenToModeration(state: PageState): void {
@@ -32,11 +33,11 @@ export function listenToModeration(state: PageState): void {
     const button = (event.target as Element).closest<HTMLButtonElement>("button[data-action]");
     const name = button?.dataset.name;
     if (!button || !name) return;
-    const action = button.dataset.action as (typeof PERSON_ACTIONS)[number]["action"];
-    if (action === "ban") state.session?.send({ type: "ban", target: name });
-    else state.session?.send({ type: action, name });
+    // Not sent from here: the command waits in the field for its duration and reason, and Enter.
+    startCommand(button.dataset.action as PersonAction, name);
     button.closest("details")?.removeAttribute("open");
   });
+  listenToCommandField();
 }
 
 /** Our role in the room on show: the moderators' menus show with one. */

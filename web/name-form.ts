@@ -127,6 +127,11 @@ export class NameForm {
   /** Joins: the chat shows once the server has let us in; a name it refuses is asked for again here. */
   async #join(name: string, token: string | undefined, login: Login | undefined): Promise<void> {
     const refused = await this.actions.join(name === "" ? undefined : name, token, login);
+    // Banned: no other name (nor forgetting the kept login) would do; the ban's words say until when.
+    if (refused?.banned) {
+      say(refused.reason);
+      return nameInput.focus();
+    }
     if (refused?.accountsOnly) this.#wantAccount();
     if (refused && login && "session" in login) return this.#keptLoginEnded(name, refused);
     if (refused?.registered) return this.#askPassword(name, refused, login);

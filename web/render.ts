@@ -3,7 +3,7 @@
  * in the conversation, the side panel, the title and the notifications.
  */
 import type { ChatEvent, JoinedEvent, NoticeEvent, SaidEvent } from "../common/events";
-import { toText } from "../common/plain-text";
+import { roleWords, toText } from "../common/plain-text";
 import { messagesWere, plural } from "../common/text";
 import type { AccountPanel } from "./account";
 import { type Attention, mentions } from "./attention";
@@ -86,7 +86,14 @@ export class EventView {
         this.state.markMine(event.name !== null);
         return this.panel.showMembers();
       case "role":
-        return showRole(this.state.session?.where.role);
+        // Said as the terminal says it: being made a moderator (or no longer) is news to the person.
+        showRole(this.state.session?.where.role);
+        return void append(
+          "notice",
+          event.role
+            ? `You are ${roleWords(event.role, event.room)} now: /help lists what you may do.`
+            : `You have no role in ${event.room} now.`,
+        );
       case "topic":
         showTopic(this.state.session?.where.topic);
         return void append("notice", `${event.by} set the topic: ${event.text}`, event.time);
