@@ -5,11 +5,18 @@
  * that should end, or say why, gets its duration and reason where the moderator can see them.
  * Escape, or a field that no longer holds the command, takes the hint away.
  */
-import { setField } from "./field";
-
 const messageInput = document.getElementById("message") as HTMLTextAreaElement;
 const composer = document.getElementById("composer") as HTMLFormElement;
 const hint = document.getElementById("command-hint") as HTMLParagraphElement;
+
+/**
+ * Puts `text` in the message field as typing would: its own listeners (its size, its length left)
+ * hear of it. (Not field.ts's setField: field.ts reaches the conversation, which reaches this.)
+ */
+function setField(text: string): void {
+  messageInput.value = text;
+  messageInput.dispatchEvent(new Event("input"));
+}
 
 /** What the menu's actions take after the name, and what the hint says of it (durations as common/commands.ts reads them). */
 const FINISHING = {
