@@ -5,10 +5,11 @@
  * and "Log in" in the side panel asks in neutral words, keeping the error's red for a real refusal.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { ARTIFACTS, launchChromium, waitForText } from "./browser";
 import { parseColour } from "./colour";
 import { BUN, jsonClient, ROOT, type RunningServer, run, startServer } from "./helpers";
 
@@ -19,28 +20,14 @@ declare const document: {
 };
 declare const getComputedStyle: (element: object) => { color: string; getPropertyValue(name: string): string };
 
-const CHROMIUM = "/usr/bin/chromium";
-/** Screenshots for a person to look at. */
-const ARTIFACTS = join(ROOT, "test", "artifacts");
 const PASSWORD = "correct-horse-1";
 const PHONE = { width: 390, height: 800 };
 
 let browser: Browser;
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 afterAll(() => browser?.close());
-
-const waitForText = (page: Page, selector: string, text: string) =>
-  page.waitForFunction(
-    ([selector, text]) => document.querySelector(selector!)?.textContent?.includes(text!) ?? false,
-    [selector, text],
-    { timeout: 15_000 },
-  );
 
 /** A phone-sized page on `server`, in the chat as `name` (logged in to it with PASSWORD if `password`). */
 async function joinOnPhone(server: RunningServer, name: string, password: boolean): Promise<Page> {

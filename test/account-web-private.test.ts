@@ -7,39 +7,22 @@
  * offers "Log in".
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { NO_ACCOUNT } from "../common/account-events";
+import { ARTIFACTS, launchChromium, textOf, waitForText } from "./browser";
 import { BUN, ROOT, type RunningServer, run, startServer } from "./helpers";
 
-/** What the callbacks given to page.waitForFunction find in the page (see web.test.ts). */
-declare const document: { querySelector(selector: string): { textContent: string | null } | null };
-
-const CHROMIUM = "/usr/bin/chromium";
-/** Screenshots for a person to look at. */
-const ARTIFACTS = join(ROOT, "test", "artifacts");
 const PASSWORD = "correct-horse-1";
 const ACCOUNTS_ONLY = "This server is for registered accounts only";
 
 let browser: Browser;
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 afterAll(() => browser?.close());
-
-const textOf = (page: Page, selector: string) => page.textContent(selector).then((text) => text ?? "");
-const waitForText = (page: Page, selector: string, text: string) =>
-  page.waitForFunction(
-    ([selector, text]) => document.querySelector(selector!)?.textContent?.includes(text!) ?? false,
-    [selector, text],
-    { timeout: 15_000 },
-  );
 
 describe("the page on a server for registered accounts only", () => {
   let folder: string;

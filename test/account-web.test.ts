@@ -5,10 +5,10 @@
  * "Log in" asks again in the name form, and a password typed on a command line is never shown.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { jsonClient, ROOT, type RunningServer, startServer } from "./helpers";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { ARTIFACTS, launchChromium, textOf, waitForText } from "./browser";
+import { jsonClient, type RunningServer, startServer } from "./helpers";
 
 /** What the callbacks given to page.evaluate and waitForFunction find in the page (see web.test.ts). */
 declare const document: {
@@ -18,18 +18,11 @@ declare const document: {
 declare const localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
 declare const location: { origin: string };
 
-const CHROMIUM = "/usr/bin/chromium";
-/** Screenshots for a person to look at. */
-const ARTIFACTS = join(ROOT, "test", "artifacts");
 const PASSWORD = "correct-horse-1";
 
 let browser: Browser;
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 afterAll(() => browser?.close());
 
@@ -48,13 +41,6 @@ async function open(context: BrowserContext, server: RunningServer): Promise<Pag
   return page;
 }
 
-const textOf = (page: Page, selector: string) => page.textContent(selector).then((text) => text ?? "");
-const waitForText = (page: Page, selector: string, text: string) =>
-  page.waitForFunction(
-    ([selector, text]) => document.querySelector(selector!)?.textContent?.includes(text!) ?? false,
-    [selector, text],
-    { timeout: 8_000 },
-  );
 const keptLogin = (page: Page) =>
   page.evaluate(() => JSON.parse(localStorage.getItem(`chat.login@${location.origin}`) ?? "null"));
 

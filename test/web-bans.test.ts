@@ -6,30 +6,18 @@
  * neither a retry nor the people; someone made a moderator is told so.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { jsonClient, ROOT, type RunningServer, startServer } from "./helpers";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { ARTIFACTS, launchChromium, waitForText } from "./browser";
+import { jsonClient, type RunningServer, startServer } from "./helpers";
 
-/** What the callbacks given to page.evaluate and waitForFunction find in the page (see web.test.ts). */
-declare const document: {
-  querySelector(selector: string): { textContent: string | null } | null;
-  querySelectorAll(selector: string): Iterable<{ textContent: string | null }>;
-};
-
-const CHROMIUM = "/usr/bin/chromium";
-/** Screenshots for a person to look at. */
-const ARTIFACTS = join(ROOT, "test", "artifacts");
 const PASSWORD = "correct-horse-1";
 
 let browser: Browser;
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 afterAll(() => browser?.close());
 
@@ -59,12 +47,6 @@ async function joinAs(context: BrowserContext, server: RunningServer, name: stri
   return page;
 }
 
-const waitForText = (page: Page, selector: string, text: string) =>
-  page.waitForFunction(
-    ([selector, text]) => document.querySelector(selector!)?.textContent?.includes(text!) ?? false,
-    [selector, text],
-    { timeout: 8_000 },
-  );
 const logText = (page: Page) => page.$$eval("#log li", (items) => items.map((li) => li.textContent ?? "").join("\n"));
 
 describe("moderation on the page", () => {
