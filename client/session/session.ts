@@ -185,12 +185,13 @@ export class ChatSession {
   /**
    * Waits until everything sent has been answered: the queue is empty, every message and action of
    * ours has come back (known by its id) or been refused, every account command been answered (by
-   * its id too: its password is hashed first, so its answer comes after later frames'), and then a WebSocket ping's pong has come
-   * back (it follows every frame the server sent in reply to earlier commands, /rooms and the like,
-   * since the server handles frames in order; our messages' echoes are waited for by id because,
-   * through Redis, they can come after the pong). It waits as long as there is progress (commands
-   * going out, our messages coming back, a reconnection under way, which is bounded by its own
-   * attempts), and gives up after `quietMs` without any. False if it gave up or the session ended.
+   * its id too: its password is hashed first, so its answer comes after later frames'), and then a
+   * WebSocket ping's pong has come back (it follows every frame the server sent in reply to earlier
+   * commands, /rooms and the like, since the server handles frames in order; our messages' echoes
+   * are waited for by id because, through Redis, they can come after the pong). It waits as long
+   * as there is progress (commands going out, our messages coming back, a reconnection under way,
+   * which is bounded by its own attempts), and gives up after `quietMs` without any. False if it
+   * gave up or the session ended.
    */
   async settle(quietMs: number): Promise<boolean> {
     let lastProgress = performance.now();
