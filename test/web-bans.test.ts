@@ -29,6 +29,9 @@ async function register(server: RunningServer, name: string): Promise<void> {
   socket.close();
 }
 
+declare const localStorage: { getItem(key: string): string | null };
+declare const location: { origin: string };
+
 /** A browser profile coming from `address` (the server trusts the header from 127.0.0.1). */
 const personAt = (address: string) => browser.newContext({ extraHTTPHeaders: { "X-Forwarded-For": address } });
 
@@ -161,6 +164,40 @@ describe("moderation on the page", () => {
     expect(await ike.textContent("#name-problem")).not.toContain("handshake");
     expect(await ike.isVisible("#welcome")).toBe(true);
     await ike.screenshot({ path: join(ARTIFACTS, "page-banned-again.png") });
+  });
+
+  test("a banned account's page says its ban on a reload with its kept login, keeps the login, and says it again for the password", async () => {
+    // ana shares her address with root, so the ban is on her account alone (root's address is never banned).
+    const root = await operatorPage("198.51.100.30");
+    await register(server, "ana");
+    const context = await personAt("198.51.100.30");
+    contexts.push(context);
+    const ana = await joinAs(context, server, "ana", PASSWORD);
+    await root.fill("#message", "/ban ana 10m spamming links");
+    await root.press("#message", "Enter");
+    await waitForText(ana, "#status", "Banned");
+
+    await ana.reload();
+    await waitForText(ana, "#name-problem", "banned from this chat by root (");
+    expect(await ana.textContent("#name-problem")).toContain("spamming links");
+    const kept = await ana.evaluate(() => localStorage.getItem(`chat.login@${location.origin}`));
+    expect(kept).toContain('"name":"ana"');
+    // Joining again says it again; and from a browser without her login, so does her password,
+    // rather than a login that went unanswered.
+    await ana.press("#name", "Enter");
+    await waitForText(ana, "#name-problem", "spamming links");
+    const elsewhere = await personAt("198.51.100.30");
+    contexts.push(elsewhere);
+    const fresh = await elsewhere.newPage();
+    await fresh.goto(server.url.replace(/^ws/, "http"));
+    await fresh.fill("#name", "ana");
+    await fresh.press("#name", "Enter");
+    await fresh.waitForSelector("#password-field:not([hidden])", { timeout: 8_000 });
+    await fresh.fill("#password", PASSWORD);
+    await fresh.press("#password", "Enter");
+    await waitForText(fresh, "#name-problem", "spamming links");
+    expect(await fresh.textContent("#name-problem")).toContain("banned from this chat by root (");
+    expect(await fresh.isVisible("#welcome")).toBe(true);
   });
 
   test("someone made a moderator, and no longer one, is told so in the conversation", async () => {

@@ -115,9 +115,14 @@ export class Connection {
     // What came before `joined`, the refusals of the name and of the session token included, has
     // been heard by now. A session token refused does not get us in, even where the name is free
     // (its account deleted): it was to join logged in, and the form says it was not.
-    const failed = watch.refusal && (await this.#logIn(session, name, login, watch));
+    const failed = watch.refusal && !watch.banned && (await this.#logIn(session, name, login, watch));
     const sessionRefused = login && "session" in login ? watch.sessionRefusal : undefined;
     this.state.accountsOnly ||= watch.accountsOnly;
+    // The account is banned (its kept token said so, or the login): no password or name would do.
+    if (watch.banned) {
+      await this.#leave(session);
+      return { reason: watch.banned.message, registered: false, accountsOnly: false, banned: true };
+    }
     if (failed || sessionRefused) {
       await this.#leave(session);
       const reason = failed || (sessionRefused?.message ?? "");

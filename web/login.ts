@@ -11,7 +11,9 @@ import type { ChatEvent, ErrorEvent } from "../common/events";
 export const LOGIN_WAIT_MS = 10_000;
 
 /** The refusals that belong to logging in: the name form says them, the conversation does not. */
-const LOGIN_REFUSALS = new Set(["name-registered", "login-required", "session-invalid", "login-failed"]);
+const LOGIN_REFUSALS = new Set(["name-registered", "login-required", "session-invalid", "login-failed", "banned"]);
+/** What a login is answered with besides the account: each is said under the form, as it is. */
+const LOGIN_ANSWERS = new Set(["login-failed", "password-invalid", "rate-limited", "banned", "unavailable"]);
 
 /** Watches the events of a connection being joined: the refusal of the name, and the answer to a login. */
 export class LoginWatch {
@@ -19,6 +21,8 @@ export class LoginWatch {
   refusal: ErrorEvent | undefined;
   /** The server's refusal of the session token offered, once heard. */
   sessionRefusal: ErrorEvent | undefined;
+  /** The account (of the token offered, or logged in to) is banned: its words, once heard. */
+  banned: ErrorEvent | undefined;
   #answer: ((failure: string | undefined) => void) | undefined;
   #joining = true;
 
@@ -28,7 +32,8 @@ export class LoginWatch {
     if (event.type !== "error" || !this.#joining) return false;
     if (event.code === "name-registered" || event.code === "login-required") this.refusal = event;
     if (event.code === "session-invalid") this.sessionRefusal = event;
-    if (event.code === "login-failed" || event.code === "password-invalid") this.#answer?.(event.message);
+    if (event.code === "banned") this.banned = event;
+    if (LOGIN_ANSWERS.has(event.code)) this.#answer?.(event.message);
     return LOGIN_REFUSALS.has(event.code);
   }
 
