@@ -189,7 +189,7 @@ async function somethingListens(url: string): Promise<boolean> {
   } catch (error) {
     checking.clear();
     if (!(error instanceof ConnectError)) throw error;
-    log.message(describeFailure(error, url), { symbol: styleText("red", S_STEP_ERROR) });
+    log.message(inGuide(describeFailure(error, url)).join("\n"), { symbol: styleText("red", S_STEP_ERROR) });
     exitAfterOutput(exitCodeFor(error.code));
     return false;
   }
