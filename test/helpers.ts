@@ -9,7 +9,7 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { BUN, ROOT, waitFor } from "../tools/processes";
+import { BUN, diesWithUs, ROOT, waitFor } from "../tools/processes";
 import { PROGRAM_ENV } from "./programs";
 
 /** Reads a process's stream into a growing string, so tests can look at it while it runs. */
@@ -47,7 +47,7 @@ export async function startServer(
   }: { command?: string[]; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<RunningServer> {
   const portArgs = "PORT" in env ? [] : ["--port", "0"];
-  const proc = Bun.spawn([...command, ...portArgs, ...args], {
+  const proc = Bun.spawn(diesWithUs([...command, ...portArgs, ...args]), {
     cwd,
     env: { ...PROGRAM_ENV, ...env },
     stdout: "pipe",

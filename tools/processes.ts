@@ -35,14 +35,28 @@ export function unusedPort(): number {
   return port;
 }
 
+/** util-linux's setpriv, on every Debian machine (Linux only). */
+const SETPRIV = Bun.which("setpriv");
+
+/**
+ * `command`, made to die with the process that starts it (Linux's parent-death signal, set by
+ * setpriv, which then execs the command: its pid stays the command's), so that a test run stopped
+ * with Ctrl-C leaves no redis-server or chat server behind. Without setpriv, the command as it is.
+ */
+export function diesWithUs(command: string[]): string[] {
+  return SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", ...command] : command;
+}
+
 /**
  * A redis-server (Debian's) of the caller's own on `port`, saving nothing to disk; in the
- * foreground, so that its pid is the server's and stop() kills it. `wrap` may prefix its command
- * (the benchmark pins it to a core with taskset).
+ * foreground, so that its pid is the server's and stop() kills it, and dying with the caller.
+ * `wrap` may prefix its command (the benchmark pins it to a core with taskset).
  */
 export async function startRedis(port = unusedPort(), wrap: (command: string[]) => string[] = (command) => command) {
   const proc = Bun.spawn(
-    wrap(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]),
+    diesWithUs(
+      wrap(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]),
+    ),
     { stdout: "ignore", stderr: "ignore" },
   );
   await waitFor("redis-server to answer", () => {
