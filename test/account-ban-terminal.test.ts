@@ -9,18 +9,22 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KeptLogins, keptLoginsFile } from "../client/terminal/kept-logins";
-import { BUN, jsonClient, ROOT, type RunningServer, run, startServer, Terminal, type TestSocket } from "./helpers";
+import {
+  BUN,
+  jsonClient,
+  ROOT,
+  type RunningServer,
+  registerName,
+  run,
+  startServer,
+  Terminal,
+  type TestSocket,
+} from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 const PASSWORD = "correct-horse-1";
 
-/** Registers `name` through a JSON connection of its own, which then leaves. */
-async function register(server: RunningServer, name: string): Promise<void> {
-  const { socket } = await jsonClient(server, `?name=${name}`);
-  socket.send(JSON.stringify({ type: "register", password: PASSWORD }));
-  await socket.waitForEvent(`${name} registered`, (e) => e.type === "account" && e.name === name);
-  socket.close();
-}
+const register = (server: RunningServer, name: string) => registerName(server, name, PASSWORD);
 
 /** A JSON connection logged in to `name` with its password (its `account` event carries a session token). */
 async function loggedIn(server: RunningServer, name: string): Promise<TestSocket> {

@@ -9,18 +9,23 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KeptLogins, keptLoginsFile } from "../client/terminal/kept-logins";
-import { BUN, jsonClient, ROOT, type RunningServer, run, startServer, Terminal, type TestSocket } from "./helpers";
+import {
+  BUN,
+  jsonClient,
+  ROOT,
+  type RunningServer,
+  registerName,
+  run,
+  startServer,
+  Terminal,
+  type TestSocket,
+} from "./helpers";
 
 const CLIENT = [BUN, join(ROOT, "client.ts")];
 const PASSWORD = "correct-horse-1";
 
-/** Registers `name` with `password` through a JSON connection of its own, which then leaves. */
-async function register(server: RunningServer, name: string, password = PASSWORD): Promise<void> {
-  const { socket } = await jsonClient(server, `?name=${name}`);
-  socket.send(JSON.stringify({ type: "register", password }));
-  await socket.waitForEvent(`${name} registered`, (e) => e.type === "account" && e.name === name);
-  socket.close();
-}
+/** Registers `name` (with PASSWORD unless told). */
+const register = (server: RunningServer, name: string, password = PASSWORD) => registerName(server, name, password);
 
 /** A JSON connection logged in to `name`, to see the server's side of things. */
 async function loggedIn(server: RunningServer, name: string, password = PASSWORD): Promise<TestSocket> {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { ARTIFACTS, launchChromium, textOf, waitForText } from "./browser";
-import { jsonClient, type RunningServer, startServer } from "./helpers";
+import { jsonClient, type RunningServer, registerName, startServer } from "./helpers";
 
 /** What the callbacks given to page.evaluate and waitForFunction find in the page (see web.test.ts). */
 declare const document: {
@@ -26,13 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => browser?.close());
 
-/** Registers `name` through a JSON connection of its own, which then leaves. */
-async function register(server: RunningServer, name: string): Promise<void> {
-  const { socket } = await jsonClient(server, `?name=${name}`);
-  socket.send(JSON.stringify({ type: "register", password: PASSWORD }));
-  await socket.waitForEvent(`${name} registered`, (e) => e.type === "account" && e.name === name);
-  socket.close();
-}
+const register = (server: RunningServer, name: string) => registerName(server, name, PASSWORD);
 
 /** The page of `context` (a browser profile: its pages share localStorage), opened on the chat. */
 async function open(context: BrowserContext, server: RunningServer): Promise<Page> {

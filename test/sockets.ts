@@ -132,6 +132,14 @@ export async function jsonClient(
   return { socket, address: welcome.you.address };
 }
 
+/** Registers `name` with `password` through a JSON connection of its own, which then leaves. */
+export async function registerName(server: { url: string }, name: string, password: string): Promise<void> {
+  const { socket } = await jsonClient(server, `?name=${name}`);
+  socket.send(JSON.stringify({ type: "register", password }));
+  await socket.waitForEvent(`${name} registered`, (e) => e.type === "account" && e.name === name);
+  socket.close();
+}
+
 /** One WebSocket frame, built by hand (RFC 6455 §5.2), masked as a client's must be. */
 export function wsFrame(
   opcode: number,

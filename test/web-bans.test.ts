@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { ARTIFACTS, launchChromium, waitForText } from "./browser";
-import { jsonClient, type RunningServer, startServer } from "./helpers";
+import { type RunningServer, registerName, startServer } from "./helpers";
 
 const PASSWORD = "correct-horse-1";
 
@@ -21,13 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => browser?.close());
 
-/** Registers `name` through a JSON connection of its own, which then leaves. */
-async function register(server: RunningServer, name: string): Promise<void> {
-  const { socket } = await jsonClient(server, `?name=${name}`);
-  socket.send(JSON.stringify({ type: "register", password: PASSWORD }));
-  await socket.waitForEvent(`${name} registered`, (e) => e.type === "account" && e.name === name);
-  socket.close();
-}
+const register = (server: RunningServer, name: string) => registerName(server, name, PASSWORD);
 
 declare const localStorage: { getItem(key: string): string | null };
 declare const location: { origin: string };
