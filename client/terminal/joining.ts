@@ -54,33 +54,42 @@ export async function join(
       asking.connected(opened.session.account);
       return { opened, options };
     } catch (error) {
-      if (error instanceof NotLoggedInError && error.refusal.code === "banned") {
-        // The account is banned from the chat: no name or password asked for changes that. Its kept
-        // login stays: the ban may be lifted, or end, and the next start then gets in without asking.
-        asking.said(error.refusal.message);
-        return void exitAfterOutput(EXIT_REFUSED);
-      }
-      if (error instanceof NotLoggedInError && error.account === undefined) {
-        // No name, on a server for registered accounts only: the account's name is asked for.
-        asking.failed(error.refusal);
-        options = { ...options, name: undefined };
-        continue;
-      }
-      if (error instanceof NotLoggedInError && asking.anotherName) {
-        options = { ...options, name: undefined };
-        continue;
-      }
-      if (error instanceof NotLoggedInError) return void exitAfterOutput(0);
-      if (error instanceof NameRefusedError) {
-        asking.said(error.reason);
-        options = { ...options, name: undefined };
-        continue;
-      }
-      if (!(error instanceof ConnectError)) throw error;
-      asking.said(describeFailure(error, options.url));
-      return void exitAfterOutput(exitCodeFor(error.code));
+      if (!askAgain(error, asking, options.url)) return undefined;
+      options = { ...options, name: undefined };
     }
   }
+}
+
+/**
+ * After a try that did not get in: true to ask for a name again (a name refused, Enter alone at
+ * the password, an account's name wanted); otherwise why is said and the exit is under way.
+ */
+function askAgain(error: unknown, asking: Asking, url: string): boolean {
+  if (error instanceof NotLoggedInError) {
+    if (error.refusal.code === "banned") {
+      // The account is banned from the chat: no name or password asked for changes that. Its kept
+      // login stays: the ban may be lifted, or end, and the next start then gets in without asking.
+      asking.said(error.refusal.message);
+      exitAfterOutput(EXIT_REFUSED);
+      return false;
+    }
+    // No name, on a server for registered accounts only: the account's name is asked for.
+    if (error.account === undefined) {
+      asking.failed(error.refusal);
+      return true;
+    }
+    if (asking.anotherName) return true;
+    exitAfterOutput(0);
+    return false;
+  }
+  if (error instanceof NameRefusedError) {
+    asking.said(error.reason);
+    return true;
+  }
+  if (!(error instanceof ConnectError)) throw error;
+  asking.said(describeFailure(error, url));
+  exitAfterOutput(exitCodeFor(error.code));
+  return false;
 }
 
 /** What is asked and said while connecting, over the attempts (a name refused, a password wrong). */
